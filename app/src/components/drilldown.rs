@@ -1,0 +1,72 @@
+//! The drill-down of one score dimension: current value, bands, and the last hour as a sparkline.
+
+use leptos::prelude::*;
+
+use crate::api::get_history;
+use crate::components::sparkline::Sparkline;
+use crate::score::{Dimension, DimensionId, Score};
+
+#[component]
+pub fn Drilldown(
+    #[prop(into)] score: Signal<Score>,
+    selected: RwSignal<Option<DimensionId>>,
+) -> impl IntoView {
+    let dimension = move || {
+        let id = selected.get()?;
+        score.with(|s| s.dimensions.iter().find(|d| d.id == id).cloned())
+    };
+    // The series is fetched in the browser only, when a known dimension is opened.
+    let series = Memo::new(move |_| {
+        dimension().and_then(|d| d.points.and(d.series))
+    });
+    let history = LocalResource::new(move || {
+        let series = series.get();
+        async move {
+            match series {
+                Some(s) => get_history(s, "1h".into()).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+
+    view! {
+        {move || dimension().map(|d: Dimension| {
+            let current = d.band;
+            view! {
+                <section class="drilldown" data-testid="drilldown">
+                    <header>
+                        <h2>{d.name.clone()}</h2>
+                        <button class="close" on:click=move |_| selected.set(None) aria-label="close">"×"</button>
+                    </header>
+                    <p class="drill-value">
+                        {d.value_text.clone().unwrap_or_else(|| format!("unknown: {}", d.reason.clone().unwrap_or_default()))}
+                        {d.points.map(|p| format!(" → {p} of {} points", d.max))}
+                    </p>
+                    <ol class="bands">
+                        {d.bands.iter().enumerate().map(|(i, b)| view! {
+                            <li class:current=current == Some(i)>
+                                <span>{b.condition.clone()}</span>
+                                <span>{format!("{} pts", b.points)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                    <Transition fallback=|| view! { <p class="muted">"Loading the last hour…"</p> }>
+                        {move || history.get().map(|h| match h {
+                            Ok(Some(h)) if h.points.is_empty() => view! {
+                                <p class="muted">"No history stored for the last hour yet."</p>
+                            }.into_any(),
+                            Ok(Some(h)) => view! {
+                                <div class="spark-wrap">
+                                    <span class="muted">"last hour"</span>
+                                    <Sparkline points=h.points/>
+                                </div>
+                            }.into_any(),
+                            Ok(None) => view! { <p class="muted">"No history for an unknown dimension."</p> }.into_any(),
+                            Err(e) => view! { <p class="error">{format!("History unavailable: {e}")}</p> }.into_any(),
+                        })}
+                    </Transition>
+                </section>
+            }
+        })}
+    }
+}

@@ -1,0 +1,100 @@
+//! Human formatting of values for the UI and the CLI.
+
+use crate::model::{Metric, Unit};
+
+/// Formats bytes with SI prefixes (1 GB = 10^9 bytes, as the score's bands use).
+pub fn bytes(v: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = v;
+    let mut i = 0;
+    while v.abs() >= 1000.0 && i < UNITS.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", UNITS[0])
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+/// Formats a value in a unit.
+pub fn value(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Percent => format!("{v:.1} %"),
+        Unit::Bytes => bytes(v),
+        Unit::BytesPerSecond => format!("{}/s", bytes(v)),
+        Unit::Count => format!("{v:.0}"),
+        Unit::Load => format!("{v:.2}"),
+    }
+}
+
+/// Formats a metric's value, or "unknown" when it could not be read.
+pub fn metric(m: &Metric) -> String {
+    m.value
+        .map(|v| value(v, m.unit))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Formats a duration in seconds as e.g. "3d 4h", "5h 12m", "42s".
+pub fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// A human title for a metric name.
+pub fn title(name: &str) -> &'static str {
+    match name {
+        "cpu_busy_pct" => "CPU busy",
+        "cpu_steal_pct" => "CPU steal",
+        "cpu_iowait_pct" => "CPU iowait",
+        "load1" => "Load 1m",
+        "load5" => "Load 5m",
+        "load15" => "Load 15m",
+        "load1_per_core" => "Load per core",
+        "mem_total_bytes" => "Memory total",
+        "mem_available_bytes" => "Memory available",
+        "mem_used_pct" => "Memory used",
+        "swap_total_bytes" => "Swap total",
+        "swap_used_bytes" => "Swap used",
+        "swap_used_pct" => "Swap used %",
+        "swap_cached_bytes" => "Swap cached",
+        "disk_used_pct" => "Disk used",
+        "disk_read_bps" => "Disk read",
+        "disk_write_bps" => "Disk write",
+        "net_rx_bps" => "Network in",
+        "net_tx_bps" => "Network out",
+        "procs_d_state" => "Stuck (D state)",
+        "process_count" => "Processes",
+        "psi_cpu_some_avg10" => "CPU pressure",
+        "psi_memory_some_avg10" => "Memory pressure",
+        "psi_io_some_avg10" => "I/O pressure",
+        _ => "Metric",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_bytes_si() {
+        assert_eq!(bytes(999.0), "999 B");
+        assert_eq!(bytes(1_000.0), "1.0 kB");
+        assert_eq!(bytes(6.5e9), "6.5 GB");
+        assert_eq!(bytes(2e15), "2.0 PB");
+    }
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(duration(42), "42s");
+        assert_eq!(duration(125), "2m 5s");
+        assert_eq!(duration(3 * 3600 + 120), "3h 2m");
+        assert_eq!(duration(2 * 86_400 + 5 * 3600), "2d 5h");
+    }
+}

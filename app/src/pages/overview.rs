@@ -1,0 +1,109 @@
+//! The overview page: score gauge, dimension cards with drill-down, host vitals, top consumers
+//! and collector status, rendered on the server and then kept live by the event stream.
+
+use leptos::prelude::*;
+
+use crate::api::get_overview;
+use crate::components::collector_panel::{ago, CollectorPanel};
+use crate::components::dimension_card::DimensionCard;
+use crate::components::drilldown::Drilldown;
+use crate::components::score_gauge::ScoreGauge;
+use crate::components::top_processes::TopProcesses;
+use crate::components::vital_card::VitalCard;
+use crate::live::{use_clock, use_live_overview, LinkState};
+use crate::model::{Metric, Overview};
+use crate::score::DimensionId;
+
+/// Metrics that are context for others rather than cards of their own.
+const HIDDEN: &[&str] = &["mem_total_bytes", "swap_total_bytes"];
+
+fn visible(metrics: &[Metric]) -> Vec<Metric> {
+    metrics
+        .iter()
+        .filter(|m| !HIDDEN.contains(&m.name.as_str()))
+        .cloned()
+        .collect()
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_overview());
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(o) => view! { <Dashboard initial=o/> }.into_any(),
+                    Err(e) => view! { <p class="error">{format!("Steward could not read its state: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Dashboard(initial: Overview) -> impl IntoView {
+    let overview = RwSignal::new(initial);
+    let link = use_live_overview(overview);
+    let now = use_clock();
+    let selected = RwSignal::new(None::<DimensionId>);
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    let score = Signal::derive(move || overview.with(|o| o.score.clone()));
+    let collected_at = move || overview.with(|o| o.vitals.as_ref().map(|v| v.collected_at_ms));
+    let host = move || overview.with(|o| o.vitals.as_ref().map(|v| v.host.clone()).unwrap_or_default());
+
+    view! {
+        <div class="overview" data-hydrated=move || hydrated.get().to_string()>
+            <div class="statusline">
+                <span class="host">{host}</span>
+                <span class="updated" data-testid="updated" data-collected-at=move || collected_at().unwrap_or(0).to_string()>
+                    {move || match collected_at() {
+                        Some(t) => format!("updated {}", ago(now.get(), Some(t))),
+                        None => "no data collected yet".into(),
+                    }}
+                </span>
+                <span class=move || format!("link {}", match link.get() { LinkState::Live => "ok", LinkState::Connecting => "unknown", LinkState::Reconnecting => "crit" })
+                    data-testid="link">
+                    {move || link.get().label()}
+                </span>
+            </div>
+
+            <section class="score-row">
+                <ScoreGauge score=score/>
+                <div class="dimensions">
+                    <For each=move || score.with(|s| s.dimensions.iter().map(|d| d.id).collect::<Vec<_>>())
+                        key=|id| *id
+                        let:id>
+                        <DimensionCard
+                            dimension=Signal::derive(move || score.with(|s| s.dimensions.iter().find(|d| d.id == id).cloned().expect("dimension ids are stable")))
+                            selected=selected/>
+                    </For>
+                </div>
+            </section>
+            <Drilldown score=score selected=selected/>
+
+            <h2>"Host vitals"</h2>
+            {move || overview.with(|o| match &o.vitals {
+                Some(v) => view! {
+                    <div class="vitals">
+                        {visible(&v.metrics).into_iter().map(|m| view! { <VitalCard metric=m/> }).collect_view()}
+                    </div>
+                }.into_any(),
+                None => view! {
+                    <p class="muted" data-testid="no-vitals">
+                        "No vitals yet: see the collector status below for why."
+                    </p>
+                }.into_any(),
+            })}
+
+            <div class="panels">
+                {move || overview.with(|o| o.vitals.as_ref().map(|v| view! {
+                    <TopProcesses title="Top memory" processes=v.top_rss.clone()/>
+                    <TopProcesses title="Top CPU" processes=v.top_cpu.clone()/>
+                }))}
+                {move || view! { <CollectorPanel collectors=overview.with(|o| o.collectors.clone()) now=now/> }}
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,382 @@
+//! Steward's one typed configuration: defaults, then a TOML file, then environment variables and
+//! command-line flags (flags and env share one definition through clap, so either may be used).
+//!
+//! Every field is documented here; `README.md` shows an example file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use app::thresholds::{ThresholdError, Thresholds};
+use clap::{Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be loaded. Each names the file or field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("config field {field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("config thresholds: {0}")]
+    Thresholds(#[from] ThresholdError),
+}
+
+/// Where the collector reads the host's files (the node_exporter convention).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostPaths {
+    /// The proc filesystem (default `/proc`).
+    pub procfs: PathBuf,
+    /// The sys filesystem (default `/sys`).
+    pub sysfs: PathBuf,
+    /// The root of the host's filesystems, prefixed to mount points for disk usage (default `/`).
+    pub rootfs: PathBuf,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        Self {
+            procfs: "/proc".into(),
+            sysfs: "/sys".into(),
+            rootfs: "/".into(),
+        }
+    }
+}
+
+/// The host vitals collector (`[collector]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// Seconds between collection rounds (1–3600, default 5).
+    pub interval_secs: u64,
+    /// How many processes the top-memory and top-CPU lists show (1–50, default 5).
+    pub top_processes: usize,
+    /// Seconds a round may take before it is reported as an error (default 10, at least 1).
+    pub round_timeout_secs: u64,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 5,
+            top_processes: 5,
+            round_timeout_secs: 10,
+        }
+    }
+}
+
+impl CollectorConfig {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs)
+    }
+}
+
+/// The score card (`[score]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoreConfig {
+    /// Mount point whose usage the disk-health dimension scores (default `/`).
+    pub disk_mount: String,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        Self {
+            disk_mount: "/".into(),
+        }
+    }
+}
+
+/// SQLite history (`[history]`). Retention of 0 keeps that level forever.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Seconds between batched writes; a crash loses at most this much (default 30).
+    pub flush_interval_secs: u64,
+    /// Hours raw samples are kept (default 48).
+    pub raw_retention_hours: u64,
+    /// Days 1-minute rollups are kept (default 30).
+    pub minute_retention_days: u64,
+    /// Days 1-hour rollups are kept (default 730, two years).
+    pub hour_retention_days: u64,
+    /// Days 1-day rollups are kept (default 0: forever).
+    pub day_retention_days: u64,
+    /// Seconds between retention passes (default 3600).
+    pub retention_interval_secs: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            flush_interval_secs: 30,
+            raw_retention_hours: 48,
+            minute_retention_days: 30,
+            hour_retention_days: 730,
+            day_retention_days: 0,
+            retention_interval_secs: 3600,
+        }
+    }
+}
+
+/// The whole configuration, as read from the TOML file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address `steward serve` listens on (default `127.0.0.1:3000`; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Folder for the SQLite file `steward.db` (default `./data`).
+    pub data_dir: PathBuf,
+    /// Folder with the built site (`pkg/steward.js`, `.wasm`, `.css`); default `target/site`.
+    pub site_root: PathBuf,
+    pub paths: HostPaths,
+    pub collector: CollectorConfig,
+    pub score: ScoreConfig,
+    pub history: HistoryConfig,
+    pub thresholds: Thresholds,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: "data".into(),
+            site_root: "target/site".into(),
+            paths: HostPaths::default(),
+            collector: CollectorConfig::default(),
+            score: ScoreConfig::default(),
+            history: HistoryConfig::default(),
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document (fields left out keep their defaults).
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// The SQLite file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("steward.db")
+    }
+
+    /// Rejects values that cannot work, with the field's name.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, message: &str| ConfigError::Invalid {
+            field,
+            message: message.to_string(),
+        };
+        if !(1..=3600).contains(&self.collector.interval_secs) {
+            return Err(invalid("collector.interval_secs", "must be between 1 and 3600"));
+        }
+        if !(1..=50).contains(&self.collector.top_processes) {
+            return Err(invalid("collector.top_processes", "must be between 1 and 50"));
+        }
+        if self.collector.round_timeout_secs == 0 {
+            return Err(invalid("collector.round_timeout_secs", "must be at least 1"));
+        }
+        if self.history.flush_interval_secs == 0 || self.history.flush_interval_secs > 3600 {
+            return Err(invalid("history.flush_interval_secs", "must be between 1 and 3600"));
+        }
+        if self.history.raw_retention_hours == 0 {
+            return Err(invalid("history.raw_retention_hours", "must be at least 1"));
+        }
+        if self.history.minute_retention_days == 0 || self.history.hour_retention_days == 0 {
+            return Err(invalid(
+                "history.minute_retention_days / hour_retention_days",
+                "must be at least 1 (use day_retention_days = 0 to keep daily rollups forever)",
+            ));
+        }
+        if self.history.retention_interval_secs == 0 {
+            return Err(invalid("history.retention_interval_secs", "must be at least 1"));
+        }
+        if !self.score.disk_mount.starts_with('/') {
+            return Err(invalid("score.disk_mount", "must be an absolute mount point such as /"));
+        }
+        self.thresholds.validate()?;
+        Ok(())
+    }
+}
+
+/// Command line of the `steward` binary.
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, about = "Watches, scores and heals Linux VMs.")]
+pub struct Cli {
+    /// TOML config file. Without it, `./steward.toml` is read when present.
+    #[arg(long, env = "STEWARD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// The proc filesystem to read (node_exporter's `--path.procfs`).
+    #[arg(long = "path.procfs", env = "STEWARD_PATH_PROCFS", global = true)]
+    pub procfs: Option<PathBuf>,
+    /// The sys filesystem to read (node_exporter's `--path.sysfs`).
+    #[arg(long = "path.sysfs", env = "STEWARD_PATH_SYSFS", global = true)]
+    pub sysfs: Option<PathBuf>,
+    /// The root filesystem to read (node_exporter's `--path.rootfs`).
+    #[arg(long = "path.rootfs", env = "STEWARD_PATH_ROOTFS", global = true)]
+    pub rootfs: Option<PathBuf>,
+    /// Seconds between collection rounds.
+    #[arg(long, env = "STEWARD_COLLECT_INTERVAL", global = true)]
+    pub collect_interval: Option<u64>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the server: collectors, history, web UI and APIs.
+    Serve(ServeArgs),
+    /// Checks this machine once (or continuously) and prints a table; exit 0 ok, 1 warn, 2 crit.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:3000 (port 0 picks a free one and prints it).
+    #[arg(long, env = "STEWARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Folder for the SQLite history file.
+    #[arg(long, env = "STEWARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Folder with the built site (cargo-leptos's `site-root`).
+    #[arg(long, env = "LEPTOS_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep checking until interrupted.
+    #[arg(long)]
+    pub continuous: bool,
+    /// Seconds between checks with `--continuous`.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: u64,
+}
+
+impl Cli {
+    /// Builds the configuration: defaults, then the file, then env and flags; then validates it.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None if Path::new("steward.toml").exists() => Config::from_file(Path::new("steward.toml"))?,
+            None => Config::default(),
+        };
+        if let Some(p) = &self.procfs {
+            config.paths.procfs = p.clone();
+        }
+        if let Some(p) = &self.sysfs {
+            config.paths.sysfs = p.clone();
+        }
+        if let Some(p) = &self.rootfs {
+            config.paths.rootfs = p.clone();
+        }
+        if let Some(i) = self.collect_interval {
+            config.collector.interval_secs = i;
+        }
+        if let Command::Serve(args) = &self.command {
+            if let Some(l) = args.listen {
+                config.listen = l;
+            }
+            if let Some(d) = &args.data_dir {
+                config.data_dir = d.clone();
+            }
+            if let Some(s) = &args.site_root {
+                config.site_root = s.clone();
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let c = Config::from_toml(text, Path::new("test.toml"))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn fields_override_defaults() {
+        let c = parse(
+            r#"
+            listen = "0.0.0.0:8080"
+            [collector]
+            interval_secs = 10
+            [thresholds]
+            disk_used_pct = { warn = 80, crit = 90 }
+            process_watch = [{ name = "rsync", warn_above = 1, crit_above = 3 }]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.collector.interval_secs, 10);
+        assert_eq!(c.thresholds.disk_used_pct.warn, Some(80.0));
+        assert_eq!(c.thresholds.process_watch[0].name, "rsync");
+        assert_eq!(c.history, HistoryConfig::default());
+    }
+
+    #[test]
+    fn bad_config_gives_clear_errors() {
+        let e = parse("colector = {}").unwrap_err().to_string();
+        assert!(e.contains("unknown field `colector`"), "{e}");
+        let e = parse("[collector]\ninterval_secs = 0").unwrap_err().to_string();
+        assert!(e.contains("collector.interval_secs"), "{e}");
+        let e = parse("[thresholds]\nmem_used_pct = { warn = 99, crit = 90 }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("warn (99) is above crit (90)"), "{e}");
+        let e = parse("listen = \"nowhere\"").unwrap_err().to_string();
+        assert!(e.contains("test.toml"), "{e}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let cli = Cli::parse_from([
+            "steward",
+            "--path.procfs",
+            "/fixture/proc",
+            "--collect-interval",
+            "2",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        let c = cli.load_config().unwrap();
+        assert_eq!(c.paths.procfs, PathBuf::from("/fixture/proc"));
+        assert_eq!(c.collector.interval_secs, 2);
+        assert_eq!(c.listen.port(), 0);
+    }
+}

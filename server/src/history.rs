@@ -1,0 +1,7 @@
+//! SQLite history: batched writes of raw samples, incremental rollups, retention, queries.
+
+pub mod rollup;
+pub mod store;
+pub mod task;
+
+pub use store::{HistoryError, HistoryStore, Sample};

@@ -1,0 +1,416 @@
+//! The SQLite history store (sqlx, WAL mode). One writer task calls the mutating methods; pages
+//! and APIs only read.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use app::model::{History, HistoryPoint};
+use app::range::{parse_range, RangeError, Resolution};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::rollup::{self, LEVELS};
+use crate::config::HistoryConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unknown metric {0:?}; GET /api/v1/vitals lists the metric names")]
+    UnknownMetric(String),
+    #[error(transparent)]
+    Range(#[from] RangeError),
+}
+
+/// One value of one series at one time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub series: String,
+    pub ts_ms: i64,
+    pub value: f64,
+}
+
+pub struct HistoryStore {
+    pool: SqlitePool,
+    /// Series name → id, so writes do not look names up every time.
+    ids: Mutex<HashMap<String, i64>>,
+}
+
+impl HistoryStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, HistoryError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| HistoryError::DataDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL is durable against application crashes; a power cut may lose the last
+            // transaction, which is at most one batch.
+            .synchronous(SqliteSynchronous::Normal)
+            // Freed pages return to the OS after retention deletes (set before tables exist).
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../migrations").run(&pool).await?;
+        Ok(Self {
+            pool,
+            ids: Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn series_id(&self, tx: &mut sqlx::SqliteConnection, name: &str) -> Result<i64, HistoryError> {
+        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Ok(*id);
+        }
+        sqlx::query("INSERT OR IGNORE INTO series(name) VALUES (?)")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM series WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        self.ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    /// Writes a batch of samples in one transaction. A sample at an existing time replaces it.
+    pub async fn write(&self, samples: &[Sample]) -> Result<(), HistoryError> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for s in samples {
+            let id = self.series_id(&mut tx, &s.series).await?;
+            sqlx::query("INSERT OR REPLACE INTO samples_raw(series_id, ts, value) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(s.ts_ms)
+                .bind(s.value)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Computes every rollup level incrementally, for buckets completed since the last call.
+    /// `raw_complete_until` is the time before which no more raw samples will arrive.
+    /// Returns the number of rollup rows written.
+    pub async fn rollup(&self, raw_complete_until: i64) -> Result<u64, HistoryError> {
+        let mut written = 0;
+        let mut source_until = raw_complete_until;
+        let mut tx = self.pool.begin().await?;
+        for level in LEVELS {
+            let done: Option<i64> = sqlx::query_scalar("SELECT done_until FROM rollup_state WHERE level = ?")
+                .bind(level.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let done = match done {
+                Some(d) => d,
+                None => {
+                    // First run: start at the oldest source data.
+                    let time_col = if level.source_is_raw { "ts" } else { "bucket" };
+                    let first: Option<i64> =
+                        sqlx::query_scalar(&format!("SELECT min({time_col}) FROM {}", level.source))
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    match first {
+                        Some(t) => rollup::bucket_start(t, level.width_ms),
+                        None => break,
+                    }
+                }
+            };
+            let Some((from, to)) = rollup::next_window(done, source_until, level.width_ms) else {
+                source_until = done;
+                continue;
+            };
+            let sql = if level.source_is_raw {
+                format!(
+                    "INSERT OR REPLACE INTO {table} (series_id, bucket, avg, min, max, count)
+                     SELECT series_id, (ts / {w}) * {w} AS b, avg(value), min(value), max(value), count(*)
+                     FROM {source} WHERE ts >= ?1 AND ts < ?2 GROUP BY series_id, b",
+                    table = level.table,
+                    source = level.source,
+                    w = level.width_ms
+                )
+            } else {
+                format!(
+                    "INSERT OR REPLACE INTO {table} (series_id, bucket, avg, min, max, count)
+                     SELECT series_id, (bucket / {w}) * {w} AS b, sum(avg * count) / sum(count),
+                            min(min), max(max), sum(count)
+                     FROM {source} WHERE bucket >= ?1 AND bucket < ?2 GROUP BY series_id, b",
+                    table = level.table,
+                    source = level.source,
+                    w = level.width_ms
+                )
+            };
+            written += sqlx::query(&sql)
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("INSERT OR REPLACE INTO rollup_state(level, done_until) VALUES (?, ?)")
+                .bind(level.name)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+            source_until = to;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Deletes rows past their retention and returns freed pages to the OS.
+    /// Returns the number of rows deleted.
+    pub async fn enforce_retention(&self, config: &HistoryConfig, now_ms: i64) -> Result<u64, HistoryError> {
+        let mut deleted = 0;
+        for (table, cutoff) in rollup::retention_cutoffs(config, now_ms) {
+            let Some(cutoff) = cutoff else { continue };
+            let col = if table == "samples_raw" { "ts" } else { "bucket" };
+            deleted += sqlx::query(&format!("DELETE FROM {table} WHERE {col} < ?"))
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        if deleted > 0 {
+            sqlx::query("PRAGMA incremental_vacuum").execute(&self.pool).await?;
+        }
+        // Keeps the WAL file from growing between automatic checkpoints.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        Ok(deleted)
+    }
+
+    /// A series over `range` ending now, at the resolution the range calls for.
+    pub async fn query(&self, metric: &str, range: &str, now_ms: i64) -> Result<History, HistoryError> {
+        let secs = parse_range(range)?;
+        let resolution = Resolution::for_range(secs);
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM series WHERE name = ?")
+            .bind(metric)
+            .fetch_optional(&self.pool)
+            .await?;
+        let id = id.ok_or_else(|| HistoryError::UnknownMetric(metric.to_string()))?;
+        let from = now_ms - (secs as i64) * 1000;
+        let sql = match resolution {
+            Resolution::Raw => "SELECT ts, value, value, value FROM samples_raw WHERE series_id = ? AND ts >= ? ORDER BY ts",
+            Resolution::Minute => "SELECT bucket, avg, min, max FROM rollup_1m WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
+            Resolution::Hour => "SELECT bucket, avg, min, max FROM rollup_1h WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
+            Resolution::Day => "SELECT bucket, avg, min, max FROM rollup_1d WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
+        };
+        let rows = sqlx::query(sql).bind(id).bind(from).fetch_all(&self.pool).await?;
+        let points = rows
+            .iter()
+            .map(|r| HistoryPoint {
+                ts_ms: r.get(0),
+                avg: r.get(1),
+                min: r.get(2),
+                max: r.get(3),
+            })
+            .collect();
+        Ok(History {
+            metric: metric.to_string(),
+            range: range.trim().to_string(),
+            resolution,
+            points,
+        })
+    }
+
+    /// Row counts per table, for `/metrics` and tests.
+    pub async fn row_counts(&self) -> Result<Vec<(&'static str, i64)>, HistoryError> {
+        let mut out = Vec::new();
+        for table in ["samples_raw", "rollup_1m", "rollup_1h", "rollup_1d"] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&self.pool)
+                .await?;
+            out.push((table, n));
+        }
+        Ok(out)
+    }
+
+    /// The database's size in bytes (pages in use × page size).
+    pub async fn size_bytes(&self) -> Result<i64, HistoryError> {
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&self.pool).await?;
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&self.pool).await?;
+        Ok(pages * size)
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 86_400_000;
+
+    async fn store() -> (tempfile::TempDir, HistoryStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::open(&dir.path().join("sub/steward.db")).await.unwrap();
+        (dir, store)
+    }
+
+    fn s(series: &str, ts_ms: i64, value: f64) -> Sample {
+        Sample {
+            series: series.into(),
+            ts_ms,
+            value,
+        }
+    }
+
+    #[tokio::test]
+    async fn rollups_are_incremental_and_exact() {
+        let (_dir, st) = store().await;
+        let t0 = 100 * DAY;
+        // Two minutes of samples every 5 s: minute 0 has values 0..11, minute 1 has 100..111.
+        let mut batch = Vec::new();
+        for i in 0..12 {
+            batch.push(s("x", t0 + i * 5_000, i as f64));
+            batch.push(s("x", t0 + MIN + i * 5_000, 100.0 + i as f64));
+        }
+        st.write(&batch).await.unwrap();
+        // Only minute 0 is complete.
+        st.rollup(t0 + MIN + 30_000).await.unwrap();
+        let rows: Vec<(i64, f64, f64, f64, i64)> =
+            sqlx::query_as("SELECT bucket, avg, min, max, count FROM rollup_1m ORDER BY bucket")
+                .fetch_all(&st.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows, vec![(t0, 5.5, 0.0, 11.0, 12)]);
+        // Now minute 1 too; minute 0 is not recomputed from scratch but stays the same.
+        st.rollup(t0 + 2 * MIN).await.unwrap();
+        let rows: Vec<(i64, f64, f64, f64, i64)> =
+            sqlx::query_as("SELECT bucket, avg, min, max, count FROM rollup_1m ORDER BY bucket")
+                .fetch_all(&st.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows, vec![(t0, 5.5, 0.0, 11.0, 12), (t0 + MIN, 105.5, 100.0, 111.0, 12)]);
+        // Once the hour and day are complete, they are count-weighted averages of the minutes.
+        st.rollup(t0 + DAY + HOUR).await.unwrap();
+        let hour: (f64, f64, f64, i64) =
+            sqlx::query_as("SELECT avg, min, max, count FROM rollup_1h WHERE bucket = ?")
+                .bind(t0)
+                .fetch_one(&st.pool)
+                .await
+                .unwrap();
+        assert_eq!(hour, (55.5, 0.0, 111.0, 24));
+        let day: (f64, i64) = sqlx::query_as("SELECT avg, count FROM rollup_1d WHERE bucket = ?")
+            .bind(t0)
+            .fetch_one(&st.pool)
+            .await
+            .unwrap();
+        assert_eq!(day, (55.5, 24));
+    }
+
+    #[tokio::test]
+    async fn retention_bounds_every_level() {
+        let (_dir, st) = store().await;
+        let now = 1_000 * DAY;
+        let old = now - 3 * DAY;
+        st.write(&[s("x", old, 1.0), s("x", now - HOUR, 2.0)]).await.unwrap();
+        st.rollup(now - 2 * DAY).await.unwrap();
+        let deleted = st.enforce_retention(&HistoryConfig::default(), now).await.unwrap();
+        // The 3-day-old raw sample goes; its minute/hour/day rollups stay (30 d / 2 y / forever).
+        assert_eq!(deleted, 1);
+        let counts = st.row_counts().await.unwrap();
+        assert_eq!(counts, vec![("samples_raw", 1), ("rollup_1m", 1), ("rollup_1h", 1), ("rollup_1d", 1)]);
+        // Far in the future, everything but the daily rollups expires.
+        st.enforce_retention(&HistoryConfig::default(), now + 800 * DAY).await.unwrap();
+        let counts = st.row_counts().await.unwrap();
+        assert_eq!(counts, vec![("samples_raw", 0), ("rollup_1m", 0), ("rollup_1h", 0), ("rollup_1d", 1)]);
+        // With a daily retention set, those go too.
+        let config = HistoryConfig {
+            day_retention_days: 365,
+            ..HistoryConfig::default()
+        };
+        st.enforce_retention(&config, now + 800 * DAY).await.unwrap();
+        assert_eq!(st.row_counts().await.unwrap()[3], ("rollup_1d", 0));
+    }
+
+    /// Ten simulated hours of 10 series every 5 s, written to two stores: one that keeps one hour
+    /// of raw samples and one that never deletes. Deleted pages must be reused or returned.
+    #[tokio::test]
+    async fn retention_keeps_the_file_small() {
+        let (_a, kept) = store().await;
+        let (_b, all) = store().await;
+        let config = HistoryConfig {
+            raw_retention_hours: 1,
+            ..HistoryConfig::default()
+        };
+        for hour in 0..10 {
+            for batch in 0..12 {
+                let base = 100 * DAY + hour * HOUR + batch * 5 * MIN;
+                let samples: Vec<Sample> = (0..60)
+                    .flat_map(|i| (0..10).map(move |k| s(&format!("m{k}"), base + i * 5_000, i as f64)))
+                    .collect();
+                kept.write(&samples).await.unwrap();
+                all.write(&samples).await.unwrap();
+            }
+            let now = 100 * DAY + (hour + 1) * HOUR;
+            kept.rollup(now).await.unwrap();
+            kept.enforce_retention(&config, now).await.unwrap();
+        }
+        let (kept, all) = (kept.size_bytes().await.unwrap(), all.size_bytes().await.unwrap());
+        assert!(kept * 3 < all, "with retention {kept} bytes, without {all} bytes");
+    }
+
+    #[tokio::test]
+    async fn query_picks_resolution_and_rejects_bad_input() {
+        let (_dir, st) = store().await;
+        let now = 100 * DAY;
+        st.write(&[s("cpu", now - 10_000, 3.0), s("cpu", now - 5_000, 5.0)]).await.unwrap();
+        let h = st.query("cpu", "1h", now).await.unwrap();
+        assert_eq!(h.resolution, Resolution::Raw);
+        assert_eq!(h.points.len(), 2);
+        assert_eq!(h.points[1].avg, 5.0);
+        st.rollup(now + MIN).await.unwrap();
+        let h = st.query("cpu", "24h", now + MIN).await.unwrap();
+        assert_eq!(h.resolution, Resolution::Minute);
+        assert_eq!(h.points.len(), 1);
+        assert_eq!((h.points[0].avg, h.points[0].min, h.points[0].max), (4.0, 3.0, 5.0));
+        assert!(matches!(st.query("nope", "1h", now).await, Err(HistoryError::UnknownMetric(_))));
+        assert!(matches!(st.query("cpu", "1 fortnight", now).await, Err(HistoryError::Range(_))));
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("steward.db");
+        {
+            let st = HistoryStore::open(&path).await.unwrap();
+            st.write(&[s("x", 1_000, 1.0)]).await.unwrap();
+            st.close().await;
+        }
+        let st = HistoryStore::open(&path).await.unwrap();
+        assert_eq!(st.row_counts().await.unwrap()[0], ("samples_raw", 1));
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&st.pool).await.unwrap();
+        assert_eq!(mode, "wal");
+    }
+}

@@ -1,0 +1,24 @@
+//! HTTP: the JSON API under `/api/v1`, `/healthz`, `/metrics`, and the Leptos pages.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use tokio_util::sync::CancellationToken;
+
+use crate::history::HistoryStore;
+use crate::state::Hub;
+
+/// What every handler can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub hub: Arc<Hub>,
+    pub store: Arc<HistoryStore>,
+    /// Fires on shutdown so that long-lived streams end and the server can stop.
+    pub shutdown: CancellationToken,
+}

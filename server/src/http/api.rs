@@ -1,0 +1,124 @@
+//! The JSON API (documented in README.md). Every handler reads the hub's latest state or the
+//! history store; none waits for a collector.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use app::model::{CollectorStatus, History, Vitals};
+use app::score::Score;
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_stream::wrappers::WatchStream;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::state::now_ms;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/vitals", get(vitals))
+        .route("/api/v1/score", get(score))
+        .route("/api/v1/history", get(history))
+        .route("/api/v1/stream", get(stream))
+        .route("/healthz", get(healthz))
+}
+
+/// `GET /api/v1/vitals`: the latest vitals (null until the first round) and collector status.
+#[derive(Serialize)]
+pub struct VitalsResponse {
+    pub vitals: Option<Vitals>,
+    pub collectors: Vec<CollectorStatus>,
+}
+
+async fn vitals(State(state): State<AppState>) -> Json<VitalsResponse> {
+    let o = state.hub.overview();
+    Json(VitalsResponse {
+        vitals: o.vitals.clone(),
+        collectors: o.collectors.clone(),
+    })
+}
+
+async fn score(State(state): State<AppState>) -> Json<Score> {
+    Json(state.hub.overview().score.clone())
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    pub metric: Option<String>,
+    pub range: Option<String>,
+}
+
+/// `GET /api/v1/history?metric=cpu_steal_pct&range=24h` (range defaults to 1h).
+async fn history(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -> Result<Json<History>, ApiError> {
+    let metric = q
+        .metric
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("query parameter `metric` is required, e.g. metric=cpu_steal_pct".into()))?;
+    let range = q.range.unwrap_or_else(|| "1h".into());
+    Ok(Json(history_for(&state.store, &metric, &range).await?))
+}
+
+/// Shared by the API and the pages' server function.
+pub async fn history_for(
+    store: &crate::history::HistoryStore,
+    metric: &str,
+    range: &str,
+) -> Result<History, crate::history::HistoryError> {
+    store.query(metric, range, now_ms()).await
+}
+
+/// `GET /api/v1/stream`: Server-Sent Events, one `Overview` JSON per collection round.
+async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let events = WatchStream::new(state.hub.subscribe())
+        .map(|o| {
+            Ok(Event::default()
+                .json_data(&*o)
+                .unwrap_or_else(|e| Event::default().comment(format!("serialisation failed: {e}"))))
+        })
+        .take_until(state.shutdown.clone().cancelled_owned());
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    collectors: Vec<CollectorStatus>,
+}
+
+/// `GET /healthz`: 200 while serving; `status` is "degraded" when a collector is not ok.
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let collectors = state.hub.overview().collectors.clone();
+    let degraded = collectors
+        .iter()
+        .any(|c| matches!(c.state, app::model::CollectorState::Degraded | app::model::CollectorState::Error));
+    Json(Health {
+        status: if degraded { "degraded" } else { "ok" },
+        collectors,
+    })
+}
+
+/// Lets the Leptos server functions read the same state as the API.
+pub struct ServerBackend {
+    pub state: AppState,
+}
+
+#[async_trait::async_trait]
+impl app::backend::Backend for ServerBackend {
+    fn overview(&self) -> Arc<app::model::Overview> {
+        self.state.hub.overview()
+    }
+
+    async fn history(&self, metric: &str, range: &str) -> Result<History, app::backend::BackendError> {
+        history_for(&self.state.store, metric, range).await.map_err(|e| match ApiError::from(e) {
+            ApiError::BadRequest(m) => app::backend::BackendError::BadRequest(m),
+            ApiError::Unavailable(source) => {
+                tracing::error!("history query failed: {source}");
+                app::backend::BackendError::Unavailable("see the server log".into())
+            }
+        })
+    }
+}

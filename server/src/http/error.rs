@@ -1,0 +1,39 @@
+//! The API's error type: a status code and a message, sent as `{"error": "..."}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::history::HistoryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request was invalid; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Storage failed; details are logged, the client gets a short message.
+    #[error("history storage is unavailable")]
+    Unavailable(#[source] HistoryError),
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::UnknownMetric(_) | HistoryError::Range(_) => ApiError::BadRequest(e.to_string()),
+            other => ApiError::Unavailable(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unavailable(source) => {
+                tracing::error!("history query failed: {source}");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+    }
+}

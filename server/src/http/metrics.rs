@@ -1,0 +1,211 @@
+//! `/metrics` in the Prometheus text format: Steward's gauges and its collectors' own stats.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use app::model::{CollectorState, Level, Metric, Overview};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
+    let body = render(&state.hub.overview());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+}
+
+/// The exported name of a vitals metric, in base units (`_pct` → `_percent`, `_bps` → bytes/s).
+pub fn export_name(name: &str) -> String {
+    let base = if let Some(stem) = name.strip_suffix("_pct") {
+        format!("{stem}_percent")
+    } else if let Some(stem) = name.strip_suffix("_bps") {
+        format!("{stem}_bytes_per_second")
+    } else {
+        name.to_string()
+    };
+    format!("steward_{base}")
+}
+
+/// The label name a metric's label is exported under.
+fn label_name(name: &str) -> &'static str {
+    match name {
+        "disk_used_pct" => "mountpoint",
+        "process_count" => "process",
+        _ => "instance",
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn level_code(l: Level) -> u8 {
+    match l {
+        Level::Ok => 0,
+        Level::Warn => 1,
+        Level::Crit => 2,
+        Level::Unknown => 3,
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Renders the whole exposition. Unknown values are left out (never exported as 0); their
+/// `steward_metric_status` is 3.
+pub fn render(o: &Overview) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    family(&mut out, "steward_score", "gauge", "VM score 0-100 over the known dimensions.");
+    if let Some(v) = o.score.value {
+        let _ = writeln!(out, "steward_score {v}");
+    }
+    family(
+        &mut out,
+        "steward_score_dimensions_known",
+        "gauge",
+        "How many of the six score dimensions have a known source.",
+    );
+    let _ = writeln!(out, "steward_score_dimensions_known {}", o.score.known);
+    family(
+        &mut out,
+        "steward_score_dimension_points",
+        "gauge",
+        "Points of each known score dimension.",
+    );
+    for d in &o.score.dimensions {
+        if let Some(p) = d.points {
+            let _ = writeln!(out, "steward_score_dimension_points{{dimension=\"{}\"}} {p}", d.id.as_str());
+        }
+    }
+
+    if let Some(v) = &o.vitals {
+        let mut groups: BTreeMap<String, Vec<&Metric>> = BTreeMap::new();
+        for m in &v.metrics {
+            groups.entry(export_name(&m.name)).or_default().push(m);
+        }
+        for (name, metrics) in &groups {
+            let help = app::format::title(&metrics[0].name);
+            family(&mut out, name, "gauge", &format!("{help} (Steward host vitals)."));
+            for m in metrics {
+                let Some(value) = m.value else { continue };
+                match &m.label {
+                    Some(l) => {
+                        let _ = writeln!(out, "{name}{{{}=\"{}\"}} {value}", label_name(&m.name), escape(l));
+                    }
+                    None => {
+                        let _ = writeln!(out, "{name} {value}");
+                    }
+                }
+            }
+        }
+        family(
+            &mut out,
+            "steward_metric_status",
+            "gauge",
+            "Status of each vital against its thresholds: 0 ok, 1 warn, 2 crit, 3 unknown.",
+        );
+        for m in &v.metrics {
+            let _ = writeln!(
+                out,
+                "steward_metric_status{{metric=\"{}\",label=\"{}\"}} {}",
+                m.name,
+                escape(m.label.as_deref().unwrap_or("")),
+                level_code(m.level)
+            );
+        }
+        family(
+            &mut out,
+            "steward_vitals_collected_timestamp_seconds",
+            "gauge",
+            "When the latest vitals were collected.",
+        );
+        let _ = writeln!(
+            out,
+            "steward_vitals_collected_timestamp_seconds {}",
+            v.collected_at_ms as f64 / 1000.0
+        );
+    }
+
+    family(
+        &mut out,
+        "steward_collector_state",
+        "gauge",
+        "1 for the current state of each collector (starting, ok, degraded, error).",
+    );
+    for c in &o.collectors {
+        for s in [CollectorState::Starting, CollectorState::Ok, CollectorState::Degraded, CollectorState::Error] {
+            let _ = writeln!(
+                out,
+                "steward_collector_state{{collector=\"{}\",state=\"{}\"}} {}",
+                escape(&c.name),
+                s.as_str(),
+                u8::from(c.state == s)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "steward_collector_last_success_timestamp_seconds",
+        "gauge",
+        "When each collector last succeeded.",
+    );
+    for c in &o.collectors {
+        if let Some(t) = c.last_success_ms {
+            let _ = writeln!(
+                out,
+                "steward_collector_last_success_timestamp_seconds{{collector=\"{}\"}} {}",
+                escape(&c.name),
+                t as f64 / 1000.0
+            );
+        }
+    }
+    family(
+        &mut out,
+        "steward_collector_last_duration_seconds",
+        "gauge",
+        "How long each collector's last round took.",
+    );
+    for c in &o.collectors {
+        if let Some(d) = c.last_duration_ms {
+            let _ = writeln!(
+                out,
+                "steward_collector_last_duration_seconds{{collector=\"{}\"}} {}",
+                escape(&c.name),
+                d as f64 / 1000.0
+            );
+        }
+    }
+    family(&mut out, "steward_collector_rounds_total", "counter", "Rounds each collector has run.");
+    for c in &o.collectors {
+        let _ = writeln!(out, "steward_collector_rounds_total{{collector=\"{}\"}} {}", escape(&c.name), c.rounds_total);
+    }
+    family(&mut out, "steward_collector_errors_total", "counter", "Rounds of each collector that failed.");
+    for c in &o.collectors {
+        let _ = writeln!(out, "steward_collector_errors_total{{collector=\"{}\"}} {}", escape(&c.name), c.errors_total);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_use_base_units() {
+        assert_eq!(export_name("cpu_steal_pct"), "steward_cpu_steal_percent");
+        assert_eq!(export_name("disk_write_bps"), "steward_disk_write_bytes_per_second");
+        assert_eq!(export_name("mem_available_bytes"), "steward_mem_available_bytes");
+        assert_eq!(export_name("load1"), "steward_load1");
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,53 @@
+//! The `steward` binary: `steward serve` runs the server, `steward check` checks once.
+
+use clap::Parser;
+use server::config::{Cli, Command};
+use server::Application;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = cli.load_config()?;
+    match cli.command {
+        Command::Serve(_) => {
+            let app = Application::build(config).await?;
+            // Tests and scripts read this line to find the port when listening on port 0.
+            println!("steward listening on http://{}", app.local_addr());
+            app.run_until(shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Check(args) => {
+            let code = server::check::run(&config, &args).await?;
+            std::process::exit(code);
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: flushing history");
+}

@@ -1,0 +1,121 @@
+//! The hub: the latest collected state, from which pages and APIs read (they never wait for a
+//! collector), and a watch channel that feeds the live stream.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use app::model::{CollectorStatus, Overview, Vitals};
+use app::score::{self, ScoreInputs};
+use tokio::sync::{mpsc, watch};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Why the service-health dimension is unknown until the container collector exists.
+const NO_CONTAINERS: &str = "container monitoring is not enabled in this build";
+/// Why the maintenance dimension is unknown until cleanup runs are recorded.
+const NO_CLEANUPS: &str = "no cleanup runs recorded yet";
+
+struct Inner {
+    vitals: Option<Vitals>,
+    collectors: BTreeMap<String, CollectorStatus>,
+}
+
+/// Shared, always-readable state.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    tx: watch::Sender<Arc<Overview>>,
+    disk_mount: String,
+    interval_secs: u64,
+    /// Where new vitals go to be written to history (absent for `steward check`).
+    history: Option<mpsc::Sender<Vitals>>,
+}
+
+impl Hub {
+    pub fn new(disk_mount: String, interval_secs: u64, history: Option<mpsc::Sender<Vitals>>) -> Self {
+        let inner = Inner {
+            vitals: None,
+            collectors: BTreeMap::new(),
+        };
+        let first = build_overview(&inner, &disk_mount, interval_secs);
+        Self {
+            inner: Mutex::new(inner),
+            tx: watch::channel(Arc::new(first)).0,
+            disk_mount,
+            interval_secs,
+            history,
+        }
+    }
+
+    /// The latest overview.
+    pub fn overview(&self) -> Arc<Overview> {
+        self.tx.borrow().clone()
+    }
+
+    /// Receives every new overview.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Overview>> {
+        self.tx.subscribe()
+    }
+
+    /// Stores a collector's status (and new vitals, if the round produced them).
+    pub fn publish_vitals(&self, vitals: Option<Vitals>, status: CollectorStatus) {
+        if let (Some(v), Some(history)) = (&vitals, &self.history) {
+            // The history task may be behind; dropping a sample beats blocking the collector.
+            if let Err(e) = history.try_send(v.clone()) {
+                tracing::warn!("history queue full or closed, sample dropped: {e}");
+            }
+        }
+        self.update(|inner| {
+            if vitals.is_some() {
+                inner.vitals = vitals;
+            }
+            inner.collectors.insert(status.name.clone(), status);
+        });
+    }
+
+    /// Stores a status report of a collector or integration.
+    pub fn publish_status(&self, status: CollectorStatus) {
+        self.update(|inner| {
+            inner.collectors.insert(status.name.clone(), status);
+        });
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Inner)) {
+        let overview = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut inner);
+            build_overview(&inner, &self.disk_mount, self.interval_secs)
+        };
+        self.tx.send_replace(Arc::new(overview));
+    }
+}
+
+/// The score inputs from the latest vitals; each absent source carries its reason.
+pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
+    let value = |name: &str, label: Option<&str>| match vitals {
+        Some(v) => v.value(name, label),
+        None => Err("no vitals collected yet".to_string()),
+    };
+    ScoreInputs {
+        steal_pct: value("cpu_steal_pct", None),
+        mem_available_bytes: value("mem_available_bytes", None),
+        disk_used_pct: value("disk_used_pct", Some(disk_mount)),
+        unhealthy_containers: Err(NO_CONTAINERS.into()),
+        last_cleanup: Err(NO_CLEANUPS.into()),
+        disk_mount: disk_mount.to_string(),
+    }
+}
+
+fn build_overview(inner: &Inner, disk_mount: &str, interval_secs: u64) -> Overview {
+    Overview {
+        score: score::compute(&score_inputs(inner.vitals.as_ref(), disk_mount)),
+        vitals: inner.vitals.clone(),
+        collectors: inner.collectors.values().cloned().collect(),
+        interval_secs,
+    }
+}
