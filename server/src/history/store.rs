@@ -96,20 +96,27 @@ impl HistoryStore {
         Ok(id)
     }
 
-    /// Writes a batch of samples in one transaction. A sample at an existing time replaces it.
+    /// Writes a batch of samples in one transaction, many rows per statement. A sample at an
+    /// existing time replaces it.
     pub async fn write(&self, samples: &[Sample]) -> Result<(), HistoryError> {
+        // 3 parameters a row; 300 rows stay under SQLite's oldest parameter limit (999).
+        const ROWS_PER_STATEMENT: usize = 300;
         if samples.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(samples.len());
         for s in samples {
-            let id = self.series_id(&mut tx, &s.series).await?;
-            sqlx::query("INSERT OR REPLACE INTO samples_raw(series_id, ts, value) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(s.ts_ms)
-                .bind(s.value)
-                .execute(&mut *tx)
-                .await?;
+            ids.push(self.series_id(&mut tx, &s.series).await?);
+        }
+        for (chunk, chunk_ids) in samples.chunks(ROWS_PER_STATEMENT).zip(ids.chunks(ROWS_PER_STATEMENT)) {
+            let mut sql = String::from("INSERT OR REPLACE INTO samples_raw(series_id, ts, value) VALUES ");
+            sql.push_str(&vec!["(?, ?, ?)"; chunk.len()].join(", "));
+            let mut query = sqlx::query(&sql);
+            for (s, id) in chunk.iter().zip(chunk_ids) {
+                query = query.bind(*id).bind(s.ts_ms).bind(s.value);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -14,7 +14,10 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::WatchStream;
 
+use app::range::{parse_range, Resolution};
+
 use super::error::ApiError;
+use crate::history::HistoryError;
 use super::AppState;
 use crate::state::now_ms;
 
@@ -59,16 +62,30 @@ async fn history(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -
         .filter(|m| !m.is_empty())
         .ok_or_else(|| ApiError::BadRequest("query parameter `metric` is required, e.g. metric=cpu_steal_pct".into()))?;
     let range = q.range.unwrap_or_else(|| "1h".into());
-    Ok(Json(history_for(&state.store, &metric, &range).await?))
+    Ok(Json(history_for(&state, &metric, &range).await?))
 }
 
-/// Shared by the API and the pages' server function.
-pub async fn history_for(
-    store: &crate::history::HistoryStore,
-    metric: &str,
-    range: &str,
-) -> Result<History, crate::history::HistoryError> {
-    store.query(metric, range, now_ms()).await
+/// Shared by the API and the pages' server function. A metric that is collected but has no
+/// stored sample yet (before the first flush) is an empty series, not an unknown metric.
+pub async fn history_for(state: &AppState, metric: &str, range: &str) -> Result<History, HistoryError> {
+    match state.store.query(metric, range, now_ms()).await {
+        Err(HistoryError::UnknownMetric(m)) if is_collected(state, &m) => Ok(History {
+            metric: m,
+            range: range.trim().to_string(),
+            resolution: Resolution::for_range(parse_range(range)?),
+            points: Vec::new(),
+        }),
+        other => other,
+    }
+}
+
+fn is_collected(state: &AppState, series: &str) -> bool {
+    state
+        .hub
+        .overview()
+        .vitals
+        .as_ref()
+        .is_some_and(|v| v.metrics.iter().any(|m| m.series_key() == series))
 }
 
 /// `GET /api/v1/stream`: Server-Sent Events, one `Overview` JSON per collection round.
@@ -113,7 +130,7 @@ impl app::backend::Backend for ServerBackend {
     }
 
     async fn history(&self, metric: &str, range: &str) -> Result<History, app::backend::BackendError> {
-        history_for(&self.state.store, metric, range).await.map_err(|e| match ApiError::from(e) {
+        history_for(&self.state, metric, range).await.map_err(|e| match ApiError::from(e) {
             ApiError::BadRequest(m) => app::backend::BackendError::BadRequest(m),
             ApiError::Unavailable(source) => {
                 tracing::error!("history query failed: {source}");

@@ -20,6 +20,15 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The exported name of a vitals metric, in base units (`_pct` → `_percent`, `_bps` → bytes/s).
 pub fn export_name(name: &str) -> String {
+    // Names promtool's linter would reject (`_count` suffix, the abbreviation `procs`).
+    let renamed = match name {
+        "process_count" => Some("watched_processes"),
+        "procs_d_state" => Some("processes_uninterruptible"),
+        _ => None,
+    };
+    if let Some(r) = renamed {
+        return format!("steward_{r}");
+    }
     let base = if let Some(stem) = name.strip_suffix("_pct") {
         format!("{stem}_percent")
     } else if let Some(stem) = name.strip_suffix("_bps") {
@@ -202,6 +211,7 @@ mod tests {
         assert_eq!(export_name("disk_write_bps"), "steward_disk_write_bytes_per_second");
         assert_eq!(export_name("mem_available_bytes"), "steward_mem_available_bytes");
         assert_eq!(export_name("load1"), "steward_load1");
+        assert_eq!(export_name("process_count"), "steward_watched_processes");
     }
 
     #[test]

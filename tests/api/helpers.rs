@@ -1,0 +1,177 @@
+//! `spawn_app()` and fixture helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use server::config::Config;
+use server::Application;
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A running server and the temp folders it reads and writes.
+pub struct TestApp {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub fn procfs(&self) -> PathBuf {
+        self.dir.path().join("procfs")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        let r = self.get(path).await;
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// Polls `path` until `ok` accepts its JSON, or fails after `timeout` with the last body.
+    pub async fn wait_json(&self, path: &str, timeout: Duration, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.json(path).await;
+            if ok(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting on {path}; last: {v:#}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the server gracefully (flushing history) and waits for it.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("server stops within 20 s")
+                .unwrap();
+        }
+        self.dir
+    }
+}
+
+/// Starts Steward on port 0 against a copy of the fixture procfs, with a 1 s interval.
+pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let procfs = dir.path().join("procfs");
+    copy_tree(&fixtures().join("procfs"), &procfs);
+    let rootfs = dir.path().join("rootfs");
+    for mount in ["boot", "mnt/data disk"] {
+        std::fs::create_dir_all(rootfs.join(mount)).unwrap();
+    }
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.data_dir = dir.path().join("data");
+    config.paths.procfs = procfs;
+    config.paths.sysfs = fixtures().join("sysfs");
+    config.paths.rootfs = rootfs;
+    config.collector.interval_secs = 1;
+    config.history.flush_interval_secs = 1;
+    edit(&mut config, dir.path());
+    config.validate().unwrap();
+    let app = Application::build(config).await.expect("server builds");
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run_until(async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        base,
+        dir,
+        client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+/// Advances the fixture's CPU counters every 200 ms by fixed amounts, so that between any two
+/// collector reads steal is exactly 10 %, iowait 10 % and busy 20 %. Stops when dropped.
+pub struct CpuTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CpuTicker {
+    pub fn start(procfs: PathBuf) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut k: u64 = 0;
+            while !flag.load(Ordering::Relaxed) {
+                k += 1;
+                // user, nice, system, idle, iowait, irq, softirq, steal.
+                let line = format!(
+                    "cpu  {} 200 3000 {} {} 100 100 {} 0 0\n",
+                    10_000 + 100 * k,
+                    80_000 + 300 * k,
+                    1_000 + 50 * k,
+                    600 + 50 * k
+                );
+                let text = format!("{line}cpu0 1 0 0 1 0 0 0 0 0 0\ncpu1 1 0 0 1 0 0 0 0 0 0\n");
+                // Rename is atomic: the collector never reads a half-written file.
+                let tmp = procfs.join(".stat.tmp");
+                std::fs::write(&tmp, text).unwrap();
+                std::fs::rename(&tmp, procfs.join("stat")).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for CpuTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The value of a metric in a `/api/v1/vitals` body.
+pub fn metric<'a>(body: &'a serde_json::Value, name: &str, label: Option<&str>) -> &'a serde_json::Value {
+    body["vitals"]["metrics"]
+        .as_array()
+        .expect("metrics array")
+        .iter()
+        .find(|m| m["name"] == name && m["label"].as_str() == label)
+        .unwrap_or_else(|| panic!("metric {name} {label:?} missing in {body:#}"))
+}
