@@ -123,7 +123,9 @@ impl Vitals {
     pub fn value(&self, name: &str, label: Option<&str>) -> Result<f64, String> {
         match self.metric(name, label) {
             Some(Metric { value: Some(v), .. }) => Ok(*v),
-            Some(Metric { note: Some(note), .. }) => Err(note.clone()),
+            Some(Metric {
+                note: Some(note), ..
+            }) => Err(note.clone()),
             Some(_) => Err(format!("{name} could not be read")),
             None => Err(format!("{} is not collected", series_key(name, label))),
         }

@@ -112,10 +112,7 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(matches!(
-            parse_range("11y"),
-            Err(RangeError::TooLong(_))
-        ));
+        assert!(matches!(parse_range("11y"), Err(RangeError::TooLong(_))));
         assert!(matches!(
             parse_range("99999999999999999999d"),
             Err(RangeError::Malformed(_))

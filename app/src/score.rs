@@ -152,10 +152,12 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
             ]),
             series: Some("cpu_steal_pct".into()),
         },
-        inputs
-            .steal_pct
-            .clone()
-            .map(|s| (pick(&[s < 2.0, s < 5.0, s < 10.0]), format!("{s:.1} % steal"))),
+        inputs.steal_pct.clone().map(|s| {
+            (
+                pick(&[s < 2.0, s < 5.0, s < 10.0]),
+                format!("{s:.1} % steal"),
+            )
+        }),
     );
     let memory = dimension(
         Spec {
@@ -188,12 +190,17 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("used < 70 %", 5),
                 ("used ≥ 70 %", 0),
             ]),
-            series: Some(crate::model::series_key("disk_used_pct", Some(&inputs.disk_mount))),
+            series: Some(crate::model::series_key(
+                "disk_used_pct",
+                Some(&inputs.disk_mount),
+            )),
         },
-        inputs
-            .disk_used_pct
-            .clone()
-            .map(|u| (pick(&[u < 40.0, u < 55.0, u < 70.0]), format!("{u:.1} % used"))),
+        inputs.disk_used_pct.clone().map(|u| {
+            (
+                pick(&[u < 40.0, u < 55.0, u < 70.0]),
+                format!("{u:.1} % used"),
+            )
+        }),
     );
     let service = dimension(
         Spec {
@@ -408,9 +415,9 @@ mod tests {
     #[test]
     fn unknown_dimensions_rescale_the_score() {
         let inputs = ScoreInputs {
-            steal_pct: Ok(3.0),                  // 15 / 20
-            mem_available_bytes: Ok(5.0 * GB),   // 15 / 20 and LLM 7 / 10
-            disk_used_pct: Ok(50.0),             // 10 / 15
+            steal_pct: Ok(3.0),                // 15 / 20
+            mem_available_bytes: Ok(5.0 * GB), // 15 / 20 and LLM 7 / 10
+            disk_used_pct: Ok(50.0),           // 10 / 15
             unhealthy_containers: Err("no Docker".into()),
             last_cleanup: Err("no cleanup history".into()),
             disk_mount: "/".into(),

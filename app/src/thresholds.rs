@@ -184,7 +184,8 @@ impl Thresholds {
             if w.name.trim().is_empty() {
                 return Err(ThresholdError::EmptyWatchName);
             }
-            w.threshold().validate(&format!("process_watch.{}", w.name))?;
+            w.threshold()
+                .validate(&format!("process_watch.{}", w.name))?;
         }
         Ok(())
     }

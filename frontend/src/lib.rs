@@ -1,4 +1,5 @@
 //! The WASM entry point: hydrates the HTML that the server rendered.
+#![recursion_limit = "256"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

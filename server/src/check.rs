@@ -8,7 +8,7 @@ use app::format;
 use app::model::{Level, Vitals};
 use serde::Serialize;
 
-use crate::collectors::vitals::{Collected, CollectError, VitalsCollector};
+use crate::collectors::vitals::{CollectError, Collected, VitalsCollector};
 use crate::config::{CheckArgs, Config};
 
 /// Why `steward check` could not run.
@@ -41,7 +41,10 @@ pub fn render_table(v: &Vitals, problems: &[String]) -> String {
             Some(l) => format!("{}[{l}]", m.name),
             None => m.name.clone(),
         };
-        let limit = |x: Option<f64>| x.map(|x| format!("> {}", format::value(x, m.unit))).unwrap_or_else(|| "-".into());
+        let limit = |x: Option<f64>| {
+            x.map(|x| format!("> {}", format::value(x, m.unit)))
+                .unwrap_or_else(|| "-".into())
+        };
         rows.push([
             name,
             format::metric(m),
@@ -50,7 +53,9 @@ pub fn render_table(v: &Vitals, problems: &[String]) -> String {
             m.level.as_str().to_uppercase(),
         ]);
     }
-    let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = format!("host {} ({} cores)\n", v.host, v.cores);
     for r in &rows {
         for (i, cell) in r.iter().enumerate() {
@@ -78,7 +83,9 @@ struct JsonReport<'a> {
     problems: &'a [String],
 }
 
-async fn collect(collector: VitalsCollector) -> Result<(VitalsCollector, Result<Collected, CollectError>), CheckError> {
+async fn collect(
+    collector: VitalsCollector,
+) -> Result<(VitalsCollector, Result<Collected, CollectError>), CheckError> {
     Ok(tokio::task::spawn_blocking(move || {
         let mut c = collector;
         let r = c.collect_once();
@@ -104,7 +111,10 @@ pub async fn run(config: &Config, args: &CheckArgs) -> Result<i32, CheckError> {
                         vitals: Some(&collected.vitals),
                         problems: &collected.problems,
                     };
-                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
                 } else {
                     print!("{}", render_table(&collected.vitals, &collected.problems));
                 }
@@ -119,7 +129,10 @@ pub async fn run(config: &Config, args: &CheckArgs) -> Result<i32, CheckError> {
                         vitals: None,
                         problems: &problems,
                     };
-                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).unwrap_or_default()
+                    );
                 } else {
                     eprintln!("steward check: cannot read this host: {e}");
                 }
@@ -170,17 +183,32 @@ mod tests {
         assert_eq!(exit_code(&vitals(&[Level::Ok, Level::Ok])), 0);
         assert_eq!(exit_code(&vitals(&[Level::Ok, Level::Warn])), 1);
         assert_eq!(exit_code(&vitals(&[Level::Unknown, Level::Ok])), 1);
-        assert_eq!(exit_code(&vitals(&[Level::Warn, Level::Crit, Level::Unknown])), 2);
+        assert_eq!(
+            exit_code(&vitals(&[Level::Warn, Level::Crit, Level::Unknown])),
+            2
+        );
     }
 
     #[test]
     fn table_lists_every_metric_with_thresholds() {
-        let t = render_table(&vitals(&[Level::Ok, Level::Unknown]), &["m1: cannot read".into()]);
+        let t = render_table(
+            &vitals(&[Level::Ok, Level::Unknown]),
+            &["m1: cannot read".into()],
+        );
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "host h (2 cores)");
         assert!(lines[1].starts_with("METRIC  VALUE"), "{t}");
-        assert!(lines[2].contains("m0") && lines[2].contains("1.0 %") && lines[2].contains("> 5.0 %") && lines[2].ends_with("OK"), "{t}");
-        assert!(lines[3].contains("unknown") && lines[3].ends_with("UNKNOWN"), "{t}");
+        assert!(
+            lines[2].contains("m0")
+                && lines[2].contains("1.0 %")
+                && lines[2].contains("> 5.0 %")
+                && lines[2].ends_with("OK"),
+            "{t}"
+        );
+        assert!(
+            lines[3].contains("unknown") && lines[3].ends_with("UNKNOWN"),
+            "{t}"
+        );
         assert_eq!(lines[4], "problem: m1: cannot read");
         assert_eq!(lines[5], "overall: UNKNOWN");
     }

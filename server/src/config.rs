@@ -25,7 +25,10 @@ pub enum ConfigError {
         source: Box<toml::de::Error>,
     },
     #[error("config field {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("config thresholds: {0}")]
     Thresholds(#[from] ThresholdError),
 }
@@ -189,16 +192,28 @@ impl Config {
             message: message.to_string(),
         };
         if !(1..=3600).contains(&self.collector.interval_secs) {
-            return Err(invalid("collector.interval_secs", "must be between 1 and 3600"));
+            return Err(invalid(
+                "collector.interval_secs",
+                "must be between 1 and 3600",
+            ));
         }
         if !(1..=50).contains(&self.collector.top_processes) {
-            return Err(invalid("collector.top_processes", "must be between 1 and 50"));
+            return Err(invalid(
+                "collector.top_processes",
+                "must be between 1 and 50",
+            ));
         }
         if self.collector.round_timeout_secs == 0 {
-            return Err(invalid("collector.round_timeout_secs", "must be at least 1"));
+            return Err(invalid(
+                "collector.round_timeout_secs",
+                "must be at least 1",
+            ));
         }
         if self.history.flush_interval_secs == 0 || self.history.flush_interval_secs > 3600 {
-            return Err(invalid("history.flush_interval_secs", "must be between 1 and 3600"));
+            return Err(invalid(
+                "history.flush_interval_secs",
+                "must be between 1 and 3600",
+            ));
         }
         if self.history.raw_retention_hours == 0 {
             return Err(invalid("history.raw_retention_hours", "must be at least 1"));
@@ -210,10 +225,16 @@ impl Config {
             ));
         }
         if self.history.retention_interval_secs == 0 {
-            return Err(invalid("history.retention_interval_secs", "must be at least 1"));
+            return Err(invalid(
+                "history.retention_interval_secs",
+                "must be at least 1",
+            ));
         }
         if !self.score.disk_mount.starts_with('/') {
-            return Err(invalid("score.disk_mount", "must be an absolute mount point such as /"));
+            return Err(invalid(
+                "score.disk_mount",
+                "must be an absolute mount point such as /",
+            ));
         }
         self.thresholds.validate()?;
         Ok(())
@@ -222,7 +243,11 @@ impl Config {
 
 /// Command line of the `steward` binary.
 #[derive(Debug, Parser)]
-#[command(name = "steward", version, about = "Watches, scores and heals Linux VMs.")]
+#[command(
+    name = "steward",
+    version,
+    about = "Watches, scores and heals Linux VMs."
+)]
 pub struct Cli {
     /// TOML config file. Without it, `./steward.toml` is read when present.
     #[arg(long, env = "STEWARD_CONFIG", global = true)]
@@ -282,7 +307,9 @@ impl Cli {
     pub fn load_config(&self) -> Result<Config, ConfigError> {
         let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
-            None if Path::new("steward.toml").exists() => Config::from_file(Path::new("steward.toml"))?,
+            None if Path::new("steward.toml").exists() => {
+                Config::from_file(Path::new("steward.toml"))?
+            }
             None => Config::default(),
         };
         if let Some(p) = &self.procfs {
@@ -352,7 +379,9 @@ mod tests {
     fn bad_config_gives_clear_errors() {
         let e = parse("colector = {}").unwrap_err().to_string();
         assert!(e.contains("unknown field `colector`"), "{e}");
-        let e = parse("[collector]\ninterval_secs = 0").unwrap_err().to_string();
+        let e = parse("[collector]\ninterval_secs = 0")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("collector.interval_secs"), "{e}");
         let e = parse("[thresholds]\nmem_used_pct = { warn = 99, crit = 90 }")
             .unwrap_err()

@@ -59,10 +59,15 @@ impl Application {
     /// Opens the database, starts the collectors and history writer, and binds the port.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let db_path = config.database_path();
-        let store = Arc::new(HistoryStore::open(&db_path).await.map_err(|source| StartError::History {
-            path: db_path.clone(),
-            source,
-        })?);
+        let store =
+            Arc::new(
+                HistoryStore::open(&db_path)
+                    .await
+                    .map_err(|source| StartError::History {
+                        path: db_path.clone(),
+                        source,
+                    })?,
+            );
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -131,7 +136,10 @@ impl Application {
     }
 
     /// Serves until `signal` resolves, then stops the collectors and flushes history.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
         let shutdown = self.shutdown.clone();
         let graceful = async move {
             signal.await;
@@ -150,7 +158,9 @@ impl Application {
 
 /// The whole HTTP surface: API, metrics, server functions and pages.
 pub fn router(state: AppState) -> Router {
-    let backend = BackendHandle(Arc::new(http::api::ServerBackend { state: state.clone() }));
+    let backend = BackendHandle(Arc::new(http::api::ServerBackend {
+        state: state.clone(),
+    }));
     let routes = generate_route_list(app::App);
     let options = state.leptos_options.clone();
     Router::new()
@@ -162,7 +172,9 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(backend.clone()),
             move || app::shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

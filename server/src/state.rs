@@ -37,7 +37,11 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(disk_mount: String, interval_secs: u64, history: Option<mpsc::Sender<Vitals>>) -> Self {
+    pub fn new(
+        disk_mount: String,
+        interval_secs: u64,
+        history: Option<mpsc::Sender<Vitals>>,
+    ) -> Self {
         let inner = Inner {
             vitals: None,
             collectors: BTreeMap::new(),

@@ -54,14 +54,22 @@ impl TestApp {
     }
 
     /// Polls `path` until `ok` accepts its JSON, or fails after `timeout` with the last body.
-    pub async fn wait_json(&self, path: &str, timeout: Duration, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub async fn wait_json(
+        &self,
+        path: &str,
+        timeout: Duration,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self.json(path).await;
             if ok(&v) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting on {path}; last: {v:#}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting on {path}; last: {v:#}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -113,7 +121,10 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
     TestApp {
         base,
         dir,
-        client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
         stop: Some(stop),
         server: Some(server),
     }
@@ -167,7 +178,11 @@ impl Drop for CpuTicker {
 }
 
 /// The value of a metric in a `/api/v1/vitals` body.
-pub fn metric<'a>(body: &'a serde_json::Value, name: &str, label: Option<&str>) -> &'a serde_json::Value {
+pub fn metric<'a>(
+    body: &'a serde_json::Value,
+    name: &str,
+    label: Option<&str>,
+) -> &'a serde_json::Value {
     body["vitals"]["metrics"]
         .as_array()
         .expect("metrics array")

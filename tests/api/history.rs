@@ -8,18 +8,24 @@ use crate::helpers::{spawn_app, CpuTicker};
 async fn history_is_written_and_served() {
     let app = spawn_app(|_, _| {}).await;
     let _ticker = CpuTicker::start(app.procfs());
-    app.wait_json("/api/v1/vitals", Duration::from_secs(15), |v| !v["vitals"].is_null())
-        .await;
+    app.wait_json("/api/v1/vitals", Duration::from_secs(15), |v| {
+        !v["vitals"].is_null()
+    })
+    .await;
     let h = app
-        .wait_json("/api/v1/history?metric=load1&range=1h", Duration::from_secs(20), |v| {
-            v["points"].as_array().is_some_and(|p| p.len() >= 2)
-        })
+        .wait_json(
+            "/api/v1/history?metric=load1&range=1h",
+            Duration::from_secs(20),
+            |v| v["points"].as_array().is_some_and(|p| p.len() >= 2),
+        )
         .await;
     assert_eq!(h["resolution"], "raw");
     assert_eq!(h["metric"], "load1");
     assert_eq!(h["points"][0]["avg"], 3.4);
     // A mount point with a space is a valid series key.
-    let h = app.json("/api/v1/history?metric=disk_used_pct:/mnt/data%20disk&range=15m").await;
+    let h = app
+        .json("/api/v1/history?metric=disk_used_pct:/mnt/data%20disk&range=15m")
+        .await;
     assert!(!h["points"].as_array().unwrap().is_empty());
     // Longer ranges read rollups; none are complete yet in a fresh database, which is an empty
     // series, not an error.
@@ -35,7 +41,10 @@ async fn history_is_written_and_served() {
         let r = app.get(&format!("/api/v1/history{query}")).await;
         assert_eq!(r.status(), 400, "{query}");
         let body: serde_json::Value = r.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains(needle), "{query}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(needle),
+            "{query}: {body}"
+        );
     }
     app.stop().await;
 }
@@ -44,10 +53,15 @@ async fn history_is_written_and_served() {
 async fn shutdown_flushes_the_last_batch() {
     // A long flush interval: only the shutdown flush can write these samples.
     let app = spawn_app(|c, _| c.history.flush_interval_secs = 3600).await;
-    app.wait_json("/api/v1/vitals", Duration::from_secs(15), |v| !v["vitals"].is_null())
-        .await;
+    app.wait_json("/api/v1/vitals", Duration::from_secs(15), |v| {
+        !v["vitals"].is_null()
+    })
+    .await;
     let h = app.json("/api/v1/history?metric=load1&range=1h").await;
-    assert!(h["points"].as_array().unwrap().is_empty(), "nothing flushed yet: {h}");
+    assert!(
+        h["points"].as_array().unwrap().is_empty(),
+        "nothing flushed yet: {h}"
+    );
     let dir = app.stop().await;
     // The database file holds the samples after a graceful stop.
     let db = dir.path().join("data/steward.db");

@@ -10,10 +10,16 @@ use crate::helpers::{spawn_app, CpuTicker};
 async fn metrics_pass_promtool() {
     let app = spawn_app(|_, _| {}).await;
     let _ticker = CpuTicker::start(app.procfs());
-    app.wait_json("/api/v1/score", Duration::from_secs(15), |s| s["known"] == 4).await;
+    app.wait_json("/api/v1/score", Duration::from_secs(15), |s| {
+        s["known"] == 4
+    })
+    .await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     let text = r.text().await.unwrap();
     for needle in [
         "steward_score ",
@@ -34,11 +40,26 @@ async fn metrics_pass_promtool() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{promtool} not found ({e}); `make test` installs Debian's prometheus"));
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        .unwrap_or_else(|e| {
+            panic!("{promtool} not found ({e}); `make test` installs Debian's prometheus")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // 0 is valid and lint-clean; 3 would be lint warnings, which we also refuse.
-    assert_eq!(out.status.code(), Some(0), "promtool check metrics:\n{report}\n{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "promtool check metrics:\n{report}\n{text}"
+    );
     app.stop().await;
 }

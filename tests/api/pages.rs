@@ -10,13 +10,18 @@ async fn overview_html_has_score_and_vitals_before_any_script() {
     let app = spawn_app(|_, _| {}).await;
     let _ticker = CpuTicker::start(app.procfs());
     let score = app
-        .wait_json("/api/v1/score", Duration::from_secs(15), |s| s["known"] == 4)
+        .wait_json("/api/v1/score", Duration::from_secs(15), |s| {
+            s["known"] == 4
+        })
         .await;
     let r = app.get("/").await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     let value = score["value"].as_u64().unwrap();
-    assert!(html.contains(&format!(">{value}</text>")), "score {value} not in SSR HTML");
+    assert!(
+        html.contains(&format!(">{value}</text>")),
+        "score {value} not in SSR HTML"
+    );
     assert!(html.contains("based on 4 of 6 dimensions"));
     assert!(html.contains("fixture-host"));
     assert!(html.contains("data-metric=\"cpu_steal_pct\""));
@@ -30,12 +35,19 @@ async fn overview_html_has_score_and_vitals_before_any_script() {
 async fn page_says_no_data_when_the_collector_fails() {
     let app = spawn_app(|c, dir| c.paths.procfs = dir.join("missing")).await;
     app.wait_json("/api/v1/vitals", Duration::from_secs(15), |v| {
-        v["collectors"].as_array().unwrap().iter().any(|c| c["state"] == "error")
+        v["collectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["state"] == "error")
     })
     .await;
     let html = app.get("/").await.text().await.unwrap();
     assert!(html.contains("No vitals yet"), "no-data message");
-    assert!(html.contains("missing/stat"), "collector error shown with its message");
+    assert!(
+        html.contains("missing/stat"),
+        "collector error shown with its message"
+    );
     app.stop().await;
 }
 

@@ -14,10 +14,27 @@ async fn vitals_and_score_follow_the_fixture() {
         })
         .await;
     let steal = metric(&body, "cpu_steal_pct", None);
-    assert!((steal["value"].as_f64().unwrap() - 10.0).abs() < 1e-9, "{steal}");
+    assert!(
+        (steal["value"].as_f64().unwrap() - 10.0).abs() < 1e-9,
+        "{steal}"
+    );
     assert_eq!(steal["level"], "warn");
-    assert!((metric(&body, "cpu_iowait_pct", None)["value"].as_f64().unwrap() - 10.0).abs() < 1e-9);
-    assert!((metric(&body, "cpu_busy_pct", None)["value"].as_f64().unwrap() - 20.0).abs() < 1e-9);
+    assert!(
+        (metric(&body, "cpu_iowait_pct", None)["value"]
+            .as_f64()
+            .unwrap()
+            - 10.0)
+            .abs()
+            < 1e-9
+    );
+    assert!(
+        (metric(&body, "cpu_busy_pct", None)["value"]
+            .as_f64()
+            .unwrap()
+            - 20.0)
+            .abs()
+            < 1e-9
+    );
     assert_eq!(metric(&body, "load1_per_core", None)["value"], 1.7);
     assert_eq!(metric(&body, "load1_per_core", None)["level"], "warn");
     assert_eq!(metric(&body, "mem_used_pct", None)["value"], 43.75);
@@ -25,7 +42,10 @@ async fn vitals_and_score_follow_the_fixture() {
     assert_eq!(metric(&body, "swap_cached_bytes", None)["level"], "warn");
     assert_eq!(metric(&body, "procs_d_state", None)["value"], 1.0);
     assert_eq!(metric(&body, "process_count", Some("rclone"))["value"], 3.0);
-    assert_eq!(metric(&body, "psi_memory_some_avg10", None)["level"], "warn");
+    assert_eq!(
+        metric(&body, "psi_memory_some_avg10", None)["level"],
+        "warn"
+    );
     assert!(metric(&body, "disk_used_pct", Some("/mnt/data disk"))["value"].is_number());
     assert_eq!(body["vitals"]["host"], "fixture-host");
     assert_eq!(body["vitals"]["top_rss"][0]["name"], "python3");
@@ -45,7 +65,10 @@ async fn vitals_and_score_follow_the_fixture() {
     assert_eq!(dim("memory_pressure")["points"], 20);
     assert_eq!(dim("llm_readiness")["points"], 10);
     assert!(dim("service_health")["points"].is_null());
-    assert!(dim("service_health")["reason"].as_str().unwrap().contains("container"));
+    assert!(dim("service_health")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("container"));
     assert!(dim("maintenance_hygiene")["points"].is_null());
     assert_eq!(score["known"], 4);
     let disk = dim("disk_health")["points"].as_u64().unwrap() as u32;
@@ -53,7 +76,11 @@ async fn vitals_and_score_follow_the_fixture() {
     assert_eq!(score["value"].as_u64().unwrap(), expect);
 
     let health = app.json("/healthz").await;
-    assert!(health["collectors"].as_array().unwrap().iter().any(|c| c["name"] == "vitals"));
+    assert!(health["collectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "vitals"));
     app.stop().await;
 }
 
@@ -62,15 +89,28 @@ async fn first_round_without_cpu_delta_is_degraded_not_zero() {
     // Without the ticker the stat file never changes: CPU percentages are unknown, with a reason.
     let app = spawn_app(|_, _| {}).await;
     let body = app
-        .wait_json("/api/v1/vitals", Duration::from_secs(15), |v| !v["vitals"].is_null())
+        .wait_json("/api/v1/vitals", Duration::from_secs(15), |v| {
+            !v["vitals"].is_null()
+        })
         .await;
     let steal = metric(&body, "cpu_steal_pct", None);
     assert!(steal["value"].is_null());
     assert_eq!(steal["level"], "unknown");
     assert_eq!(steal["note"], "no CPU time passed between samples");
-    let vitals = body["collectors"].as_array().unwrap().iter().find(|c| c["name"] == "vitals").unwrap();
+    let vitals = body["collectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "vitals")
+        .unwrap();
     assert_eq!(vitals["state"], "degraded");
-    assert!(vitals["message"].as_str().unwrap().contains("no CPU time passed"), "{vitals}");
+    assert!(
+        vitals["message"]
+            .as_str()
+            .unwrap()
+            .contains("no CPU time passed"),
+        "{vitals}"
+    );
     assert!(vitals["last_success_ms"].is_number());
     let health = app.json("/healthz").await;
     assert_eq!(health["status"], "degraded");
@@ -82,12 +122,30 @@ async fn unreadable_host_is_an_error_with_no_data() {
     let app = spawn_app(|c, dir| c.paths.procfs = dir.join("no-such-proc")).await;
     let body = app
         .wait_json("/api/v1/vitals", Duration::from_secs(15), |v| {
-            v["collectors"].as_array().unwrap().iter().any(|c| c["name"] == "vitals" && c["state"] == "error")
+            v["collectors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == "vitals" && c["state"] == "error")
         })
         .await;
-    assert!(body["vitals"].is_null(), "no data is null, never zeros: {body:#}");
-    let vitals = body["collectors"].as_array().unwrap().iter().find(|c| c["name"] == "vitals").unwrap();
-    assert!(vitals["message"].as_str().unwrap().contains("no-such-proc/stat"), "{vitals}");
+    assert!(
+        body["vitals"].is_null(),
+        "no data is null, never zeros: {body:#}"
+    );
+    let vitals = body["collectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "vitals")
+        .unwrap();
+    assert!(
+        vitals["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-proc/stat"),
+        "{vitals}"
+    );
     assert!(vitals["last_success_ms"].is_null());
     let score = app.json("/api/v1/score").await;
     assert!(score["value"].is_null());

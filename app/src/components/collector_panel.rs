@@ -8,7 +8,10 @@ use crate::model::CollectorStatus;
 /// "12s ago", or "never".
 pub fn ago(now_ms: i64, then_ms: Option<i64>) -> String {
     match then_ms {
-        Some(t) => format!("{} ago", format::duration(((now_ms - t).max(0) / 1000) as u64)),
+        Some(t) => format!(
+            "{} ago",
+            format::duration(((now_ms - t).max(0) / 1000) as u64)
+        ),
         None => "never".into(),
     }
 }

@@ -16,9 +16,7 @@ pub fn Drilldown(
         score.with(|s| s.dimensions.iter().find(|d| d.id == id).cloned())
     };
     // The series is fetched in the browser only, when a known dimension is opened.
-    let series = Memo::new(move |_| {
-        dimension().and_then(|d| d.points.and(d.series))
-    });
+    let series = Memo::new(move |_| dimension().and_then(|d| d.points.and(d.series)));
     let history = LocalResource::new(move || {
         let series = series.get();
         async move {

@@ -51,7 +51,14 @@ fn Dashboard(initial: Overview) -> impl IntoView {
 
     let score = Signal::derive(move || overview.with(|o| o.score.clone()));
     let collected_at = move || overview.with(|o| o.vitals.as_ref().map(|v| v.collected_at_ms));
-    let host = move || overview.with(|o| o.vitals.as_ref().map(|v| v.host.clone()).unwrap_or_default());
+    let host = move || {
+        overview.with(|o| {
+            o.vitals
+                .as_ref()
+                .map(|v| v.host.clone())
+                .unwrap_or_default()
+        })
+    };
 
     view! {
         <div class="overview" data-hydrated=move || hydrated.get().to_string()>
@@ -69,7 +76,7 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                 </span>
             </div>
 
-            <section class="score-row">
+            {view! {<section class="score-row">
                 <ScoreGauge score=score/>
                 <div class="dimensions">
                     <For each=move || score.with(|s| s.dimensions.iter().map(|d| d.id).collect::<Vec<_>>())
@@ -80,7 +87,7 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                             selected=selected/>
                     </For>
                 </div>
-            </section>
+            </section>}.into_any()}
             <Drilldown score=score selected=selected/>
 
             <h2>"Host vitals"</h2>
@@ -97,13 +104,14 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                 }.into_any(),
             })}
 
-            <div class="panels">
+            {view! {<div class="panels">
                 {move || overview.with(|o| o.vitals.as_ref().map(|v| view! {
                     <TopProcesses title="Top memory" processes=v.top_rss.clone()/>
                     <TopProcesses title="Top CPU" processes=v.top_cpu.clone()/>
                 }))}
                 {move || view! { <CollectorPanel collectors=overview.with(|o| o.collectors.clone()) now=now/> }}
-            </div>
+            </div>}.into_any()}
         </div>
     }
+    .into_any()
 }

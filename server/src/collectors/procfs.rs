@@ -269,9 +269,9 @@ fn noisy_mount_point(mp: &str) -> bool {
         "/var/lib/containers/storage/",
         "/snap/",
     ];
-    PREFIXES
-        .iter()
-        .any(|p| mp == p.trim_end_matches('/') || mp.starts_with(&format!("{}/", p.trim_end_matches('/'))))
+    PREFIXES.iter().any(|p| {
+        mp == p.trim_end_matches('/') || mp.starts_with(&format!("{}/", p.trim_end_matches('/')))
+    })
 }
 
 /// Decodes the octal escapes (`\040` for a space) the kernel uses in mount points.
@@ -280,7 +280,9 @@ fn unescape_mount(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match (bytes[i], octal) {
             (b'\\', Some(d)) => {
                 out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
@@ -330,7 +332,10 @@ pub fn skip_block_device(name: &str) -> bool {
         return true;
     }
     let ends_digit = name.ends_with(|c: char| c.is_ascii_digit());
-    if ["sd", "vd", "xvd", "hd"].iter().any(|p| name.starts_with(p)) {
+    if ["sd", "vd", "xvd", "hd"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
         return ends_digit;
     }
     // NVMe and MMC partitions end in `p<digits>` after a digit: nvme0n1p1, mmcblk0p2.
@@ -374,7 +379,9 @@ pub struct NetIo {
 
 /// Interfaces that carry no traffic of the host's own (loopback, container bridges and veths).
 pub fn skip_interface(name: &str) -> bool {
-    const VIRTUAL: &[&str] = &["lo", "veth", "docker", "br-", "virbr", "cni", "flannel", "cali", "vxlan"];
+    const VIRTUAL: &[&str] = &[
+        "lo", "veth", "docker", "br-", "virbr", "cni", "flannel", "cali", "vxlan",
+    ];
     name == "lo" || VIRTUAL[1..].iter().any(|p| name.starts_with(p))
 }
 
@@ -425,8 +432,15 @@ pub fn parse_pid_stat(text: &str) -> Result<PidStat, ParseError> {
     let comm = text[open + 1..close].to_string();
     // Fields after the name, numbered from 3 (state) as in proc(5).
     let rest: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
-    let field = |n: usize| rest.get(n - 3).copied().ok_or_else(|| missing(F, &format!("field {n}")));
-    let state = field(3)?.chars().next().ok_or_else(|| missing(F, "state"))?;
+    let field = |n: usize| {
+        rest.get(n - 3)
+            .copied()
+            .ok_or_else(|| missing(F, &format!("field {n}")))
+    };
+    let state = field(3)?
+        .chars()
+        .next()
+        .ok_or_else(|| missing(F, "state"))?;
     let utime: u64 = num(F, "utime", field(14)?)?;
     let stime: u64 = num(F, "stime", field(15)?)?;
     Ok(PidStat {
@@ -442,7 +456,10 @@ pub fn parse_pid_stat(text: &str) -> Result<PidStat, ParseError> {
 /// Seconds since boot, from `/proc/uptime`.
 pub fn parse_uptime(text: &str) -> Result<f64, ParseError> {
     const F: &str = "/proc/uptime";
-    let first = text.split_ascii_whitespace().next().ok_or_else(|| missing(F, "uptime"))?;
+    let first = text
+        .split_ascii_whitespace()
+        .next()
+        .ok_or_else(|| missing(F, "uptime"))?;
     num(F, "uptime", first)
 }
 
@@ -481,7 +498,10 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!("{}/../tests/fixtures/procfs/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../tests/fixtures/procfs/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -491,7 +511,10 @@ mod tests {
         assert_eq!(s.cores, 2);
         assert_eq!(s.cpu.user, 10_000);
         assert_eq!(s.cpu.steal, 600);
-        assert_eq!(s.cpu.total(), 10_000 + 200 + 3_000 + 80_000 + 1_000 + 100 + 100 + 600);
+        assert_eq!(
+            s.cpu.total(),
+            10_000 + 200 + 3_000 + 80_000 + 1_000 + 100 + 100 + 600
+        );
     }
 
     #[test]
@@ -503,15 +526,37 @@ mod tests {
 
     #[test]
     fn stat_errors_are_typed() {
-        assert!(matches!(parse_stat("intr 1 2\n"), Err(ParseError::Missing { .. })));
-        assert!(matches!(parse_stat("cpu 1 x 3 4\n"), Err(ParseError::BadValue { .. })));
-        assert!(matches!(parse_stat("cpu 1 2\n"), Err(ParseError::Missing { .. })));
+        assert!(matches!(
+            parse_stat("intr 1 2\n"),
+            Err(ParseError::Missing { .. })
+        ));
+        assert!(matches!(
+            parse_stat("cpu 1 x 3 4\n"),
+            Err(ParseError::BadValue { .. })
+        ));
+        assert!(matches!(
+            parse_stat("cpu 1 2\n"),
+            Err(ParseError::Missing { .. })
+        ));
     }
 
     #[test]
     fn cpu_percent_from_two_samples() {
-        let a = CpuTimes { user: 100, idle: 800, steal: 0, iowait: 0, ..Default::default() };
-        let b = CpuTimes { user: 150, idle: 880, steal: 10, iowait: 10, system: 50, ..Default::default() };
+        let a = CpuTimes {
+            user: 100,
+            idle: 800,
+            steal: 0,
+            iowait: 0,
+            ..Default::default()
+        };
+        let b = CpuTimes {
+            user: 150,
+            idle: 880,
+            steal: 10,
+            iowait: 10,
+            system: 50,
+            ..Default::default()
+        };
         // Δtotal = 50 + 80 + 10 + 10 + 50 = 200.
         let p = cpu_percent(&a, &b).unwrap();
         assert_eq!(p.steal, 5.0);
@@ -553,7 +598,10 @@ mod tests {
     fn meminfo_missing_total_is_an_error() {
         assert_eq!(
             parse_meminfo("MemFree: 10 kB\n"),
-            Err(ParseError::Missing { file: "/proc/meminfo", what: "MemTotal".into() })
+            Err(ParseError::Missing {
+                file: "/proc/meminfo",
+                what: "MemTotal".into()
+            })
         );
         assert!(parse_meminfo("MemTotal: lots kB\n").is_err());
     }
@@ -570,7 +618,17 @@ mod tests {
         for keep in ["sda", "vda", "nvme0n1", "mmcblk0", "xvdb"] {
             assert!(!skip_block_device(keep), "{keep}");
         }
-        for skip in ["sda1", "vda15", "nvme0n1p1", "mmcblk0p2", "loop0", "dm-0", "md127", "sr0", "zram0"] {
+        for skip in [
+            "sda1",
+            "vda15",
+            "nvme0n1p1",
+            "mmcblk0p2",
+            "loop0",
+            "dm-0",
+            "md127",
+            "sr0",
+            "zram0",
+        ] {
             assert!(skip_block_device(skip), "{skip}");
         }
     }

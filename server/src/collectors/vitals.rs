@@ -156,7 +156,10 @@ impl VitalsCollector {
         Ok(mounts
             .into_iter()
             .map(|m| {
-                let path = self.paths.rootfs.join(m.mount_point.trim_start_matches('/'));
+                let path = self
+                    .paths
+                    .rootfs
+                    .join(m.mount_point.trim_start_matches('/'));
                 let usage = statvfs_usage(&path);
                 (m, usage)
             })
@@ -168,7 +171,10 @@ impl VitalsCollector {
         // /sys/block lists whole disks only; without it, fall back to the name heuristic.
         let whole: Option<Vec<String>> = std::fs::read_dir(self.paths.sysfs.join("block"))
             .ok()
-            .map(|dir| dir.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect());
+            .map(|dir| {
+                dir.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            });
         let parsed = match whole {
             Some(whole) => procfs::parse_diskstats(&text, |d| {
                 whole.iter().any(|w| w == d) && !procfs::skip_block_device(d)
@@ -187,7 +193,10 @@ impl VitalsCollector {
         let mut list = Vec::new();
         for entry in dir.flatten() {
             let name = entry.file_name();
-            let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
                 continue;
             };
             // A process may exit between listing and reading: that is not an error.
@@ -206,10 +215,7 @@ impl VitalsCollector {
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Some(procfs::parse_pressure(&text)?)),
             // Absent (old kernel) or switched off (psi=0 gives EOPNOTSUPP): not a failure.
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(95) =>
-            {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(95) => {
                 Ok(None)
             }
             Err(source) => Err(ReadError::Io { path, source }),
@@ -227,9 +233,24 @@ impl VitalsCollector {
                 .ok_or_else(|| "no CPU time passed between samples".to_string()),
             (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
         };
-        out.push("cpu_busy_pct", None, cpu.as_ref().map(|c| c.busy).map_err(Clone::clone), Unit::Percent);
-        out.push("cpu_steal_pct", None, cpu.as_ref().map(|c| c.steal).map_err(Clone::clone), Unit::Percent);
-        out.push("cpu_iowait_pct", None, cpu.as_ref().map(|c| c.iowait).map_err(Clone::clone), Unit::Percent);
+        out.push(
+            "cpu_busy_pct",
+            None,
+            cpu.as_ref().map(|c| c.busy).map_err(Clone::clone),
+            Unit::Percent,
+        );
+        out.push(
+            "cpu_steal_pct",
+            None,
+            cpu.as_ref().map(|c| c.steal).map_err(Clone::clone),
+            Unit::Percent,
+        );
+        out.push(
+            "cpu_iowait_pct",
+            None,
+            cpu.as_ref().map(|c| c.iowait).map_err(Clone::clone),
+            Unit::Percent,
+        );
 
         // Load.
         let load = cur.load.as_ref().map_err(ToString::to_string);
@@ -245,13 +266,27 @@ impl VitalsCollector {
 
         // Memory and swap.
         let mem = cur.mem.as_ref().map_err(ToString::to_string);
-        out.push("mem_total_bytes", None, pick(&mem, |m| m.total as f64), Unit::Bytes);
-        out.push("mem_available_bytes", None, pick(&mem, |m| m.available as f64), Unit::Bytes);
+        out.push(
+            "mem_total_bytes",
+            None,
+            pick(&mem, |m| m.total as f64),
+            Unit::Bytes,
+        );
+        out.push(
+            "mem_available_bytes",
+            None,
+            pick(&mem, |m| m.available as f64),
+            Unit::Bytes,
+        );
         out.push(
             "mem_used_pct",
             None,
             mem.clone().and_then(|m| {
-                ratio_pct(m.total.saturating_sub(m.available), m.total, "MemTotal is 0")
+                ratio_pct(
+                    m.total.saturating_sub(m.available),
+                    m.total,
+                    "MemTotal is 0",
+                )
             }),
             Unit::Percent,
         );
@@ -262,7 +297,12 @@ impl VitalsCollector {
                 );
             }
         }
-        out.push("swap_total_bytes", None, pick(&mem, |m| m.swap_total as f64), Unit::Bytes);
+        out.push(
+            "swap_total_bytes",
+            None,
+            pick(&mem, |m| m.swap_total as f64),
+            Unit::Bytes,
+        );
         out.push(
             "swap_used_bytes",
             None,
@@ -284,7 +324,12 @@ impl VitalsCollector {
         if matches!(mem, Ok(m) if m.swap_total == 0) {
             out.note_last_two("no swap configured");
         }
-        out.push("swap_cached_bytes", None, pick(&mem, |m| m.swap_cached as f64), Unit::Bytes);
+        out.push(
+            "swap_cached_bytes",
+            None,
+            pick(&mem, |m| m.swap_cached as f64),
+            Unit::Bytes,
+        );
 
         // Filesystems.
         match &cur.disks {
@@ -295,10 +340,20 @@ impl VitalsCollector {
                         Ok(None) => continue,
                         Err(e) => Err(e.to_string()),
                     };
-                    out.push("disk_used_pct", Some(&mount.mount_point), value, Unit::Percent);
+                    out.push(
+                        "disk_used_pct",
+                        Some(&mount.mount_point),
+                        value,
+                        Unit::Percent,
+                    );
                 }
             }
-            Err(e) => out.push("disk_used_pct", Some("/"), Err(e.to_string()), Unit::Percent),
+            Err(e) => out.push(
+                "disk_used_pct",
+                Some("/"),
+                Err(e.to_string()),
+                Unit::Percent,
+            ),
         }
 
         // Disk and network rates.
@@ -311,17 +366,40 @@ impl VitalsCollector {
                 .ok_or_else(|| "counter went backwards (device reset); next round will tell".into())
         };
         let disk_rates = match (&prev.disk_io, &cur.disk_io) {
-            (Ok(a), Ok(b)) => Ok((rate(a.read_bytes, b.read_bytes), rate(a.write_bytes, b.write_bytes))),
+            (Ok(a), Ok(b)) => Ok((
+                rate(a.read_bytes, b.read_bytes),
+                rate(a.write_bytes, b.write_bytes),
+            )),
             (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
         };
-        out.push("disk_read_bps", None, disk_rates.clone().and_then(|r| r.0), Unit::BytesPerSecond);
-        out.push("disk_write_bps", None, disk_rates.and_then(|r| r.1), Unit::BytesPerSecond);
+        out.push(
+            "disk_read_bps",
+            None,
+            disk_rates.clone().and_then(|r| r.0),
+            Unit::BytesPerSecond,
+        );
+        out.push(
+            "disk_write_bps",
+            None,
+            disk_rates.and_then(|r| r.1),
+            Unit::BytesPerSecond,
+        );
         let net_rates = match (&prev.net_io, &cur.net_io) {
             (Ok(a), Ok(b)) => Ok((rate(a.rx_bytes, b.rx_bytes), rate(a.tx_bytes, b.tx_bytes))),
             (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
         };
-        out.push("net_rx_bps", None, net_rates.clone().and_then(|r| r.0), Unit::BytesPerSecond);
-        out.push("net_tx_bps", None, net_rates.and_then(|r| r.1), Unit::BytesPerSecond);
+        out.push(
+            "net_rx_bps",
+            None,
+            net_rates.clone().and_then(|r| r.0),
+            Unit::BytesPerSecond,
+        );
+        out.push(
+            "net_tx_bps",
+            None,
+            net_rates.and_then(|r| r.1),
+            Unit::BytesPerSecond,
+        );
 
         // Processes.
         let (mut top_rss, mut top_cpu) = (Vec::new(), Vec::new());
@@ -330,15 +408,29 @@ impl VitalsCollector {
                 let d_state = procs.list.iter().filter(|p| p.stat.state == 'D').count();
                 out.push("procs_d_state", None, Ok(d_state as f64), Unit::Count);
                 for watch in &self.thresholds.process_watch {
-                    let n = procs.list.iter().filter(|p| p.stat.comm == watch.name).count();
-                    out.push("process_count", Some(&watch.name), Ok(n as f64), Unit::Count);
+                    let n = procs
+                        .list
+                        .iter()
+                        .filter(|p| p.stat.comm == watch.name)
+                        .count();
+                    out.push(
+                        "process_count",
+                        Some(&watch.name),
+                        Ok(n as f64),
+                        Unit::Count,
+                    );
                 }
                 (top_rss, top_cpu) = self.top_processes(prev, procs, secs);
             }
             Err(e) => {
                 out.push("procs_d_state", None, Err(e.to_string()), Unit::Count);
                 for watch in &self.thresholds.process_watch {
-                    out.push("process_count", Some(&watch.name), Err(e.to_string()), Unit::Count);
+                    out.push(
+                        "process_count",
+                        Some(&watch.name),
+                        Err(e.to_string()),
+                        Unit::Count,
+                    );
                 }
             }
         }
@@ -381,7 +473,12 @@ impl VitalsCollector {
         })
     }
 
-    fn top_processes(&self, prev: &RawSample, procs: &Processes, secs: f64) -> (Vec<ProcessInfo>, Vec<ProcessInfo>) {
+    fn top_processes(
+        &self,
+        prev: &RawSample,
+        procs: &Processes,
+        secs: f64,
+    ) -> (Vec<ProcessInfo>, Vec<ProcessInfo>) {
         let before: HashMap<(u32, u64), u64> = prev
             .procs
             .as_ref()
@@ -396,19 +493,23 @@ impl VitalsCollector {
             let cpu_pct = before
                 .get(&(s.stat.pid, s.stat.start_ticks))
                 .filter(|_| secs > 0.0)
-                .map(|t0| s.stat.cpu_ticks.saturating_sub(*t0) as f64 / self.clock_ticks / secs * 100.0);
+                .map(|t0| {
+                    s.stat.cpu_ticks.saturating_sub(*t0) as f64 / self.clock_ticks / secs * 100.0
+                });
             ProcessInfo {
                 pid: s.stat.pid,
                 name: s.stat.comm.clone(),
                 rss_bytes: s.stat.rss_pages * self.page_size,
                 cpu_pct,
-                runtime_secs: (procs.uptime_secs - s.stat.start_ticks as f64 / self.clock_ticks).max(0.0) as u64,
+                runtime_secs: (procs.uptime_secs - s.stat.start_ticks as f64 / self.clock_ticks)
+                    .max(0.0) as u64,
             }
         };
         let mut all: Vec<ProcessInfo> = procs.list.iter().map(info).collect();
         all.sort_by(|a, b| b.rss_bytes.cmp(&a.rss_bytes).then(a.pid.cmp(&b.pid)));
         let top_rss = all.iter().take(self.top_n).cloned().collect();
-        let mut by_cpu: Vec<ProcessInfo> = all.into_iter().filter(|p| p.cpu_pct.is_some()).collect();
+        let mut by_cpu: Vec<ProcessInfo> =
+            all.into_iter().filter(|p| p.cpu_pct.is_some()).collect();
         by_cpu.sort_by(|a, b| {
             b.cpu_pct
                 .partial_cmp(&a.cpu_pct)
@@ -447,7 +548,11 @@ fn statvfs_usage(path: &Path) -> Result<Option<FsUsage>, ReadError> {
     let used = st.f_blocks.saturating_sub(st.f_bfree);
     let denom = used + st.f_bavail;
     Ok(Some(FsUsage {
-        used_pct: if denom == 0 { 0.0 } else { used as f64 / denom as f64 * 100.0 },
+        used_pct: if denom == 0 {
+            0.0
+        } else {
+            used as f64 / denom as f64 * 100.0
+        },
     }))
 }
 
@@ -472,7 +577,9 @@ impl<'a> MetricSink<'a> {
         let (value, level, note) = match value {
             Ok(v) => (
                 Some(v),
-                threshold.map(|t| t.level(v)).unwrap_or(app::model::Level::Ok),
+                threshold
+                    .map(|t| t.level(v))
+                    .unwrap_or(app::model::Level::Ok),
                 None,
             ),
             Err(reason) => {
@@ -604,9 +711,15 @@ mod tests {
         let steal = v.metric("cpu_steal_pct", None).unwrap();
         assert_eq!(steal.value, None);
         assert_eq!(steal.level, app::model::Level::Unknown);
-        assert!(got.problems.iter().any(|p| p.contains("no CPU time passed")));
+        assert!(got
+            .problems
+            .iter()
+            .any(|p| p.contains("no CPU time passed")));
         assert_eq!(v.value("load1_per_core", None), Ok(1.7));
-        assert_eq!(v.value("mem_available_bytes", None), Ok(9_000_000.0 * 1024.0));
+        assert_eq!(
+            v.value("mem_available_bytes", None),
+            Ok(9_000_000.0 * 1024.0)
+        );
         assert_eq!(v.value("swap_cached_bytes", None), Ok(300_000.0 * 1024.0));
         assert_eq!(v.value("swap_used_pct", None), Ok(25.0));
         assert_eq!(v.value("procs_d_state", None), Ok(1.0));

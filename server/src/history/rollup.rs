@@ -52,7 +52,11 @@ pub fn bucket_start(ts_ms: i64, width_ms: i64) -> i64 {
 ///
 /// `source_complete_until` is where the source's data is final: for raw samples, now minus a lag
 /// that lets in-flight samples land; for a rollup, that rollup's own watermark.
-pub fn next_window(done_until: i64, source_complete_until: i64, width_ms: i64) -> Option<(i64, i64)> {
+pub fn next_window(
+    done_until: i64,
+    source_complete_until: i64,
+    width_ms: i64,
+) -> Option<(i64, i64)> {
     let end = bucket_start(source_complete_until, width_ms);
     (end > done_until).then_some((done_until, end))
 }
@@ -94,10 +98,16 @@ mod tests {
             Some((ten, ten + 2 * MINUTE_MS))
         );
         // Nothing new.
-        assert_eq!(next_window(ten + 2 * MINUTE_MS, ten + 2 * MINUTE_MS + 59_999, MINUTE_MS), None);
+        assert_eq!(
+            next_window(ten + 2 * MINUTE_MS, ten + 2 * MINUTE_MS + 59_999, MINUTE_MS),
+            None
+        );
         // Hours follow the minute watermark.
         assert_eq!(next_window(ten, ten + 59 * MINUTE_MS, HOUR_MS), None);
-        assert_eq!(next_window(ten, ten + HOUR_MS, HOUR_MS), Some((ten, ten + HOUR_MS)));
+        assert_eq!(
+            next_window(ten, ten + HOUR_MS, HOUR_MS),
+            Some((ten, ten + HOUR_MS))
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use app::model::{History, HistoryPoint};
 use app::range::{parse_range, RangeError, Resolution};
-use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 
 use super::rollup::{self, LEVELS};
@@ -77,7 +79,11 @@ impl HistoryStore {
         })
     }
 
-    async fn series_id(&self, tx: &mut sqlx::SqliteConnection, name: &str) -> Result<i64, HistoryError> {
+    async fn series_id(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        name: &str,
+    ) -> Result<i64, HistoryError> {
         if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
             return Ok(*id);
         }
@@ -109,8 +115,12 @@ impl HistoryStore {
         for s in samples {
             ids.push(self.series_id(&mut tx, &s.series).await?);
         }
-        for (chunk, chunk_ids) in samples.chunks(ROWS_PER_STATEMENT).zip(ids.chunks(ROWS_PER_STATEMENT)) {
-            let mut sql = String::from("INSERT OR REPLACE INTO samples_raw(series_id, ts, value) VALUES ");
+        for (chunk, chunk_ids) in samples
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(ids.chunks(ROWS_PER_STATEMENT))
+        {
+            let mut sql =
+                String::from("INSERT OR REPLACE INTO samples_raw(series_id, ts, value) VALUES ");
             sql.push_str(&vec!["(?, ?, ?)"; chunk.len()].join(", "));
             let mut query = sqlx::query(&sql);
             for (s, id) in chunk.iter().zip(chunk_ids) {
@@ -130,19 +140,22 @@ impl HistoryStore {
         let mut source_until = raw_complete_until;
         let mut tx = self.pool.begin().await?;
         for level in LEVELS {
-            let done: Option<i64> = sqlx::query_scalar("SELECT done_until FROM rollup_state WHERE level = ?")
-                .bind(level.name)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT done_until FROM rollup_state WHERE level = ?")
+                    .bind(level.name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let done = match done {
                 Some(d) => d,
                 None => {
                     // First run: start at the oldest source data.
                     let time_col = if level.source_is_raw { "ts" } else { "bucket" };
-                    let first: Option<i64> =
-                        sqlx::query_scalar(&format!("SELECT min({time_col}) FROM {}", level.source))
-                            .fetch_one(&mut *tx)
-                            .await?;
+                    let first: Option<i64> = sqlx::query_scalar(&format!(
+                        "SELECT min({time_col}) FROM {}",
+                        level.source
+                    ))
+                    .fetch_one(&mut *tx)
+                    .await?;
                     match first {
                         Some(t) => rollup::bucket_start(t, level.width_ms),
                         None => break,
@@ -192,11 +205,19 @@ impl HistoryStore {
 
     /// Deletes rows past their retention and returns freed pages to the OS.
     /// Returns the number of rows deleted.
-    pub async fn enforce_retention(&self, config: &HistoryConfig, now_ms: i64) -> Result<u64, HistoryError> {
+    pub async fn enforce_retention(
+        &self,
+        config: &HistoryConfig,
+        now_ms: i64,
+    ) -> Result<u64, HistoryError> {
         let mut deleted = 0;
         for (table, cutoff) in rollup::retention_cutoffs(config, now_ms) {
             let Some(cutoff) = cutoff else { continue };
-            let col = if table == "samples_raw" { "ts" } else { "bucket" };
+            let col = if table == "samples_raw" {
+                "ts"
+            } else {
+                "bucket"
+            };
             deleted += sqlx::query(&format!("DELETE FROM {table} WHERE {col} < ?"))
                 .bind(cutoff)
                 .execute(&self.pool)
@@ -204,15 +225,24 @@ impl HistoryStore {
                 .rows_affected();
         }
         if deleted > 0 {
-            sqlx::query("PRAGMA incremental_vacuum").execute(&self.pool).await?;
+            sqlx::query("PRAGMA incremental_vacuum")
+                .execute(&self.pool)
+                .await?;
         }
         // Keeps the WAL file from growing between automatic checkpoints.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
         Ok(deleted)
     }
 
     /// A series over `range` ending now, at the resolution the range calls for.
-    pub async fn query(&self, metric: &str, range: &str, now_ms: i64) -> Result<History, HistoryError> {
+    pub async fn query(
+        &self,
+        metric: &str,
+        range: &str,
+        now_ms: i64,
+    ) -> Result<History, HistoryError> {
         let secs = parse_range(range)?;
         let resolution = Resolution::for_range(secs);
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM series WHERE name = ?")
@@ -227,7 +257,11 @@ impl HistoryStore {
             Resolution::Hour => "SELECT bucket, avg, min, max FROM rollup_1h WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
             Resolution::Day => "SELECT bucket, avg, min, max FROM rollup_1d WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
         };
-        let rows = sqlx::query(sql).bind(id).bind(from).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(id)
+            .bind(from)
+            .fetch_all(&self.pool)
+            .await?;
         let points = rows
             .iter()
             .map(|r| HistoryPoint {
@@ -259,8 +293,12 @@ impl HistoryStore {
 
     /// The database's size in bytes (pages in use × page size).
     pub async fn size_bytes(&self) -> Result<i64, HistoryError> {
-        let pages: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&self.pool).await?;
-        let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&self.pool).await?;
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&self.pool)
+            .await?;
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(pages * size)
     }
 
@@ -280,7 +318,9 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, HistoryStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = HistoryStore::open(&dir.path().join("sub/steward.db")).await.unwrap();
+        let store = HistoryStore::open(&dir.path().join("sub/steward.db"))
+            .await
+            .unwrap();
         (dir, store)
     }
 
@@ -318,7 +358,13 @@ mod tests {
                 .fetch_all(&st.pool)
                 .await
                 .unwrap();
-        assert_eq!(rows, vec![(t0, 5.5, 0.0, 11.0, 12), (t0 + MIN, 105.5, 100.0, 111.0, 12)]);
+        assert_eq!(
+            rows,
+            vec![
+                (t0, 5.5, 0.0, 11.0, 12),
+                (t0 + MIN, 105.5, 100.0, 111.0, 12)
+            ]
+        );
         // Once the hour and day are complete, they are count-weighted averages of the minutes.
         st.rollup(t0 + DAY + HOUR).await.unwrap();
         let hour: (f64, f64, f64, i64) =
@@ -341,23 +387,48 @@ mod tests {
         let (_dir, st) = store().await;
         let now = 1_000 * DAY;
         let old = now - 3 * DAY;
-        st.write(&[s("x", old, 1.0), s("x", now - HOUR, 2.0)]).await.unwrap();
+        st.write(&[s("x", old, 1.0), s("x", now - HOUR, 2.0)])
+            .await
+            .unwrap();
         st.rollup(now - 2 * DAY).await.unwrap();
-        let deleted = st.enforce_retention(&HistoryConfig::default(), now).await.unwrap();
+        let deleted = st
+            .enforce_retention(&HistoryConfig::default(), now)
+            .await
+            .unwrap();
         // The 3-day-old raw sample goes; its minute/hour/day rollups stay (30 d / 2 y / forever).
         assert_eq!(deleted, 1);
         let counts = st.row_counts().await.unwrap();
-        assert_eq!(counts, vec![("samples_raw", 1), ("rollup_1m", 1), ("rollup_1h", 1), ("rollup_1d", 1)]);
+        assert_eq!(
+            counts,
+            vec![
+                ("samples_raw", 1),
+                ("rollup_1m", 1),
+                ("rollup_1h", 1),
+                ("rollup_1d", 1)
+            ]
+        );
         // Far in the future, everything but the daily rollups expires.
-        st.enforce_retention(&HistoryConfig::default(), now + 800 * DAY).await.unwrap();
+        st.enforce_retention(&HistoryConfig::default(), now + 800 * DAY)
+            .await
+            .unwrap();
         let counts = st.row_counts().await.unwrap();
-        assert_eq!(counts, vec![("samples_raw", 0), ("rollup_1m", 0), ("rollup_1h", 0), ("rollup_1d", 1)]);
+        assert_eq!(
+            counts,
+            vec![
+                ("samples_raw", 0),
+                ("rollup_1m", 0),
+                ("rollup_1h", 0),
+                ("rollup_1d", 1)
+            ]
+        );
         // With a daily retention set, those go too.
         let config = HistoryConfig {
             day_retention_days: 365,
             ..HistoryConfig::default()
         };
-        st.enforce_retention(&config, now + 800 * DAY).await.unwrap();
+        st.enforce_retention(&config, now + 800 * DAY)
+            .await
+            .unwrap();
         assert_eq!(st.row_counts().await.unwrap()[3], ("rollup_1d", 0));
     }
 
@@ -375,7 +446,9 @@ mod tests {
             for batch in 0..12 {
                 let base = 100 * DAY + hour * HOUR + batch * 5 * MIN;
                 let samples: Vec<Sample> = (0..60)
-                    .flat_map(|i| (0..10).map(move |k| s(&format!("m{k}"), base + i * 5_000, i as f64)))
+                    .flat_map(|i| {
+                        (0..10).map(move |k| s(&format!("m{k}"), base + i * 5_000, i as f64))
+                    })
                     .collect();
                 kept.write(&samples).await.unwrap();
                 all.write(&samples).await.unwrap();
@@ -384,15 +457,23 @@ mod tests {
             kept.rollup(now).await.unwrap();
             kept.enforce_retention(&config, now).await.unwrap();
         }
-        let (kept, all) = (kept.size_bytes().await.unwrap(), all.size_bytes().await.unwrap());
-        assert!(kept * 3 < all, "with retention {kept} bytes, without {all} bytes");
+        let (kept, all) = (
+            kept.size_bytes().await.unwrap(),
+            all.size_bytes().await.unwrap(),
+        );
+        assert!(
+            kept * 3 < all,
+            "with retention {kept} bytes, without {all} bytes"
+        );
     }
 
     #[tokio::test]
     async fn query_picks_resolution_and_rejects_bad_input() {
         let (_dir, st) = store().await;
         let now = 100 * DAY;
-        st.write(&[s("cpu", now - 10_000, 3.0), s("cpu", now - 5_000, 5.0)]).await.unwrap();
+        st.write(&[s("cpu", now - 10_000, 3.0), s("cpu", now - 5_000, 5.0)])
+            .await
+            .unwrap();
         let h = st.query("cpu", "1h", now).await.unwrap();
         assert_eq!(h.resolution, Resolution::Raw);
         assert_eq!(h.points.len(), 2);
@@ -401,9 +482,18 @@ mod tests {
         let h = st.query("cpu", "24h", now + MIN).await.unwrap();
         assert_eq!(h.resolution, Resolution::Minute);
         assert_eq!(h.points.len(), 1);
-        assert_eq!((h.points[0].avg, h.points[0].min, h.points[0].max), (4.0, 3.0, 5.0));
-        assert!(matches!(st.query("nope", "1h", now).await, Err(HistoryError::UnknownMetric(_))));
-        assert!(matches!(st.query("cpu", "1 fortnight", now).await, Err(HistoryError::Range(_))));
+        assert_eq!(
+            (h.points[0].avg, h.points[0].min, h.points[0].max),
+            (4.0, 3.0, 5.0)
+        );
+        assert!(matches!(
+            st.query("nope", "1h", now).await,
+            Err(HistoryError::UnknownMetric(_))
+        ));
+        assert!(matches!(
+            st.query("cpu", "1 fortnight", now).await,
+            Err(HistoryError::Range(_))
+        ));
     }
 
     #[tokio::test]
@@ -417,7 +507,10 @@ mod tests {
         }
         let st = HistoryStore::open(&path).await.unwrap();
         assert_eq!(st.row_counts().await.unwrap()[0], ("samples_raw", 1));
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&st.pool).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&st.pool)
+            .await
+            .unwrap();
         assert_eq!(mode, "wal");
     }
 }

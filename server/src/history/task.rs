@@ -50,7 +50,8 @@ pub async fn run(
     let mut flush = tokio::time::interval(Duration::from_secs(settings.config.flush_interval_secs));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.tick().await;
-    let mut retention = tokio::time::interval(Duration::from_secs(settings.config.retention_interval_secs));
+    let mut retention =
+        tokio::time::interval(Duration::from_secs(settings.config.retention_interval_secs));
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -152,8 +153,16 @@ mod tests {
         assert_eq!(
             s,
             vec![
-                Sample { series: "cpu_steal_pct".into(), ts_ms: 42, value: 1.5 },
-                Sample { series: "disk_used_pct:/".into(), ts_ms: 42, value: 50.0 },
+                Sample {
+                    series: "cpu_steal_pct".into(),
+                    ts_ms: 42,
+                    value: 1.5
+                },
+                Sample {
+                    series: "disk_used_pct:/".into(),
+                    ts_ms: 42,
+                    value: 50.0
+                },
             ]
         );
     }

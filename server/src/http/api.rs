@@ -17,8 +17,8 @@ use tokio_stream::wrappers::WatchStream;
 use app::range::{parse_range, Resolution};
 
 use super::error::ApiError;
-use crate::history::HistoryError;
 use super::AppState;
+use crate::history::HistoryError;
 use crate::state::now_ms;
 
 pub fn router() -> Router<AppState> {
@@ -56,18 +56,26 @@ pub struct HistoryQuery {
 }
 
 /// `GET /api/v1/history?metric=cpu_steal_pct&range=24h` (range defaults to 1h).
-async fn history(State(state): State<AppState>, Query(q): Query<HistoryQuery>) -> Result<Json<History>, ApiError> {
-    let metric = q
-        .metric
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("query parameter `metric` is required, e.g. metric=cpu_steal_pct".into()))?;
+async fn history(
+    State(state): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<History>, ApiError> {
+    let metric = q.metric.filter(|m| !m.is_empty()).ok_or_else(|| {
+        ApiError::BadRequest(
+            "query parameter `metric` is required, e.g. metric=cpu_steal_pct".into(),
+        )
+    })?;
     let range = q.range.unwrap_or_else(|| "1h".into());
     Ok(Json(history_for(&state, &metric, &range).await?))
 }
 
 /// Shared by the API and the pages' server function. A metric that is collected but has no
 /// stored sample yet (before the first flush) is an empty series, not an unknown metric.
-pub async fn history_for(state: &AppState, metric: &str, range: &str) -> Result<History, HistoryError> {
+pub async fn history_for(
+    state: &AppState,
+    metric: &str,
+    range: &str,
+) -> Result<History, HistoryError> {
     match state.store.query(metric, range, now_ms()).await {
         Err(HistoryError::UnknownMetric(m)) if is_collected(state, &m) => Ok(History {
             metric: m,
@@ -89,7 +97,9 @@ fn is_collected(state: &AppState, series: &str) -> bool {
 }
 
 /// `GET /api/v1/stream`: Server-Sent Events, one `Overview` JSON per collection round.
-async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events = WatchStream::new(state.hub.subscribe())
         .map(|o| {
             Ok(Event::default()
@@ -109,9 +119,12 @@ struct Health {
 /// `GET /healthz`: 200 while serving; `status` is "degraded" when a collector is not ok.
 async fn healthz(State(state): State<AppState>) -> Json<Health> {
     let collectors = state.hub.overview().collectors.clone();
-    let degraded = collectors
-        .iter()
-        .any(|c| matches!(c.state, app::model::CollectorState::Degraded | app::model::CollectorState::Error));
+    let degraded = collectors.iter().any(|c| {
+        matches!(
+            c.state,
+            app::model::CollectorState::Degraded | app::model::CollectorState::Error
+        )
+    });
     Json(Health {
         status: if degraded { "degraded" } else { "ok" },
         collectors,
@@ -129,13 +142,19 @@ impl app::backend::Backend for ServerBackend {
         self.state.hub.overview()
     }
 
-    async fn history(&self, metric: &str, range: &str) -> Result<History, app::backend::BackendError> {
-        history_for(&self.state, metric, range).await.map_err(|e| match ApiError::from(e) {
-            ApiError::BadRequest(m) => app::backend::BackendError::BadRequest(m),
-            ApiError::Unavailable(source) => {
-                tracing::error!("history query failed: {source}");
-                app::backend::BackendError::Unavailable("see the server log".into())
-            }
-        })
+    async fn history(
+        &self,
+        metric: &str,
+        range: &str,
+    ) -> Result<History, app::backend::BackendError> {
+        history_for(&self.state, metric, range)
+            .await
+            .map_err(|e| match ApiError::from(e) {
+                ApiError::BadRequest(m) => app::backend::BackendError::BadRequest(m),
+                ApiError::Unavailable(source) => {
+                    tracing::error!("history query failed: {source}");
+                    app::backend::BackendError::Unavailable("see the server log".into())
+                }
+            })
     }
 }

@@ -19,7 +19,9 @@ pub enum ApiError {
 impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> Self {
         match e {
-            HistoryError::UnknownMetric(_) | HistoryError::Range(_) => ApiError::BadRequest(e.to_string()),
+            HistoryError::UnknownMetric(_) | HistoryError::Range(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             other => ApiError::Unavailable(other),
         }
     }
@@ -34,6 +36,10 @@ impl IntoResponse for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         };
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }

@@ -13,7 +13,10 @@ use super::AppState;
 pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
     let body = render(&state.hub.overview());
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
 }
@@ -49,7 +52,9 @@ fn label_name(name: &str) -> &'static str {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn level_code(l: Level) -> u8 {
@@ -70,7 +75,12 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 /// `steward_metric_status` is 3.
 pub fn render(o: &Overview) -> String {
     let mut out = String::with_capacity(8 * 1024);
-    family(&mut out, "steward_score", "gauge", "VM score 0-100 over the known dimensions.");
+    family(
+        &mut out,
+        "steward_score",
+        "gauge",
+        "VM score 0-100 over the known dimensions.",
+    );
     if let Some(v) = o.score.value {
         let _ = writeln!(out, "steward_score {v}");
     }
@@ -89,7 +99,11 @@ pub fn render(o: &Overview) -> String {
     );
     for d in &o.score.dimensions {
         if let Some(p) = d.points {
-            let _ = writeln!(out, "steward_score_dimension_points{{dimension=\"{}\"}} {p}", d.id.as_str());
+            let _ = writeln!(
+                out,
+                "steward_score_dimension_points{{dimension=\"{}\"}} {p}",
+                d.id.as_str()
+            );
         }
     }
 
@@ -100,12 +114,22 @@ pub fn render(o: &Overview) -> String {
         }
         for (name, metrics) in &groups {
             let help = app::format::title(&metrics[0].name);
-            family(&mut out, name, "gauge", &format!("{help} (Steward host vitals)."));
+            family(
+                &mut out,
+                name,
+                "gauge",
+                &format!("{help} (Steward host vitals)."),
+            );
             for m in metrics {
                 let Some(value) = m.value else { continue };
                 match &m.label {
                     Some(l) => {
-                        let _ = writeln!(out, "{name}{{{}=\"{}\"}} {value}", label_name(&m.name), escape(l));
+                        let _ = writeln!(
+                            out,
+                            "{name}{{{}=\"{}\"}} {value}",
+                            label_name(&m.name),
+                            escape(l)
+                        );
                     }
                     None => {
                         let _ = writeln!(out, "{name} {value}");
@@ -148,7 +172,12 @@ pub fn render(o: &Overview) -> String {
         "1 for the current state of each collector (starting, ok, degraded, error).",
     );
     for c in &o.collectors {
-        for s in [CollectorState::Starting, CollectorState::Ok, CollectorState::Degraded, CollectorState::Error] {
+        for s in [
+            CollectorState::Starting,
+            CollectorState::Ok,
+            CollectorState::Degraded,
+            CollectorState::Error,
+        ] {
             let _ = writeln!(
                 out,
                 "steward_collector_state{{collector=\"{}\",state=\"{}\"}} {}",
@@ -190,13 +219,33 @@ pub fn render(o: &Overview) -> String {
             );
         }
     }
-    family(&mut out, "steward_collector_rounds_total", "counter", "Rounds each collector has run.");
+    family(
+        &mut out,
+        "steward_collector_rounds_total",
+        "counter",
+        "Rounds each collector has run.",
+    );
     for c in &o.collectors {
-        let _ = writeln!(out, "steward_collector_rounds_total{{collector=\"{}\"}} {}", escape(&c.name), c.rounds_total);
+        let _ = writeln!(
+            out,
+            "steward_collector_rounds_total{{collector=\"{}\"}} {}",
+            escape(&c.name),
+            c.rounds_total
+        );
     }
-    family(&mut out, "steward_collector_errors_total", "counter", "Rounds of each collector that failed.");
+    family(
+        &mut out,
+        "steward_collector_errors_total",
+        "counter",
+        "Rounds of each collector that failed.",
+    );
     for c in &o.collectors {
-        let _ = writeln!(out, "steward_collector_errors_total{{collector=\"{}\"}} {}", escape(&c.name), c.errors_total);
+        let _ = writeln!(
+            out,
+            "steward_collector_errors_total{{collector=\"{}\"}} {}",
+            escape(&c.name),
+            c.errors_total
+        );
     }
     out
 }
@@ -208,8 +257,14 @@ mod tests {
     #[test]
     fn names_use_base_units() {
         assert_eq!(export_name("cpu_steal_pct"), "steward_cpu_steal_percent");
-        assert_eq!(export_name("disk_write_bps"), "steward_disk_write_bytes_per_second");
-        assert_eq!(export_name("mem_available_bytes"), "steward_mem_available_bytes");
+        assert_eq!(
+            export_name("disk_write_bps"),
+            "steward_disk_write_bytes_per_second"
+        );
+        assert_eq!(
+            export_name("mem_available_bytes"),
+            "steward_mem_available_bytes"
+        );
         assert_eq!(export_name("load1"), "steward_load1");
         assert_eq!(export_name("process_count"), "steward_watched_processes");
     }
