@@ -19,6 +19,7 @@ test-tools:
 
 build: tools
 	cargo leptos build --release
+	scripts/compress-site.sh $(SITE_ROOT)/pkg
 
 ## Runs Steward on 127.0.0.1:3000 watching this machine, history in ./data/steward.db.
 run: build
@@ -27,6 +28,7 @@ run: build
 ## Every test: unit, SQLite, integration (server on port 0, promtool), browser (Chromium).
 test: test-tools
 	cargo leptos build --release
+	scripts/compress-site.sh $(SITE_ROOT)/pkg
 	STEWARD_BIN=$(STEWARD_BIN) STEWARD_SITE_ROOT=$(SITE_ROOT) \
 		cargo test --release $(TEST_PACKAGES)
 

@@ -14,7 +14,7 @@ WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,"
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_packages=(pkg-config)
+apt_packages=(pkg-config brotli)
 if [ "$mode" = test ]; then
   apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter)
 fi

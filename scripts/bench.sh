@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Steward's benchmarks. Prints figures to paste into BENCHMARKS.md. Needs the release build
+# (`make build`), Debian's prometheus-node-exporter and wrk. Everything runs on loopback.
+#   scripts/bench.sh [resources|pageload|ssr|all]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${STEWARD_BIN:-$root/target/release/steward}"
+site="${STEWARD_SITE_ROOT:-$root/target/site}"
+what="${1:-all}"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+clk=$(getconf CLK_TCK)
+
+start_steward() {
+  local port; port=$(free_port)
+  "$bin" --collect-interval 5 serve --listen "127.0.0.1:$port" --data-dir "$work/data" --site-root "$site" \
+    >"$work/steward.out" 2>"$work/steward.err" &
+  pids+=($!); steward_pid=$!
+  for _ in $(seq 100); do grep -q listening "$work/steward.out" 2>/dev/null && break; sleep 0.1; done
+  base="http://127.0.0.1:$port"
+}
+
+resources() {
+  echo "## Resource use over 60 s, 5 s interval ($(nproc) cores, $(uname -r))"
+  start_steward
+  local ne_port; ne_port=$(free_port)
+  prometheus-node-exporter --web.listen-address="127.0.0.1:$ne_port" --no-collector.systemd >/dev/null 2>&1 &
+  pids+=($!); local ne_pid=$!
+  sleep 6   # both warmed up: steward's first round, node_exporter's first scrape below
+  curl -s "http://127.0.0.1:$ne_port/metrics" >/dev/null
+  local s0 n0 s_rss=0 n_rss=0
+  s0=$(ticks "$steward_pid"); n0=$(ticks "$ne_pid")
+  for _ in $(seq 12); do
+    curl -s "http://127.0.0.1:$ne_port/metrics" >/dev/null   # node_exporter only works when scraped
+    s_rss=$(( $(rss_kb "$steward_pid") > s_rss ? $(rss_kb "$steward_pid") : s_rss ))
+    n_rss=$(( $(rss_kb "$ne_pid") > n_rss ? $(rss_kb "$ne_pid") : n_rss ))
+    sleep 5
+  done
+  local s1 n1; s1=$(ticks "$steward_pid"); n1=$(ticks "$ne_pid")
+  printf '| process | CPU time in 60 s | avg CPU | peak RSS |\n|---|---|---|---|\n'
+  awk -v t=$((s1-s0)) -v c="$clk" -v r="$s_rss" 'BEGIN{printf "| steward serve (collect every 5 s, history, SSE idle) | %.2f s | %.2f %% | %.1f MB |\n", t/c, t/c/60*100, r/1024}'
+  awk -v t=$((n1-n0)) -v c="$clk" -v r="$n_rss" 'BEGIN{printf "| prometheus-node-exporter (scraped every 5 s) | %.2f s | %.2f %% | %.1f MB |\n", t/c, t/c/60*100, r/1024}'
+  kill "$steward_pid" "$ne_pid"
+}
+
+pageload() {
+  echo "## First page load, bytes on the wire (HTML + CSS + JS + WASM)"
+  start_steward
+  sleep 1
+  for enc in "br, gzip" "gzip"; do
+    local total=0 line=""
+    for p in / /pkg/steward.css /pkg/steward.js /pkg/steward.wasm; do
+      local n; n=$(curl -s -o /dev/null -H "Accept-Encoding: $enc" -w '%{size_download}' "$base$p")
+      total=$((total + n)); line="$line $p=$n"
+    done
+    awk -v e="$enc" -v t="$total" -v l="$line" 'BEGIN{printf "- Accept-Encoding \"%s\": %d bytes (%.1f KB):%s\n", e, t, t/1000, l}'
+  done
+  local raw; raw=$(stat -c %s "$site/pkg/steward.wasm")
+  echo "- steward.wasm uncompressed: $raw bytes"
+  kill "$steward_pid"
+}
+
+ssr() {
+  echo "## SSR latency of the overview, 50 connections, 20 s (wrk, same machine)"
+  start_steward
+  sleep 6
+  wrk -t2 -c50 -d20s --latency "$base/" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+  kill "$steward_pid"
+}
+
+case "$what" in
+  resources) resources ;;
+  pageload) pageload ;;
+  ssr) ssr ;;
+  all) resources; echo; pageload; echo; ssr ;;
+  *) echo "usage: $0 [resources|pageload|ssr|all]" >&2; exit 2 ;;
+esac
