@@ -98,9 +98,11 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
     for mount in ["boot", "mnt/data disk"] {
         std::fs::create_dir_all(rootfs.join(mount)).unwrap();
     }
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.data_dir = dir.path().join("data");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
     config.paths.procfs = procfs;
     config.paths.sysfs = fixtures().join("sysfs");
     config.paths.rootfs = rootfs;

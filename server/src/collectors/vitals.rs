@@ -65,6 +65,9 @@ struct Processes {
     uptime_secs: f64,
 }
 
+/// Each real filesystem with its usage (`None` for one with no blocks), or why it failed.
+type DiskReadings = Vec<(Mount, Result<Option<FsUsage>, ReadError>)>;
+
 /// Everything read from the host in one go; rates come from two of these.
 struct RawSample {
     at: Instant,
@@ -73,7 +76,7 @@ struct RawSample {
     stat: Result<procfs::Stat, ReadError>,
     load: Result<LoadAvg, ReadError>,
     mem: Result<MemInfo, ReadError>,
-    disks: Result<Vec<(Mount, Result<Option<FsUsage>, ReadError>)>, ReadError>,
+    disks: Result<DiskReadings, ReadError>,
     disk_io: Result<DiskIo, ReadError>,
     net_io: Result<NetIo, ReadError>,
     procs: Result<Processes, ReadError>,
@@ -151,7 +154,7 @@ impl VitalsCollector {
         }
     }
 
-    fn read_disks(&self) -> Result<Vec<(Mount, Result<Option<FsUsage>, ReadError>)>, ReadError> {
+    fn read_disks(&self) -> Result<DiskReadings, ReadError> {
         let mounts = procfs::parse_mounts(&read(&self.proc_path("mounts"))?);
         Ok(mounts
             .into_iter()
