@@ -9,10 +9,12 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod components;
+pub mod downsample;
 pub mod format;
 pub mod live;
 pub mod model;
 pub mod pages;
+pub mod projection;
 pub mod range;
 pub mod score;
 pub mod thresholds;
