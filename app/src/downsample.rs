@@ -4,13 +4,21 @@
 /// Reduces `points` to at most `threshold` points (never fewer than 3 when there are more),
 /// keeping the first and last. Points are `(t, value)` sorted by `t`.
 pub fn lttb(points: &[(i64, f64)], threshold: usize) -> Vec<(i64, f64)> {
+    lttb_indices(points, threshold)
+        .into_iter()
+        .map(|i| points[i])
+        .collect()
+}
+
+/// The indices of the points [`lttb`] keeps, in order (so callers can keep richer points).
+pub fn lttb_indices(points: &[(i64, f64)], threshold: usize) -> Vec<usize> {
     let n = points.len();
     let threshold = threshold.max(3);
     if n <= threshold {
-        return points.to_vec();
+        return (0..n).collect();
     }
     let mut out = Vec::with_capacity(threshold);
-    out.push(points[0]);
+    out.push(0);
     // The middle points are split into threshold − 2 buckets.
     let every = (n - 2) as f64 / (threshold - 2) as f64;
     let mut a = 0usize;
@@ -35,10 +43,10 @@ pub fn lttb(points: &[(i64, f64)], threshold: usize) -> Vec<(i64, f64)> {
                 best = j;
             }
         }
-        out.push(points[best]);
+        out.push(best);
         a = best;
     }
-    out.push(points[n - 1]);
+    out.push(n - 1);
     out
 }
 

@@ -18,6 +18,7 @@ pub mod projection;
 pub mod range;
 pub mod score;
 pub mod thresholds;
+pub mod trend;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

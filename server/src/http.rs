@@ -19,6 +19,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub hub: Arc<Hub>,
     pub store: Arc<HistoryStore>,
+    pub config: Arc<crate::config::Config>,
     /// Fires on shutdown so that long-lived streams end and the server can stop.
     pub shutdown: CancellationToken,
 }

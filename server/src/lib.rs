@@ -9,6 +9,7 @@ pub mod config;
 pub mod history;
 pub mod http;
 pub mod state;
+pub mod trends;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,6 +120,7 @@ impl Application {
             leptos_options: leptos_options.clone(),
             hub,
             store,
+            config: Arc::new(config),
             shutdown: shutdown.clone(),
         };
         Ok(Self {

@@ -69,3 +69,33 @@ async fn shutdown_flushes_the_last_batch() {
     let counts = store.row_counts().await.unwrap();
     assert!(counts[0].1 > 0, "raw samples after shutdown: {counts:?}");
 }
+
+#[tokio::test]
+async fn trends_are_allow_listed_and_say_their_source() {
+    let app = spawn_app(|_, _| {}).await;
+    let _ticker = CpuTicker::start(app.procfs());
+    app.wait_json(
+        "/api/v1/history?metric=cpu_steal_pct&range=1h",
+        Duration::from_secs(20),
+        |v| v["points"].as_array().is_some_and(|p| !p.is_empty()),
+    )
+    .await;
+    let t = app.json("/api/v1/trend/steal?range=1h").await;
+    assert_eq!(t["source"], "sqlite");
+    assert_eq!(t["resolution"], "raw");
+    assert_eq!(t["series"][0]["key"], "cpu_steal_pct");
+    assert!((t["series"][0]["points"][0]["avg"].as_f64().unwrap() - 10.0).abs() < 1e-9);
+    assert_eq!(t["levels"][0]["value"], 5.0);
+    // A handful of points is not a trend.
+    assert_eq!(t["projection"]["kind"], "no_trend");
+    let r = app.get("/api/v1/trend/anything?range=7d").await;
+    assert_eq!(r.status(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("known trends: disk, memory, steal, io"));
+    let r = app.get("/api/v1/trend/disk?range=forever").await;
+    assert_eq!(r.status(), 400);
+    app.stop().await;
+}

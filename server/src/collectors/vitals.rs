@@ -709,6 +709,13 @@ mod tests {
         let got = c.collect_once().unwrap();
         let v = &got.vitals;
         assert_eq!(v.host, "fixture-host");
+        for m in &v.metrics {
+            assert!(
+                app::model::is_known_series(&m.series_key()),
+                "{} missing from METRIC_NAMES",
+                m.name
+            );
+        }
         assert_eq!(v.cores, 2);
         // The same stat file twice: no CPU time passed, so CPU percentages are unknown, not 0.
         let steal = v.metric("cpu_steal_pct", None).unwrap();

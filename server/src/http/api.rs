@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/vitals", get(vitals))
         .route("/api/v1/score", get(score))
         .route("/api/v1/history", get(history))
+        .route("/api/v1/trend/{name}", get(trend))
         .route("/api/v1/stream", get(stream))
         .route("/healthz", get(healthz))
 }
@@ -69,6 +70,25 @@ async fn history(
     Ok(Json(history_for(&state, &metric, &range).await?))
 }
 
+#[derive(Deserialize)]
+pub struct TrendQuery {
+    pub range: Option<String>,
+}
+
+/// `GET /api/v1/trend/{name}?range=7d` (range defaults to 7d): an allow-listed trend from
+/// SQLite history, downsampled to at most 1,000 points a series, with its projection.
+async fn trend(
+    State(state): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Query(q): Query<TrendQuery>,
+) -> Result<Json<app::trend::Trend>, ApiError> {
+    let def = crate::trends::definition(&name, &state.config)?;
+    let range = q.range.unwrap_or_else(|| "7d".into());
+    Ok(Json(
+        crate::trends::sqlite_trend(&state.store, def, &range, now_ms()).await?,
+    ))
+}
+
 /// Shared by the API and the pages' server function. A metric that is collected but has no
 /// stored sample yet (before the first flush) is an empty series, not an unknown metric.
 pub async fn history_for(
@@ -77,7 +97,7 @@ pub async fn history_for(
     range: &str,
 ) -> Result<History, HistoryError> {
     match state.store.query(metric, range, now_ms()).await {
-        Err(HistoryError::UnknownMetric(m)) if is_collected(state, &m) => Ok(History {
+        Err(HistoryError::UnknownMetric(m)) if app::model::is_known_series(&m) => Ok(History {
             metric: m,
             range: range.trim().to_string(),
             resolution: Resolution::for_range(parse_range(range)?),
@@ -85,15 +105,6 @@ pub async fn history_for(
         }),
         other => other,
     }
-}
-
-fn is_collected(state: &AppState, series: &str) -> bool {
-    state
-        .hub
-        .overview()
-        .vitals
-        .as_ref()
-        .is_some_and(|v| v.metrics.iter().any(|m| m.series_key() == series))
 }
 
 /// `GET /api/v1/stream`: Server-Sent Events, one `Overview` JSON per collection round.
@@ -150,7 +161,9 @@ impl app::backend::Backend for ServerBackend {
         history_for(&self.state, metric, range)
             .await
             .map_err(|e| match ApiError::from(e) {
-                ApiError::BadRequest(m) => app::backend::BackendError::BadRequest(m),
+                ApiError::BadRequest(m) | ApiError::NotFound(m) => {
+                    app::backend::BackendError::BadRequest(m)
+                }
                 ApiError::Unavailable(source) => {
                     tracing::error!("history query failed: {source}");
                     app::backend::BackendError::Unavailable("see the server log".into())

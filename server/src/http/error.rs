@@ -11,6 +11,9 @@ pub enum ApiError {
     /// The request was invalid; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// No such resource (e.g. an unknown trend name).
+    #[error("{0}")]
+    NotFound(String),
     /// Storage failed; details are logged, the client gets a short message.
     #[error("history storage is unavailable")]
     Unavailable(#[source] HistoryError),
@@ -27,10 +30,20 @@ impl From<HistoryError> for ApiError {
     }
 }
 
+impl From<crate::trends::TrendError> for ApiError {
+    fn from(e: crate::trends::TrendError) -> Self {
+        match e {
+            crate::trends::TrendError::Unknown(_) => ApiError::NotFound(e.to_string()),
+            crate::trends::TrendError::History(h) => h.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(source) => {
                 tracing::error!("history query failed: {source}");
                 StatusCode::SERVICE_UNAVAILABLE
