@@ -302,6 +302,11 @@ impl HistoryStore {
         Ok(pages * size)
     }
 
+    /// The connection pool, for benchmarks and tests that prepare data directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;
