@@ -192,3 +192,13 @@ pub fn metric<'a>(
         .find(|m| m["name"] == name && m["label"].as_str() == label)
         .unwrap_or_else(|| panic!("metric {name} {label:?} missing in {body:#}"))
 }
+
+/// A collector's status in a `/api/v1/vitals` body.
+pub fn collector<'a>(body: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    body["collectors"]
+        .as_array()
+        .expect("collectors array")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("collector {name} missing in {body:#}"))
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{metric, spawn_app, CpuTicker};
+use crate::helpers::{collector, metric, spawn_app, CpuTicker};
 
 #[tokio::test]
 async fn vitals_and_score_follow_the_fixture() {
@@ -97,12 +97,7 @@ async fn first_round_without_cpu_delta_is_degraded_not_zero() {
     assert!(steal["value"].is_null());
     assert_eq!(steal["level"], "unknown");
     assert_eq!(steal["note"], "no CPU time passed between samples");
-    let vitals = body["collectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "vitals")
-        .unwrap();
+    let vitals = collector(&body, "vitals");
     assert_eq!(vitals["state"], "degraded");
     assert!(
         vitals["message"]
@@ -133,12 +128,7 @@ async fn unreadable_host_is_an_error_with_no_data() {
         body["vitals"].is_null(),
         "no data is null, never zeros: {body:#}"
     );
-    let vitals = body["collectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "vitals")
-        .unwrap();
+    let vitals = collector(&body, "vitals");
     assert!(
         vitals["message"]
             .as_str()

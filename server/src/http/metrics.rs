@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use app::model::{CollectorState, Level, Metric, Overview};
+use app::model::{CollectorState, CollectorStatus, Level, Metric, Overview};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -187,65 +187,40 @@ pub fn render(o: &Overview) -> String {
             );
         }
     }
-    family(
-        &mut out,
-        "steward_collector_last_success_timestamp_seconds",
-        "gauge",
-        "When each collector last succeeded.",
-    );
-    for c in &o.collectors {
-        if let Some(t) = c.last_success_ms {
-            let _ = writeln!(
-                out,
-                "steward_collector_last_success_timestamp_seconds{{collector=\"{}\"}} {}",
-                escape(&c.name),
-                t as f64 / 1000.0
-            );
+    type Value = fn(&CollectorStatus) -> Option<f64>;
+    let per_collector: [(&str, &str, &str, Value); 4] = [
+        (
+            "steward_collector_last_success_timestamp_seconds",
+            "gauge",
+            "When each collector last succeeded.",
+            |c| c.last_success_ms.map(|t| t as f64 / 1000.0),
+        ),
+        (
+            "steward_collector_last_duration_seconds",
+            "gauge",
+            "How long each collector's last round took.",
+            |c| c.last_duration_ms.map(|d| d as f64 / 1000.0),
+        ),
+        (
+            "steward_collector_rounds_total",
+            "counter",
+            "Rounds each collector has run.",
+            |c| Some(c.rounds_total as f64),
+        ),
+        (
+            "steward_collector_errors_total",
+            "counter",
+            "Rounds of each collector that failed.",
+            |c| Some(c.errors_total as f64),
+        ),
+    ];
+    for (name, kind, help, value) in per_collector {
+        family(&mut out, name, kind, help);
+        for c in &o.collectors {
+            if let Some(v) = value(c) {
+                let _ = writeln!(out, "{name}{{collector=\"{}\"}} {v}", escape(&c.name));
+            }
         }
-    }
-    family(
-        &mut out,
-        "steward_collector_last_duration_seconds",
-        "gauge",
-        "How long each collector's last round took.",
-    );
-    for c in &o.collectors {
-        if let Some(d) = c.last_duration_ms {
-            let _ = writeln!(
-                out,
-                "steward_collector_last_duration_seconds{{collector=\"{}\"}} {}",
-                escape(&c.name),
-                d as f64 / 1000.0
-            );
-        }
-    }
-    family(
-        &mut out,
-        "steward_collector_rounds_total",
-        "counter",
-        "Rounds each collector has run.",
-    );
-    for c in &o.collectors {
-        let _ = writeln!(
-            out,
-            "steward_collector_rounds_total{{collector=\"{}\"}} {}",
-            escape(&c.name),
-            c.rounds_total
-        );
-    }
-    family(
-        &mut out,
-        "steward_collector_errors_total",
-        "counter",
-        "Rounds of each collector that failed.",
-    );
-    for c in &o.collectors {
-        let _ = writeln!(
-            out,
-            "steward_collector_errors_total{{collector=\"{}\"}} {}",
-            escape(&c.name),
-            c.errors_total
-        );
     }
     out
 }
