@@ -43,6 +43,12 @@ pub struct Trend {
     pub range: String,
     pub source: TrendSource,
     pub resolution: Resolution,
+    /// The window drawn, ms since the epoch.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Seconds between points: the Prometheus step, or the rollup width (`None` for raw
+    /// samples, one per collection interval).
+    pub step_secs: Option<u64>,
     pub series: Vec<TrendSeries>,
     pub levels: Vec<TrendLevel>,
     /// Projection of the first series toward `levels` over the visible window.

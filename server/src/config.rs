@@ -130,6 +130,28 @@ impl Default for HistoryConfig {
     }
 }
 
+/// Prometheus-compatible storage for trends (`[prometheus]`). Empty `url`: trends read SQLite.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Base URL of the query API, e.g. `http://127.0.0.1:9090` (default empty: off).
+    pub url: String,
+    /// Seconds a query may take before the trend API answers 504 (default 10).
+    pub timeout_secs: u64,
+    /// Smallest step in seconds; use the scrape interval (default 15).
+    pub min_step_secs: u64,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            timeout_secs: 10,
+            min_step_secs: 15,
+        }
+    }
+}
+
 /// The whole configuration, as read from the TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -144,6 +166,7 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub score: ScoreConfig,
     pub history: HistoryConfig,
+    pub prometheus: PrometheusConfig,
     pub thresholds: Thresholds,
 }
 
@@ -157,6 +180,7 @@ impl Default for Config {
             collector: CollectorConfig::default(),
             score: ScoreConfig::default(),
             history: HistoryConfig::default(),
+            prometheus: PrometheusConfig::default(),
             thresholds: Thresholds::default(),
         }
     }
@@ -234,6 +258,18 @@ impl Config {
             return Err(invalid(
                 "score.disk_mount",
                 "must be an absolute mount point such as /",
+            ));
+        }
+        if !self.prometheus.url.is_empty() && !self.prometheus.url.starts_with("http://") {
+            return Err(invalid(
+                "prometheus.url",
+                "must be an http:// URL (or empty to use SQLite)",
+            ));
+        }
+        if self.prometheus.timeout_secs == 0 || self.prometheus.min_step_secs == 0 {
+            return Err(invalid(
+                "prometheus.timeout_secs / min_step_secs",
+                "must be at least 1",
             ));
         }
         self.thresholds.validate()?;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub store: Arc<HistoryStore>,
     pub config: Arc<crate::config::Config>,
+    /// Set when `prometheus.url` is configured: trends are then read from there.
+    pub prometheus: Option<crate::prometheus::PrometheusClient>,
     /// Fires on shutdown so that long-lived streams end and the server can stop.
     pub shutdown: CancellationToken,
 }

@@ -8,6 +8,7 @@ pub mod collectors;
 pub mod config;
 pub mod history;
 pub mod http;
+pub mod prometheus;
 pub mod state;
 pub mod trends;
 
@@ -43,6 +44,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("prometheus: {0}")]
+    Prometheus(prometheus::PromError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -116,11 +119,22 @@ impl Application {
             .site_addr(addr)
             .env(leptos::config::Env::PROD)
             .build();
+        let prometheus = match config.prometheus.url.as_str() {
+            "" => None,
+            url => Some(
+                prometheus::PrometheusClient::new(
+                    url,
+                    Duration::from_secs(config.prometheus.timeout_secs),
+                )
+                .map_err(StartError::Prometheus)?,
+            ),
+        };
         let state = AppState {
             leptos_options: leptos_options.clone(),
             hub,
             store,
             config: Arc::new(config),
+            prometheus,
             shutdown: shutdown.clone(),
         };
         Ok(Self {

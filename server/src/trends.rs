@@ -9,6 +9,8 @@ use app::trend::{Trend, TrendLevel, TrendSeries, TrendSource, MAX_POINTS, TREND_
 
 use crate::config::Config;
 use crate::history::{HistoryError, HistoryStore};
+use crate::prometheus::parse::choose_step;
+use crate::prometheus::{PromError, PrometheusClient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrendError {
@@ -16,6 +18,8 @@ pub enum TrendError {
     Unknown(String),
     #[error(transparent)]
     History(#[from] HistoryError),
+    #[error(transparent)]
+    Prometheus(#[from] PromError),
 }
 
 /// One trend's definition: which stored series it draws and which levels it projects to.
@@ -23,7 +27,14 @@ pub struct TrendDef {
     pub name: &'static str,
     pub title: &'static str,
     pub series: Vec<(String, &'static str, Unit)>,
+    /// The PromQL for each series (node_exporter's metric names), in the same order.
+    pub promql: Vec<String>,
     pub levels: Vec<TrendLevel>,
+}
+
+/// Escapes a value for a PromQL string literal.
+fn promql_string(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 fn level(name: &str, value: Option<f64>) -> Option<TrendLevel> {
@@ -45,6 +56,10 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 "used %",
                 Unit::Percent,
             )],
+            promql: vec![format!(
+                "max(100 * (1 - node_filesystem_avail_bytes{{mountpoint=\"{m}\"}} / node_filesystem_size_bytes{{mountpoint=\"{m}\"}}))",
+                m = promql_string(&config.score.disk_mount)
+            )],
             // 55 % is where the score's disk dimension drops to 5 points (seed §4.2).
             levels: [
                 level("score band", Some(55.0)),
@@ -63,12 +78,19 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 ("swap_used_bytes".into(), "swap used", Unit::Bytes),
                 ("mem_available_bytes".into(), "available", Unit::Bytes),
             ],
+            promql: vec![
+                "sum(node_memory_SwapTotal_bytes - node_memory_SwapFree_bytes)".into(),
+                "sum(node_memory_MemAvailable_bytes)".into(),
+            ],
             levels: Vec::new(),
         },
         "steal" => TrendDef {
             name: "steal",
             title: "CPU steal",
             series: vec![("cpu_steal_pct".into(), "steal %", Unit::Percent)],
+            promql: vec![
+                "100 * sum(rate(node_cpu_seconds_total{mode=\"steal\"}[5m])) / sum(rate(node_cpu_seconds_total[5m]))".into(),
+            ],
             levels: [
                 level("warn", t.cpu_steal_pct.warn),
                 level("crit", t.cpu_steal_pct.crit),
@@ -81,6 +103,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             name: "io",
             title: "Block writes",
             series: vec![("disk_write_bps".into(), "write B/s", Unit::BytesPerSecond)],
+            promql: vec!["sum(rate(node_disk_written_bytes_total[5m]))".into()],
             levels: Vec::new(),
         },
         other => return Err(TrendError::Unknown(other.to_string())),
@@ -99,16 +122,94 @@ pub fn downsample(points: Vec<HistoryPoint>) -> Vec<HistoryPoint> {
         .collect()
 }
 
+/// Where and how a trend's points were read.
+struct Window {
+    source: TrendSource,
+    resolution: Resolution,
+    start_ms: i64,
+    end_ms: i64,
+    step_secs: Option<u64>,
+}
+
+/// Projects the first series and assembles the answer.
+fn finish(def: TrendDef, range: &str, window: Window, series: Vec<TrendSeries>) -> Trend {
+    let primary: Vec<(i64, f64)> = series
+        .first()
+        .map(|s| s.points.iter().map(|p| (p.ts_ms, p.avg)).collect())
+        .unwrap_or_default();
+    let values: Vec<f64> = def.levels.iter().map(|l| l.value).collect();
+    let projection = project(
+        &primary,
+        &values,
+        window.end_ms,
+        &ProjectionRules::default(),
+    );
+    Trend {
+        name: def.name.to_string(),
+        title: def.title.to_string(),
+        range: range.trim().to_string(),
+        source: window.source,
+        resolution: window.resolution,
+        start_ms: window.start_ms,
+        end_ms: window.end_ms,
+        step_secs: window.step_secs,
+        series,
+        levels: def.levels,
+        projection,
+    }
+}
+
+/// Reads a trend from Prometheus-compatible storage: one `query_range` per series, with a step
+/// that gives about [`MAX_POINTS`] points and never breaks Prometheus's 11,000-point limit.
+pub async fn prometheus_trend(
+    client: &PrometheusClient,
+    mut def: TrendDef,
+    range: &str,
+    now_ms: i64,
+    min_step_secs: u64,
+) -> Result<Trend, TrendError> {
+    let secs = parse_range(range).map_err(HistoryError::from)?;
+    // range / step + 1 points must fit in MAX_POINTS, so nothing is downsampled away.
+    let step = choose_step(secs, MAX_POINTS as u64 - 1, min_step_secs);
+    let end = now_ms / 1000;
+    let start = end - secs as i64;
+    let mut series = Vec::with_capacity(def.series.len());
+    let promql = std::mem::take(&mut def.promql);
+    for ((key, label, unit), promql) in std::mem::take(&mut def.series).into_iter().zip(&promql) {
+        let result = client.query_range(promql, start, end, step).await?;
+        let points = result
+            .into_iter()
+            .next()
+            .map(|s| s.points)
+            .unwrap_or_default();
+        series.push(TrendSeries {
+            key,
+            label: label.to_string(),
+            unit,
+            points: downsample(points),
+        });
+    }
+    let window = Window {
+        source: TrendSource::Prometheus,
+        resolution: Resolution::for_range(secs),
+        start_ms: start * 1000,
+        end_ms: end * 1000,
+        step_secs: Some(step),
+    };
+    Ok(finish(def, range, window, series))
+}
+
 /// Reads a trend from SQLite. A defined series with nothing stored yet is an empty line.
 pub async fn sqlite_trend(
     store: &HistoryStore,
-    def: TrendDef,
+    mut def: TrendDef,
     range: &str,
     now_ms: i64,
 ) -> Result<Trend, TrendError> {
-    let resolution = Resolution::for_range(parse_range(range).map_err(HistoryError::from)?);
+    let secs = parse_range(range).map_err(HistoryError::from)?;
+    let resolution = Resolution::for_range(secs);
     let mut series = Vec::with_capacity(def.series.len());
-    for (key, label, unit) in def.series {
+    for (key, label, unit) in std::mem::take(&mut def.series) {
         let points = match store.query(&key, range, now_ms).await {
             Ok(h) => h.points,
             Err(HistoryError::UnknownMetric(_)) => Vec::new(),
@@ -121,22 +222,14 @@ pub async fn sqlite_trend(
             points: downsample(points),
         });
     }
-    let primary: Vec<(i64, f64)> = series
-        .first()
-        .map(|s| s.points.iter().map(|p| (p.ts_ms, p.avg)).collect())
-        .unwrap_or_default();
-    let levels: Vec<f64> = def.levels.iter().map(|l| l.value).collect();
-    let projection = project(&primary, &levels, now_ms, &ProjectionRules::default());
-    Ok(Trend {
-        name: def.name.to_string(),
-        title: def.title.to_string(),
-        range: range.trim().to_string(),
+    let window = Window {
         source: TrendSource::Sqlite,
         resolution,
-        series,
-        levels: def.levels,
-        projection,
-    })
+        start_ms: now_ms - secs as i64 * 1000,
+        end_ms: now_ms,
+        step_secs: resolution.bucket_ms().map(|ms| ms as u64 / 1000),
+    };
+    Ok(finish(def, range, window, series))
 }
 
 #[cfg(test)]

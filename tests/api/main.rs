@@ -5,4 +5,5 @@ mod helpers;
 mod history;
 mod metrics;
 mod pages;
+mod prometheus;
 mod vitals;

@@ -76,7 +76,7 @@ pub struct TrendQuery {
 }
 
 /// `GET /api/v1/trend/{name}?range=7d` (range defaults to 7d): an allow-listed trend from
-/// SQLite history, downsampled to at most 1,000 points a series, with its projection.
+/// Prometheus when `prometheus.url` is set, else SQLite history, downsampled to at most 1,000 points a series, with its projection.
 async fn trend(
     State(state): State<AppState>,
     axum::extract::Path(name): axum::extract::Path<String>,
@@ -84,9 +84,14 @@ async fn trend(
 ) -> Result<Json<app::trend::Trend>, ApiError> {
     let def = crate::trends::definition(&name, &state.config)?;
     let range = q.range.unwrap_or_else(|| "7d".into());
-    Ok(Json(
-        crate::trends::sqlite_trend(&state.store, def, &range, now_ms()).await?,
-    ))
+    let trend = match &state.prometheus {
+        Some(client) => {
+            let min_step = state.config.prometheus.min_step_secs;
+            crate::trends::prometheus_trend(client, def, &range, now_ms(), min_step).await?
+        }
+        None => crate::trends::sqlite_trend(&state.store, def, &range, now_ms()).await?,
+    };
+    Ok(Json(trend))
 }
 
 /// Shared by the API and the pages' server function. A metric that is collected but has no
@@ -163,6 +168,9 @@ impl app::backend::Backend for ServerBackend {
             .map_err(|e| match ApiError::from(e) {
                 ApiError::BadRequest(m) | ApiError::NotFound(m) => {
                     app::backend::BackendError::BadRequest(m)
+                }
+                ApiError::Upstream(m) | ApiError::UpstreamTimeout(m) => {
+                    app::backend::BackendError::Unavailable(m)
                 }
                 ApiError::Unavailable(source) => {
                     tracing::error!("history query failed: {source}");

@@ -11,6 +11,12 @@ pub enum ApiError {
     /// The request was invalid; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// Prometheus failed or answered an error; the message says which.
+    #[error("{0}")]
+    Upstream(String),
+    /// Prometheus did not answer in time.
+    #[error("{0}")]
+    UpstreamTimeout(String),
     /// No such resource (e.g. an unknown trend name).
     #[error("{0}")]
     NotFound(String),
@@ -35,6 +41,12 @@ impl From<crate::trends::TrendError> for ApiError {
         match e {
             crate::trends::TrendError::Unknown(_) => ApiError::NotFound(e.to_string()),
             crate::trends::TrendError::History(h) => h.into(),
+            crate::trends::TrendError::Prometheus(p) => match p {
+                crate::prometheus::PromError::Timeout { .. } => {
+                    ApiError::UpstreamTimeout(p.to_string())
+                }
+                _ => ApiError::Upstream(p.to_string()),
+            },
         }
     }
 }
@@ -44,6 +56,8 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unavailable(source) => {
                 tracing::error!("history query failed: {source}");
                 StatusCode::SERVICE_UNAVAILABLE

@@ -1,0 +1,260 @@
+//! Trends through the Prometheus proxy, against Debian's real `prometheus` on loopback with 7 days
+//! of history backfilled by `promtool tsdb create-blocks-from openmetrics` before it starts, and a
+//! live `prometheus-node-exporter` it scrapes every second.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::spawn_app;
+
+const DAY: i64 = 86_400;
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Disk used on `/` rising 1 %/day from 40 % seven days ago, every 5 minutes, ending 10 min ago.
+fn write_backfill(path: &Path, now: i64) {
+    const SIZE: f64 = 100e9;
+    let end = now - 600;
+    let start = end - 7 * DAY;
+    let mut avail = String::from("# TYPE node_filesystem_avail_bytes gauge\n");
+    let mut size = String::from("# TYPE node_filesystem_size_bytes gauge\n");
+    let mut t = start;
+    while t <= end {
+        let used_pct = 40.0 + (t - start) as f64 / DAY as f64;
+        avail.push_str(&format!(
+            "node_filesystem_avail_bytes{{mountpoint=\"/\"}} {} {t}\n",
+            SIZE * (1.0 - used_pct / 100.0)
+        ));
+        size.push_str(&format!(
+            "node_filesystem_size_bytes{{mountpoint=\"/\"}} {SIZE} {t}\n"
+        ));
+        t += 300;
+    }
+    std::fs::write(path, format!("{avail}{size}# EOF\n")).unwrap();
+}
+
+struct Prometheus {
+    url: String,
+    _prometheus: Proc,
+    _node_exporter: Proc,
+}
+
+fn start_prometheus(dir: &Path) -> Prometheus {
+    let data = dir.join("tsdb");
+    std::fs::create_dir_all(&data).unwrap();
+    let backfill = dir.join("backfill.om");
+    write_backfill(&backfill, now_s());
+    let out = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&backfill)
+        .arg(&data)
+        .output()
+        .expect("promtool is installed (make test installs Debian's prometheus)");
+    assert!(
+        out.status.success(),
+        "backfill failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let ne_port = free_port();
+    let node_exporter = Proc(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{ne_port}"))
+            .arg("--no-collector.systemd")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-node-exporter is installed"),
+    );
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{ne_port}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let prometheus = Proc(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--storage.tsdb.retention.time=400d")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = std::process::Command::new("curl")
+            .args(["-sf", &format!("{url}/-/ready")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ready {
+            break;
+        }
+        assert!(Instant::now() < deadline, "prometheus did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Prometheus {
+        url,
+        _prometheus: prometheus,
+        _node_exporter: node_exporter,
+    }
+}
+
+/// The same `query_range` sent to Prometheus directly.
+async fn direct(url: &str, query: &str, start: i64, end: i64, step: u64) -> Vec<(i64, f64)> {
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{url}/api/v1/query_range"))
+        .query(&[
+            ("query", query.to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", step.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["data"]["result"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                (v[0].as_f64().unwrap() * 1000.0).round() as i64,
+                v[1].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn proxy_matches_prometheus_and_projects_the_backfill() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = start_prometheus(dir.path());
+    let url = prom.url.clone();
+    let app = spawn_app(move |c, _| c.prometheus.url = url).await;
+
+    let t = app.json("/api/v1/trend/disk?range=7d").await;
+    assert_eq!(t["source"], "prometheus");
+    assert_eq!(t["step_secs"], 606, "7 days in at most 1,000 points");
+    let points = t["series"][0]["points"].as_array().unwrap();
+    assert!(points.len() > 900, "{} points", points.len());
+    let query = "max(100 * (1 - node_filesystem_avail_bytes{mountpoint=\"/\"} / node_filesystem_size_bytes{mountpoint=\"/\"}))";
+    let (start, end) = (
+        t["start_ms"].as_i64().unwrap() / 1000,
+        t["end_ms"].as_i64().unwrap() / 1000,
+    );
+    let want = direct(&prom.url, query, start, end, 606).await;
+    let got: Vec<(i64, f64)> = points
+        .iter()
+        .map(|p| (p["ts_ms"].as_i64().unwrap(), p["avg"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "as many points as Prometheus returns"
+    );
+    let first_difference = got.iter().zip(&want).position(|(a, b)| a != b);
+    assert_eq!(
+        first_difference,
+        None,
+        "the proxy returns exactly what Prometheus returns: {:?}",
+        first_difference.map(|i| (got[i], want[i]))
+    );
+    // 1 %/day from 40 %: a clean rise, 55 % (the score band) about a week ahead.
+    assert_eq!(t["projection"]["kind"], "rising", "{}", t["projection"]);
+    let slope = t["projection"]["fit"]["slope_per_day"].as_f64().unwrap();
+    assert!((slope - 1.0).abs() < 0.01, "{slope}");
+    let days = t["projection"]["crossings"][0]["in_days"].as_f64().unwrap();
+    assert!((7.0..9.0).contains(&days), "{days}");
+
+    // Live data from node_exporter: steal needs two scrapes for its rate.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = app.json("/api/v1/trend/steal?range=5m").await;
+        if t["series"][0]["points"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no live steal points: {t}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn prometheus_down_or_slow_is_a_clear_error() {
+    // Down: nothing listens on the port.
+    let port = free_port();
+    let app = spawn_app(move |c, _| c.prometheus.url = format!("http://127.0.0.1:{port}")).await;
+    let r = app.get("/api/v1/trend/disk?range=7d").await;
+    assert_eq!(r.status(), 502);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("cannot reach Prometheus") && msg.contains("refused"),
+        "{msg}"
+    );
+    app.stop().await;
+
+    // Slow: accepts the connection, never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let app = spawn_app(move |c, _| {
+        c.prometheus.url = format!("http://127.0.0.1:{port}");
+        c.prometheus.timeout_secs = 1;
+    })
+    .await;
+    let started = Instant::now();
+    let r = app.get("/api/v1/trend/disk?range=7d").await;
+    assert_eq!(r.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer within 1 s"),
+        "{body}"
+    );
+    // The overview never waits on Prometheus.
+    assert_eq!(app.get("/api/v1/score").await.status(), 200);
+    drop(silent);
+    app.stop().await;
+}
