@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Steward's benchmarks. Prints figures to paste into BENCHMARKS.md. Needs the release build
 # (`make build`), Debian's prometheus-node-exporter and wrk. Everything runs on loopback.
-#   scripts/bench.sh [resources|pageload|ssr|all]
+#   scripts/bench.sh [resources|pageload|ssr|prometheus|all]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${STEWARD_BIN:-$root/target/release/steward}"
@@ -74,10 +74,58 @@ ssr() {
   kill "$steward_pid"
 }
 
+# Median and p99 (ms) of curl's total time over N requests to a URL.
+time_requests() {
+  local url="$1" n="$2"
+  for _ in $(seq "$n"); do curl -s -o /dev/null -w '%{time_total}\n' "$url"; done |
+    sort -n | awk '{a[NR]=$1*1000} END {printf "%.2f %.2f", a[int(NR*0.5)+1], a[int(NR*0.99)]}'
+}
+
+prometheus_proxy() {
+  echo "## 30-day trend through the Prometheus proxy vs Prometheus directly (200 requests each)"
+  local now end start om="$work/backfill.om"
+  now=$(date +%s); end=$((now - 600)); start=$((end - 30 * 86400))
+  # 30 days of disk usage at 60 s, backfilled before Prometheus starts.
+  awk -v s="$start" -v e="$end" 'BEGIN {
+    print "# TYPE node_filesystem_avail_bytes gauge";
+    for (t = s; t <= e; t += 60) printf "node_filesystem_avail_bytes{mountpoint=\"/\"} %.0f %d\n", 1e11 * (0.6 - (t - s) / 8640000), t;
+    print "# TYPE node_filesystem_size_bytes gauge";
+    for (t = s; t <= e; t += 60) printf "node_filesystem_size_bytes{mountpoint=\"/\"} 1e11 %d\n", t;
+    print "# EOF" }' > "$om"
+  mkdir -p "$work/tsdb"
+  promtool tsdb create-blocks-from openmetrics "$om" "$work/tsdb" >/dev/null
+  local pport; pport=$(free_port)
+  printf 'global:\n  scrape_interval: 15s\n' > "$work/prometheus.yml"
+  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+    --web.listen-address="127.0.0.1:$pport" --storage.tsdb.retention.time=400d >/dev/null 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$pport/-/ready" >/dev/null && break; sleep 0.1; done
+  printf '[prometheus]\nurl = "http://127.0.0.1:%s"\n' "$pport" > "$work/steward.toml"
+  local sport; sport=$(free_port)
+  "$bin" --config "$work/steward.toml" serve --listen "127.0.0.1:$sport" --data-dir "$work/data" \
+    --site-root "$site" >"$work/steward.out" 2>"$work/steward.err" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$work/steward.out" 2>/dev/null && break; sleep 0.1; done
+  local trend="http://127.0.0.1:$sport/api/v1/trend/disk?range=30d"
+  curl -s "$trend" > "$work/trend.json"
+  local step qs q
+  step=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["step_secs"])' "$work/trend.json")
+  q='max(100 * (1 - node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"}))'
+  qs=$(python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[1]))' "$q")
+  local direct="http://127.0.0.1:$pport/api/v1/query_range?query=$qs&start=$((now - 30 * 86400))&end=$now&step=$step"
+  time_requests "$trend" 20 >/dev/null; time_requests "$direct" 20 >/dev/null   # warm-up
+  local p d
+  p=$(time_requests "$trend" 200); d=$(time_requests "$direct" 200)
+  printf '| path | p50 | p99 |\n|---|---|---|\n| Steward /api/v1/trend/disk?range=30d (step %ss) | %s ms | %s ms |\n| Prometheus query_range, same query and step | %s ms | %s ms |\n' \
+    "$step" ${p% *} ${p#* } ${d% *} ${d#* }
+  awk -v a="${p% *}" -v b="${d% *}" 'BEGIN { printf "- proxy / direct at p50: %.2fx\n", a / b }'
+}
+
 case "$what" in
   resources) resources ;;
   pageload) pageload ;;
   ssr) ssr ;;
-  all) resources; echo; pageload; echo; ssr ;;
-  *) echo "usage: $0 [resources|pageload|ssr|all]" >&2; exit 2 ;;
+  prometheus) prometheus_proxy ;;
+  all) resources; echo; pageload; echo; ssr; echo; prometheus_proxy ;;
+  *) echo "usage: $0 [resources|pageload|ssr|prometheus|all]" >&2; exit 2 ;;
 esac
