@@ -280,12 +280,17 @@ fn unescape_mount(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
+        // Three octal digits that fit in a byte (a hostile name could say \777).
         let octal = bytes
             .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)))
+            .and_then(|d| {
+                let v = d.iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
+                u8::try_from(v).ok()
+            });
         match (bytes[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+            (b'\\', Some(byte)) => {
+                out.push(byte);
                 i += 4;
             }
             (b, _) => {
@@ -611,6 +616,14 @@ mod tests {
         let m = parse_mounts(&fixture("mounts"));
         let points: Vec<&str> = m.iter().map(|m| m.mount_point.as_str()).collect();
         assert_eq!(points, ["/", "/boot", "/mnt/data disk"]);
+    }
+
+    #[test]
+    fn mount_escapes_never_overflow() {
+        assert_eq!(unescape_mount("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape_mount("/mnt/\\777"), "/mnt/\\777");
+        assert_eq!(unescape_mount("/mnt/\\04"), "/mnt/\\04");
+        assert_eq!(unescape_mount("\\"), "\\");
     }
 
     #[test]
