@@ -44,6 +44,15 @@ fn level(name: &str, value: Option<f64>) -> Option<TrendLevel> {
     })
 }
 
+/// The warn and crit levels of a threshold, with any extra levels before them.
+fn levels(extra: Vec<TrendLevel>, t: app::thresholds::Threshold) -> Vec<TrendLevel> {
+    extra
+        .into_iter()
+        .chain(level("warn", t.warn))
+        .chain(level("crit", t.crit))
+        .collect()
+}
+
 /// The definition of a named trend, from the configured thresholds and score mount.
 pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
     let t = &config.thresholds;
@@ -61,14 +70,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 m = promql_string(&config.score.disk_mount)
             )],
             // 55 % is where the score's disk dimension drops to 5 points (seed §4.2).
-            levels: [
-                level("score band", Some(55.0)),
-                level("warn", t.disk_used_pct.warn),
-                level("crit", t.disk_used_pct.crit),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
+            levels: levels(level("score band", Some(55.0)).into_iter().collect(), t.disk_used_pct),
         },
         "memory" => TrendDef {
             name: "memory",
@@ -91,13 +93,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             promql: vec![
                 "100 * sum(rate(node_cpu_seconds_total{mode=\"steal\"}[5m])) / sum(rate(node_cpu_seconds_total[5m]))".into(),
             ],
-            levels: [
-                level("warn", t.cpu_steal_pct.warn),
-                level("crit", t.cpu_steal_pct.crit),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
+            levels: levels(Vec::new(), t.cpu_steal_pct),
         },
         "io" => TrendDef {
             name: "io",
