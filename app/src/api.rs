@@ -1,23 +1,63 @@
-//! Server functions for the overview page. Each body checks nothing but calls one backend method:
-//! reads are public in this release; actions (which need an admin) come with the auth layer.
+//! Server functions the pages call. Reads are GET (so the guard treats them as reads); each body
+//! checks who may read, calls one backend method and maps the error. Actions are not server
+//! functions: they are the REST endpoints under `/api/v1/containers/…`, behind the same guard.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 
+use crate::auth::{AuditEntry, SessionView};
+use crate::containers::{ContainerDetail, Containers};
 use crate::model::{History, Overview};
 
 /// The latest overview (score, vitals, collector status).
-#[server]
+#[server(input = GetUrl)]
 pub async fn get_overview() -> Result<Overview, ServerFnError> {
     let backend = crate::backend::backend()?;
     Ok((*backend.overview()).clone())
 }
 
 /// A stored history series, e.g. `get_history("cpu_steal_pct", "1h")`.
-#[server]
+#[server(input = GetUrl)]
 pub async fn get_history(metric: String, range: String) -> Result<History, ServerFnError> {
     let backend = crate::backend::backend()?;
     backend
         .history(&metric, &range)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// The signed-in user of this request (with the CSRF token for actions), if any.
+#[server(input = GetUrl)]
+pub async fn get_session() -> Result<Option<SessionView>, ServerFnError> {
+    Ok(crate::backend::current_user())
+}
+
+/// The container panel's data, as collected last.
+#[server(input = GetUrl)]
+pub async fn get_containers() -> Result<Containers, ServerFnError> {
+    let backend = crate::backend::backend()?;
+    Ok(backend.containers())
+}
+
+/// A container's last log lines and Steward's events for it.
+#[server(input = GetUrl)]
+pub async fn get_container_detail(id: String) -> Result<ContainerDetail, ServerFnError> {
+    let backend = crate::backend::backend()?;
+    backend
+        .container_detail(&id)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// The audit log, newest first (signed-in users only, even with anonymous reading on).
+#[server(input = GetUrl)]
+pub async fn get_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, ServerFnError> {
+    if crate::backend::current_user().is_none() {
+        return Err(ServerFnError::new("sign in to read the audit log"));
+    }
+    let backend = crate::backend::backend()?;
+    backend
+        .audit(before)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }

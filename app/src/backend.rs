@@ -1,19 +1,21 @@
 //! The interface through which server functions read the server's state (server side only).
 //!
-//! The `server` crate implements [`Backend`]; `app` never talks to SQLite or collectors itself.
+//! The `server` crate implements [`Backend`]; `app` never talks to SQLite, Docker or collectors.
 
 use std::sync::Arc;
 
+use crate::auth::{AuditEntry, SessionView};
+use crate::containers::{ContainerDetail, Containers};
 use crate::model::{History, Overview};
 
 /// Errors a backend query can return to a page or API.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The caller asked for something invalid (unknown metric, bad range).
+    /// The caller asked for something invalid (unknown metric, bad range, unknown container).
     #[error("{0}")]
     BadRequest(String),
-    /// The storage failed; the details were logged on the server.
-    #[error("history storage is unavailable: {0}")]
+    /// The storage or Docker failed; the details were logged on the server.
+    #[error("unavailable: {0}")]
     Unavailable(String),
 }
 
@@ -24,6 +26,12 @@ pub trait Backend: Send + Sync + 'static {
     fn overview(&self) -> Arc<Overview>;
     /// A stored series over a range such as `1h` or `7d`.
     async fn history(&self, metric: &str, range: &str) -> Result<History, BackendError>;
+    /// The containers as collected last.
+    fn containers(&self) -> Containers;
+    /// A container's last 50 log lines (asked of Docker, with a timeout) and its events.
+    async fn container_detail(&self, id: &str) -> Result<ContainerDetail, BackendError>;
+    /// Audit entries older than `before` (an id), newest first.
+    async fn audit(&self, before: Option<i64>) -> Result<Vec<AuditEntry>, BackendError>;
 }
 
 /// The handle placed in Leptos context for server functions.
@@ -35,4 +43,10 @@ pub fn backend() -> Result<Arc<dyn Backend>, leptos::prelude::ServerFnError> {
     leptos::prelude::use_context::<BackendHandle>()
         .map(|h| h.0)
         .ok_or_else(|| leptos::prelude::ServerFnError::new("backend missing from context"))
+}
+
+/// The signed-in user, as the server's guard put it into the request.
+pub fn current_user() -> Option<SessionView> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<SessionView>().cloned())
 }

@@ -78,6 +78,28 @@ pub fn title(name: &str) -> &'static str {
     }
 }
 
+/// `YYYY-MM-DD HH:MM:SS` in UTC for a time in ms since the epoch (Howard Hinnant's
+/// days-to-civil algorithm, so the WASM needs no date library).
+pub fn utc_datetime(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +118,16 @@ mod tests {
         assert_eq!(duration(125), "2m 5s");
         assert_eq!(duration(3 * 3600 + 120), "3h 2m");
         assert_eq!(duration(2 * 86_400 + 5 * 3600), "2d 5h");
+    }
+
+    #[test]
+    fn utc_datetimes() {
+        assert_eq!(super::utc_datetime(0), "1970-01-01 00:00:00");
+        assert_eq!(super::utc_datetime(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(
+            super::utc_datetime(1_795_386_774_000),
+            "2026-11-22 22:32:54"
+        );
+        assert_eq!(super::utc_datetime(-1000), "1969-12-31 23:59:59");
     }
 }

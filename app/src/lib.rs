@@ -6,9 +6,12 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod client;
 pub mod components;
+pub mod containers;
 pub mod downsample;
 pub mod format;
 pub mod live;
@@ -48,20 +51,50 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: routes to one page per file under `pages/`.
+/// The signed-in user, shared with every page (`None`: not signed in).
+#[derive(Clone, Copy)]
+pub struct CurrentSession(pub Signal<Option<auth::SessionView>>);
+
+/// The session from context (pages are always inside [`App`]).
+pub fn use_session() -> Signal<Option<auth::SessionView>> {
+    use_context::<CurrentSession>()
+        .map(|s| s.0)
+        .unwrap_or_else(|| Signal::derive(|| None))
+}
+
+/// The root component: a top bar with navigation and the user, and one page per route.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Resolved during SSR and sent with the page, so the browser does not ask again.
+    let session = Resource::new_blocking(|| (), |_| api::get_session());
+    let current = Signal::derive(move || session.get().and_then(|r| r.ok()).flatten());
+    provide_context(CurrentSession(current));
     view! {
         <Stylesheet id="leptos" href="/pkg/steward.css"/>
         <Title text="Steward"/>
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"Steward"</a>
+                <nav class="nav">
+                    <a href="/">"Overview"</a>
+                    <a href="/containers">"Containers"</a>
+                    <a href="/audit">"Audit"</a>
+                </nav>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let user = session.await.ok().flatten();
+                        view! { <components::user_menu::UserMenu user=user/> }
+                    })}
+                </Suspense>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("containers") view=pages::containers::ContainersPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=pages::login::LoginPage/>
+                    <Route path=StaticSegment("setup") view=pages::login::SetupPage/>
                 </Routes>
             </main>
         </Router>

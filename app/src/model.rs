@@ -233,6 +233,8 @@ pub struct Overview {
     pub score: Score,
     pub collectors: Vec<CollectorStatus>,
     pub interval_secs: u64,
+    /// Containers that need attention; `None` while Docker is not monitored or unreachable.
+    pub containers: Option<crate::containers::ContainerSummary>,
 }
 
 /// One point of a history series: the average over its bucket with the bucket's extremes.

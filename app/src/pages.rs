@@ -1,3 +1,6 @@
 //! Pages, one per file.
 
+pub mod audit;
+pub mod containers;
+pub mod login;
 pub mod overview;

@@ -152,6 +152,102 @@ impl Default for PrometheusConfig {
     }
 }
 
+/// The Docker collector (`[docker]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DockerConfig {
+    /// Monitor Docker at all (default true). Off: the service-health dimension is unknown.
+    pub enabled: bool,
+    /// The engine's address: `unix:///path/docker.sock`, `tcp://host:port` or `http://...`.
+    /// Empty (the default) uses `DOCKER_HOST`, else `/var/run/docker.sock`.
+    pub host: String,
+    /// Seconds between collection rounds (1–3600, default 10).
+    pub interval_secs: u64,
+    /// Seconds one Docker call (list, inspect, stats, restart) may take (default 10).
+    pub call_timeout_secs: u64,
+    /// Inspections and stats calls in flight at once (1–64, default 8).
+    pub concurrency: usize,
+    /// Bytes written per day by one container above which it is flagged (default 10 GB).
+    pub block_write_limit_per_day: u64,
+    /// Images older than this many days are flagged as stale (default 30; 0 turns it off).
+    pub image_max_age_days: u64,
+    /// Seconds Docker waits after SIGTERM before it kills a restarting container (default 10).
+    pub stop_timeout_secs: u64,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: String::new(),
+            interval_secs: 10,
+            call_timeout_secs: 10,
+            concurrency: 8,
+            block_write_limit_per_day: 10_000_000_000,
+            image_max_age_days: 30,
+            stop_timeout_secs: 10,
+        }
+    }
+}
+
+/// The health-check-aware watchdog (`[watchdog]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchdogConfig {
+    /// Restart unhealthy containers at all (default true).
+    pub enabled: bool,
+    /// Decide and log, but never restart (default false).
+    pub dry_run: bool,
+    /// Consecutive failed health checks before a restart (1–100, default 3).
+    pub failures_before_restart: u32,
+    /// Restarts per container per hour before the watchdog gives up (1–100, default 3).
+    pub restarts_per_hour: u32,
+    /// Seconds after a restart during which the container is left alone (default 300).
+    pub cooldown_secs: u64,
+}
+
+impl Default for WatchdogConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dry_run: false,
+            failures_before_restart: 3,
+            restarts_per_hour: 3,
+            cooldown_secs: 300,
+        }
+    }
+}
+
+/// Sign-in and sessions (`[auth]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Let visitors who are not signed in read pages and read-only APIs (default false).
+    /// Actions always need a signed-in admin.
+    pub anonymous_read: bool,
+    /// Hours a session lasts (1–8760, default 12).
+    pub session_hours: u64,
+    /// Mark the session cookie `Secure` (set it when Steward is served over HTTPS; default false).
+    pub secure_cookie: bool,
+    /// Failed sign-ins per client address and per username within `login_window_secs` before
+    /// further attempts are refused with 429 (default 5).
+    pub login_max_failures: u32,
+    /// The window of the sign-in limit in seconds (default 900).
+    pub login_window_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            anonymous_read: false,
+            session_hours: 12,
+            secure_cookie: false,
+            login_max_failures: 5,
+            login_window_secs: 900,
+        }
+    }
+}
+
 /// The whole configuration, as read from the TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -168,6 +264,9 @@ pub struct Config {
     pub history: HistoryConfig,
     pub prometheus: PrometheusConfig,
     pub thresholds: Thresholds,
+    pub docker: DockerConfig,
+    pub watchdog: WatchdogConfig,
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -182,6 +281,9 @@ impl Default for Config {
             history: HistoryConfig::default(),
             prometheus: PrometheusConfig::default(),
             thresholds: Thresholds::default(),
+            docker: DockerConfig::default(),
+            watchdog: WatchdogConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -272,6 +374,48 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if !(1..=3600).contains(&self.docker.interval_secs) {
+            return Err(invalid(
+                "docker.interval_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if self.docker.call_timeout_secs == 0 || self.docker.stop_timeout_secs > 600 {
+            return Err(invalid(
+                "docker.call_timeout_secs / stop_timeout_secs",
+                "call timeout must be at least 1, stop timeout at most 600",
+            ));
+        }
+        if !(1..=64).contains(&self.docker.concurrency) {
+            return Err(invalid("docker.concurrency", "must be between 1 and 64"));
+        }
+        if !self.docker.host.is_empty()
+            && !["unix://", "tcp://", "http://"]
+                .iter()
+                .any(|p| self.docker.host.starts_with(p))
+        {
+            return Err(invalid(
+                "docker.host",
+                "must start with unix://, tcp:// or http:// (TLS is not supported)",
+            ));
+        }
+        if !(1..=100).contains(&self.watchdog.failures_before_restart)
+            || !(1..=100).contains(&self.watchdog.restarts_per_hour)
+        {
+            return Err(invalid(
+                "watchdog.failures_before_restart / restarts_per_hour",
+                "must be between 1 and 100",
+            ));
+        }
+        if !(1..=8760).contains(&self.auth.session_hours) {
+            return Err(invalid("auth.session_hours", "must be between 1 and 8760"));
+        }
+        if self.auth.login_max_failures == 0 || self.auth.login_window_secs == 0 {
+            return Err(invalid(
+                "auth.login_max_failures / login_window_secs",
+                "must be at least 1",
+            ));
+        }
         self.thresholds.validate()?;
         Ok(())
     }
@@ -310,6 +454,23 @@ pub enum Command {
     Serve(ServeArgs),
     /// Checks this machine once (or continuously) and prints a table; exit 0 ok, 1 warn, 2 crit.
     Check(CheckArgs),
+    /// Adds a user or sets a user's password and role (reads the password from a file).
+    User(UserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The user's name (letters, digits, `.`, `-`, `_`; 1–64 characters).
+    pub username: String,
+    /// `admin` (may act) or `viewer` (read-only).
+    #[arg(long, default_value = "viewer")]
+    pub role: String,
+    /// File whose first line is the password (at least 12 characters).
+    #[arg(long)]
+    pub password_file: PathBuf,
+    /// Folder for the SQLite file.
+    #[arg(long, env = "STEWARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +484,13 @@ pub struct ServeArgs {
     /// Folder with the built site (cargo-leptos's `site-root`).
     #[arg(long, env = "LEPTOS_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+    /// With no users yet, create the user `admin` with the password in this file's first line
+    /// (instead of printing a one-time setup link).
+    #[arg(long, env = "STEWARD_ADMIN_PASSWORD_FILE")]
+    pub admin_password_file: Option<PathBuf>,
+    /// Docker engine address (overrides `docker.host`).
+    #[arg(long, env = "STEWARD_DOCKER_HOST")]
+    pub docker_host: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -369,6 +537,14 @@ impl Cli {
             }
             if let Some(s) = &args.site_root {
                 config.site_root = s.clone();
+            }
+            if let Some(h) = &args.docker_host {
+                config.docker.host = h.clone();
+            }
+        }
+        if let Command::User(args) = &self.command {
+            if let Some(d) = &args.data_dir {
+                config.data_dir = d.clone();
             }
         }
         config.validate()?;

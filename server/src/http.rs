@@ -1,7 +1,10 @@
 //! HTTP: the JSON API under `/api/v1`, `/healthz`, `/metrics`, and the Leptos pages.
 
 pub mod api;
+pub mod auth_routes;
+pub mod containers;
 pub mod error;
+pub mod guard;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -24,4 +27,7 @@ pub struct AppState {
     pub prometheus: Option<crate::prometheus::PrometheusClient>,
     /// Fires on shutdown so that long-lived streams end and the server can stop.
     pub shutdown: CancellationToken,
+    pub auth: Arc<crate::auth::Auth>,
+    pub audit: crate::audit::AuditLog,
+    pub actions: Arc<crate::actions::Actions>,
 }

@@ -3,14 +3,19 @@
 
 #![recursion_limit = "256"]
 
+pub mod actions;
+pub mod audit;
+pub mod auth;
 pub mod check;
 pub mod collectors;
 pub mod config;
+pub mod docker;
 pub mod history;
 pub mod http;
 pub mod prometheus;
 pub mod state;
 pub mod trends;
+pub mod watchdog;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +51,8 @@ pub enum StartError {
     },
     #[error("prometheus: {0}")]
     Prometheus(prometheus::PromError),
+    #[error("first admin: {0}")]
+    Auth(#[from] auth::AuthError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -57,11 +64,17 @@ pub struct Application {
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     addr: SocketAddr,
+    setup_link: Option<String>,
 }
 
 impl Application {
     /// Opens the database, starts the collectors and history writer, and binds the port.
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    /// With no users yet, `admin_password_file` creates `admin`; otherwise a one-time setup
+    /// link is logged (and kept in [`Application::setup_link`]).
+    pub async fn build(
+        config: Config,
+        admin_password_file: Option<&std::path::Path>,
+    ) -> Result<Self, StartError> {
         let db_path = config.database_path();
         let store =
             Arc::new(
@@ -83,16 +96,48 @@ impl Application {
             source,
         })?;
 
+        let auth = Arc::new(auth::Auth::new(store.pool().clone(), config.auth.clone()));
+        let setup_link = match auth.bootstrap(admin_password_file).await? {
+            auth::Bootstrap::SetupToken(token) => {
+                let link = format!("http://{addr}/setup?token={token}");
+                tracing::warn!("no users yet: create the first admin at {link}");
+                Some(link)
+            }
+            auth::Bootstrap::CreatedAdmin => {
+                tracing::info!("created the user admin from the password file");
+                None
+            }
+            auth::Bootstrap::Ready => None,
+        };
+        let audit = audit::AuditLog::new(store.pool().clone());
+
         let shutdown = CancellationToken::new();
         let (history_tx, history_rx) = tokio::sync::mpsc::channel(1024);
-        let hub = Arc::new(Hub::new(
+        let mut hub = Hub::new(
             config.score.disk_mount.clone(),
             config.collector.interval_secs,
             Some(history_tx),
-        ));
+        );
+        let docker = config.docker.enabled.then(|| {
+            Arc::new(collectors::docker::DockerHandle::new(
+                docker::resolve_host(&config.docker.host),
+                Duration::from_secs(config.docker.call_timeout_secs),
+            ))
+        });
+        if docker.is_some() {
+            let w = &config.watchdog;
+            hub = hub.with_docker(app::containers::WatchdogSettings {
+                enabled: w.enabled,
+                dry_run: w.dry_run,
+                failures_before_restart: w.failures_before_restart,
+                restarts_per_hour: w.restarts_per_hour,
+                cooldown_secs: w.cooldown_secs,
+            });
+        }
+        let hub = Arc::new(hub);
         let interval = config.collector.interval();
         let round_timeout = Duration::from_secs(config.collector.round_timeout_secs);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(vitals::run(
                 VitalsCollector::new(&config),
                 interval,
@@ -111,6 +156,26 @@ impl Application {
                 shutdown.clone(),
             )),
         ];
+
+        if let Some(handle) = &docker {
+            tasks.push(tokio::spawn(collectors::docker::run(
+                collectors::docker::DockerCollector::new(
+                    handle.clone(),
+                    config.docker.clone(),
+                    watchdog::Watchdog::new(config.watchdog.clone()),
+                    audit.clone(),
+                ),
+                Duration::from_secs(config.docker.interval_secs),
+                hub.clone(),
+                shutdown.clone(),
+            )));
+        }
+        let actions = Arc::new(actions::Actions::new(
+            hub.clone(),
+            docker,
+            audit.clone(),
+            Duration::from_secs(config.docker.stop_timeout_secs),
+        ));
 
         let leptos_options = LeptosOptions::builder()
             .output_name("steward")
@@ -136,6 +201,9 @@ impl Application {
             config: Arc::new(config),
             prometheus,
             shutdown: shutdown.clone(),
+            auth,
+            audit,
+            actions,
         };
         Ok(Self {
             listener,
@@ -143,7 +211,13 @@ impl Application {
             shutdown,
             tasks,
             addr,
+            setup_link,
         })
+    }
+
+    /// The one-time link that creates the first admin, when no user exists yet.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
     }
 
     /// The bound address (useful when the configured port was 0).
@@ -161,9 +235,14 @@ impl Application {
             signal.await;
             shutdown.cancel();
         };
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(graceful)
-            .await;
+        // The peer address feeds the per-address sign-in limit.
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful)
+        .await;
         self.shutdown.cancel();
         for task in self.tasks {
             let _ = task.await;
@@ -181,6 +260,8 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .merge(http::api::router())
+        .merge(http::auth_routes::router())
+        .merge(http::containers::router())
         .route("/metrics", get(http::metrics::handler))
         .leptos_routes_with_context(
             &state,
@@ -190,6 +271,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::guard::guard,
         ))
         .layer(CompressionLayer::new())
         .with_state(state)

@@ -16,16 +16,30 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = cli.load_config()?;
     match cli.command {
-        Command::Serve(_) => {
-            let app = Application::build(config).await?;
+        Command::Serve(args) => {
+            let app = Application::build(config, args.admin_password_file.as_deref()).await?;
             // Tests and scripts read this line to find the port when listening on port 0.
             println!("steward listening on http://{}", app.local_addr());
+            if let Some(link) = app.setup_link() {
+                println!(
+                    "no users yet: open {link} to create the first admin (the link works once)"
+                );
+            }
             app.run_until(shutdown_signal()).await?;
             Ok(())
         }
         Command::Check(args) => {
             let code = server::check::run(&config, &args).await?;
             std::process::exit(code);
+        }
+        Command::User(args) => {
+            let role = app::auth::Role::parse(&args.role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be admin or viewer"))?;
+            let password = server::auth::read_password_file(&args.password_file)?;
+            let store = server::history::HistoryStore::open(&config.database_path()).await?;
+            server::auth::upsert_user(store.pool(), &args.username, role, &password).await?;
+            println!("user {} saved with role {}", args.username, role.as_str());
+            Ok(())
         }
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use app::model::{CollectorStatus, Overview, Vitals};
+use app::containers::{Container, ContainerSummary, Containers, Health, WatchdogSettings};
+use app::model::{CollectorState, CollectorStatus, Overview, Vitals};
 use app::score::{self, ScoreInputs};
 use tokio::sync::{mpsc, watch};
 
@@ -16,14 +17,17 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Why the service-health dimension is unknown until the container collector exists.
-const NO_CONTAINERS: &str = "container monitoring is not enabled in this build";
+/// Why the service-health dimension is unknown when Docker is not monitored.
+const NO_CONTAINERS: &str = "Docker monitoring is off (docker.enabled = false)";
 /// Why the maintenance dimension is unknown until cleanup runs are recorded.
 const NO_CLEANUPS: &str = "no cleanup runs recorded yet";
 
 struct Inner {
     vitals: Option<Vitals>,
     collectors: BTreeMap<String, CollectorStatus>,
+    /// `None` while Docker is off, not yet collected, or unreachable (the status says which).
+    containers: Option<Arc<Vec<Container>>>,
+    containers_ms: Option<i64>,
 }
 
 /// Shared, always-readable state.
@@ -34,6 +38,8 @@ pub struct Hub {
     interval_secs: u64,
     /// Where new vitals go to be written to history (absent for `steward check`).
     history: Option<mpsc::Sender<Vitals>>,
+    /// Set when Docker is monitored: the watchdog's settings as the page shows them.
+    docker: Option<WatchdogSettings>,
 }
 
 impl Hub {
@@ -45,15 +51,69 @@ impl Hub {
         let inner = Inner {
             vitals: None,
             collectors: BTreeMap::new(),
+            containers: None,
+            containers_ms: None,
         };
-        let first = build_overview(&inner, &disk_mount, interval_secs);
+        let first = build_overview(&inner, &disk_mount, interval_secs, false);
         Self {
             inner: Mutex::new(inner),
             tx: watch::channel(Arc::new(first)).0,
             disk_mount,
             interval_secs,
             history,
+            docker: None,
         }
+    }
+
+    /// Marks Docker as monitored: its collector's status starts as "starting".
+    pub fn with_docker(mut self, watchdog: WatchdogSettings) -> Self {
+        self.docker = Some(watchdog);
+        self.update(|inner| {
+            inner.collectors.insert(
+                crate::collectors::docker::NAME.into(),
+                CollectorStatus::starting(crate::collectors::docker::NAME),
+            );
+        });
+        self
+    }
+
+    /// Stores a Docker round: the containers (`None` when the round failed) and the status.
+    pub fn publish_containers(&self, items: Option<Vec<Container>>, status: CollectorStatus) {
+        self.update(|inner| {
+            inner.containers_ms = items.as_ref().map(|_| now_ms()).or(inner.containers_ms);
+            inner.containers = items.map(Arc::new);
+            inner.collectors.insert(status.name.clone(), status);
+        });
+    }
+
+    /// The container panel's data, as collected last.
+    pub fn containers(&self) -> Containers {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let status = inner
+            .collectors
+            .get(crate::collectors::docker::NAME)
+            .cloned()
+            .unwrap_or_else(|| {
+                let mut s = CollectorStatus::starting(crate::collectors::docker::NAME);
+                s.state = CollectorState::Error;
+                s.message = Some(NO_CONTAINERS.into());
+                s
+            });
+        Containers {
+            status,
+            items: inner.containers.as_ref().map(|c| c.as_ref().clone()),
+            collected_ms: inner.containers_ms,
+            watchdog: self.docker.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The containers as collected last, without copying them.
+    pub fn container_list(&self) -> Option<Arc<Vec<Container>>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .containers
+            .clone()
     }
 
     /// The latest overview.
@@ -93,9 +153,30 @@ impl Hub {
         let overview = {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut inner);
-            build_overview(&inner, &self.disk_mount, self.interval_secs)
+            build_overview(
+                &inner,
+                &self.disk_mount,
+                self.interval_secs,
+                self.docker.is_some(),
+            )
         };
         self.tx.send_replace(Arc::new(overview));
+    }
+}
+
+/// The service-health input: the number of unhealthy containers, or why it is unknown.
+fn unhealthy_containers(inner: &Inner, docker: bool) -> Result<u32, String> {
+    if !docker {
+        return Err(NO_CONTAINERS.into());
+    }
+    match &inner.containers {
+        Some(c) => Ok(c.iter().filter(|c| c.health == Health::Unhealthy).count() as u32),
+        None => Err(inner
+            .collectors
+            .get(crate::collectors::docker::NAME)
+            .and_then(|s| s.message.clone())
+            .map(|m| format!("Docker: {m}"))
+            .unwrap_or_else(|| "Docker not collected yet".into())),
     }
 }
 
@@ -115,11 +196,14 @@ pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
     }
 }
 
-fn build_overview(inner: &Inner, disk_mount: &str, interval_secs: u64) -> Overview {
+fn build_overview(inner: &Inner, disk_mount: &str, interval_secs: u64, docker: bool) -> Overview {
+    let mut inputs = score_inputs(inner.vitals.as_ref(), disk_mount);
+    inputs.unhealthy_containers = unhealthy_containers(inner, docker);
     Overview {
-        score: score::compute(&score_inputs(inner.vitals.as_ref(), disk_mount)),
+        score: score::compute(&inputs),
         vitals: inner.vitals.clone(),
         collectors: inner.collectors.values().cloned().collect(),
         interval_secs,
+        containers: inner.containers.as_ref().map(|c| ContainerSummary::of(c)),
     }
 }

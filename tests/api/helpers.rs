@@ -25,9 +25,20 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The password of the `admin` user every test app starts with.
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+
+/// A signed-in session: the cookie to send and the CSRF token for actions.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
 /// A running server and the temp folders it reads and writes.
 pub struct TestApp {
     pub base: String,
+    pub db: PathBuf,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -74,6 +85,82 @@ impl TestApp {
         }
     }
 
+    /// Signs in with JSON; panics unless it succeeds.
+    pub async fn login(&self, username: &str, password: &str) -> Session {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {username}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .expect("session cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let body: serde_json::Value = r.json().await.unwrap();
+        Session {
+            cookie,
+            csrf: body["csrf"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn admin(&self) -> Session {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates (or updates) a user directly in the database, as `steward user` does.
+    pub async fn add_user(&self, name: &str, role: app::auth::Role, password: &str) {
+        let store = server::history::HistoryStore::open(&self.db).await.unwrap();
+        server::auth::upsert_user(store.pool(), name, role, password)
+            .await
+            .unwrap();
+    }
+
+    /// A request with the session's cookie (if any) and the given CSRF header (if any).
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: Option<&Session>,
+        csrf: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut r = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(s) = session {
+            r = r.header("cookie", &s.cookie);
+        }
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r
+    }
+
+    /// A POST as an admin with the right CSRF token.
+    pub async fn act(
+        &self,
+        session: &Session,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut r = self.request(
+            reqwest::Method::POST,
+            path,
+            Some(session),
+            Some(&session.csrf),
+        );
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.unwrap()
+    }
+
     /// Stops the server gracefully (flushing history) and waits for it.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(stop) = self.stop.take() {
@@ -108,9 +195,17 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
     config.paths.rootfs = rootfs;
     config.collector.interval_secs = 1;
     config.history.flush_interval_secs = 1;
+    // Most tests read as a visitor and have no Docker; the auth and Docker tests turn these back.
+    config.auth.anonymous_read = true;
+    config.docker.enabled = false;
     edit(&mut config, dir.path());
     config.validate().unwrap();
-    let app = Application::build(config).await.expect("server builds");
+    let password_file = dir.path().join("admin.pw");
+    std::fs::write(&password_file, format!("{ADMIN_PASSWORD}\n")).unwrap();
+    let db = config.database_path();
+    let app = Application::build(config, Some(&password_file))
+        .await
+        .expect("server builds");
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -122,6 +217,7 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
     });
     TestApp {
         base,
+        db,
         dir,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))

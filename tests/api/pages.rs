@@ -26,7 +26,7 @@ async fn overview_html_has_score_and_vitals_before_any_script() {
     assert!(html.contains("fixture-host"));
     assert!(html.contains("data-metric=\"cpu_steal_pct\""));
     assert!(html.contains("CPU steal"));
-    assert!(html.contains("container monitoring is not enabled"));
+    assert!(html.contains("Docker monitoring is off"));
     assert!(html.contains("/pkg/steward.js"), "hydration script linked");
     app.stop().await;
 }

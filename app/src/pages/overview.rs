@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::get_overview;
 use crate::components::collector_panel::{ago, CollectorPanel};
+use crate::components::container_alerts::ContainerAlerts;
 use crate::components::dimension_card::DimensionCard;
 use crate::components::drilldown::Drilldown;
 use crate::components::score_gauge::ScoreGauge;
@@ -109,6 +110,7 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                     <TopProcesses title="Top memory" processes=v.top_rss.clone()/>
                     <TopProcesses title="Top CPU" processes=v.top_cpu.clone()/>
                 }))}
+                {move || view! { <ContainerAlerts summary=overview.with(|o| o.containers.clone())/> }}
                 {move || view! { <CollectorPanel collectors=overview.with(|o| o.collectors.clone()) now=now/> }}
             </div>}.into_any()}
         </div>

@@ -178,4 +178,34 @@ impl app::backend::Backend for ServerBackend {
                 }
             })
     }
+
+    fn containers(&self) -> app::containers::Containers {
+        self.state.hub.containers()
+    }
+
+    async fn container_detail(
+        &self,
+        id: &str,
+    ) -> Result<app::containers::ContainerDetail, app::backend::BackendError> {
+        self.state
+            .actions
+            .detail(id, 50)
+            .await
+            .map_err(|e| match e {
+                crate::actions::ActionError::NotFound(_) => {
+                    app::backend::BackendError::BadRequest(e.to_string())
+                }
+                other => app::backend::BackendError::Unavailable(other.to_string()),
+            })
+    }
+
+    async fn audit(
+        &self,
+        before: Option<i64>,
+    ) -> Result<Vec<app::auth::AuditEntry>, app::backend::BackendError> {
+        self.state.audit.list(before, 100).await.map_err(|e| {
+            tracing::error!("audit query failed: {e}");
+            app::backend::BackendError::Unavailable("see the server log".into())
+        })
+    }
 }

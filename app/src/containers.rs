@@ -1,0 +1,368 @@
+//! Containers as the Docker collector saw them, the watchdog's view of each, and the pure filter
+//! logic of the container panel (shared by SSR and the browser, so both show the same rows).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::CollectorStatus;
+
+/// Docker's health status of a container (`None` when it has no health check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    #[default]
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    /// Parses Docker's `State.Health.Status`; anything unknown is treated as no health check.
+    pub fn parse(s: &str) -> Health {
+        match s {
+            "starting" => Health::Starting,
+            "healthy" => Health::Healthy,
+            "unhealthy" => Health::Unhealthy,
+            _ => Health::None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::None => "none",
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// One entry of Docker's health-check log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub exit_code: i64,
+    /// The check's output, trimmed to a few hundred characters.
+    pub output: String,
+}
+
+/// What the watchdog last decided about a container, shown on its row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct WatchdogView {
+    /// The container carries `steward.watchdog=off`.
+    pub opted_out: bool,
+    /// The restart budget is spent: the watchdog stopped trying until the container is healthy.
+    pub gave_up: bool,
+    /// Watchdog restarts within the last hour.
+    pub restarts_last_hour: u32,
+    /// The latest decision in words, e.g. "waiting: 2 of 3 failed checks".
+    pub last_decision: Option<String>,
+    pub last_decision_ms: Option<i64>,
+}
+
+/// One container as collected last.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Container {
+    /// The full container id.
+    pub id: String,
+    pub name: String,
+    /// The compose project (`com.docker.compose.project`), if any.
+    pub stack: Option<String>,
+    pub image: String,
+    /// When the image was built, if Docker said.
+    pub image_created_ms: Option<i64>,
+    /// The image is older than `docker.image_max_age_days`.
+    pub image_stale: bool,
+    /// Docker's state: running, exited, paused, restarting, created, dead.
+    pub state: String,
+    pub health: Health,
+    /// When the container turned unhealthy (Steward's own record, or the oldest failing check).
+    pub unhealthy_since_ms: Option<i64>,
+    /// Docker's consecutive failed health checks.
+    pub failing_streak: u32,
+    /// The last three health checks, newest last.
+    pub health_log: Vec<HealthCheck>,
+    pub restart_count: u64,
+    pub started_at_ms: Option<i64>,
+    pub cpu_pct: Option<f64>,
+    pub mem_usage_bytes: Option<u64>,
+    /// `None` means the container has no memory limit.
+    pub mem_limit_bytes: Option<u64>,
+    pub oom_killed: bool,
+    /// Bytes written to block devices since the container started.
+    pub block_write_bytes: Option<u64>,
+    /// Bytes per second over the last collection interval.
+    pub block_write_rate: Option<f64>,
+    /// Average bytes per day since the container started.
+    pub block_write_per_day: Option<f64>,
+    /// `block_write_per_day` exceeds `docker.block_write_limit_per_day`.
+    pub io_anomaly: bool,
+    pub labels_watchdog_off: bool,
+    pub watchdog: WatchdogView,
+    /// Why live stats are missing, if they are.
+    pub stats_error: Option<String>,
+}
+
+impl Container {
+    /// The container has no memory limit.
+    pub fn no_memory_limit(&self) -> bool {
+        self.mem_limit_bytes.is_none()
+    }
+
+    /// Seconds since the container started, if running.
+    pub fn uptime_secs(&self, now_ms: i64) -> Option<i64> {
+        (self.state == "running")
+            .then_some(self.started_at_ms?)
+            .map(|s| ((now_ms - s) / 1000).max(0))
+    }
+}
+
+/// The watchdog's settings as shown on the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct WatchdogSettings {
+    pub enabled: bool,
+    pub dry_run: bool,
+    pub failures_before_restart: u32,
+    pub restarts_per_hour: u32,
+    pub cooldown_secs: u64,
+}
+
+/// Everything the container panel shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Containers {
+    /// The Docker collector's own status (error with the message when Docker is unreachable).
+    pub status: CollectorStatus,
+    /// `None` until the first successful round: "no data" is not "no containers".
+    pub items: Option<Vec<Container>>,
+    pub collected_ms: Option<i64>,
+    pub watchdog: WatchdogSettings,
+}
+
+/// A summary for the overview: counts and the names that need attention.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct ContainerSummary {
+    pub total: usize,
+    pub running: usize,
+    pub unhealthy: Vec<String>,
+    pub no_memory_limit: usize,
+    pub io_anomalies: Vec<String>,
+    pub stale_images: Vec<String>,
+    pub watchdog_gave_up: Vec<String>,
+}
+
+impl ContainerSummary {
+    pub fn of(items: &[Container]) -> Self {
+        let names = |f: fn(&Container) -> bool| {
+            items
+                .iter()
+                .filter(|c| f(c))
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        };
+        ContainerSummary {
+            total: items.len(),
+            running: items.iter().filter(|c| c.state == "running").count(),
+            unhealthy: names(|c| c.health == Health::Unhealthy),
+            no_memory_limit: items.iter().filter(|c| c.no_memory_limit()).count(),
+            io_anomalies: names(|c| c.io_anomaly),
+            stale_images: names(|c| c.image_stale),
+            watchdog_gave_up: names(|c| c.watchdog.gave_up),
+        }
+    }
+}
+
+/// The panel's filter chips.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Filter {
+    #[default]
+    All,
+    Unhealthy,
+    NoMemoryLimit,
+    Stack(String),
+}
+
+impl Filter {
+    fn keeps(&self, c: &Container) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Unhealthy => c.health == Health::Unhealthy,
+            Filter::NoMemoryLimit => c.no_memory_limit(),
+            Filter::Stack(s) => c.stack.as_deref() == Some(s.as_str()),
+        }
+    }
+}
+
+/// Indices of the containers a filter and a search (case-insensitive, on name, stack and image)
+/// keep, unhealthy first and then by name, so the rows that need attention lead.
+pub fn select(items: &[Container], filter: &Filter, search: &str) -> Vec<usize> {
+    let needle = search.trim().to_lowercase();
+    let mut keep: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| filter.keeps(c))
+        .filter(|(_, c)| {
+            needle.is_empty()
+                || c.name.to_lowercase().contains(&needle)
+                || c.image.to_lowercase().contains(&needle)
+                || c.stack
+                    .as_deref()
+                    .is_some_and(|s| s.to_lowercase().contains(&needle))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    keep.sort_by(|&a, &b| {
+        let (a, b) = (&items[a], &items[b]);
+        (b.health == Health::Unhealthy)
+            .cmp(&(a.health == Health::Unhealthy))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    keep
+}
+
+/// The distinct stacks, sorted, for the "by stack" chips.
+pub fn stacks(items: &[Container]) -> Vec<String> {
+    let mut s: Vec<String> = items.iter().filter_map(|c| c.stack.clone()).collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
+/// A container the bulk restart will act on, as listed in the confirmation modal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedRestart {
+    pub id: String,
+    pub name: String,
+}
+
+/// The server's answer when the bulk-restart modal opens: the fixed list and its token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPlan {
+    pub token: String,
+    pub containers: Vec<PlannedRestart>,
+    pub expires_ms: i64,
+}
+
+/// An entry of Steward's own record for a container: a health transition or a watchdog decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerEvent {
+    pub ts_ms: i64,
+    /// `health` or `watchdog`.
+    pub kind: String,
+    pub detail: Option<String>,
+}
+
+/// What the container detail view shows beyond the row: logs and Steward's event record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerDetail {
+    pub logs: Result<Vec<String>, String>,
+    pub events: Vec<ContainerEvent>,
+}
+
+/// One progress event of a bulk action, streamed to the modal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// The container (empty for the final event).
+    pub target: String,
+    /// `restarting`, `ok`, `failed` or `done`.
+    pub phase: String,
+    pub message: Option<String>,
+    pub ts_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn container(name: &str, stack: Option<&str>, health: Health) -> Container {
+        Container {
+            id: format!("id-{name}"),
+            name: name.into(),
+            stack: stack.map(Into::into),
+            image: format!("img/{name}:1"),
+            image_created_ms: None,
+            image_stale: false,
+            state: "running".into(),
+            health,
+            unhealthy_since_ms: None,
+            failing_streak: 0,
+            health_log: vec![],
+            restart_count: 0,
+            started_at_ms: Some(0),
+            cpu_pct: None,
+            mem_usage_bytes: None,
+            mem_limit_bytes: Some(1),
+            oom_killed: false,
+            block_write_bytes: None,
+            block_write_rate: None,
+            block_write_per_day: None,
+            io_anomaly: false,
+            labels_watchdog_off: false,
+            watchdog: WatchdogView::default(),
+            stats_error: None,
+        }
+    }
+
+    fn names(items: &[Container], f: &Filter, q: &str) -> Vec<String> {
+        select(items, f, q)
+            .into_iter()
+            .map(|i| items[i].name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn filters_search_and_orders_unhealthy_first() {
+        let mut nolimit = container("web", Some("shop"), Health::Healthy);
+        nolimit.mem_limit_bytes = None;
+        let items = vec![
+            container("zeta", Some("shop"), Health::Unhealthy),
+            nolimit,
+            container("api", Some("trading"), Health::None),
+            container("db", None, Health::Unhealthy),
+        ];
+        assert_eq!(
+            names(&items, &Filter::All, ""),
+            ["db", "zeta", "api", "web"]
+        );
+        assert_eq!(names(&items, &Filter::Unhealthy, ""), ["db", "zeta"]);
+        assert_eq!(names(&items, &Filter::NoMemoryLimit, ""), ["web"]);
+        assert_eq!(
+            names(&items, &Filter::Stack("shop".into()), ""),
+            ["zeta", "web"]
+        );
+        assert_eq!(names(&items, &Filter::All, "  TRAD "), ["api"]);
+        assert_eq!(names(&items, &Filter::All, "img/db"), ["db"]);
+        assert!(names(&items, &Filter::Unhealthy, "web").is_empty());
+        assert_eq!(stacks(&items), ["shop", "trading"]);
+    }
+
+    #[test]
+    fn summary_counts_what_needs_attention() {
+        let mut a = container("a", None, Health::Unhealthy);
+        a.io_anomaly = true;
+        a.mem_limit_bytes = None;
+        let mut b = container("b", None, Health::Healthy);
+        b.state = "exited".into();
+        b.image_stale = true;
+        b.watchdog.gave_up = true;
+        let s = ContainerSummary::of(&[a, b]);
+        assert_eq!(s.total, 2);
+        assert_eq!(s.running, 1);
+        assert_eq!(s.unhealthy, ["a"]);
+        assert_eq!(s.no_memory_limit, 1);
+        assert_eq!(s.io_anomalies, ["a"]);
+        assert_eq!(s.stale_images, ["b"]);
+        assert_eq!(s.watchdog_gave_up, ["b"]);
+    }
+
+    #[test]
+    fn uptime_only_while_running() {
+        let mut c = container("a", None, Health::None);
+        c.started_at_ms = Some(10_000);
+        assert_eq!(c.uptime_secs(70_000), Some(60));
+        c.state = "exited".into();
+        assert_eq!(c.uptime_secs(70_000), None);
+        assert_eq!(Health::parse("unhealthy"), Health::Unhealthy);
+        assert_eq!(Health::parse("weird"), Health::None);
+    }
+}

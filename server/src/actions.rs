@@ -1,0 +1,333 @@
+//! Control actions on containers: a single restart, and the bulk "restart all unhealthy" whose
+//! list is fixed server-side when the confirmation opens (a token names that list, once, for a
+//! few minutes), run as a job whose per-container progress is streamed. Every outcome is audited.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::containers::{Health, JobEvent, PlannedRestart, RestartPlan};
+use tokio::sync::broadcast;
+
+use crate::audit::AuditLog;
+use crate::auth::password::random_token;
+use crate::collectors::docker::DockerHandle;
+use crate::docker::DockerError;
+use crate::state::{now_ms, Hub};
+
+/// How long a bulk-restart confirmation stays valid.
+pub const PLAN_TTL_MS: i64 = 5 * 60 * 1000;
+
+/// Why an action was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("Docker monitoring is off (docker.enabled = false)")]
+    DockerOff,
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("this confirmation is stale (expired, already used or unknown): reopen the dialog to see the current list")]
+    StalePlan,
+    #[error("the confirmed list differs from the list this confirmation was issued for")]
+    PlanMismatch,
+    #[error("nothing to restart: no container is unhealthy")]
+    NothingToDo,
+    #[error("no such job: {0}")]
+    UnknownJob(String),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+struct Plan {
+    user: String,
+    containers: Vec<PlannedRestart>,
+    expires_ms: i64,
+}
+
+struct Job {
+    events: Vec<JobEvent>,
+    tx: broadcast::Sender<JobEvent>,
+    done: bool,
+}
+
+/// Control actions and their jobs.
+pub struct Actions {
+    hub: Arc<Hub>,
+    docker: Option<Arc<DockerHandle>>,
+    audit: AuditLog,
+    stop_timeout: Duration,
+    plans: Mutex<HashMap<String, Plan>>,
+    jobs: Arc<Mutex<HashMap<String, Job>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Actions {
+    pub fn new(
+        hub: Arc<Hub>,
+        docker: Option<Arc<DockerHandle>>,
+        audit: AuditLog,
+        stop_timeout: Duration,
+    ) -> Self {
+        Self {
+            hub,
+            docker,
+            audit,
+            stop_timeout,
+            plans: Mutex::new(HashMap::new()),
+            jobs: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn find(&self, id_or_name: &str) -> Result<PlannedRestart, ActionError> {
+        self.hub
+            .container_list()
+            .and_then(|list| {
+                list.iter()
+                    .find(|c| c.id == id_or_name || c.name == id_or_name)
+                    .map(|c| PlannedRestart {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                    })
+            })
+            .ok_or_else(|| ActionError::NotFound(id_or_name.to_string()))
+    }
+
+    /// Restarts one container (by id or name) for `user`; audited either way.
+    pub async fn restart(&self, user: &str, id_or_name: &str) -> Result<(), ActionError> {
+        let docker = self.docker.as_ref().ok_or(ActionError::DockerOff)?;
+        let target = match self.find(id_or_name) {
+            Ok(t) => t,
+            Err(e) => {
+                self.audit
+                    .record(user, "restart", id_or_name, "refused", Some(&e.to_string()))
+                    .await;
+                return Err(e);
+            }
+        };
+        let result = match docker.get().await {
+            Ok(client) => client.restart(&target.id, self.stop_timeout).await,
+            Err(e) => Err(e),
+        };
+        let (outcome, detail) = match &result {
+            Ok(()) => ("ok", None),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        self.audit
+            .record(user, "restart", &target.name, outcome, detail.as_deref())
+            .await;
+        self.audit
+            .container_event(
+                &target.id,
+                &target.name,
+                "action",
+                Some(&format!("restarted by {user}: {outcome}")),
+            )
+            .await;
+        result.map_err(Into::into)
+    }
+
+    /// Fixes the list of unhealthy containers for a bulk restart and returns it with its token.
+    pub fn plan(&self, user: &str) -> Result<RestartPlan, ActionError> {
+        if self.docker.is_none() {
+            return Err(ActionError::DockerOff);
+        }
+        let containers: Vec<PlannedRestart> = self
+            .hub
+            .container_list()
+            .map(|list| {
+                list.iter()
+                    .filter(|c| c.health == Health::Unhealthy)
+                    .map(|c| PlannedRestart {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if containers.is_empty() {
+            return Err(ActionError::NothingToDo);
+        }
+        let now = now_ms();
+        let token = random_token();
+        let mut plans = lock(&self.plans);
+        plans.retain(|_, p| p.expires_ms > now);
+        plans.insert(
+            token.clone(),
+            Plan {
+                user: user.to_string(),
+                containers: containers.clone(),
+                expires_ms: now + PLAN_TTL_MS,
+            },
+        );
+        Ok(RestartPlan {
+            token,
+            containers,
+            expires_ms: now + PLAN_TTL_MS,
+        })
+    }
+
+    /// Runs a confirmed plan: only with its token (once, before it expires, by the user it was
+    /// issued to) and only if the confirmed ids are exactly the planned ones. Returns the job id.
+    pub async fn execute(
+        &self,
+        user: &str,
+        token: &str,
+        confirmed_ids: &[String],
+    ) -> Result<String, ActionError> {
+        let plan = {
+            let mut plans = lock(&self.plans);
+            let found = plans
+                .iter()
+                .find(|(t, _)| crate::auth::password::same_secret(t, token))
+                .map(|(t, _)| t.clone());
+            found.and_then(|t| plans.remove(&t))
+        };
+        let plan = match plan {
+            Some(p) if p.expires_ms > now_ms() && p.user == user => p,
+            _ => {
+                self.audit
+                    .record(
+                        user,
+                        "restart-unhealthy",
+                        "bulk",
+                        "refused",
+                        Some("stale confirmation"),
+                    )
+                    .await;
+                return Err(ActionError::StalePlan);
+            }
+        };
+        let planned: Vec<&str> = plan.containers.iter().map(|c| c.id.as_str()).collect();
+        if planned != confirmed_ids.iter().map(String::as_str).collect::<Vec<_>>() {
+            self.audit
+                .record(
+                    user,
+                    "restart-unhealthy",
+                    "bulk",
+                    "refused",
+                    Some("confirmed list differs"),
+                )
+                .await;
+            return Err(ActionError::PlanMismatch);
+        }
+        let docker = self.docker.clone().ok_or(ActionError::DockerOff)?;
+        let job_id = random_token()[..16].to_string();
+        let (tx, _) = broadcast::channel(256);
+        lock(&self.jobs).insert(
+            job_id.clone(),
+            Job {
+                events: Vec::new(),
+                tx,
+                done: false,
+            },
+        );
+        let jobs = self.jobs.clone();
+        let audit = self.audit.clone();
+        let stop_timeout = self.stop_timeout;
+        let user = user.to_string();
+        let id = job_id.clone();
+        tokio::spawn(async move {
+            let emit = |target: &str, phase: &str, message: Option<String>| {
+                let event = JobEvent {
+                    target: target.to_string(),
+                    phase: phase.to_string(),
+                    message,
+                    ts_ms: now_ms(),
+                };
+                let mut jobs = lock(&jobs);
+                if let Some(job) = jobs.get_mut(&id) {
+                    job.events.push(event.clone());
+                    job.done = phase == "done";
+                    let _ = job.tx.send(event);
+                }
+            };
+            let (mut ok, mut failed) = (0, 0);
+            for c in &plan.containers {
+                emit(&c.name, "restarting", None);
+                let result = match docker.get().await {
+                    Ok(client) => client.restart(&c.id, stop_timeout).await,
+                    Err(e) => Err(e),
+                };
+                let (phase, message) = match result {
+                    Ok(()) => {
+                        ok += 1;
+                        ("ok", None)
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        ("failed", Some(e.to_string()))
+                    }
+                };
+                audit
+                    .record(
+                        &user,
+                        "restart-unhealthy",
+                        &c.name,
+                        phase,
+                        message.as_deref(),
+                    )
+                    .await;
+                audit
+                    .container_event(
+                        &c.id,
+                        &c.name,
+                        "action",
+                        Some(&format!("bulk restart by {user}: {phase}")),
+                    )
+                    .await;
+                emit(&c.name, phase, message);
+            }
+            emit("", "done", Some(format!("{ok} restarted, {failed} failed")));
+            // Keep finished jobs a while for late subscribers, then forget them.
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            lock(&jobs).remove(&id);
+        });
+        Ok(job_id)
+    }
+
+    /// A job's events so far and a receiver for the rest (`None` once it is done).
+    pub fn subscribe(
+        &self,
+        job_id: &str,
+    ) -> Result<(Vec<JobEvent>, Option<broadcast::Receiver<JobEvent>>), ActionError> {
+        let jobs = lock(&self.jobs);
+        let job = jobs
+            .get(job_id)
+            .ok_or_else(|| ActionError::UnknownJob(job_id.to_string()))?;
+        Ok((job.events.clone(), (!job.done).then(|| job.tx.subscribe())))
+    }
+
+    /// The last log lines of a container, and Steward's events for it.
+    pub async fn detail(
+        &self,
+        id_or_name: &str,
+        tail: u32,
+    ) -> Result<app::containers::ContainerDetail, ActionError> {
+        let docker = self.docker.as_ref().ok_or(ActionError::DockerOff)?;
+        let target = self.find(id_or_name)?;
+        let logs = match docker.get().await {
+            Ok(client) => client.logs(&target.id, tail.clamp(1, 1000)).await,
+            Err(e) => Err(e),
+        };
+        let events = self
+            .audit
+            .container_events(&target.name, 50)
+            .await
+            .unwrap_or_default();
+        Ok(app::containers::ContainerDetail {
+            logs: logs.map_err(|e| e.to_string()),
+            events,
+        })
+    }
+
+    pub fn docker(&self) -> Option<&Arc<DockerHandle>> {
+        self.docker.as_ref()
+    }
+
+    /// The container id for a name or id, if collected.
+    pub fn resolve(&self, id_or_name: &str) -> Result<String, ActionError> {
+        self.find(id_or_name).map(|t| t.id)
+    }
+}

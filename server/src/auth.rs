@@ -1,0 +1,298 @@
+//! Users, sessions and sign-in: argon2id passwords, SHA-256-digested session tokens in SQLite,
+//! a per-session CSRF token, and a sliding-window limit on failed sign-ins.
+//!
+//! The HTTP guard that applies all of this to every request lives in `http::guard`.
+
+pub mod password;
+pub mod ratelimit;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use app::auth::{Role, SessionView};
+use sqlx::{Row, SqlitePool};
+
+use crate::config::AuthConfig;
+use crate::state::now_ms;
+use password::CredentialError;
+use ratelimit::RateLimiter;
+
+/// Why an auth operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed sign-ins; try again in {0} s")]
+    RateLimited(u64),
+    #[error("the setup link is invalid or was already used")]
+    BadSetupToken,
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    #[error("cannot read the password file {path}: {source}")]
+    PasswordFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("user database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A signed-in request's user, placed in the request's extensions by the guard.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub view: SessionView,
+    pub token_digest: String,
+}
+
+/// What start-up did about the first admin.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users exist already.
+    Ready,
+    /// `--admin-password-file` created the user `admin`.
+    CreatedAdmin,
+    /// No users: this one-time token, in a setup link, lets the first admin be created.
+    SetupToken(String),
+}
+
+/// The auth service shared by the guard and the sign-in routes.
+pub struct Auth {
+    pool: SqlitePool,
+    config: AuthConfig,
+    limiter: Mutex<RateLimiter>,
+    setup_token: Mutex<Option<String>>,
+    /// A real hash to verify against when the username does not exist, so timing does not tell
+    /// which usernames exist.
+    dummy_hash: String,
+}
+
+impl Auth {
+    pub fn new(pool: SqlitePool, config: AuthConfig) -> Self {
+        Self {
+            limiter: Mutex::new(RateLimiter::new(
+                config.login_max_failures,
+                config.login_window_secs,
+            )),
+            pool,
+            config,
+            setup_token: Mutex::new(None),
+            dummy_hash: password::hash("not a real password, only for timing"),
+        }
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Makes sure an admin can exist: with no users, either creates `admin` from the password
+    /// file or issues a one-time setup token. Never a default password.
+    pub async fn bootstrap(
+        &self,
+        admin_password_file: Option<&Path>,
+    ) -> Result<Bootstrap, AuthError> {
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        if users > 0 {
+            return Ok(Bootstrap::Ready);
+        }
+        if let Some(path) = admin_password_file {
+            let password = read_password_file(path)?;
+            upsert_user(&self.pool, "admin", Role::Admin, &password).await?;
+            return Ok(Bootstrap::CreatedAdmin);
+        }
+        let token = password::random_token();
+        *self.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+        Ok(Bootstrap::SetupToken(token))
+    }
+
+    /// Whether the first admin still has to be created.
+    pub fn setup_pending(&self) -> bool {
+        self.setup_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Creates the first admin with the one-time setup token, then signs them in.
+    pub async fn setup(
+        &self,
+        token: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, SessionView), AuthError> {
+        password::validate_username(username)?;
+        password::validate_password(password)?;
+        {
+            let mut slot = self.setup_token.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.as_deref() {
+                Some(t) if password::same_secret(t, token) => *slot = None,
+                _ => return Err(AuthError::BadSetupToken),
+            }
+        }
+        upsert_user(&self.pool, username, Role::Admin, password).await?;
+        self.start_session(username).await
+    }
+
+    /// Checks a username and password from `client`; on success returns a new session token.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<(String, SessionView), AuthError> {
+        let user_key = format!("user:{username}");
+        let ip_key = format!("ip:{client}");
+        let keys = [ip_key.as_str(), user_key.as_str()];
+        if let Some(wait) = self.limiter().check(&keys, now_ms()) {
+            return Err(AuthError::RateLimited(wait));
+        }
+        let row = sqlx::query("SELECT password_hash FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        let stored = row
+            .map(|r| r.get::<String, _>(0))
+            .unwrap_or_else(|| self.dummy_hash.clone());
+        let given = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            self.limiter().fail(&keys, now_ms());
+            return Err(AuthError::BadCredentials);
+        }
+        self.limiter().succeed(&user_key);
+        self.start_session(username).await
+    }
+
+    fn limiter(&self) -> std::sync::MutexGuard<'_, RateLimiter> {
+        self.limiter.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn start_session(&self, username: &str) -> Result<(String, SessionView), AuthError> {
+        let row = sqlx::query("SELECT id, role FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await?;
+        let (id, role): (i64, String) = (row.get(0), row.get(1));
+        let token = password::random_token();
+        let csrf = password::random_token();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(password::token_digest(&token))
+        .bind(id)
+        .bind(&csrf)
+        .bind(now)
+        .bind(now + self.config.session_hours as i64 * 3_600_000)
+        .execute(&self.pool)
+        .await?;
+        let view = SessionView {
+            username: username.to_string(),
+            role: Role::parse(&role).unwrap_or(Role::Viewer),
+            csrf,
+        };
+        Ok((token, view))
+    }
+
+    /// The user of a session cookie's token, if the session exists and has not expired.
+    pub async fn session(&self, token: &str) -> Result<Option<CurrentUser>, AuthError> {
+        let digest = password::token_digest(token);
+        let row = sqlx::query(
+            "SELECT u.username, u.role, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND s.expires_ms > ?",
+        )
+        .bind(&digest)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| CurrentUser {
+            view: SessionView {
+                username: r.get(0),
+                role: Role::parse(&r.get::<String, _>(1)).unwrap_or(Role::Viewer),
+                csrf: r.get(2),
+            },
+            token_digest: digest,
+        }))
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token_digest: &str) -> Result<(), AuthError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ? OR expires_ms <= ?")
+            .bind(token_digest)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The `Set-Cookie` value for a new session.
+    pub fn session_cookie(&self, token: &str) -> String {
+        format!(
+            "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            app::auth::SESSION_COOKIE,
+            self.config.session_hours * 3600,
+            if self.config.secure_cookie {
+                "; Secure"
+            } else {
+                ""
+            }
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clear_cookie(&self) -> String {
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            app::auth::SESSION_COOKIE,
+            if self.config.secure_cookie {
+                "; Secure"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Creates a user or replaces an existing user's password and role; ends their sessions.
+pub async fn upsert_user(
+    pool: &SqlitePool,
+    username: &str,
+    role: Role,
+    password: &str,
+) -> Result<(), AuthError> {
+    password::validate_username(username)?;
+    password::validate_password(password)?;
+    let given = password.to_string();
+    let phc = tokio::task::spawn_blocking(move || password::hash(&given))
+        .await
+        .unwrap_or_else(|_| String::from("$invalid$"));
+    sqlx::query(
+        "INSERT INTO users (username, password_hash, role, created_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
+    )
+    .bind(username)
+    .bind(phc)
+    .bind(role.as_str())
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?)")
+        .bind(username)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The first line of a password file, without its line ending.
+pub fn read_password_file(path: &Path) -> Result<String, AuthError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AuthError::PasswordFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let password = text.lines().next().unwrap_or("").to_string();
+    password::validate_password(&password)?;
+    Ok(password)
+}

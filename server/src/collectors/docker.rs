@@ -1,0 +1,352 @@
+//! The Docker collector: every round lists all containers, inspects them and reads one stats
+//! sample each (in parallel, bounded, each call with a timeout), keeps Steward's own record of
+//! health transitions, runs the watchdog and publishes the result to the hub. Pages read the hub;
+//! none waits for Docker.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::containers::{Container, Health};
+use app::model::{CollectorState, CollectorStatus};
+use futures::StreamExt;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::AuditLog;
+use crate::config::DockerConfig;
+use crate::docker::convert::{self, Rules, Sample};
+use crate::docker::{DockerClient, DockerError};
+use crate::state::{now_ms, Hub};
+use crate::watchdog::{Decision, Watchdog};
+
+/// The collector's name in status reports.
+pub const NAME: &str = "docker";
+
+/// A lazily connected Docker client shared by the collector and the control actions; it
+/// reconnects after a failure, so Docker may start after Steward.
+pub struct DockerHandle {
+    host: String,
+    timeout: Duration,
+    client: Mutex<Option<DockerClient>>,
+}
+
+impl DockerHandle {
+    pub fn new(host: String, timeout: Duration) -> Self {
+        Self {
+            host,
+            timeout,
+            client: Mutex::new(None),
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The connected client, connecting first if needed.
+    pub async fn get(&self) -> Result<DockerClient, DockerError> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = DockerClient::connect(&self.host, self.timeout).await?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Drops the client after a connection-level failure, so the next call reconnects.
+    pub async fn reset(&self) {
+        *self.client.lock().await = None;
+    }
+}
+
+/// One round's result: the containers and what went wrong with some of them.
+pub struct Collected {
+    pub containers: Vec<Container>,
+    pub problems: Vec<String>,
+}
+
+/// The collector's state across rounds.
+pub struct DockerCollector {
+    handle: Arc<DockerHandle>,
+    config: DockerConfig,
+    rules: Rules,
+    prev: HashMap<String, Sample>,
+    images: HashMap<String, Option<i64>>,
+    /// Steward's own record: the health each container had last round and since when.
+    health: HashMap<String, (Health, i64)>,
+    watchdog: Watchdog,
+    audit: AuditLog,
+}
+
+impl DockerCollector {
+    pub fn new(
+        handle: Arc<DockerHandle>,
+        config: DockerConfig,
+        watchdog: Watchdog,
+        audit: AuditLog,
+    ) -> Self {
+        Self {
+            handle,
+            rules: Rules {
+                block_write_limit_per_day: config.block_write_limit_per_day,
+                image_max_age_days: config.image_max_age_days,
+            },
+            config,
+            prev: HashMap::new(),
+            images: HashMap::new(),
+            health: HashMap::new(),
+            watchdog,
+            audit,
+        }
+    }
+
+    /// One round of I/O: list, inspect and stats in parallel, image ages, health transitions.
+    pub async fn collect_once(&mut self) -> Result<Collected, DockerError> {
+        let client = self.handle.get().await?;
+        let list = match client.list().await {
+            Ok(l) => l,
+            Err(e) => {
+                self.handle.reset().await;
+                return Err(e);
+            }
+        };
+        let ids: Vec<(String, bool)> = list
+            .iter()
+            .filter_map(|s| {
+                let running = s.state.map(|st| st.to_string()) == Some("running".into());
+                s.id.clone().map(|id| (id, running))
+            })
+            .collect();
+        let fetched: Vec<_> = futures::stream::iter(ids)
+            .map(|(id, running)| {
+                let client = client.clone();
+                async move {
+                    let inspect = client.inspect(&id).await;
+                    let stats = if running {
+                        Some(client.stats(&id).await)
+                    } else {
+                        None
+                    };
+                    (id, inspect, stats)
+                }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+
+        let mut problems = Vec::new();
+        // Image build times change only with the image, so each image is inspected once.
+        let new_images: HashSet<String> = fetched
+            .iter()
+            .filter_map(|(_, i, _)| i.as_ref().ok()?.image.clone())
+            .filter(|img| !self.images.contains_key(img))
+            .collect();
+        let ages: Vec<_> = futures::stream::iter(new_images)
+            .map(|img| {
+                let client = client.clone();
+                async move {
+                    let created = client.image_created_ms(&img).await;
+                    (img, created)
+                }
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        for (img, created) in ages {
+            match created {
+                Ok(c) => {
+                    self.images.insert(img, c);
+                }
+                Err(e) => problems.push(format!("image age: {e}")),
+            }
+        }
+
+        let now = now_ms();
+        let mut containers = Vec::with_capacity(fetched.len());
+        let mut next_prev = HashMap::new();
+        for (id, inspect, stats) in fetched {
+            let inspect = match inspect {
+                Ok(i) => i,
+                // Removed between the list and the inspection: not a problem.
+                Err(DockerError::NotFound(_)) => continue,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            let stats = match &stats {
+                Some(Ok(s)) => Ok(s),
+                Some(Err(e)) => {
+                    problems.push(e.to_string());
+                    Err(e.to_string())
+                }
+                None => Err("not running".to_string()),
+            };
+            let image_created = inspect
+                .image
+                .as_ref()
+                .and_then(|i| self.images.get(i).copied().flatten());
+            let (mut c, sample) = convert::container(
+                &inspect,
+                stats,
+                image_created,
+                self.prev.get(&id),
+                &self.rules,
+                now,
+            );
+            if let Some(s) = sample {
+                next_prev.insert(id.clone(), s);
+            }
+            self.track_health(&mut c, now).await;
+            containers.push(c);
+        }
+        self.prev = next_prev;
+        let live: HashSet<&str> = containers.iter().map(|c| c.id.as_str()).collect();
+        self.health.retain(|id, _| live.contains(id.as_str()));
+        self.watchdog.retain(&live);
+        Ok(Collected {
+            containers,
+            problems,
+        })
+    }
+
+    /// Records health transitions (Steward's own history beside Docker's five-entry log) and
+    /// sets "unhealthy since" from it when Steward saw the transition itself.
+    async fn track_health(&mut self, c: &mut Container, now: i64) {
+        match self.health.get(&c.id).copied() {
+            Some((before, since)) if before == c.health => {
+                if c.health == Health::Unhealthy {
+                    c.unhealthy_since_ms =
+                        Some(c.unhealthy_since_ms.map_or(since, |s| s.min(since)));
+                }
+            }
+            Some((before, _)) => {
+                let detail = format!("{} → {}", before.as_str(), c.health.as_str());
+                self.audit
+                    .container_event(&c.id, &c.name, "health", Some(&detail))
+                    .await;
+                self.health.insert(c.id.clone(), (c.health, now));
+                if c.health == Health::Unhealthy {
+                    c.unhealthy_since_ms = Some(now);
+                }
+            }
+            None => {
+                // First sight: Docker's log is the best estimate of when it turned unhealthy.
+                let since = c.unhealthy_since_ms.unwrap_or(now);
+                self.health.insert(c.id.clone(), (c.health, since));
+            }
+        }
+    }
+
+    /// Runs the watchdog over a round's containers: restarts, records every decision that
+    /// changed, and fills each container's watchdog view.
+    pub async fn watch(&mut self, containers: &mut [Container]) {
+        let now = now_ms();
+        let dry_run = self.watchdog.config().dry_run;
+        let stop_timeout = Duration::from_secs(self.config.stop_timeout_secs);
+        for c in containers.iter_mut() {
+            let Some(decision) = self.watchdog.decide(c, now) else {
+                self.watchdog.annotate(c);
+                continue;
+            };
+            let mut text = decision.describe(dry_run);
+            let (audit_result, alert) = match &decision {
+                Decision::Restart { .. } if dry_run => (Some("dry-run"), false),
+                Decision::Restart { .. } => {
+                    let result = match self.handle.get().await {
+                        Ok(client) => client.restart(&c.id, stop_timeout).await,
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Ok(()) => (Some("ok"), false),
+                        Err(e) => {
+                            text = format!("restart failed: {e}");
+                            (Some("failed"), true)
+                        }
+                    }
+                }
+                Decision::GiveUp { .. } => (Some("gave-up"), true),
+                Decision::Skip(_) => (Some("skipped"), false),
+                Decision::Wait(_) => (None, false),
+            };
+            let changed = self.watchdog.note(&c.id, &text, now);
+            // Restarts are always recorded; other decisions when they change.
+            if changed || matches!(decision, Decision::Restart { .. }) {
+                self.audit
+                    .container_event(&c.id, &c.name, "watchdog", Some(&text))
+                    .await;
+                if let Some(result) = audit_result {
+                    let action = match decision {
+                        Decision::GiveUp { .. } => "watchdog-give-up",
+                        Decision::Skip(_) => "watchdog-skip",
+                        _ => "watchdog-restart",
+                    };
+                    self.audit
+                        .record("watchdog", action, &c.name, result, Some(&text))
+                        .await;
+                }
+                if alert {
+                    tracing::error!(container = %c.name, "watchdog: {text}");
+                } else {
+                    tracing::info!(container = %c.name, "watchdog: {text}");
+                }
+            }
+            self.watchdog.annotate(c);
+        }
+    }
+}
+
+/// The collection loop: a round every `interval`, status published every round.
+pub async fn run(
+    collector: DockerCollector,
+    interval: Duration,
+    hub: Arc<Hub>,
+    cancel: CancellationToken,
+) {
+    let mut collector = collector;
+    let mut status = CollectorStatus::starting(NAME);
+    let round_timeout = Duration::from_secs(collector.config.call_timeout_secs * 3);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let started = Instant::now();
+        status.last_attempt_ms = Some(now_ms());
+        status.rounds_total += 1;
+        let outcome = tokio::time::timeout(round_timeout, collector.collect_once()).await;
+        status.last_duration_ms = Some(started.elapsed().as_millis() as u64);
+        match outcome {
+            Ok(Ok(mut collected)) => {
+                collector.watch(&mut collected.containers).await;
+                status.last_success_ms = Some(now_ms());
+                if collected.problems.is_empty() {
+                    status.state = CollectorState::Ok;
+                    status.message = None;
+                } else {
+                    status.state = CollectorState::Degraded;
+                    status.message = Some(collected.problems.join("; "));
+                }
+                hub.publish_containers(Some(collected.containers), status.clone());
+            }
+            failure => {
+                let message = match failure {
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => format!("round timed out after {}s", round_timeout.as_secs()),
+                    Ok(Ok(_)) => unreachable!("handled above"),
+                };
+                if status.state != CollectorState::Error {
+                    tracing::warn!(collector = NAME, "{message}");
+                }
+                status.state = CollectorState::Error;
+                status.message = Some(message);
+                status.errors_total += 1;
+                hub.publish_containers(None, status.clone());
+            }
+        }
+    }
+}

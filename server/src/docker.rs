@@ -1,0 +1,259 @@
+//! The only place Steward talks to Docker: a bollard client with a timeout on every call and
+//! errors that say what went wrong (socket missing, permission denied, timeout, API error).
+
+pub mod convert;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RestartContainerOptionsBuilder,
+    StatsOptionsBuilder,
+};
+use bollard::Docker;
+use futures::{Stream, StreamExt};
+
+/// Why a Docker call failed, in words an operator can act on.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum DockerError {
+    #[error("Docker socket {0} not found: is Docker running, and is docker.host right?")]
+    SocketMissing(String),
+    #[error(
+        "permission denied on the Docker socket {0}: run Steward as a member of the docker group"
+    )]
+    PermissionDenied(String),
+    #[error("Docker did not answer {what} within {secs} s")]
+    Timeout { what: String, secs: u64 },
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("Docker refused {what}: {message}")]
+    Api { what: String, message: String },
+    #[error("cannot reach Docker at {host}: {message}")]
+    Connect { host: String, message: String },
+}
+
+/// A connected Docker client.
+#[derive(Clone)]
+pub struct DockerClient {
+    docker: Docker,
+    host: String,
+    timeout: Duration,
+}
+
+/// What `docker.host` (or `DOCKER_HOST`, or the default socket) resolves to.
+pub fn resolve_host(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+}
+
+impl DockerClient {
+    /// Connects and negotiates the API version (Docker 20.10 needs it; bollard would otherwise
+    /// speak a newer version than the engine knows).
+    pub async fn connect(host: &str, timeout: Duration) -> Result<Self, DockerError> {
+        let secs = timeout.as_secs().max(1);
+        let docker = if let Some(path) = host.strip_prefix("unix://") {
+            match std::fs::metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    return Err(DockerError::PermissionDenied(path.to_string()))
+                }
+                Err(_) => return Err(DockerError::SocketMissing(path.to_string())),
+                Ok(_) => {}
+            }
+            Docker::connect_with_unix(path, secs, bollard::API_DEFAULT_VERSION)
+        } else {
+            Docker::connect_with_http(host, secs, bollard::API_DEFAULT_VERSION)
+        }
+        .map_err(|e| DockerError::Connect {
+            host: host.to_string(),
+            message: e.to_string(),
+        })?;
+        let negotiate = tokio::time::timeout(timeout, docker.negotiate_version());
+        let docker = match negotiate.await {
+            Err(_) => {
+                return Err(DockerError::Timeout {
+                    what: "the version check".into(),
+                    secs,
+                })
+            }
+            Ok(r) => r.map_err(|e| classify(host, "the version check", e))?,
+        };
+        Ok(Self {
+            docker,
+            host: host.to_string(),
+            timeout,
+        })
+    }
+
+    async fn call<T>(
+        &self,
+        what: impl Into<String>,
+        fut: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, DockerError> {
+        let what = what.into();
+        match tokio::time::timeout(self.timeout, fut).await {
+            Err(_) => Err(DockerError::Timeout {
+                what,
+                secs: self.timeout.as_secs().max(1),
+            }),
+            Ok(r) => r.map_err(|e| classify(&self.host, &what, e)),
+        }
+    }
+
+    /// Every container, running or not.
+    pub async fn list(&self) -> Result<Vec<ContainerSummary>, DockerError> {
+        let options = ListContainersOptionsBuilder::new().all(true).build();
+        self.call(
+            "the container list",
+            self.docker.list_containers(Some(options)),
+        )
+        .await
+    }
+
+    pub async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, DockerError> {
+        self.call(
+            format!("inspect of {id}"),
+            self.docker.inspect_container(id, None),
+        )
+        .await
+    }
+
+    /// One stats sample without Docker's own second sample (one-shot), so the call is fast; CPU %
+    /// comes from the difference to the previous round.
+    pub async fn stats(&self, id: &str) -> Result<ContainerStatsResponse, DockerError> {
+        let options = StatsOptionsBuilder::new()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stream = self.docker.stats(id, Some(options));
+        self.call(format!("stats of {id}"), async move {
+            match stream.next().await {
+                Some(r) => r,
+                None => Err(bollard::errors::Error::DockerStreamError {
+                    error: "empty stats stream".into(),
+                }),
+            }
+        })
+        .await
+    }
+
+    /// When an image was built (ms since the epoch), if Docker says.
+    pub async fn image_created_ms(&self, image_id: &str) -> Result<Option<i64>, DockerError> {
+        let image = self
+            .call(
+                format!("inspect of image {image_id}"),
+                self.docker.inspect_image(image_id),
+            )
+            .await?;
+        Ok(image.created.as_deref().and_then(convert::parse_time_ms))
+    }
+
+    /// Restarts a container, giving it `stop_timeout` to stop before Docker kills it.
+    pub async fn restart(&self, id: &str, stop_timeout: Duration) -> Result<(), DockerError> {
+        let options = RestartContainerOptionsBuilder::new()
+            .t(stop_timeout.as_secs().min(600) as i32)
+            .build();
+        // The call lasts as long as the stop does, so its deadline is the stop timeout plus ours.
+        let deadline = stop_timeout + self.timeout;
+        match tokio::time::timeout(deadline, self.docker.restart_container(id, Some(options))).await
+        {
+            Err(_) => Err(DockerError::Timeout {
+                what: format!("the restart of {id}"),
+                secs: deadline.as_secs(),
+            }),
+            Ok(r) => r.map_err(|e| classify(&self.host, &format!("the restart of {id}"), e)),
+        }
+    }
+
+    /// The last `tail` log lines (stdout and stderr, with Docker's timestamps).
+    pub async fn logs(&self, id: &str, tail: u32) -> Result<Vec<String>, DockerError> {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .tail(&tail.to_string())
+            .build();
+        let stream = self.docker.logs(id, Some(options));
+        let chunks: Vec<_> = self
+            .call(format!("the logs of {id}"), async move {
+                stream
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        Ok(convert::log_lines(chunks.iter().map(|c| c.to_string())))
+    }
+
+    /// New log lines as they are written (the last `tail` first); ends when the container stops.
+    pub fn follow_logs(
+        &self,
+        id: &str,
+        tail: u32,
+    ) -> impl Stream<Item = Result<String, DockerError>> + Send + 'static {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .follow(true)
+            .tail(&tail.to_string())
+            .build();
+        let host = self.host.clone();
+        let what = format!("the logs of {id}");
+        self.docker.logs(id, Some(options)).map(move |r| {
+            r.map(|c| c.to_string())
+                .map_err(|e| classify(&host, &what, e))
+        })
+    }
+
+    /// Labels of a container keyed by name, for tests and the watchdog's opt-out.
+    pub fn labels(inspect: &ContainerInspectResponse) -> HashMap<String, String> {
+        inspect
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Turns a bollard error into one an operator can act on.
+fn classify(host: &str, what: &str, e: bollard::errors::Error) -> DockerError {
+    use bollard::errors::Error as E;
+    match &e {
+        E::SocketNotFoundError(path) => return DockerError::SocketMissing(path.clone()),
+        E::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => return DockerError::NotFound(message.clone()),
+        E::DockerResponseServerError { message, .. } => {
+            return DockerError::Api {
+                what: what.to_string(),
+                message: message.clone(),
+            }
+        }
+        E::RequestTimeoutError => {
+            return DockerError::Timeout {
+                what: what.to_string(),
+                secs: 0,
+            }
+        }
+        _ => {}
+    }
+    // Look for the I/O error underneath (permission denied, connection refused).
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::PermissionDenied {
+                return DockerError::PermissionDenied(host.trim_start_matches("unix://").into());
+            }
+        }
+        source = s.source();
+    }
+    DockerError::Connect {
+        host: host.to_string(),
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,260 @@
+//! Container APIs: the collected list, logs (last lines or followed), Steward's events, and the
+//! guarded actions (restart one, plan and run "restart all unhealthy", the job's progress).
+
+use std::convert::Infallible;
+
+use app::containers::{Container, Containers, Health, RestartPlan};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::actions::ActionError;
+use crate::docker::DockerError;
+
+/// Every mutating route of this module with a sample path, for the guard test. Adding an action
+/// here (or anywhere) without the guard is impossible: the guard wraps the whole router.
+pub const ACTIONS: &[&str] = &[
+    "/api/v1/containers/{id}/restart",
+    "/api/v1/containers/restart-unhealthy/plan",
+    "/api/v1/containers/restart-unhealthy",
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/containers", get(list))
+        .route("/api/v1/containers/unhealthy", get(unhealthy))
+        .route("/api/v1/containers/{id}/logs", get(logs))
+        .route("/api/v1/containers/{id}/logs/stream", get(follow_logs))
+        .route("/api/v1/containers/{id}/events", get(events))
+        .route(ACTIONS[0], post(restart))
+        .route(ACTIONS[1], post(plan))
+        .route(ACTIONS[2], post(execute))
+        .route("/api/v1/jobs/{id}/events", get(job_events))
+        .route("/api/v1/audit", get(audit))
+}
+
+impl IntoResponse for ActionError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ActionError::DockerOff => StatusCode::SERVICE_UNAVAILABLE,
+            ActionError::NotFound(_) | ActionError::UnknownJob(_) => StatusCode::NOT_FOUND,
+            ActionError::StalePlan | ActionError::PlanMismatch | ActionError::NothingToDo => {
+                StatusCode::CONFLICT
+            }
+            ActionError::Docker(DockerError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ActionError::Docker(DockerError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
+            ActionError::Docker(_) => StatusCode::BAD_GATEWAY,
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /api/v1/containers`: everything the panel shows, as collected last.
+async fn list(State(state): State<AppState>) -> Json<Containers> {
+    Json(state.hub.containers())
+}
+
+/// `GET /api/v1/containers/unhealthy`: unhealthy containers with since, health log, restarts.
+async fn unhealthy(State(state): State<AppState>) -> Json<Vec<Container>> {
+    let list = state.hub.container_list();
+    Json(
+        list.map(|l| {
+            l.iter()
+                .filter(|c| c.health == Health::Unhealthy)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default(),
+    )
+}
+
+#[derive(Deserialize)]
+struct TailQuery {
+    tail: Option<u32>,
+}
+
+/// `GET /api/v1/containers/{id}/logs?tail=50`: the last lines (1–1000, default 50).
+async fn logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<TailQuery>,
+) -> Result<Json<Vec<String>>, ActionError> {
+    let detail = state.actions.detail(&id, q.tail.unwrap_or(50)).await?;
+    detail.logs.map(Json).map_err(|e| {
+        ActionError::Docker(DockerError::Api {
+            what: "logs".into(),
+            message: e,
+        })
+    })
+}
+
+/// `GET /api/v1/containers/{id}/events`: Steward's record (health transitions, watchdog, actions).
+async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<app::containers::ContainerEvent>>, ActionError> {
+    let name = state
+        .hub
+        .container_list()
+        .and_then(|l| {
+            l.iter()
+                .find(|c| c.id == id || c.name == id)
+                .map(|c| c.name.clone())
+        })
+        .ok_or_else(|| ActionError::NotFound(id.clone()))?;
+    state
+        .audit
+        .container_events(&name, 100)
+        .await
+        .map(Json)
+        .map_err(|e| {
+            tracing::error!("container events query failed: {e}");
+            ActionError::Docker(DockerError::Api {
+                what: "events".into(),
+                message: "storage unavailable".into(),
+            })
+        })
+}
+
+/// `GET /api/v1/containers/{id}/logs/stream`: Server-Sent Events, one per log line, following.
+async fn follow_logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<TailQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ActionError> {
+    let docker = state
+        .actions
+        .docker()
+        .ok_or(ActionError::DockerOff)?
+        .clone();
+    let id = state.actions.resolve(&id)?;
+    let client = docker.get().await?;
+    let lines = client
+        .follow_logs(&id, q.tail.unwrap_or(50).clamp(1, 1000))
+        .flat_map(|chunk| {
+            let events: Vec<Result<Event, Infallible>> = match chunk {
+                Ok(text) => text
+                    .lines()
+                    .map(|l| Ok(Event::default().data(l.trim_end_matches('\r'))))
+                    .collect(),
+                Err(e) => vec![Ok(Event::default().event("error").data(e.to_string()))],
+            };
+            futures::stream::iter(events)
+        })
+        .take_until(state.shutdown.clone().cancelled_owned());
+    Ok(Sse::new(lines).keep_alive(KeepAlive::default()))
+}
+
+/// `POST /api/v1/containers/{id}/restart` (admin, CSRF).
+async fn restart(
+    State(state): State<AppState>,
+    Extension(user): Extension<app::auth::SessionView>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ActionError> {
+    state.actions.restart(&user.username, &id).await?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+/// `POST /api/v1/containers/restart-unhealthy/plan` (admin, CSRF): fixes the list and its token.
+async fn plan(
+    State(state): State<AppState>,
+    Extension(user): Extension<app::auth::SessionView>,
+) -> Result<Json<RestartPlan>, ActionError> {
+    state.actions.plan(&user.username).map(Json)
+}
+
+#[derive(Deserialize)]
+struct Confirm {
+    token: String,
+    ids: Vec<String>,
+}
+
+/// `POST /api/v1/containers/restart-unhealthy` with `{token, ids}` (admin, CSRF): starts the job.
+async fn execute(
+    State(state): State<AppState>,
+    Extension(user): Extension<app::auth::SessionView>,
+    Json(c): Json<Confirm>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ActionError> {
+    let job = state
+        .actions
+        .execute(&user.username, &c.token, &c.ids)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "job": job, "events": format!("/api/v1/jobs/{job}/events") })),
+    ))
+}
+
+/// `GET /api/v1/jobs/{id}/events`: the job's progress so far, then live, ending with `done`.
+async fn job_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ActionError> {
+    let (past, rx) = state.actions.subscribe(&id)?;
+    // After the events so far, follow the job live until (and including) its `done` event.
+    let live = futures::stream::unfold(rx, |rx| async move {
+        let mut rx = rx?;
+        loop {
+            match rx.recv().await {
+                Ok(e) => {
+                    let done = e.phase == "done";
+                    return Some((e, (!done).then_some(rx)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream = futures::stream::iter(past)
+        .chain(live)
+        .map(|e| {
+            Ok(Event::default()
+                .json_data(&e)
+                .unwrap_or_else(|_| Event::default().comment("bad event")))
+        })
+        .take_until(state.shutdown.clone().cancelled_owned());
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/audit?before=ID&limit=100`: newest first; signed-in users only, even when
+/// anonymous reading is on.
+async fn audit(
+    State(state): State<AppState>,
+    user: Option<Extension<app::auth::SessionView>>,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    if user.is_none() {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({ "error": "sign in first" })),
+        )
+            .into_response();
+    }
+    match state.audit.list(q.before, q.limit.unwrap_or(100)).await {
+        Ok(entries) => Json(entries).into_response(),
+        Err(e) => {
+            tracing::error!("audit query failed: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "error": "audit log is unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
