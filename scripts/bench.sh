@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Steward's benchmarks. Prints figures to paste into BENCHMARKS.md. Needs the release build
 # (`make build`), Debian's prometheus-node-exporter and wrk. Everything runs on loopback.
-#   scripts/bench.sh [resources|pageload|ssr|prometheus|all]
+#   scripts/bench.sh [resources|pageload|ssr|prometheus|containers|all]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${STEWARD_BIN:-$root/target/release/steward}"
@@ -19,7 +19,10 @@ clk=$(getconf CLK_TCK)
 
 start_steward() {
   local port; port=$(free_port)
-  "$bin" --collect-interval 5 serve --listen "127.0.0.1:$port" --data-dir "$work/data" --site-root "$site" \
+  # Visitors may read (the page benchmarks are anonymous); Docker is measured by `containers`.
+  printf '[auth]\nanonymous_read = true\n[docker]\nenabled = false\n' >"$work/steward.toml"
+  printf 'bench-admin-password\n' >"$work/admin.pw"
+  "$bin" --config "$work/steward.toml" --collect-interval 5 serve --admin-password-file "$work/admin.pw" --listen "127.0.0.1:$port" --data-dir "$work/data" --site-root "$site" \
     >"$work/steward.out" 2>"$work/steward.err" &
   pids+=($!); steward_pid=$!
   for _ in $(seq 100); do grep -q listening "$work/steward.out" 2>/dev/null && break; sleep 0.1; done
@@ -126,6 +129,7 @@ case "$what" in
   pageload) pageload ;;
   ssr) ssr ;;
   prometheus) prometheus_proxy ;;
+  containers) (cd "$root" && cargo bench -p steward-tests --bench containers) ;;
   all) resources; echo; pageload; echo; ssr; echo; prometheus_proxy ;;
   *) echo "usage: $0 [resources|pageload|ssr|prometheus|all]" >&2; exit 2 ;;
 esac

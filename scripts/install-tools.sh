@@ -16,7 +16,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_packages=(pkg-config brotli)
 if [ "$mode" = test ]; then
-  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter)
+  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -5,12 +5,17 @@
 //! from STEWARD_BIN and STEWARD_SITE_ROOT, or from `target/`.
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use steward_tests::docker_engine::Engine;
+use steward_tests::{free_port, Proc};
+
+/// The overview test reads as a visitor and needs no Docker.
+const VISITOR: &str = "[auth]\nanonymous_read = true\n[docker]\nenabled = false\n";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -40,20 +45,16 @@ fn site_root() -> PathBuf {
     root
 }
 
-/// A child process that is killed when dropped.
-struct Proc(Child);
+/// The password of the `admin` user the browser tests sign in with.
+const ADMIN_PASSWORD: &str = "browser-admin-password";
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `steward serve` on `listen` and returns it with its bound address.
-fn start_steward(data: &Path, listen: &str) -> (Proc, SocketAddr) {
-    let config = data.join("steward.toml");
-    std::fs::write(&config, "[history]\nflush_interval_secs = 1\n").unwrap();
+/// Starts `steward serve` on `listen` with `config` (TOML) and returns it with its bound address.
+fn start_steward(data: &Path, listen: &str, config: &str) -> (Proc, SocketAddr) {
+    let config_path = data.join("steward.toml");
+    std::fs::write(&config_path, format!("[history]\nflush_interval_secs = 1\n{config}")).unwrap();
+    let password = data.join("admin.pw");
+    std::fs::write(&password, ADMIN_PASSWORD).unwrap();
+    let config = config_path;
     let mut child = Command::new(steward_bin())
         .args(["--config"])
         .arg(&config)
@@ -68,6 +69,8 @@ fn start_steward(data: &Path, listen: &str) -> (Proc, SocketAddr) {
         .arg(data)
         .arg("--site-root")
         .arg(site_root())
+        .arg("--admin-password-file")
+        .arg(&password)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -83,14 +86,6 @@ fn start_steward(data: &Path, listen: &str) -> (Proc, SocketAddr) {
         .parse()
         .unwrap();
     (Proc(child), addr)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_chromedriver() -> (Proc, u16) {
@@ -174,7 +169,7 @@ where
 #[tokio::test]
 async fn overview_hydrates_updates_live_and_fits_a_phone() {
     let tmp = tempfile::tempdir().unwrap();
-    let (steward, addr) = start_steward(tmp.path(), "127.0.0.1:0");
+    let (steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", VISITOR);
     let (_driver, port) = start_chromedriver();
     let c = browser(port, &tmp.path().join("profile")).await;
     c.set_window_size(390, 844).await.unwrap();
@@ -266,10 +261,128 @@ async fn overview_hydrates_updates_live_and_fits_a_phone() {
         },
     )
     .await;
-    let (_steward, _) = start_steward(tmp.path(), &addr.to_string());
+    let (_steward, _) = start_steward(tmp.path(), &addr.to_string(), VISITOR);
     eventually("the page reconnects", Duration::from_secs(20), || async {
         text(&c, r#"[data-testid="link"]"#).await == "live"
     })
     .await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
+    let Some(engine) = Engine::start() else { return };
+    engine.run("web-a", &["--label", "com.docker.compose.project=shop"]);
+    engine.run("web-b", &["--label", "com.docker.compose.project=shop"]);
+    engine.run("db", &["--memory", "64m"]);
+    // The watchdog is off here, so the modal (not the watchdog) does the restarting.
+    let config = format!(
+        "[docker]\nhost = \"{}\"\ninterval_secs = 1\nstop_timeout_secs = 5\n[watchdog]\nenabled = false\n",
+        engine.host()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+
+    // Not signed in: the panel sends us to the sign-in form, which brings us back.
+    c.goto(&format!("http://{addr}/containers")).await.unwrap();
+    let form = c.form(Locator::Css(".auth-form form")).await.expect("sign-in form");
+    form.set_by_name("username", "admin")
+        .await
+        .unwrap()
+        .set_by_name("password", ADMIN_PASSWORD)
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#".containers[data-hydrated="true"]"#))
+        .await
+        .expect("the container panel hydrates after sign-in");
+    assert!(text(&c, r#"[data-testid="user"]"#).await.contains("admin"));
+
+    engine.make_unhealthy("web-a");
+    engine.make_unhealthy("web-b");
+    eventually("two containers turn unhealthy on the page", Duration::from_secs(30), || async {
+        text(&c, r#"[data-filter="unhealthy"]"#).await == "Unhealthy (2)"
+    })
+    .await;
+
+    // Filters: unhealthy, by stack, and search; timed from click to the next frame.
+    let ms = c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const t0 = performance.now();
+               document.querySelector('[data-filter="unhealthy"]').click();
+               requestAnimationFrame(() => done(performance.now() - t0));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    println!("filter response (3 containers): {:.2} ms", ms.as_f64().unwrap());
+    let rows = c.find_all(Locator::Css("[data-container]")).await.unwrap();
+    let mut names = Vec::new();
+    for r in rows {
+        names.push(r.attr("data-container").await.unwrap().unwrap());
+    }
+    assert_eq!(names, ["web-a", "web-b"]);
+    c.find(Locator::Css(r#"[data-filter="all"]"#)).await.unwrap().click().await.unwrap();
+    let search = c.find(Locator::Css(r#"[data-testid="search"]"#)).await.unwrap();
+    search.send_keys("db").await.unwrap();
+    eventually("search keeps only db", Duration::from_secs(5), || async {
+        c.find_all(Locator::Css("[data-container]")).await.unwrap().len() == 1
+    })
+    .await;
+    search.clear().await.unwrap();
+    c.execute(
+        "const s = document.querySelector('[data-testid=search]'); s.value = ''; s.dispatchEvent(new Event('input'));",
+        vec![],
+    )
+    .await
+    .unwrap();
+
+    // The modal lists exactly the unhealthy containers, fixed when it opened.
+    c.find(Locator::Css(r#"[data-testid="bulk-restart"]"#)).await.unwrap().click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"[data-testid="bulk-list"]"#))
+        .await
+        .expect("the confirmation lists the containers");
+    let listed = text(&c, r#"[data-testid="bulk-list"]"#).await;
+    assert_eq!(listed.lines().collect::<Vec<_>>(), ["web-a", "web-b"]);
+    // db turns unhealthy while the modal is open: the confirmation must not include it.
+    let db_started = engine.started_at("db");
+    let (a_started, b_started) = (engine.started_at("web-a"), engine.started_at("web-b"));
+    engine.make_unhealthy("db");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join("bulk-modal-390.png"), c.screenshot().await.unwrap()).unwrap();
+    c.find(Locator::Css(r#"[data-testid="bulk-confirm"]"#)).await.unwrap().click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(r#"[data-testid="bulk-done"]"#))
+        .await
+        .expect("progress streams to the end");
+    assert_eq!(text(&c, r#"[data-testid="bulk-done"]"#).await, "2 restarted, 0 failed");
+    for name in ["web-a", "web-b"] {
+        let phase = attr(&c, &format!(r#"[data-target="{name}"]"#), "data-phase").await;
+        assert_eq!(phase, "ok", "{name}");
+    }
+    assert_ne!(engine.started_at("web-a"), a_started);
+    assert_ne!(engine.started_at("web-b"), b_started);
+    assert_eq!(engine.started_at("db"), db_started, "db was not in the confirmed list");
+    std::fs::write(shots.join("bulk-done-390.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Fits a phone.
+    let overflow = c
+        .execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(overflow.as_i64().unwrap() <= 0, "panel is wider than 390 px by {overflow}");
     c.close().await.unwrap();
 }

@@ -65,6 +65,7 @@ pub struct Application {
     tasks: Vec<JoinHandle<()>>,
     addr: SocketAddr,
     setup_link: Option<String>,
+    hub: Arc<Hub>,
 }
 
 impl Application {
@@ -196,7 +197,7 @@ impl Application {
         };
         let state = AppState {
             leptos_options: leptos_options.clone(),
-            hub,
+            hub: hub.clone(),
             store,
             config: Arc::new(config),
             prometheus,
@@ -212,7 +213,13 @@ impl Application {
             tasks,
             addr,
             setup_link,
+            hub,
         })
+    }
+
+    /// The hub, for benchmarks that replay recorded state (e.g. a 500-container snapshot).
+    pub fn hub(&self) -> Arc<Hub> {
+        self.hub.clone()
     }
 
     /// The one-time link that creates the first admin, when no user exists yet.

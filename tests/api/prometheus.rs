@@ -2,32 +2,15 @@
 //! of history backfilled by `promtool tsdb create-blocks-from openmetrics` before it starts, and a
 //! live `prometheus-node-exporter` it scrapes every second.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use steward_tests::{free_port, Proc};
 
 use crate::helpers::spawn_app;
 
 const DAY: i64 = 86_400;
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn now_s() -> i64 {
     std::time::SystemTime::now()

@@ -162,14 +162,18 @@ fn Panel(initial: Containers) -> impl IntoView {
                     <span>"Name"</span><span>"Health"</span><span>"Uptime"</span><span>"CPU"</span>
                     <span>"Memory / limit"</span><span>"Restarts"</span><span></span>
                 </div>
-                <For each=move || shown.get() key=|id| id.clone() let:id>
-                    <ContainerRow
-                        container=Memo::new({
-                            let id = id.clone();
-                            move |_| items.with(|it| it.iter().find(|c| c.id == id).cloned())
-                        })
-                        now=now admin=admin csrf=csrf/>
-                </For>
+                // The keyed list is the only child of its element: <For> moves rows among its
+                // own siblings, and other siblings made it misplace moved rows.
+                <div class="crows-body">
+                    <For each=move || shown.get() key=|id| id.clone() let:id>
+                        <ContainerRow
+                            container=Memo::new({
+                                let id = id.clone();
+                                move |_| items.with(|it| it.iter().find(|c| c.id == id).cloned())
+                            })
+                            now=now admin=admin csrf=csrf/>
+                    </For>
+                </div>
                 {move || (data.with(|d| d.items.is_some()) && shown.with(|s| s.is_empty())).then(|| view! {
                     <p class="muted" data-testid="no-match">"No container matches."</p>
                 })}

@@ -1,0 +1,158 @@
+//! Container benchmarks (issue: containers). Run with `scripts/bench.sh containers` or
+//! `cargo bench -p steward-tests --bench containers -- [round|ssr]`.
+//!
+//! - `round`: one Docker collection round (list + parallel inspect and one-shot stats + watchdog
+//!   decisions) for 100 running containers on a private real dockerd; records the containers as
+//!   a snapshot for `ssr` (`tests/fixtures/containers-snapshot.json` when `RECORD=1`).
+//! - `ssr`: the container page rendered by the server for 500 containers (the recorded snapshot
+//!   repeated with new names), under `wrk` with 50 connections.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::containers::Container;
+use app::model::{CollectorState, CollectorStatus};
+use server::collectors::docker::{DockerCollector, DockerHandle};
+use steward_tests::docker_engine::Engine;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn round() {
+    let engine = Engine::start().expect("the round benchmark needs a Docker engine (run as root with docker.io)");
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let engine = &engine;
+            s.spawn(move || {
+                for i in (t..100).step_by(4) {
+                    let stack = format!("com.docker.compose.project=stack{}", i % 5);
+                    let mut extra = vec!["--label", stack.as_str()];
+                    if i % 3 == 0 {
+                        extra.extend(["--memory", "64m"]);
+                    }
+                    engine.run(&format!("bench-{i:03}"), &extra);
+                }
+            });
+        }
+    });
+    println!("started 100 containers in {:.1} s", started.elapsed().as_secs_f64());
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = server::history::HistoryStore::open(&dir.path().join("b.db")).await.unwrap();
+    let config = server::config::Config::default();
+    for concurrency in [8usize, 16, 32] {
+        let handle = Arc::new(DockerHandle::new(engine.host(), Duration::from_secs(10)));
+        let mut docker = config.docker.clone();
+        docker.concurrency = concurrency;
+        let mut collector = DockerCollector::new(
+            handle,
+            docker,
+            server::watchdog::Watchdog::new(config.watchdog.clone()),
+            server::audit::AuditLog::new(store.pool().clone()),
+        );
+        // The first round also inspects the image once; it is reported apart.
+        let t = Instant::now();
+        let mut first = collector.collect_once().await.unwrap();
+        let first_ms = t.elapsed().as_secs_f64() * 1000.0;
+        collector.watch(&mut first.containers).await;
+        let mut times = Vec::new();
+        let mut last = Vec::new();
+        for _ in 0..10 {
+            let t = Instant::now();
+            let mut c = collector.collect_once().await.unwrap();
+            collector.watch(&mut c.containers).await;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(c.containers.len(), 100, "problems: {:?}", c.problems);
+            assert!(c.problems.is_empty(), "{:?}", c.problems);
+            last = c.containers;
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "docker round, 100 running containers, concurrency {concurrency}: first {first_ms:.0} ms; then p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (10 rounds)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            times.last().unwrap()
+        );
+        if concurrency == 8 && std::env::var_os("RECORD").is_some() {
+            let path = fixtures().join("containers-snapshot.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&last).unwrap()).unwrap();
+            println!("recorded {}", path.display());
+        }
+    }
+}
+
+/// The recorded snapshot repeated to `n` containers with distinct ids and names.
+fn snapshot(n: usize) -> Vec<Container> {
+    let text = std::fs::read_to_string(fixtures().join("containers-snapshot.json"))
+        .expect("tests/fixtures/containers-snapshot.json (record it with RECORD=1 ... round)");
+    let recorded: Vec<Container> = serde_json::from_str(&text).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut c = recorded[i % recorded.len()].clone();
+            c.id = format!("{:064x}", i);
+            c.name = format!("{}-{}", c.name, i / recorded.len());
+            // A few need attention, as on a real host.
+            if i % 50 == 7 {
+                c.health = app::containers::Health::Unhealthy;
+            }
+            c
+        })
+        .collect()
+}
+
+async fn ssr() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        ..Default::default()
+    };
+    config.docker.enabled = false;
+    config.auth.anonymous_read = true;
+    let password = dir.path().join("pw");
+    std::fs::write(&password, "bench-password-123").unwrap();
+    let app = server::Application::build(config, Some(&password)).await.unwrap();
+    let items = snapshot(500);
+    let mut status = CollectorStatus::starting("docker");
+    status.state = CollectorState::Ok;
+    status.last_success_ms = Some(server::state::now_ms());
+    app.hub().publish_containers(Some(items), status);
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let url = format!("http://{addr}/containers");
+    let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(body.contains("data-container="), "the page lists containers");
+    println!("container page with 500 containers: {} KB of HTML", body.len() / 1000);
+    let out = tokio::process::Command::new("wrk")
+        .args(["-t2", "-c50", "-d10s", "--latency", &url])
+        .output()
+        .await
+        .expect("wrk is installed (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let all = args.is_empty();
+    if all || args.iter().any(|a| a == "round") {
+        round().await;
+    }
+    if all || args.iter().any(|a| a == "ssr") {
+        ssr().await;
+    }
+}
