@@ -37,8 +37,9 @@ lint: tools
 	cargo fmt --all --check
 	cargo clippy --release -p app -p server -p steward-tests -p end2end --all-targets -- -D warnings
 	cargo clippy --profile wasm-release -p frontend --target wasm32-unknown-unknown -- -D warnings
-	@if cargo tree -p frontend --target wasm32-unknown-unknown -e normal -i sqlx >/dev/null 2>&1; then \
-		echo "sqlx must not be in the WASM dependency tree"; exit 1; fi
+	@for crate in sqlx bollard argon2 reqwest; do \
+		if cargo tree -p frontend --target wasm32-unknown-unknown -e normal -i $$crate >/dev/null 2>&1; then \
+			echo "$$crate must not be in the WASM dependency tree"; exit 1; fi; done
 
 ## Benchmarks (figures go to BENCHMARKS.md by hand, with the command).
 bench: test-tools build

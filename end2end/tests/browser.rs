@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -51,7 +51,11 @@ const ADMIN_PASSWORD: &str = "browser-admin-password";
 /// Starts `steward serve` on `listen` with `config` (TOML) and returns it with its bound address.
 fn start_steward(data: &Path, listen: &str, config: &str) -> (Proc, SocketAddr) {
     let config_path = data.join("steward.toml");
-    std::fs::write(&config_path, format!("[history]\nflush_interval_secs = 1\n{config}")).unwrap();
+    std::fs::write(
+        &config_path,
+        format!("[history]\nflush_interval_secs = 1\n{config}"),
+    )
+    .unwrap();
     let password = data.join("admin.pw");
     std::fs::write(&password, ADMIN_PASSWORD).unwrap();
     let config = config_path;
@@ -271,7 +275,9 @@ async fn overview_hydrates_updates_live_and_fits_a_phone() {
 
 #[tokio::test]
 async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
-    let Some(engine) = Engine::start() else { return };
+    let Some(engine) = Engine::start() else {
+        return;
+    };
     engine.run("web-a", &["--label", "com.docker.compose.project=shop"]);
     engine.run("web-b", &["--label", "com.docker.compose.project=shop"]);
     engine.run("db", &["--memory", "64m"]);
@@ -288,7 +294,10 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
 
     // Not signed in: the panel sends us to the sign-in form, which brings us back.
     c.goto(&format!("http://{addr}/containers")).await.unwrap();
-    let form = c.form(Locator::Css(".auth-form form")).await.expect("sign-in form");
+    let form = c
+        .form(Locator::Css(".auth-form form"))
+        .await
+        .expect("sign-in form");
     form.set_by_name("username", "admin")
         .await
         .unwrap()
@@ -307,9 +316,11 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
 
     engine.make_unhealthy("web-a");
     engine.make_unhealthy("web-b");
-    eventually("two containers turn unhealthy on the page", Duration::from_secs(30), || async {
-        text(&c, r#"[data-filter="unhealthy"]"#).await == "Unhealthy (2)"
-    })
+    eventually(
+        "two containers turn unhealthy on the page",
+        Duration::from_secs(30),
+        || async { text(&c, r#"[data-filter="unhealthy"]"#).await == "Unhealthy (2)" },
+    )
     .await;
 
     // Filters: unhealthy, by stack, and search; timed from click to the next frame.
@@ -323,18 +334,33 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
         )
         .await
         .unwrap();
-    println!("filter response (3 containers): {:.2} ms", ms.as_f64().unwrap());
+    println!(
+        "filter response (3 containers): {:.2} ms",
+        ms.as_f64().unwrap()
+    );
     let rows = c.find_all(Locator::Css("[data-container]")).await.unwrap();
     let mut names = Vec::new();
     for r in rows {
         names.push(r.attr("data-container").await.unwrap().unwrap());
     }
     assert_eq!(names, ["web-a", "web-b"]);
-    c.find(Locator::Css(r#"[data-filter="all"]"#)).await.unwrap().click().await.unwrap();
-    let search = c.find(Locator::Css(r#"[data-testid="search"]"#)).await.unwrap();
+    c.find(Locator::Css(r#"[data-filter="all"]"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let search = c
+        .find(Locator::Css(r#"[data-testid="search"]"#))
+        .await
+        .unwrap();
     search.send_keys("db").await.unwrap();
     eventually("search keeps only db", Duration::from_secs(5), || async {
-        c.find_all(Locator::Css("[data-container]")).await.unwrap().len() == 1
+        c.find_all(Locator::Css("[data-container]"))
+            .await
+            .unwrap()
+            .len()
+            == 1
     })
     .await;
     search.clear().await.unwrap();
@@ -346,7 +372,12 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
     .unwrap();
 
     // The modal lists exactly the unhealthy containers, fixed when it opened.
-    c.find(Locator::Css(r#"[data-testid="bulk-restart"]"#)).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(r#"[data-testid="bulk-restart"]"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(r#"[data-testid="bulk-list"]"#))
@@ -361,28 +392,54 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    std::fs::write(shots.join("bulk-modal-390.png"), c.screenshot().await.unwrap()).unwrap();
-    c.find(Locator::Css(r#"[data-testid="bulk-confirm"]"#)).await.unwrap().click().await.unwrap();
+    std::fs::write(
+        shots.join("bulk-modal-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.find(Locator::Css(r#"[data-testid="bulk-confirm"]"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     c.wait()
         .at_most(Duration::from_secs(60))
         .for_element(Locator::Css(r#"[data-testid="bulk-done"]"#))
         .await
         .expect("progress streams to the end");
-    assert_eq!(text(&c, r#"[data-testid="bulk-done"]"#).await, "2 restarted, 0 failed");
+    assert_eq!(
+        text(&c, r#"[data-testid="bulk-done"]"#).await,
+        "2 restarted, 0 failed"
+    );
     for name in ["web-a", "web-b"] {
         let phase = attr(&c, &format!(r#"[data-target="{name}"]"#), "data-phase").await;
         assert_eq!(phase, "ok", "{name}");
     }
     assert_ne!(engine.started_at("web-a"), a_started);
     assert_ne!(engine.started_at("web-b"), b_started);
-    assert_eq!(engine.started_at("db"), db_started, "db was not in the confirmed list");
-    std::fs::write(shots.join("bulk-done-390.png"), c.screenshot().await.unwrap()).unwrap();
+    assert_eq!(
+        engine.started_at("db"),
+        db_started,
+        "db was not in the confirmed list"
+    );
+    std::fs::write(
+        shots.join("bulk-done-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     // Fits a phone.
     let overflow = c
-        .execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
         .await
         .unwrap();
-    assert!(overflow.as_i64().unwrap() <= 0, "panel is wider than 390 px by {overflow}");
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "panel is wider than 390 px by {overflow}"
+    );
     c.close().await.unwrap();
 }

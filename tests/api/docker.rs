@@ -202,6 +202,12 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
         "service health is known: {service:#}"
     );
     assert!(container(&list, "sick").unwrap()["watchdog"]["restarts_last_hour"] == 2);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("\nsteward_watchdog_gave_up 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("\nsteward_containers 5\n"), "{metrics}");
 
     // Never touched: opted out, paused, stopped. The opt-out and the states are on record.
     for (name, started) in &untouched {

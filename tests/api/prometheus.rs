@@ -2,6 +2,7 @@
 //! of history backfilled by `promtool tsdb create-blocks-from openmetrics` before it starts, and a
 //! live `prometheus-node-exporter` it scrapes every second.
 
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

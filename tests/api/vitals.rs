@@ -68,7 +68,7 @@ async fn vitals_and_score_follow_the_fixture() {
     assert!(dim("service_health")["reason"]
         .as_str()
         .unwrap()
-        .contains("container"));
+        .contains("Docker monitoring is off"));
     assert!(dim("maintenance_hygiene")["points"].is_null());
     assert_eq!(score["known"], 4);
     let disk = dim("disk_health")["points"].as_u64().unwrap() as u32;

@@ -26,7 +26,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn round() {
-    let engine = Engine::start().expect("the round benchmark needs a Docker engine (run as root with docker.io)");
+    let engine = Engine::start()
+        .expect("the round benchmark needs a Docker engine (run as root with docker.io)");
     let started = Instant::now();
     std::thread::scope(|s| {
         for t in 0..4 {
@@ -43,10 +44,15 @@ async fn round() {
             });
         }
     });
-    println!("started 100 containers in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "started 100 containers in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    let store = server::history::HistoryStore::open(&dir.path().join("b.db")).await.unwrap();
+    let store = server::history::HistoryStore::open(&dir.path().join("b.db"))
+        .await
+        .unwrap();
     let config = server::config::Config::default();
     for concurrency in [8usize, 16, 32] {
         let handle = Arc::new(DockerHandle::new(engine.host(), Duration::from_secs(10)));
@@ -119,7 +125,9 @@ async fn ssr() {
     config.auth.anonymous_read = true;
     let password = dir.path().join("pw");
     std::fs::write(&password, "bench-password-123").unwrap();
-    let app = server::Application::build(config, Some(&password)).await.unwrap();
+    let app = server::Application::build(config, Some(&password))
+        .await
+        .unwrap();
     let items = snapshot(500);
     let mut status = CollectorStatus::starting("docker");
     status.state = CollectorState::Ok;
@@ -132,8 +140,14 @@ async fn ssr() {
     }));
     let url = format!("http://{addr}/containers");
     let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
-    assert!(body.contains("data-container="), "the page lists containers");
-    println!("container page with 500 containers: {} KB of HTML", body.len() / 1000);
+    assert!(
+        body.contains("data-container="),
+        "the page lists containers"
+    );
+    println!(
+        "container page with 500 containers: {} KB of HTML",
+        body.len() / 1000
+    );
     let out = tokio::process::Command::new("wrk")
         .args(["-t2", "-c50", "-d10s", "--latency", &url])
         .output()
@@ -147,7 +161,10 @@ async fn ssr() {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let all = args.is_empty();
     if all || args.iter().any(|a| a == "round") {
         round().await;

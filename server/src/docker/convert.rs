@@ -155,7 +155,7 @@ pub fn container(
     let (health_log, failing_since) = health_log(inspect);
     let health_status = health
         .and_then(|h| h.status)
-        .map(|s| Health::parse(&s.to_string()))
+        .map(|s| Health::parse(s.as_ref()))
         .unwrap_or(Health::None);
     let started_at_ms = state
         .and_then(|s| s.started_at.as_deref())

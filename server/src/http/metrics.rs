@@ -107,6 +107,50 @@ pub fn render(o: &Overview) -> String {
         }
     }
 
+    if let Some(c) = &o.containers {
+        let gauges: [(&str, &str, usize); 7] = [
+            (
+                "steward_containers",
+                "Containers Docker reports, any state.",
+                c.total,
+            ),
+            (
+                "steward_containers_running",
+                "Running containers.",
+                c.running,
+            ),
+            (
+                "steward_containers_unhealthy",
+                "Containers whose health check fails.",
+                c.unhealthy.len(),
+            ),
+            (
+                "steward_containers_without_memory_limit",
+                "Containers with no memory limit.",
+                c.no_memory_limit,
+            ),
+            (
+                "steward_containers_block_write_anomalies",
+                "Containers writing more per day than docker.block_write_limit_per_day.",
+                c.io_anomalies.len(),
+            ),
+            (
+                "steward_containers_stale_images",
+                "Containers running an image older than docker.image_max_age_days.",
+                c.stale_images.len(),
+            ),
+            (
+                "steward_watchdog_gave_up",
+                "Containers the watchdog stopped restarting (budget spent).",
+                c.watchdog_gave_up.len(),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            family(&mut out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
+
     if let Some(v) = &o.vitals {
         let mut groups: BTreeMap<String, Vec<&Metric>> = BTreeMap::new();
         for m in &v.metrics {
