@@ -165,8 +165,11 @@ pub struct DockerConfig {
     pub interval_secs: u64,
     /// Seconds one Docker call (list, inspect, stats, restart) may take (default 10).
     pub call_timeout_secs: u64,
-    /// Inspections and stats calls in flight at once (1–64, default 8).
+    /// Inspections in flight at once (1–64, default 8).
     pub concurrency: usize,
+    /// Stats calls in flight at once (1–1024, default 256). Each waits for the engine's next
+    /// sampling tick, which serves all of them, so this is wide.
+    pub stats_concurrency: usize,
     /// Bytes written per day by one container above which it is flagged (default 10 GB).
     pub block_write_limit_per_day: u64,
     /// Images older than this many days are flagged as stale (default 30; 0 turns it off).
@@ -183,6 +186,7 @@ impl Default for DockerConfig {
             interval_secs: 10,
             call_timeout_secs: 10,
             concurrency: 8,
+            stats_concurrency: 256,
             block_write_limit_per_day: 10_000_000_000,
             image_max_age_days: 30,
             stop_timeout_secs: 10,
@@ -388,6 +392,12 @@ impl Config {
         }
         if !(1..=64).contains(&self.docker.concurrency) {
             return Err(invalid("docker.concurrency", "must be between 1 and 64"));
+        }
+        if !(1..=1024).contains(&self.docker.stats_concurrency) {
+            return Err(invalid(
+                "docker.stats_concurrency",
+                "must be between 1 and 1024",
+            ));
         }
         if !self.docker.host.is_empty()
             && !["unix://", "tcp://", "http://"]

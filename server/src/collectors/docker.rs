@@ -119,22 +119,38 @@ impl DockerCollector {
                 s.id.clone().map(|id| (id, running))
             })
             .collect();
-        let fetched: Vec<_> = futures::stream::iter(ids)
-            .map(|(id, running)| {
+        // Inspections are quick and bounded by `concurrency`. A stats call waits for the
+        // engine's next sampling tick (about a second on Docker 20.10, even one-shot), and the
+        // engine samples all subscribed containers in that one tick, so stats run wide
+        // (`stats_concurrency`) beside the inspections: a round costs about one tick.
+        let inspections = futures::stream::iter(ids.clone())
+            .map(|(id, _)| {
                 let client = client.clone();
                 async move {
                     let inspect = client.inspect(&id).await;
-                    let stats = if running {
-                        Some(client.stats(&id).await)
-                    } else {
-                        None
-                    };
-                    (id, inspect, stats)
+                    (id, inspect)
                 }
             })
             .buffer_unordered(self.config.concurrency)
-            .collect()
-            .await;
+            .collect::<Vec<_>>();
+        let stats = futures::stream::iter(ids.into_iter().filter(|(_, running)| *running))
+            .map(|(id, _)| {
+                let client = client.clone();
+                async move {
+                    let stats = client.stats(&id).await;
+                    (id, stats)
+                }
+            })
+            .buffer_unordered(self.config.stats_concurrency)
+            .collect::<HashMap<_, _>>();
+        let (inspections, mut stats) = futures::join!(inspections, stats);
+        let fetched: Vec<_> = inspections
+            .into_iter()
+            .map(|(id, inspect)| {
+                let s = stats.remove(&id);
+                (id, inspect, s)
+            })
+            .collect();
 
         let mut problems = Vec::new();
         // Image build times change only with the image, so each image is inspected once.
