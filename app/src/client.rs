@@ -56,10 +56,12 @@ pub fn navigate(url: &str) {
     let _ = url;
 }
 
-/// A server-sent event stream in the browser; closed when dropped.
+/// A server-sent event stream in the browser; closed when dropped. It is `Send + Sync` (the
+/// browser has one thread), so components keep it in an ordinary `StoredValue`: a
+/// `new_local` value rendered on the multi-threaded server panics when dropped on another thread.
 pub struct EventStream {
     #[cfg(feature = "hydrate")]
-    source: web_sys::EventSource,
+    source: send_wrapper::SendWrapper<web_sys::EventSource>,
 }
 
 impl EventStream {
@@ -92,7 +94,9 @@ impl EventStream {
             source.set_onerror(Some(error.as_ref().unchecked_ref()));
             message.forget();
             error.forget();
-            Some(EventStream { source })
+            Some(EventStream {
+                source: send_wrapper::SendWrapper::new(source),
+            })
         }
         #[cfg(not(feature = "hydrate"))]
         {

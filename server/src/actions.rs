@@ -106,25 +106,15 @@ impl Actions {
                 return Err(e);
             }
         };
-        let result = match docker.get().await {
-            Ok(client) => client.restart(&target.id, self.stop_timeout).await,
-            Err(e) => Err(e),
-        };
-        let (outcome, detail) = match &result {
-            Ok(()) => ("ok", None),
-            Err(e) => ("failed", Some(e.to_string())),
-        };
-        self.audit
-            .record(user, "restart", &target.name, outcome, detail.as_deref())
-            .await;
-        self.audit
-            .container_event(
-                &target.id,
-                &target.name,
-                "action",
-                Some(&format!("restarted by {user}: {outcome}")),
-            )
-            .await;
+        let result = restart_recorded(
+            docker,
+            &self.audit,
+            &target,
+            user,
+            "restart",
+            self.stop_timeout,
+        )
+        .await;
         result.map_err(Into::into)
     }
 
@@ -149,6 +139,9 @@ impl Actions {
         if containers.is_empty() {
             return Err(ActionError::NothingToDo);
         }
+        // By name, as the panel lists them (Docker lists newest first).
+        let mut containers = containers;
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
         let now = now_ms();
         let token = random_token();
         let mut plans = lock(&self.plans);
@@ -246,10 +239,9 @@ impl Actions {
             let (mut ok, mut failed) = (0, 0);
             for c in &plan.containers {
                 emit(&c.name, "restarting", None);
-                let result = match docker.get().await {
-                    Ok(client) => client.restart(&c.id, stop_timeout).await,
-                    Err(e) => Err(e),
-                };
+                let result =
+                    restart_recorded(&docker, &audit, c, &user, "restart-unhealthy", stop_timeout)
+                        .await;
                 let (phase, message) = match result {
                     Ok(()) => {
                         ok += 1;
@@ -260,23 +252,6 @@ impl Actions {
                         ("failed", Some(e.to_string()))
                     }
                 };
-                audit
-                    .record(
-                        &user,
-                        "restart-unhealthy",
-                        &c.name,
-                        phase,
-                        message.as_deref(),
-                    )
-                    .await;
-                audit
-                    .container_event(
-                        &c.id,
-                        &c.name,
-                        "action",
-                        Some(&format!("bulk restart by {user}: {phase}")),
-                    )
-                    .await;
                 emit(&c.name, phase, message);
             }
             emit("", "done", Some(format!("{ok} restarted, {failed} failed")));
@@ -326,8 +301,40 @@ impl Actions {
         self.docker.as_ref()
     }
 
-    /// The container id for a name or id, if collected.
-    pub fn resolve(&self, id_or_name: &str) -> Result<String, ActionError> {
-        self.find(id_or_name).map(|t| t.id)
+    /// The id and name of a collected container, found by either.
+    pub fn resolve(&self, id_or_name: &str) -> Result<PlannedRestart, ActionError> {
+        self.find(id_or_name)
     }
+}
+
+/// Restarts one container and records the outcome in the audit log and the container's own
+/// record (the single and the bulk restart share it, so both are recorded alike).
+async fn restart_recorded(
+    docker: &DockerHandle,
+    audit: &AuditLog,
+    target: &PlannedRestart,
+    user: &str,
+    action: &str,
+    stop_timeout: Duration,
+) -> Result<(), DockerError> {
+    let result = match docker.get().await {
+        Ok(client) => client.restart(&target.id, stop_timeout).await,
+        Err(e) => Err(e),
+    };
+    let (outcome, detail) = match &result {
+        Ok(()) => ("ok", None),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    audit
+        .record(user, action, &target.name, outcome, detail.as_deref())
+        .await;
+    audit
+        .container_event(
+            &target.id,
+            &target.name,
+            "action",
+            Some(&format!("{action} by {user}: {outcome}")),
+        )
+        .await;
+    result
 }

@@ -23,7 +23,7 @@ enum Step {
 #[component]
 pub fn BulkRestart(csrf: Signal<String>, unhealthy: Signal<usize>) -> impl IntoView {
     let step = RwSignal::new(Step::Closed);
-    let stream = StoredValue::new_local(None::<EventStream>);
+    let stream = StoredValue::new(None::<EventStream>);
     let open = move |_| {
         step.set(Step::Loading);
         let token = csrf.get_untracked();

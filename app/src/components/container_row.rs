@@ -141,7 +141,7 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
     });
     let followed = RwSignal::new(Vec::<String>::new());
     let following = RwSignal::new(false);
-    let stream = StoredValue::new_local(None::<EventStream>);
+    let stream = StoredValue::new(None::<EventStream>);
     let toggle_follow = move |_| {
         if following.get_untracked() {
             stream.set_value(None);

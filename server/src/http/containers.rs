@@ -103,15 +103,7 @@ async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<app::containers::ContainerEvent>>, ActionError> {
-    let name = state
-        .hub
-        .container_list()
-        .and_then(|l| {
-            l.iter()
-                .find(|c| c.id == id || c.name == id)
-                .map(|c| c.name.clone())
-        })
-        .ok_or_else(|| ActionError::NotFound(id.clone()))?;
+    let name = state.actions.resolve(&id)?.name;
     state
         .audit
         .container_events(&name, 100)
@@ -137,7 +129,7 @@ async fn follow_logs(
         .docker()
         .ok_or(ActionError::DockerOff)?
         .clone();
-    let id = state.actions.resolve(&id)?;
+    let id = state.actions.resolve(&id)?.id;
     let client = docker.get().await?;
     let lines = client
         .follow_logs(&id, q.tail.unwrap_or(50).clamp(1, 1000))
