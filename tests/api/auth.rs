@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use app::auth::Role;
-use reqwest::Method;
 
 use crate::helpers::{spawn_app, ADMIN_PASSWORD};
 
@@ -30,17 +29,11 @@ async fn reads_need_a_session_unless_anonymous_reading_is_on() {
     assert_eq!(app.get("/login").await.status(), 200);
 
     let admin = app.admin().await;
-    let r = app
-        .request(Method::GET, "/api/v1/score", Some(&admin), None)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/api/v1/score", &admin).await;
     assert_eq!(r.status(), 200);
     let html = app
-        .request(Method::GET, "/containers", Some(&admin), None)
-        .send()
+        .get_as("/containers", &admin)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -70,10 +63,8 @@ async fn sessions_are_httponly_strict_and_end_on_logout() {
 
     let admin = app.admin().await;
     let whoami = app
-        .request(Method::GET, "/api/v1/auth/session", Some(&admin), None)
-        .send()
+        .get_as("/api/v1/auth/session", &admin)
         .await
-        .unwrap()
         .json::<serde_json::Value>()
         .await
         .unwrap();
@@ -84,11 +75,7 @@ async fn sessions_are_httponly_strict_and_end_on_logout() {
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
-    let r = app
-        .request(Method::GET, "/api/v1/score", Some(&admin), None)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/api/v1/score", &admin).await;
     assert_eq!(
         r.status(),
         401,
@@ -155,10 +142,8 @@ async fn wrong_passwords_are_refused_then_rate_limited_and_audited() {
     // The audit log recorded the refusals; it needs a session to read.
     assert_eq!(app.get("/api/v1/audit").await.status(), 401);
     let log: serde_json::Value = app
-        .request(Method::GET, "/api/v1/audit", Some(&viewer), None)
-        .send()
+        .get_as("/api/v1/audit", &viewer)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -15,10 +15,8 @@ fn container<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
 }
 
 async fn audit(app: &TestApp, admin: &Session) -> Vec<Value> {
-    app.request(Method::GET, "/api/v1/audit?limit=500", Some(admin), None)
-        .send()
+    app.get_as("/api/v1/audit?limit=500", admin)
         .await
-        .unwrap()
         .json::<Vec<Value>>()
         .await
         .unwrap()
@@ -333,10 +331,8 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
 
     // The panel renders the containers on the server.
     let html = app
-        .request(Method::GET, "/containers", Some(&admin), None)
-        .send()
+        .get_as("/containers", &admin)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -142,6 +142,14 @@ impl TestApp {
         r
     }
 
+    /// A GET with the session's cookie (reads need no CSRF token).
+    pub async fn get_as(&self, path: &str, session: &Session) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path, Some(session), None)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     /// A POST as an admin with the right CSRF token.
     pub async fn act(
         &self,
