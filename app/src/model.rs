@@ -111,8 +111,12 @@ pub const METRIC_NAMES: &[&str] = &[
 /// Whether a series key names a metric Steward collects (stored or not yet).
 pub fn is_known_series(key: &str) -> bool {
     let name = key.split_once(':').map_or(key, |(name, _)| name);
-    METRIC_NAMES.contains(&name)
+    METRIC_NAMES.contains(&name) || CONTAINER_METRIC_NAMES.contains(&name)
 }
+
+/// Series the Docker collector stores: the unhealthy count and each container's write rate
+/// (`container_write_bps:<name>`).
+pub const CONTAINER_METRIC_NAMES: &[&str] = &["containers_unhealthy", "container_write_bps"];
 
 /// Builds a history series key from a metric name and optional label.
 pub fn series_key(name: &str, label: Option<&str>) -> String {

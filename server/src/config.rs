@@ -140,6 +140,8 @@ pub struct PrometheusConfig {
     pub timeout_secs: u64,
     /// Smallest step in seconds; use the scrape interval (default 15).
     pub min_step_secs: u64,
+    /// The longest window an admin's explore query may cover, in days (default 31).
+    pub explore_max_range_days: u64,
 }
 
 impl Default for PrometheusConfig {
@@ -148,6 +150,7 @@ impl Default for PrometheusConfig {
             url: String::new(),
             timeout_secs: 10,
             min_step_secs: 15,
+            explore_max_range_days: 31,
         }
     }
 }
@@ -376,6 +379,12 @@ impl Config {
             return Err(invalid(
                 "prometheus.timeout_secs / min_step_secs",
                 "must be at least 1",
+            ));
+        }
+        if !(1..=3650).contains(&self.prometheus.explore_max_range_days) {
+            return Err(invalid(
+                "prometheus.explore_max_range_days",
+                "must be between 1 and 3650",
             ));
         }
         if !(1..=3600).contains(&self.docker.interval_secs) {

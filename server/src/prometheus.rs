@@ -88,6 +88,8 @@ impl PrometheusClient {
                 ("start", start.to_string()),
                 ("end", end.to_string()),
                 ("step", step.to_string()),
+                // Prometheus stops evaluating when the caller would have given up anyway.
+                ("timeout", format!("{}s", self.timeout.as_secs().max(1))),
             ])
             .send()
             .await

@@ -9,6 +9,9 @@ use app::model::{CollectorState, CollectorStatus, Overview, Vitals};
 use app::score::{self, ScoreInputs};
 use tokio::sync::{mpsc, watch};
 
+use crate::history::task::{samples_from_containers, samples_from_vitals};
+use crate::history::Sample;
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -37,7 +40,7 @@ pub struct Hub {
     disk_mount: String,
     interval_secs: u64,
     /// Where new vitals go to be written to history (absent for `steward check`).
-    history: Option<mpsc::Sender<Vitals>>,
+    history: Option<mpsc::Sender<Vec<Sample>>>,
     /// Set when Docker is monitored: the watchdog's settings as the page shows them.
     docker: Option<WatchdogSettings>,
 }
@@ -46,7 +49,7 @@ impl Hub {
     pub fn new(
         disk_mount: String,
         interval_secs: u64,
-        history: Option<mpsc::Sender<Vitals>>,
+        history: Option<mpsc::Sender<Vec<Sample>>>,
     ) -> Self {
         let inner = Inner {
             vitals: None,
@@ -79,6 +82,9 @@ impl Hub {
 
     /// Stores a Docker round: the containers (`None` when the round failed) and the status.
     pub fn publish_containers(&self, items: Option<Vec<Container>>, status: CollectorStatus) {
+        if let Some(items) = &items {
+            self.record(samples_from_containers(items, now_ms()));
+        }
         self.update(|inner| {
             inner.containers_ms = items.as_ref().map(|_| now_ms()).or(inner.containers_ms);
             inner.containers = items.map(Arc::new);
@@ -128,11 +134,8 @@ impl Hub {
 
     /// Stores a collector's status (and new vitals, if the round produced them).
     pub fn publish_vitals(&self, vitals: Option<Vitals>, status: CollectorStatus) {
-        if let (Some(v), Some(history)) = (&vitals, &self.history) {
-            // The history task may be behind; dropping a sample beats blocking the collector.
-            if let Err(e) = history.try_send(v.clone()) {
-                tracing::warn!("history queue full or closed, sample dropped: {e}");
-            }
+        if let Some(v) = &vitals {
+            self.record(samples_from_vitals(v));
         }
         self.update(|inner| {
             if vitals.is_some() {
@@ -140,6 +143,16 @@ impl Hub {
             }
             inner.collectors.insert(status.name.clone(), status);
         });
+    }
+
+    /// Queues samples for the history writer.
+    fn record(&self, samples: Vec<Sample>) {
+        if let Some(history) = &self.history {
+            // The history task may be behind; dropping a sample beats blocking the collector.
+            if let Err(e) = history.try_send(samples) {
+                tracing::warn!("history queue full or closed, samples dropped: {e}");
+            }
+        }
     }
 
     /// Stores a status report of a collector or integration.

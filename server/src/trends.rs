@@ -1,35 +1,68 @@
-//! Named trends read from SQLite history: allow-listed series, downsampled for the screen, with
-//! a least-squares projection of the primary series over the visible window.
+//! Named trends read from SQLite history or Prometheus: allow-listed series, downsampled for
+//! the screen, with a least-squares projection of the primary series over the visible window,
+//! and the admin-only "explore" query.
 
 use app::downsample::lttb_indices;
 use app::model::{HistoryPoint, Unit};
-use app::projection::{project, ProjectionRules};
-use app::range::{parse_range, Resolution};
-use app::trend::{Trend, TrendLevel, TrendSeries, TrendSource, MAX_POINTS, TREND_NAMES};
+use app::projection::{project, Projection, ProjectionRules};
+use app::range::Resolution;
+use app::trend::{
+    anomaly_flags, Trend, TrendLevel, TrendSeries, TrendSource, Window, WindowError, MAX_POINTS,
+    TREND_NAMES,
+};
 
-use crate::config::Config;
+use crate::config::{Config, HistoryConfig};
+use crate::history::task::{CONTAINER_WRITE_PREFIX, UNHEALTHY_SERIES};
 use crate::history::{HistoryError, HistoryStore};
-use crate::prometheus::parse::choose_step;
+use crate::prometheus::parse::{choose_step, Series};
 use crate::prometheus::{PromError, PrometheusClient};
+
+/// A chart shows at most this many lines; the rest are named in the trend's note.
+pub const MAX_SERIES: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrendError {
     #[error("unknown trend {0:?}; known trends: {names}", names = TREND_NAMES.join(", "))]
     Unknown(String),
     #[error(transparent)]
+    Window(#[from] WindowError),
+    #[error(transparent)]
     History(#[from] HistoryError),
     #[error(transparent)]
     Prometheus(#[from] PromError),
+    #[error("{0}")]
+    Explore(String),
 }
 
-/// One trend's definition: which stored series it draws and which levels it projects to.
+/// Where one line (or, for a prefix, a family of lines) of a trend is stored.
+pub enum Stored {
+    /// One series key.
+    Key(String),
+    /// Every series whose key starts with this; each line is labelled with the rest of its key.
+    Prefix(&'static str),
+}
+
+/// One line of a trend: where SQLite keeps it and the PromQL that reads it from Prometheus.
+pub struct SeriesDef {
+    pub stored: Stored,
+    pub label: &'static str,
+    pub unit: Unit,
+    /// PromQL over node_exporter's or Steward's own `/metrics` names.
+    pub promql: String,
+    /// For a query returning many series: the label that names each line.
+    pub prom_label: Option<&'static str>,
+}
+
+/// One trend's definition: its lines and the levels the first one is projected to.
 pub struct TrendDef {
     pub name: &'static str,
     pub title: &'static str,
-    pub series: Vec<(String, &'static str, Unit)>,
-    /// The PromQL for each series (node_exporter's metric names), in the same order.
-    pub promql: Vec<String>,
+    pub series: Vec<SeriesDef>,
     pub levels: Vec<TrendLevel>,
+    /// Days above this many bytes (for rate series) are flagged.
+    pub flag_limit_per_day: Option<f64>,
+    /// Whether the first line is projected (levels or a leak signal make sense for it).
+    pub project: bool,
 }
 
 /// Escapes a value for a PromQL string literal.
@@ -53,54 +86,116 @@ fn levels(extra: Vec<TrendLevel>, t: app::thresholds::Threshold) -> Vec<TrendLev
         .collect()
 }
 
+fn one(key: impl Into<String>, label: &'static str, unit: Unit, promql: impl Into<String>) -> SeriesDef {
+    SeriesDef {
+        stored: Stored::Key(key.into()),
+        label,
+        unit,
+        promql: promql.into(),
+        prom_label: None,
+    }
+}
+
 /// The definition of a named trend, from the configured thresholds and score mount.
 pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
     let t = &config.thresholds;
+    let def = |name, title, series, levels| TrendDef {
+        name,
+        title,
+        series,
+        levels,
+        flag_limit_per_day: None,
+        project: true,
+    };
     Ok(match name {
-        "disk" => TrendDef {
-            name: "disk",
-            title: "Disk used",
-            series: vec![(
+        "disk" => def(
+            "disk",
+            "Disk used",
+            vec![one(
                 app::model::series_key("disk_used_pct", Some(&config.score.disk_mount)),
                 "used %",
                 Unit::Percent,
-            )],
-            promql: vec![format!(
-                "max(100 * (1 - node_filesystem_avail_bytes{{mountpoint=\"{m}\"}} / node_filesystem_size_bytes{{mountpoint=\"{m}\"}}))",
-                m = promql_string(&config.score.disk_mount)
+                format!(
+                    "max(100 * (1 - node_filesystem_avail_bytes{{mountpoint=\"{m}\"}} / node_filesystem_size_bytes{{mountpoint=\"{m}\"}}))",
+                    m = promql_string(&config.score.disk_mount)
+                ),
             )],
             // 55 % is where the score's disk dimension drops to 5 points (seed §4.2).
-            levels: levels(level("score band", Some(55.0)).into_iter().collect(), t.disk_used_pct),
-        },
-        "memory" => TrendDef {
-            name: "memory",
-            title: "Swap used and memory available",
-            // Swap first: its slope is the leak signal the projection reads.
-            series: vec![
-                ("swap_used_bytes".into(), "swap used", Unit::Bytes),
-                ("mem_available_bytes".into(), "available", Unit::Bytes),
+            levels(level("score band", Some(55.0)).into_iter().collect(), t.disk_used_pct),
+        ),
+        // Swap first: its slope is the leak signal the projection reads.
+        "memory" => def(
+            "memory",
+            "Swap used and memory available",
+            vec![
+                one(
+                    "swap_used_bytes",
+                    "swap used",
+                    Unit::Bytes,
+                    "sum(node_memory_SwapTotal_bytes - node_memory_SwapFree_bytes)",
+                ),
+                one(
+                    "mem_available_bytes",
+                    "available",
+                    Unit::Bytes,
+                    "sum(node_memory_MemAvailable_bytes)",
+                ),
             ],
-            promql: vec![
-                "sum(node_memory_SwapTotal_bytes - node_memory_SwapFree_bytes)".into(),
-                "sum(node_memory_MemAvailable_bytes)".into(),
-            ],
-            levels: Vec::new(),
+            Vec::new(),
+        ),
+        "steal" => def(
+            "steal",
+            "CPU steal",
+            vec![one(
+                "cpu_steal_pct",
+                "steal %",
+                Unit::Percent,
+                "100 * sum(rate(node_cpu_seconds_total{mode=\"steal\"}[5m])) / sum(rate(node_cpu_seconds_total[5m]))",
+            )],
+            levels(Vec::new(), t.cpu_steal_pct),
+        ),
+        "io" => def(
+            "io",
+            "Block writes (host)",
+            vec![one(
+                "disk_write_bps",
+                "write B/s",
+                Unit::BytesPerSecond,
+                "sum(rate(node_disk_written_bytes_total[5m]))",
+            )],
+            Vec::new(),
+        ),
+        "containers" => TrendDef {
+            project: false,
+            ..def(
+                "containers",
+                "Unhealthy containers",
+                vec![one(
+                    UNHEALTHY_SERIES,
+                    "unhealthy",
+                    Unit::Count,
+                    "max(steward_containers_unhealthy)",
+                )],
+                Vec::new(),
+            )
         },
-        "steal" => TrendDef {
-            name: "steal",
-            title: "CPU steal",
-            series: vec![("cpu_steal_pct".into(), "steal %", Unit::Percent)],
-            promql: vec![
-                "100 * sum(rate(node_cpu_seconds_total{mode=\"steal\"}[5m])) / sum(rate(node_cpu_seconds_total[5m]))".into(),
-            ],
-            levels: levels(Vec::new(), t.cpu_steal_pct),
-        },
-        "io" => TrendDef {
-            name: "io",
-            title: "Block writes",
-            series: vec![("disk_write_bps".into(), "write B/s", Unit::BytesPerSecond)],
-            promql: vec!["sum(rate(node_disk_written_bytes_total[5m]))".into()],
-            levels: Vec::new(),
+        "container_io" => TrendDef {
+            project: false,
+            flag_limit_per_day: Some(config.docker.block_write_limit_per_day as f64),
+            ..def(
+                "container_io",
+                "Block writes per container",
+                vec![SeriesDef {
+                    stored: Stored::Prefix(CONTAINER_WRITE_PREFIX),
+                    label: "write B/s",
+                    unit: Unit::BytesPerSecond,
+                    promql: format!(
+                        "topk({MAX_SERIES}, rate(steward_container_block_write_bytes_total[5m]))"
+                    ),
+                    prom_label: Some("container"),
+                }],
+                Vec::new(),
+            )
         },
         other => return Err(TrendError::Unknown(other.to_string())),
     })
@@ -118,114 +213,253 @@ pub fn downsample(points: Vec<HistoryPoint>) -> Vec<HistoryPoint> {
         .collect()
 }
 
-/// Where and how a trend's points were read.
-struct Window {
-    source: TrendSource,
-    resolution: Resolution,
-    start_ms: i64,
-    end_ms: i64,
-    step_secs: Option<u64>,
+/// How long each stored resolution is kept (`None`: forever).
+fn kept_ms(resolution: Resolution, h: &HistoryConfig) -> Option<i64> {
+    let days = |d: u64| (d > 0).then_some(d as i64 * 86_400_000);
+    match resolution {
+        Resolution::Raw => Some(h.raw_retention_hours as i64 * 3_600_000),
+        Resolution::Minute => days(h.minute_retention_days),
+        Resolution::Hour => days(h.hour_retention_days),
+        Resolution::Day => days(h.day_retention_days),
+    }
+}
+
+/// The finest resolution for the window's length whose retention still covers its start, so a
+/// zoom into last month reads hourly rollups once the raw samples are gone.
+pub fn resolution_for(window: &Window, now_ms: i64, history: &HistoryConfig) -> Resolution {
+    let order = [
+        Resolution::Raw,
+        Resolution::Minute,
+        Resolution::Hour,
+        Resolution::Day,
+    ];
+    let first = window.resolution();
+    order
+        .into_iter()
+        .skip_while(|r| *r != first)
+        .find(|r| kept_ms(*r, history).is_none_or(|kept| window.start_ms >= now_ms - kept))
+        .unwrap_or(Resolution::Day)
+}
+
+/// Orders lines by their mean (largest first), keeps [`MAX_SERIES`], and says what was left out.
+fn cap_series(mut series: Vec<TrendSeries>) -> (Vec<TrendSeries>, Option<String>) {
+    if series.len() <= MAX_SERIES {
+        return (series, None);
+    }
+    let mean = |s: &TrendSeries| {
+        s.points.iter().map(|p| p.avg).sum::<f64>() / s.points.len().max(1) as f64
+    };
+    series.sort_by(|a, b| mean(b).total_cmp(&mean(a)));
+    let left: Vec<String> = series.split_off(MAX_SERIES).into_iter().map(|s| s.label).collect();
+    let note = format!(
+        "showing the {MAX_SERIES} largest of {} lines; not drawn: {}",
+        MAX_SERIES + left.len(),
+        left.join(", ")
+    );
+    (series, Some(note))
 }
 
 /// Projects the first series and assembles the answer.
-fn finish(def: TrendDef, range: &str, window: Window, series: Vec<TrendSeries>) -> Trend {
-    let primary: Vec<(i64, f64)> = series
-        .first()
-        .map(|s| s.points.iter().map(|p| (p.ts_ms, p.avg)).collect())
+fn finish(
+    def: TrendDef,
+    window: &Window,
+    source: TrendSource,
+    resolution: Resolution,
+    step_secs: Option<u64>,
+    series: Vec<TrendSeries>,
+) -> Trend {
+    let (series, note) = cap_series(series);
+    let projection = if def.project {
+        let primary: Vec<(i64, f64)> = series
+            .first()
+            .map(|s| s.points.iter().map(|p| (p.ts_ms, p.avg)).collect())
+            .unwrap_or_default();
+        let values: Vec<f64> = def.levels.iter().map(|l| l.value).collect();
+        project(&primary, &values, window.end_ms, &ProjectionRules::default())
+    } else {
+        Projection::NoTrend {
+            reason: "not projected".into(),
+            fit: None,
+        }
+    };
+    let flags = def
+        .flag_limit_per_day
+        .map(|limit| anomaly_flags(&series, limit))
         .unwrap_or_default();
-    let values: Vec<f64> = def.levels.iter().map(|l| l.value).collect();
-    let projection = project(
-        &primary,
-        &values,
-        window.end_ms,
-        &ProjectionRules::default(),
-    );
     Trend {
         name: def.name.to_string(),
         title: def.title.to_string(),
-        range: range.trim().to_string(),
-        source: window.source,
-        resolution: window.resolution,
+        range: if window.relative {
+            app::format::duration(window.span_secs())
+        } else {
+            "custom".into()
+        },
+        source,
+        resolution,
         start_ms: window.start_ms,
         end_ms: window.end_ms,
-        step_secs: window.step_secs,
+        step_secs,
         series,
         levels: def.levels,
         projection,
+        flags,
+        note,
     }
 }
 
-/// Reads a trend from Prometheus-compatible storage: one `query_range` per series, with a step
+/// One line per Prometheus result series, named by `label` (or the series' own labels).
+fn prom_lines(result: Vec<Series>, def: &SeriesDef) -> Vec<TrendSeries> {
+    let many = result.len() > 1;
+    result
+        .into_iter()
+        .map(|s| {
+            let name = def
+                .prom_label
+                .and_then(|l| s.labels.iter().find(|(k, _)| k == l).map(|(_, v)| v.clone()));
+            let label = match name {
+                Some(n) => n,
+                None if many => series_name(&s.labels),
+                None => def.label.to_string(),
+            };
+            TrendSeries {
+                key: match &def.stored {
+                    Stored::Key(k) => k.clone(),
+                    Stored::Prefix(p) => format!("{p}{label}"),
+                },
+                label,
+                unit: def.unit,
+                points: downsample(s.points),
+            }
+        })
+        .collect()
+}
+
+/// A result series' name in PromQL's own notation, e.g. `{instance="a", job="node"}`.
+pub fn series_name(labels: &[(String, String)]) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// Reads a trend from Prometheus-compatible storage: one `query_range` per line, with a step
 /// that gives about [`MAX_POINTS`] points and never breaks Prometheus's 11,000-point limit.
 pub async fn prometheus_trend(
     client: &PrometheusClient,
-    mut def: TrendDef,
-    range: &str,
-    now_ms: i64,
+    def: TrendDef,
+    window: &Window,
     min_step_secs: u64,
 ) -> Result<Trend, TrendError> {
-    let secs = parse_range(range).map_err(HistoryError::from)?;
-    // range / step + 1 points must fit in MAX_POINTS, so nothing is downsampled away.
-    let step = choose_step(secs, MAX_POINTS as u64 - 1, min_step_secs);
-    let end = now_ms / 1000;
-    let start = end - secs as i64;
+    // span / step + 1 points must fit in MAX_POINTS, so nothing is downsampled away.
+    let step = choose_step(window.span_secs(), MAX_POINTS as u64 - 1, min_step_secs);
+    let (start, end) = (window.start_ms / 1000, window.end_ms / 1000);
     let mut series = Vec::with_capacity(def.series.len());
-    let promql = std::mem::take(&mut def.promql);
-    for ((key, label, unit), promql) in std::mem::take(&mut def.series).into_iter().zip(&promql) {
-        let result = client.query_range(promql, start, end, step).await?;
-        let points = result
-            .into_iter()
-            .next()
-            .map(|s| s.points)
-            .unwrap_or_default();
-        series.push(TrendSeries {
-            key,
-            label: label.to_string(),
-            unit,
-            points: downsample(points),
-        });
+    for line in &def.series {
+        let result = client.query_range(&line.promql, start, end, step).await?;
+        series.extend(prom_lines(result, line));
     }
     let window = Window {
-        source: TrendSource::Prometheus,
-        resolution: Resolution::for_range(secs),
         start_ms: start * 1000,
         end_ms: end * 1000,
-        step_secs: Some(step),
+        ..*window
     };
-    Ok(finish(def, range, window, series))
+    let resolution = window.resolution();
+    Ok(finish(def, &window, TrendSource::Prometheus, resolution, Some(step), series))
 }
 
 /// Reads a trend from SQLite. A defined series with nothing stored yet is an empty line.
 pub async fn sqlite_trend(
     store: &HistoryStore,
-    mut def: TrendDef,
-    range: &str,
+    history: &HistoryConfig,
+    def: TrendDef,
+    window: &Window,
     now_ms: i64,
 ) -> Result<Trend, TrendError> {
-    let secs = parse_range(range).map_err(HistoryError::from)?;
-    let resolution = Resolution::for_range(secs);
+    let resolution = resolution_for(window, now_ms, history);
     let mut series = Vec::with_capacity(def.series.len());
-    for (key, label, unit) in std::mem::take(&mut def.series) {
-        let points = match store.query(&key, range, now_ms).await {
-            Ok(h) => h.points,
-            Err(HistoryError::UnknownMetric(_)) => Vec::new(),
-            Err(e) => return Err(e.into()),
+    for line in &def.series {
+        let keys: Vec<(String, String)> = match &line.stored {
+            Stored::Key(k) => vec![(k.clone(), line.label.to_string())],
+            Stored::Prefix(p) => store
+                .series_with_prefix(p)
+                .await?
+                .into_iter()
+                .map(|k| {
+                    let label = k[p.len()..].to_string();
+                    (k, label)
+                })
+                .collect(),
         };
-        series.push(TrendSeries {
-            key,
-            label: label.to_string(),
-            unit,
-            points: downsample(points),
-        });
+        for (key, label) in keys {
+            let points = match store
+                .query_between(&key, resolution, window.start_ms, window.end_ms)
+                .await
+            {
+                Ok(p) => p,
+                Err(HistoryError::UnknownMetric(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            // A container with nothing in this window is not a line on this chart.
+            if points.is_empty() && matches!(line.stored, Stored::Prefix(_)) {
+                continue;
+            }
+            series.push(TrendSeries {
+                key,
+                label,
+                unit: line.unit,
+                points: downsample(points),
+            });
+        }
     }
-    let window = Window {
-        source: TrendSource::Sqlite,
-        resolution,
-        start_ms: now_ms - secs as i64 * 1000,
-        end_ms: now_ms,
-        step_secs: resolution.bucket_ms().map(|ms| ms as u64 / 1000),
+    let step = resolution.bucket_ms().map(|ms| ms as u64 / 1000);
+    Ok(finish(def, window, TrendSource::Sqlite, resolution, step, series))
+}
+
+/// An admin's own PromQL: validated, run with the proxy's timeout, drawn like a trend.
+pub struct Explore<'a> {
+    pub query: &'a str,
+    pub window: Window,
+    /// The longest window allowed, in seconds.
+    pub max_range_secs: u64,
+    pub min_step_secs: u64,
+}
+
+/// The longest PromQL the explore box accepts.
+pub const MAX_QUERY_LEN: usize = 2_000;
+
+/// Runs an explore query. Refuses an empty or huge query and a window over the limit; draws at
+/// most [`MAX_SERIES`] lines of at most [`MAX_POINTS`] points (the step is chosen for that).
+pub async fn explore(client: &PrometheusClient, e: Explore<'_>) -> Result<Trend, TrendError> {
+    let query = e.query.trim();
+    if query.is_empty() {
+        return Err(TrendError::Explore("the query is empty".into()));
+    }
+    if query.len() > MAX_QUERY_LEN {
+        return Err(TrendError::Explore(format!(
+            "the query is {} characters long; at most {MAX_QUERY_LEN} are accepted",
+            query.len()
+        )));
+    }
+    if e.window.span_secs() > e.max_range_secs {
+        return Err(TrendError::Explore(format!(
+            "the window is {}; explore allows at most {} (prometheus.explore_max_range_days)",
+            app::format::duration(e.window.span_secs()),
+            app::format::duration(e.max_range_secs)
+        )));
+    }
+    let def = TrendDef {
+        name: "explore",
+        title: "Explore",
+        series: vec![SeriesDef {
+            stored: Stored::Key("explore".into()),
+            label: "value",
+            unit: Unit::Count,
+            promql: query.to_string(),
+            prom_label: None,
+        }],
+        levels: Vec::new(),
+        flag_limit_per_day: None,
+        project: false,
     };
-    Ok(finish(def, range, window, series))
+    prometheus_trend(client, def, &e.window, e.min_step_secs).await
 }
 
 #[cfg(test)]
@@ -240,9 +474,12 @@ mod tests {
             assert!(definition(name, &c).is_ok(), "{name}");
         }
         let e = definition("rm -rf", &c).err().unwrap().to_string();
-        assert!(e.contains("known trends: disk, memory, steal, io"), "{e}");
+        assert!(
+            e.contains("known trends: disk, memory, steal, io, containers, container_io"),
+            "{e}"
+        );
         let disk = definition("disk", &c).unwrap();
-        assert_eq!(disk.series[0].0, "disk_used_pct:/");
+        assert!(matches!(&disk.series[0].stored, Stored::Key(k) if k == "disk_used_pct:/"));
         let levels: Vec<f64> = disk.levels.iter().map(|l| l.value).collect();
         assert_eq!(levels, [55.0, 85.0, 95.0]);
     }
@@ -266,7 +503,8 @@ mod tests {
         store.rollup(now).await.unwrap();
 
         let c = Config::default();
-        let year = sqlite_trend(&store, definition("disk", &c).unwrap(), "1y", now)
+        let last = |range: &str| app::trend::resolve_window(Some(range), None, None, "7d", now).unwrap();
+        let year = sqlite_trend(&store, &c.history, definition("disk", &c).unwrap(), &last("1y"), now)
             .await
             .unwrap();
         assert_eq!(year.resolution, Resolution::Day);
@@ -276,12 +514,13 @@ mod tests {
             "{}",
             year.series[0].points.len()
         );
-        let month = sqlite_trend(&store, definition("disk", &c).unwrap(), "30d", now)
+        let month = sqlite_trend(&store, &c.history, definition("disk", &c).unwrap(), &last("30d"), now)
             .await
             .unwrap();
         assert_eq!(month.resolution, Resolution::Hour);
-        // 30 days of hourly rollups = 720 points: under the cap, kept as they are.
-        assert_eq!(month.series[0].points.len(), 720);
+        // 30 days of hourly rollups: 720 (or 721 with the bucket at the window's start).
+        assert!((720..=721).contains(&month.series[0].points.len()));
+        assert_eq!(month.range, "30d 0h");
         match month.projection {
             app::projection::Projection::Rising { fit, crossings } => {
                 assert!((fit.slope_per_day - 0.05).abs() < 1e-6, "{fit:?}");
@@ -292,7 +531,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A known series with no data yet is an empty line and "too few points".
-        let steal = sqlite_trend(&store, definition("steal", &c).unwrap(), "7d", now)
+        let steal = sqlite_trend(&store, &c.history, definition("steal", &c).unwrap(), &last("7d"), now)
             .await
             .unwrap();
         assert!(steal.series[0].points.is_empty());
@@ -316,5 +555,84 @@ mod tests {
         assert_eq!(out.len(), MAX_POINTS);
         assert_eq!(out[0].ts_ms, 0);
         assert_eq!(out[MAX_POINTS - 1].ts_ms, 4_999);
+    }
+
+    #[test]
+    fn zooms_past_retention_read_coarser_rollups() {
+        let h = HistoryConfig::default(); // raw 48 h, minutes 30 d, hours 730 d
+        const HOUR: i64 = 3_600_000;
+        let now = 1_800_000_000_000;
+        let w = |from_h: i64, to_h: i64| Window {
+            start_ms: now - from_h * HOUR,
+            end_ms: now - to_h * HOUR,
+            relative: false,
+        };
+        // One hour, recent: raw. One hour, three days ago: raw is gone, minutes serve.
+        assert_eq!(resolution_for(&w(1, 0), now, &h), Resolution::Raw);
+        assert_eq!(resolution_for(&w(72, 71), now, &h), Resolution::Minute);
+        // One hour forty days ago: hourly rollups. Three years ago: days (kept forever).
+        assert_eq!(resolution_for(&w(960, 959), now, &h), Resolution::Hour);
+        assert_eq!(resolution_for(&w(26_280, 26_279), now, &h), Resolution::Day);
+    }
+
+    #[test]
+    fn many_lines_keep_the_largest_and_say_so() {
+        let line = |label: &str, v: f64| TrendSeries {
+            key: format!("k:{label}"),
+            label: label.into(),
+            unit: Unit::BytesPerSecond,
+            points: vec![HistoryPoint { ts_ms: 0, avg: v, min: v, max: v }],
+        };
+        let lines: Vec<TrendSeries> = (0..10).map(|i| line(&format!("c{i}"), i as f64)).collect();
+        let (kept, note) = cap_series(lines);
+        assert_eq!(kept.len(), MAX_SERIES);
+        assert_eq!(kept[0].label, "c9");
+        assert_eq!(
+            note.as_deref(),
+            Some("showing the 8 largest of 10 lines; not drawn: c1, c0")
+        );
+        assert_eq!(
+            series_name(&[("job".into(), "node".into()), ("i".into(), "a\"b".into())]),
+            "{job=\"node\", i=\"a\\\"b\"}"
+        );
+    }
+
+    #[tokio::test]
+    async fn container_lines_and_anomaly_days_from_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::open(&dir.path().join("s.db")).await.unwrap();
+        const HOUR: i64 = 3_600_000;
+        let t0 = 1_700_000_000_000_i64 / 86_400_000 * 86_400_000;
+        // "db" writes 200 kB/s (17.3 GB/day, over the 10 GB default) on its second day only.
+        let mut samples = Vec::new();
+        for h in 0..72 {
+            let db = if (24..48).contains(&h) { 200e3 } else { 1e3 };
+            for (name, v) in [("db", db), ("web", 5e3)] {
+                samples.push(Sample {
+                    series: format!("{CONTAINER_WRITE_PREFIX}{name}"),
+                    ts_ms: t0 + h * HOUR,
+                    value: v,
+                });
+            }
+            samples.push(Sample { series: UNHEALTHY_SERIES.into(), ts_ms: t0 + h * HOUR, value: (h % 3) as f64 });
+        }
+        store.write(&samples).await.unwrap();
+        let now = t0 + 72 * HOUR;
+        store.rollup(now).await.unwrap();
+        let c = Config::default();
+        let w = app::trend::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
+        let t = sqlite_trend(&store, &c.history, definition("container_io", &c).unwrap(), &w, now)
+            .await
+            .unwrap();
+        let labels: Vec<&str> = t.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["db", "web"]);
+        assert_eq!(t.flags.len(), 1, "{:?}", t.flags);
+        assert_eq!(t.flags[0].start_ms, t0 + 86_400_000);
+        assert_eq!(t.flags[0].series, "db");
+        let u = sqlite_trend(&store, &c.history, definition("containers", &c).unwrap(), &w, now)
+            .await
+            .unwrap();
+        assert_eq!(u.series[0].points.len(), 72);
+        assert_eq!(u.series[0].points.iter().map(|p| p.max).fold(0.0, f64::max), 2.0);
     }
 }

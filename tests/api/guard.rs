@@ -16,6 +16,7 @@ fn mutating_routes() -> Vec<(Method, String)> {
     let mut routes: Vec<(Method, String)> = server::http::containers::ACTIONS
         .iter()
         .chain(USER_ACTIONS)
+        .chain([&server::http::api::EXPLORE])
         .map(|p| (Method::POST, p.replace("{id}", "some-container")))
         .collect();
     let fns = server_functions();

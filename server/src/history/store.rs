@@ -245,24 +245,43 @@ impl HistoryStore {
     ) -> Result<History, HistoryError> {
         let secs = parse_range(range)?;
         let resolution = Resolution::for_range(secs);
+        let from = now_ms - (secs as i64) * 1000;
+        let points = self.query_between(metric, resolution, from, i64::MAX).await?;
+        Ok(History {
+            metric: metric.to_string(),
+            range: range.trim().to_string(),
+            resolution,
+            points,
+        })
+    }
+
+    /// The points of one series at `resolution` whose time (bucket start) lies in
+    /// `from_ms..=to_ms`, oldest first.
+    pub async fn query_between(
+        &self,
+        metric: &str,
+        resolution: Resolution,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HistoryPoint>, HistoryError> {
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM series WHERE name = ?")
             .bind(metric)
             .fetch_optional(&self.pool)
             .await?;
         let id = id.ok_or_else(|| HistoryError::UnknownMetric(metric.to_string()))?;
-        let from = now_ms - (secs as i64) * 1000;
         let sql = match resolution {
-            Resolution::Raw => "SELECT ts, value, value, value FROM samples_raw WHERE series_id = ? AND ts >= ? ORDER BY ts",
-            Resolution::Minute => "SELECT bucket, avg, min, max FROM rollup_1m WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
-            Resolution::Hour => "SELECT bucket, avg, min, max FROM rollup_1h WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
-            Resolution::Day => "SELECT bucket, avg, min, max FROM rollup_1d WHERE series_id = ? AND bucket >= ? ORDER BY bucket",
+            Resolution::Raw => "SELECT ts, value, value, value FROM samples_raw WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
+            Resolution::Minute => "SELECT bucket, avg, min, max FROM rollup_1m WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
+            Resolution::Hour => "SELECT bucket, avg, min, max FROM rollup_1h WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
+            Resolution::Day => "SELECT bucket, avg, min, max FROM rollup_1d WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
         };
         let rows = sqlx::query(sql)
             .bind(id)
-            .bind(from)
+            .bind(from_ms)
+            .bind(to_ms)
             .fetch_all(&self.pool)
             .await?;
-        let points = rows
+        Ok(rows
             .iter()
             .map(|r| HistoryPoint {
                 ts_ms: r.get(0),
@@ -270,13 +289,20 @@ impl HistoryStore {
                 min: r.get(2),
                 max: r.get(3),
             })
-            .collect();
-        Ok(History {
-            metric: metric.to_string(),
-            range: range.trim().to_string(),
-            resolution,
-            points,
-        })
+            .collect())
+    }
+
+    /// The stored series whose names start with `prefix` (e.g. every container's write rate).
+    pub async fn series_with_prefix(&self, prefix: &str) -> Result<Vec<String>, HistoryError> {
+        // Range on the name instead of LIKE, so `_` and `%` in names match literally.
+        let end = format!("{prefix}\u{10ffff}");
+        Ok(
+            sqlx::query_scalar("SELECT name FROM series WHERE name >= ? AND name < ? ORDER BY name")
+                .bind(prefix)
+                .bind(end)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Row counts per table, for `/metrics` and tests.

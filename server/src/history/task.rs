@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::containers::{Container, Health};
 use app::model::{CollectorState, CollectorStatus, Vitals};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +31,30 @@ pub fn samples_from_vitals(v: &Vitals) -> Vec<Sample> {
         .collect()
 }
 
+/// Series the Docker collector feeds to history (besides the vitals' [`app::model::METRIC_NAMES`]).
+pub const UNHEALTHY_SERIES: &str = "containers_unhealthy";
+/// Per-container block write rate, keyed `container_write_bps:<name>`.
+pub const CONTAINER_WRITE_PREFIX: &str = "container_write_bps:";
+
+/// The samples to store from one Docker round: the unhealthy count and each running
+/// container's block write rate (absent until its second sample).
+pub fn samples_from_containers(items: &[Container], ts_ms: i64) -> Vec<Sample> {
+    let unhealthy = items.iter().filter(|c| c.health == Health::Unhealthy).count();
+    std::iter::once(Sample {
+        series: UNHEALTHY_SERIES.into(),
+        ts_ms,
+        value: unhealthy as f64,
+    })
+    .chain(items.iter().filter_map(|c| {
+        Some(Sample {
+            series: format!("{CONTAINER_WRITE_PREFIX}{}", c.name),
+            ts_ms,
+            value: c.block_write_rate.filter(|r| r.is_finite())?,
+        })
+    }))
+    .collect()
+}
+
 /// Settings of the writer task.
 pub struct WriterSettings {
     pub config: HistoryConfig,
@@ -40,7 +65,7 @@ pub struct WriterSettings {
 /// Runs until `cancel` fires or the sender side closes, then flushes and returns.
 pub async fn run(
     store: Arc<HistoryStore>,
-    mut rx: mpsc::Receiver<Vitals>,
+    mut rx: mpsc::Receiver<Vec<Sample>>,
     settings: WriterSettings,
     hub: Arc<Hub>,
     cancel: CancellationToken,
@@ -57,7 +82,7 @@ pub async fn run(
         tokio::select! {
             _ = cancel.cancelled() => break,
             msg = rx.recv() => match msg {
-                Some(v) => buffer.extend(samples_from_vitals(&v)),
+                Some(batch) => buffer.extend(batch),
                 None => break,
             },
             _ = flush.tick() => {
@@ -74,8 +99,8 @@ pub async fn run(
         }
     }
     // Shutdown: take what is still queued, then write it.
-    while let Ok(v) = rx.try_recv() {
-        buffer.extend(samples_from_vitals(&v));
+    while let Ok(batch) = rx.try_recv() {
+        buffer.extend(batch);
     }
     let result = flush_and_rollup(&store, &mut buffer, &settings).await;
     if let Err(e) = &result {

@@ -21,12 +21,16 @@ use super::AppState;
 use crate::history::HistoryError;
 use crate::state::now_ms;
 
+/// The admin-only PromQL route: a POST, so the guard demands an admin and the CSRF token.
+pub const EXPLORE: &str = "/api/v1/explore";
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/vitals", get(vitals))
         .route("/api/v1/score", get(score))
         .route("/api/v1/history", get(history))
         .route("/api/v1/trend/{name}", get(trend))
+        .route(EXPLORE, axum::routing::post(explore))
         .route("/api/v1/stream", get(stream))
         .route("/healthz", get(healthz))
 }
@@ -73,25 +77,87 @@ async fn history(
 #[derive(Deserialize)]
 pub struct TrendQuery {
     pub range: Option<String>,
+    /// Absolute window in ms since the epoch (both or neither), e.g. after a drag-zoom.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
 }
 
-/// `GET /api/v1/trend/{name}?range=7d` (range defaults to 7d): an allow-listed trend from
-/// Prometheus when `prometheus.url` is set, else SQLite history, downsampled to at most 1,000 points a series, with its projection.
+/// `GET /api/v1/trend/{name}?range=7d` or `?from=MS&to=MS` (default `range=7d`): an
+/// allow-listed trend from Prometheus when `prometheus.url` is set, else SQLite history,
+/// downsampled to at most 1,000 points a series, with its projection.
 async fn trend(
     State(state): State<AppState>,
     axum::extract::Path(name): axum::extract::Path<String>,
     Query(q): Query<TrendQuery>,
 ) -> Result<Json<app::trend::Trend>, ApiError> {
-    let def = crate::trends::definition(&name, &state.config)?;
-    let range = q.range.unwrap_or_else(|| "7d".into());
-    let trend = match &state.prometheus {
+    Ok(Json(trend_for(&state, &name, &q).await?))
+}
+
+/// Shared by the API and the trends page's server function.
+pub async fn trend_for(
+    state: &AppState,
+    name: &str,
+    q: &TrendQuery,
+) -> Result<app::trend::Trend, crate::trends::TrendError> {
+    let def = crate::trends::definition(name, &state.config)?;
+    let now = now_ms();
+    let window = app::trend::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
+    match &state.prometheus {
         Some(client) => {
             let min_step = state.config.prometheus.min_step_secs;
-            crate::trends::prometheus_trend(client, def, &range, now_ms(), min_step).await?
+            crate::trends::prometheus_trend(client, def, &window, min_step).await
         }
-        None => crate::trends::sqlite_trend(&state.store, def, &range, now_ms()).await?,
+        None => {
+            crate::trends::sqlite_trend(&state.store, &state.config.history, def, &window, now)
+                .await
+        }
+    }
+}
+
+/// The explore box's request: PromQL and a window like a trend's.
+#[derive(Deserialize)]
+pub struct ExploreRequest {
+    pub query: String,
+    #[serde(flatten)]
+    pub window: TrendQuery,
+}
+
+/// `POST /api/v1/explore` (admin): arbitrary PromQL against the configured Prometheus, drawn
+/// like a trend. Each run is written to the audit log with its query.
+async fn explore(
+    State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<app::auth::SessionView>,
+    Json(req): Json<ExploreRequest>,
+) -> Result<Json<app::trend::Trend>, ApiError> {
+    let Some(client) = &state.prometheus else {
+        return Err(ApiError::BadRequest(
+            "explore needs Prometheus: set prometheus.url (trends read SQLite without it)".into(),
+        ));
     };
-    Ok(Json(trend))
+    let w = &req.window;
+    let window = app::trend::resolve_window(w.range.as_deref(), w.from, w.to, "1h", now_ms())
+        .map_err(crate::trends::TrendError::from)?;
+    let p = &state.config.prometheus;
+    let result = crate::trends::explore(
+        client,
+        crate::trends::Explore {
+            query: &req.query,
+            window,
+            max_range_secs: p.explore_max_range_days * 86_400,
+            min_step_secs: p.min_step_secs,
+        },
+    )
+    .await;
+    let outcome = match &result {
+        Ok(t) => format!("ok: {} lines", t.series.len()),
+        Err(e) => format!("error: {e}"),
+    };
+    let query: String = req.query.chars().take(crate::trends::MAX_QUERY_LEN).collect();
+    state
+        .audit
+        .record(&user.username, "explore", "prometheus", &outcome, Some(&query))
+        .await;
+    Ok(Json(result?))
 }
 
 /// Shared by the API and the pages' server function. A metric that is collected but has no

@@ -40,6 +40,9 @@ impl From<crate::trends::TrendError> for ApiError {
     fn from(e: crate::trends::TrendError) -> Self {
         match e {
             crate::trends::TrendError::Unknown(_) => ApiError::NotFound(e.to_string()),
+            crate::trends::TrendError::Window(_) | crate::trends::TrendError::Explore(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             crate::trends::TrendError::History(h) => h.into(),
             crate::trends::TrendError::Prometheus(p) => match p {
                 crate::prometheus::PromError::Timeout { .. } => {

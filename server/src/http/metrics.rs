@@ -11,7 +11,10 @@ use axum::response::IntoResponse;
 use super::AppState;
 
 pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
-    let body = render(&state.hub.overview());
+    let mut body = render(&state.hub.overview());
+    if let Some(containers) = state.hub.container_list() {
+        render_containers(&mut body, &containers);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -69,6 +72,25 @@ fn level_code(l: Level) -> u8 {
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Per-container counters: what trends of single containers need (e.g. the block write rate).
+pub fn render_containers(out: &mut String, containers: &[app::containers::Container]) {
+    family(
+        out,
+        "steward_container_block_write_bytes_total",
+        "counter",
+        "Bytes a container has written to block devices since it started.",
+    );
+    for c in containers {
+        if let Some(b) = c.block_write_bytes {
+            let _ = writeln!(
+                out,
+                "steward_container_block_write_bytes_total{{container=\"{}\"}} {b}",
+                escape(&c.name)
+            );
+        }
+    }
 }
 
 /// Renders the whole exposition. Unknown values are left out (never exported as 0); their
