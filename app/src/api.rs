@@ -8,6 +8,7 @@ use leptos::server_fn::codec::GetUrl;
 use crate::auth::{AuditEntry, SessionView};
 use crate::containers::{ContainerDetail, Containers};
 use crate::model::{History, Overview};
+use crate::trend::Trend;
 
 /// The latest overview (score, vitals, collector status).
 #[server(input = GetUrl)]
@@ -58,6 +59,21 @@ pub async fn get_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, ServerFnE
     let backend = crate::backend::backend()?;
     backend
         .audit(before)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// A named trend over the last `range` (e.g. `7d`), or from `from` to `to` (ms) after a zoom.
+#[server(input = GetUrl)]
+pub async fn get_trend(
+    name: String,
+    range: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Trend, ServerFnError> {
+    let backend = crate::backend::backend()?;
+    backend
+        .trend(&name, range, from, to)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }

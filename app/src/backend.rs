@@ -30,6 +30,15 @@ pub trait Backend: Send + Sync + 'static {
     fn containers(&self) -> Containers;
     /// A container's last 50 log lines (asked of Docker, with a timeout) and its events.
     async fn container_detail(&self, id: &str) -> Result<ContainerDetail, BackendError>;
+    /// A named trend over `range`, or between `from` and `to` (ms); may ask Prometheus (with
+    /// its timeout) when it is the configured source.
+    async fn trend(
+        &self,
+        name: &str,
+        range: Option<String>,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<crate::trend::Trend, BackendError>;
     /// Audit entries older than `before` (an id), newest first.
     async fn audit(&self, before: Option<i64>) -> Result<Vec<AuditEntry>, BackendError>;
 }

@@ -46,6 +46,66 @@ pub async fn post_json(url: &str, csrf: &str, body: Option<String>) -> Result<St
     }
 }
 
+/// A precise clock for timing the chart's redraw, in ms (0 outside the browser).
+pub fn now_precise_ms() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.performance())
+            .map_or(0.0, |p| p.now())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    0.0
+}
+
+/// The pointer's horizontal position over the element that handles the event, in the units of
+/// a `view_width`-wide viewBox (the chart is scaled by CSS, so pixels differ per screen).
+pub fn pointer_x(ev: &leptos::ev::PointerEvent, view_width: f64) -> Option<f64> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let el: web_sys::Element = ev.current_target()?.dyn_into().ok()?;
+        let rect = el.get_bounding_client_rect();
+        (rect.width() > 0.0)
+            .then(|| (f64::from(ev.client_x()) - rect.left()) * view_width / rect.width())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (ev, view_width);
+        None
+    }
+}
+
+/// Keeps a pointer's events on the element while a finger or mouse drags across the chart.
+pub fn capture_pointer(ev: &leptos::ev::PointerEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
+            let _ = el.set_pointer_capture(ev.pointer_id());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
+/// A `datetime-local` input's value (the browser's time zone) as ms since the epoch.
+pub fn parse_local_datetime(value: &str) -> Option<i64> {
+    #[cfg(feature = "hydrate")]
+    {
+        let ms = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(value)).get_time();
+        ms.is_finite().then_some(ms as i64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = value;
+        None
+    }
+}
+
 /// Loads another page (a full load, so the server renders it for the new session).
 pub fn navigate(url: &str) {
     #[cfg(feature = "hydrate")]

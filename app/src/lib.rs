@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod chart;
 pub mod client;
 pub mod components;
 pub mod containers;
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                 <a class="brand" href="/">"Steward"</a>
                 <nav class="nav">
                     <a href="/">"Overview"</a>
+                    <a href="/trends">"Trends"</a>
                     <a href="/containers">"Containers"</a>
                     <a href="/audit">"Audit"</a>
                 </nav>
@@ -92,6 +94,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("containers") view=pages::containers::ContainersPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("trends") view=pages::trends::TrendsPage/>
                     <Route path=StaticSegment("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                     <Route path=StaticSegment("setup") view=pages::login::SetupPage/>

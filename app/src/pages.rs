@@ -4,3 +4,4 @@ pub mod audit;
 pub mod containers;
 pub mod login;
 pub mod overview;
+pub mod trends;

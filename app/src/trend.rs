@@ -86,7 +86,26 @@ pub struct Trend {
 }
 
 /// The allow-listed trend names, in the order the trends page shows them.
-pub const TREND_NAMES: &[&str] = &["disk", "memory", "steal", "io", "containers", "container_io"];
+pub const TREND_NAMES: &[&str] = &[
+    "disk",
+    "memory",
+    "steal",
+    "io",
+    "containers",
+    "container_io",
+];
+
+/// The trend a score dimension's drill-down links to.
+pub fn trend_for_dimension(id: crate::score::DimensionId) -> Option<&'static str> {
+    use crate::score::DimensionId::*;
+    match id {
+        CpuEfficiency => Some("steal"),
+        MemoryPressure => Some("memory"),
+        DiskHealth => Some("disk"),
+        ServiceHealth => Some("containers"),
+        MaintenanceHygiene | LlmReadiness => None,
+    }
+}
 
 /// The window a trend covers: the last `range` before now, or an absolute from/to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,7 +247,11 @@ pub fn nearest(points: &[HistoryPoint], ts_ms: i64) -> Option<HistoryPoint> {
     let i = points.partition_point(|p| p.ts_ms < ts_ms);
     let before = i.checked_sub(1).and_then(|j| points.get(j));
     match (before, points.get(i)) {
-        (Some(a), Some(b)) => Some(if ts_ms - a.ts_ms <= b.ts_ms - ts_ms { *a } else { *b }),
+        (Some(a), Some(b)) => Some(if ts_ms - a.ts_ms <= b.ts_ms - ts_ms {
+            *a
+        } else {
+            *b
+        }),
         (a, b) => a.or(b).copied(),
     }
 }
@@ -245,8 +268,8 @@ mod tests {
         assert_eq!((w.end_ms - w.start_ms, w.relative), (7 * DAY_MS, true));
         let w = resolve_window(Some("1h"), None, None, "7d", NOW).unwrap();
         assert_eq!(w.resolution(), Resolution::Raw);
-        let w = resolve_window(None, Some(NOW - 3 * DAY_MS), Some(NOW - DAY_MS), "7d", NOW)
-            .unwrap();
+        let w =
+            resolve_window(None, Some(NOW - 3 * DAY_MS), Some(NOW - DAY_MS), "7d", NOW).unwrap();
         assert_eq!(
             w,
             Window {
@@ -319,7 +342,10 @@ mod tests {
         // A day covered for 6 hours at 200 kB/s is judged at its rate: 17.28 GB/day.
         let half = rate(&[(day0, 200e3), (day0 + 6 * HOUR, 200e3)]);
         assert_eq!(anomaly_days(&half, 10e9).len(), 1);
-        assert!(anomaly_days(&rate(&[(day0, 1e9)]), 10e9).is_empty(), "one point covers no time");
+        assert!(
+            anomaly_days(&rate(&[(day0, 1e9)]), 10e9).is_empty(),
+            "one point covers no time"
+        );
 
         let series = vec![TrendSeries {
             key: "container_write_bps:db".into(),

@@ -443,3 +443,256 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
     );
     c.close().await.unwrap();
 }
+
+/// The trends test draws a seeded mount, so the machine's real disks do not mix in.
+const SEEDED_MOUNT: &str = "/steward-seeded";
+
+/// Forty days of hourly disk samples rising 0.5 %/day from 30 % (with a daily wobble), ending
+/// an hour ago, written and rolled up through the server's own store before it starts.
+async fn seed_disk_history(data: &Path) {
+    const HOUR: i64 = 3_600_000;
+    let store = server::history::HistoryStore::open(&data.join("steward.db"))
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let end = now / HOUR * HOUR - HOUR;
+    let samples: Vec<server::history::Sample> = (0..40 * 24)
+        .map(|h| {
+            let days = h as f64 / 24.0;
+            server::history::Sample {
+                series: format!("disk_used_pct:{SEEDED_MOUNT}"),
+                ts_ms: end - (40 * 24 - h) * HOUR,
+                value: 30.0 + 0.5 * days + 0.3 * (days * std::f64::consts::TAU).sin(),
+            }
+        })
+        .collect();
+    store.write(&samples).await.unwrap();
+    store.rollup(now).await.unwrap();
+    store.close().await;
+}
+
+/// The span a chart shows, from its data attributes.
+async fn chart_span(c: &Client, name: &str) -> (i64, i64) {
+    let css = format!(r#"[data-testid="chart-{name}"]"#);
+    let from = attr(c, &css, "data-zoom-from").await.parse().unwrap_or(0);
+    let to = attr(c, &css, "data-zoom-to").await.parse().unwrap_or(0);
+    (from, to)
+}
+
+#[tokio::test]
+async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
+    use fantoccini::actions::{
+        InputSource, MouseActions, PointerAction, TouchActions, MOUSE_BUTTON_LEFT,
+    };
+    const DAY: i64 = 86_400_000;
+    let tmp = tempfile::tempdir().unwrap();
+    seed_disk_history(tmp.path()).await;
+    let config = format!("{VISITOR}[score]\ndisk_mount = \"{SEEDED_MOUNT}\"\n");
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(1280, 1000).await.unwrap();
+    c.goto(&format!("http://{addr}/trends")).await.unwrap();
+
+    // The disk chart is drawn (an SVG picture) with the projection in words and its source.
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(
+            r#"[data-testid="chart-disk"] .chart-svg svg polyline"#,
+        ))
+        .await
+        .expect("the disk trend is drawn");
+    let projection = text(&c, r#"[data-testid="projection-disk"]"#).await;
+    assert!(
+        projection.contains("reaches 55.0 % (score band) in"),
+        "{projection}"
+    );
+    let meta = text(&c, r#"[data-testid="trend-disk"] .trend-meta"#).await;
+    assert!(meta.contains("SQLite history · 1-hour rollups"), "{meta}");
+    let (from, to) = chart_span(&c, "disk").await;
+    assert_eq!(to - from, 7 * DAY);
+
+    // 30d, then back to 7d.
+    let button =
+        |range: &str| format!(r#"[data-testid="trend-disk"] button[data-range="{range}"]"#);
+    c.find(Locator::Css(&button("30d")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        "the chart shows 30 days",
+        Duration::from_secs(10),
+        || async {
+            let (f, t) = chart_span(&c, "disk").await;
+            t - f == 30 * DAY
+        },
+    )
+    .await;
+    c.find(Locator::Css(&button("7d")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        "the chart shows 7 days",
+        Duration::from_secs(10),
+        || async {
+            let (f, t) = chart_span(&c, "disk").await;
+            t - f == 7 * DAY
+        },
+    )
+    .await;
+
+    // Hover: the crosshair's readout names the time and the exact value.
+    let overlay = c
+        .find(Locator::Css(r#"[data-testid="chart-disk"] .chart-overlay"#))
+        .await
+        .unwrap();
+    c.perform_actions(
+        MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element: overlay.clone(),
+            duration: None,
+            x: -60.0,
+            y: 0.0,
+        }),
+    )
+    .await
+    .unwrap();
+    let hover = text(&c, r#"[data-testid="hover-disk"]"#).await;
+    assert!(
+        hover.contains(" UTC · used ") && hover.ends_with(" %"),
+        "hover readout: {hover}"
+    );
+    let value: f64 = hover
+        .rsplit("used ")
+        .next()
+        .unwrap()
+        .trim_end_matches(" %")
+        .parse()
+        .unwrap();
+    assert!((30.0..=51.0).contains(&value), "{value}");
+
+    // Drag across a fifth of the chart: it zooms to under two days, read at a finer step.
+    let width = overlay.rectangle().await.unwrap().2;
+    c.perform_actions(
+        MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: overlay.clone(),
+                duration: None,
+                x: -width * 0.15,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(200)),
+                x: width * 0.18,
+                y: 0.0,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            }),
+    )
+    .await
+    .unwrap();
+    eventually("the drag zooms in", Duration::from_secs(10), || async {
+        let (f, t) = chart_span(&c, "disk").await;
+        t - f < 2 * DAY && t > f
+    })
+    .await;
+    eventually(
+        "the zoomed window is read from 1-minute rollups",
+        Duration::from_secs(10),
+        || async {
+            text(&c, r#"[data-testid="trend-disk"] .trend-meta"#)
+                .await
+                .contains("1-minute rollups")
+        },
+    )
+    .await;
+    let draw_ms = attr(&c, r#"[data-testid="chart-disk"]"#, "data-draw-ms").await;
+    println!("disk chart redraw after zoom: {draw_ms} ms");
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(
+        shots.join("trends-zoomed.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Reset zoom returns to the last range.
+    c.find(Locator::Css(r#"[data-testid="reset-disk"]"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        "reset returns to 7 days",
+        Duration::from_secs(10),
+        || async {
+            let (f, t) = chart_span(&c, "disk").await;
+            t - f == 7 * DAY
+        },
+    )
+    .await;
+
+    // A phone: the page fits 390 px, and a finger drag zooms too.
+    c.set_window_size(390, 844).await.unwrap();
+    let overlay = c
+        .find(Locator::Css(r#"[data-testid="chart-disk"] .chart-overlay"#))
+        .await
+        .unwrap();
+    let overflow = c
+        .execute(
+            "arguments[0].scrollIntoView(); return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![serde_json::to_value(&overlay).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "wider than 390 px by {overflow}"
+    );
+    let width = overlay.rectangle().await.unwrap().2;
+    c.perform_actions(
+        TouchActions::new("finger".into())
+            .then(PointerAction::MoveToElement {
+                element: overlay.clone(),
+                duration: None,
+                x: -width * 0.2,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(200)),
+                x: width * 0.3,
+                y: 0.0,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            }),
+    )
+    .await
+    .unwrap();
+    eventually(
+        "a finger drag zooms in",
+        Duration::from_secs(10),
+        || async {
+            let (f, t) = chart_span(&c, "disk").await;
+            t - f < 7 * DAY && t > f
+        },
+    )
+    .await;
+    std::fs::write(shots.join("trends-390.png"), c.screenshot().await.unwrap()).unwrap();
+    c.close().await.unwrap();
+}

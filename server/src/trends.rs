@@ -86,7 +86,12 @@ fn levels(extra: Vec<TrendLevel>, t: app::thresholds::Threshold) -> Vec<TrendLev
         .collect()
 }
 
-fn one(key: impl Into<String>, label: &'static str, unit: Unit, promql: impl Into<String>) -> SeriesDef {
+fn one(
+    key: impl Into<String>,
+    label: &'static str,
+    unit: Unit,
+    promql: impl Into<String>,
+) -> SeriesDef {
     SeriesDef {
         stored: Stored::Key(key.into()),
         label,
@@ -113,7 +118,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "Disk used",
             vec![one(
                 app::model::series_key("disk_used_pct", Some(&config.score.disk_mount)),
-                "used %",
+                "used",
                 Unit::Percent,
                 format!(
                     "max(100 * (1 - node_filesystem_avail_bytes{{mountpoint=\"{m}\"}} / node_filesystem_size_bytes{{mountpoint=\"{m}\"}}))",
@@ -148,7 +153,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "CPU steal",
             vec![one(
                 "cpu_steal_pct",
-                "steal %",
+                "steal",
                 Unit::Percent,
                 "100 * sum(rate(node_cpu_seconds_total{mode=\"steal\"}[5m])) / sum(rate(node_cpu_seconds_total[5m]))",
             )],
@@ -159,7 +164,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "Block writes (host)",
             vec![one(
                 "disk_write_bps",
-                "write B/s",
+                "written",
                 Unit::BytesPerSecond,
                 "sum(rate(node_disk_written_bytes_total[5m]))",
             )],
@@ -187,7 +192,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 "Block writes per container",
                 vec![SeriesDef {
                     stored: Stored::Prefix(CONTAINER_WRITE_PREFIX),
-                    label: "write B/s",
+                    label: "written",
                     unit: Unit::BytesPerSecond,
                     promql: format!(
                         "topk({MAX_SERIES}, rate(steward_container_block_write_bytes_total[5m]))"
@@ -250,7 +255,11 @@ fn cap_series(mut series: Vec<TrendSeries>) -> (Vec<TrendSeries>, Option<String>
         s.points.iter().map(|p| p.avg).sum::<f64>() / s.points.len().max(1) as f64
     };
     series.sort_by(|a, b| mean(b).total_cmp(&mean(a)));
-    let left: Vec<String> = series.split_off(MAX_SERIES).into_iter().map(|s| s.label).collect();
+    let left: Vec<String> = series
+        .split_off(MAX_SERIES)
+        .into_iter()
+        .map(|s| s.label)
+        .collect();
     let note = format!(
         "showing the {MAX_SERIES} largest of {} lines; not drawn: {}",
         MAX_SERIES + left.len(),
@@ -275,7 +284,12 @@ fn finish(
             .map(|s| s.points.iter().map(|p| (p.ts_ms, p.avg)).collect())
             .unwrap_or_default();
         let values: Vec<f64> = def.levels.iter().map(|l| l.value).collect();
-        project(&primary, &values, window.end_ms, &ProjectionRules::default())
+        project(
+            &primary,
+            &values,
+            window.end_ms,
+            &ProjectionRules::default(),
+        )
     } else {
         Projection::NoTrend {
             reason: "not projected".into(),
@@ -313,9 +327,12 @@ fn prom_lines(result: Vec<Series>, def: &SeriesDef) -> Vec<TrendSeries> {
     result
         .into_iter()
         .map(|s| {
-            let name = def
-                .prom_label
-                .and_then(|l| s.labels.iter().find(|(k, _)| k == l).map(|(_, v)| v.clone()));
+            let name = def.prom_label.and_then(|l| {
+                s.labels
+                    .iter()
+                    .find(|(k, _)| k == l)
+                    .map(|(_, v)| v.clone())
+            });
             let label = match name {
                 Some(n) => n,
                 None if many => series_name(&s.labels),
@@ -362,7 +379,14 @@ pub async fn prometheus_trend(
         ..*window
     };
     let resolution = window.resolution();
-    Ok(finish(def, &window, TrendSource::Prometheus, resolution, Some(step), series))
+    Ok(finish(
+        def,
+        &window,
+        TrendSource::Prometheus,
+        resolution,
+        Some(step),
+        series,
+    ))
 }
 
 /// Reads a trend from SQLite. A defined series with nothing stored yet is an empty line.
@@ -410,7 +434,14 @@ pub async fn sqlite_trend(
         }
     }
     let step = resolution.bucket_ms().map(|ms| ms as u64 / 1000);
-    Ok(finish(def, window, TrendSource::Sqlite, resolution, step, series))
+    Ok(finish(
+        def,
+        window,
+        TrendSource::Sqlite,
+        resolution,
+        step,
+        series,
+    ))
 }
 
 /// An admin's own PromQL: validated, run with the proxy's timeout, drawn like a trend.
@@ -503,10 +534,17 @@ mod tests {
         store.rollup(now).await.unwrap();
 
         let c = Config::default();
-        let last = |range: &str| app::trend::resolve_window(Some(range), None, None, "7d", now).unwrap();
-        let year = sqlite_trend(&store, &c.history, definition("disk", &c).unwrap(), &last("1y"), now)
-            .await
-            .unwrap();
+        let last =
+            |range: &str| app::trend::resolve_window(Some(range), None, None, "7d", now).unwrap();
+        let year = sqlite_trend(
+            &store,
+            &c.history,
+            definition("disk", &c).unwrap(),
+            &last("1y"),
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(year.resolution, Resolution::Day);
         assert!(year.series[0].points.len() <= MAX_POINTS);
         assert!(
@@ -514,9 +552,15 @@ mod tests {
             "{}",
             year.series[0].points.len()
         );
-        let month = sqlite_trend(&store, &c.history, definition("disk", &c).unwrap(), &last("30d"), now)
-            .await
-            .unwrap();
+        let month = sqlite_trend(
+            &store,
+            &c.history,
+            definition("disk", &c).unwrap(),
+            &last("30d"),
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(month.resolution, Resolution::Hour);
         // 30 days of hourly rollups: 720 (or 721 with the bucket at the window's start).
         assert!((720..=721).contains(&month.series[0].points.len()));
@@ -531,9 +575,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A known series with no data yet is an empty line and "too few points".
-        let steal = sqlite_trend(&store, &c.history, definition("steal", &c).unwrap(), &last("7d"), now)
-            .await
-            .unwrap();
+        let steal = sqlite_trend(
+            &store,
+            &c.history,
+            definition("steal", &c).unwrap(),
+            &last("7d"),
+            now,
+        )
+        .await
+        .unwrap();
         assert!(steal.series[0].points.is_empty());
         assert!(matches!(
             steal.projection,
@@ -581,7 +631,12 @@ mod tests {
             key: format!("k:{label}"),
             label: label.into(),
             unit: Unit::BytesPerSecond,
-            points: vec![HistoryPoint { ts_ms: 0, avg: v, min: v, max: v }],
+            points: vec![HistoryPoint {
+                ts_ms: 0,
+                avg: v,
+                min: v,
+                max: v,
+            }],
         };
         let lines: Vec<TrendSeries> = (0..10).map(|i| line(&format!("c{i}"), i as f64)).collect();
         let (kept, note) = cap_series(lines);
@@ -614,25 +669,44 @@ mod tests {
                     value: v,
                 });
             }
-            samples.push(Sample { series: UNHEALTHY_SERIES.into(), ts_ms: t0 + h * HOUR, value: (h % 3) as f64 });
+            samples.push(Sample {
+                series: UNHEALTHY_SERIES.into(),
+                ts_ms: t0 + h * HOUR,
+                value: (h % 3) as f64,
+            });
         }
         store.write(&samples).await.unwrap();
         let now = t0 + 72 * HOUR;
         store.rollup(now).await.unwrap();
         let c = Config::default();
         let w = app::trend::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
-        let t = sqlite_trend(&store, &c.history, definition("container_io", &c).unwrap(), &w, now)
-            .await
-            .unwrap();
+        let t = sqlite_trend(
+            &store,
+            &c.history,
+            definition("container_io", &c).unwrap(),
+            &w,
+            now,
+        )
+        .await
+        .unwrap();
         let labels: Vec<&str> = t.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["db", "web"]);
         assert_eq!(t.flags.len(), 1, "{:?}", t.flags);
         assert_eq!(t.flags[0].start_ms, t0 + 86_400_000);
         assert_eq!(t.flags[0].series, "db");
-        let u = sqlite_trend(&store, &c.history, definition("containers", &c).unwrap(), &w, now)
-            .await
-            .unwrap();
+        let u = sqlite_trend(
+            &store,
+            &c.history,
+            definition("containers", &c).unwrap(),
+            &w,
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(u.series[0].points.len(), 72);
-        assert_eq!(u.series[0].points.iter().map(|p| p.max).fold(0.0, f64::max), 2.0);
+        assert_eq!(
+            u.series[0].points.iter().map(|p| p.max).fold(0.0, f64::max),
+            2.0
+        );
     }
 }

@@ -340,6 +340,33 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
         html.contains("data-container=\"sick\"") && html.contains("watchdog gave up"),
         "panel HTML"
     );
+
+    // Each round is stored: the unhealthy count and every container's write rate are trends.
+    let t = app
+        .wait_json(
+            "/api/v1/trend/containers?range=1h",
+            Duration::from_secs(10),
+            |t| {
+                t["series"][0]["points"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["max"].as_f64() >= Some(2.0)))
+            },
+        )
+        .await;
+    assert_eq!(t["source"], "sqlite");
+    assert_eq!(t["series"][0]["key"], "containers_unhealthy");
+    let io = app
+        .wait_json(
+            "/api/v1/trend/container_io?range=1h",
+            Duration::from_secs(10),
+            |t| {
+                t["series"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["label"] == "fine"))
+            },
+        )
+        .await;
+    assert_eq!(io["series"][0]["unit"], "bytes_per_second", "{io}");
     app.stop().await;
     drop(engine);
 }

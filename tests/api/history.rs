@@ -97,5 +97,44 @@ async fn trends_are_allow_listed_and_say_their_source() {
         .contains("known trends: disk, memory, steal, io"));
     let r = app.get("/api/v1/trend/disk?range=forever").await;
     assert_eq!(r.status(), 400);
+
+    // A zoomed window (from/to in ms) reads the same points, only those inside it.
+    let (start, end) = (
+        t["start_ms"].as_i64().unwrap(),
+        t["end_ms"].as_i64().unwrap(),
+    );
+    let first = t["series"][0]["points"][0]["ts_ms"].as_i64().unwrap();
+    let z = app
+        .json(&format!("/api/v1/trend/steal?from={}&to={end}", first + 1))
+        .await;
+    assert_eq!(z["range"], "custom");
+    assert_eq!(z["resolution"], "raw");
+    let zoomed = z["series"][0]["points"].as_array().unwrap();
+    assert!(zoomed
+        .iter()
+        .all(|p| p["ts_ms"].as_i64().unwrap() > first && p["ts_ms"].as_i64().unwrap() <= end));
+    assert!(start < first + 1);
+    for (query, message) in [
+        (format!("from={end}"), "give both `from` and `to`"),
+        (format!("from={end}&to={start}"), "must be before `to`"),
+        ("from=1&to=x".to_string(), "to"),
+    ] {
+        let r = app.get(&format!("/api/v1/trend/steal?{query}")).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(message), "{query}: {text}");
+    }
+
+    // Explore is Prometheus-only; without it the admin is told so.
+    let admin = app.admin().await;
+    let r = app
+        .act(
+            &admin,
+            "/api/v1/explore",
+            Some(serde_json::json!({ "query": "up" })),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("explore needs Prometheus"));
     app.stop().await;
 }

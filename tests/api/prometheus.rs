@@ -20,13 +20,26 @@ fn now_s() -> i64 {
         .as_secs() as i64
 }
 
-/// Disk used on `/` rising 1 %/day from 40 % seven days ago, every 5 minutes, ending 10 min ago.
+/// The UTC day (start, s) inside the backfill on which the container "db" writes heavily.
+fn heavy_day(now: i64) -> i64 {
+    let start = now - 600 - 7 * DAY;
+    (start / DAY + 2) * DAY
+}
+
+/// Seven days of history every 5 minutes, ending 10 min ago: disk used on `/` rising 1 %/day
+/// from 40 %; two containers' block write counters ("db" at 1 kB/s, but 200 kB/s = 17.3 GB
+/// on one whole UTC day; "web" at 5 kB/s); and the unhealthy-container gauge.
 fn write_backfill(path: &Path, now: i64) {
     const SIZE: f64 = 100e9;
     let end = now - 600;
     let start = end - 7 * DAY;
+    let heavy = heavy_day(now)..heavy_day(now) + DAY;
     let mut avail = String::from("# TYPE node_filesystem_avail_bytes gauge\n");
     let mut size = String::from("# TYPE node_filesystem_size_bytes gauge\n");
+    let mut unhealthy = String::from("# TYPE steward_containers_unhealthy gauge\n");
+    let mut writes = String::from("# TYPE steward_container_block_write_bytes counter\n");
+    let mut web = String::new();
+    let (mut db_total, mut web_total) = (0.0, 0.0);
     let mut t = start;
     while t <= end {
         let used_pct = 40.0 + (t - start) as f64 / DAY as f64;
@@ -37,9 +50,25 @@ fn write_backfill(path: &Path, now: i64) {
         size.push_str(&format!(
             "node_filesystem_size_bytes{{mountpoint=\"/\"}} {SIZE} {t}\n"
         ));
+        unhealthy.push_str(&format!(
+            "steward_containers_unhealthy {} {t}\n",
+            (t / 3600) % 3
+        ));
+        writes.push_str(&format!(
+            "steward_container_block_write_bytes_total{{container=\"db\"}} {db_total} {t}\n"
+        ));
+        web.push_str(&format!(
+            "steward_container_block_write_bytes_total{{container=\"web\"}} {web_total} {t}\n"
+        ));
+        db_total += 300.0 * if heavy.contains(&t) { 200e3 } else { 1e3 };
+        web_total += 300.0 * 5e3;
         t += 300;
     }
-    std::fs::write(path, format!("{avail}{size}# EOF\n")).unwrap();
+    std::fs::write(
+        path,
+        format!("{avail}{size}{unhealthy}{writes}{web}# EOF\n"),
+    )
+    .unwrap();
 }
 
 struct Prometheus {
@@ -191,6 +220,97 @@ async fn proxy_matches_prometheus_and_projects_the_backfill() {
     let days = t["projection"]["crossings"][0]["in_days"].as_f64().unwrap();
     assert!((7.0..9.0).contains(&days), "{days}");
 
+    // A zoomed window is the same query over the dragged span, at a finer step.
+    let (zs, ze) = (end - 2 * DAY, end - DAY);
+    let z = app
+        .json(&format!(
+            "/api/v1/trend/disk?from={}&to={}",
+            zs * 1000,
+            ze * 1000
+        ))
+        .await;
+    assert_eq!(z["range"], "custom");
+    assert_eq!(z["step_secs"], 87, "one day in at most 1,000 points");
+    let want = direct(&prom.url, query, zs, ze, 87).await;
+    let got = z["series"][0]["points"].as_array().unwrap();
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got[0]["ts_ms"].as_i64(), Some(want[0].0));
+
+    // Per-container write rates from Steward's own counters, one line each, the heavy day flagged.
+    let io = app.json("/api/v1/trend/container_io?range=7d").await;
+    let labels: Vec<&str> = io["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert!(labels.contains(&"db") && labels.contains(&"web"));
+    let flags = io["flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0]["series"], "db");
+    assert_eq!(
+        flags[0]["start_ms"].as_i64(),
+        Some(heavy_day(now_s()) * 1000)
+    );
+    let unhealthy = app.json("/api/v1/trend/containers?range=7d").await;
+    let max = unhealthy["series"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["avg"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(max, 2.0);
+
+    // Explore: an admin's PromQL comes back exactly as Prometheus answers it, and is audited.
+    let admin = app.admin().await;
+    let q = "sum by (container) (rate(steward_container_block_write_bytes_total[5m]))";
+    let r = app
+        .act(
+            &admin,
+            "/api/v1/explore",
+            Some(serde_json::json!({ "query": q, "from": zs * 1000, "to": ze * 1000 })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["series"].as_array().unwrap().len(), 2, "{e}");
+    assert_eq!(e["step_secs"], 87);
+    let label = e["series"][0]["label"].as_str().unwrap();
+    assert!(label.starts_with("{container="), "{label}");
+    for (body, status, message) in [
+        (
+            serde_json::json!({ "query": "sum(rate(x[5m]" }),
+            400,
+            "parse error",
+        ),
+        (
+            serde_json::json!({ "query": "  " }),
+            400,
+            "the query is empty",
+        ),
+        (
+            serde_json::json!({ "query": "up", "range": "60d" }),
+            400,
+            "explore allows at most 31d",
+        ),
+    ] {
+        let r = app.act(&admin, "/api/v1/explore", Some(body.clone())).await;
+        assert_eq!(r.status(), status, "{body}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(message), "{body}: {text}");
+    }
+    let log = app
+        .get_as("/api/v1/audit", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        log.contains("\"action\":\"explore\"") && log.contains("ok: 2 lines"),
+        "{log}"
+    );
+
     // Live data from node_exporter: steal needs two scrapes for its rate.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -214,6 +334,16 @@ async fn prometheus_down_or_slow_is_a_clear_error() {
     let app = spawn_app(move |c, _| c.prometheus.url = format!("http://127.0.0.1:{port}")).await;
     let r = app.get("/api/v1/trend/disk?range=7d").await;
     assert_eq!(r.status(), 502);
+    // Explore without Prometheus configured is refused with the reason.
+    let admin = app.admin().await;
+    let r = app
+        .act(
+            &admin,
+            "/api/v1/explore",
+            Some(serde_json::json!({ "query": "up" })),
+        )
+        .await;
+    assert_eq!(r.status(), 502, "Prometheus is configured but down");
     let body: serde_json::Value = r.json().await.unwrap();
     let msg = body["error"].as_str().unwrap();
     assert!(

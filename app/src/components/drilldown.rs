@@ -36,6 +36,9 @@ pub fn Drilldown(
                         <h2>{d.name.clone()}</h2>
                         <button class="close" on:click=move |_| selected.set(None) aria-label="close">"×"</button>
                     </header>
+                    {crate::trend::trend_for_dimension(d.id).map(|t| view! {
+                        <a class="drill-trend" href=format!("/trends#trend-{t}")>"Trend and projection →"</a>
+                    })}
                     <p class="drill-value">
                         {d.value_text.clone().unwrap_or_else(|| format!("unknown: {}", d.reason.clone().unwrap_or_default()))}
                         {d.points.map(|p| format!(" → {p} of {} points", d.max))}

@@ -246,7 +246,9 @@ impl HistoryStore {
         let secs = parse_range(range)?;
         let resolution = Resolution::for_range(secs);
         let from = now_ms - (secs as i64) * 1000;
-        let points = self.query_between(metric, resolution, from, i64::MAX).await?;
+        let points = self
+            .query_between(metric, resolution, from, i64::MAX)
+            .await?;
         Ok(History {
             metric: metric.to_string(),
             range: range.trim().to_string(),
@@ -297,11 +299,13 @@ impl HistoryStore {
         // Range on the name instead of LIKE, so `_` and `%` in names match literally.
         let end = format!("{prefix}\u{10ffff}");
         Ok(
-            sqlx::query_scalar("SELECT name FROM series WHERE name >= ? AND name < ? ORDER BY name")
-                .bind(prefix)
-                .bind(end)
-                .fetch_all(&self.pool)
-                .await?,
+            sqlx::query_scalar(
+                "SELECT name FROM series WHERE name >= ? AND name < ? ORDER BY name",
+            )
+            .bind(prefix)
+            .bind(end)
+            .fetch_all(&self.pool)
+            .await?,
         )
     }
 

@@ -39,7 +39,10 @@ pub const CONTAINER_WRITE_PREFIX: &str = "container_write_bps:";
 /// The samples to store from one Docker round: the unhealthy count and each running
 /// container's block write rate (absent until its second sample).
 pub fn samples_from_containers(items: &[Container], ts_ms: i64) -> Vec<Sample> {
-    let unhealthy = items.iter().filter(|c| c.health == Health::Unhealthy).count();
+    let unhealthy = items
+        .iter()
+        .filter(|c| c.health == Health::Unhealthy)
+        .count();
     std::iter::once(Sample {
         series: UNHEALTHY_SERIES.into(),
         ts_ms,

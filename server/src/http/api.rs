@@ -147,15 +147,34 @@ async fn explore(
             min_step_secs: p.min_step_secs,
         },
     )
-    .await;
+    .await
+    .map_err(|e| match e {
+        // A query the user mistyped is their request's fault, not a broken upstream.
+        crate::trends::TrendError::Prometheus(crate::prometheus::PromError::Parse(
+            crate::prometheus::parse::ParseError::Api { kind, message },
+        )) if kind == "bad_data" => {
+            crate::trends::TrendError::Explore(format!("Prometheus refused the query: {message}"))
+        }
+        other => other,
+    });
     let outcome = match &result {
         Ok(t) => format!("ok: {} lines", t.series.len()),
         Err(e) => format!("error: {e}"),
     };
-    let query: String = req.query.chars().take(crate::trends::MAX_QUERY_LEN).collect();
+    let query: String = req
+        .query
+        .chars()
+        .take(crate::trends::MAX_QUERY_LEN)
+        .collect();
     state
         .audit
-        .record(&user.username, "explore", "prometheus", &outcome, Some(&query))
+        .record(
+            &user.username,
+            "explore",
+            "prometheus",
+            &outcome,
+            Some(&query),
+        )
         .await;
     Ok(Json(result?))
 }
@@ -213,6 +232,22 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
+/// The API's error as a page sees it; storage details stay in the server log.
+fn backend_error(e: ApiError) -> app::backend::BackendError {
+    match e {
+        ApiError::BadRequest(m) | ApiError::NotFound(m) => {
+            app::backend::BackendError::BadRequest(m)
+        }
+        ApiError::Upstream(m) | ApiError::UpstreamTimeout(m) => {
+            app::backend::BackendError::Unavailable(m)
+        }
+        ApiError::Unavailable(source) => {
+            tracing::error!("history query failed: {source}");
+            app::backend::BackendError::Unavailable("see the server log".into())
+        }
+    }
+}
+
 /// Lets the Leptos server functions read the same state as the API.
 pub struct ServerBackend {
     pub state: AppState,
@@ -231,18 +266,7 @@ impl app::backend::Backend for ServerBackend {
     ) -> Result<History, app::backend::BackendError> {
         history_for(&self.state, metric, range)
             .await
-            .map_err(|e| match ApiError::from(e) {
-                ApiError::BadRequest(m) | ApiError::NotFound(m) => {
-                    app::backend::BackendError::BadRequest(m)
-                }
-                ApiError::Upstream(m) | ApiError::UpstreamTimeout(m) => {
-                    app::backend::BackendError::Unavailable(m)
-                }
-                ApiError::Unavailable(source) => {
-                    tracing::error!("history query failed: {source}");
-                    app::backend::BackendError::Unavailable("see the server log".into())
-                }
-            })
+            .map_err(|e| backend_error(ApiError::from(e)))
     }
 
     fn containers(&self) -> app::containers::Containers {
@@ -263,6 +287,19 @@ impl app::backend::Backend for ServerBackend {
                 }
                 other => app::backend::BackendError::Unavailable(other.to_string()),
             })
+    }
+
+    async fn trend(
+        &self,
+        name: &str,
+        range: Option<String>,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<app::trend::Trend, app::backend::BackendError> {
+        let q = TrendQuery { range, from, to };
+        trend_for(&self.state, name, &q)
+            .await
+            .map_err(|e| backend_error(ApiError::from(e)))
     }
 
     async fn audit(
