@@ -696,3 +696,89 @@ async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
     std::fs::write(shots.join("trends-390.png"), c.screenshot().await.unwrap()).unwrap();
     c.close().await.unwrap();
 }
+
+/// Benchmark (not a test; `scripts/bench.sh chart`): the WASM redraw of a 1,000-point chart.
+/// Two days of disk samples every 20 s give 1,440 one-minute rollups (with min-max bands) for the
+/// 24h range, downsampled to 1,000 points; each window resize redraws the chart, which times
+/// `chart::draw` plus putting the SVG into the page and reports it in `data-draw-ms`.
+#[tokio::test]
+#[ignore = "benchmark: run by scripts/bench.sh chart"]
+async fn bench_chart_redraw() {
+    const MIN: i64 = 60_000;
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = server::history::HistoryStore::open(&tmp.path().join("steward.db"))
+            .await
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let samples: Vec<server::history::Sample> = (0..2 * 24 * 60 * 3)
+            .map(|i| server::history::Sample {
+                series: format!("disk_used_pct:{SEEDED_MOUNT}"),
+                ts_ms: now - 2 * 24 * 60 * MIN + i * 20_000,
+                value: 40.0 + (i as f64 / 500.0).sin() * 3.0 + (i % 3) as f64 * 0.2,
+            })
+            .collect();
+        store.write(&samples).await.unwrap();
+        store.rollup(now).await.unwrap();
+        store.close().await;
+    }
+    let config = format!("{VISITOR}[score]\ndisk_mount = \"{SEEDED_MOUNT}\"\n");
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(1280, 1000).await.unwrap();
+    c.goto(&format!("http://{addr}/trends")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"[data-testid="chart-disk"] polyline"#))
+        .await
+        .unwrap();
+    c.find(Locator::Css(r#"[data-testid="trend-disk"] button[data-range="24h"]"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let chart = r#"[data-testid="chart-disk"]"#;
+    eventually("the 24h chart", Duration::from_secs(10), || async {
+        let (f, t) = chart_span(&c, "disk").await;
+        t - f == 86_400_000
+    })
+    .await;
+    let points = c
+        .execute(
+            "return Math.max(...Array.from(document.querySelectorAll('[data-testid=\"chart-disk\"] polyline')).map(p => p.getAttribute('points').trim().split(' ').length));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mut times = Vec::new();
+    for i in 0..120 {
+        let before = attr(&c, chart, "data-draws").await;
+        c.execute("window.dispatchEvent(new Event('resize'));", vec![])
+            .await
+            .unwrap();
+        eventually("a redraw", Duration::from_secs(5), || async {
+            attr(&c, chart, "data-draws").await != before
+        })
+        .await;
+        let ms: f64 = attr(&c, chart, "data-draw-ms").await.parse().unwrap();
+        // The first 20 warm up the JIT.
+        if i >= 20 {
+            times.push(ms);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "| 24h disk chart, {points} points in the line | {} redraws | p50 {:.2} ms | p99 {:.2} ms | max {:.2} ms |",
+        times.len(),
+        pct(0.5),
+        pct(0.99),
+        times[times.len() - 1]
+    );
+    c.close().await.unwrap();
+}

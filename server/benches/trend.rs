@@ -105,7 +105,9 @@ async fn main() {
         let mut resolution = None;
         for i in 0..220 {
             let t = Instant::now();
-            let trend = sqlite_trend(&store, definition("disk", &config).unwrap(), range, now)
+            let window = app::trend::resolve_window(Some(range), None, None, "7d", now).unwrap();
+            let def = definition("disk", &config).unwrap();
+            let trend = sqlite_trend(&store, &config.history, def, &window, now)
                 .await
                 .unwrap();
             let elapsed = t.elapsed().as_secs_f64() * 1e3;

@@ -389,6 +389,39 @@ pub async fn prometheus_trend(
     ))
 }
 
+/// Reads one series at `resolution`, then fills the tail the rollups have not reached yet
+/// (the current hour, the current minute) from the finer levels, so a 7-day chart ends now and
+/// grows as samples arrive instead of once an hour.
+pub async fn stitched(
+    store: &HistoryStore,
+    key: &str,
+    resolution: Resolution,
+    window: &Window,
+) -> Result<Vec<HistoryPoint>, HistoryError> {
+    let mut points = store
+        .query_between(key, resolution, window.start_ms, window.end_ms)
+        .await?;
+    let finer: &[Resolution] = match resolution {
+        Resolution::Day => &[Resolution::Hour, Resolution::Minute, Resolution::Raw],
+        Resolution::Hour => &[Resolution::Minute, Resolution::Raw],
+        Resolution::Minute => &[Resolution::Raw],
+        Resolution::Raw => &[],
+    };
+    let mut level = resolution;
+    for next in finer {
+        // The last point covers its whole bucket; the finer level starts after it.
+        let covered = points
+            .last()
+            .map_or(window.start_ms, |p| p.ts_ms + level.bucket_ms().unwrap_or(1));
+        if covered > window.end_ms {
+            break;
+        }
+        points.extend(store.query_between(key, *next, covered, window.end_ms).await?);
+        level = *next;
+    }
+    Ok(points)
+}
+
 /// Reads a trend from SQLite. A defined series with nothing stored yet is an empty line.
 pub async fn sqlite_trend(
     store: &HistoryStore,
@@ -413,10 +446,7 @@ pub async fn sqlite_trend(
                 .collect(),
         };
         for (key, label) in keys {
-            let points = match store
-                .query_between(&key, resolution, window.start_ms, window.end_ms)
-                .await
-            {
+            let points = match stitched(store, &key, resolution, window).await {
                 Ok(p) => p,
                 Err(HistoryError::UnknownMetric(_)) => Vec::new(),
                 Err(e) => return Err(e.into()),
@@ -605,6 +635,33 @@ mod tests {
         assert_eq!(out.len(), MAX_POINTS);
         assert_eq!(out[0].ts_ms, 0);
         assert_eq!(out[MAX_POINTS - 1].ts_ms, 4_999);
+    }
+
+    #[tokio::test]
+    async fn the_tail_not_yet_rolled_up_comes_from_finer_levels() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::open(&dir.path().join("s.db")).await.unwrap();
+        const MIN: i64 = 60_000;
+        let t0 = 1_700_000_000_000_i64 / 3_600_000 * 3_600_000;
+        // Three hours of samples every 10 s; rollups only complete up to 2 h 30 min.
+        let samples: Vec<Sample> = (0..3 * 360)
+            .map(|i| Sample {
+                series: "cpu_steal_pct".into(),
+                ts_ms: t0 + i * 10_000,
+                value: 1.0,
+            })
+            .collect();
+        store.write(&samples).await.unwrap();
+        store.rollup(t0 + 150 * MIN).await.unwrap();
+        let now = t0 + 180 * MIN;
+        let w = app::trend::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
+        let p = stitched(&store, "cpu_steal_pct", Resolution::Hour, &w).await.unwrap();
+        // Two whole hours, 30 one-minute rollups, then the raw samples of the last 30 minutes.
+        assert_eq!(p.len(), 2 + 30 + 180, "{}", p.len());
+        assert_eq!(p[1].ts_ms, t0 + 60 * MIN);
+        assert_eq!(p[2].ts_ms, t0 + 120 * MIN);
+        assert_eq!(p[32].ts_ms, t0 + 150 * MIN);
+        assert!(p.windows(2).all(|w| w[0].ts_ms < w[1].ts_ms), "in order, no overlap");
     }
 
     #[test]

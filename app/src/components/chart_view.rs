@@ -16,6 +16,9 @@ const MIN_DRAG: f64 = 6.0;
 
 /// The projection as a sentence: when each level is reached, or why there is no trend.
 pub fn projection_text(t: &Trend) -> String {
+    if t.series.iter().all(|s| s.points.is_empty()) {
+        return String::new();
+    }
     let unit = t
         .series
         .first()
@@ -92,6 +95,7 @@ pub fn ChartView(
     let svg_box = NodeRef::<leptos::html::Div>::new();
     let plot = RwSignal::new(None::<Plot>);
     let draw_ms = RwSignal::new(None::<f64>);
+    let draws = RwSignal::new(0u32);
     let draw_error = RwSignal::new(None::<String>);
     let hover = RwSignal::new(None::<f64>);
     let drag = RwSignal::new(None::<(f64, f64)>);
@@ -129,6 +133,7 @@ pub fn ChartView(
             Err(e) => draw_error.set(Some(e.to_string())),
         }
         draw_ms.set(Some(now_precise_ms() - started));
+        draws.update(|n| *n += 1);
     });
 
     let down = move |ev: leptos::ev::PointerEvent| {
@@ -184,6 +189,7 @@ pub fn ChartView(
     view! {
         <div class="chart" data-testid=format!("chart-{name}")
             data-draw-ms=move || draw_ms.get().map(|ms| format!("{ms:.2}"))
+            data-draws=move || draws.get()
             data-zoom-from=move || trend.with(|t| t.as_ref().map(|t| t.start_ms.to_string()))
             data-zoom-to=move || trend.with(|t| t.as_ref().map(|t| t.end_ms.to_string()))>
             <div class="chart-svg" node_ref=svg_box
