@@ -736,12 +736,14 @@ async fn bench_chart_redraw() {
         .for_element(Locator::Css(r#"[data-testid="chart-disk"] polyline"#))
         .await
         .unwrap();
-    c.find(Locator::Css(r#"[data-testid="trend-disk"] button[data-range="24h"]"#))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(
+        r#"[data-testid="trend-disk"] button[data-range="24h"]"#,
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     let chart = r#"[data-testid="chart-disk"]"#;
     eventually("the 24h chart", Duration::from_secs(10), || async {
         let (f, t) = chart_span(&c, "disk").await;

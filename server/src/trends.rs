@@ -410,13 +410,17 @@ pub async fn stitched(
     let mut level = resolution;
     for next in finer {
         // The last point covers its whole bucket; the finer level starts after it.
-        let covered = points
-            .last()
-            .map_or(window.start_ms, |p| p.ts_ms + level.bucket_ms().unwrap_or(1));
+        let covered = points.last().map_or(window.start_ms, |p| {
+            p.ts_ms + level.bucket_ms().unwrap_or(1)
+        });
         if covered > window.end_ms {
             break;
         }
-        points.extend(store.query_between(key, *next, covered, window.end_ms).await?);
+        points.extend(
+            store
+                .query_between(key, *next, covered, window.end_ms)
+                .await?,
+        );
         level = *next;
     }
     Ok(points)
@@ -655,13 +659,18 @@ mod tests {
         store.rollup(t0 + 150 * MIN).await.unwrap();
         let now = t0 + 180 * MIN;
         let w = app::trend::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
-        let p = stitched(&store, "cpu_steal_pct", Resolution::Hour, &w).await.unwrap();
+        let p = stitched(&store, "cpu_steal_pct", Resolution::Hour, &w)
+            .await
+            .unwrap();
         // Two whole hours, 30 one-minute rollups, then the raw samples of the last 30 minutes.
         assert_eq!(p.len(), 2 + 30 + 180, "{}", p.len());
         assert_eq!(p[1].ts_ms, t0 + 60 * MIN);
         assert_eq!(p[2].ts_ms, t0 + 120 * MIN);
         assert_eq!(p[32].ts_ms, t0 + 150 * MIN);
-        assert!(p.windows(2).all(|w| w[0].ts_ms < w[1].ts_ms), "in order, no overlap");
+        assert!(
+            p.windows(2).all(|w| w[0].ts_ms < w[1].ts_ms),
+            "in order, no overlap"
+        );
     }
 
     #[test]

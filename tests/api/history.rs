@@ -109,10 +109,17 @@ async fn trends_are_allow_listed_and_say_their_source() {
         .await;
     assert_eq!(z["range"], "custom");
     assert_eq!(z["resolution"], "raw");
+    // A window under a minute is widened to one minute around its middle (never past now).
+    let (zs, ze) = (
+        z["start_ms"].as_i64().unwrap(),
+        z["end_ms"].as_i64().unwrap(),
+    );
+    assert!(ze - zs >= 60_000 && zs <= first + 1, "{zs}..{ze}");
     let zoomed = z["series"][0]["points"].as_array().unwrap();
+    assert!(!zoomed.is_empty());
     assert!(zoomed
         .iter()
-        .all(|p| p["ts_ms"].as_i64().unwrap() > first && p["ts_ms"].as_i64().unwrap() <= end));
+        .all(|p| (zs..=ze).contains(&p["ts_ms"].as_i64().unwrap())));
     assert!(start < first + 1);
     for (query, message) in [
         (format!("from={end}"), "give both `from` and `to`"),

@@ -26,7 +26,7 @@ fn heavy_day(now: i64) -> i64 {
     (start / DAY + 2) * DAY
 }
 
-/// Seven days of history every 5 minutes, ending 10 min ago: disk used on `/` rising 1 %/day
+/// Seven days of history, ending 10 min ago: disk used on `/` rising 1 %/day
 /// from 40 %; two containers' block write counters ("db" at 1 kB/s, but 200 kB/s = 17.3 GB
 /// on one whole UTC day; "web" at 5 kB/s); and the unhealthy-container gauge.
 fn write_backfill(path: &Path, now: i64) {
@@ -42,27 +42,30 @@ fn write_backfill(path: &Path, now: i64) {
     let (mut db_total, mut web_total) = (0.0, 0.0);
     let mut t = start;
     while t <= end {
-        let used_pct = 40.0 + (t - start) as f64 / DAY as f64;
-        avail.push_str(&format!(
-            "node_filesystem_avail_bytes{{mountpoint=\"/\"}} {} {t}\n",
-            SIZE * (1.0 - used_pct / 100.0)
-        ));
-        size.push_str(&format!(
-            "node_filesystem_size_bytes{{mountpoint=\"/\"}} {SIZE} {t}\n"
-        ));
-        unhealthy.push_str(&format!(
-            "steward_containers_unhealthy {} {t}\n",
-            (t / 3600) % 3
-        ));
+        // Gauges every 5 minutes; counters every minute, so `rate(…[5m])` has samples to use.
+        if (t - start) % 300 == 0 {
+            let used_pct = 40.0 + (t - start) as f64 / DAY as f64;
+            avail.push_str(&format!(
+                "node_filesystem_avail_bytes{{mountpoint=\"/\"}} {} {t}\n",
+                SIZE * (1.0 - used_pct / 100.0)
+            ));
+            size.push_str(&format!(
+                "node_filesystem_size_bytes{{mountpoint=\"/\"}} {SIZE} {t}\n"
+            ));
+            unhealthy.push_str(&format!(
+                "steward_containers_unhealthy {} {t}\n",
+                (t / 3600) % 3
+            ));
+        }
         writes.push_str(&format!(
             "steward_container_block_write_bytes_total{{container=\"db\"}} {db_total} {t}\n"
         ));
         web.push_str(&format!(
             "steward_container_block_write_bytes_total{{container=\"web\"}} {web_total} {t}\n"
         ));
-        db_total += 300.0 * if heavy.contains(&t) { 200e3 } else { 1e3 };
-        web_total += 300.0 * 5e3;
-        t += 300;
+        db_total += 60.0 * if heavy.contains(&t) { 200e3 } else { 1e3 };
+        web_total += 60.0 * 5e3;
+        t += 60;
     }
     std::fs::write(
         path,
