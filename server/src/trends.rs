@@ -407,21 +407,19 @@ pub async fn stitched(
         Resolution::Minute => &[Resolution::Raw],
         Resolution::Raw => &[],
     };
-    let mut level = resolution;
+    // The last point covers its whole bucket; a finer level starts after it.
+    let mut covered = points.last().map_or(window.start_ms, |p| {
+        p.ts_ms + resolution.bucket_ms().unwrap_or(1)
+    });
     for next in finer {
-        // The last point covers its whole bucket; the finer level starts after it.
-        let covered = points.last().map_or(window.start_ms, |p| {
-            p.ts_ms + level.bucket_ms().unwrap_or(1)
-        });
         if covered > window.end_ms {
             break;
         }
-        points.extend(
-            store
-                .query_between(key, *next, covered, window.end_ms)
-                .await?,
-        );
-        level = *next;
+        let tail = store.query_between(key, *next, covered, window.end_ms).await?;
+        if let Some(p) = tail.last() {
+            covered = p.ts_ms + next.bucket_ms().unwrap_or(1);
+        }
+        points.extend(tail);
     }
     Ok(points)
 }
