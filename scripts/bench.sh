@@ -103,7 +103,7 @@ prometheus_proxy() {
     --web.listen-address="127.0.0.1:$pport" --storage.tsdb.retention.time=400d >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$pport/-/ready" >/dev/null && break; sleep 0.1; done
-  printf '[prometheus]\nurl = "http://127.0.0.1:%s"\n' "$pport" > "$work/steward.toml"
+  printf '[auth]\nanonymous_read = true\n[docker]\nenabled = false\n[prometheus]\nurl = "http://127.0.0.1:%s"\n' "$pport" > "$work/steward.toml"
   local sport; sport=$(free_port)
   "$bin" --config "$work/steward.toml" serve --listen "127.0.0.1:$sport" --data-dir "$work/data" \
     --site-root "$site" >"$work/steward.out" 2>"$work/steward.err" &
