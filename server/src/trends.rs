@@ -415,7 +415,9 @@ pub async fn stitched(
         if covered > window.end_ms {
             break;
         }
-        let tail = store.query_between(key, *next, covered, window.end_ms).await?;
+        let tail = store
+            .query_between(key, *next, covered, window.end_ms)
+            .await?;
         if let Some(p) = tail.last() {
             covered = p.ts_ms + next.bucket_ms().unwrap_or(1);
         }

@@ -61,8 +61,16 @@ pub fn projection_text(t: &Trend) -> String {
     }
 }
 
+/// What the crosshair shows: a time and each line's value there.
+#[derive(Clone, Debug, PartialEq)]
+struct Readout {
+    ts_ms: i64,
+    /// (line index, "label value", value).
+    values: Vec<(usize, String, f64)>,
+}
+
 /// The hover readout at time `at`: the nearest point of every line.
-fn readout(t: &Trend, at: i64) -> Option<(i64, Vec<(usize, String, f64)>)> {
+fn readout(t: &Trend, at: i64) -> Option<Readout> {
     let first = t.series.iter().find_map(|s| nearest(&s.points, at))?;
     let values = t
         .series
@@ -78,7 +86,10 @@ fn readout(t: &Trend, at: i64) -> Option<(i64, Vec<(usize, String, f64)>)> {
             })
         })
         .collect();
-    Some((first.ts_ms, values))
+    Some(Readout {
+        ts_ms: first.ts_ms,
+        values,
+    })
 }
 
 #[component]
@@ -202,8 +213,8 @@ pub fn ChartView(
                 {move || drag.get().filter(|(a, b)| (b - a).abs() >= MIN_DRAG).zip(plot.get()).map(|((a, b), p)| view! {
                     <rect class="chart-selection" x=a.min(b) y=p.top width=(b - a).abs() height=p.bottom - p.top/>
                 })}
-                {move || point.get().zip(plot.get()).map(|((ts, values), p)| {
-                    let x = p.x_of(ts);
+                {move || point.get().zip(plot.get()).map(|(Readout { ts_ms, values }, p)| {
+                    let x = p.x_of(ts_ms);
                     view! {
                         <line class="chart-crosshair" x1=x x2=x y1=p.top y2=p.bottom/>
                         {values.into_iter().map(|(i, _, v)| view! {
@@ -214,9 +225,9 @@ pub fn ChartView(
             </svg>
             <p class="chart-readout" data-testid=format!("hover-{name}")>
                 {move || match point.get() {
-                    Some((ts, values)) => format!(
+                    Some(Readout { ts_ms, values }) => format!(
                         "{} UTC · {}",
-                        format::utc_datetime(ts),
+                        format::utc_datetime(ts_ms),
                         values.into_iter().map(|(_, text, _)| text).collect::<Vec<_>>().join(" · ")
                     ),
                     None => "Hover or tap for values; drag across to zoom.".to_string(),
