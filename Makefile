@@ -18,7 +18,7 @@ test-tools:
 	scripts/install-tools.sh test
 
 build: tools
-	cargo leptos build --release
+	cargo leptos build --release --split
 	scripts/compress-site.sh $(SITE_ROOT)/pkg
 
 ## Runs Steward on 127.0.0.1:3000 watching this machine, history in ./data/steward.db.
@@ -27,7 +27,7 @@ run: build
 
 ## Every test: unit, SQLite, integration (server on port 0, promtool), browser (Chromium).
 test: test-tools
-	cargo leptos build --release
+	cargo leptos build --release --split
 	scripts/compress-site.sh $(SITE_ROOT)/pkg
 	STEWARD_BIN=$(STEWARD_BIN) STEWARD_SITE_ROOT=$(SITE_ROOT) \
 		cargo test --release $(TEST_PACKAGES)

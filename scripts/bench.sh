@@ -58,7 +58,10 @@ pageload() {
   sleep 1
   for enc in "br, gzip" "gzip"; do
     local total=0 line=""
-    for p in / /pkg/steward.css /pkg/steward.js /pkg/steward.wasm; do
+    # With `--split`, the overview also loads the split loader (its chunks load on other pages).
+    local extra=""
+    for f in "$site"/pkg/__wasm_split*.js; do [ -f "$f" ] && extra="$extra /pkg/$(basename "$f")"; done
+    for p in / /pkg/steward.css /pkg/steward.js /pkg/steward.wasm $extra; do
       local n; n=$(curl -s -o /dev/null -H "Accept-Encoding: $enc" -w '%{size_download}' "$base$p")
       total=$((total + n)); line="$line $p=$n"
     done
@@ -66,6 +69,10 @@ pageload() {
   done
   local raw; raw=$(stat -c %s "$site/pkg/steward.wasm")
   echo "- steward.wasm uncompressed: $raw bytes"
+  for f in "$site"/pkg/*.wasm; do
+    [ "$(basename "$f")" = steward.wasm ] && continue
+    echo "- lazy chunk $(basename "$f"): $(stat -c %s "$f") bytes, br $(stat -c %s "$f.br" 2>/dev/null || echo ?)"
+  done
   kill "$steward_pid"
 }
 

@@ -28,7 +28,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    Lazy, SsrMode, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -93,9 +93,9 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("containers") view=pages::containers::ContainersPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("trends") view=pages::trends::TrendsPage/>
-                    <Route path=StaticSegment("audit") view=pages::audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("containers") view={Lazy::<pages::containers::ContainersRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("trends") view={Lazy::<pages::trends::TrendsRoute>::new()}/>
+                    <Route path=StaticSegment("audit") view={Lazy::<pages::audit::AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                     <Route path=StaticSegment("setup") view=pages::login::SetupPage/>
                 </Routes>

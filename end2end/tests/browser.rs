@@ -495,7 +495,25 @@ async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
     let (_driver, port) = start_chromedriver();
     let c = browser(port, &tmp.path().join("profile")).await;
     c.set_window_size(1280, 1000).await.unwrap();
-    c.goto(&format!("http://{addr}/trends")).await.unwrap();
+
+    // Arrive the way an operator does: the overview, then the nav link. The trends page is a
+    // lazy route in its own WASM chunk, so this checks the chunk loads on client navigation.
+    c.goto(&format!("http://{addr}/")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#".overview[data-hydrated="true"]"#))
+        .await
+        .expect("the overview hydrates");
+    // A marker on `window` survives only a client-side navigation, not a page load.
+    c.execute("window.stewardNoReload = true;", vec![])
+        .await
+        .unwrap();
+    c.find(Locator::Css(r#"nav a[href="/trends"]"#))
+        .await
+        .expect("nav link to trends")
+        .click()
+        .await
+        .unwrap();
 
     // The disk chart is drawn (an SVG picture) with the projection in words and its source.
     c.wait()
@@ -505,6 +523,13 @@ async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
         ))
         .await
         .expect("the disk trend is drawn");
+    assert_eq!(
+        c.execute("return window.stewardNoReload === true;", vec![])
+            .await
+            .unwrap(),
+        serde_json::Value::Bool(true),
+        "the nav link reloaded the page instead of routing in the client"
+    );
     let projection = text(&c, r#"[data-testid="projection-disk"]"#).await;
     assert!(
         projection.contains("reaches 55.0 % (score band) in"),

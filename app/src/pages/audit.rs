@@ -1,6 +1,7 @@
 //! The audit log: every action and watchdog decision, newest first, with paging.
 
 use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::get_audit;
 use crate::auth::AuditEntry;
@@ -58,5 +59,20 @@ fn AuditTable(initial: Vec<AuditEntry>) -> impl IntoView {
         {move || entries.with(|e| e.is_empty()).then(|| view! { <p class="muted">"No actions recorded yet."</p> })}
         {move || more_error.get().map(|e| view! { <p class="error">{e}</p> })}
         <button on:click=older disabled=move || exhausted.get()>"Older entries"</button>
+    }
+}
+
+/// The route: its code is split off the main WASM (`cargo leptos build --split`) and loaded only
+/// when this page is opened, so the overview does not download it.
+pub struct AuditRoute;
+
+#[lazy_route]
+impl LazyRoute for AuditRoute {
+    fn data() -> Self {
+        AuditRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AuditPage/> }.into_any()
     }
 }

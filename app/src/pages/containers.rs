@@ -3,6 +3,7 @@
 //! restart; the guarded bulk "Restart all unhealthy". Refreshed from the server's latest round.
 
 use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::get_containers;
 use crate::components::bulk_restart::BulkRestart;
@@ -179,5 +180,20 @@ fn Panel(initial: Containers) -> impl IntoView {
                 })}
             </div>
         </div>
+    }
+}
+
+/// The route: its code is split off the main WASM (`cargo leptos build --split`) and loaded only
+/// when this page is opened, so the overview does not download it.
+pub struct ContainersRoute;
+
+#[lazy_route]
+impl LazyRoute for ContainersRoute {
+    fn data() -> Self {
+        ContainersRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ContainersPage/> }.into_any()
     }
 }

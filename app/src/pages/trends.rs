@@ -3,6 +3,7 @@
 //! so the page itself never waits for Prometheus.
 
 use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::components::explore::Explore;
 use crate::components::trend_chart::TrendChart;
@@ -19,5 +20,20 @@ pub fn TrendsPage() -> impl IntoView {
             {TREND_NAMES.iter().map(|name| view! { <TrendChart name=*name/> }).collect_view()}
         </div>
         {move || session.get().filter(|s| s.is_admin()).map(|s| view! { <Explore csrf=s.csrf/> })}
+    }
+}
+
+/// The route: its code is split off the main WASM (`cargo leptos build --split`) and loaded only
+/// when this page is opened, so the overview does not download it.
+pub struct TrendsRoute;
+
+#[lazy_route]
+impl LazyRoute for TrendsRoute {
+    fn data() -> Self {
+        TrendsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <TrendsPage/> }.into_any()
     }
 }
