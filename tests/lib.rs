@@ -1,7 +1,9 @@
 //! Test support shared by the integration tests (`api/`) and the browser tests (`end2end`):
-//! a kill-on-drop child process, a free loopback port, and a private Docker engine.
+//! a kill-on-drop child process, a free loopback port, a private Docker engine, and the recorded
+//! container snapshot.
 
 pub mod docker_engine;
+pub mod snapshot;
 
 use std::net::TcpListener;
 use std::process::Child;

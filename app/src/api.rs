@@ -33,11 +33,17 @@ pub async fn get_session() -> Result<Option<SessionView>, ServerFnError> {
     Ok(crate::backend::current_user())
 }
 
-/// The container panel's data, as collected last.
+/// The container panel's data, as collected last; with `first_rows`, only the rows the page
+/// renders first and the counts over all (see `Containers::first_rows`).
 #[server(input = GetUrl)]
-pub async fn get_containers() -> Result<Containers, ServerFnError> {
+pub async fn get_containers(first_rows: bool) -> Result<Containers, ServerFnError> {
     let backend = crate::backend::backend()?;
-    Ok(backend.containers())
+    let all = backend.containers();
+    Ok(if first_rows {
+        all.first_rows(crate::containers::PAGE_ROWS)
+    } else {
+        all
+    })
 }
 
 /// A container's last log lines and Steward's events for it.

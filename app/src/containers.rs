@@ -137,6 +137,73 @@ pub struct Containers {
     pub items: Option<Vec<Container>>,
     pub collected_ms: Option<i64>,
     pub watchdog: WatchdogSettings,
+    /// Set when `items` holds only the panel's first rows (the server-rendered page of a host
+    /// with many containers): the counts over all of them. The browser fetches the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<PanelCounts>,
+}
+
+/// Rows the container panel renders at first and adds per "Show more".
+pub const PAGE_ROWS: usize = 100;
+
+/// The chip counts of the container panel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PanelCounts {
+    pub all: usize,
+    pub unhealthy: usize,
+    pub no_memory_limit: usize,
+    /// Each stack (sorted by name) with its number of containers.
+    pub stacks: Vec<(String, usize)>,
+}
+
+impl PanelCounts {
+    pub fn of(items: &[Container]) -> Self {
+        let stacks = stacks(items)
+            .into_iter()
+            .map(|s| {
+                let n = items
+                    .iter()
+                    .filter(|c| c.stack.as_deref() == Some(s.as_str()))
+                    .count();
+                (s, n)
+            })
+            .collect();
+        PanelCounts {
+            all: items.len(),
+            unhealthy: items
+                .iter()
+                .filter(|c| c.health == Health::Unhealthy)
+                .count(),
+            no_memory_limit: items.iter().filter(|c| c.no_memory_limit()).count(),
+            stacks,
+        }
+    }
+}
+
+impl Containers {
+    /// The first `rows` of the unfiltered panel (unhealthy first, then by name) with the counts
+    /// over all containers, so the server-rendered page and its hydration data stay small on a
+    /// host with hundreds of containers. Unchanged when there are no more than `rows`.
+    pub fn first_rows(mut self, rows: usize) -> Self {
+        if let Some(items) = self.items.take() {
+            if items.len() > rows {
+                self.partial = Some(PanelCounts::of(&items));
+                let first = select(&items, &Filter::All, "");
+                let mut keep = vec![false; items.len()];
+                first.into_iter().take(rows).for_each(|i| keep[i] = true);
+                self.items = Some(
+                    items
+                        .into_iter()
+                        .zip(keep)
+                        .filter_map(|(c, k)| k.then_some(c))
+                        .collect(),
+                );
+            } else {
+                self.items = Some(items);
+            }
+        }
+        self
+    }
 }
 
 /// A summary for the overview: counts and the names that need attention.
@@ -353,6 +420,48 @@ mod tests {
         assert_eq!(s.io_anomalies, ["a"]);
         assert_eq!(s.stale_images, ["b"]);
         assert_eq!(s.watchdog_gave_up, ["b"]);
+    }
+
+    fn panel(items: Option<Vec<Container>>) -> Containers {
+        Containers {
+            status: CollectorStatus::starting("docker"),
+            items,
+            collected_ms: None,
+            watchdog: WatchdogSettings::default(),
+            partial: None,
+        }
+    }
+
+    #[test]
+    fn first_rows_keep_the_leading_rows_and_count_all() {
+        // 5 containers, 2 rows: the unhealthy one leads even though its name sorts last.
+        let mut items: Vec<Container> = ["e", "d", "c", "b"]
+            .iter()
+            .map(|n| container(n, Some(if *n < "c" { "x" } else { "y" }), Health::Healthy))
+            .collect();
+        items.push(container("z", None, Health::Unhealthy));
+        items[1].mem_limit_bytes = None;
+        let first = panel(Some(items.clone())).first_rows(2);
+        let rows = first.items.as_deref().unwrap();
+        assert_eq!(names(rows, &Filter::All, ""), ["z", "b"]);
+        assert_eq!(
+            first.partial,
+            Some(PanelCounts {
+                all: 5,
+                unhealthy: 1,
+                no_memory_limit: 1,
+                stacks: vec![("x".into(), 1), ("y".into(), 3)],
+            })
+        );
+        // Counts over the whole list are the same the browser computes once it has all rows.
+        assert_eq!(first.partial, Some(PanelCounts::of(&items)));
+
+        // Few enough containers: nothing is cut and nothing is marked partial.
+        let all = panel(Some(items.clone())).first_rows(5);
+        assert_eq!(all.items.as_ref().map(Vec::len), Some(5));
+        assert_eq!(all.partial, None);
+        // No round yet stays "no data", not an empty list.
+        assert_eq!(panel(None).first_rows(2).items, None);
     }
 
     #[test]

@@ -110,6 +110,7 @@ impl Hub {
             items: inner.containers.as_ref().map(|c| c.as_ref().clone()),
             collected_ms: inner.containers_ms,
             watchdog: self.docker.clone().unwrap_or_default(),
+            partial: None,
         }
     }
 

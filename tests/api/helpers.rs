@@ -41,6 +41,8 @@ pub struct TestApp {
     pub db: PathBuf,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// The running server's hub, to publish state no collector here produces.
+    pub hub: std::sync::Arc<server::state::Hub>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -215,6 +217,7 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
         .await
         .expect("server builds");
     let base = format!("http://{}", app.local_addr());
+    let hub = app.hub();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run_until(async move {
@@ -231,6 +234,7 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap(),
+        hub,
         stop: Some(stop),
         server: Some(server),
     }

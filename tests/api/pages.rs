@@ -1,7 +1,9 @@
 //! The overview page is rendered on the server with the score and vitals in the HTML, and the
-//! live stream sends overview events.
+//! live stream sends overview events. The container page renders its first rows only.
 
 use std::time::Duration;
+
+use app::containers::{Containers, Health, PAGE_ROWS};
 
 use crate::helpers::{spawn_app, CpuTicker};
 
@@ -70,5 +72,74 @@ async fn stream_sends_overview_events() {
     }
     assert!(seen.starts_with("data: {"), "{seen}");
     drop(r);
+    app.stop().await;
+}
+
+/// The container panel's server function, by its registered path.
+fn get_containers_path() -> String {
+    server::http::guard::server_functions()
+        .into_iter()
+        .map(|(path, _)| path)
+        .find(|p| p.contains("get_containers"))
+        .expect("get_containers is registered")
+}
+
+#[tokio::test]
+async fn container_page_renders_the_first_rows_and_counts_all() {
+    let app = spawn_app(|_, _| {}).await;
+    // 150 recorded containers, 3 of them unhealthy (the 8th, 58th and 108th): they must make
+    // the first rows.
+    let items = steward_tests::snapshot::mostly_healthy(150);
+    let unhealthy: Vec<String> = items
+        .iter()
+        .filter(|c| c.health == Health::Unhealthy)
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(unhealthy.len(), 3);
+    app.hub
+        .publish_containers(Some(items), steward_tests::snapshot::docker_ok());
+
+    let html = app.get("/containers").await.text().await.unwrap();
+    assert_eq!(
+        html.matches("data-container=").count(),
+        PAGE_ROWS,
+        "the page renders the first rows only"
+    );
+    for name in &unhealthy {
+        assert!(
+            html.contains(&format!("data-container=\"{name}\"")),
+            "unhealthy {name} is among the first rows"
+        );
+    }
+    assert!(html.contains("Showing the first 100 of 150; loading the rest"));
+    assert!(
+        html.contains("All (150)"),
+        "chip counts cover every container"
+    );
+    assert!(html.contains("Unhealthy (3)"));
+
+    // The browser's follow-up read gets everything; the first-rows read is cut with counts.
+    let path = get_containers_path();
+    let all: Containers = app
+        .get(&format!("{path}?first_rows=false"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.items.as_ref().map(Vec::len), Some(150));
+    assert_eq!(all.partial, None);
+    let first: Containers = app
+        .get(&format!("{path}?first_rows=true"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first.items.as_ref().map(Vec::len), Some(PAGE_ROWS));
+    assert_eq!(first.partial.as_ref().map(|k| k.all), Some(150));
+    assert_eq!(first.partial.as_ref().map(|k| k.unhealthy), Some(3));
+    // The REST API is unchanged: every container, never partial.
+    let rest: serde_json::Value = app.get("/api/v1/containers").await.json().await.unwrap();
+    assert_eq!(rest["items"].as_array().map(Vec::len), Some(150));
+    assert!(rest.get("partial").is_none());
     app.stop().await;
 }

@@ -5,14 +5,12 @@
 //!   decisions) for 100 running containers on a private real dockerd; records the containers as
 //!   a snapshot for `ssr` (`tests/fixtures/containers-snapshot.json` when `RECORD=1`).
 //! - `ssr`: the container page rendered by the server for 500 containers (the recorded snapshot
-//!   repeated with new names), under `wrk` with 50 connections.
+//!   repeated with new names): one client at a time, then under `wrk` with 50 connections.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::containers::Container;
-use app::model::{CollectorState, CollectorStatus};
 use server::collectors::docker::{DockerCollector, DockerHandle};
 use steward_tests::docker_engine::Engine;
 
@@ -101,25 +99,6 @@ async fn round() {
     }
 }
 
-/// The recorded snapshot repeated to `n` containers with distinct ids and names.
-fn snapshot(n: usize) -> Vec<Container> {
-    let text = std::fs::read_to_string(fixtures().join("containers-snapshot.json"))
-        .expect("tests/fixtures/containers-snapshot.json (record it with RECORD=1 ... round)");
-    let recorded: Vec<Container> = serde_json::from_str(&text).unwrap();
-    (0..n)
-        .map(|i| {
-            let mut c = recorded[i % recorded.len()].clone();
-            c.id = format!("{:064x}", i);
-            c.name = format!("{}-{}", c.name, i / recorded.len());
-            // A few need attention, as on a real host.
-            if i % 50 == 7 {
-                c.health = app::containers::Health::Unhealthy;
-            }
-            c
-        })
-        .collect()
-}
-
 async fn ssr() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = server::config::Config {
@@ -134,11 +113,10 @@ async fn ssr() {
     let app = server::Application::build(config, Some(&password))
         .await
         .unwrap();
-    let items = snapshot(500);
-    let mut status = CollectorStatus::starting("docker");
-    status.state = CollectorState::Ok;
-    status.last_success_ms = Some(server::state::now_ms());
-    app.hub().publish_containers(Some(items), status);
+    app.hub().publish_containers(
+        Some(steward_tests::snapshot::containers(500)),
+        steward_tests::snapshot::docker_ok(),
+    );
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -153,6 +131,22 @@ async fn ssr() {
     println!(
         "container page with 500 containers: {} KB of HTML",
         body.len() / 1000
+    );
+    // One client at a time: the time one operator waits for the page, without queueing.
+    let client = reqwest::Client::new();
+    let mut ms = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        let r = client.get(&url).send().await.unwrap();
+        let _ = r.bytes().await.unwrap();
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "one client, 100 requests: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.9),
+        percentile(&ms, 0.99)
     );
     let out = tokio::process::Command::new("wrk")
         .args(["-t2", "-c50", "-d10s", "--latency", &url])

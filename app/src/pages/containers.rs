@@ -2,6 +2,8 @@
 //! chips (All | Unhealthy | No memory limit | by stack) and search; per-container detail and
 //! restart; the guarded bulk "Restart all unhealthy". Refreshed from the server's latest round.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
@@ -9,7 +11,7 @@ use crate::api::get_containers;
 use crate::components::bulk_restart::BulkRestart;
 use crate::components::collector_panel::ago;
 use crate::components::container_row::ContainerRow;
-use crate::containers::{select, stacks, Container, Containers, Filter, Health};
+use crate::containers::{select, Containers, Filter, PanelCounts, PAGE_ROWS};
 use crate::live::use_clock;
 use crate::model::CollectorState;
 use crate::use_session;
@@ -19,7 +21,9 @@ const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[component]
 pub fn ContainersPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_containers());
+    // The server renders the first rows only (unhealthy first) and the counts over all; the
+    // browser fetches the whole list once hydrated, so filters and search run locally.
+    let data = Resource::new(|| (), |_| get_containers(true));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -54,16 +58,17 @@ fn Panel(initial: Containers) -> impl IntoView {
     Effect::new(move |_| set_hydrated.set(true));
     #[cfg(feature = "hydrate")]
     {
-        if let Ok(h) = set_interval_with_handle(
-            move || {
-                leptos::task::spawn_local(async move {
-                    if let Ok(next) = get_containers().await {
-                        data.set(next);
-                    }
-                })
-            },
-            REFRESH,
-        ) {
+        let refresh = move || {
+            leptos::task::spawn_local(async move {
+                if let Ok(next) = get_containers(false).await {
+                    data.set(next);
+                }
+            })
+        };
+        if data.with_untracked(|d| d.partial.is_some()) {
+            refresh();
+        }
+        if let Ok(h) = set_interval_with_handle(refresh, REFRESH) {
             on_cleanup(move || h.clear());
         }
     }
@@ -78,7 +83,17 @@ fn Panel(initial: Containers) -> impl IntoView {
 
     let filter = RwSignal::new(Filter::All);
     let search = RwSignal::new(String::new());
+    let limit = RwSignal::new(PAGE_ROWS);
     let items = Memo::new(move |_| data.with(|d| d.items.clone().unwrap_or_default()));
+    // Each row finds its container by id in O(1); a linear search per row was quadratic.
+    let positions = Memo::new(move |_| {
+        items.with(|it| {
+            it.iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.clone(), i))
+                .collect::<HashMap<_, _>>()
+        })
+    });
     let shown = Memo::new(move |_| {
         items.with(|it| {
             filter.with(|f| {
@@ -91,14 +106,23 @@ fn Panel(initial: Containers) -> impl IntoView {
             })
         })
     });
-    let count =
-        move |f: fn(&Container) -> bool| items.with(|it| it.iter().filter(|c| f(c)).count());
+    let rows = Memo::new(move |_| {
+        let n = limit.get();
+        shown.with(|s| s.iter().take(n).cloned().collect::<Vec<_>>())
+    });
+    let counts = Memo::new(move |_| {
+        data.with(|d| {
+            d.partial
+                .clone()
+                .unwrap_or_else(|| PanelCounts::of(d.items.as_deref().unwrap_or_default()))
+        })
+    });
     let chip = move |label: &'static str, value: Filter, test: &'static str, n: usize| {
         let v = value.clone();
         view! {
             <button class="chip" data-filter=test
                 class:active=move || filter.with(|f| *f == v)
-                on:click=move |_| filter.set(value.clone())>
+                on:click=move |_| { filter.set(value.clone()); limit.set(PAGE_ROWS); }>
                 {format!("{label} ({n})")}
             </button>
         }
@@ -132,29 +156,28 @@ fn Panel(initial: Containers) -> impl IntoView {
 
             <div class="toolbar">
                 <div class="chips">
-                    {move || view! {
-                        {chip("All", Filter::All, "all", count(|_| true))}
-                        {chip("Unhealthy", Filter::Unhealthy, "unhealthy", count(|c| c.health == Health::Unhealthy))}
-                        {chip("No memory limit", Filter::NoMemoryLimit, "no-limit", count(Container::no_memory_limit))}
-                        {items.with(|it| stacks(it)).into_iter().map(|s| {
-                            let n = items.with(|it| it.iter().filter(|c| c.stack.as_deref() == Some(s.as_str())).count());
-                            let name = s.clone();
+                    {move || counts.with(|k| view! {
+                        {chip("All", Filter::All, "all", k.all)}
+                        {chip("Unhealthy", Filter::Unhealthy, "unhealthy", k.unhealthy)}
+                        {chip("No memory limit", Filter::NoMemoryLimit, "no-limit", k.no_memory_limit)}
+                        {k.stacks.iter().map(|(s, n)| {
+                            let (s, name) = (s.clone(), s.clone());
                             view! {
                                 <button class="chip" data-filter=format!("stack:{s}")
                                     class:active={let s = s.clone(); move || filter.with(|f| *f == Filter::Stack(s.clone()))}
-                                    on:click=move |_| filter.set(Filter::Stack(name.clone()))>
+                                    on:click=move |_| { filter.set(Filter::Stack(name.clone())); limit.set(PAGE_ROWS); }>
                                     {format!("Stack: {s} ({n})")}
                                 </button>
                             }
                         }).collect_view()}
-                    }}
+                    })}
                 </div>
                 <input class="search" type="search" placeholder="Search name, stack, image"
                     data-testid="search"
                     prop:value=move || search.get()
-                    on:input=move |ev| search.set(event_target_value(&ev))/>
+                    on:input=move |ev| { search.set(event_target_value(&ev)); limit.set(PAGE_ROWS); }/>
                 {move || admin.get().then(|| view! {
-                    <BulkRestart csrf=csrf unhealthy=Signal::derive(move || count(|c| c.health == Health::Unhealthy))/>
+                    <BulkRestart csrf=csrf unhealthy=Signal::derive(move || counts.with(|k| k.unhealthy))/>
                 })}
             </div>
 
@@ -166,15 +189,39 @@ fn Panel(initial: Containers) -> impl IntoView {
                 // The keyed list is the only child of its element: <For> moves rows among its
                 // own siblings, and other siblings made it misplace moved rows.
                 <div class="crows-body">
-                    <For each=move || shown.get() key=|id| id.clone() let:id>
+                    <For each=move || rows.get() key=|id| id.clone() let:id>
                         <ContainerRow
                             container=Memo::new({
                                 let id = id.clone();
-                                move |_| items.with(|it| it.iter().find(|c| c.id == id).cloned())
+                                move |_| {
+                                    let at = positions.with(|p| p.get(&id).copied())?;
+                                    items.with(|it| it.get(at).cloned())
+                                }
                             })
                             now=now admin=admin csrf=csrf/>
                     </For>
                 </div>
+                {move || data.with(|d| d.partial.as_ref().map(|k| k.all)).map(|all| view! {
+                    <p class="more muted" data-testid="more-rows">
+                        {format!("Showing the first {PAGE_ROWS} of {all}; loading the rest…")}
+                    </p>
+                })}
+                {move || {
+                    let total = shown.with(Vec::len);
+                    let n = limit.get();
+                    (data.with(|d| d.partial.is_none()) && total > n).then(|| view! {
+                        <p class="more" data-testid="more-rows">
+                            <span class="muted">{format!("Showing {n} of {total}. ")}</span>
+                            <button data-testid="show-more" on:click=move |_| limit.update(|l| *l += PAGE_ROWS)>
+                                {format!("Show {} more", (total - n).min(PAGE_ROWS))}
+                            </button>
+                            " "
+                            <button data-testid="show-all" on:click=move |_| limit.set(usize::MAX)>
+                                {format!("Show all {total}")}
+                            </button>
+                        </p>
+                    })
+                }}
                 {move || (data.with(|d| d.items.is_some()) && shown.with(|s| s.is_empty())).then(|| view! {
                     <p class="muted" data-testid="no-match">"No container matches."</p>
                 })}
