@@ -1,6 +1,6 @@
 //! Test support shared by the integration tests (`api/`) and the browser tests (`end2end`):
-//! a kill-on-drop child process, a free loopback port, a private Docker engine, and the recorded
-//! container snapshot.
+//! kill-on-drop child processes (and process groups), a free loopback port, a private Docker
+//! engine, and the recorded container snapshot.
 
 pub mod docker_engine;
 pub mod snapshot;
@@ -13,6 +13,21 @@ pub struct Proc(pub Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child process started as the leader of its own process group (`Command::process_group(0)`)
+/// whose whole group is killed when dropped: chromedriver's Chromium processes would otherwise
+/// outlive a browser test that panics before closing its session, and load the machine.
+pub struct ProcGroup(pub Child);
+
+impl Drop for ProcGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

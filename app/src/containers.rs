@@ -143,8 +143,9 @@ pub struct Containers {
     pub partial: Option<PanelCounts>,
 }
 
-/// Rows the container panel renders at first and adds per "Show more".
-pub const PAGE_ROWS: usize = 100;
+/// Rows the container panel renders at first and adds per "Show more": a few screens, and few
+/// enough that a filter redraws them within a frame or two.
+pub const PAGE_ROWS: usize = 50;
 
 /// The chip counts of the container panel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -111,7 +111,9 @@ async fn container_page_renders_the_first_rows_and_counts_all() {
             "unhealthy {name} is among the first rows"
         );
     }
-    assert!(html.contains("Showing the first 100 of 150; loading the rest"));
+    assert!(html.contains(&format!(
+        "Showing the first {PAGE_ROWS} of 150; loading the rest"
+    )));
     assert!(
         html.contains("All (150)"),
         "chip counts cover every container"
