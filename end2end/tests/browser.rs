@@ -860,7 +860,7 @@ async fn click(c: &Client, css: &str) {
 #[tokio::test]
 async fn container_panel_renders_first_rows_then_loads_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
-    let (addr, _stop) = serve_containers(tmp.path(), 150).await;
+    let (addr, stop) = serve_containers(tmp.path(), 150).await;
     let (_driver, port) = start_chromedriver();
     let c = browser(port, &tmp.path().join("profile")).await;
     c.set_window_size(1280, 1000).await.unwrap();
@@ -929,6 +929,23 @@ async fn container_panel_renders_first_rows_then_loads_the_rest() {
         row_count(&c).await == 1
     })
     .await;
+
+    // The server goes away: the page says its list is no longer refreshed and keeps the rows.
+    let _ = stop.send(());
+    eventually(
+        "the failed refresh is shown",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css(r#"[data-testid="refresh-error"]"#))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    assert!(text(&c, r#"[data-testid="refresh-error"]"#)
+        .await
+        .starts_with("Could not refresh the list"));
+    assert_eq!(row_count(&c).await, 1);
     c.close().await.unwrap();
 }
 

@@ -56,12 +56,19 @@ fn Panel(initial: Containers) -> impl IntoView {
     let now = use_clock();
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
+    // A failed refresh is said on the page: the list shown is then older than it looks, and
+    // after a first-rows render the rest of it never arrived.
+    let refresh_error = RwSignal::new(None::<String>);
     #[cfg(feature = "hydrate")]
     {
         let refresh = move || {
             leptos::task::spawn_local(async move {
-                if let Ok(next) = get_containers(false).await {
-                    data.set(next);
+                match get_containers(false).await {
+                    Ok(next) => {
+                        data.set(next);
+                        refresh_error.set(None);
+                    }
+                    Err(e) => refresh_error.set(Some(e.to_string())),
                 }
             })
         };
@@ -72,8 +79,6 @@ fn Panel(initial: Containers) -> impl IntoView {
             on_cleanup(move || h.clear());
         }
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = REFRESH;
 
     let session = use_session();
     let admin = Signal::derive(move || session.with(|s| s.as_ref().is_some_and(|s| s.is_admin())));
@@ -152,6 +157,11 @@ fn Panel(initial: Containers) -> impl IntoView {
                     }
                 })}
             </div>
+            {move || refresh_error.get().map(|e| view! {
+                <p class="error" data-testid="refresh-error">
+                    {format!("Could not refresh the list (retrying every {} s): {e}", REFRESH.as_secs())}
+                </p>
+            })}
             <p class="muted" data-testid="watchdog">{move || data.with(watchdog_line)}</p>
 
             <div class="toolbar">
