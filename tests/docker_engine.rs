@@ -163,9 +163,15 @@ impl Engine {
 
     /// `docker run -d --network none` with extra arguments; returns the container id.
     pub fn run(&self, name: &str, extra: &[&str]) -> String {
+        self.run_cmd(name, extra, &[])
+    }
+
+    /// Like [`Engine::run`], with the image's command replaced by `cmd`.
+    pub fn run_cmd(&self, name: &str, extra: &[&str], cmd: &[&str]) -> String {
         let mut args = vec!["run", "-d", "--network", "none", "--name", name];
         args.extend_from_slice(extra);
         args.push(IMAGE);
+        args.extend_from_slice(cmd);
         let id = self.ok(&args);
         self.containers.lock().unwrap().push(name.to_string());
         id

@@ -3,6 +3,7 @@
 //! engine, and the recorded container snapshot.
 
 pub mod docker_engine;
+pub mod fuzz;
 pub mod snapshot;
 
 use std::net::TcpListener;

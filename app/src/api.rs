@@ -1,5 +1,6 @@
 //! Server functions the pages call. Reads are GET (so the guard treats them as reads); each body
-//! checks who may read, calls one backend method and maps the error. Actions are not server
+//! checks who may read, calls one backend method and maps the error. Errors are [`AppError`]s:
+//! the API's JSON error shape, with a status that says whose fault it was. Actions are not server
 //! functions: they are the REST endpoints under `/api/v1/containers/…`, behind the same guard.
 
 use leptos::prelude::*;
@@ -7,36 +8,37 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::auth::{AuditEntry, SessionView};
 use crate::containers::{ContainerDetail, Containers};
+use crate::error::AppError;
 use crate::model::{History, Overview};
 use crate::trend::Trend;
 
 /// The latest overview (score, vitals, collector status).
 #[server(input = GetUrl)]
-pub async fn get_overview() -> Result<Overview, ServerFnError> {
+pub async fn get_overview() -> Result<Overview, AppError> {
     let backend = crate::backend::backend()?;
     Ok((*backend.overview()).clone())
 }
 
 /// A stored history series, e.g. `get_history("cpu_steal_pct", "1h")`.
 #[server(input = GetUrl)]
-pub async fn get_history(metric: String, range: String) -> Result<History, ServerFnError> {
+pub async fn get_history(metric: String, range: String) -> Result<History, AppError> {
     let backend = crate::backend::backend()?;
     backend
         .history(&metric, &range)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(AppError::from)
 }
 
 /// The signed-in user of this request (with the CSRF token for actions), if any.
 #[server(input = GetUrl)]
-pub async fn get_session() -> Result<Option<SessionView>, ServerFnError> {
+pub async fn get_session() -> Result<Option<SessionView>, AppError> {
     Ok(crate::backend::current_user())
 }
 
 /// The container panel's data, as collected last; with `first_rows`, only the rows the page
 /// renders first and the counts over all (see `Containers::first_rows`).
 #[server(input = GetUrl)]
-pub async fn get_containers(first_rows: bool) -> Result<Containers, ServerFnError> {
+pub async fn get_containers(first_rows: bool) -> Result<Containers, AppError> {
     let backend = crate::backend::backend()?;
     let all = backend.containers();
     Ok(if first_rows {
@@ -48,25 +50,22 @@ pub async fn get_containers(first_rows: bool) -> Result<Containers, ServerFnErro
 
 /// A container's last log lines and Steward's events for it.
 #[server(input = GetUrl)]
-pub async fn get_container_detail(id: String) -> Result<ContainerDetail, ServerFnError> {
+pub async fn get_container_detail(id: String) -> Result<ContainerDetail, AppError> {
     let backend = crate::backend::backend()?;
-    backend
-        .container_detail(&id)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.container_detail(&id).await.map_err(AppError::from)
 }
 
 /// The audit log, newest first (signed-in users only, even with anonymous reading on).
 #[server(input = GetUrl)]
-pub async fn get_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, ServerFnError> {
+pub async fn get_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, AppError> {
     if crate::backend::current_user().is_none() {
-        return Err(ServerFnError::new("sign in to read the audit log"));
+        return Err(AppError::new(
+            crate::error::ErrorKind::Unauthorized,
+            "sign in to read the audit log",
+        ));
     }
     let backend = crate::backend::backend()?;
-    backend
-        .audit(before)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    backend.audit(before).await.map_err(AppError::from)
 }
 
 /// A named trend over the last `range` (e.g. `7d`), or from `from` to `to` (ms) after a zoom.
@@ -76,10 +75,10 @@ pub async fn get_trend(
     range: Option<String>,
     from: Option<i64>,
     to: Option<i64>,
-) -> Result<Trend, ServerFnError> {
+) -> Result<Trend, AppError> {
     let backend = crate::backend::backend()?;
     backend
         .trend(&name, range, from, to)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(AppError::from)
 }

@@ -48,10 +48,15 @@ pub trait Backend: Send + Sync + 'static {
 pub struct BackendHandle(pub Arc<dyn Backend>);
 
 /// The backend from the request's context, or a clear error if the server forgot to provide it.
-pub fn backend() -> Result<Arc<dyn Backend>, leptos::prelude::ServerFnError> {
+pub fn backend() -> Result<Arc<dyn Backend>, crate::error::AppError> {
     leptos::prelude::use_context::<BackendHandle>()
         .map(|h| h.0)
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("backend missing from context"))
+        .ok_or_else(|| {
+            crate::error::AppError::new(
+                crate::error::ErrorKind::Server,
+                "backend missing from context",
+            )
+        })
 }
 
 /// The signed-in user, as the server's guard put it into the request.

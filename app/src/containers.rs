@@ -76,6 +76,12 @@ pub struct Container {
     pub image_stale: bool,
     /// Docker's state: running, exited, paused, restarting, created, dead.
     pub state: String,
+    /// The exit code of a container that is not running (`State.ExitCode`).
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    /// Docker's health status, for running containers only: a stopped container keeps its last
+    /// health state in Docker, but a one-shot job that exited is not "unhealthy", must never
+    /// be in a bulk restart, and does not count against the score.
     pub health: Health,
     /// When the container turned unhealthy (Steward's own record, or the oldest failing check).
     pub unhealthy_since_ms: Option<i64>,
@@ -108,6 +114,16 @@ impl Container {
     /// The container has no memory limit.
     pub fn no_memory_limit(&self) -> bool {
         self.mem_limit_bytes.is_none()
+    }
+
+    /// The state as shown when not running: `exited (0)`, `dead (137)`, `created`.
+    pub fn state_label(&self) -> String {
+        match self.exit_code {
+            Some(code) if self.state != "running" && self.state != "created" => {
+                format!("{} ({code})", self.state)
+            }
+            _ => self.state.clone(),
+        }
     }
 
     /// Seconds since the container started, if running.
@@ -351,6 +367,7 @@ mod tests {
             image_created_ms: None,
             image_stale: false,
             state: "running".into(),
+            exit_code: None,
             health,
             unhealthy_since_ms: None,
             failing_streak: 0,

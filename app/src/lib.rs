@@ -14,6 +14,7 @@ pub mod client;
 pub mod components;
 pub mod containers;
 pub mod downsample;
+pub mod error;
 pub mod format;
 pub mod live;
 pub mod model;

@@ -65,11 +65,20 @@ pub fn use_clock() -> ReadSignal<i64> {
     now
 }
 
-/// Subscribes to the live stream; `overview` is replaced on every message.
+/// Subscribes to the live stream; `overview` is replaced on every message. The stream is
+/// closed, and never reopened, when the calling page goes away: a browser keeps only six
+/// connections per host over HTTP/1.1, so each stream left open by a page visited earlier
+/// starved the next pages until they waited on "Loading…" forever.
 pub fn use_live_overview(overview: RwSignal<Overview>) -> ReadSignal<LinkState> {
     let (link, set_link) = signal(LinkState::Connecting);
     #[cfg(feature = "hydrate")]
-    browser::connect(overview, set_link);
+    {
+        let live = browser::Live::default();
+        browser::connect(live.clone(), overview, set_link);
+        // The browser has one thread; the wrapper only satisfies `on_cleanup`'s bounds.
+        let live = send_wrapper::SendWrapper::new(live);
+        on_cleanup(move || live.close());
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = (overview, set_link);
     link
@@ -77,7 +86,11 @@ pub fn use_live_overview(overview: RwSignal<Overview>) -> ReadSignal<LinkState> 
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use leptos::prelude::*;
+    use send_wrapper::SendWrapper;
     use wasm_bindgen::{closure::Closure, JsCast};
     use web_sys::{EventSource, MessageEvent};
 
@@ -87,12 +100,42 @@ mod browser {
     const RECONNECT_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
     const CLOSED: u16 = 2;
 
-    pub fn connect(overview: RwSignal<Overview>, set_link: WriteSignal<LinkState>) {
+    /// The page's current stream (it changes on reconnects) and whether the page is gone.
+    #[derive(Clone, Default)]
+    pub struct Live(Rc<RefCell<(Option<EventSource>, bool)>>);
+
+    impl Live {
+        /// Closes the stream for good: later reconnect timers find it closed and stop.
+        pub fn close(&self) {
+            let mut state = self.0.borrow_mut();
+            state.1 = true;
+            if let Some(source) = state.0.take() {
+                source.close();
+            }
+        }
+
+        fn closed(&self) -> bool {
+            self.0.borrow().1
+        }
+    }
+
+    fn reconnect_later(live: Live, overview: RwSignal<Overview>, set_link: WriteSignal<LinkState>) {
+        let live = SendWrapper::new(live);
+        set_timeout(
+            move || connect(live.take(), overview, set_link),
+            RECONNECT_DELAY,
+        );
+    }
+
+    pub fn connect(live: Live, overview: RwSignal<Overview>, set_link: WriteSignal<LinkState>) {
+        if live.closed() {
+            return;
+        }
         let source = match EventSource::new(STREAM_PATH) {
             Ok(source) => source,
             Err(_) => {
                 set_link.set(LinkState::Reconnecting);
-                set_timeout(move || connect(overview, set_link), RECONNECT_DELAY);
+                reconnect_later(live, overview, set_link);
                 return;
             }
         };
@@ -110,19 +153,24 @@ mod browser {
             }
         });
         let retry_source = source.clone();
+        let retry = live.clone();
         let on_error = Closure::<dyn FnMut()>::new(move || {
+            if retry.closed() {
+                return;
+            }
             set_link.set(LinkState::Reconnecting);
             // The browser retries by itself unless the server answered with an error.
             if retry_source.ready_state() == CLOSED {
-                set_timeout(move || connect(overview, set_link), RECONNECT_DELAY);
+                reconnect_later(retry.clone(), overview, set_link);
             }
         });
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        // The handlers live as long as the page.
+        // The handlers live as long as the source; a closed source calls none of them.
         on_open.forget();
         on_message.forget();
         on_error.forget();
+        live.0.borrow_mut().0 = Some(source);
     }
 }

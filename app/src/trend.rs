@@ -139,11 +139,14 @@ pub enum WindowError {
     TooLong,
     #[error("`from`/`to` lie in the future")]
     Future,
+    #[error("`from` ({0}) is before 1970-01-01; `from`/`to` are ms since the Unix epoch")]
+    BeforeEpoch(i64),
 }
 
 /// Resolves a trend query's window. Rules: `from` and `to` (ms) together, else `range`
 /// (default `default_range`) ending now. `to` after now is clamped to now; a window narrower
-/// than [`MIN_WINDOW_MS`] is widened around its middle; longer than 10 years is refused.
+/// than [`MIN_WINDOW_MS`] is widened around its middle; longer than 10 years, or starting
+/// before the Unix epoch, is refused.
 pub fn resolve_window(
     range: Option<&str>,
     from_ms: Option<i64>,
@@ -161,6 +164,10 @@ pub fn resolve_window(
             })
         }
         (Some(from), Some(to)) => {
+            // Negative times would overflow the arithmetic below; nothing is recorded there.
+            if from < 0 {
+                return Err(WindowError::BeforeEpoch(from));
+            }
             if from >= to {
                 return Err(WindowError::Backwards { from, to });
             }
@@ -313,6 +320,13 @@ mod tests {
             resolve_window(Some("7x"), None, None, "7d", NOW),
             Err(WindowError::Range(_))
         ));
+        // Extreme values are refused, never wrapped into a window that ends before it starts.
+        assert_eq!(
+            resolve_window(None, Some(i64::MIN), Some(i64::MIN + 100), "7d", NOW),
+            Err(WindowError::BeforeEpoch(i64::MIN))
+        );
+        let w = resolve_window(None, Some(NOW - 1_000), Some(i64::MAX), "7d", NOW).unwrap();
+        assert!(w.start_ms < w.end_ms && w.end_ms == NOW);
     }
 
     fn rate(points: &[(i64, f64)]) -> Vec<HistoryPoint> {

@@ -446,6 +446,108 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
     c.close().await.unwrap();
 }
 
+/// Clicks the top bar's link to `href` (a client-side navigation) and waits for `ready`.
+async fn navigate(c: &Client, href: &str, ready: &str) {
+    c.find(Locator::Css(&format!(r#"nav a[href="{href}"]"#)))
+        .await
+        .unwrap_or_else(|e| panic!("nav link {href}: {e}"))
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(ready))
+        .await
+        .unwrap_or_else(|e| panic!("{href} never showed {ready}: {e}"));
+}
+
+#[tokio::test]
+async fn twenty_rounds_of_page_changes_keep_streams_charts_and_logs_working() {
+    // Each visit to the overview used to open one more live stream that was never closed; with
+    // six connections per host the app stalled after a few page changes.
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    engine.run("logger", &[]);
+    let config = format!(
+        "[docker]\nhost = \"{}\"\ninterval_secs = 1\n[watchdog]\nenabled = false\n",
+        engine.host()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&format!("http://{addr}/login?next=/"))
+        .await
+        .unwrap();
+    c.form(Locator::Css(".auth-form form"))
+        .await
+        .expect("sign-in form")
+        .set_by_name("username", "admin")
+        .await
+        .unwrap()
+        .set_by_name("password", ADMIN_PASSWORD)
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    let overview = r#".overview[data-hydrated="true"]"#;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(overview))
+        .await
+        .expect("the overview hydrates");
+    c.execute("window.stewardNoReload = true;", vec![])
+        .await
+        .unwrap();
+    let chart = r#"[data-testid="chart-disk"] .chart-svg svg"#;
+    let containers = r#"[data-container="logger"]"#;
+    let audit = r#"[data-testid="audit"]"#;
+    for _ in 0..20 {
+        navigate(&c, "/trends", chart).await;
+        navigate(&c, "/containers", containers).await;
+        navigate(&c, "/audit", audit).await;
+        navigate(&c, "/", overview).await;
+    }
+    assert_eq!(
+        c.execute("return window.stewardNoReload === true;", vec![])
+            .await
+            .unwrap(),
+        serde_json::Value::Bool(true),
+        "every change was a client-side navigation"
+    );
+    // Live updates still arrive on the overview.
+    let first = attr(&c, r#"[data-testid="updated"]"#, "data-collected-at").await;
+    eventually(
+        "a live update after 80 page changes",
+        Duration::from_secs(15),
+        || async { attr(&c, r#"[data-testid="updated"]"#, "data-collected-at").await != first },
+    )
+    .await;
+    // Chart data still loads.
+    navigate(&c, "/trends", &format!("{chart} polyline")).await;
+    // Container logs still load.
+    navigate(&c, "/containers", containers).await;
+    c.find(Locator::Css(&format!(
+        r#"{containers} [data-testid="details"]"#
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(&format!(
+            r#"{containers} [data-testid="logs"]"#
+        )))
+        .await
+        .expect("the container's logs load after 80 page changes");
+    c.close().await.unwrap();
+}
+
 /// The trends test draws a seeded mount, so the machine's real disks do not mix in.
 const SEEDED_MOUNT: &str = "/steward-seeded";
 

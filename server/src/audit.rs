@@ -1,22 +1,135 @@
 //! The audit log (who did what to which target, and how it ended) and Steward's own record of
 //! container events (health transitions, watchdog decisions), both in SQLite.
+//!
+//! Actions by signed-in users get a row each. Refusals that anyone can cause (failed sign-ins,
+//! requests the guard turns away) are counted per minute and written as one row per address,
+//! username and action (`refusals.rs`), and the log has a retention by age and row count.
+
+pub mod refusals;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use app::auth::AuditEntry;
 use app::containers::ContainerEvent;
 use sqlx::{Row, SqlitePool};
+use tokio_util::sync::CancellationToken;
 
+use crate::config::AuditConfig;
 use crate::state::now_ms;
+use refusals::Refusals;
+
+/// Longest `detail` stored for one entry (an explore query is at most 2,000 characters).
+const MAX_DETAIL_BYTES: usize = 4096;
+/// How often the retention runs.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Writes and reads the audit log. Writing never fails the action it records: a failed write is
 /// logged loudly instead, because losing the action's result would be worse.
 #[derive(Clone)]
 pub struct AuditLog {
     pool: SqlitePool,
+    refusals: Arc<Mutex<Refusals>>,
 }
 
 impl AuditLog {
     pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            refusals: Arc::default(),
+        }
+    }
+
+    /// Counts a refusal (written with the others of its minute by [`AuditLog::run`]).
+    pub fn refused(&self, action: &str, actor: &str, client: &str, target: &str, reason: &str) {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .count(action, actor, client, target, reason, now_ms());
+    }
+
+    /// Writes the refusals counted so far, one row per key.
+    pub async fn flush_refusals(&self) -> Result<usize, sqlx::Error> {
+        let rows = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        for (key, c) in &rows {
+            let detail = match c.count {
+                1 => format!("{}: {}", key.client, c.reason),
+                n => format!(
+                    "{n} times in {} s from {}: {}",
+                    (c.last_ms - c.first_ms + 999) / 1000,
+                    key.client,
+                    c.reason
+                ),
+            };
+            sqlx::query(
+                "INSERT INTO audit_log (ts_ms, actor, action, target, result, detail) VALUES (?, ?, ?, ?, 'refused', ?)",
+            )
+            .bind(c.last_ms)
+            .bind(&key.actor)
+            .bind(&key.action)
+            .bind(&c.target)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    /// Deletes entries older than the retention and the oldest beyond `max_rows`.
+    pub async fn enforce_retention(
+        &self,
+        config: &AuditConfig,
+        now_ms: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let mut deleted = 0;
+        if config.retention_days > 0 {
+            deleted += sqlx::query("DELETE FROM audit_log WHERE ts_ms < ?")
+                .bind(now_ms - (config.retention_days as i64) * 86_400_000)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        deleted +=
+            sqlx::query("DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?")
+                .bind(config.max_rows as i64)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(deleted)
+    }
+
+    /// Writes counted refusals every `refusal_flush_secs` and applies the retention every hour, until
+    /// `cancel`; then writes what is left.
+    pub async fn run(self, config: AuditConfig, cancel: CancellationToken) {
+        let mut flush = tokio::time::interval(Duration::from_secs(config.refusal_flush_secs));
+        let mut retention = tokio::time::interval(RETENTION_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = flush.tick() => {
+                    if let Err(e) = self.flush_refusals().await {
+                        tracing::error!("audit log: writing counted refusals failed: {e}");
+                    }
+                }
+                _ = retention.tick() => match self.enforce_retention(&config, now_ms()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("audit log retention deleted {n} entries"),
+                    Err(e) => tracing::error!("audit log retention failed: {e}"),
+                },
+            }
+        }
+        if let Err(e) = self.flush_refusals().await {
+            tracing::error!("audit log: final write of counted refusals failed: {e}");
+        }
     }
 
     /// Records one action.
@@ -36,7 +149,7 @@ impl AuditLog {
         .bind(action)
         .bind(target)
         .bind(result)
-        .bind(detail)
+        .bind(detail.map(|d| clip_bytes(d, MAX_DETAIL_BYTES)))
         .execute(&self.pool)
         .await;
         if let Err(e) = written {
@@ -111,4 +224,13 @@ impl AuditLog {
             })
             .collect())
     }
+}
+
+/// The longest prefix of `s` within `max` bytes, on a character boundary.
+fn clip_bytes(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }

@@ -8,6 +8,7 @@ pub mod ratelimit;
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use app::auth::{Role, SessionView};
 use sqlx::{Row, SqlitePool};
@@ -26,6 +27,12 @@ pub enum AuthError {
     RateLimited(u64),
     #[error("the setup link is invalid or was already used")]
     BadSetupToken,
+    #[error("an admin exists already, so setup is closed: sign in instead")]
+    SetupClosed,
+    #[error("the username {0} is taken; choose another")]
+    UsernameTaken(String),
+    #[error("too many sign-ins are being checked at once; try again in {0} s")]
+    Busy(u64),
     #[error(transparent)]
     Credential(#[from] CredentialError),
     #[error("cannot read the password file {path}: {source}")]
@@ -60,6 +67,11 @@ pub struct Auth {
     pool: SqlitePool,
     config: AuthConfig,
     limiter: Mutex<RateLimiter>,
+    /// Bounds the password verifications running at once: each argon2id check holds ~19 MB,
+    /// so an unbounded burst of sign-ins would take gigabytes.
+    verify_slots: tokio::sync::Semaphore,
+    /// The threads that run them, one per slot, each reusing its own working memory.
+    verifier: Verifier,
     setup_token: Mutex<Option<String>>,
     /// A real hash to verify against when the username does not exist, so timing does not tell
     /// which usernames exist.
@@ -73,6 +85,8 @@ impl Auth {
                 config.login_max_failures,
                 config.login_window_secs,
             )),
+            verify_slots: tokio::sync::Semaphore::new(verify_slots(config.verify_concurrency)),
+            verifier: Verifier::start(verify_slots(config.verify_concurrency)),
             pool,
             config,
             setup_token: Mutex::new(None),
@@ -90,10 +104,7 @@ impl Auth {
         &self,
         admin_password_file: Option<&Path>,
     ) -> Result<Bootstrap, AuthError> {
-        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?;
-        if users > 0 {
+        if admin_exists(&self.pool).await? {
             return Ok(Bootstrap::Ready);
         }
         if let Some(path) = admin_password_file {
@@ -106,32 +117,82 @@ impl Auth {
         Ok(Bootstrap::SetupToken(token))
     }
 
-    /// Whether the first admin still has to be created.
-    pub fn setup_pending(&self) -> bool {
-        self.setup_token
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+    /// Whether the first admin still has to be created. An admin made some other way (the
+    /// `steward user` command, another process) closes setup and kills the token for good.
+    pub async fn setup_pending(&self) -> bool {
+        if self.setup_token_slot().is_none() {
+            return false;
+        }
+        match admin_exists(&self.pool).await {
+            Ok(true) => {
+                *self.setup_token_slot() = None;
+                false
+            }
+            Ok(false) => true,
+            // Cannot tell: keep the token, but do not send anyone to a page that may not work.
+            Err(_) => false,
+        }
     }
 
-    /// Creates the first admin with the one-time setup token, then signs them in.
+    fn setup_token_slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.setup_token.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates the first admin with the one-time setup token, then signs them in. Refused once
+    /// any admin exists, whatever the token; never replaces an existing user.
     pub async fn setup(
         &self,
         token: &str,
         username: &str,
         password: &str,
     ) -> Result<(String, SessionView), AuthError> {
+        if !self.setup_pending().await {
+            return Err(AuthError::SetupClosed);
+        }
         password::validate_username(username)?;
         password::validate_password(password)?;
-        {
-            let mut slot = self.setup_token.lock().unwrap_or_else(|p| p.into_inner());
-            match slot.as_deref() {
-                Some(t) if password::same_secret(t, token) => *slot = None,
-                _ => return Err(AuthError::BadSetupToken),
-            }
+        let valid = self
+            .setup_token_slot()
+            .as_deref()
+            .is_some_and(|t| password::same_secret(t, token));
+        if !valid {
+            return Err(AuthError::BadSetupToken);
         }
-        upsert_user(&self.pool, username, Role::Admin, password).await?;
+        let permit = self.verify_permit().await?;
+        let given = password.to_string();
+        let phc = tokio::task::spawn_blocking(move || password::hash(&given))
+            .await
+            .unwrap_or_else(|_| String::from("$invalid$"));
+        drop(permit);
+        // The check and the insert are one statement, so a concurrent `steward user` cannot
+        // slip an admin in between; an existing username is never overwritten.
+        let created = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, created_ms)
+             SELECT ?, ?, 'admin', ? WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')
+             ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(username)
+        .bind(phc)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if created == 0 {
+            return Err(match admin_exists(&self.pool).await? {
+                true => AuthError::SetupClosed,
+                false => AuthError::UsernameTaken(username.to_string()),
+            });
+        }
+        *self.setup_token_slot() = None;
         self.start_session(username).await
+    }
+
+    /// Waits briefly for a verification slot; `Busy` when the burst does not clear in time.
+    async fn verify_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AuthError> {
+        match tokio::time::timeout(VERIFY_WAIT, self.verify_slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AuthError::Busy(VERIFY_WAIT.as_secs().max(1))),
+        }
     }
 
     /// Checks a username and password from `client`; on success returns a new session token.
@@ -144,9 +205,21 @@ impl Auth {
         let user_key = format!("user:{username}");
         let ip_key = format!("ip:{client}");
         let keys = [ip_key.as_str(), user_key.as_str()];
-        if let Some(wait) = self.limiter().check(&keys, now_ms()) {
-            return Err(AuthError::RateLimited(wait));
-        }
+        let started = now_ms();
+        self.limiter()
+            .begin(&keys, started)
+            .map_err(AuthError::RateLimited)?;
+        let permit = match self.verify_permit().await {
+            Ok(p) => p,
+            Err(e) => {
+                // Not checked, so not a failure: give the attempt back.
+                let mut limiter = self.limiter();
+                for key in keys {
+                    limiter.forget(key, started);
+                }
+                return Err(e);
+            }
+        };
         let row = sqlx::query("SELECT password_hash FROM users WHERE username = ?")
             .bind(username)
             .fetch_optional(&self.pool)
@@ -154,15 +227,16 @@ impl Auth {
         let stored = row
             .map(|r| r.get::<String, _>(0))
             .unwrap_or_else(|| self.dummy_hash.clone());
-        let given = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
-            .await
-            .unwrap_or(false);
+        let ok = self.verifier.verify(password, stored).await;
+        drop(permit);
         if !ok {
-            self.limiter().fail(&keys, now_ms());
             return Err(AuthError::BadCredentials);
         }
-        self.limiter().succeed(&user_key);
+        {
+            let mut limiter = self.limiter();
+            limiter.succeed(&user_key);
+            limiter.forget(&ip_key, started);
+        }
         self.start_session(username).await
     }
 
@@ -254,6 +328,79 @@ impl Auth {
             }
         )
     }
+}
+
+/// Long-lived threads that check passwords, each with its own reused argon2 memory, so memory
+/// stays at about (threads × 19 MB) whatever the burst. Jobs arrive only with a slot of
+/// `Auth::verify_slots`, so one is always free to take them. The threads end with the `Auth`.
+struct Verifier {
+    jobs: std::sync::mpsc::Sender<VerifyJob>,
+}
+
+struct VerifyJob {
+    password: String,
+    phc: String,
+    answer: tokio::sync::oneshot::Sender<bool>,
+}
+
+impl Verifier {
+    fn start(threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<VerifyJob>();
+        let queue = std::sync::Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("verify-{i}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok(job) = job else { return };
+                        let ok = password::verify_in(&job.password, &job.phc, &mut memory);
+                        let _ = job.answer.send(ok);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start a password verification thread: {e}");
+            }
+        }
+        Self { jobs }
+    }
+
+    /// Whether `password` matches `phc`; false when no thread could take the job.
+    async fn verify(&self, password: &str, phc: String) -> bool {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job = VerifyJob {
+            password: password.to_string(),
+            phc,
+            answer,
+        };
+        if self.jobs.send(job).is_err() {
+            tracing::error!("no password verification thread is running");
+            return false;
+        }
+        answered.await.unwrap_or(false)
+    }
+}
+
+/// How long a sign-in waits for a verification slot before it is answered 503.
+const VERIFY_WAIT: Duration = Duration::from_secs(2);
+
+/// Verification slots: the configured number, or the cores (at least 2, at most 8).
+fn verify_slots(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8),
+        n => n,
+    }
+}
+
+async fn admin_exists(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
+        .fetch_one(pool)
+        .await
 }
 
 /// Creates a user or replaces an existing user's password and role; ends their sessions.

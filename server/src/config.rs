@@ -115,6 +115,9 @@ pub struct HistoryConfig {
     pub day_retention_days: u64,
     /// Seconds between retention passes (default 3600).
     pub retention_interval_secs: u64,
+    /// Seconds between `PRAGMA quick_check` runs that look for damage in the database file
+    /// (default 21600, six hours; 0: only at start).
+    pub check_interval_secs: u64,
 }
 
 impl Default for HistoryConfig {
@@ -126,6 +129,7 @@ impl Default for HistoryConfig {
             hour_retention_days: 730,
             day_retention_days: 0,
             retention_interval_secs: 3600,
+            check_interval_secs: 6 * 3600,
         }
     }
 }
@@ -241,6 +245,9 @@ pub struct AuthConfig {
     pub login_max_failures: u32,
     /// The window of the sign-in limit in seconds (default 900).
     pub login_window_secs: u64,
+    /// Password verifications (argon2id, ~19 MB each) that may run at once; more wait up to
+    /// two seconds, then get 503 with `Retry-After` (default 0: the number of cores, 2–8).
+    pub verify_concurrency: usize,
 }
 
 impl Default for AuthConfig {
@@ -251,6 +258,56 @@ impl Default for AuthConfig {
             secure_cookie: false,
             login_max_failures: 5,
             login_window_secs: 900,
+            verify_concurrency: 0,
+        }
+    }
+}
+
+/// The HTTP server's own limits (`[server]`): what a slow or hostile client may hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Seconds a client may take to send a request's headers before the connection is closed
+    /// (default 10).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no bytes in either direction (default 120).
+    /// Live streams send a keep-alive comment every 15 s, so they are never idle.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; more wait in the kernel's accept queue (default 4096). It is
+    /// lowered at start so that 256 file descriptors always stay free for the collectors and
+    /// the database.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 120,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// The audit log's retention (`[audit]`). Refused sign-ins and guard refusals are counted per
+/// address and username each minute rather than written one row per attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days entries are kept (default 365; 0 keeps them until `max_rows` is reached).
+    pub retention_days: u64,
+    /// Most entries kept; the oldest go first (default 1,000,000, about 150 MB at most).
+    pub max_rows: usize,
+    /// Seconds between writes of the counted refusals (default 60).
+    pub refusal_flush_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+            max_rows: 1_000_000,
+            refusal_flush_secs: 60,
         }
     }
 }
@@ -274,6 +331,8 @@ pub struct Config {
     pub docker: DockerConfig,
     pub watchdog: WatchdogConfig,
     pub auth: AuthConfig,
+    pub server: ServerConfig,
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -291,6 +350,8 @@ impl Default for Config {
             docker: DockerConfig::default(),
             watchdog: WatchdogConfig::default(),
             auth: AuthConfig::default(),
+            server: ServerConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -318,51 +379,189 @@ impl Config {
         self.data_dir.join("steward.db")
     }
 
-    /// Rejects values that cannot work, with the field's name.
+    /// Rejects values that cannot work, with the field's name. Every duration and size has an
+    /// upper bound too: an absurd value (say `i64::MAX` seconds) would otherwise turn a limit off
+    /// or make a timeout never fire.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        const DAY: u64 = 86_400;
+        let c = self;
+        let bounded: [(&'static str, u64, u64, u64); 31] = [
+            (
+                "collector.interval_secs",
+                c.collector.interval_secs,
+                1,
+                3600,
+            ),
+            (
+                "collector.top_processes",
+                c.collector.top_processes as u64,
+                1,
+                50,
+            ),
+            (
+                "collector.round_timeout_secs",
+                c.collector.round_timeout_secs,
+                1,
+                600,
+            ),
+            (
+                "history.flush_interval_secs",
+                c.history.flush_interval_secs,
+                1,
+                3600,
+            ),
+            (
+                "history.raw_retention_hours",
+                c.history.raw_retention_hours,
+                1,
+                24 * 366,
+            ),
+            (
+                "history.minute_retention_days",
+                c.history.minute_retention_days,
+                1,
+                3660,
+            ),
+            (
+                "history.hour_retention_days",
+                c.history.hour_retention_days,
+                1,
+                36_600,
+            ),
+            (
+                "history.day_retention_days",
+                c.history.day_retention_days,
+                0,
+                36_600,
+            ),
+            (
+                "history.retention_interval_secs",
+                c.history.retention_interval_secs,
+                1,
+                DAY,
+            ),
+            (
+                "history.check_interval_secs",
+                c.history.check_interval_secs,
+                0,
+                30 * DAY,
+            ),
+            ("prometheus.timeout_secs", c.prometheus.timeout_secs, 1, 300),
+            (
+                "prometheus.min_step_secs",
+                c.prometheus.min_step_secs,
+                1,
+                DAY,
+            ),
+            (
+                "prometheus.explore_max_range_days",
+                c.prometheus.explore_max_range_days,
+                1,
+                3650,
+            ),
+            ("docker.interval_secs", c.docker.interval_secs, 1, 3600),
+            (
+                "docker.call_timeout_secs",
+                c.docker.call_timeout_secs,
+                1,
+                300,
+            ),
+            ("docker.concurrency", c.docker.concurrency as u64, 1, 64),
+            (
+                "docker.stats_concurrency",
+                c.docker.stats_concurrency as u64,
+                1,
+                1024,
+            ),
+            (
+                "docker.block_write_limit_per_day",
+                c.docker.block_write_limit_per_day,
+                1,
+                1 << 60,
+            ),
+            (
+                "docker.image_max_age_days",
+                c.docker.image_max_age_days,
+                0,
+                36_600,
+            ),
+            (
+                "docker.stop_timeout_secs",
+                c.docker.stop_timeout_secs,
+                0,
+                600,
+            ),
+            (
+                "watchdog.failures_before_restart",
+                c.watchdog.failures_before_restart as u64,
+                1,
+                100,
+            ),
+            (
+                "watchdog.restarts_per_hour",
+                c.watchdog.restarts_per_hour as u64,
+                1,
+                100,
+            ),
+            ("watchdog.cooldown_secs", c.watchdog.cooldown_secs, 0, DAY),
+            ("auth.session_hours", c.auth.session_hours, 1, 8760),
+            (
+                "auth.login_max_failures",
+                c.auth.login_max_failures as u64,
+                1,
+                1000,
+            ),
+            ("auth.login_window_secs", c.auth.login_window_secs, 1, DAY),
+            (
+                "server.header_read_timeout_secs",
+                c.server.header_read_timeout_secs,
+                1,
+                600,
+            ),
+            (
+                "server.idle_timeout_secs",
+                c.server.idle_timeout_secs,
+                1,
+                DAY,
+            ),
+            (
+                "server.max_connections",
+                c.server.max_connections as u64,
+                16,
+                1_000_000,
+            ),
+            ("audit.retention_days", c.audit.retention_days, 0, 36_600),
+            (
+                "audit.refusal_flush_secs",
+                c.audit.refusal_flush_secs,
+                1,
+                3600,
+            ),
+        ];
+        for (field, value, lo, hi) in bounded {
+            if !(lo..=hi).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    field,
+                    message: format!("must be between {lo} and {hi} (got {value})"),
+                });
+            }
+        }
+        let bounded_usize: [(&'static str, usize, usize, usize); 2] = [
+            ("auth.verify_concurrency", c.auth.verify_concurrency, 0, 64),
+            ("audit.max_rows", c.audit.max_rows, 1000, 100_000_000),
+        ];
+        for (field, value, lo, hi) in bounded_usize {
+            if !(lo..=hi).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    field,
+                    message: format!("must be between {lo} and {hi} (got {value})"),
+                });
+            }
+        }
         let invalid = |field, message: &str| ConfigError::Invalid {
             field,
             message: message.to_string(),
         };
-        if !(1..=3600).contains(&self.collector.interval_secs) {
-            return Err(invalid(
-                "collector.interval_secs",
-                "must be between 1 and 3600",
-            ));
-        }
-        if !(1..=50).contains(&self.collector.top_processes) {
-            return Err(invalid(
-                "collector.top_processes",
-                "must be between 1 and 50",
-            ));
-        }
-        if self.collector.round_timeout_secs == 0 {
-            return Err(invalid(
-                "collector.round_timeout_secs",
-                "must be at least 1",
-            ));
-        }
-        if self.history.flush_interval_secs == 0 || self.history.flush_interval_secs > 3600 {
-            return Err(invalid(
-                "history.flush_interval_secs",
-                "must be between 1 and 3600",
-            ));
-        }
-        if self.history.raw_retention_hours == 0 {
-            return Err(invalid("history.raw_retention_hours", "must be at least 1"));
-        }
-        if self.history.minute_retention_days == 0 || self.history.hour_retention_days == 0 {
-            return Err(invalid(
-                "history.minute_retention_days / hour_retention_days",
-                "must be at least 1 (use day_retention_days = 0 to keep daily rollups forever)",
-            ));
-        }
-        if self.history.retention_interval_secs == 0 {
-            return Err(invalid(
-                "history.retention_interval_secs",
-                "must be at least 1",
-            ));
-        }
         if !self.score.disk_mount.starts_with('/') {
             return Err(invalid(
                 "score.disk_mount",
@@ -375,39 +574,6 @@ impl Config {
                 "must be an http:// URL (or empty to use SQLite)",
             ));
         }
-        if self.prometheus.timeout_secs == 0 || self.prometheus.min_step_secs == 0 {
-            return Err(invalid(
-                "prometheus.timeout_secs / min_step_secs",
-                "must be at least 1",
-            ));
-        }
-        if !(1..=3650).contains(&self.prometheus.explore_max_range_days) {
-            return Err(invalid(
-                "prometheus.explore_max_range_days",
-                "must be between 1 and 3650",
-            ));
-        }
-        if !(1..=3600).contains(&self.docker.interval_secs) {
-            return Err(invalid(
-                "docker.interval_secs",
-                "must be between 1 and 3600",
-            ));
-        }
-        if self.docker.call_timeout_secs == 0 || self.docker.stop_timeout_secs > 600 {
-            return Err(invalid(
-                "docker.call_timeout_secs / stop_timeout_secs",
-                "call timeout must be at least 1, stop timeout at most 600",
-            ));
-        }
-        if !(1..=64).contains(&self.docker.concurrency) {
-            return Err(invalid("docker.concurrency", "must be between 1 and 64"));
-        }
-        if !(1..=1024).contains(&self.docker.stats_concurrency) {
-            return Err(invalid(
-                "docker.stats_concurrency",
-                "must be between 1 and 1024",
-            ));
-        }
         if !self.docker.host.is_empty()
             && !["unix://", "tcp://", "http://"]
                 .iter()
@@ -416,23 +582,6 @@ impl Config {
             return Err(invalid(
                 "docker.host",
                 "must start with unix://, tcp:// or http:// (TLS is not supported)",
-            ));
-        }
-        if !(1..=100).contains(&self.watchdog.failures_before_restart)
-            || !(1..=100).contains(&self.watchdog.restarts_per_hour)
-        {
-            return Err(invalid(
-                "watchdog.failures_before_restart / restarts_per_hour",
-                "must be between 1 and 100",
-            ));
-        }
-        if !(1..=8760).contains(&self.auth.session_hours) {
-            return Err(invalid("auth.session_hours", "must be between 1 and 8760"));
-        }
-        if self.auth.login_max_failures == 0 || self.auth.login_window_secs == 0 {
-            return Err(invalid(
-                "auth.login_max_failures / login_window_secs",
-                "must be at least 1",
             ));
         }
         self.thresholds.validate()?;
@@ -475,6 +624,19 @@ pub enum Command {
     Check(CheckArgs),
     /// Adds a user or sets a user's password and role (reads the password from a file).
     User(UserArgs),
+    /// Writes an online, consistent copy of the database (users, audit log, history) to FILE,
+    /// while Steward runs. Restore: stop Steward, copy FILE over `steward.db`, remove
+    /// `steward.db-wal` and `steward.db-shm`, start Steward.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy (must not exist yet).
+    pub file: PathBuf,
+    /// Folder of the SQLite file to copy.
+    #[arg(long, env = "STEWARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -561,10 +723,13 @@ impl Cli {
                 config.docker.host = h.clone();
             }
         }
-        if let Command::User(args) = &self.command {
-            if let Some(d) = &args.data_dir {
-                config.data_dir = d.clone();
-            }
+        let data_dir = match &self.command {
+            Command::User(args) => args.data_dir.as_ref(),
+            Command::Backup(args) => args.data_dir.as_ref(),
+            _ => None,
+        };
+        if let Some(d) = data_dir {
+            config.data_dir = d.clone();
         }
         config.validate()?;
         Ok(config)
@@ -620,6 +785,43 @@ mod tests {
         assert!(e.contains("warn (99) is above crit (90)"), "{e}");
         let e = parse("listen = \"nowhere\"").unwrap_err().to_string();
         assert!(e.contains("test.toml"), "{e}");
+    }
+
+    #[test]
+    fn absurd_durations_and_sizes_are_refused_with_the_field() {
+        for (text, field) in [
+            (
+                "[auth]\nlogin_window_secs = 9223372036854775807",
+                "auth.login_window_secs",
+            ),
+            (
+                "[prometheus]\ntimeout_secs = 9223372036854775807",
+                "prometheus.timeout_secs",
+            ),
+            (
+                "[history]\nraw_retention_hours = 9223372036854775807",
+                "history.raw_retention_hours",
+            ),
+            (
+                "[docker]\ncall_timeout_secs = 100000",
+                "docker.call_timeout_secs",
+            ),
+            (
+                "[watchdog]\ncooldown_secs = 10000000",
+                "watchdog.cooldown_secs",
+            ),
+            (
+                "[server]\nheader_read_timeout_secs = 0",
+                "server.header_read_timeout_secs",
+            ),
+            ("[audit]\nmax_rows = 10", "audit.max_rows"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(
+                e.contains(field) && e.contains("must be between"),
+                "{text}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl DockerClient {
                     secs,
                 })
             }
-            Ok(r) => r.map_err(|e| classify(host, "the version check", e))?,
+            Ok(r) => r.map_err(|e| classify(host, "the version check", secs, e))?,
         };
         Ok(Self {
             docker,
@@ -98,7 +98,7 @@ impl DockerClient {
                 what,
                 secs: self.timeout.as_secs().max(1),
             }),
-            Ok(r) => r.map_err(|e| classify(&self.host, &what, e)),
+            Ok(r) => r.map_err(|e| classify(&self.host, &what, self.timeout.as_secs().max(1), e)),
         }
     }
 
@@ -163,7 +163,14 @@ impl DockerClient {
                 what: format!("the restart of {id}"),
                 secs: deadline.as_secs(),
             }),
-            Ok(r) => r.map_err(|e| classify(&self.host, &format!("the restart of {id}"), e)),
+            Ok(r) => r.map_err(|e| {
+                classify(
+                    &self.host,
+                    &format!("the restart of {id}"),
+                    deadline.as_secs(),
+                    e,
+                )
+            }),
         }
     }
 
@@ -203,9 +210,10 @@ impl DockerClient {
             .build();
         let host = self.host.clone();
         let what = format!("the logs of {id}");
+        let secs = self.timeout.as_secs().max(1);
         self.docker.logs(id, Some(options)).map(move |r| {
             r.map(|c| c.to_string())
-                .map_err(|e| classify(&host, &what, e))
+                .map_err(|e| classify(&host, &what, secs, e))
         })
     }
 
@@ -220,7 +228,7 @@ impl DockerClient {
 }
 
 /// Turns a bollard error into one an operator can act on.
-fn classify(host: &str, what: &str, e: bollard::errors::Error) -> DockerError {
+fn classify(host: &str, what: &str, secs: u64, e: bollard::errors::Error) -> DockerError {
     use bollard::errors::Error as E;
     match &e {
         E::SocketNotFoundError(path) => return DockerError::SocketMissing(path.clone()),
@@ -237,23 +245,40 @@ fn classify(host: &str, what: &str, e: bollard::errors::Error) -> DockerError {
         E::RequestTimeoutError => {
             return DockerError::Timeout {
                 what: what.to_string(),
-                secs: 0,
+                secs,
             }
         }
         _ => {}
     }
-    // Look for the I/O error underneath (permission denied, connection refused).
+    // Look for the I/O error underneath (permission denied, connection refused): the layers
+    // above it only say "client error (Connect)".
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    let mut innermost = e.to_string();
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::PermissionDenied {
-                return DockerError::PermissionDenied(host.trim_start_matches("unix://").into());
-            }
+            use std::io::ErrorKind as K;
+            let message = match io.kind() {
+                K::PermissionDenied => {
+                    return DockerError::PermissionDenied(host.trim_start_matches("unix://").into())
+                }
+                K::ConnectionRefused => {
+                    "connection refused: nothing listens there (is Docker running, and is \
+                     docker.host right?)"
+                        .to_string()
+                }
+                K::TimedOut => format!("no answer within {secs} s"),
+                _ => io.to_string(),
+            };
+            return DockerError::Connect {
+                host: host.to_string(),
+                message,
+            };
         }
+        innermost = s.to_string();
         source = s.source();
     }
     DockerError::Connect {
         host: host.to_string(),
-        message: e.to_string(),
+        message: innermost,
     }
 }

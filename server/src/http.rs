@@ -6,6 +6,7 @@ pub mod containers;
 pub mod error;
 pub mod guard;
 pub mod metrics;
+pub mod serve;
 
 use std::sync::Arc;
 

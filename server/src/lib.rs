@@ -66,6 +66,9 @@ pub struct Application {
     addr: SocketAddr,
     setup_link: Option<String>,
     hub: Arc<Hub>,
+    server_config: config::ServerConfig,
+    /// Closed last, after every task that writes to it (history, audit) has finished.
+    store: Arc<HistoryStore>,
 }
 
 impl Application {
@@ -158,6 +161,9 @@ impl Application {
             )),
         ];
 
+        tasks.push(tokio::spawn(
+            audit.clone().run(config.audit.clone(), shutdown.clone()),
+        ));
         if let Some(handle) = &docker {
             tasks.push(tokio::spawn(collectors::docker::run(
                 collectors::docker::DockerCollector::new(
@@ -195,10 +201,11 @@ impl Application {
                 .map_err(StartError::Prometheus)?,
             ),
         };
+        let server_config = config.server.clone();
         let state = AppState {
             leptos_options: leptos_options.clone(),
             hub: hub.clone(),
-            store,
+            store: store.clone(),
             config: Arc::new(config),
             prometheus,
             shutdown: shutdown.clone(),
@@ -214,6 +221,8 @@ impl Application {
             addr,
             setup_link,
             hub,
+            server_config,
+            store,
         })
     }
 
@@ -238,22 +247,23 @@ impl Application {
         signal: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let shutdown = self.shutdown.clone();
-        let graceful = async move {
+        tokio::spawn(async move {
             signal.await;
             shutdown.cancel();
-        };
-        // The peer address feeds the per-address sign-in limit.
-        let served = axum::serve(
+        });
+        let served = http::serve::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            self.server_config,
+            self.shutdown.clone(),
         )
-        .with_graceful_shutdown(graceful)
         .await;
         self.shutdown.cancel();
         for task in self.tasks {
             let _ = task.await;
         }
+        // Checkpoints the WAL into the file.
+        self.store.close().await;
         served.map_err(StartError::Serve)
     }
 }
@@ -283,6 +293,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             http::guard::guard,
         ))
+        .layer(axum::middleware::from_fn(http::error::json_errors))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

@@ -41,6 +41,19 @@ async fn main() -> anyhow::Result<()> {
             println!("user {} saved with role {}", args.username, role.as_str());
             Ok(())
         }
+        Command::Backup(args) => {
+            let store = server::history::HistoryStore::open(&config.database_path()).await?;
+            if let Err(e) = store.quick_check().await {
+                eprintln!("warning: {e}; copying what can be read");
+            }
+            store.backup(&args.file).await?;
+            println!(
+                "backed up {} to {}",
+                config.database_path().display(),
+                args.file.display()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -174,6 +174,7 @@ mod tests {
             image_created_ms: None,
             image_stale: false,
             state: "running".into(),
+            exit_code: None,
             health,
             unhealthy_since_ms: None,
             failing_streak: streak,

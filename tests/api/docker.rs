@@ -383,9 +383,19 @@ async fn docker_unreachable_degrades_cleanly() {
             held.push(s);
         }
     });
+    let closed_port = steward_tests::free_port();
     for (host, expect) in [
         ("unix:///nonexistent/docker.sock".to_string(), "not found"),
-        (format!("unix://{}", silent.display()), "did not answer"),
+        // The call's own timeout is named, not "within 0 s".
+        (
+            format!("unix://{}", silent.display()),
+            "did not answer the version check within 1 s",
+        ),
+        // The operating system's reason, not "hyper legacy client: client error (Connect)".
+        (
+            format!("tcp://127.0.0.1:{closed_port}"),
+            "connection refused",
+        ),
     ] {
         let app = spawn_app(|c, _| {
             c.docker.enabled = true;
@@ -439,4 +449,81 @@ async fn docker_unreachable_degrades_cleanly() {
         assert!(started.elapsed() < Duration::from_secs(5));
         app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn an_exited_one_shot_job_is_never_unhealthy_nor_restarted() {
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    // A migration-style job: its health check fails while it runs, then it exits 0.
+    engine.run_cmd(
+        "migrate",
+        &[
+            "--health-cmd",
+            "test -f /never",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+        &["sh", "-c", "sleep 4; exit 0"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.state("migrate") != "exited" {
+        assert!(Instant::now() < deadline, "the job did not finish");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let docker_says = engine.ok(&["inspect", "-f", "{{.State.Health.Status}}", "migrate"]);
+    assert_eq!(
+        docker_says, "unhealthy",
+        "Docker keeps the last health state"
+    );
+    let finished = engine.started_at("migrate");
+    let host = engine.host();
+    let app = spawn_app(move |c, _| {
+        c.docker.enabled = true;
+        c.docker.host = host;
+        c.docker.interval_secs = 1;
+    })
+    .await;
+    let list = app
+        .wait_json("/api/v1/containers", Duration::from_secs(20), |v| {
+            container(v, "migrate").is_some()
+        })
+        .await;
+    let job = container(&list, "migrate").unwrap();
+    assert_eq!(job["state"], "exited", "{job:#}");
+    assert_eq!(job["exit_code"], 0, "{job:#}");
+    assert_eq!(
+        job["health"], "none",
+        "health applies to running containers only"
+    );
+    let unhealthy = app
+        .get("/api/v1/containers/unhealthy")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!unhealthy.contains("\"migrate\""), "{unhealthy}");
+    let score = app.json("/api/v1/score").await;
+    let service = score["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "service_health")
+        .unwrap()
+        .clone();
+    assert_eq!(service["points"], 20, "{service:#}");
+    let admin = app.admin().await;
+    let r = app
+        .act(&admin, "/api/v1/containers/restart-unhealthy/plan", None)
+        .await;
+    assert_eq!(r.status(), 409, "nothing to restart");
+    assert_eq!(
+        engine.started_at("migrate"),
+        finished,
+        "the job was not re-run"
+    );
+    app.stop().await;
 }

@@ -126,6 +126,13 @@ impl TestApp {
             .unwrap();
     }
 
+    /// The audit log as `session` reads it, newest first.
+    pub async fn audit_log(&self, session: &Session) -> Vec<serde_json::Value> {
+        let r = self.get_as("/api/v1/audit", session).await;
+        assert_eq!(r.status(), 200);
+        r.json::<Vec<serde_json::Value>>().await.unwrap()
+    }
+
     /// A request with the session's cookie (if any) and the given CSRF header (if any).
     pub fn request(
         &self,
@@ -205,6 +212,8 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
     config.paths.rootfs = rootfs;
     config.collector.interval_secs = 1;
     config.history.flush_interval_secs = 1;
+    // Counted refusals reach the audit log within a second, so tests can read them.
+    config.audit.refusal_flush_secs = 1;
     // Most tests read as a visitor and have no Docker; the auth and Docker tests turn these back.
     config.auth.anonymous_read = true;
     config.docker.enabled = false;

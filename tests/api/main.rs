@@ -3,7 +3,9 @@
 
 mod auth;
 mod docker;
+mod fuzz;
 mod guard;
+mod hardening;
 mod helpers;
 mod history;
 mod metrics;

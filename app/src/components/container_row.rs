@@ -61,7 +61,7 @@ pub fn ContainerRow(
                 </span>
                 <span>{move || container.with(|c| c.as_ref().map(|c| match c.uptime_secs(now.get()) {
                     Some(s) => format::duration(s as u64),
-                    None => c.state.clone(),
+                    None => c.state_label(),
                 }).unwrap_or_default())}</span>
                 <span>{move || field(|c| c.cpu_pct.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "–".into()))}</span>
                 <span class:warn-text=move || container.with(|c| c.as_ref().is_some_and(|c| c.no_memory_limit()))>
@@ -171,7 +171,7 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
         <div class="cdetail" data-testid="detail">
             {move || container.with(|c| c.as_ref().map(|c| view! {
                 <p class="muted">
-                    {format!("Image {} · {} · restarts {} · ", c.image, c.state, c.restart_count)}
+                    {format!("Image {} · {} · restarts {} · ", c.image, c.state_label(), c.restart_count)}
                     {match c.mem_limit_bytes {
                         Some(l) => format!("memory limit {}", format::bytes(l as f64)),
                         None => "no memory limit".into(),

@@ -1,8 +1,6 @@
 //! Password hashing (argon2id, PHC strings) and the rules for usernames and passwords.
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 
 /// Shortest password accepted.
@@ -48,13 +46,48 @@ pub fn hash(password: &str) -> String {
 
 /// Whether the password matches the stored PHC string (a malformed string never matches).
 pub fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    verify_in(password, phc, &mut Vec::new())
+}
+
+/// Stored parameters above this much memory (in 1 KiB blocks, 256 MiB) are refused rather
+/// than allocated: a tampered hash must not make a sign-in take gigabytes.
+const MAX_BLOCKS: usize = 256 * 1024;
+
+/// Whether the password matches the stored PHC string, like [`verify`], but with working memory
+/// the caller owns and reuses: a verification thread keeps one ~19 MB buffer for its lifetime
+/// instead of allocating one per check (which the allocator keeps per thread, so a burst of
+/// sign-ins on many threads used to leave hundreds of MB behind).
+pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    use subtle::ConstantTimeEq;
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        argon2::Algorithm::try_from(hash.algorithm),
+        argon2::Params::try_from(&hash),
+    ) else {
+        return false;
+    };
+    let Ok(version) = hash.version.map(argon2::Version::try_from).transpose() else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    if params.block_count() > MAX_BLOCKS {
+        return false;
+    }
+    memory.resize(params.block_count(), argon2::Block::default());
+    let mut out = [0u8; 64];
+    let out = &mut out[..expected.len()];
+    Argon2::new(algorithm, version.unwrap_or_default(), params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
+        .is_ok()
+        && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 /// A random token of 32 bytes, hex-encoded (sessions, CSRF, setup links, bulk-restart plans).
@@ -90,6 +123,15 @@ mod tests {
         assert!(verify("correct horse battery", &a));
         assert!(!verify("wrong horse battery", &a));
         assert!(!verify("anything", "not a phc string"));
+        // The same answers with reused memory.
+        let mut memory = Vec::new();
+        assert!(verify_in("correct horse battery", &a, &mut memory));
+        assert!(!verify_in("wrong horse battery", &a, &mut memory));
+        assert!(verify_in("correct horse battery", &b, &mut memory));
+        assert!(!verify_in("anything", "not a phc string", &mut memory));
+        let greedy = a.replace("m=19456", "m=4000000");
+        assert!(!verify_in("correct horse battery", &greedy, &mut memory));
+        assert_eq!(memory.len(), 19456, "one buffer, reused");
     }
 
     #[test]

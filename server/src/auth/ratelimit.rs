@@ -1,10 +1,11 @@
-//! A sliding-window limit on failed sign-ins, per key (client address or username). Pure: the
+//! A sliding-window limit on sign-in attempts, per key (client address or username). Pure: the
 //! caller passes the time, so tests need no clock.
 
 use std::collections::{HashMap, VecDeque};
 
-/// Failures per key within a window; a key at the limit is refused until its oldest failure ages
-/// out.
+/// Attempts per key within a window; a key at the limit is refused until its oldest attempt
+/// ages out. An attempt counts from the moment it begins, so parallel attempts cannot overtake
+/// the limit.
 #[derive(Debug)]
 pub struct RateLimiter {
     max_failures: usize,
@@ -21,8 +22,11 @@ impl RateLimiter {
         }
     }
 
-    /// `Some(seconds to wait)` when any of the keys is at its limit.
-    pub fn check(&mut self, keys: &[&str], now_ms: i64) -> Option<u64> {
+    /// Starts a sign-in attempt: `Err(seconds to wait)` when any key is at its limit, else the
+    /// attempt is counted against every key at once, before the password is checked. Counting
+    /// attempts in flight (not failures after the fact) is what keeps a burst of parallel
+    /// requests from all being verified: at most `max_failures` per window and key, ever.
+    pub fn begin(&mut self, keys: &[&str], now_ms: i64) -> Result<(), u64> {
         let mut wait: Option<i64> = None;
         for key in keys {
             if let Some(q) = self.failures.get_mut(*key) {
@@ -35,27 +39,35 @@ impl RateLimiter {
                 }
             }
         }
-        wait.map(|ms| ((ms + 999) / 1000).max(1) as u64)
-    }
-
-    /// Records a failure against every key.
-    pub fn fail(&mut self, keys: &[&str], now_ms: i64) {
-        // Bound memory under a flood of distinct keys: drop keys whose failures have all aged out.
+        if let Some(ms) = wait {
+            return Err(((ms + 999) / 1000).max(1) as u64);
+        }
+        // Bound memory under a flood of distinct keys: drop keys whose attempts have aged out.
         if self.failures.len() > 10_000 {
             let horizon = now_ms - self.window_ms;
             self.failures
                 .retain(|_, q| q.back().is_some_and(|&t| t > horizon));
         }
         for key in keys {
-            let q = self.failures.entry((*key).to_string()).or_default();
-            q.push_back(now_ms);
-            while q.len() > self.max_failures {
-                q.pop_front();
+            self.failures
+                .entry((*key).to_string())
+                .or_default()
+                .push_back(now_ms);
+        }
+        Ok(())
+    }
+
+    /// Takes back an attempt begun at `started_ms` that turned out not to be a failure (it was
+    /// not checked, or it succeeded).
+    pub fn forget(&mut self, key: &str, started_ms: i64) {
+        if let Some(q) = self.failures.get_mut(key) {
+            if let Some(i) = q.iter().rposition(|&t| t == started_ms) {
+                q.remove(i);
             }
         }
     }
 
-    /// A successful sign-in clears the username's failures (not the address's).
+    /// A successful sign-in clears the username's attempts (not the address's).
     pub fn succeed(&mut self, key: &str) {
         self.failures.remove(key);
     }
@@ -66,25 +78,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_at_the_limit_until_the_oldest_failure_ages_out() {
+    fn refuses_at_the_limit_until_the_oldest_attempt_ages_out() {
         let mut r = RateLimiter::new(3, 60);
         for t in [0, 1_000, 2_000] {
-            assert_eq!(r.check(&["ip", "alice"], t), None);
-            r.fail(&["ip", "alice"], t);
+            assert_eq!(r.begin(&["ip", "alice"], t), Ok(()));
         }
-        assert_eq!(r.check(&["ip", "alice"], 3_000), Some(57));
+        assert_eq!(r.begin(&["ip", "alice"], 3_000), Err(57));
         // Another user from the same address is refused too; the address is at its limit.
-        assert_eq!(r.check(&["ip", "bob"], 3_000), Some(57));
-        assert_eq!(r.check(&["other-ip", "bob"], 3_000), None);
-        assert_eq!(r.check(&["ip"], 60_000), None);
+        assert_eq!(r.begin(&["ip", "bob"], 3_000), Err(57));
+        assert_eq!(r.begin(&["other-ip", "carol"], 3_000), Ok(()));
+        assert_eq!(r.begin(&["ip"], 60_000), Ok(()));
     }
 
     #[test]
-    fn success_clears_only_that_key() {
+    fn attempts_in_flight_count_before_they_finish() {
+        // 40 attempts begun at the same instant (none finished): only the limit gets through.
+        let mut r = RateLimiter::new(5, 900);
+        let admitted = (0..40)
+            .filter(|_| r.begin(&["ip", "alice"], 7).is_ok())
+            .count();
+        assert_eq!(admitted, 5);
+    }
+
+    #[test]
+    fn success_clears_only_that_key_and_forget_takes_one_back() {
         let mut r = RateLimiter::new(1, 60);
-        r.fail(&["ip", "alice"], 0);
+        r.begin(&["ip", "alice"], 0).unwrap();
         r.succeed("alice");
-        assert_eq!(r.check(&["alice"], 1), None);
-        assert!(r.check(&["ip"], 1).is_some());
+        assert_eq!(r.begin(&["alice"], 1), Ok(()));
+        assert!(r.begin(&["ip"], 1).is_err());
+        r.forget("ip", 0);
+        assert_eq!(r.begin(&["ip"], 2), Ok(()));
     }
 }

@@ -24,6 +24,21 @@ fn num<T: std::str::FromStr>(file: &'static str, what: &str, value: &str) -> Res
     })
 }
 
+/// A reading that must be a finite number: the kernel never writes `nan` or `inf`, so a file
+/// that says so is damaged or faked, and the value is unknown rather than passed on.
+fn finite(file: &'static str, what: &str, value: &str) -> Result<f64, ParseError> {
+    let x: f64 = num(file, what, value)?;
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(ParseError::BadValue {
+            file,
+            what: what.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
 fn missing(file: &'static str, what: &str) -> ParseError {
     ParseError::Missing {
         file,
@@ -146,7 +161,7 @@ pub fn parse_loadavg(text: &str) -> Result<LoadAvg, ParseError> {
     let mut f = text.split_ascii_whitespace();
     let mut next = |what: &str| -> Result<f64, ParseError> {
         let v = f.next().ok_or_else(|| missing(F, what))?;
-        num(F, what, v)
+        finite(F, what, v)
     };
     Ok(LoadAvg {
         one: next("load1")?,
@@ -465,7 +480,7 @@ pub fn parse_uptime(text: &str) -> Result<f64, ParseError> {
         .split_ascii_whitespace()
         .next()
         .ok_or_else(|| missing(F, "uptime"))?;
-    num(F, "uptime", first)
+    finite(F, "uptime", first)
 }
 
 /// The `some avg10` (and `full avg10` where present) of a `/proc/pressure/*` file, in percent.
@@ -484,7 +499,7 @@ pub fn parse_pressure(text: &str) -> Result<Pressure, ParseError> {
         let kind = f.next();
         let avg10 = f
             .find_map(|kv| kv.strip_prefix("avg10="))
-            .map(|v| num::<f64>(F, "avg10", v))
+            .map(|v| finite(F, "avg10", v))
             .transpose()?;
         match kind {
             Some("some") => some = avg10,
@@ -577,6 +592,10 @@ mod tests {
         assert_eq!((l.one, l.five, l.fifteen), (22.18, 14.41, 9.02));
         assert!(parse_loadavg("").is_err());
         assert!(parse_loadavg("1.0 x 2.0").is_err());
+        // Non-finite readings are refused (the value becomes unknown with this error as reason).
+        assert!(parse_loadavg("nan 1.0 1.0 1/1 1").is_err());
+        assert!(parse_loadavg("1.0 inf 1.0 1/1 1").is_err());
+        assert!(parse_uptime("NaN 1.0").is_err());
     }
 
     #[test]

@@ -577,6 +577,14 @@ impl<'a> MetricSink<'a> {
 
     fn push(&mut self, name: &str, label: Option<&str>, value: Result<f64, String>, unit: Unit) {
         let threshold = self.thresholds.for_metric(name, label);
+        // A derived value (a ratio of two readings) can still come out non-finite: unknown.
+        let value = value.and_then(|v| {
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(format!("the reading is not a finite number ({v})"))
+            }
+        });
         let (value, level, note) = match value {
             Ok(v) => (
                 Some(v),

@@ -153,9 +153,15 @@ pub fn container(
     let labels = inspect.config.as_ref().and_then(|c| c.labels.as_ref());
     let label = |k: &str| labels.and_then(|l| l.get(k)).cloned();
     let (health_log, failing_since) = health_log(inspect);
+    let is_running = state
+        .and_then(|s| s.status)
+        .is_some_and(|s| s.to_string() == "running");
+    // Health applies to running containers only: Docker keeps the last health state of one
+    // that exited, and a finished one-shot job is not unhealthy (nor to be restarted).
     let health_status = health
         .and_then(|h| h.status)
         .map(|s| Health::parse(s.as_ref()))
+        .filter(|_| is_running)
         .unwrap_or(Health::None);
     let started_at_ms = state
         .and_then(|s| s.started_at.as_deref())
@@ -223,6 +229,9 @@ pub fn container(
             .unwrap_or_default(),
         image_created_ms,
         image_stale,
+        exit_code: state
+            .and_then(|s| s.exit_code)
+            .filter(|_| running != "running"),
         state: running,
         health: health_status,
         unhealthy_since_ms: (health_status == Health::Unhealthy)
@@ -396,6 +405,25 @@ mod tests {
         assert!(!c.image_stale);
         assert!(s.is_none());
         assert_eq!(c.mem_usage_bytes, None);
+    }
+
+    #[test]
+    fn an_exited_job_is_never_unhealthy() {
+        // A one-shot job that exited 0 keeps its last health state in Docker.
+        let i = inspect(serde_json::json!({
+            "Id": "m1", "Name": "/migrate",
+            "State": {"Status": "exited", "Running": false, "ExitCode": 0,
+                      "Health": {"Status": "unhealthy", "FailingStreak": 3, "Log": []}},
+            "Config": {"Image": "migrate"}, "HostConfig": {}
+        }));
+        let (c, _) = container(&i, Err("not running".into()), None, None, &rules(), 0);
+        assert_eq!(c.health, Health::None);
+        assert_eq!(c.unhealthy_since_ms, None);
+        assert_eq!(c.exit_code, Some(0));
+        assert_eq!(c.state_label(), "exited (0)");
+        // Running, the same health state counts.
+        let (c, _) = container(&unhealthy(), Err("x".into()), None, None, &rules(), 0);
+        assert_eq!((c.health, c.exit_code), (Health::Unhealthy, None));
     }
 
     #[test]

@@ -32,6 +32,19 @@ pub enum HistoryError {
     UnknownMetric(String),
     #[error(transparent)]
     Range(#[from] RangeError),
+    #[error(
+        "{0} exists but is empty (0 bytes): it held Steward's users and history, and starting \
+         over it would lose them without a word. Restore it from a backup (README: Backup and \
+         restore), or delete it to start fresh"
+    )]
+    EmptyFile(std::path::PathBuf),
+    #[error(
+        "the database file is damaged ({0}). Stop Steward, restore steward.db from a backup \
+         (README: Backup and restore) or salvage it with `sqlite3 steward.db .recover`"
+    )]
+    Damaged(String),
+    #[error("{0} exists already; choose a new file for the backup")]
+    BackupExists(std::path::PathBuf),
 }
 
 /// One value of one series at one time.
@@ -51,6 +64,11 @@ pub struct HistoryStore {
 impl HistoryStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path) -> Result<Self, HistoryError> {
+        // SQLite treats a 0-byte file as a new database. A file that exists but is empty was
+        // truncated (a full disk, a bad copy), so say so instead of starting over it.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            return Err(HistoryError::EmptyFile(path.to_path_buf()));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| HistoryError::DataDir {
                 path: dir.to_path_buf(),
@@ -105,12 +123,22 @@ impl HistoryStore {
     /// Writes a batch of samples in one transaction, many rows per statement. A sample at an
     /// existing time replaces it.
     pub async fn write(&self, samples: &[Sample]) -> Result<(), HistoryError> {
-        // 3 parameters a row; 300 rows stay under SQLite's oldest parameter limit (999).
-        const ROWS_PER_STATEMENT: usize = 300;
         if samples.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let result = self.write_on(&mut conn, samples).await;
+        self.settle(conn, result)
+    }
+
+    async fn write_on(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        samples: &[Sample],
+    ) -> Result<(), HistoryError> {
+        // 3 parameters a row; 300 rows stay under SQLite's oldest parameter limit (999).
+        const ROWS_PER_STATEMENT: usize = 300;
+        let mut tx = sqlx::Connection::begin(conn).await?;
         let mut ids = Vec::with_capacity(samples.len());
         for s in samples {
             ids.push(self.series_id(&mut tx, &s.series).await?);
@@ -136,9 +164,18 @@ impl HistoryStore {
     /// `raw_complete_until` is the time before which no more raw samples will arrive.
     /// Returns the number of rollup rows written.
     pub async fn rollup(&self, raw_complete_until: i64) -> Result<u64, HistoryError> {
+        let mut conn = self.pool.acquire().await?;
+        let result = Self::rollup_on(&mut conn, raw_complete_until).await;
+        self.settle(conn, result)
+    }
+
+    async fn rollup_on(
+        conn: &mut sqlx::SqliteConnection,
+        raw_complete_until: i64,
+    ) -> Result<u64, HistoryError> {
         let mut written = 0;
         let mut source_until = raw_complete_until;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = sqlx::Connection::begin(conn).await?;
         for level in LEVELS {
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT done_until FROM rollup_state WHERE level = ?")
@@ -201,6 +238,50 @@ impl HistoryStore {
         }
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// Ends a write: after a failure the connection is closed, never reused. A transaction that
+    /// failed (most often on a full disk) can leave the connection's transaction state unknown,
+    /// still holding the write lock, and every other writer (sign-ins too) then got "database
+    /// is locked" long after space returned. The pool opens a fresh connection instead. Series
+    /// ids learnt inside the failed transaction are forgotten, since it was rolled back.
+    fn settle<T>(
+        &self,
+        mut conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+        result: Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
+        if result.is_err() {
+            self.ids.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            conn.close_on_drop();
+        }
+        drop(conn);
+        result
+    }
+
+    /// `PRAGMA quick_check`: `Err(Damaged)` with SQLite's first findings when the file is
+    /// damaged. Reads the whole file, so it runs in the history task, never at a request.
+    pub async fn quick_check(&self) -> Result<(), HistoryError> {
+        let findings: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(5)")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| HistoryError::Damaged(e.to_string()))?;
+        match findings.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            _ => Err(HistoryError::Damaged(findings.join("; "))),
+        }
+    }
+
+    /// Writes an online, consistent copy of the whole database to `dest` (`VACUUM INTO`):
+    /// Steward may keep running and writing meanwhile.
+    pub async fn backup(&self, dest: &Path) -> Result<(), HistoryError> {
+        if dest.exists() {
+            return Err(HistoryError::BackupExists(dest.to_path_buf()));
+        }
+        sqlx::query("VACUUM INTO ?")
+            .bind(dest.to_string_lossy().to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Deletes rows past their retention and returns freed pages to the OS.

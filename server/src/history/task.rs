@@ -65,6 +65,19 @@ pub struct WriterSettings {
     pub arrival_lag: Duration,
 }
 
+/// Samples held while writes fail (a full disk): about a day of a typical host's vitals. Past
+/// it the oldest are dropped and counted, so memory stays bounded however long the outage.
+pub const MAX_BUFFERED: usize = 500_000;
+
+/// What the writer knows beyond the last write's result.
+#[derive(Default)]
+struct WriterHealth {
+    /// The last integrity check's finding, kept until a check passes.
+    damage: Option<String>,
+    /// Samples dropped because the buffer was full while writes failed.
+    dropped: u64,
+}
+
 /// Runs until `cancel` fires or the sender side closes, then flushes and returns.
 pub async fn run(
     store: Arc<HistoryStore>,
@@ -74,7 +87,11 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let mut status = CollectorStatus::starting(NAME);
+    let mut health = WriterHealth::default();
     let mut buffer: Vec<Sample> = Vec::new();
+    // Damage is looked for at start and then on a slow interval (it reads the whole file).
+    let check_every = settings.config.check_interval_secs;
+    let mut next_check = Some(Instant::now());
     let mut flush = tokio::time::interval(Duration::from_secs(settings.config.flush_interval_secs));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.tick().await;
@@ -85,19 +102,32 @@ pub async fn run(
         tokio::select! {
             _ = cancel.cancelled() => break,
             msg = rx.recv() => match msg {
-                Some(batch) => buffer.extend(batch),
+                Some(batch) => {
+                    buffer.extend(batch);
+                    if buffer.len() > MAX_BUFFERED {
+                        let excess = buffer.len() - MAX_BUFFERED;
+                        buffer.drain(..excess);
+                        health.dropped += excess as u64;
+                    }
+                }
                 None => break,
             },
             _ = flush.tick() => {
+                if next_check.is_some_and(|t| Instant::now() >= t) {
+                    health.damage = store.quick_check().await.err().map(|e| e.to_string());
+                    // 0: only the check at start.
+                    next_check = (check_every > 0)
+                        .then(|| Instant::now() + Duration::from_secs(check_every));
+                }
                 let result = flush_and_rollup(&store, &mut buffer, &settings).await;
-                report(&mut status, result.map(|_| ()), &hub);
+                report(&mut status, result.map(|_| ()), &mut health, &hub);
             }
             _ = retention.tick() => {
                 let result = store.enforce_retention(&settings.config, now_ms()).await;
                 if let Ok(n) = &result {
                     tracing::debug!("retention deleted {n} rows");
                 }
-                report(&mut status, result.map(|_| ()), &hub);
+                report(&mut status, result.map(|_| ()), &mut health, &hub);
             }
         }
     }
@@ -109,7 +139,6 @@ pub async fn run(
     if let Err(e) = &result {
         tracing::error!("final history flush failed: {e}");
     }
-    store.close().await;
 }
 
 async fn flush_and_rollup(
@@ -127,21 +156,47 @@ async fn flush_and_rollup(
     Ok(())
 }
 
-fn report(status: &mut CollectorStatus, result: Result<(), HistoryError>, hub: &Hub) {
+fn report(
+    status: &mut CollectorStatus,
+    result: Result<(), HistoryError>,
+    health: &mut WriterHealth,
+    hub: &Hub,
+) {
     let now = now_ms();
     status.rounds_total += 1;
     status.last_attempt_ms = Some(now);
-    match result {
-        Ok(()) => {
-            status.state = CollectorState::Ok;
-            status.message = None;
-            status.last_success_ms = Some(now);
-        }
-        Err(e) => {
+    let dropped = (health.dropped > 0).then(|| {
+        format!(
+            "{} samples were dropped while writes failed (at most {MAX_BUFFERED} are held)",
+            health.dropped
+        )
+    });
+    match (result, &health.damage) {
+        (Err(e), _) => {
             tracing::warn!(collector = NAME, "{e}");
             status.state = CollectorState::Error;
             status.message = Some(e.to_string());
             status.errors_total += 1;
+        }
+        // Writes still work on a damaged file, but the operator must hear about it.
+        (Ok(()), Some(damage)) => {
+            tracing::error!(collector = NAME, "{damage}");
+            status.state = CollectorState::Error;
+            status.message = Some(damage.clone());
+            status.errors_total += 1;
+        }
+        (Ok(()), None) => {
+            status.state = match dropped {
+                Some(_) => CollectorState::Degraded,
+                None => CollectorState::Ok,
+            };
+            if let Some(d) = &dropped {
+                tracing::warn!(collector = NAME, "{d}");
+            }
+            // Said once, on the first write that works again.
+            status.message = dropped;
+            health.dropped = 0;
+            status.last_success_ms = Some(now);
         }
     }
     hub.publish_status(status.clone());

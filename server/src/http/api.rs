@@ -282,7 +282,8 @@ impl app::backend::Backend for ServerBackend {
             .detail(id, 50)
             .await
             .map_err(|e| match e {
-                crate::actions::ActionError::NotFound(_) => {
+                crate::actions::ActionError::NotFound(_)
+                | crate::actions::ActionError::DockerOff => {
                     app::backend::BackendError::BadRequest(e.to_string())
                 }
                 other => app::backend::BackendError::Unavailable(other.to_string()),

@@ -2,11 +2,9 @@
 //! (the API) or a form post (the pages work before the WASM loads): forms get redirects, JSON gets
 //! JSON. Failures never say whether the username exists.
 
-use std::net::SocketAddr;
-
 use app::auth::SessionView;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -47,11 +45,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// Reads a JSON or form body (at most 16 KiB) into credentials.
 async fn credentials(req: Request) -> Result<(bool, Credentials, String), Response> {
     let form = is_form(req.headers());
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let client = super::guard::client_address(&req);
     let body: Bytes = axum::body::to_bytes(req.into_body(), 16 * 1024)
         .await
         .map_err(|_| bad("the request body is too large"))?;
@@ -107,9 +101,13 @@ fn bad(message: &str) -> Response {
         .into_response()
 }
 
-/// Only same-site paths are followed after sign-in (no open redirect).
+/// Only a same-origin path is followed after sign-in (no open redirect): one leading `/`, no
+/// `//`, no backslash, and only visible ASCII. Browsers drop tabs and newlines from a
+/// `Location`, so `/\t/evil.example` would become `//evil.example`; other bytes are not valid
+/// in a header at all. Anything else goes to `/`.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let visible = next.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if visible && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
         "/"
@@ -132,7 +130,10 @@ fn signed_in(state: &AppState, form: bool, next: &str, token: &str, view: Sessio
 fn refused(form: bool, page: &str, next: &str, e: AuthError) -> Response {
     let status = match &e {
         AuthError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        AuthError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         AuthError::BadCredentials | AuthError::BadSetupToken => StatusCode::UNAUTHORIZED,
+        AuthError::SetupClosed => StatusCode::FORBIDDEN,
+        AuthError::UsernameTaken(_) => StatusCode::CONFLICT,
         AuthError::Credential(_) => StatusCode::BAD_REQUEST,
         AuthError::Db(_) | AuthError::PasswordFile { .. } => {
             tracing::error!("sign-in failed: {e}");
@@ -152,10 +153,10 @@ fn refused(form: bool, page: &str, next: &str, e: AuthError) -> Response {
         return Redirect::to(&target).into_response();
     }
     let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
-    if let AuthError::RateLimited(secs) = e {
-        if let Ok(v) = secs.to_string().parse() {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let AuthError::RateLimited(secs) | AuthError::Busy(secs) = e {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
     }
     response
 }
@@ -175,16 +176,10 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
             signed_in(&state, form, &c.next, &token, view)
         }
         Err(e) => {
+            // Counted, not a row each: anyone can send these.
             state
                 .audit
-                .record(
-                    &c.username,
-                    "login",
-                    "session",
-                    "refused",
-                    Some(&format!("{client}: {e}")),
-                )
-                .await;
+                .refused("login", &c.username, &client, "session", &e.to_string());
             refused(form, "/login", &c.next, e)
         }
     }
@@ -205,6 +200,12 @@ async fn setup(State(state): State<AppState>, req: Request) -> Response {
             signed_in(&state, form, "/", &token, view)
         }
         Err(e) => {
+            state
+                .audit
+                .refused("setup", &c.username, &client, "first admin", &e.to_string());
+            if matches!(e, AuthError::SetupClosed) && form {
+                return Redirect::to("/login").into_response();
+            }
             let page = format!("/setup?token={}", super::guard::encode(&c.token));
             if form {
                 let message = super::guard::encode(&e.to_string());
@@ -259,5 +260,18 @@ mod tests {
         assert_eq!(safe_next("//evil.example"), "/");
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil"), "/");
+        // Browsers strip tabs and newlines, so these would lead off-site; others are not header
+        // values at all.
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n",
+            "/\u{7f}",
+            "/é",
+            "/ x",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next("/trends?range=7d#x"), "/trends?range=7d#x");
     }
 }

@@ -42,7 +42,8 @@ pub fn router() -> Router<AppState> {
 impl IntoResponse for ActionError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ActionError::DockerOff => StatusCode::SERVICE_UNAVAILABLE,
+            // A setting, not an outage: the request conflicts with how Steward is configured.
+            ActionError::DockerOff => StatusCode::CONFLICT,
             ActionError::NotFound(_) | ActionError::UnknownJob(_) => StatusCode::NOT_FOUND,
             ActionError::StalePlan | ActionError::PlanMismatch | ActionError::NothingToDo => {
                 StatusCode::CONFLICT

@@ -1,6 +1,12 @@
-//! The API's error type: a status code and a message, sent as `{"error": "..."}`.
+//! The API's error type: a status code and a message, sent as `{"error": "..."}`, and the layer
+//! that gives every error under `/api/` that one shape: axum's own rejections (a malformed
+//! query or body, a wrong content type) and server functions' errors included.
 
-use axum::http::StatusCode;
+use app::error::AppError;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -72,4 +78,68 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
+}
+
+/// The header server functions put on their error responses.
+const SERVER_FN_ERROR: &str = "serverfnerror";
+/// The most of an error body that is read to rewrite it.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Every error under `/api/` leaves as `{"error": "…"}` with a status from one set: 400 for
+/// anything wrong with the request (axum's 415 and 422 included), 401, 403, 404, 405, 409,
+/// 413, 429, 500, 502, 503, 504. Server functions' errors get the status their kind says.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    if !api || response.status().as_u16() < 400 {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let server_fn = response.headers().contains_key(SERVER_FN_ERROR);
+    let status = match response.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::UNPROCESSABLE_ENTITY => {
+            StatusCode::BAD_REQUEST
+        }
+        s => s,
+    };
+    if content_type.starts_with("application/json") && !server_fn && status == response.status() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    if server_fn {
+        if let Ok(e) = serde_json::from_slice::<AppError>(&bytes) {
+            parts.status =
+                StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Response::from_parts(parts, Body::from(bytes));
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let message = match text.trim() {
+        // An HTML page (the app's "not found") says nothing an API client can use.
+        t if t.is_empty() || content_type.starts_with("text/html") => {
+            status.canonical_reason().unwrap_or("error").to_lowercase()
+        }
+        t => t.to_string(),
+    };
+    parts.status = status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let mut out = (status, Json(serde_json::json!({ "error": message }))).into_response();
+    for (name, value) in parts.headers.iter() {
+        out.headers_mut().entry(name).or_insert(value.clone());
+    }
+    out
 }

@@ -39,6 +39,37 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// Why a state-changing request is refused as cross-site, if it is. Browsers say where a
+/// request comes from in `Sec-Fetch-Site` (all current ones) and `Origin` (on every POST); a
+/// form on another site must not be able to sign someone in or act for them. Clients that send
+/// neither (curl, scripts, the tests) are not browsers and are judged by their credentials.
+pub fn cross_site(headers: &axum::http::HeaderMap) -> Option<&'static str> {
+    let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = value("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return Some("cross-site request refused (Sec-Fetch-Site)");
+        }
+    }
+    if let Some(origin) = value(header::ORIGIN.as_str()) {
+        let host = value(header::HOST.as_str()).unwrap_or("");
+        let origin_host = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        if origin_host != Some(host) {
+            return Some("cross-origin request refused (Origin does not match Host)");
+        }
+    }
+    None
+}
+
+/// The client's address, as the per-address limits and the audit log know it.
+pub fn client_address(req: &Request) -> String {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The session token from the request's cookies.
 pub fn session_token(req: &axum::http::HeaderMap) -> Option<String> {
     req.get_all(header::COOKIE)
@@ -77,40 +108,62 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 .path_and_query()
                 .map(|p| p.as_str())
                 .unwrap_or("/");
-            let target = if state.auth.setup_pending() {
+            let target = if state.auth.setup_pending().await {
                 "/setup".to_string()
             } else {
                 format!("/login?next={}", encode(next_path))
             };
             return Redirect::to(&target).into_response();
         }
-    } else if !PUBLIC_ACTIONS.contains(&path.as_str()) {
-        let Some(u) = &user else {
-            return error(StatusCode::UNAUTHORIZED, "sign in first");
-        };
-        let sent = req
-            .headers()
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !crate::auth::password::same_secret(sent, &u.view.csrf) {
-            return error(
-                StatusCode::FORBIDDEN,
-                "missing or wrong CSRF token (X-CSRF-Token header)",
-            );
-        }
-        if u.view.role != Role::Admin && !USER_ACTIONS.contains(&path.as_str()) {
-            return error(
-                StatusCode::FORBIDDEN,
-                "admins only: this account may only read",
-            );
-        }
+    } else if let Err((status, reason)) = may_act(&req, &path, user.as_ref()) {
+        // Counted, not a row each: anyone can send these.
+        let actor = user.as_ref().map_or("-", |u| u.view.username.as_str());
+        state
+            .audit
+            .refused("guard", actor, &client_address(&req), &path, reason);
+        return error(status, reason);
     }
     if let Some(u) = user {
         req.extensions_mut().insert(u.view.clone());
         req.extensions_mut().insert::<CurrentUser>(u);
     }
     next.run(req).await
+}
+
+/// Whether a state-changing request may go on: same-site, and (but for sign-in and setup) a
+/// session, its CSRF token and, but for [`USER_ACTIONS`], the admin role.
+fn may_act(
+    req: &Request,
+    path: &str,
+    user: Option<&CurrentUser>,
+) -> Result<(), (StatusCode, &'static str)> {
+    if let Some(reason) = cross_site(req.headers()) {
+        return Err((StatusCode::FORBIDDEN, reason));
+    }
+    if PUBLIC_ACTIONS.contains(&path) {
+        return Ok(());
+    }
+    let Some(u) = user else {
+        return Err((StatusCode::UNAUTHORIZED, "sign in first"));
+    };
+    let sent = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !crate::auth::password::same_secret(sent, &u.view.csrf) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token (X-CSRF-Token header)",
+        ));
+    }
+    if u.view.role != Role::Admin && !USER_ACTIONS.contains(&path) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "admins only: this account may only read",
+        ));
+    }
+    Ok(())
 }
 
 /// Percent-encodes a value for a query parameter.
@@ -141,5 +194,33 @@ mod tests {
         h.append(header::COOKIE, "steward_session=".parse().unwrap());
         assert_eq!(session_token(&h), None);
         assert_eq!(encode("/containers?x=a b"), "/containers%3Fx%3Da%20b");
+    }
+
+    #[test]
+    fn cross_site_requests_are_told_apart() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = axum::http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        assert_eq!(cross_site(&headers(&[])), None);
+        assert_eq!(
+            cross_site(&headers(&[
+                ("sec-fetch-site", "same-origin"),
+                ("host", "a:3000"),
+                ("origin", "http://a:3000")
+            ])),
+            None
+        );
+        assert!(cross_site(&headers(&[("sec-fetch-site", "cross-site")])).is_some());
+        assert!(cross_site(&headers(&[("sec-fetch-site", "same-site")])).is_some());
+        assert!(cross_site(&headers(&[
+            ("host", "a:3000"),
+            ("origin", "http://evil.example")
+        ]))
+        .is_some());
+        assert!(cross_site(&headers(&[("host", "a:3000"), ("origin", "null")])).is_some());
     }
 }

@@ -187,7 +187,9 @@ pub fn render(o: &Overview) -> String {
                 &format!("{help} (Steward host vitals)."),
             );
             for m in metrics {
-                let Some(value) = m.value else { continue };
+                let Some(value) = m.value.filter(|v| v.is_finite()) else {
+                    continue;
+                };
                 match &m.label {
                     Some(l) => {
                         let _ = writeln!(
