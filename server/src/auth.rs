@@ -69,7 +69,7 @@ pub struct Auth {
     limiter: Mutex<RateLimiter>,
     /// Bounds the password verifications running at once: each argon2id check holds ~19 MB,
     /// so an unbounded burst of sign-ins would take gigabytes.
-    verify_slots: tokio::sync::Semaphore,
+    verify_slots: std::sync::Arc<tokio::sync::Semaphore>,
     /// The threads that run them, one per slot, each reusing its own working memory.
     verifier: Verifier,
     setup_token: Mutex<Option<String>>,
@@ -85,7 +85,9 @@ impl Auth {
                 config.login_max_failures,
                 config.login_window_secs,
             )),
-            verify_slots: tokio::sync::Semaphore::new(verify_slots(config.verify_concurrency)),
+            verify_slots: std::sync::Arc::new(tokio::sync::Semaphore::new(verify_slots(
+                config.verify_concurrency,
+            ))),
             verifier: Verifier::start(verify_slots(config.verify_concurrency)),
             pool,
             config,
@@ -188,8 +190,10 @@ impl Auth {
     }
 
     /// Waits briefly for a verification slot; `Busy` when the burst does not clear in time.
-    async fn verify_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AuthError> {
-        match tokio::time::timeout(VERIFY_WAIT, self.verify_slots.acquire()).await {
+    /// The slot is held until the check itself ends, even if the client goes away meanwhile.
+    async fn verify_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AuthError> {
+        let slots = self.verify_slots.clone();
+        match tokio::time::timeout(VERIFY_WAIT, slots.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(AuthError::Busy(VERIFY_WAIT.as_secs().max(1))),
         }
@@ -227,8 +231,7 @@ impl Auth {
         let stored = row
             .map(|r| r.get::<String, _>(0))
             .unwrap_or_else(|| self.dummy_hash.clone());
-        let ok = self.verifier.verify(password, stored).await;
-        drop(permit);
+        let ok = self.verifier.verify(password, stored, permit).await;
         if !ok {
             return Err(AuthError::BadCredentials);
         }
@@ -341,6 +344,8 @@ struct VerifyJob {
     password: String,
     phc: String,
     answer: tokio::sync::oneshot::Sender<bool>,
+    /// Released when the thread is done, not when the request is.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl Verifier {
@@ -368,12 +373,18 @@ impl Verifier {
     }
 
     /// Whether `password` matches `phc`; false when no thread could take the job.
-    async fn verify(&self, password: &str, phc: String) -> bool {
+    async fn verify(
+        &self,
+        password: &str,
+        phc: String,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> bool {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job = VerifyJob {
             password: password.to_string(),
             phc,
             answer,
+            _slot: slot,
         };
         if self.jobs.send(job).is_err() {
             tracing::error!("no password verification thread is running");

@@ -40,26 +40,26 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// Why a state-changing request is refused as cross-site, if it is. Browsers say where a
-/// request comes from in `Sec-Fetch-Site` (all current ones) and `Origin` (on every POST); a
-/// form on another site must not be able to sign someone in or act for them. Clients that send
-/// neither (curl, scripts, the tests) are not browsers and are judged by their credentials.
+/// request comes from: `Sec-Fetch-Site` (every current browser; it cannot be set by a page)
+/// decides when present; otherwise `Origin` must name this host (`Host`, or `X-Forwarded-Host`
+/// behind a proxy that rewrites `Host`). A form on another site must not be able to sign
+/// someone in or act for them. Clients that send neither (curl, scripts) are not browsers and
+/// are judged by their credentials alone.
 pub fn cross_site(headers: &axum::http::HeaderMap) -> Option<&'static str> {
-    let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = value("sec-fetch-site") {
-        if !matches!(site, "same-origin" | "none") {
-            return Some("cross-site request refused (Sec-Fetch-Site)");
-        }
+        return (!matches!(site, "same-origin" | "none"))
+            .then_some("cross-site request refused (Sec-Fetch-Site)");
     }
-    if let Some(origin) = value(header::ORIGIN.as_str()) {
-        let host = value(header::HOST.as_str()).unwrap_or("");
-        let origin_host = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"));
-        if origin_host != Some(host) {
-            return Some("cross-origin request refused (Origin does not match Host)");
-        }
+    let origin = value(header::ORIGIN.as_str())?;
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    let hosts = [value(header::HOST.as_str()), value("x-forwarded-host")];
+    match origin_host {
+        Some(o) if hosts.contains(&Some(o)) => None,
+        _ => Some("cross-origin request refused (Origin does not match Host)"),
     }
-    None
 }
 
 /// The client's address, as the per-address limits and the audit log know it.
@@ -222,5 +222,14 @@ mod tests {
         ]))
         .is_some());
         assert!(cross_site(&headers(&[("host", "a:3000"), ("origin", "null")])).is_some());
+        // Behind a proxy that rewrites Host, the forwarded host counts.
+        assert_eq!(
+            cross_site(&headers(&[
+                ("host", "127.0.0.1:3000"),
+                ("x-forwarded-host", "ops.example"),
+                ("origin", "https://ops.example")
+            ])),
+            None
+        );
     }
 }
