@@ -38,7 +38,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
             current: limit.maximum,
             maximum: limit.maximum,
         };
-        match setrlimit(Resource::Nofile, raised.clone()) {
+        match setrlimit(Resource::Nofile, raised) {
             Ok(()) => limit = raised,
             Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
         }
