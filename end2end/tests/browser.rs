@@ -159,6 +159,22 @@ async fn text(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Fills in and sends the sign-in form on the current page as `admin`.
+async fn sign_in_as_admin(c: &Client) {
+    c.form(Locator::Css(".auth-form form"))
+        .await
+        .expect("sign-in form")
+        .set_by_name("username", "admin")
+        .await
+        .unwrap()
+        .set_by_name("password", ADMIN_PASSWORD)
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+}
+
 /// Polls until `check` holds, failing with `what` after `timeout`.
 async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
@@ -299,19 +315,7 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
 
     // Not signed in: the panel sends us to the sign-in form, which brings us back.
     c.goto(&format!("http://{addr}/containers")).await.unwrap();
-    let form = c
-        .form(Locator::Css(".auth-form form"))
-        .await
-        .expect("sign-in form");
-    form.set_by_name("username", "admin")
-        .await
-        .unwrap()
-        .set_by_name("password", ADMIN_PASSWORD)
-        .await
-        .unwrap()
-        .submit()
-        .await
-        .unwrap();
+    sign_in_as_admin(&c).await;
     c.wait()
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css(r#".containers[data-hydrated="true"]"#))
@@ -484,18 +488,7 @@ async fn twenty_rounds_of_page_changes_keep_streams_charts_and_logs_working() {
     c.goto(&format!("http://{addr}/login?next=/"))
         .await
         .unwrap();
-    c.form(Locator::Css(".auth-form form"))
-        .await
-        .expect("sign-in form")
-        .set_by_name("username", "admin")
-        .await
-        .unwrap()
-        .set_by_name("password", ADMIN_PASSWORD)
-        .await
-        .unwrap()
-        .submit()
-        .await
-        .unwrap();
+    sign_in_as_admin(&c).await;
     let overview = r#".overview[data-hydrated="true"]"#;
     c.wait()
         .at_most(Duration::from_secs(30))

@@ -157,6 +157,20 @@ fn memory_stays_bounded_under_300_parallel_sign_ins() {
     let dir = tempfile::tempdir().unwrap();
     let (server, addr) = serve(dir.path(), "[docker]\nenabled = false\n");
     let pid = server.0.id();
+    // The soft open-file limit was raised to the hard one at start.
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .collect();
+    assert_eq!(
+        files[0], files[1],
+        "soft limit raised to the hard one: {limits}"
+    );
     let target: std::net::SocketAddr = addr.parse().unwrap();
     let start_mb = status_kb(pid, "VmHWM") / 1024;
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use app::auth::Role;
 
-use crate::helpers::{spawn_app, ADMIN_PASSWORD};
+use crate::helpers::{spawn_app, FirstStart, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn reads_need_a_session_unless_anonymous_reading_is_on() {
@@ -163,22 +163,8 @@ async fn wrong_passwords_are_refused_then_rate_limited_and_audited() {
 
 #[tokio::test]
 async fn first_start_without_users_gives_a_one_time_setup_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = server::config::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        ..Default::default()
-    };
-    config.docker.enabled = false;
-    config.paths.procfs = dir.path().join("no-proc");
-    let app = server::Application::build(config, None).await.unwrap();
-    let link = app.setup_link().expect("a setup link").to_string();
-    let base = format!("http://{}", app.local_addr());
-    let token = link.split("token=").nth(1).unwrap().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let first = FirstStart::start().await;
+    let (base, token) = (first.base.clone(), first.token.clone());
     let client = reqwest::Client::new();
     let setup = |token: String, password: &'static str| {
         let client = client.clone();
@@ -214,12 +200,7 @@ async fn first_start_without_users_gives_a_one_time_setup_link() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(20), server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    first.stop().await;
 }
 
 #[tokio::test]

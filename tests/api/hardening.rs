@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use app::auth::Role;
 
-use crate::helpers::{metric, spawn_app, ADMIN_PASSWORD};
+use crate::helpers::{metric, spawn_app, FirstStart, ADMIN_PASSWORD};
 
 /// A collector's state in a `/api/v1/vitals` body, once it has reported.
 fn state<'a>(body: &'a serde_json::Value, name: &str) -> Option<&'a str> {
@@ -67,28 +67,8 @@ async fn parallel_wrong_passwords_never_beat_the_sign_in_limit() {
 
 #[tokio::test]
 async fn the_setup_link_dies_once_an_admin_exists() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = server::config::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        ..Default::default()
-    };
-    config.docker.enabled = false;
-    config.paths.procfs = dir.path().join("no-proc");
-    let db = config.database_path();
-    let app = server::Application::build(config, None).await.unwrap();
-    let token = app
-        .setup_link()
-        .expect("a setup link")
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    let base = format!("http://{}", app.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let first = FirstStart::start().await;
+    let (base, token, db) = (first.base.clone(), first.token.clone(), first.db.clone());
     // An admin is made the other way (`steward user … --role admin` runs this).
     let store = server::history::HistoryStore::open(&db).await.unwrap();
     server::auth::upsert_user(store.pool(), "ops", Role::Admin, "the-real-password")
@@ -121,12 +101,7 @@ async fn the_setup_link_dies_once_an_admin_exists() {
     let r = client.get(format!("{base}/")).send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap();
     assert!(location.starts_with("/login"), "{location}");
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(20), server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    first.stop().await;
 }
 
 #[tokio::test]

@@ -193,6 +193,60 @@ impl TestApp {
     }
 }
 
+/// A server started with no users, as on a first install: it holds a one-time setup token.
+pub struct FirstStart {
+    pub base: String,
+    pub token: String,
+    pub db: PathBuf,
+    _dir: tempfile::TempDir,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), server::StartError>>,
+}
+
+impl FirstStart {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("data"),
+            ..Default::default()
+        };
+        config.docker.enabled = false;
+        config.paths.procfs = dir.path().join("no-proc");
+        let db = config.database_path();
+        let app = Application::build(config, None).await.unwrap();
+        let token = app
+            .setup_link()
+            .expect("a setup link")
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let base = format!("http://{}", app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        FirstStart {
+            base,
+            token,
+            db,
+            _dir: dir,
+            stop,
+            server,
+        }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(20), self.server)
+            .await
+            .expect("server stops within 20 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
 /// Starts Steward on port 0 against a copy of the fixture procfs, with a 1 s interval.
 pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
