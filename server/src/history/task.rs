@@ -69,6 +69,15 @@ pub struct WriterSettings {
 /// it the oldest are dropped and counted, so memory stays bounded however long the outage.
 pub const MAX_BUFFERED: usize = 500_000;
 
+/// Adds a batch to the samples waiting to be written, dropping the oldest past `max`; returns
+/// how many were dropped.
+fn hold(buffer: &mut Vec<Sample>, batch: Vec<Sample>, max: usize) -> u64 {
+    buffer.extend(batch);
+    let excess = buffer.len().saturating_sub(max);
+    buffer.drain(..excess);
+    excess as u64
+}
+
 /// What the writer knows beyond the last write's result.
 #[derive(Default)]
 struct WriterHealth {
@@ -102,14 +111,7 @@ pub async fn run(
         tokio::select! {
             _ = cancel.cancelled() => break,
             msg = rx.recv() => match msg {
-                Some(batch) => {
-                    buffer.extend(batch);
-                    if buffer.len() > MAX_BUFFERED {
-                        let excess = buffer.len() - MAX_BUFFERED;
-                        buffer.drain(..excess);
-                        health.dropped += excess as u64;
-                    }
-                }
+                Some(batch) => health.dropped += hold(&mut buffer, batch, MAX_BUFFERED),
                 None => break,
             },
             _ = flush.tick() => {
@@ -206,6 +208,20 @@ fn report(
 mod tests {
     use super::*;
     use app::model::{Level, Metric, Unit};
+
+    #[test]
+    fn a_long_outage_keeps_the_newest_samples_and_counts_the_rest() {
+        let sample = |ts_ms| Sample {
+            series: "load1".into(),
+            ts_ms,
+            value: 1.0,
+        };
+        let mut buffer = Vec::new();
+        assert_eq!(hold(&mut buffer, (0..3).map(sample).collect(), 4), 0);
+        assert_eq!(hold(&mut buffer, (3..6).map(sample).collect(), 4), 2);
+        let kept: Vec<i64> = buffer.iter().map(|s| s.ts_ms).collect();
+        assert_eq!(kept, [2, 3, 4, 5]);
+    }
 
     #[test]
     fn only_known_finite_values_are_stored() {
