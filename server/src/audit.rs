@@ -84,26 +84,30 @@ impl AuditLog {
         Ok(rows.len())
     }
 
-    /// Deletes entries older than the retention and the oldest beyond `max_rows`.
+    /// Deletes entries older than the retention and the oldest beyond `max_rows`, in the audit
+    /// log and in the container events (the watchdog writes those on its own).
     pub async fn enforce_retention(
         &self,
         config: &AuditConfig,
         now_ms: i64,
     ) -> Result<u64, sqlx::Error> {
         let mut deleted = 0;
-        if config.retention_days > 0 {
-            deleted += sqlx::query("DELETE FROM audit_log WHERE ts_ms < ?")
-                .bind(now_ms - (config.retention_days as i64) * 86_400_000)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+        for table in ["audit_log", "container_events"] {
+            if config.retention_days > 0 {
+                deleted += sqlx::query(&format!("DELETE FROM {table} WHERE ts_ms < ?"))
+                    .bind(now_ms - (config.retention_days as i64) * 86_400_000)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+            }
+            deleted += sqlx::query(&format!(
+                "DELETE FROM {table} WHERE id <= (SELECT max(id) FROM {table}) - ?"
+            ))
+            .bind(config.max_rows as i64)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         }
-        deleted +=
-            sqlx::query("DELETE FROM audit_log WHERE id <= (SELECT max(id) FROM audit_log) - ?")
-                .bind(config.max_rows as i64)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
         Ok(deleted)
     }
 

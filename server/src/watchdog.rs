@@ -100,9 +100,11 @@ impl Watchdog {
             .back()
             .filter(|&&t| now_ms - t < cfg.cooldown_secs as i64 * 1000)
         {
+            // The end time, not a countdown: the text stays the same all through the
+            // cooldown, so it is one event, not one per round.
             Decision::Wait(format!(
-                "cooling down for {} s after the last restart",
-                (cfg.cooldown_secs as i64 * 1000 - (now_ms - last)) / 1000
+                "cooling down until {} UTC after the last restart",
+                app::format::utc_datetime(last + cfg.cooldown_secs as i64 * 1000)
             ))
         } else if mem.restarts.len() as u32 >= cfg.restarts_per_hour {
             mem.gave_up = true;
@@ -241,8 +243,15 @@ mod tests {
         let mut w = Watchdog::new(config());
         let sick = container(Health::Unhealthy, 3);
         assert_eq!(w.decide(&sick, 0), Some(Decision::Restart { streak: 3 }));
-        assert!(
-            matches!(w.decide(&sick, 30_000), Some(Decision::Wait(s)) if s.contains("cooling down for 30 s"))
+        let mut cooling = |t| match w.decide(&sick, t) {
+            Some(Decision::Wait(s)) => s,
+            other => panic!("{other:?}"),
+        };
+        let (a, b) = (cooling(10_000), cooling(30_000));
+        assert!(a.contains("cooling down until 1970-01-01"), "{a}");
+        assert_eq!(
+            a, b,
+            "the same text all through the cooldown: one event, not one a round"
         );
         assert_eq!(
             w.decide(&sick, 60_000),

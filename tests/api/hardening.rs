@@ -197,8 +197,19 @@ async fn the_audit_log_keeps_its_retention() {
         max_rows: 1_000,
         refusal_flush_secs: 60,
     };
+    for i in 0..1_100 {
+        audit
+            .container_event("id", &format!("c{i}"), "health", None)
+            .await;
+    }
     let now = server::state::now_ms();
     let deleted = audit.enforce_retention(&config, now).await.unwrap();
+    assert_eq!(
+        audit.container_events("c1099", 5).await.unwrap().len(),
+        1,
+        "the newest container events stay"
+    );
+    assert!(audit.container_events("c0", 5).await.unwrap().is_empty());
     assert!(deleted >= 200, "{deleted}");
     let left = audit.list(None, 500).await.unwrap();
     assert_eq!(left[0].target, "c1199", "the newest entries stay");
@@ -206,6 +217,7 @@ async fn the_audit_log_keeps_its_retention() {
     let later = now + 31 * 86_400_000;
     audit.enforce_retention(&config, later).await.unwrap();
     assert!(audit.list(None, 500).await.unwrap().is_empty());
+    assert!(audit.container_events("c1099", 5).await.unwrap().is_empty());
     app.stop().await;
 }
 
