@@ -5,14 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::containers::{Container, Health};
-use app::model::{CollectorState, CollectorStatus};
 use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::periodic;
 use crate::audit::AuditLog;
 use crate::config::DockerConfig;
 use crate::docker::convert::{self, Rules, Sample};
@@ -314,55 +314,43 @@ impl DockerCollector {
     }
 }
 
-/// The collection loop: a round every `interval`, status published every round.
+impl periodic::Collector for DockerCollector {
+    type Data = Vec<Container>;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn collect(&mut self) -> Result<periodic::Collected<Vec<Container>>, String> {
+        let c = self.collect_once().await.map_err(|e| e.to_string())?;
+        Ok(periodic::Collected {
+            data: c.containers,
+            problems: c.problems,
+        })
+    }
+
+    /// The watchdog runs outside the round's timeout: a restart lasts as long as the container
+    /// takes to stop.
+    async fn after(&mut self, containers: &mut Vec<Container>) {
+        self.watch(containers).await
+    }
+}
+
+/// The collection loop: a round every `interval` (cut off at 3 × the call timeout), status
+/// published every round.
 pub async fn run(
     collector: DockerCollector,
     interval: Duration,
     hub: Arc<Hub>,
     cancel: CancellationToken,
 ) {
-    let mut collector = collector;
-    let mut status = CollectorStatus::starting(NAME);
     let round_timeout = Duration::from_secs(collector.config.call_timeout_secs * 3);
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let started = Instant::now();
-        status.last_attempt_ms = Some(now_ms());
-        status.rounds_total += 1;
-        let outcome = tokio::time::timeout(round_timeout, collector.collect_once()).await;
-        status.last_duration_ms = Some(started.elapsed().as_millis() as u64);
-        match outcome {
-            Ok(Ok(mut collected)) => {
-                collector.watch(&mut collected.containers).await;
-                status.last_success_ms = Some(now_ms());
-                if collected.problems.is_empty() {
-                    status.state = CollectorState::Ok;
-                    status.message = None;
-                } else {
-                    status.state = CollectorState::Degraded;
-                    status.message = Some(collected.problems.join("; "));
-                }
-                hub.publish_containers(Some(collected.containers), status.clone());
-            }
-            failure => {
-                let message = match failure {
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => format!("round timed out after {}s", round_timeout.as_secs()),
-                    Ok(Ok(_)) => unreachable!("handled above"),
-                };
-                if status.state != CollectorState::Error {
-                    tracing::warn!(collector = NAME, "{message}");
-                }
-                status.state = CollectorState::Error;
-                status.message = Some(message);
-                status.errors_total += 1;
-                hub.publish_containers(None, status.clone());
-            }
-        }
-    }
+    periodic::run(
+        collector,
+        interval,
+        round_timeout,
+        cancel,
+        move |items, status| hub.publish_containers(items, status),
+    )
+    .await
 }

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::model::{CollectorState, CollectorStatus, Metric, ProcessInfo, Unit, Vitals};
+use app::model::{Metric, ProcessInfo, Unit, Vitals};
 use app::thresholds::Thresholds;
 use tokio_util::sync::CancellationToken;
 
+use super::periodic;
 use super::procfs::{self, DiskIo, LoadAvg, MemInfo, Mount, NetIo, ParseError, PidStat, Pressure};
 use crate::config::{Config, HostPaths};
 use crate::state::Hub;
@@ -624,10 +625,38 @@ impl<'a> MetricSink<'a> {
     }
 }
 
+/// Runs rounds on a blocking thread (they read files): a read stuck on a dead mount keeps its
+/// thread and the collector's lock, so later rounds say so instead of piling up threads.
+struct OnBlockingThread(Arc<Mutex<VitalsCollector>>);
+
+impl periodic::Collector for OnBlockingThread {
+    type Data = Vitals;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn collect(&mut self) -> Result<periodic::Collected<Vitals>, String> {
+        let worker = self.0.clone();
+        let round = tokio::task::spawn_blocking(move || match worker.try_lock() {
+            Ok(mut c) => Some(c.collect_once()),
+            Err(_) => None,
+        });
+        match round.await {
+            Ok(Some(Ok(c))) => Ok(periodic::Collected {
+                data: c.vitals,
+                problems: c.problems,
+            }),
+            Ok(Some(Err(e))) => Err(e.to_string()),
+            Ok(None) => Err("previous round is still running (a read is hanging)".into()),
+            Err(e) => Err(format!("round crashed: {e}")),
+        }
+    }
+}
+
 /// Runs the collector every interval until cancelled, publishing vitals and status to the hub.
-///
-/// Each round runs on a blocking thread under a timeout; a round stuck on a dead mount is
-/// reported as an error, and later rounds are skipped (and say so) until it returns.
+/// A round stuck on a dead mount is reported as an error after `round_timeout`, and later
+/// rounds are skipped (and say so) until it returns.
 pub async fn run(
     collector: VitalsCollector,
     interval: Duration,
@@ -635,54 +664,15 @@ pub async fn run(
     hub: Arc<Hub>,
     cancel: CancellationToken,
 ) {
-    let collector = Arc::new(Mutex::new(collector));
-    let mut status = CollectorStatus::starting(NAME);
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let started = Instant::now();
-        status.last_attempt_ms = Some(crate::state::now_ms());
-        status.rounds_total += 1;
-        let worker = collector.clone();
-        let round = tokio::task::spawn_blocking(move || match worker.try_lock() {
-            Ok(mut c) => Some(c.collect_once()),
-            Err(_) => None,
-        });
-        let outcome = tokio::time::timeout(round_timeout, round).await;
-        status.last_duration_ms = Some(started.elapsed().as_millis() as u64);
-        let vitals = match outcome {
-            Ok(Ok(Some(Ok(collected)))) => {
-                status.last_success_ms = Some(collected.vitals.collected_at_ms);
-                if collected.problems.is_empty() {
-                    status.state = CollectorState::Ok;
-                    status.message = None;
-                } else {
-                    status.state = CollectorState::Degraded;
-                    status.message = Some(collected.problems.join("; "));
-                }
-                Some(collected.vitals)
-            }
-            failure => {
-                let message = match failure {
-                    Ok(Ok(Some(Err(e)))) => e.to_string(),
-                    Ok(Ok(None)) => "previous round is still running (a read is hanging)".into(),
-                    Ok(Err(e)) => format!("round crashed: {e}"),
-                    Err(_) => format!("round timed out after {}s", round_timeout.as_secs()),
-                    Ok(Ok(Some(Ok(_)))) => unreachable!("handled above"),
-                };
-                tracing::warn!(collector = NAME, "{message}");
-                status.state = CollectorState::Error;
-                status.message = Some(message);
-                status.errors_total += 1;
-                None
-            }
-        };
-        hub.publish_vitals(vitals, status.clone());
-    }
+    let collector = OnBlockingThread(Arc::new(Mutex::new(collector)));
+    periodic::run(
+        collector,
+        interval,
+        round_timeout,
+        cancel,
+        move |vitals, status| hub.publish_vitals(vitals, status),
+    )
+    .await
 }
 
 #[cfg(test)]

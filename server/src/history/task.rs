@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::containers::{Container, Health};
-use app::model::{CollectorState, CollectorStatus, Vitals};
+use app::model::Vitals;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{HistoryError, HistoryStore, Sample};
+use crate::collectors::periodic::StatusBook;
 use crate::config::HistoryConfig;
 use crate::state::{now_ms, Hub};
 
@@ -95,7 +96,7 @@ pub async fn run(
     hub: Arc<Hub>,
     cancel: CancellationToken,
 ) {
-    let mut status = CollectorStatus::starting(NAME);
+    let mut book = StatusBook::new(NAME);
     let mut health = WriterHealth::default();
     let mut buffer: Vec<Sample> = Vec::new();
     // Damage is looked for at start and then on a slow interval (it reads the whole file).
@@ -121,15 +122,17 @@ pub async fn run(
                     next_check = (check_every > 0)
                         .then(|| Instant::now() + Duration::from_secs(check_every));
                 }
+                book.begin();
                 let result = flush_and_rollup(&store, &mut buffer, &settings).await;
-                report(&mut status, result.map(|_| ()), &mut health, &hub);
+                report(&mut book, result.map(|_| ()), &mut health, &hub);
             }
             _ = retention.tick() => {
+                book.begin();
                 let result = store.enforce_retention(&settings.config, now_ms()).await;
                 if let Ok(n) = &result {
                     tracing::debug!("retention deleted {n} rows");
                 }
-                report(&mut status, result.map(|_| ()), &mut health, &hub);
+                report(&mut book, result.map(|_| ()), &mut health, &hub);
             }
         }
     }
@@ -159,49 +162,31 @@ async fn flush_and_rollup(
 }
 
 fn report(
-    status: &mut CollectorStatus,
+    book: &mut StatusBook,
     result: Result<(), HistoryError>,
     health: &mut WriterHealth,
     hub: &Hub,
 ) {
-    let now = now_ms();
-    status.rounds_total += 1;
-    status.last_attempt_ms = Some(now);
-    let dropped = (health.dropped > 0).then(|| {
-        format!(
-            "{} samples were dropped while writes failed (at most {MAX_BUFFERED} are held)",
-            health.dropped
-        )
-    });
-    match (result, &health.damage) {
-        (Err(e), _) => {
-            tracing::warn!(collector = NAME, "{e}");
-            status.state = CollectorState::Error;
-            status.message = Some(e.to_string());
-            status.errors_total += 1;
-        }
+    let status = match (result, &health.damage) {
+        (Err(e), _) => book.failed(e.to_string()),
         // Writes still work on a damaged file, but the operator must hear about it.
-        (Ok(()), Some(damage)) => {
-            tracing::error!(collector = NAME, "{damage}");
-            status.state = CollectorState::Error;
-            status.message = Some(damage.clone());
-            status.errors_total += 1;
-        }
+        (Ok(()), Some(damage)) => book.failed(damage.clone()),
         (Ok(()), None) => {
-            status.state = match dropped {
-                Some(_) => CollectorState::Degraded,
-                None => CollectorState::Ok,
-            };
-            if let Some(d) = &dropped {
-                tracing::warn!(collector = NAME, "{d}");
-            }
             // Said once, on the first write that works again.
-            status.message = dropped;
+            let dropped: Vec<String> = (health.dropped > 0)
+                .then(|| {
+                    format!(
+                        "{} samples were dropped while writes failed (at most {MAX_BUFFERED} are held)",
+                        health.dropped
+                    )
+                })
+                .into_iter()
+                .collect();
             health.dropped = 0;
-            status.last_success_ms = Some(now);
+            book.succeeded(&dropped)
         }
-    }
-    hub.publish_status(status.clone());
+    };
+    hub.publish_status(status);
 }
 
 #[cfg(test)]
