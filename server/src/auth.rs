@@ -70,7 +70,7 @@ pub struct Auth {
     /// Bounds the password verifications running at once: each argon2id check holds ~19 MB,
     /// so an unbounded burst of sign-ins would take gigabytes.
     verify_slots: std::sync::Arc<tokio::sync::Semaphore>,
-    /// The threads that run them, one per slot, each reusing its own working memory.
+    /// The threads that run them, one per slot.
     verifier: Verifier,
     setup_token: Mutex<Option<String>>,
     /// A real hash to verify against when the username does not exist, so timing does not tell
@@ -333,8 +333,9 @@ impl Auth {
     }
 }
 
-/// Long-lived threads that check passwords, each with its own reused argon2 memory, so memory
-/// stays at about (threads × 19 MB) whatever the burst. Jobs arrive only with a slot of
+/// Long-lived threads that check passwords, so at most (threads × 19 MB) of argon2 memory is in
+/// use whatever the burst, on a fixed set of threads (the allocator keeps per-thread arenas,
+/// and `spawn_blocking` used a new thread for many checks). Jobs arrive only with a slot of
 /// `Auth::verify_slots`, so one is always free to take them. The threads end with the `Auth`.
 struct Verifier {
     jobs: std::sync::mpsc::Sender<VerifyJob>,
@@ -356,14 +357,13 @@ impl Verifier {
             let queue = queue.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("verify-{i}"))
-                .spawn(move || {
-                    let mut memory = Vec::new();
-                    loop {
-                        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        let Ok(job) = job else { return };
-                        let ok = password::verify_in(&job.password, &job.phc, &mut memory);
-                        let _ = job.answer.send(ok);
-                    }
+                .spawn(move || loop {
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(job) = job else { return };
+                    // A fresh buffer each time: freed, it goes back to the OS (see main.rs),
+                    // so memory returns to its idle size after a burst.
+                    let ok = password::verify(&job.password, &job.phc);
+                    let _ = job.answer.send(ok);
                 });
             if let Err(e) = spawned {
                 tracing::error!("cannot start a password verification thread: {e}");

@@ -44,20 +44,13 @@ pub fn hash(password: &str) -> String {
         .unwrap_or_else(|_| String::from("$invalid$"))
 }
 
-/// Whether the password matches the stored PHC string (a malformed string never matches).
-pub fn verify(password: &str, phc: &str) -> bool {
-    verify_in(password, phc, &mut Vec::new())
-}
-
 /// Stored parameters above this much memory (in 1 KiB blocks, 256 MiB) are refused rather
 /// than allocated: a tampered hash must not make a sign-in take gigabytes.
 const MAX_BLOCKS: usize = 256 * 1024;
 
-/// Whether the password matches the stored PHC string, like [`verify`], but with working memory
-/// the caller owns and reuses: a verification thread keeps one ~19 MB buffer for its lifetime
-/// instead of allocating one per check (which the allocator keeps per thread, so a burst of
-/// sign-ins on many threads used to leave hundreds of MB behind).
-pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<argon2::Block>) -> bool {
+/// Whether the password matches the stored PHC string (a malformed string, or one asking for
+/// more than [`MAX_BLOCKS`] of memory, never matches). CPU-heavy: call from a blocking thread.
+pub fn verify(password: &str, phc: &str) -> bool {
     use subtle::ConstantTimeEq;
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;
@@ -81,11 +74,11 @@ pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<argon2::Block>) -> 
     if params.block_count() > MAX_BLOCKS {
         return false;
     }
-    memory.resize(params.block_count(), argon2::Block::default());
+    let mut memory = vec![argon2::Block::default(); params.block_count()];
     let mut out = [0u8; 64];
     let out = &mut out[..expected.len()];
     Argon2::new(algorithm, version.unwrap_or_default(), params)
-        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory)
         .is_ok()
         && bool::from(out.ct_eq(expected.as_bytes()))
 }
@@ -123,15 +116,9 @@ mod tests {
         assert!(verify("correct horse battery", &a));
         assert!(!verify("wrong horse battery", &a));
         assert!(!verify("anything", "not a phc string"));
-        // The same answers with reused memory.
-        let mut memory = Vec::new();
-        assert!(verify_in("correct horse battery", &a, &mut memory));
-        assert!(!verify_in("wrong horse battery", &a, &mut memory));
-        assert!(verify_in("correct horse battery", &b, &mut memory));
-        assert!(!verify_in("anything", "not a phc string", &mut memory));
+        // A tampered hash asking for 4 GB is refused, not allocated.
         let greedy = a.replace("m=19456", "m=4000000");
-        assert!(!verify_in("correct horse battery", &greedy, &mut memory));
-        assert_eq!(memory.len(), 19456, "one buffer, reused");
+        assert!(!verify("correct horse battery", &greedy));
     }
 
     #[test]
