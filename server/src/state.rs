@@ -39,8 +39,10 @@ pub struct Hub {
     tx: watch::Sender<Arc<Overview>>,
     disk_mount: String,
     interval_secs: u64,
-    /// Where new vitals go to be written to history (absent for `steward check`).
+    /// Where new samples go to be written to history (absent in benchmarks that replay state).
     history: Option<mpsc::Sender<Vec<Sample>>>,
+    /// Samples dropped because the history queue was full or closed, since start.
+    history_dropped: std::sync::atomic::AtomicU64,
     /// Set when Docker is monitored: the watchdog's settings as the page shows them.
     docker: Option<WatchdogSettings>,
 }
@@ -64,6 +66,7 @@ impl Hub {
             disk_mount,
             interval_secs,
             history,
+            history_dropped: std::sync::atomic::AtomicU64::new(0),
             docker: None,
         }
     }
@@ -150,10 +153,27 @@ impl Hub {
     fn record(&self, samples: Vec<Sample>) {
         if let Some(history) = &self.history {
             // The history task may be behind; dropping a sample beats blocking the collector.
-            if let Err(e) = history.try_send(samples) {
-                tracing::warn!("history queue full or closed, samples dropped: {e}");
+            // Drops are counted: the history writer reports them in its status, `/metrics`
+            // exports the total.
+            let n = samples.len() as u64;
+            if history.try_send(samples).is_err() {
+                self.count_history_dropped(n);
             }
         }
+    }
+
+    /// Counts samples the history writer had to drop itself (its buffer was full while writes
+    /// failed), beside the ones the queue refused.
+    pub fn count_history_dropped(&self, n: u64) {
+        self.history_dropped
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Samples not stored since start: the history queue was full or closed, or the writer's
+    /// buffer overflowed while writes failed.
+    pub fn history_dropped(&self) -> u64 {
+        self.history_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stores a status report of a collector or integration.
@@ -219,5 +239,35 @@ fn build_overview(inner: &Inner, disk_mount: &str, interval_secs: u64, docker: b
         collectors: inner.collectors.values().cloned().collect(),
         interval_secs,
         containers: inner.containers.as_ref().map(|c| ContainerSummary::of(c)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_the_history_queue_refuses_are_counted() {
+        let (tx, _rx) = mpsc::channel(1);
+        let hub = Hub::new("/".into(), 5, Some(tx));
+        let batch = |n: usize| {
+            (0..n)
+                .map(|i| Sample {
+                    series: "load1".into(),
+                    ts_ms: i as i64,
+                    value: 1.0,
+                })
+                .collect::<Vec<_>>()
+        };
+        hub.record(batch(2));
+        assert_eq!(hub.history_dropped(), 0, "the first batch fits");
+        hub.record(batch(3));
+        assert_eq!(
+            hub.history_dropped(),
+            3,
+            "the queue is full: counted, not only logged"
+        );
+        hub.count_history_dropped(4);
+        assert_eq!(hub.history_dropped(), 7);
     }
 }

@@ -84,7 +84,7 @@ fn hold(buffer: &mut Vec<Sample>, batch: Vec<Sample>, max: usize) -> u64 {
 struct WriterHealth {
     /// The last integrity check's finding, kept until a check passes.
     damage: Option<String>,
-    /// Samples dropped because the buffer was full while writes failed.
+    /// Samples dropped since the last report that worked.
     dropped: u64,
 }
 
@@ -98,6 +98,9 @@ pub async fn run(
 ) {
     let mut book = StatusBook::new(NAME);
     let mut health = WriterHealth::default();
+    // Dropped samples (the hub's queue full, or this buffer full) are counted in the hub; each
+    // report says how many since the last one that worked.
+    let mut dropped_seen = 0;
     let mut buffer: Vec<Sample> = Vec::new();
     // Damage is looked for at start and then on a slow interval (it reads the whole file).
     let check_every = settings.config.check_interval_secs;
@@ -112,7 +115,7 @@ pub async fn run(
         tokio::select! {
             _ = cancel.cancelled() => break,
             msg = rx.recv() => match msg {
-                Some(batch) => health.dropped += hold(&mut buffer, batch, MAX_BUFFERED),
+                Some(batch) => hub.count_history_dropped(hold(&mut buffer, batch, MAX_BUFFERED)),
                 None => break,
             },
             _ = flush.tick() => {
@@ -123,6 +126,9 @@ pub async fn run(
                         .then(|| Instant::now() + Duration::from_secs(check_every));
                 }
                 book.begin();
+                let dropped = hub.history_dropped();
+                health.dropped += dropped - dropped_seen;
+                dropped_seen = dropped;
                 let result = flush_and_rollup(&store, &mut buffer, &settings).await;
                 report(&mut book, result.map(|_| ()), &mut health, &hub);
             }
@@ -176,7 +182,8 @@ fn report(
             let dropped: Vec<String> = (health.dropped > 0)
                 .then(|| {
                     format!(
-                        "{} samples were dropped while writes failed (at most {MAX_BUFFERED} are held)",
+                        "{} samples were dropped (the history queue was full, or writes failed \
+                         with {MAX_BUFFERED} held)",
                         health.dropped
                     )
                 })

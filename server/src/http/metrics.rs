@@ -15,6 +15,17 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(containers) = state.hub.container_list() {
         render_containers(&mut body, &containers);
     }
+    family(
+        &mut body,
+        "steward_history_samples_dropped_total",
+        "counter",
+        "Samples not stored: the history queue was full, or writes failed longer than the buffer holds.",
+    );
+    let _ = writeln!(
+        body,
+        "steward_history_samples_dropped_total {}",
+        state.hub.history_dropped()
+    );
     (
         [(
             header::CONTENT_TYPE,
