@@ -191,18 +191,41 @@ impl AuditLog {
 
     /// Records a container event.
     pub async fn container_event(&self, id: &str, name: &str, kind: &str, detail: Option<&str>) {
-        let written = sqlx::query(
-            "INSERT INTO container_events (ts_ms, container_id, name, kind, detail) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .bind(name)
-        .bind(kind)
-        .bind(detail)
-        .execute(&self.pool)
+        self.container_events_batch(&[ContainerEventRow {
+            id: id.to_string(),
+            name: name.to_string(),
+            kind,
+            detail: detail.map(str::to_string),
+        }])
+        .await
+    }
+
+    /// Records a round's container events in one transaction (a Docker round no longer waits
+    /// on one write per container).
+    pub async fn container_events_batch(&self, rows: &[ContainerEventRow<'_>]) {
+        if rows.is_empty() {
+            return;
+        }
+        let now = now_ms();
+        let written = async {
+            let mut tx = self.pool.begin().await?;
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO container_events (ts_ms, container_id, name, kind, detail) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(now)
+                .bind(&r.id)
+                .bind(&r.name)
+                .bind(r.kind)
+                .bind(r.detail.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
         .await;
         if let Err(e) = written {
-            tracing::error!(container = name, kind, "container event write failed: {e}");
+            tracing::error!("writing {} container events failed: {e}", rows.len());
         }
     }
 
@@ -228,6 +251,14 @@ impl AuditLog {
             })
             .collect())
     }
+}
+
+/// One container event to write.
+pub struct ContainerEventRow<'a> {
+    pub id: String,
+    pub name: String,
+    pub kind: &'a str,
+    pub detail: Option<String>,
 }
 
 /// The longest prefix of `s` within `max` bytes, on a character boundary.

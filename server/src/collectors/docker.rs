@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::periodic;
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, ContainerEventRow};
 use crate::config::DockerConfig;
 use crate::docker::convert::{self, Rules, Sample};
 use crate::docker::{DockerClient, DockerError};
@@ -182,6 +182,7 @@ impl DockerCollector {
         let now = now_ms();
         let mut containers = Vec::with_capacity(fetched.len());
         let mut next_prev = HashMap::new();
+        let mut events = Vec::new();
         for (id, inspect, stats) in fetched {
             let inspect = match inspect {
                 Ok(i) => i,
@@ -215,9 +216,10 @@ impl DockerCollector {
             if let Some(s) = sample {
                 next_prev.insert(id.clone(), s);
             }
-            self.track_health(&mut c, now).await;
+            events.extend(self.track_health(&mut c, now));
             containers.push(c);
         }
+        self.audit.container_events_batch(&events).await;
         self.prev = next_prev;
         let live: HashSet<&str> = containers.iter().map(|c| c.id.as_str()).collect();
         self.health.retain(|id, _| live.contains(id.as_str()));
@@ -228,30 +230,35 @@ impl DockerCollector {
         })
     }
 
-    /// Records health transitions (Steward's own history beside Docker's five-entry log) and
-    /// sets "unhealthy since" from it when Steward saw the transition itself.
-    async fn track_health(&mut self, c: &mut Container, now: i64) {
+    /// Notes health transitions (Steward's own history beside Docker's five-entry log) and
+    /// sets "unhealthy since" from it when Steward saw the transition itself; returns the event
+    /// to record, written with the round's others.
+    fn track_health(&mut self, c: &mut Container, now: i64) -> Option<ContainerEventRow<'static>> {
         match self.health.get(&c.id).copied() {
             Some((before, since)) if before == c.health => {
                 if c.health == Health::Unhealthy {
                     c.unhealthy_since_ms =
                         Some(c.unhealthy_since_ms.map_or(since, |s| s.min(since)));
                 }
+                None
             }
             Some((before, _)) => {
-                let detail = format!("{} → {}", before.as_str(), c.health.as_str());
-                self.audit
-                    .container_event(&c.id, &c.name, "health", Some(&detail))
-                    .await;
                 self.health.insert(c.id.clone(), (c.health, now));
                 if c.health == Health::Unhealthy {
                     c.unhealthy_since_ms = Some(now);
                 }
+                Some(ContainerEventRow {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    kind: "health",
+                    detail: Some(format!("{} → {}", before.as_str(), c.health.as_str())),
+                })
             }
             None => {
                 // First sight: Docker's log is the best estimate of when it turned unhealthy.
                 let since = c.unhealthy_since_ms.unwrap_or(now);
                 self.health.insert(c.id.clone(), (c.health, since));
+                None
             }
         }
     }
