@@ -1,5 +1,6 @@
-//! Server functions the pages call. Reads are GET (so the guard treats them as reads); each body
-//! checks who may read, calls one backend method and maps the error. Errors are [`AppError`]s:
+//! Server functions the pages call. Reads are GET, so the guard decides who may call them (a
+//! session, or anyone with `auth.anonymous_read`); each body calls one backend method and maps
+//! the error (the audit log adds its own rule: signed-in users only). Errors are [`AppError`]s:
 //! the API's JSON error shape, with a status that says whose fault it was. Actions are not server
 //! functions: they are the REST endpoints under `/api/v1/containers/…`, behind the same guard.
 

@@ -2,8 +2,9 @@
 //! consecutive failed health checks, within a per-container budget, with a cooldown, and never
 //! one that is stopped, paused, being restarted by Docker, or labelled `steward.watchdog=off`.
 //!
-//! [`Watchdog::decide`] is pure (the caller passes the time); the Docker collector executes its
-//! restarts and records every decision.
+//! [`Watchdog::decide`] does no I/O (the caller passes the time; it keeps the restart budget and
+//! give-ups in memory); the Docker collector executes its restarts and records every decision
+//! that changed.
 
 use std::collections::{HashMap, VecDeque};
 
