@@ -40,6 +40,16 @@ async fn wait_audit(
     }
 }
 
+/// The score's service-health dimension.
+async fn service_health(app: &TestApp) -> Value {
+    let score = app.json("/api/v1/score").await;
+    score["dimensions"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["id"] == "service_health"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no service_health in {score:#}"))
+}
+
 fn entries<'a>(log: &'a [Value], action: &str, target: &str) -> Vec<&'a Value> {
     log.iter()
         .filter(|e| e["action"] == action && e["target"] == target)
@@ -188,13 +198,8 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
             container(v, "sick").is_some_and(|c| c["watchdog"]["gave_up"] == true)
         })
         .await;
-    let overview = app.json("/api/v1/score").await;
-    let service = overview["dimensions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == "service_health")
-        .unwrap();
+    let service = service_health(&app).await;
+    let service = &service;
     assert!(
         service["points"].is_u64(),
         "service health is known: {service:#}"
@@ -413,13 +418,7 @@ async fn docker_unreachable_degrades_cleanly() {
         assert!(message.contains(expect), "{message}");
         assert_eq!(list["items"], Value::Null, "no data, not an empty list");
         // The score says why service health is unknown; the host vitals carry on.
-        let score = app.json("/api/v1/score").await;
-        let service = score["dimensions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["id"] == "service_health")
-            .unwrap();
+        let service = service_health(&app).await;
         assert!(service["points"].is_null(), "{service:#}");
         assert!(
             service["reason"]
@@ -506,14 +505,7 @@ async fn an_exited_one_shot_job_is_never_unhealthy_nor_restarted() {
         .await
         .unwrap();
     assert!(!unhealthy.contains("\"migrate\""), "{unhealthy}");
-    let score = app.json("/api/v1/score").await;
-    let service = score["dimensions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == "service_health")
-        .unwrap()
-        .clone();
+    let service = service_health(&app).await;
     assert_eq!(service["points"], 20, "{service:#}");
     let admin = app.admin().await;
     let r = app
