@@ -199,7 +199,6 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
         })
         .await;
     let service = service_health(&app).await;
-    let service = &service;
     assert!(
         service["points"].is_u64(),
         "service health is known: {service:#}"
