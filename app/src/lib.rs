@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backend;
 pub mod chart;
 pub mod client;
+pub mod clock;
 pub mod components;
 pub mod containers;
 pub mod downsample;

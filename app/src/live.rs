@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 
+use crate::clock::now_ms;
 use crate::model::Overview;
 
 /// Path of the overview event stream.
@@ -29,21 +30,6 @@ impl LinkState {
             LinkState::Live => "live",
             LinkState::Reconnecting => "connection lost — reconnecting…",
         }
-    }
-}
-
-/// Milliseconds since the Unix epoch, on either side.
-pub fn now_ms() -> i64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now() as i64
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
     }
 }
 

@@ -13,7 +13,8 @@ use crate::audit::AuditLog;
 use crate::auth::password::random_token;
 use crate::collectors::docker::DockerHandle;
 use crate::docker::DockerError;
-use crate::state::{now_ms, Hub};
+use crate::state::Hub;
+use app::clock::now_ms;
 
 /// How long a bulk-restart confirmation stays valid.
 pub const PLAN_TTL_MS: i64 = 5 * 60 * 1000;

@@ -11,14 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::history::task::{samples_from_containers, samples_from_vitals};
 use crate::history::Sample;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use app::clock::now_ms;
 
 /// Why the service-health dimension is unknown when Docker is not monitored.
 const NO_CONTAINERS: &str = "Docker monitoring is off (docker.enabled = false)";

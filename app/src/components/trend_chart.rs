@@ -76,10 +76,10 @@ pub fn TrendChart(
 
     #[cfg(feature = "hydrate")]
     {
-        let last_fetch = StoredValue::new(crate::live::now_ms());
+        let last_fetch = StoredValue::new(crate::clock::now_ms());
         if let Ok(h) = set_interval_with_handle(
             move || {
-                let now = crate::live::now_ms();
+                let now = crate::clock::now_ms();
                 let due = shown.with_untracked(|t| {
                     t.as_ref().map_or(5, |t| tail_period_secs(t.resolution)) * 1000
                 });

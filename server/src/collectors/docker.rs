@@ -17,8 +17,9 @@ use crate::audit::{AuditLog, ContainerEventRow};
 use crate::config::DockerConfig;
 use crate::docker::convert::{self, Rules, Sample};
 use crate::docker::{DockerClient, DockerError};
-use crate::state::{now_ms, Hub};
+use crate::state::Hub;
 use crate::watchdog::{Decision, Watchdog};
+use app::clock::now_ms;
 
 /// The collector's name in status reports.
 pub const NAME: &str = "docker";

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use app::model::{CollectorState, CollectorStatus};
 use tokio_util::sync::CancellationToken;
 
-use crate::state::now_ms;
+use app::clock::now_ms;
 
 /// What one round produced: the data, and the problems that made it partial (degraded).
 #[derive(Debug)]

@@ -139,7 +139,7 @@ impl VitalsCollector {
         let stat = read(&self.proc_path("stat")).and_then(|t| Ok(procfs::parse_stat(&t)?));
         RawSample {
             at: Instant::now(),
-            wall_ms: crate::state::now_ms(),
+            wall_ms: app::clock::now_ms(),
             host: read(&self.proc_path("sys/kernel/hostname")).map(|h| h.trim().to_string()),
             stat,
             load: read(&self.proc_path("loadavg")).and_then(|t| Ok(procfs::parse_loadavg(&t)?)),

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::{HistoryError, HistoryStore, Sample};
 use crate::collectors::periodic::StatusBook;
 use crate::config::HistoryConfig;
-use crate::state::{now_ms, Hub};
+use crate::state::Hub;
+use app::clock::now_ms;
 
 /// The writer's name in status reports and `/metrics`.
 pub const NAME: &str = "history";

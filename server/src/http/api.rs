@@ -19,7 +19,7 @@ use app::range::{parse_range, Resolution};
 use super::error::ApiError;
 use super::AppState;
 use crate::history::HistoryError;
-use crate::state::now_ms;
+use app::clock::now_ms;
 
 /// The admin-only PromQL route: a POST, so the guard demands an admin and the CSRF token.
 pub const EXPLORE: &str = "/api/v1/explore";
