@@ -13,10 +13,13 @@ use crate::Proc;
 /// The health-checked test image: healthy while `/health` exists; logs `tick N` every second;
 /// exits promptly on SIGTERM (PID 1 ignores it otherwise).
 pub const IMAGE: &str = "steward-test/health";
+// The check fails at once when /health is gone; its timeout only has to outlast a loaded machine
+// (with 1 s, `docker exec` alone sometimes took longer while the other tests ran, and a healthy
+// container turned unhealthy and was restarted).
 
 const DOCKERFILE: &str = r#"FROM steward-test/busybox
 RUN touch /health
-HEALTHCHECK --interval=2s --timeout=1s --retries=1 CMD test -f /health
+HEALTHCHECK --interval=2s --timeout=10s --retries=1 CMD test -f /health
 CMD ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done"]
 "#;
 

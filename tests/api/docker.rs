@@ -205,9 +205,26 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
     );
     assert!(container(&list, "sick").unwrap()["watchdog"]["restarts_last_hour"] == 2);
     let metrics = app.get("/metrics").await.text().await.unwrap();
+    let gave_up: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["watchdog"]["gave_up"] == true)
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
     assert!(
         metrics.contains("\nsteward_watchdog_gave_up 1\n"),
-        "{metrics}"
+        "gave up on {gave_up:?}; health: {:?}\n{metrics}",
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (
+                c["name"].clone(),
+                c["health"].clone(),
+                c["watchdog"]["last_decision"].clone()
+            ))
+            .collect::<Vec<_>>()
     );
     assert!(metrics.contains("\nsteward_containers 5\n"), "{metrics}");
 
