@@ -132,7 +132,10 @@ impl Auth {
             }
             Ok(false) => true,
             // Cannot tell: keep the token, but do not send anyone to a page that may not work.
-            Err(_) => false,
+            Err(e) => {
+                tracing::error!("cannot tell whether an admin exists: {e}");
+                false
+            }
         }
     }
 

@@ -385,7 +385,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         const DAY: u64 = 86_400;
         let c = self;
-        let bounded: [(&'static str, u64, u64, u64); 31] = [
+        let bounded: [(&'static str, u64, u64, u64); 33] = [
             (
                 "collector.interval_secs",
                 c.collector.interval_secs,
@@ -537,20 +537,15 @@ impl Config {
                 1,
                 3600,
             ),
+            ("audit.max_rows", c.audit.max_rows as u64, 1000, 100_000_000),
+            (
+                "auth.verify_concurrency",
+                c.auth.verify_concurrency as u64,
+                0,
+                64,
+            ),
         ];
         for (field, value, lo, hi) in bounded {
-            if !(lo..=hi).contains(&value) {
-                return Err(ConfigError::Invalid {
-                    field,
-                    message: format!("must be between {lo} and {hi} (got {value})"),
-                });
-            }
-        }
-        let bounded_usize: [(&'static str, usize, usize, usize); 2] = [
-            ("auth.verify_concurrency", c.auth.verify_concurrency, 0, 64),
-            ("audit.max_rows", c.audit.max_rows, 1000, 100_000_000),
-        ];
-        for (field, value, lo, hi) in bounded_usize {
             if !(lo..=hi).contains(&value) {
                 return Err(ConfigError::Invalid {
                     field,
