@@ -159,6 +159,25 @@ async fn text(c: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Steward watching `engine` (1 s rounds, watchdog off, `docker_extra` added to `[docker]`) and
+/// a browser window of `size` beside it; keep the guards alive for the test's length.
+async fn docker_browser(
+    engine: &Engine,
+    docker_extra: &str,
+    dir: &Path,
+    size: (u32, u32),
+) -> (Proc, SocketAddr, ProcGroup, Client) {
+    let config = format!(
+        "[docker]\nhost = \"{}\"\ninterval_secs = 1\n{docker_extra}[watchdog]\nenabled = false\n",
+        engine.host()
+    );
+    let (steward, addr) = start_steward(dir, "127.0.0.1:0", &config);
+    let (driver, port) = start_chromedriver();
+    let c = browser(port, &dir.join("profile")).await;
+    c.set_window_size(size.0, size.1).await.unwrap();
+    (steward, addr, driver, c)
+}
+
 /// Fills in and sends the sign-in form on the current page as `admin`.
 async fn sign_in_as_admin(c: &Client) {
     c.form(Locator::Css(".auth-form form"))
@@ -303,15 +322,9 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
     engine.run("web-b", &["--label", "com.docker.compose.project=shop"]);
     engine.run("db", &["--memory", "64m"]);
     // The watchdog is off here, so the modal (not the watchdog) does the restarting.
-    let config = format!(
-        "[docker]\nhost = \"{}\"\ninterval_secs = 1\nstop_timeout_secs = 5\n[watchdog]\nenabled = false\n",
-        engine.host()
-    );
     let tmp = tempfile::tempdir().unwrap();
-    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
-    let (_driver, port) = start_chromedriver();
-    let c = browser(port, &tmp.path().join("profile")).await;
-    c.set_window_size(390, 844).await.unwrap();
+    let (_steward, addr, _driver, c) =
+        docker_browser(&engine, "stop_timeout_secs = 5\n", tmp.path(), (390, 844)).await;
 
     // Not signed in: the panel sends us to the sign-in form, which brings us back.
     c.goto(&format!("http://{addr}/containers")).await.unwrap();
@@ -476,15 +489,8 @@ async fn twenty_rounds_of_page_changes_keep_streams_charts_and_logs_working() {
         return;
     };
     engine.run("logger", &[]);
-    let config = format!(
-        "[docker]\nhost = \"{}\"\ninterval_secs = 1\n[watchdog]\nenabled = false\n",
-        engine.host()
-    );
     let tmp = tempfile::tempdir().unwrap();
-    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
-    let (_driver, port) = start_chromedriver();
-    let c = browser(port, &tmp.path().join("profile")).await;
-    c.set_window_size(1280, 900).await.unwrap();
+    let (_steward, addr, _driver, c) = docker_browser(&engine, "", tmp.path(), (1280, 900)).await;
     c.goto(&format!("http://{addr}/login?next=/"))
         .await
         .unwrap();
