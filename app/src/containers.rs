@@ -74,8 +74,8 @@ pub struct Container {
     pub image_created_ms: Option<i64>,
     /// The image is older than `docker.image_max_age_days`.
     pub image_stale: bool,
-    /// Docker's state: running, exited, paused, restarting, created, dead.
-    pub state: String,
+    /// Docker's state.
+    pub state: ContainerState,
     /// The exit code of a container that is not running (`State.ExitCode`).
     #[serde(default)]
     pub exit_code: Option<i64>,
@@ -119,16 +119,21 @@ impl Container {
     /// The state as shown when not running: `exited (0)`, `dead (137)`, `created`.
     pub fn state_label(&self) -> String {
         match self.exit_code {
-            Some(code) if self.state != "running" && self.state != "created" => {
+            Some(code)
+                if !matches!(
+                    self.state,
+                    ContainerState::Running | ContainerState::Created
+                ) =>
+            {
                 format!("{} ({code})", self.state)
             }
-            _ => self.state.clone(),
+            _ => self.state.to_string(),
         }
     }
 
     /// Seconds since the container started, if running.
     pub fn uptime_secs(&self, now_ms: i64) -> Option<i64> {
-        (self.state == "running")
+        (self.state == ContainerState::Running)
             .then_some(self.started_at_ms?)
             .map(|s| ((now_ms - s) / 1000).max(0))
     }
@@ -246,7 +251,10 @@ impl ContainerSummary {
         };
         ContainerSummary {
             total: items.len(),
-            running: items.iter().filter(|c| c.state == "running").count(),
+            running: items
+                .iter()
+                .filter(|c| c.state == ContainerState::Running)
+                .count(),
             unhealthy: names(|c| c.health == Health::Unhealthy),
             no_memory_limit: items.iter().filter(|c| c.no_memory_limit()).count(),
             io_anomalies: names(|c| c.io_anomaly),
@@ -331,9 +339,43 @@ pub struct RestartPlan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerEvent {
     pub ts_ms: i64,
-    /// `health` or `watchdog`.
-    pub kind: String,
+    pub kind: ContainerEventKind,
     pub detail: Option<String>,
+}
+
+/// What a container event records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerEventKind {
+    /// A health transition Steward saw (`healthy → unhealthy`).
+    Health,
+    /// A watchdog decision (waiting, restarted, gave up, skipped).
+    Watchdog,
+    /// A control action by a user (a restart).
+    Action,
+}
+
+impl ContainerEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerEventKind::Health => "health",
+            ContainerEventKind::Watchdog => "watchdog",
+            ContainerEventKind::Action => "action",
+        }
+    }
+
+    /// The kind stored as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Health, Self::Watchdog, Self::Action]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ContainerEventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the container detail view shows beyond the row: logs and Steward's event record.
@@ -343,13 +385,88 @@ pub struct ContainerDetail {
     pub events: Vec<ContainerEvent>,
 }
 
+/// Where a bulk action stands for one target (or, `Done`, for the whole job).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobPhase {
+    Restarting,
+    Ok,
+    Failed,
+    /// The last event of a job; its message sums it up.
+    Done,
+}
+
+impl JobPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::Restarting => "restarting",
+            JobPhase::Ok => "ok",
+            JobPhase::Failed => "failed",
+            JobPhase::Done => "done",
+        }
+    }
+}
+
+/// Docker's state of a container (`State.Status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    /// Docker said nothing, or a state this version does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl ContainerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Removing => "removing",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+            ContainerState::Unknown => "unknown",
+        }
+    }
+
+    /// The state Docker names `s` (unknown names map to `Unknown`).
+    pub fn parse(s: &str) -> Self {
+        [
+            Self::Created,
+            Self::Running,
+            Self::Paused,
+            Self::Restarting,
+            Self::Removing,
+            Self::Exited,
+            Self::Dead,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .unwrap_or(Self::Unknown)
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One progress event of a bulk action, streamed to the modal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobEvent {
     /// The container (empty for the final event).
     pub target: String,
-    /// `restarting`, `ok`, `failed` or `done`.
-    pub phase: String,
+    pub phase: JobPhase,
     pub message: Option<String>,
     pub ts_ms: i64,
 }
@@ -366,7 +483,7 @@ mod tests {
             image: format!("img/{name}:1"),
             image_created_ms: None,
             image_stale: false,
-            state: "running".into(),
+            state: ContainerState::Running,
             exit_code: None,
             health,
             unhealthy_since_ms: None,
@@ -427,7 +544,7 @@ mod tests {
         a.io_anomaly = true;
         a.mem_limit_bytes = None;
         let mut b = container("b", None, Health::Healthy);
-        b.state = "exited".into();
+        b.state = ContainerState::Exited;
         b.image_stale = true;
         b.watchdog.gave_up = true;
         let s = ContainerSummary::of(&[a, b]);
@@ -487,7 +604,7 @@ mod tests {
         let mut c = container("a", None, Health::None);
         c.started_at_ms = Some(10_000);
         assert_eq!(c.uptime_secs(70_000), Some(60));
-        c.state = "exited".into();
+        c.state = ContainerState::Exited;
         assert_eq!(c.uptime_secs(70_000), None);
         assert_eq!(Health::parse("unhealthy"), Health::Unhealthy);
         assert_eq!(Health::parse("weird"), Health::None);

@@ -19,6 +19,7 @@ pub mod error;
 pub mod format;
 pub mod live;
 pub mod model;
+pub mod overview_change;
 pub mod pages;
 pub mod projection;
 pub mod range;

@@ -1,5 +1,6 @@
-//! The live link to the server: an EventSource on `/api/v1/stream` that replaces the overview
-//! whenever a collection round finishes, and reports when the link drops.
+//! The live link to the server: an EventSource on `/api/v1/stream` that receives the whole
+//! overview once, then applies the changes each collection round sends, and reports when the
+//! link drops.
 //!
 //! Server-Sent Events were chosen over WebSockets: the flow is one-way, they pass through proxies
 //! as plain HTTP, and the browser reconnects by itself. When the browser gives up (the server
@@ -82,6 +83,7 @@ mod browser {
 
     use super::{LinkState, STREAM_PATH};
     use crate::model::Overview;
+    use crate::overview_change::OverviewChange;
 
     const RECONNECT_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
     const CLOSED: u16 = 2;
@@ -138,6 +140,20 @@ mod browser {
                 Err(e) => leptos::logging::warn!("bad overview event: {e}"),
             }
         });
+        let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
+            match serde_json::from_str::<OverviewChange>(&text) {
+                Ok(change) => {
+                    overview.update(|o| change.apply(o));
+                    set_link.set(LinkState::Live);
+                }
+                Err(e) => leptos::logging::warn!("bad overview change: {e}"),
+            }
+        });
+        let _ =
+            source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
         let retry_source = source.clone();
         let retry = live.clone();
         let on_error = Closure::<dyn FnMut()>::new(move || {
@@ -156,6 +172,7 @@ mod browser {
         // The handlers live as long as the source; a closed source calls none of them.
         on_open.forget();
         on_message.forget();
+        on_change.forget();
         on_error.forget();
         live.0.borrow_mut().0 = Some(source);
     }

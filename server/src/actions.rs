@@ -6,11 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::containers::{Health, JobEvent, PlannedRestart, RestartPlan};
+use app::containers::{
+    ContainerEventKind, Health, JobEvent, JobPhase, PlannedRestart, RestartPlan,
+};
 use tokio::sync::broadcast;
 
-use crate::audit::AuditLog;
+use crate::audit::{Action, AuditLog, Entry, Outcome};
 use crate::auth::password::random_token;
+use crate::bus::{local_host, ActionOutcome, Bus, Event};
 use crate::collectors::docker::DockerHandle;
 use crate::docker::DockerError;
 use crate::state::Hub;
@@ -53,6 +56,7 @@ struct Job {
 /// Control actions and their jobs.
 pub struct Actions {
     hub: Arc<Hub>,
+    bus: Arc<Bus>,
     docker: Option<Arc<DockerHandle>>,
     audit: AuditLog,
     stop_timeout: Duration,
@@ -67,12 +71,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Actions {
     pub fn new(
         hub: Arc<Hub>,
+        bus: Arc<Bus>,
         docker: Option<Arc<DockerHandle>>,
         audit: AuditLog,
         stop_timeout: Duration,
     ) -> Self {
         Self {
             hub,
+            bus,
             docker,
             audit,
             stop_timeout,
@@ -102,7 +108,13 @@ impl Actions {
             Ok(t) => t,
             Err(e) => {
                 self.audit
-                    .record(user, "restart", id_or_name, "refused", Some(&e.to_string()))
+                    .record(Entry {
+                        actor: user,
+                        action: Action::Restart,
+                        target: id_or_name,
+                        outcome: Outcome::Refused,
+                        detail: Some(&e.to_string()),
+                    })
                     .await;
                 return Err(e);
             }
@@ -110,9 +122,10 @@ impl Actions {
         let result = restart_recorded(
             docker,
             &self.audit,
+            &self.bus,
             &target,
             user,
-            "restart",
+            Action::Restart,
             self.stop_timeout,
         )
         .await;
@@ -182,13 +195,13 @@ impl Actions {
             Some(p) if p.expires_ms > now_ms() && p.user == user => p,
             _ => {
                 self.audit
-                    .record(
-                        user,
-                        "restart-unhealthy",
-                        "bulk",
-                        "refused",
-                        Some("stale confirmation"),
-                    )
+                    .record(Entry {
+                        actor: user,
+                        action: Action::RestartUnhealthy,
+                        target: "bulk",
+                        outcome: Outcome::Refused,
+                        detail: Some("stale confirmation"),
+                    })
                     .await;
                 return Err(ActionError::StalePlan);
             }
@@ -196,13 +209,13 @@ impl Actions {
         let planned: Vec<&str> = plan.containers.iter().map(|c| c.id.as_str()).collect();
         if planned != confirmed_ids.iter().map(String::as_str).collect::<Vec<_>>() {
             self.audit
-                .record(
-                    user,
-                    "restart-unhealthy",
-                    "bulk",
-                    "refused",
-                    Some("confirmed list differs"),
-                )
+                .record(Entry {
+                    actor: user,
+                    action: Action::RestartUnhealthy,
+                    target: "bulk",
+                    outcome: Outcome::Refused,
+                    detail: Some("confirmed list differs"),
+                })
                 .await;
             return Err(ActionError::PlanMismatch);
         }
@@ -219,43 +232,55 @@ impl Actions {
         );
         let jobs = self.jobs.clone();
         let audit = self.audit.clone();
+        let bus = self.bus.clone();
         let stop_timeout = self.stop_timeout;
         let user = user.to_string();
         let id = job_id.clone();
         tokio::spawn(async move {
-            let emit = |target: &str, phase: &str, message: Option<String>| {
+            let emit = |target: &str, phase: JobPhase, message: Option<String>| {
                 let event = JobEvent {
                     target: target.to_string(),
-                    phase: phase.to_string(),
+                    phase,
                     message,
                     ts_ms: now_ms(),
                 };
                 let mut jobs = lock(&jobs);
                 if let Some(job) = jobs.get_mut(&id) {
                     job.events.push(event.clone());
-                    job.done = phase == "done";
+                    job.done = phase == JobPhase::Done;
                     let _ = job.tx.send(event);
                 }
             };
             let (mut ok, mut failed) = (0, 0);
             for c in &plan.containers {
-                emit(&c.name, "restarting", None);
-                let result =
-                    restart_recorded(&docker, &audit, c, &user, "restart-unhealthy", stop_timeout)
-                        .await;
+                emit(&c.name, JobPhase::Restarting, None);
+                let result = restart_recorded(
+                    &docker,
+                    &audit,
+                    &bus,
+                    c,
+                    &user,
+                    Action::RestartUnhealthy,
+                    stop_timeout,
+                )
+                .await;
                 let (phase, message) = match result {
                     Ok(()) => {
                         ok += 1;
-                        ("ok", None)
+                        (JobPhase::Ok, None)
                     }
                     Err(e) => {
                         failed += 1;
-                        ("failed", Some(e.to_string()))
+                        (JobPhase::Failed, Some(e.to_string()))
                     }
                 };
                 emit(&c.name, phase, message);
             }
-            emit("", "done", Some(format!("{ok} restarted, {failed} failed")));
+            emit(
+                "",
+                JobPhase::Done,
+                Some(format!("{ok} restarted, {failed} failed")),
+            );
             // Keep finished jobs a while for late subscribers, then forget them.
             tokio::time::sleep(Duration::from_secs(600)).await;
             lock(&jobs).remove(&id);
@@ -309,13 +334,15 @@ impl Actions {
 }
 
 /// Restarts one container and records the outcome in the audit log and the container's own
-/// record (the single and the bulk restart share it, so both are recorded alike).
+/// record (the single and the bulk restart share it, so both are recorded alike), and tells the
+/// bus.
 async fn restart_recorded(
     docker: &DockerHandle,
     audit: &AuditLog,
+    bus: &Bus,
     target: &PlannedRestart,
     user: &str,
-    action: &str,
+    action: Action,
     stop_timeout: Duration,
 ) -> Result<(), DockerError> {
     let result = match docker.get().await {
@@ -323,19 +350,39 @@ async fn restart_recorded(
         Err(e) => Err(e),
     };
     let (outcome, detail) = match &result {
-        Ok(()) => ("ok", None),
-        Err(e) => ("failed", Some(e.to_string())),
+        Ok(()) => (Outcome::Ok, None),
+        Err(e) => (Outcome::Failed, Some(e.to_string())),
     };
     audit
-        .record(user, action, &target.name, outcome, detail.as_deref())
+        .record(Entry {
+            actor: user,
+            action,
+            target: &target.name,
+            outcome,
+            detail: detail.as_deref(),
+        })
         .await;
     audit
         .container_event(
             &target.id,
             &target.name,
-            "action",
-            Some(&format!("{action} by {user}: {outcome}")),
+            ContainerEventKind::Action,
+            Some(&format!(
+                "{} by {user}: {}",
+                action.as_str(),
+                outcome.as_str()
+            )),
         )
         .await;
+    bus.publish(Event::Action {
+        host: local_host(),
+        outcome: ActionOutcome {
+            actor: user.to_string(),
+            action: action.as_str().to_string(),
+            target: target.name.clone(),
+            ok: result.is_ok(),
+            detail,
+        },
+    });
     result
 }

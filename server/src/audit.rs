@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::auth::AuditEntry;
-use app::containers::ContainerEvent;
+use app::containers::{ContainerEvent, ContainerEventKind};
+
+use crate::bus::ContainerEventRecord;
 use sqlx::{Row, SqlitePool};
 use tokio_util::sync::CancellationToken;
 
@@ -41,11 +43,18 @@ impl AuditLog {
     }
 
     /// Counts a refusal (written with the others of its minute by [`AuditLog::run`]).
-    pub fn refused(&self, action: &str, actor: &str, client: &str, target: &str, reason: &str) {
+    pub fn refused(&self, r: Refusal<'_>) {
         self.refusals
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .count(action, actor, client, target, reason, now_ms());
+            .count(
+                r.action.as_str(),
+                r.actor,
+                r.client,
+                r.target,
+                r.reason,
+                now_ms(),
+            );
     }
 
     /// Writes the refusals counted so far, one row per key.
@@ -136,29 +145,46 @@ impl AuditLog {
         }
     }
 
-    /// Records one action.
-    pub async fn record(
-        &self,
-        actor: &str,
-        action: &str,
-        target: &str,
-        result: &str,
-        detail: Option<&str>,
-    ) {
+    /// Writes one entry of the audit log. A failed write is logged, never silent, and never
+    /// stops the action it records.
+    pub async fn record(&self, entry: Entry<'_>) {
         let written = sqlx::query(
             "INSERT INTO audit_log (ts_ms, actor, action, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(now_ms())
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(result)
-        .bind(detail.map(|d| clip_bytes(d, MAX_DETAIL_BYTES)))
+        .bind(entry.actor)
+        .bind(entry.action.as_str())
+        .bind(entry.target)
+        .bind(entry.outcome.as_str())
+        .bind(entry.detail.map(|d| clip_bytes(d, MAX_DETAIL_BYTES)))
         .execute(&self.pool)
         .await;
         if let Err(e) = written {
-            tracing::error!(actor, action, target, result, "audit log write failed: {e}");
+            tracing::error!(
+                actor = entry.actor,
+                action = entry.action.as_str(),
+                target = entry.target,
+                result = entry.outcome.as_str(),
+                "audit log write failed: {e}"
+            );
         }
+    }
+
+    /// Records one container event.
+    pub async fn container_event(
+        &self,
+        id: &str,
+        name: &str,
+        kind: ContainerEventKind,
+        detail: Option<&str>,
+    ) {
+        self.container_events_batch(&[ContainerEventRecord {
+            id: id.to_string(),
+            name: name.to_string(),
+            kind,
+            detail: detail.map(str::to_string),
+        }])
+        .await
     }
 
     /// The newest entries first, older than `before_id` when given (for paging), at most `limit`.
@@ -189,20 +215,9 @@ impl AuditLog {
             .collect())
     }
 
-    /// Records a container event.
-    pub async fn container_event(&self, id: &str, name: &str, kind: &str, detail: Option<&str>) {
-        self.container_events_batch(&[ContainerEventRow {
-            id: id.to_string(),
-            name: name.to_string(),
-            kind,
-            detail: detail.map(str::to_string),
-        }])
-        .await
-    }
-
     /// Records a round's container events in one transaction (a Docker round no longer waits
     /// on one write per container).
-    pub async fn container_events_batch(&self, rows: &[ContainerEventRow<'_>]) {
+    pub async fn container_events_batch(&self, rows: &[ContainerEventRecord]) {
         if rows.is_empty() {
             return;
         }
@@ -216,7 +231,7 @@ impl AuditLog {
                 .bind(now)
                 .bind(&r.id)
                 .bind(&r.name)
-                .bind(r.kind)
+                .bind(r.kind.as_str())
                 .bind(r.detail.as_deref())
                 .execute(&mut *tx)
                 .await?;
@@ -244,21 +259,97 @@ impl AuditLog {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|r| ContainerEvent {
-                ts_ms: r.get(0),
-                kind: r.get(1),
-                detail: r.get(2),
+            .filter_map(|r| {
+                let kind: String = r.get(1);
+                let Some(kind) = ContainerEventKind::parse(&kind) else {
+                    tracing::warn!("container event of unknown kind {kind:?} skipped");
+                    return None;
+                };
+                Some(ContainerEvent {
+                    ts_ms: r.get(0),
+                    kind,
+                    detail: r.get(2),
+                })
             })
             .collect())
     }
 }
 
-/// One container event to write.
-pub struct ContainerEventRow<'a> {
-    pub id: String,
-    pub name: String,
-    pub kind: &'a str,
-    pub detail: Option<String>,
+/// What an audit entry records: who did what to which target, how it ended, and details.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    pub action: Action,
+    pub target: &'a str,
+    pub outcome: Outcome,
+    pub detail: Option<&'a str>,
+}
+
+/// A refused request, counted with the others of its key (anyone can send these).
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal<'a> {
+    pub action: Action,
+    pub actor: &'a str,
+    pub client: &'a str,
+    pub target: &'a str,
+    pub reason: &'a str,
+}
+
+/// The actions the audit log records (its `action` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Login,
+    Logout,
+    Setup,
+    Explore,
+    Restart,
+    RestartUnhealthy,
+    WatchdogRestart,
+    WatchdogGiveUp,
+    WatchdogSkip,
+    /// A request the guard refused (viewer, missing CSRF token, cross-site).
+    Guard,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::Logout => "logout",
+            Action::Setup => "setup",
+            Action::Explore => "explore",
+            Action::Restart => "restart",
+            Action::RestartUnhealthy => "restart-unhealthy",
+            Action::WatchdogRestart => "watchdog-restart",
+            Action::WatchdogGiveUp => "watchdog-give-up",
+            Action::WatchdogSkip => "watchdog-skip",
+            Action::Guard => "guard",
+        }
+    }
+}
+
+/// How an audited action ended (its `result` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Failed,
+    Refused,
+    DryRun,
+    GaveUp,
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Refused => "refused",
+            Outcome::DryRun => "dry-run",
+            Outcome::GaveUp => "gave-up",
+            Outcome::Skipped => "skipped",
+        }
+    }
 }
 
 /// The longest prefix of `s` within `max` bytes, on a character boundary.

@@ -22,6 +22,8 @@ use crate::state::Hub;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub hub: Arc<Hub>,
+    /// Where actions announce their results (and later, ingest publishes).
+    pub bus: Arc<crate::bus::Bus>,
     pub store: Arc<HistoryStore>,
     pub config: Arc<crate::config::Config>,
     /// Set when `prometheus.url` is configured: trends are then read from there.

@@ -1,11 +1,12 @@
-//! Steward's server: collectors feed a [`state::Hub`]; pages and APIs read the hub; a history task
-//! writes samples to SQLite. [`Application::build`] wires it all and binds the port (0 in tests).
+//! Steward's server: collectors publish events on the [`bus`]; the [`state::Hub`] (the read
+//! model pages and APIs read) and the history writer (SQLite) subscribe. [`Application::build`] wires it all and binds the port (0 in tests).
 
 #![recursion_limit = "256"]
 
 pub mod actions;
 pub mod audit;
 pub mod auth;
+pub mod bus;
 pub mod check;
 pub mod collectors;
 pub mod config;
@@ -116,12 +117,15 @@ impl Application {
         let audit = audit::AuditLog::new(store.pool().clone());
 
         let shutdown = CancellationToken::new();
-        let (history_tx, history_rx) = tokio::sync::mpsc::channel(1024);
+        let bus = Arc::new(bus::Bus::new());
+        // Every subscriber subscribes before any publisher starts.
+        let hub_events = bus.subscribe("hub", bus::HUB_QUEUE);
+        let history_events = bus.subscribe(history::task::NAME, bus::HISTORY_QUEUE);
         let mut hub = Hub::new(
             config.score.disk_mount.clone(),
             config.collector.interval_secs,
-            Some(history_tx),
-        );
+        )
+        .with_bus(bus.clone());
         let docker = config.docker.enabled.then(|| {
             Arc::new(collectors::docker::DockerHandle::new(
                 docker::resolve_host(&config.docker.host),
@@ -142,21 +146,22 @@ impl Application {
         let interval = config.collector.interval();
         let round_timeout = Duration::from_secs(config.collector.round_timeout_secs);
         let mut tasks = vec![
-            tokio::spawn(vitals::run(
-                VitalsCollector::new(&config),
-                interval,
-                round_timeout,
-                hub.clone(),
-                shutdown.clone(),
-            )),
+            tokio::spawn(hub.clone().run(hub_events, shutdown.clone())),
             tokio::spawn(history::task::run(
                 store.clone(),
-                history_rx,
+                history_events,
                 WriterSettings {
                     config: config.history.clone(),
                     arrival_lag: interval + round_timeout,
                 },
-                hub.clone(),
+                bus.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(vitals::run(
+                VitalsCollector::new(&config),
+                interval,
+                round_timeout,
+                bus.clone(),
                 shutdown.clone(),
             )),
         ];
@@ -171,14 +176,16 @@ impl Application {
                     config.docker.clone(),
                     watchdog::Watchdog::new(config.watchdog.clone()),
                     audit.clone(),
-                ),
+                )
+                .with_bus(bus.clone()),
                 Duration::from_secs(config.docker.interval_secs),
-                hub.clone(),
+                bus.clone(),
                 shutdown.clone(),
             )));
         }
         let actions = Arc::new(actions::Actions::new(
             hub.clone(),
+            bus.clone(),
             docker,
             audit.clone(),
             Duration::from_secs(config.docker.stop_timeout_secs),
@@ -205,6 +212,7 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options.clone(),
             hub: hub.clone(),
+            bus: bus.clone(),
             store: store.clone(),
             config: Arc::new(config),
             prometheus,

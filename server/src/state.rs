@@ -1,5 +1,7 @@
-//! The hub: the latest collected state, from which pages and APIs read (they never wait for a
-//! collector), and a watch channel that feeds the live stream.
+//! The hub: the read model. It subscribes to the [`crate::bus`] and keeps the latest state of
+//! every host (the local host is one host among many), from which pages and APIs read: they
+//! never wait for a collector. A watch channel carries the local host's overview to the live
+//! stream.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -7,200 +9,264 @@ use std::sync::{Arc, Mutex};
 use app::containers::{Container, ContainerSummary, Containers, Health, WatchdogSettings};
 use app::model::{CollectorState, CollectorStatus, Overview, Vitals};
 use app::score::{self, ScoreInputs};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::history::task::{samples_from_containers, samples_from_vitals};
-use crate::history::Sample;
+use crate::bus::{local_host, Bus, Event, HostId, Subscription, LOCAL_HOST};
 use app::clock::now_ms;
 
 /// Why the service-health dimension is unknown when Docker is not monitored.
 const NO_CONTAINERS: &str = "Docker monitoring is off (docker.enabled = false)";
 /// Why the maintenance dimension is unknown until cleanup runs are recorded.
 const NO_CLEANUPS: &str = "no cleanup runs recorded yet";
+/// The status line that reports events lost by slow subscribers.
+pub const BUS_STATUS: &str = "event bus";
+/// How long a drop keeps the bus status degraded.
+const DROP_MEMORY_MS: i64 = 10 * 60 * 1000;
+/// The Docker collector's name (its status decides why containers are missing).
+const DOCKER: &str = crate::collectors::docker::NAME;
 
-struct Inner {
-    vitals: Option<Vitals>,
+/// What the hub knows about one host.
+#[derive(Default)]
+struct HostState {
+    vitals: Option<Arc<Vitals>>,
     collectors: BTreeMap<String, CollectorStatus>,
     /// `None` while Docker is off, not yet collected, or unreachable (the status says which).
     containers: Option<Arc<Vec<Container>>>,
     containers_ms: Option<i64>,
 }
 
+impl HostState {
+    /// Applies one event about this host.
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Vitals { vitals, status, .. } => {
+                if vitals.is_some() {
+                    self.vitals = vitals.clone();
+                }
+                self.collectors.insert(status.name.clone(), status.clone());
+            }
+            Event::Containers {
+                items,
+                at_ms,
+                status,
+                ..
+            } => {
+                self.containers_ms = items.as_ref().map(|_| *at_ms).or(self.containers_ms);
+                self.containers = items.clone();
+                self.collectors.insert(status.name.clone(), status.clone());
+            }
+            Event::Status { status, .. } => {
+                self.collectors.insert(status.name.clone(), status.clone());
+            }
+            Event::ContainerEvents { .. } | Event::Action { .. } => {}
+        }
+    }
+}
+
 /// Shared, always-readable state.
 pub struct Hub {
-    inner: Mutex<Inner>,
+    hosts: Mutex<BTreeMap<HostId, HostState>>,
     tx: watch::Sender<Arc<Overview>>,
     disk_mount: String,
     interval_secs: u64,
-    /// Where new samples go to be written to history (absent in benchmarks that replay state).
-    history: Option<mpsc::Sender<Vec<Sample>>>,
-    /// Samples dropped because the history queue was full or closed, since start.
-    history_dropped: std::sync::atomic::AtomicU64,
     /// Set when Docker is monitored: the watchdog's settings as the page shows them.
     docker: Option<WatchdogSettings>,
+    /// The bus whose subscribers' drops the overview reports (absent in unit tests).
+    bus: Option<Arc<Bus>>,
+    /// When the hub started: the bus status's "last success" (it is stable between rounds, so
+    /// the live stream does not resend it every round).
+    started_ms: i64,
 }
 
 impl Hub {
-    pub fn new(
-        disk_mount: String,
-        interval_secs: u64,
-        history: Option<mpsc::Sender<Vec<Sample>>>,
-    ) -> Self {
-        let inner = Inner {
-            vitals: None,
-            collectors: BTreeMap::new(),
-            containers: None,
-            containers_ms: None,
-        };
-        let first = build_overview(&inner, &disk_mount, interval_secs, false);
+    pub fn new(disk_mount: String, interval_secs: u64) -> Self {
+        let mut hosts = BTreeMap::new();
+        hosts.insert(local_host(), HostState::default());
+        let first = build_overview(hosts.get(LOCAL_HOST), &disk_mount, interval_secs, false);
         Self {
-            inner: Mutex::new(inner),
+            hosts: Mutex::new(hosts),
             tx: watch::channel(Arc::new(first)).0,
             disk_mount,
             interval_secs,
-            history,
-            history_dropped: std::sync::atomic::AtomicU64::new(0),
             docker: None,
+            bus: None,
+            started_ms: now_ms(),
         }
+    }
+
+    /// Reports the drops of `bus`'s subscribers in the overview's status list.
+    pub fn with_bus(mut self, bus: Arc<Bus>) -> Self {
+        self.bus = Some(bus);
+        self
     }
 
     /// Marks Docker as monitored: its collector's status starts as "starting".
     pub fn with_docker(mut self, watchdog: WatchdogSettings) -> Self {
         self.docker = Some(watchdog);
-        self.update(|inner| {
-            inner.collectors.insert(
-                crate::collectors::docker::NAME.into(),
-                CollectorStatus::starting(crate::collectors::docker::NAME),
-            );
+        self.apply(&Event::Status {
+            host: local_host(),
+            status: CollectorStatus::starting(DOCKER),
         });
         self
     }
 
-    /// Stores a Docker round: the containers (`None` when the round failed) and the status.
-    pub fn publish_containers(&self, items: Option<Vec<Container>>, status: CollectorStatus) {
-        if let Some(items) = &items {
-            self.record(samples_from_containers(items, now_ms()));
+    /// Applies events from the bus until cancelled (or the bus is gone).
+    pub async fn run(self: Arc<Self>, mut sub: Subscription, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                event = sub.rx.recv() => match event {
+                    Some(event) => self.apply(&event),
+                    None => break,
+                },
+            }
         }
-        self.update(|inner| {
-            inner.containers_ms = items.as_ref().map(|_| now_ms()).or(inner.containers_ms);
-            inner.containers = items.map(Arc::new);
-            inner.collectors.insert(status.name.clone(), status);
+    }
+
+    /// Applies one event to its host; the local overview is rebuilt when it concerns it.
+    pub fn apply(&self, event: &Event) {
+        let host = match event {
+            Event::Vitals { host, .. }
+            | Event::Containers { host, .. }
+            | Event::Status { host, .. }
+            | Event::ContainerEvents { host, .. }
+            | Event::Action { host, .. } => host,
+        };
+        if matches!(event, Event::ContainerEvents { .. } | Event::Action { .. }) {
+            return;
+        }
+        let overview = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            hosts.entry(host.clone()).or_default().apply(event);
+            if &**host != LOCAL_HOST {
+                return;
+            }
+            let mut overview = build_overview(
+                hosts.get(LOCAL_HOST),
+                &self.disk_mount,
+                self.interval_secs,
+                self.docker.is_some(),
+            );
+            if let Some(bus) = &self.bus {
+                overview
+                    .collectors
+                    .push(bus_status(bus, self.started_ms, now_ms()));
+            }
+            overview
+        };
+        self.tx.send_replace(Arc::new(overview));
+    }
+
+    /// Stores a Docker round for the local host directly, as the bus would: for tests and
+    /// benchmarks that replay recorded state (e.g. a 500-container snapshot).
+    pub fn publish_containers(&self, items: Option<Vec<Container>>, status: CollectorStatus) {
+        self.apply(&Event::Containers {
+            host: local_host(),
+            items: items.map(Arc::new),
+            at_ms: now_ms(),
+            status,
         });
     }
 
-    /// The container panel's data, as collected last.
+    /// The local host's container panel data, as collected last.
     pub fn containers(&self) -> Containers {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let status = inner
-            .collectors
-            .get(crate::collectors::docker::NAME)
+        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let local = hosts.get(LOCAL_HOST);
+        let status = local
+            .and_then(|h| h.collectors.get(DOCKER))
             .cloned()
             .unwrap_or_else(|| {
-                let mut s = CollectorStatus::starting(crate::collectors::docker::NAME);
+                let mut s = CollectorStatus::starting(DOCKER);
                 s.state = CollectorState::Error;
                 s.message = Some(NO_CONTAINERS.into());
                 s
             });
         Containers {
             status,
-            items: inner.containers.as_ref().map(|c| c.as_ref().clone()),
-            collected_ms: inner.containers_ms,
+            items: local
+                .and_then(|h| h.containers.as_ref())
+                .map(|c| c.as_ref().clone()),
+            collected_ms: local.and_then(|h| h.containers_ms),
             watchdog: self.docker.clone().unwrap_or_default(),
             partial: None,
         }
     }
 
-    /// The containers as collected last, without copying them.
+    /// The local host's containers as collected last, without copying them.
     pub fn container_list(&self) -> Option<Arc<Vec<Container>>> {
-        self.inner
+        self.hosts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .containers
-            .clone()
+            .get(LOCAL_HOST)
+            .and_then(|h| h.containers.clone())
     }
 
-    /// The latest overview.
+    /// The hosts the hub knows, in name order.
+    pub fn hosts(&self) -> Vec<HostId> {
+        self.hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The latest vitals of a host.
+    pub fn vitals(&self, host: &str) -> Option<Arc<Vitals>> {
+        self.hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host)
+            .and_then(|h| h.vitals.clone())
+    }
+
+    /// The latest overview of the local host.
     pub fn overview(&self) -> Arc<Overview> {
         self.tx.borrow().clone()
     }
 
-    /// Receives every new overview.
+    /// Receives every new overview of the local host.
     pub fn subscribe(&self) -> watch::Receiver<Arc<Overview>> {
         self.tx.subscribe()
     }
+}
 
-    /// Stores a collector's status (and new vitals, if the round produced them).
-    pub fn publish_vitals(&self, vitals: Option<Vitals>, status: CollectorStatus) {
-        if let Some(v) = &vitals {
-            self.record(samples_from_vitals(v));
-        }
-        self.update(|inner| {
-            if vitals.is_some() {
-                inner.vitals = vitals;
-            }
-            inner.collectors.insert(status.name.clone(), status);
-        });
-    }
-
-    /// Queues samples for the history writer.
-    fn record(&self, samples: Vec<Sample>) {
-        if let Some(history) = &self.history {
-            // The history task may be behind; dropping a sample beats blocking the collector.
-            // Drops are counted: the history writer reports them in its status, `/metrics`
-            // exports the total.
-            let n = samples.len() as u64;
-            if history.try_send(samples).is_err() {
-                self.count_history_dropped(n);
-            }
-        }
-    }
-
-    /// Counts samples the history writer had to drop itself (its buffer was full while writes
-    /// failed), beside the ones the queue refused.
-    pub fn count_history_dropped(&self, n: u64) {
-        self.history_dropped
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Samples not stored since start: the history queue was full or closed, or the writer's
-    /// buffer overflowed while writes failed.
-    pub fn history_dropped(&self) -> u64 {
-        self.history_dropped
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Stores a status report of a collector or integration.
-    pub fn publish_status(&self, status: CollectorStatus) {
-        self.update(|inner| {
-            inner.collectors.insert(status.name.clone(), status);
-        });
-    }
-
-    fn update(&self, f: impl FnOnce(&mut Inner)) {
-        let overview = {
-            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut inner);
-            build_overview(
-                &inner,
-                &self.disk_mount,
-                self.interval_secs,
-                self.docker.is_some(),
+/// The bus's own status line: degraded while a subscriber lost events in the last ten minutes.
+fn bus_status(bus: &Bus, started_ms: i64, now: i64) -> CollectorStatus {
+    let mut status = CollectorStatus::starting(BUS_STATUS);
+    status.state = CollectorState::Ok;
+    status.last_success_ms = Some(started_ms);
+    let stats = bus.stats();
+    let recent: Vec<String> = stats
+        .iter()
+        .filter(|s| s.last_drop_ms().is_some_and(|t| now - t < DROP_MEMORY_MS))
+        .map(|s| {
+            format!(
+                "{} lost {} events ({} samples) since start: it could not keep up",
+                s.name,
+                s.dropped(),
+                s.dropped_samples()
             )
-        };
-        self.tx.send_replace(Arc::new(overview));
+        })
+        .collect();
+    status.errors_total = stats.iter().map(|s| s.dropped()).sum();
+    if !recent.is_empty() {
+        status.state = CollectorState::Degraded;
+        status.message = Some(recent.join("; "));
     }
+    status
 }
 
 /// The service-health input: the number of unhealthy containers, or why it is unknown.
-fn unhealthy_containers(inner: &Inner, docker: bool) -> Result<u32, String> {
+fn unhealthy_containers(host: Option<&HostState>, docker: bool) -> Result<u32, String> {
     if !docker {
         return Err(NO_CONTAINERS.into());
     }
-    match &inner.containers {
+    match host.and_then(|h| h.containers.as_ref()) {
         Some(c) => Ok(c.iter().filter(|c| c.health == Health::Unhealthy).count() as u32),
-        None => Err(inner
-            .collectors
-            .get(crate::collectors::docker::NAME)
+        None => Err(host
+            .and_then(|h| h.collectors.get(DOCKER))
             .and_then(|s| s.message.clone())
             .map(|m| format!("Docker: {m}"))
             .unwrap_or_else(|| "Docker not collected yet".into())),
@@ -223,15 +289,25 @@ pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
     }
 }
 
-fn build_overview(inner: &Inner, disk_mount: &str, interval_secs: u64, docker: bool) -> Overview {
-    let mut inputs = score_inputs(inner.vitals.as_ref(), disk_mount);
-    inputs.unhealthy_containers = unhealthy_containers(inner, docker);
+fn build_overview(
+    host: Option<&HostState>,
+    disk_mount: &str,
+    interval_secs: u64,
+    docker: bool,
+) -> Overview {
+    let vitals = host.and_then(|h| h.vitals.as_deref());
+    let mut inputs = score_inputs(vitals, disk_mount);
+    inputs.unhealthy_containers = unhealthy_containers(host, docker);
     Overview {
         score: score::compute(&inputs),
-        vitals: inner.vitals.clone(),
-        collectors: inner.collectors.values().cloned().collect(),
+        vitals: vitals.cloned(),
+        collectors: host
+            .map(|h| h.collectors.values().cloned().collect())
+            .unwrap_or_default(),
         interval_secs,
-        containers: inner.containers.as_ref().map(|c| ContainerSummary::of(c)),
+        containers: host
+            .and_then(|h| h.containers.as_ref())
+            .map(|c| ContainerSummary::of(c)),
     }
 }
 
@@ -239,28 +315,64 @@ fn build_overview(inner: &Inner, disk_mount: &str, interval_secs: u64, docker: b
 mod tests {
     use super::*;
 
+    fn status(name: &str) -> CollectorStatus {
+        let mut s = CollectorStatus::starting(name);
+        s.state = CollectorState::Ok;
+        s
+    }
+
     #[test]
-    fn samples_the_history_queue_refuses_are_counted() {
-        let (tx, _rx) = mpsc::channel(1);
-        let hub = Hub::new("/".into(), 5, Some(tx));
-        let batch = |n: usize| {
-            (0..n)
-                .map(|i| Sample {
-                    series: "load1".into(),
-                    ts_ms: i as i64,
-                    value: 1.0,
-                })
-                .collect::<Vec<_>>()
-        };
-        hub.record(batch(2));
-        assert_eq!(hub.history_dropped(), 0, "the first batch fits");
-        hub.record(batch(3));
+    fn hosts_are_kept_apart_and_only_the_local_one_feeds_the_overview() {
+        let hub = Hub::new("/".into(), 5);
+        hub.apply(&Event::Status {
+            host: Arc::from("gpu-01"),
+            status: status("vitals"),
+        });
         assert_eq!(
-            hub.history_dropped(),
-            3,
-            "the queue is full: counted, not only logged"
+            hub.hosts().iter().map(|h| &**h).collect::<Vec<_>>(),
+            ["gpu-01", "local"]
         );
-        hub.count_history_dropped(4);
-        assert_eq!(hub.history_dropped(), 7);
+        assert!(
+            hub.overview().collectors.is_empty(),
+            "another host's status is not the local host's"
+        );
+        hub.apply(&Event::Status {
+            host: local_host(),
+            status: status("vitals"),
+        });
+        assert_eq!(hub.overview().collectors.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_overview_shows_a_subscriber_that_lost_events() {
+        let bus = Arc::new(Bus::new());
+        let hub = Arc::new(Hub::new("/".into(), 5).with_bus(bus.clone()));
+        let _stuck = bus.subscribe("history", 1);
+        let sub = bus.subscribe("hub", 64);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(hub.clone().run(sub, cancel.clone()));
+        for _ in 0..3 {
+            bus.publish(Event::Status {
+                host: local_host(),
+                status: status("vitals"),
+            });
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let line = loop {
+            let o = hub.overview();
+            if let Some(s) = o.collectors.iter().find(|c| c.name == BUS_STATUS) {
+                if s.state == CollectorState::Degraded {
+                    break s.clone();
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no bus status");
+            tokio::task::yield_now().await;
+        };
+        assert!(
+            line.message.as_deref().unwrap().contains("history lost"),
+            "{line:?}"
+        );
+        cancel.cancel();
+        task.await.unwrap();
     }
 }

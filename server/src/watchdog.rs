@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use app::containers::{Container, Health};
+use app::containers::{Container, ContainerState, Health};
 
 use crate::config::WatchdogConfig;
 
@@ -87,7 +87,7 @@ impl Watchdog {
             Decision::Skip("watchdog is disabled".into())
         } else if c.labels_watchdog_off {
             Decision::Skip("opted out (label steward.watchdog=off)".into())
-        } else if c.state != "running" {
+        } else if c.state != ContainerState::Running {
             Decision::Skip(format!("container is {}, not running", c.state))
         } else if mem.gave_up {
             Decision::Skip("watchdog gave up; restart it by hand once fixed".into())
@@ -176,7 +176,7 @@ mod tests {
             image: "web".into(),
             image_created_ms: None,
             image_stale: false,
-            state: "running".into(),
+            state: ContainerState::Running,
             exit_code: None,
             health,
             unhealthy_since_ms: None,
@@ -220,7 +220,7 @@ mod tests {
         let mut w = Watchdog::new(config());
         for state in ["exited", "paused", "restarting", "dead", "created"] {
             let mut c = container(Health::Unhealthy, 10);
-            c.state = state.into();
+            c.state = ContainerState::parse(state);
             assert!(
                 matches!(w.decide(&c, 0), Some(Decision::Skip(_))),
                 "{state}"

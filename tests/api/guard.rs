@@ -108,3 +108,72 @@ async fn every_mutating_route_needs_admin_and_csrf() {
     assert_eq!(PUBLIC_ACTIONS, ["/api/v1/auth/login", "/api/v1/auth/setup"]);
     app.stop().await;
 }
+
+/// The guard's second identity: agents with bearer tokens open the agent API (which has no
+/// routes yet, so an accepted request reaches "not found") and nothing else; sessions do not
+/// open the agent API.
+#[tokio::test]
+async fn agent_tokens_open_the_agent_api_and_nothing_else() {
+    let app = spawn_app(|_, _| {}).await;
+    let token = app.agent_token("gpu-01").await;
+    let admin = app.admin().await;
+    let agent_path = format!("{}agent-probe", server::http::guard::AGENT_PREFIX);
+    let bearer = |method: Method, path: &str, token: &str| {
+        app.request(method, path, None, None)
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+    };
+    let r = bearer(Method::POST, &agent_path, &token).await.unwrap();
+    assert_eq!(r.status(), 404, "accepted: no agent route exists yet");
+    let r = bearer(Method::POST, &agent_path, "not-a-token")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .request(Method::POST, &agent_path, None, None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "no token");
+    let r = app
+        .request(Method::POST, &agent_path, Some(&admin), Some(&admin.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a session does not open the agent API");
+    // An agent token is not a session anywhere else.
+    let anonymous = app
+        .request(Method::GET, "/api/v1/audit", None, None)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(anonymous, 401);
+    let r = bearer(Method::GET, "/api/v1/audit", &token).await.unwrap();
+    assert_eq!(r.status(), anonymous, "read as anonymous, no more");
+    let r = bearer(
+        Method::POST,
+        "/api/v1/containers/some-container/restart",
+        &token,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+    // A new token replaces the old one.
+    let fresh = app.agent_token("gpu-01").await;
+    assert_eq!(
+        bearer(Method::POST, &agent_path, &token)
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        bearer(Method::POST, &agent_path, &fresh)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    app.stop().await;
+}

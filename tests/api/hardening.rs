@@ -189,7 +189,13 @@ async fn the_audit_log_keeps_its_retention() {
     let audit = server::audit::AuditLog::new(store.pool().clone());
     for i in 0..1_200 {
         audit
-            .record("admin", "restart", &format!("c{i}"), "ok", None)
+            .record(server::audit::Entry {
+                actor: "admin",
+                action: server::audit::Action::Restart,
+                target: &format!("c{i}"),
+                outcome: server::audit::Outcome::Ok,
+                detail: None,
+            })
             .await;
     }
     let config = server::config::AuditConfig {
@@ -199,7 +205,12 @@ async fn the_audit_log_keeps_its_retention() {
     };
     for i in 0..1_100 {
         audit
-            .container_event("id", &format!("c{i}"), "health", None)
+            .container_event(
+                "id",
+                &format!("c{i}"),
+                app::containers::ContainerEventKind::Health,
+                None,
+            )
             .await;
     }
     let now = app::clock::now_ms();

@@ -126,6 +126,14 @@ impl TestApp {
             .unwrap();
     }
 
+    /// Issues an agent token for `host` directly in the database.
+    pub async fn agent_token(&self, host: &str) -> String {
+        let store = server::history::HistoryStore::open(&self.db).await.unwrap();
+        server::auth::issue_agent_token(store.pool(), host)
+            .await
+            .unwrap()
+    }
+
     /// The audit log as `session` reads it, newest first.
     pub async fn audit_log(&self, session: &Session) -> Vec<serde_json::Value> {
         let r = self.get_as("/api/v1/audit", session).await;

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::client::{post_json, EventStream};
-use crate::containers::{JobEvent, RestartPlan};
+use crate::containers::{JobEvent, JobPhase, RestartPlan};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
@@ -70,7 +70,7 @@ pub fn BulkRestart(csrf: Signal<String>, unhealthy: Signal<usize>) -> impl IntoV
                     };
                     step.update(|s| {
                         if let Step::Running { events, done, .. } = s {
-                            if event.phase == "done" {
+                            if event.phase == JobPhase::Done {
                                 *done = Some(event.message.clone().unwrap_or_default());
                             } else {
                                 events.push(event);
@@ -131,9 +131,9 @@ pub fn BulkRestart(csrf: Signal<String>, unhealthy: Signal<usize>) -> impl IntoV
                                 <ul class="progress" data-testid="bulk-progress">
                                     {plan.containers.iter().map(|c| {
                                         let last = events.iter().rev().find(|e| e.target == c.name);
-                                        let phase = last.map(|e| e.phase.clone()).unwrap_or_else(|| "queued".into());
+                                        let phase = last.map_or("queued", |e| e.phase.as_str());
                                         let msg = last.and_then(|e| e.message.clone()).unwrap_or_default();
-                                        let phase_attr = phase.clone();
+                                        let phase_attr = phase;
                                         view! {
                                             <li data-phase=phase_attr data-target=c.name.clone()>
                                                 <strong>{c.name.clone()}</strong>" "

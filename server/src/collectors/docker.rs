@@ -7,17 +7,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::containers::{Container, Health};
+use app::containers::{Container, ContainerEventKind, Health};
 use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::periodic;
-use crate::audit::{AuditLog, ContainerEventRow};
+use crate::audit::{Action, AuditLog, Entry, Outcome};
+use crate::bus::{local_host, Bus, ContainerEventRecord, Event};
 use crate::config::DockerConfig;
 use crate::docker::convert::{self, Rules, Sample};
 use crate::docker::{DockerClient, DockerError};
-use crate::state::Hub;
 use crate::watchdog::{Decision, Watchdog};
 use app::clock::now_ms;
 
@@ -79,6 +79,8 @@ pub struct DockerCollector {
     health: HashMap<String, (Health, i64)>,
     watchdog: Watchdog,
     audit: AuditLog,
+    /// Where the round's container events are announced besides the audit database.
+    bus: Option<Arc<Bus>>,
 }
 
 impl DockerCollector {
@@ -100,6 +102,27 @@ impl DockerCollector {
             health: HashMap::new(),
             watchdog,
             audit,
+            bus: None,
+        }
+    }
+
+    /// Announces container events on `bus` (the alert engine's tap) besides writing them.
+    pub fn with_bus(mut self, bus: Arc<Bus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Writes container events in one transaction, then announces them.
+    async fn record_events(&self, events: Vec<ContainerEventRecord>) {
+        if events.is_empty() {
+            return;
+        }
+        self.audit.container_events_batch(&events).await;
+        if let Some(bus) = &self.bus {
+            bus.publish(Event::ContainerEvents {
+                host: local_host(),
+                events: Arc::new(events),
+            });
         }
     }
 
@@ -220,7 +243,7 @@ impl DockerCollector {
             events.extend(self.track_health(&mut c, now));
             containers.push(c);
         }
-        self.audit.container_events_batch(&events).await;
+        self.record_events(events).await;
         self.prev = next_prev;
         let live: HashSet<&str> = containers.iter().map(|c| c.id.as_str()).collect();
         self.health.retain(|id, _| live.contains(id.as_str()));
@@ -234,7 +257,7 @@ impl DockerCollector {
     /// Notes health transitions (Steward's own history beside Docker's five-entry log) and
     /// sets "unhealthy since" from it when Steward saw the transition itself; returns the event
     /// to record, written with the round's others.
-    fn track_health(&mut self, c: &mut Container, now: i64) -> Option<ContainerEventRow<'static>> {
+    fn track_health(&mut self, c: &mut Container, now: i64) -> Option<ContainerEventRecord> {
         match self.health.get(&c.id).copied() {
             Some((before, since)) if before == c.health => {
                 if c.health == Health::Unhealthy {
@@ -248,10 +271,10 @@ impl DockerCollector {
                 if c.health == Health::Unhealthy {
                     c.unhealthy_since_ms = Some(now);
                 }
-                Some(ContainerEventRow {
+                Some(ContainerEventRecord {
                     id: c.id.clone(),
                     name: c.name.clone(),
-                    kind: "health",
+                    kind: ContainerEventKind::Health,
                     detail: Some(format!("{} → {}", before.as_str(), c.health.as_str())),
                 })
             }
@@ -265,59 +288,75 @@ impl DockerCollector {
     }
 
     /// Runs the watchdog over a round's containers: restarts, records every decision that
-    /// changed, and fills each container's watchdog view.
+    /// changed (the container events in one batch, then the audit entries), and fills each
+    /// container's watchdog view.
     pub async fn watch(&mut self, containers: &mut [Container]) {
         let now = now_ms();
         let dry_run = self.watchdog.config().dry_run;
         let stop_timeout = Duration::from_secs(self.config.stop_timeout_secs);
+        let mut events = Vec::new();
+        let mut entries = Vec::new();
         for c in containers.iter_mut() {
             let Some(decision) = self.watchdog.decide(c, now) else {
                 self.watchdog.annotate(c);
                 continue;
             };
             let mut text = decision.describe(dry_run);
-            let (audit_result, alert) = match &decision {
-                Decision::Restart { .. } if dry_run => (Some("dry-run"), false),
+            let (outcome, alert) = match &decision {
+                Decision::Restart { .. } if dry_run => (Some(Outcome::DryRun), false),
                 Decision::Restart { .. } => {
                     let result = match self.handle.get().await {
                         Ok(client) => client.restart(&c.id, stop_timeout).await,
                         Err(e) => Err(e),
                     };
                     match result {
-                        Ok(()) => (Some("ok"), false),
+                        Ok(()) => (Some(Outcome::Ok), false),
                         Err(e) => {
                             text = format!("restart failed: {e}");
-                            (Some("failed"), true)
+                            (Some(Outcome::Failed), true)
                         }
                     }
                 }
-                Decision::GiveUp { .. } => (Some("gave-up"), true),
-                Decision::Skip(_) => (Some("skipped"), false),
+                Decision::GiveUp { .. } => (Some(Outcome::GaveUp), true),
+                Decision::Skip(_) => (Some(Outcome::Skipped), false),
                 Decision::Wait(_) => (None, false),
             };
             let changed = self.watchdog.note(&c.id, &text, now);
             // Restarts are always recorded; other decisions when they change.
             if changed || matches!(decision, Decision::Restart { .. }) {
-                self.audit
-                    .container_event(&c.id, &c.name, "watchdog", Some(&text))
-                    .await;
-                if let Some(result) = audit_result {
+                if let Some(outcome) = outcome {
                     let action = match decision {
-                        Decision::GiveUp { .. } => "watchdog-give-up",
-                        Decision::Skip(_) => "watchdog-skip",
-                        _ => "watchdog-restart",
+                        Decision::GiveUp { .. } => Action::WatchdogGiveUp,
+                        Decision::Skip(_) => Action::WatchdogSkip,
+                        _ => Action::WatchdogRestart,
                     };
-                    self.audit
-                        .record("watchdog", action, &c.name, result, Some(&text))
-                        .await;
+                    entries.push((action, outcome, c.name.clone(), text.clone()));
                 }
                 if alert {
                     tracing::error!(container = %c.name, "watchdog: {text}");
                 } else {
                     tracing::info!(container = %c.name, "watchdog: {text}");
                 }
+                events.push(ContainerEventRecord {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    kind: ContainerEventKind::Watchdog,
+                    detail: Some(text),
+                });
             }
             self.watchdog.annotate(c);
+        }
+        self.record_events(events).await;
+        for (action, outcome, name, text) in &entries {
+            self.audit
+                .record(Entry {
+                    actor: "watchdog",
+                    action: *action,
+                    target: name,
+                    outcome: *outcome,
+                    detail: Some(text),
+                })
+                .await;
         }
     }
 }
@@ -349,16 +388,24 @@ impl periodic::Collector for DockerCollector {
 pub async fn run(
     collector: DockerCollector,
     interval: Duration,
-    hub: Arc<Hub>,
+    bus: Arc<Bus>,
     cancel: CancellationToken,
 ) {
     let round_timeout = Duration::from_secs(collector.config.call_timeout_secs * 3);
+    let host = local_host();
     periodic::run(
         collector,
         interval,
         round_timeout,
         cancel,
-        move |items, status| hub.publish_containers(items, status),
+        move |items, status| {
+            bus.publish(Event::Containers {
+                host: host.clone(),
+                items: items.map(Arc::new),
+                at_ms: now_ms(),
+                status,
+            })
+        },
     )
     .await
 }

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::periodic;
 use super::procfs::{self, DiskIo, LoadAvg, MemInfo, Mount, NetIo, ParseError, PidStat, Pressure};
+use crate::bus::{local_host, Bus, Event};
 use crate::config::{Config, HostPaths};
-use crate::state::Hub;
 
 /// The collector's name in status reports and `/metrics`.
 pub const NAME: &str = "vitals";
@@ -654,23 +654,30 @@ impl periodic::Collector for OnBlockingThread {
     }
 }
 
-/// Runs the collector every interval until cancelled, publishing vitals and status to the hub.
+/// Runs the collector every interval until cancelled, publishing vitals and status on the bus.
 /// A round stuck on a dead mount is reported as an error after `round_timeout`, and later
 /// rounds are skipped (and say so) until it returns.
 pub async fn run(
     collector: VitalsCollector,
     interval: Duration,
     round_timeout: Duration,
-    hub: Arc<Hub>,
+    bus: Arc<Bus>,
     cancel: CancellationToken,
 ) {
     let collector = OnBlockingThread(Arc::new(Mutex::new(collector)));
+    let host = local_host();
     periodic::run(
         collector,
         interval,
         round_timeout,
         cancel,
-        move |vitals, status| hub.publish_vitals(vitals, status),
+        move |vitals, status| {
+            bus.publish(Event::Vitals {
+                host: host.clone(),
+                vitals: vitals.map(Arc::new),
+                status,
+            })
+        },
     )
     .await
 }

@@ -1,7 +1,7 @@
 //! Pure conversions from Docker's API answers to Steward's [`Container`]: CPU % from two samples,
 //! memory without page cache, block writes and their daily rate, health log, image age.
 
-use app::containers::{Container, Health, HealthCheck, WatchdogView};
+use app::containers::{Container, ContainerState, Health, HealthCheck, WatchdogView};
 use bollard::models::{ContainerInspectResponse, ContainerStatsResponse};
 
 /// The label with which a container opts out of the watchdog (`steward.watchdog=off`).
@@ -200,10 +200,13 @@ pub fn container(
     // from an hour of uptime on, so that a start-up burst is not extrapolated to a day.
     let running = state
         .and_then(|s| s.status)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unknown".into());
+        .map_or(ContainerState::Unknown, |s| {
+            ContainerState::parse(s.as_ref())
+        });
     let per_day = match (write_bytes, started_at_ms) {
-        (Some(b), Some(start)) if running == "running" && now_ms - start >= 3_600_000 => {
+        (Some(b), Some(start))
+            if running == ContainerState::Running && now_ms - start >= 3_600_000 =>
+        {
             Some(b as f64 / ((now_ms - start) as f64 / 86_400_000.0))
         }
         _ => None,
@@ -231,7 +234,7 @@ pub fn container(
         image_stale,
         exit_code: state
             .and_then(|s| s.exit_code)
-            .filter(|_| running != "running"),
+            .filter(|_| running != ContainerState::Running),
         state: running,
         health: health_status,
         unhealthy_since_ms: (health_status == Health::Unhealthy)
@@ -434,7 +437,7 @@ mod tests {
         }));
         let (c, _) = container(&i, Err("not running".into()), None, None, &rules(), 0);
         assert_eq!(c.health, Health::None);
-        assert_eq!(c.state, "exited");
+        assert_eq!(c.state, ContainerState::Exited);
         assert_eq!(c.started_at_ms, None);
         assert_eq!(c.mem_limit_bytes, Some(268_435_456));
         assert!(c.health_log.is_empty());

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use super::rollup::{self, LEVELS};
+use crate::bus::{local_host, HostId, LOCAL_HOST};
 use crate::config::HistoryConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +58,28 @@ pub struct Sample {
 
 pub struct HistoryStore {
     pool: SqlitePool,
-    /// Series name → id, so writes do not look names up every time.
-    ids: Mutex<HashMap<String, i64>>,
+    /// (host, series name) → id, so writes do not look names up every time.
+    ids: Mutex<HashMap<(HostId, String), i64>>,
+}
+
+/// Applies the migrations on a connection of its own with foreign keys off: SQLite's way to
+/// change a table's constraints (copy, drop, rename) needs them off, and they can only be
+/// turned off outside a transaction, which sqlx opens around each migration. Afterwards every
+/// reference is checked, so a migration can never leave a dangling row behind silently.
+async fn migrate(options: SqliteConnectOptions) -> Result<(), HistoryError> {
+    let mut conn = sqlx::ConnectOptions::connect(&options.foreign_keys(false)).await?;
+    sqlx::migrate!("../migrations").run(&mut conn).await?;
+    let dangling = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut conn)
+        .await?;
+    sqlx::Connection::close(conn).await?;
+    if !dangling.is_empty() {
+        return Err(HistoryError::Damaged(format!(
+            "{} rows point at missing rows after the migrations (PRAGMA foreign_key_check)",
+            dangling.len()
+        )));
+    }
+    Ok(())
 }
 
 impl HistoryStore {
@@ -86,11 +107,11 @@ impl HistoryStore {
             .auto_vacuum(SqliteAutoVacuum::Incremental)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        migrate(options.clone()).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("../migrations").run(&pool).await?;
         Ok(Self {
             pool,
             ids: Mutex::new(HashMap::new()),
@@ -100,48 +121,62 @@ impl HistoryStore {
     async fn series_id(
         &self,
         tx: &mut sqlx::SqliteConnection,
+        host: &HostId,
         name: &str,
     ) -> Result<i64, HistoryError> {
-        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        let key = (host.clone(), name.to_string());
+        if let Some(id) = self.ids.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(*id);
         }
-        sqlx::query("INSERT OR IGNORE INTO series(name) VALUES (?)")
+        sqlx::query("INSERT OR IGNORE INTO series(host, name) VALUES (?, ?)")
+            .bind(&**host)
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM series WHERE name = ?")
+        let id: i64 = sqlx::query_scalar("SELECT id FROM series WHERE host = ? AND name = ?")
+            .bind(&**host)
             .bind(name)
             .fetch_one(&mut *tx)
             .await?;
         self.ids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), id);
+            .insert(key, id);
         Ok(id)
     }
 
-    /// Writes a batch of samples in one transaction, many rows per statement. A sample at an
-    /// existing time replaces it.
+    /// Writes a batch of the local host's samples in one transaction, many rows per statement.
+    /// A sample at an existing time replaces it.
     pub async fn write(&self, samples: &[Sample]) -> Result<(), HistoryError> {
-        if samples.is_empty() {
+        self.write_hosts(&[(local_host(), samples)]).await
+    }
+
+    /// Writes batches of several hosts' samples in one transaction.
+    pub async fn write_hosts(&self, batches: &[(HostId, &[Sample])]) -> Result<(), HistoryError> {
+        if batches.iter().all(|(_, s)| s.is_empty()) {
             return Ok(());
         }
         let mut conn = self.pool.acquire().await?;
-        let result = self.write_on(&mut conn, samples).await;
+        let result = self.write_on(&mut conn, batches).await;
         self.settle(conn, result)
     }
 
     async fn write_on(
         &self,
         conn: &mut sqlx::SqliteConnection,
-        samples: &[Sample],
+        batches: &[(HostId, &[Sample])],
     ) -> Result<(), HistoryError> {
         // 3 parameters a row; 300 rows stay under SQLite's oldest parameter limit (999).
         const ROWS_PER_STATEMENT: usize = 300;
         let mut tx = sqlx::Connection::begin(conn).await?;
-        let mut ids = Vec::with_capacity(samples.len());
-        for s in samples {
-            ids.push(self.series_id(&mut tx, &s.series).await?);
+        let total: usize = batches.iter().map(|(_, s)| s.len()).sum();
+        let mut ids = Vec::with_capacity(total);
+        let mut samples: Vec<&Sample> = Vec::with_capacity(total);
+        for (host, batch) in batches {
+            for s in batch.iter() {
+                ids.push(self.series_id(&mut tx, host, &s.series).await?);
+                samples.push(s);
+            }
         }
         for (chunk, chunk_ids) in samples
             .chunks(ROWS_PER_STATEMENT)
@@ -338,8 +373,8 @@ impl HistoryStore {
         })
     }
 
-    /// The points of one series at `resolution` whose time (bucket start) lies in
-    /// `from_ms..=to_ms`, oldest first.
+    /// The points of one of the local host's series at `resolution` whose time (bucket start)
+    /// lies in `from_ms..=to_ms`, oldest first.
     pub async fn query_between(
         &self,
         metric: &str,
@@ -347,10 +382,25 @@ impl HistoryStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<HistoryPoint>, HistoryError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM series WHERE name = ?")
-            .bind(metric)
-            .fetch_optional(&self.pool)
-            .await?;
+        self.query_host_between(LOCAL_HOST, metric, resolution, from_ms, to_ms)
+            .await
+    }
+
+    /// The points of one series of `host`, as [`HistoryStore::query_between`].
+    pub async fn query_host_between(
+        &self,
+        host: &str,
+        metric: &str,
+        resolution: Resolution,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HistoryPoint>, HistoryError> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM series WHERE host = ? AND name = ?")
+                .bind(host)
+                .bind(metric)
+                .fetch_optional(&self.pool)
+                .await?;
         let id = id.ok_or_else(|| HistoryError::UnknownMetric(metric.to_string()))?;
         let sql = match resolution {
             Resolution::Raw => "SELECT ts, value, value, value FROM samples_raw WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
@@ -379,15 +429,14 @@ impl HistoryStore {
     pub async fn series_with_prefix(&self, prefix: &str) -> Result<Vec<String>, HistoryError> {
         // Range on the name instead of LIKE, so `_` and `%` in names match literally.
         let end = format!("{prefix}\u{10ffff}");
-        Ok(
-            sqlx::query_scalar(
-                "SELECT name FROM series WHERE name >= ? AND name < ? ORDER BY name",
-            )
-            .bind(prefix)
-            .bind(end)
-            .fetch_all(&self.pool)
-            .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM series WHERE host = ? AND name >= ? AND name < ? ORDER BY name",
         )
+        .bind(LOCAL_HOST)
+        .bind(prefix)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Row counts per table, for `/metrics` and tests.
@@ -628,5 +677,90 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn an_old_database_opens_keeps_its_rows_and_gains_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        // The database as the release before host-aware history left it.
+        {
+            let options = SqliteConnectOptions::from_str("sqlite://")
+                .unwrap()
+                .filename(&path)
+                .create_if_missing(true);
+            let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+            let mut old = sqlx::migrate!("../migrations");
+            let before: Vec<_> = old
+                .migrations
+                .iter()
+                .filter(|m| m.version < 20261124000001)
+                .cloned()
+                .collect();
+            assert_eq!(before.len(), 2);
+            old.migrations = before.into();
+            old.run(&mut conn).await.unwrap();
+            sqlx::query("INSERT INTO series(id, name) VALUES (7, 'load1'), (9, 'disk_used_pct:/')")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO samples_raw(series_id, ts, value) VALUES (7, 1000, 0.5), (9, 1000, 42.0)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO rollup_1m(series_id, bucket, avg, min, max, count) VALUES (7, 0, 0.5, 0.5, 0.5, 1)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::Connection::close(conn).await.unwrap();
+        }
+        let store = HistoryStore::open(&path).await.unwrap();
+        let raw = store
+            .query_between("load1", Resolution::Raw, 0, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(raw.len(), 1, "raw samples kept");
+        assert_eq!(raw[0].avg, 0.5);
+        let minute = store
+            .query_between("load1", Resolution::Minute, 0, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(minute.len(), 1, "rollups kept");
+        let hosts: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, host, name FROM series ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            hosts,
+            [
+                (7, "local".to_string(), "load1".to_string()),
+                (9, "local".to_string(), "disk_used_pct:/".to_string())
+            ],
+            "ids kept, every old series is the local host's"
+        );
+        // Another host may now have a series of the same name, apart from the local one.
+        store
+            .write_hosts(&[(HostId::from("gpu-01"), &[s("load1", 2000, 9.0)][..])])
+            .await
+            .unwrap();
+        let gpu = store
+            .query_host_between("gpu-01", "load1", Resolution::Raw, 0, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(gpu.len(), 1);
+        assert_eq!(gpu[0].avg, 9.0);
+        let local = store
+            .query_between("load1", Resolution::Raw, 0, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(local.len(), 1, "the local series is untouched");
+        // Foreign keys are on again for the store's own connections.
+        let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(on, 1);
+        store.close().await;
     }
 }

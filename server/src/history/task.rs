@@ -1,19 +1,18 @@
-//! The history writer: batches samples from the collector, flushes them, rolls them up and
-//! enforces retention, reporting its own status. On shutdown it flushes what it holds, so a
-//! restart loses at most the samples of one batch.
+//! The history writer: a bus subscriber that turns collected rounds into samples, batches them
+//! per host, flushes them, rolls them up and enforces retention, reporting its own status. On
+//! shutdown it flushes what it holds, so a restart loses at most the samples of one batch.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::containers::{Container, Health};
-use app::model::Vitals;
-use tokio::sync::mpsc;
+use app::model::{CollectorStatus, Vitals};
 use tokio_util::sync::CancellationToken;
 
 use super::{HistoryError, HistoryStore, Sample};
+use crate::bus::{local_host, Bus, Event, HostId, Subscription};
 use crate::collectors::periodic::StatusBook;
 use crate::config::HistoryConfig;
-use crate::state::Hub;
 use app::clock::now_ms;
 
 /// The writer's name in status reports and `/metrics`.
@@ -71,13 +70,60 @@ pub struct WriterSettings {
 /// it the oldest are dropped and counted, so memory stays bounded however long the outage.
 pub const MAX_BUFFERED: usize = 500_000;
 
-/// Adds a batch to the samples waiting to be written, dropping the oldest past `max`; returns
-/// how many were dropped.
-fn hold(buffer: &mut Vec<Sample>, batch: Vec<Sample>, max: usize) -> u64 {
-    buffer.extend(batch);
-    let excess = buffer.len().saturating_sub(max);
-    buffer.drain(..excess);
-    excess as u64
+/// Samples waiting to be written: per-host batches in arrival order (consecutive batches of one
+/// host are merged, so one host means one batch).
+#[derive(Default)]
+struct Buffer {
+    batches: Vec<(HostId, Vec<Sample>)>,
+    len: usize,
+}
+
+impl Buffer {
+    /// Adds a host's batch, dropping the oldest samples past `max`; returns how many were
+    /// dropped.
+    fn hold(&mut self, host: HostId, batch: Vec<Sample>, max: usize) -> u64 {
+        self.len += batch.len();
+        match self.batches.last_mut() {
+            Some((last, samples)) if *last == host => samples.extend(batch),
+            _ => self.batches.push((host, batch)),
+        }
+        let mut excess = self.len.saturating_sub(max);
+        let dropped = excess as u64;
+        while excess > 0 {
+            let first = &mut self.batches[0].1;
+            let n = excess.min(first.len());
+            first.drain(..n);
+            excess -= n;
+            self.len -= n;
+            if first.is_empty() {
+                self.batches.remove(0);
+            }
+        }
+        dropped
+    }
+
+    fn clear(&mut self) {
+        self.batches.clear();
+        self.len = 0;
+    }
+}
+
+/// The samples an event carries for history, with their host.
+fn samples_of(event: &Event) -> Option<(HostId, Vec<Sample>)> {
+    match event {
+        Event::Vitals {
+            host,
+            vitals: Some(v),
+            ..
+        } => Some((host.clone(), samples_from_vitals(v))),
+        Event::Containers {
+            host,
+            items: Some(items),
+            at_ms,
+            ..
+        } => Some((host.clone(), samples_from_containers(items, *at_ms))),
+        _ => None,
+    }
 }
 
 /// What the writer knows beyond the last write's result.
@@ -89,20 +135,21 @@ struct WriterHealth {
     dropped: u64,
 }
 
-/// Runs until `cancel` fires or the sender side closes, then flushes and returns.
+/// Runs until `cancel` fires or the bus closes, then flushes and returns. Status reports go
+/// back onto the bus.
 pub async fn run(
     store: Arc<HistoryStore>,
-    mut rx: mpsc::Receiver<Vec<Sample>>,
+    mut sub: Subscription,
     settings: WriterSettings,
-    hub: Arc<Hub>,
+    bus: Arc<Bus>,
     cancel: CancellationToken,
 ) {
     let mut book = StatusBook::new(NAME);
     let mut health = WriterHealth::default();
-    // Dropped samples (the hub's queue full, or this buffer full) are counted in the hub; each
-    // report says how many since the last one that worked.
+    // Dropped samples (the bus queue full, or this buffer full) are counted in the
+    // subscription's stats; each report says how many since the last one that worked.
     let mut dropped_seen = 0;
-    let mut buffer: Vec<Sample> = Vec::new();
+    let mut buffer = Buffer::default();
     // Damage is looked for at start and then on a slow interval (it reads the whole file).
     let check_every = settings.config.check_interval_secs;
     let mut next_check = Some(Instant::now());
@@ -112,11 +159,21 @@ pub async fn run(
     let mut retention =
         tokio::time::interval(Duration::from_secs(settings.config.retention_interval_secs));
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let publish = |status| {
+        bus.publish(Event::Status {
+            host: local_host(),
+            status,
+        })
+    };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            msg = rx.recv() => match msg {
-                Some(batch) => hub.count_history_dropped(hold(&mut buffer, batch, MAX_BUFFERED)),
+            msg = sub.rx.recv() => match msg {
+                Some(event) => {
+                    if let Some((host, batch)) = samples_of(&event) {
+                        sub.stats.count_own_drops(buffer.hold(host, batch, MAX_BUFFERED));
+                    }
+                }
                 None => break,
             },
             _ = flush.tick() => {
@@ -127,11 +184,11 @@ pub async fn run(
                         .then(|| Instant::now() + Duration::from_secs(check_every));
                 }
                 book.begin();
-                let dropped = hub.history_dropped();
+                let dropped = sub.stats.dropped_samples();
                 health.dropped += dropped - dropped_seen;
                 dropped_seen = dropped;
                 let result = flush_and_rollup(&store, &mut buffer, &settings).await;
-                report(&mut book, result.map(|_| ()), &mut health, &hub);
+                publish(report(&mut book, result.map(|_| ()), &mut health));
             }
             _ = retention.tick() => {
                 book.begin();
@@ -139,13 +196,15 @@ pub async fn run(
                 if let Ok(n) = &result {
                     tracing::debug!("retention deleted {n} rows");
                 }
-                report(&mut book, result.map(|_| ()), &mut health, &hub);
+                publish(report(&mut book, result.map(|_| ()), &mut health));
             }
         }
     }
     // Shutdown: take what is still queued, then write it.
-    while let Ok(batch) = rx.try_recv() {
-        buffer.extend(batch);
+    while let Ok(event) = sub.rx.try_recv() {
+        if let Some((host, batch)) = samples_of(&event) {
+            buffer.hold(host, batch, usize::MAX);
+        }
     }
     let result = flush_and_rollup(&store, &mut buffer, &settings).await;
     if let Err(e) = &result {
@@ -155,11 +214,16 @@ pub async fn run(
 
 async fn flush_and_rollup(
     store: &HistoryStore,
-    buffer: &mut Vec<Sample>,
+    buffer: &mut Buffer,
     settings: &WriterSettings,
 ) -> Result<(), HistoryError> {
     let started = Instant::now();
-    store.write(buffer).await?;
+    let batches: Vec<(HostId, &[Sample])> = buffer
+        .batches
+        .iter()
+        .map(|(h, s)| (h.clone(), s.as_slice()))
+        .collect();
+    store.write_hosts(&batches).await?;
     // Written: the batch is safe, so drop it (a failed write keeps it for the next try).
     buffer.clear();
     let complete_until = now_ms() - settings.arrival_lag.as_millis() as i64;
@@ -172,9 +236,8 @@ fn report(
     book: &mut StatusBook,
     result: Result<(), HistoryError>,
     health: &mut WriterHealth,
-    hub: &Hub,
-) {
-    let status = match (result, &health.damage) {
+) -> CollectorStatus {
+    match (result, &health.damage) {
         (Err(e), _) => book.failed(e.to_string()),
         // Writes still work on a damaged file, but the operator must hear about it.
         (Ok(()), Some(damage)) => book.failed(damage.clone()),
@@ -193,8 +256,7 @@ fn report(
             health.dropped = 0;
             book.succeeded(&dropped)
         }
-    };
-    hub.publish_status(status);
+    }
 }
 
 #[cfg(test)]
@@ -209,11 +271,33 @@ mod tests {
             ts_ms,
             value: 1.0,
         };
-        let mut buffer = Vec::new();
-        assert_eq!(hold(&mut buffer, (0..3).map(sample).collect(), 4), 0);
-        assert_eq!(hold(&mut buffer, (3..6).map(sample).collect(), 4), 2);
-        let kept: Vec<i64> = buffer.iter().map(|s| s.ts_ms).collect();
+        let mut buffer = Buffer::default();
+        let local = local_host();
+        assert_eq!(
+            buffer.hold(local.clone(), (0..3).map(sample).collect(), 4),
+            0
+        );
+        assert_eq!(
+            buffer.hold(local.clone(), (3..6).map(sample).collect(), 4),
+            2
+        );
+        let kept: Vec<i64> = buffer.batches[0].1.iter().map(|s| s.ts_ms).collect();
         assert_eq!(kept, [2, 3, 4, 5]);
+        // Another host's batch stays apart; the oldest samples go first, whoever's they are.
+        assert_eq!(
+            buffer.hold("gpu-01".into(), (6..8).map(sample).collect(), 4),
+            2
+        );
+        assert_eq!(buffer.batches.len(), 2);
+        assert_eq!(
+            buffer.batches[0]
+                .1
+                .iter()
+                .map(|s| s.ts_ms)
+                .collect::<Vec<_>>(),
+            [4, 5]
+        );
+        assert_eq!(buffer.len, 4);
     }
 
     #[test]

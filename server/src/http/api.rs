@@ -18,6 +18,7 @@ use app::range::{parse_range, Resolution};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::audit::{Action, Entry, Outcome};
 use crate::history::HistoryError;
 use app::clock::now_ms;
 
@@ -157,24 +158,24 @@ async fn explore(
         }
         other => other,
     });
-    let outcome = match &result {
-        Ok(t) => format!("ok: {} lines", t.series.len()),
-        Err(e) => format!("error: {e}"),
-    };
     let query: String = req
         .query
         .chars()
         .take(crate::trends::MAX_QUERY_LEN)
         .collect();
+    let (outcome, detail) = match &result {
+        Ok(t) => (Outcome::Ok, format!("{} lines: {query}", t.series.len())),
+        Err(e) => (Outcome::Failed, format!("{e}: {query}")),
+    };
     state
         .audit
-        .record(
-            &user.username,
-            "explore",
-            "prometheus",
-            &outcome,
-            Some(&query),
-        )
+        .record(Entry {
+            actor: &user.username,
+            action: Action::Explore,
+            target: "prometheus",
+            outcome,
+            detail: Some(&detail),
+        })
         .await;
     Ok(Json(result?))
 }
@@ -197,15 +198,27 @@ pub async fn history_for(
     }
 }
 
-/// `GET /api/v1/stream`: Server-Sent Events, one `Overview` JSON per collection round.
+/// `GET /api/v1/stream`: Server-Sent Events. The first event is the whole `Overview` JSON;
+/// after it, each round sends an event named `change` with only what changed
+/// ([`app::overview_change::OverviewChange`]), and nothing when nothing did. A reconnect starts
+/// with the whole overview again.
 async fn stream(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut sent: Option<Arc<app::model::Overview>> = None;
     let events = WatchStream::new(state.hub.subscribe())
-        .map(|o| {
-            Ok(Event::default()
-                .json_data(&*o)
-                .unwrap_or_else(|e| Event::default().comment(format!("serialisation failed: {e}"))))
+        .filter_map(move |next| {
+            let event = match sent.replace(next.clone()) {
+                None => Some(Event::default().json_data(&*next)),
+                Some(prev) => app::overview_change::OverviewChange::between(&prev, &next)
+                    .map(|change| Event::default().event("change").json_data(change)),
+            };
+            let event = event.map(|e| {
+                Ok(e.unwrap_or_else(|e| {
+                    Event::default().comment(format!("serialisation failed: {e}"))
+                }))
+            });
+            futures::future::ready(event)
         })
         .take_until(state.shutdown.clone().cancelled_owned());
     Sse::new(events).keep_alive(KeepAlive::default())

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::guard::session_token;
 use super::AppState;
+use crate::audit::{Action, Entry, Outcome, Refusal};
 use crate::auth::{AuthError, CurrentUser};
 
 pub fn router() -> Router<AppState> {
@@ -171,15 +172,25 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
         Ok((token, view)) => {
             state
                 .audit
-                .record(&c.username, "login", "session", "ok", Some(&client))
+                .record(Entry {
+                    actor: &c.username,
+                    action: Action::Login,
+                    target: "session",
+                    outcome: Outcome::Ok,
+                    detail: Some(&client),
+                })
                 .await;
             signed_in(&state, form, &c.next, &token, view)
         }
         Err(e) => {
             // Counted, not a row each: anyone can send these.
-            state
-                .audit
-                .refused("login", &c.username, &client, "session", &e.to_string());
+            state.audit.refused(Refusal {
+                action: Action::Login,
+                actor: &c.username,
+                client: &client,
+                target: "session",
+                reason: &e.to_string(),
+            });
             refused(form, "/login", &c.next, e)
         }
     }
@@ -195,14 +206,24 @@ async fn setup(State(state): State<AppState>, req: Request) -> Response {
         Ok((token, view)) => {
             state
                 .audit
-                .record(&c.username, "setup", "first admin", "ok", Some(&client))
+                .record(Entry {
+                    actor: &c.username,
+                    action: Action::Setup,
+                    target: "first admin",
+                    outcome: Outcome::Ok,
+                    detail: Some(&client),
+                })
                 .await;
             signed_in(&state, form, "/", &token, view)
         }
         Err(e) => {
-            state
-                .audit
-                .refused("setup", &c.username, &client, "first admin", &e.to_string());
+            state.audit.refused(Refusal {
+                action: Action::Setup,
+                actor: &c.username,
+                client: &client,
+                target: "first admin",
+                reason: &e.to_string(),
+            });
             if matches!(e, AuthError::SetupClosed) && form {
                 return Redirect::to("/login").into_response();
             }
@@ -226,7 +247,13 @@ async fn logout(
     }
     state
         .audit
-        .record(&user.view.username, "logout", "session", "ok", None)
+        .record(Entry {
+            actor: &user.view.username,
+            action: Action::Logout,
+            target: "session",
+            outcome: Outcome::Ok,
+            detail: None,
+        })
         .await;
     (
         [(header::SET_COOKIE, state.auth.clear_cookie())],

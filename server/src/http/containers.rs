@@ -200,7 +200,7 @@ async fn job_events(
         loop {
             match rx.recv().await {
                 Ok(e) => {
-                    let done = e.phase == "done";
+                    let done = e.phase == app::containers::JobPhase::Done;
                     return Some((e, (!done).then_some(rx)));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,

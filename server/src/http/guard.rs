@@ -1,8 +1,17 @@
-//! The one guard in front of every route. Reads: signed-in users (or anyone, with
-//! `auth.anonymous_read`). Everything else (any method but GET/HEAD/OPTIONS, on any path, server
-//! functions included): a session (401), the session's CSRF token in `X-CSRF-Token` (403) and
-//! the admin role (403). Because it wraps the whole router, a new action cannot be added
-//! unguarded; `tests/api/guard.rs` enumerates the actions to prove it.
+//! The one guard in front of every route. It knows two kinds of identity: browser sessions (a
+//! cookie) and agents (an `Authorization: Bearer` token, for fleet hosts).
+//!
+//! - The agent API ([`AGENT_PREFIX`]) takes agents only: a valid token (401 otherwise), any
+//!   method, no CSRF token (no browser attaches a bearer token by itself). A session is not
+//!   enough there (403); elsewhere bearer tokens are ignored, so an agent token opens nothing
+//!   else.
+//! - Reads: signed-in users (or anyone, with `auth.anonymous_read`).
+//! - Everything else (any method but GET/HEAD/OPTIONS, on any path, server functions
+//!   included): a session (401), the session's CSRF token in `X-CSRF-Token` (403) and the
+//!   admin role (403).
+//!
+//! Because it wraps the whole router, a new action cannot be added unguarded;
+//! `tests/api/guard.rs` enumerates the actions to prove it.
 
 use app::auth::{Role, CSRF_HEADER, SESSION_COOKIE};
 use axum::extract::{Request, State};
@@ -12,7 +21,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
 use super::AppState;
-use crate::auth::CurrentUser;
+use crate::auth::{AgentIdentity, CurrentUser};
+
+/// Routes for fleet agents (none yet: agent mode brings them). Only agent tokens open them.
+pub const AGENT_PREFIX: &str = "/api/v1/agent/";
 
 /// Mutating routes that need no session: they check credentials or the setup token themselves.
 pub const PUBLIC_ACTIONS: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/setup"];
@@ -70,6 +82,60 @@ pub fn client_address(req: &Request) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The bearer token of an `Authorization` header, if there is one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+/// Decides a request to the agent API: a valid agent token, nothing else.
+async fn agent_guard(state: &AppState, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let refuse = |state: &AppState, req: &Request, status, reason: &'static str| {
+        state.audit.refused(crate::audit::Refusal {
+            action: crate::audit::Action::Guard,
+            actor: "-",
+            client: &client_address(req),
+            target: &path,
+            reason,
+        });
+        error(status, reason)
+    };
+    let Some(token) = bearer_token(req.headers()) else {
+        let reason = if session_token(req.headers()).is_some() {
+            "the agent API takes agent tokens, not sessions"
+        } else {
+            "agent token required (Authorization: Bearer)"
+        };
+        let status = if session_token(req.headers()).is_some() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        return refuse(state, &req, status, reason);
+    };
+    match state.auth.agent(token).await {
+        Ok(Some(agent)) => {
+            req.extensions_mut().insert::<AgentIdentity>(agent);
+            next.run(req).await
+        }
+        Ok(None) => refuse(
+            state,
+            &req,
+            StatusCode::UNAUTHORIZED,
+            "unknown or revoked agent token",
+        ),
+        Err(e) => {
+            tracing::error!("agent token lookup failed: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "token store is unavailable",
+            )
+        }
+    }
+}
+
 /// The session token from the request's cookies.
 pub fn session_token(req: &axum::http::HeaderMap) -> Option<String> {
     req.get_all(header::COOKIE)
@@ -84,6 +150,11 @@ pub fn session_token(req: &axum::http::HeaderMap) -> Option<String> {
 
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
+    if path.starts_with(AGENT_PREFIX) {
+        return agent_guard(&state, req, next).await;
+    }
+    // Elsewhere a bearer token is ignored (a proxy in front may send its own): only a
+    // session counts, so an agent token opens nothing but the agent API.
     let user = match session_token(req.headers()) {
         Some(token) => match state.auth.session(&token).await {
             Ok(u) => u,
@@ -118,9 +189,13 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     } else if let Err((status, reason)) = may_act(&req, &path, user.as_ref()) {
         // Counted, not a row each: anyone can send these.
         let actor = user.as_ref().map_or("-", |u| u.view.username.as_str());
-        state
-            .audit
-            .refused("guard", actor, &client_address(&req), &path, reason);
+        state.audit.refused(crate::audit::Refusal {
+            action: crate::audit::Action::Guard,
+            actor,
+            client: &client_address(&req),
+            target: &path,
+            reason,
+        });
         return error(status, reason);
     }
     if let Some(u) = user {
@@ -181,6 +256,20 @@ pub fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_bearer_tokens() {
+        let with = |v: &'static str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            h
+        };
+        assert_eq!(bearer_token(&with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&with("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&with("Basic abc")), None);
+        assert_eq!(bearer_token(&with("Bearer ")), None);
+        assert_eq!(bearer_token(&axum::http::HeaderMap::new()), None);
+    }
 
     #[test]
     fn reads_the_session_cookie_among_others() {

@@ -15,17 +15,7 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(containers) = state.hub.container_list() {
         render_containers(&mut body, &containers);
     }
-    family(
-        &mut body,
-        "steward_history_samples_dropped_total",
-        "counter",
-        "Samples not stored: the history queue was full, or writes failed longer than the buffer holds.",
-    );
-    let _ = writeln!(
-        body,
-        "steward_history_samples_dropped_total {}",
-        state.hub.history_dropped()
-    );
+    render_bus(&mut body, &state.bus.stats());
     (
         [(
             header::CONTENT_TYPE,
@@ -33,6 +23,49 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
         )],
         body,
     )
+}
+
+/// The bus's per-subscriber counters, and the history writer's lost samples.
+fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::bus::SubscriberStats>]) {
+    family(
+        out,
+        "steward_bus_events_delivered_total",
+        "counter",
+        "Events queued for each bus subscriber.",
+    );
+    for s in stats {
+        let _ = writeln!(
+            out,
+            "steward_bus_events_delivered_total{{subscriber=\"{}\"}} {}",
+            escape(s.name),
+            s.delivered()
+        );
+    }
+    family(
+        out,
+        "steward_bus_events_dropped_total",
+        "counter",
+        "Events a bus subscriber lost because its queue was full (it could not keep up).",
+    );
+    for s in stats {
+        let _ = writeln!(
+            out,
+            "steward_bus_events_dropped_total{{subscriber=\"{}\"}} {}",
+            escape(s.name),
+            s.dropped()
+        );
+    }
+    family(
+        out,
+        "steward_history_samples_dropped_total",
+        "counter",
+        "Samples not stored: the history queue was full, or writes failed longer than the buffer holds.",
+    );
+    let history = stats
+        .iter()
+        .find(|s| s.name == crate::history::task::NAME)
+        .map_or(0, |s| s.dropped_samples());
+    let _ = writeln!(out, "steward_history_samples_dropped_total {history}");
 }
 
 /// The exported name of a vitals metric, in base units (`_pct` → `_percent`, `_bps` → bytes/s).
