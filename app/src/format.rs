@@ -26,6 +26,9 @@ pub fn value(v: f64, unit: Unit) -> String {
         Unit::BytesPerSecond => format!("{}/s", bytes(v)),
         Unit::Count => format!("{v:.0}"),
         Unit::Load => format!("{v:.2}"),
+        Unit::Celsius => format!("{v:.0} °C"),
+        Unit::Watts => format!("{v:.0} W"),
+        Unit::TokensPerSecond => format!("{v:.1} tok/s"),
     }
 }
 
@@ -49,33 +52,7 @@ pub fn duration(secs: u64) -> String {
 
 /// A human title for a metric name.
 pub fn title(name: &str) -> &'static str {
-    match name {
-        "cpu_busy_pct" => "CPU busy",
-        "cpu_steal_pct" => "CPU steal",
-        "cpu_iowait_pct" => "CPU iowait",
-        "load1" => "Load 1m",
-        "load5" => "Load 5m",
-        "load15" => "Load 15m",
-        "load1_per_core" => "Load per core",
-        "mem_total_bytes" => "Memory total",
-        "mem_available_bytes" => "Memory available",
-        "mem_used_pct" => "Memory used",
-        "swap_total_bytes" => "Swap total",
-        "swap_used_bytes" => "Swap used",
-        "swap_used_pct" => "Swap used %",
-        "swap_cached_bytes" => "Swap cached",
-        "disk_used_pct" => "Disk used",
-        "disk_read_bps" => "Disk read",
-        "disk_write_bps" => "Disk write",
-        "net_rx_bps" => "Network in",
-        "net_tx_bps" => "Network out",
-        "procs_d_state" => "Stuck (D state)",
-        "process_count" => "Processes",
-        "psi_cpu_some_avg10" => "CPU pressure",
-        "psi_memory_some_avg10" => "Memory pressure",
-        "psi_io_some_avg10" => "I/O pressure",
-        _ => "Metric",
-    }
+    crate::metric_def::by_name(name).map_or("Metric", |d| d.title)
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC for a time in ms since the epoch (Howard Hinnant's

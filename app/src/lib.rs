@@ -18,6 +18,7 @@ pub mod downsample;
 pub mod error;
 pub mod format;
 pub mod live;
+pub mod metric_def;
 pub mod model;
 pub mod overview_change;
 pub mod pages;

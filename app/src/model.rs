@@ -54,6 +54,12 @@ pub enum Unit {
     BytesPerSecond,
     Count,
     Load,
+    /// Degrees Celsius (GPU and sensor temperatures).
+    Celsius,
+    /// Watts (GPU power draw).
+    Watts,
+    /// Generated tokens per second (model backends).
+    TokensPerSecond,
 }
 
 /// One named reading of the host, with its status against its thresholds.
@@ -80,43 +86,10 @@ impl Metric {
     }
 }
 
-/// Every metric name the vitals collector produces (labelled ones take `:label` in series keys).
-pub const METRIC_NAMES: &[&str] = &[
-    "cpu_busy_pct",
-    "cpu_steal_pct",
-    "cpu_iowait_pct",
-    "load1",
-    "load5",
-    "load15",
-    "load1_per_core",
-    "mem_total_bytes",
-    "mem_available_bytes",
-    "mem_used_pct",
-    "swap_total_bytes",
-    "swap_used_bytes",
-    "swap_used_pct",
-    "swap_cached_bytes",
-    "disk_used_pct",
-    "disk_read_bps",
-    "disk_write_bps",
-    "net_rx_bps",
-    "net_tx_bps",
-    "procs_d_state",
-    "process_count",
-    "psi_cpu_some_avg10",
-    "psi_memory_some_avg10",
-    "psi_io_some_avg10",
-];
-
 /// Whether a series key names a metric Steward collects (stored or not yet).
 pub fn is_known_series(key: &str) -> bool {
-    let name = key.split_once(':').map_or(key, |(name, _)| name);
-    METRIC_NAMES.contains(&name) || CONTAINER_METRIC_NAMES.contains(&name)
+    crate::metric_def::by_series_key(key).is_some()
 }
-
-/// Series the Docker collector stores: the unhealthy count and each container's write rate
-/// (`container_write_bps:<name>`).
-pub const CONTAINER_METRIC_NAMES: &[&str] = &["containers_unhealthy", "container_write_bps"];
 
 /// Builds a history series key from a metric name and optional label.
 pub fn series_key(name: &str, label: Option<&str>) -> String {

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric_def::MetricId;
+
 /// GB in the seed's bands means 10^9 bytes.
 pub const GB: f64 = 1e9;
 const DAY_SECS: f64 = 86_400.0;
@@ -150,7 +152,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("steal < 10 %", 10),
                 ("steal ≥ 10 %", 5),
             ]),
-            series: Some("cpu_steal_pct".into()),
+            series: Some(MetricId::CpuStealPct.name().into()),
         },
         inputs.steal_pct.clone().map(|s| {
             (
@@ -170,7 +172,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("available > 1 GB", 5),
                 ("available ≤ 1 GB", 0),
             ]),
-            series: Some("mem_available_bytes".into()),
+            series: Some(MetricId::MemAvailableBytes.name().into()),
         },
         inputs.mem_available_bytes.clone().map(|a| {
             (
@@ -190,10 +192,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("used < 70 %", 5),
                 ("used ≥ 70 %", 0),
             ]),
-            series: Some(crate::model::series_key(
-                "disk_used_pct",
-                Some(&inputs.disk_mount),
-            )),
+            series: Some(MetricId::DiskUsedPct.series_key(Some(&inputs.disk_mount))),
         },
         inputs.disk_used_pct.clone().map(|u| {
             (
@@ -251,7 +250,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("free RAM > 2 GB", 4),
                 ("free RAM ≤ 2 GB", 1),
             ]),
-            series: Some("mem_available_bytes".into()),
+            series: Some(MetricId::MemAvailableBytes.name().into()),
         },
         inputs.mem_available_bytes.clone().map(|a| {
             (

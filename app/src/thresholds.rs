@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::metric_def::ThresholdKey;
 use crate::model::Level;
 
 /// A pair of upper limits. Either may be absent (e.g. `SwapCached` only warns).
@@ -141,25 +142,27 @@ impl Default for Thresholds {
 impl Thresholds {
     /// The threshold that applies to a metric name, if any.
     pub fn for_metric(&self, name: &str, label: Option<&str>) -> Option<Threshold> {
-        Some(match name {
-            "cpu_steal_pct" => self.cpu_steal_pct,
-            "cpu_iowait_pct" => self.cpu_iowait_pct,
-            "cpu_busy_pct" => self.cpu_busy_pct,
-            "load1_per_core" => self.load_per_core,
-            "mem_used_pct" => self.mem_used_pct,
-            "swap_used_pct" => self.swap_used_pct,
-            "swap_cached_bytes" => self.swap_cached_bytes,
-            "disk_used_pct" => self.disk_used_pct,
-            "procs_d_state" => self.procs_d_state,
-            "psi_cpu_some_avg10" | "psi_memory_some_avg10" | "psi_io_some_avg10" => {
-                self.psi_some_avg10
-            }
-            "process_count" => self
+        self.by_key(crate::metric_def::by_name(name)?.threshold?, label)
+    }
+
+    /// The configured threshold behind a key (a process watch is found by the label).
+    pub fn by_key(&self, key: ThresholdKey, label: Option<&str>) -> Option<Threshold> {
+        Some(match key {
+            ThresholdKey::CpuSteal => self.cpu_steal_pct,
+            ThresholdKey::CpuIowait => self.cpu_iowait_pct,
+            ThresholdKey::CpuBusy => self.cpu_busy_pct,
+            ThresholdKey::LoadPerCore => self.load_per_core,
+            ThresholdKey::MemUsed => self.mem_used_pct,
+            ThresholdKey::SwapUsed => self.swap_used_pct,
+            ThresholdKey::SwapCached => self.swap_cached_bytes,
+            ThresholdKey::DiskUsed => self.disk_used_pct,
+            ThresholdKey::ProcsDState => self.procs_d_state,
+            ThresholdKey::PsiSomeAvg10 => self.psi_some_avg10,
+            ThresholdKey::ProcessWatch => self
                 .process_watch
                 .iter()
                 .find(|w| Some(w.name.as_str()) == label)?
                 .threshold(),
-            _ => return None,
         })
     }
 

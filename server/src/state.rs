@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use app::containers::{Container, ContainerSummary, Containers, Health, WatchdogSettings};
+use app::metric_def::MetricId;
 use app::model::{CollectorState, CollectorStatus, Overview, Vitals};
 use app::score::{self, ScoreInputs};
 use tokio::sync::watch;
@@ -280,9 +281,9 @@ pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
         None => Err("no vitals collected yet".to_string()),
     };
     ScoreInputs {
-        steal_pct: value("cpu_steal_pct", None),
-        mem_available_bytes: value("mem_available_bytes", None),
-        disk_used_pct: value("disk_used_pct", Some(disk_mount)),
+        steal_pct: value(MetricId::CpuStealPct.name(), None),
+        mem_available_bytes: value(MetricId::MemAvailableBytes.name(), None),
+        disk_used_pct: value(MetricId::DiskUsedPct.name(), Some(disk_mount)),
         unhealthy_containers: Err(NO_CONTAINERS.into()),
         last_cleanup: Err(NO_CLEANUPS.into()),
         disk_mount: disk_mount.to_string(),

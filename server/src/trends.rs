@@ -3,6 +3,7 @@
 //! and the admin-only "explore" query.
 
 use app::downsample::lttb_indices;
+use app::metric_def::MetricId;
 use app::model::{HistoryPoint, Unit};
 use app::projection::{project, Projection, ProjectionRules};
 use app::range::Resolution;
@@ -12,7 +13,7 @@ use app::trend::{
 };
 
 use crate::config::{Config, HistoryConfig};
-use crate::history::task::{CONTAINER_WRITE_PREFIX, UNHEALTHY_SERIES};
+use crate::history::task::CONTAINER_WRITE_PREFIX;
 use crate::history::{HistoryError, HistoryStore};
 use crate::prometheus::parse::{choose_step, Series};
 use crate::prometheus::{PromError, PrometheusClient};
@@ -86,16 +87,17 @@ fn levels(extra: Vec<TrendLevel>, t: app::thresholds::Threshold) -> Vec<TrendLev
         .collect()
 }
 
+/// One line: a metric (with its label, if any), named `label` on the chart.
 fn one(
-    key: impl Into<String>,
+    metric: MetricId,
+    metric_label: Option<&str>,
     label: &'static str,
-    unit: Unit,
     promql: impl Into<String>,
 ) -> SeriesDef {
     SeriesDef {
-        stored: Stored::Key(key.into()),
+        stored: Stored::Key(metric.series_key(metric_label)),
         label,
-        unit,
+        unit: metric.def().unit,
         promql: promql.into(),
         prom_label: None,
     }
@@ -117,9 +119,9 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "disk",
             "Disk used",
             vec![one(
-                app::model::series_key("disk_used_pct", Some(&config.score.disk_mount)),
+                MetricId::DiskUsedPct,
+                Some(&config.score.disk_mount),
                 "used",
-                Unit::Percent,
                 format!(
                     "max(100 * (1 - node_filesystem_avail_bytes{{mountpoint=\"{m}\"}} / node_filesystem_size_bytes{{mountpoint=\"{m}\"}}))",
                     m = promql_string(&config.score.disk_mount)
@@ -134,15 +136,15 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "Swap used and memory available",
             vec![
                 one(
-                    "swap_used_bytes",
+                    MetricId::SwapUsedBytes,
+                    None,
                     "swap used",
-                    Unit::Bytes,
                     "sum(node_memory_SwapTotal_bytes - node_memory_SwapFree_bytes)",
                 ),
                 one(
-                    "mem_available_bytes",
+                    MetricId::MemAvailableBytes,
+                    None,
                     "available",
-                    Unit::Bytes,
                     "sum(node_memory_MemAvailable_bytes)",
                 ),
             ],
@@ -152,9 +154,9 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "steal",
             "CPU steal",
             vec![one(
-                "cpu_steal_pct",
+                MetricId::CpuStealPct,
+                None,
                 "steal",
-                Unit::Percent,
                 "100 * sum(rate(node_cpu_seconds_total{mode=\"steal\"}[5m])) / sum(rate(node_cpu_seconds_total[5m]))",
             )],
             levels(Vec::new(), t.cpu_steal_pct),
@@ -163,9 +165,9 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "io",
             "Block writes (host)",
             vec![one(
-                "disk_write_bps",
+                MetricId::DiskWriteBps,
+                None,
                 "written",
-                Unit::BytesPerSecond,
                 "sum(rate(node_disk_written_bytes_total[5m]))",
             )],
             Vec::new(),
@@ -176,9 +178,9 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 "containers",
                 "Unhealthy containers",
                 vec![one(
-                    UNHEALTHY_SERIES,
+                    MetricId::ContainersUnhealthy,
+                    None,
                     "unhealthy",
-                    Unit::Count,
                     "max(steward_containers_unhealthy)",
                 )],
                 Vec::new(),
@@ -193,7 +195,7 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 vec![SeriesDef {
                     stored: Stored::Prefix(CONTAINER_WRITE_PREFIX),
                     label: "written",
-                    unit: Unit::BytesPerSecond,
+                    unit: MetricId::ContainerWriteBps.def().unit,
                     promql: format!(
                         "topk({MAX_SERIES}, rate(steward_container_block_write_bytes_total[5m]))"
                     ),
@@ -736,7 +738,7 @@ mod tests {
                 });
             }
             samples.push(Sample {
-                series: UNHEALTHY_SERIES.into(),
+                series: MetricId::ContainersUnhealthy.name().into(),
                 ts_ms: t0 + h * HOUR,
                 value: (h % 3) as f64,
             });

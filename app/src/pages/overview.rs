@@ -12,16 +12,17 @@ use crate::components::score_gauge::ScoreGauge;
 use crate::components::top_processes::TopProcesses;
 use crate::components::vital_card::VitalCard;
 use crate::live::{use_clock, use_live_overview, LinkState};
+use crate::metric_def::MetricId;
 use crate::model::{Metric, Overview};
 use crate::score::DimensionId;
 
 /// Metrics that are context for others rather than cards of their own.
-const HIDDEN: &[&str] = &["mem_total_bytes", "swap_total_bytes"];
+const HIDDEN: [MetricId; 2] = [MetricId::MemTotalBytes, MetricId::SwapTotalBytes];
 
 fn visible(metrics: &[Metric]) -> Vec<Metric> {
     metrics
         .iter()
-        .filter(|m| !HIDDEN.contains(&m.name.as_str()))
+        .filter(|m| !HIDDEN.iter().any(|h| h.name() == m.name))
         .cloned()
         .collect()
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::model::{Metric, ProcessInfo, Unit, Vitals};
+use app::metric_def::MetricId;
+use app::model::{Metric, ProcessInfo, Vitals};
 use app::thresholds::Thresholds;
 use tokio_util::sync::CancellationToken;
 
@@ -238,52 +239,47 @@ impl VitalsCollector {
             (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
         };
         out.push(
-            "cpu_busy_pct",
+            MetricId::CpuBusyPct,
             None,
             cpu.as_ref().map(|c| c.busy).map_err(Clone::clone),
-            Unit::Percent,
         );
         out.push(
-            "cpu_steal_pct",
+            MetricId::CpuStealPct,
             None,
             cpu.as_ref().map(|c| c.steal).map_err(Clone::clone),
-            Unit::Percent,
         );
         out.push(
-            "cpu_iowait_pct",
+            MetricId::CpuIowaitPct,
             None,
             cpu.as_ref().map(|c| c.iowait).map_err(Clone::clone),
-            Unit::Percent,
         );
 
         // Load.
         let load = cur.load.as_ref().map_err(ToString::to_string);
-        out.push("load1", None, pick(&load, |l| l.one), Unit::Load);
-        out.push("load5", None, pick(&load, |l| l.five), Unit::Load);
-        out.push("load15", None, pick(&load, |l| l.fifteen), Unit::Load);
+        out.push(MetricId::Load1, None, pick(&load, |l| l.one));
+        out.push(MetricId::Load5, None, pick(&load, |l| l.five));
+        out.push(MetricId::Load15, None, pick(&load, |l| l.fifteen));
         let per_core = match (load, cores) {
             (Ok(l), c) if c > 0 => Ok(l.one / f64::from(c)),
             (Ok(_), _) => Err("core count unknown (/proc/stat unreadable)".to_string()),
             (Err(e), _) => Err(e.clone()),
         };
-        out.push("load1_per_core", None, per_core, Unit::Load);
+        out.push(MetricId::Load1PerCore, None, per_core);
 
         // Memory and swap.
         let mem = cur.mem.as_ref().map_err(ToString::to_string);
         out.push(
-            "mem_total_bytes",
+            MetricId::MemTotalBytes,
             None,
             pick(&mem, |m| m.total as f64),
-            Unit::Bytes,
         );
         out.push(
-            "mem_available_bytes",
+            MetricId::MemAvailableBytes,
             None,
             pick(&mem, |m| m.available as f64),
-            Unit::Bytes,
         );
         out.push(
-            "mem_used_pct",
+            MetricId::MemUsedPct,
             None,
             mem.clone().and_then(|m| {
                 ratio_pct(
@@ -292,7 +288,6 @@ impl VitalsCollector {
                     "MemTotal is 0",
                 )
             }),
-            Unit::Percent,
         );
         if let Ok(m) = &mem {
             if m.available_estimated {
@@ -302,19 +297,17 @@ impl VitalsCollector {
             }
         }
         out.push(
-            "swap_total_bytes",
+            MetricId::SwapTotalBytes,
             None,
             pick(&mem, |m| m.swap_total as f64),
-            Unit::Bytes,
         );
         out.push(
-            "swap_used_bytes",
+            MetricId::SwapUsedBytes,
             None,
             pick(&mem, |m| m.swap_total.saturating_sub(m.swap_free) as f64),
-            Unit::Bytes,
         );
         out.push(
-            "swap_used_pct",
+            MetricId::SwapUsedPct,
             None,
             pick(&mem, |m| {
                 if m.swap_total == 0 {
@@ -323,16 +316,14 @@ impl VitalsCollector {
                     m.swap_total.saturating_sub(m.swap_free) as f64 / m.swap_total as f64 * 100.0
                 }
             }),
-            Unit::Percent,
         );
         if matches!(mem, Ok(m) if m.swap_total == 0) {
             out.note_last_two("no swap configured");
         }
         out.push(
-            "swap_cached_bytes",
+            MetricId::SwapCachedBytes,
             None,
             pick(&mem, |m| m.swap_cached as f64),
-            Unit::Bytes,
         );
 
         // Filesystems.
@@ -344,20 +335,10 @@ impl VitalsCollector {
                         Ok(None) => continue,
                         Err(e) => Err(e.to_string()),
                     };
-                    out.push(
-                        "disk_used_pct",
-                        Some(&mount.mount_point),
-                        value,
-                        Unit::Percent,
-                    );
+                    out.push(MetricId::DiskUsedPct, Some(&mount.mount_point), value);
                 }
             }
-            Err(e) => out.push(
-                "disk_used_pct",
-                Some("/"),
-                Err(e.to_string()),
-                Unit::Percent,
-            ),
+            Err(e) => out.push(MetricId::DiskUsedPct, Some("/"), Err(e.to_string())),
         }
 
         // Disk and network rates.
@@ -377,63 +358,45 @@ impl VitalsCollector {
             (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
         };
         out.push(
-            "disk_read_bps",
+            MetricId::DiskReadBps,
             None,
             disk_rates.clone().and_then(|r| r.0),
-            Unit::BytesPerSecond,
         );
-        out.push(
-            "disk_write_bps",
-            None,
-            disk_rates.and_then(|r| r.1),
-            Unit::BytesPerSecond,
-        );
+        out.push(MetricId::DiskWriteBps, None, disk_rates.and_then(|r| r.1));
         let net_rates = match (&prev.net_io, &cur.net_io) {
             (Ok(a), Ok(b)) => Ok((rate(a.rx_bytes, b.rx_bytes), rate(a.tx_bytes, b.tx_bytes))),
             (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
         };
         out.push(
-            "net_rx_bps",
+            MetricId::NetRxBps,
             None,
             net_rates.clone().and_then(|r| r.0),
-            Unit::BytesPerSecond,
         );
-        out.push(
-            "net_tx_bps",
-            None,
-            net_rates.and_then(|r| r.1),
-            Unit::BytesPerSecond,
-        );
+        out.push(MetricId::NetTxBps, None, net_rates.and_then(|r| r.1));
 
         // Processes.
         let (mut top_rss, mut top_cpu) = (Vec::new(), Vec::new());
         match &cur.procs {
             Ok(procs) => {
                 let d_state = procs.list.iter().filter(|p| p.stat.state == 'D').count();
-                out.push("procs_d_state", None, Ok(d_state as f64), Unit::Count);
+                out.push(MetricId::ProcsDState, None, Ok(d_state as f64));
                 for watch in &self.thresholds.process_watch {
                     let n = procs
                         .list
                         .iter()
                         .filter(|p| p.stat.comm == watch.name)
                         .count();
-                    out.push(
-                        "process_count",
-                        Some(&watch.name),
-                        Ok(n as f64),
-                        Unit::Count,
-                    );
+                    out.push(MetricId::ProcessCount, Some(&watch.name), Ok(n as f64));
                 }
                 (top_rss, top_cpu) = self.top_processes(prev, procs, secs);
             }
             Err(e) => {
-                out.push("procs_d_state", None, Err(e.to_string()), Unit::Count);
+                out.push(MetricId::ProcsDState, None, Err(e.to_string()));
                 for watch in &self.thresholds.process_watch {
                     out.push(
-                        "process_count",
+                        MetricId::ProcessCount,
                         Some(&watch.name),
                         Err(e.to_string()),
-                        Unit::Count,
                     );
                 }
             }
@@ -442,14 +405,14 @@ impl VitalsCollector {
         // Pressure stall information, where the kernel has it.
         for (resource, pressure) in &cur.pressure {
             let name = match *resource {
-                "cpu" => "psi_cpu_some_avg10",
-                "memory" => "psi_memory_some_avg10",
-                _ => "psi_io_some_avg10",
+                "cpu" => MetricId::PsiCpuSomeAvg10,
+                "memory" => MetricId::PsiMemorySomeAvg10,
+                _ => MetricId::PsiIoSomeAvg10,
             };
             match pressure {
-                Ok(Some(p)) => out.push(name, None, Ok(p.some_avg10), Unit::Percent),
+                Ok(Some(p)) => out.push(name, None, Ok(p.some_avg10)),
                 Ok(None) => {}
-                Err(e) => out.push(name, None, Err(e.to_string()), Unit::Percent),
+                Err(e) => out.push(name, None, Err(e.to_string())),
             }
         }
 
@@ -576,8 +539,10 @@ impl<'a> MetricSink<'a> {
         }
     }
 
-    fn push(&mut self, name: &str, label: Option<&str>, value: Result<f64, String>, unit: Unit) {
-        let threshold = self.thresholds.for_metric(name, label);
+    fn push(&mut self, id: MetricId, label: Option<&str>, value: Result<f64, String>) {
+        let def = id.def();
+        let (name, unit) = (def.name, def.unit);
+        let threshold = def.threshold.and_then(|k| self.thresholds.by_key(k, label));
         // A derived value (a ratio of two readings) can still come out non-finite: unknown.
         let value = value.and_then(|v| {
             if v.is_finite() {

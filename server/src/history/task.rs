@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::containers::{Container, Health};
+use app::metric_def::MetricId;
 use app::model::{CollectorStatus, Vitals};
 use tokio_util::sync::CancellationToken;
 
@@ -32,9 +33,8 @@ pub fn samples_from_vitals(v: &Vitals) -> Vec<Sample> {
         .collect()
 }
 
-/// Series the Docker collector feeds to history (besides the vitals' [`app::model::METRIC_NAMES`]).
-pub const UNHEALTHY_SERIES: &str = "containers_unhealthy";
-/// Per-container block write rate, keyed `container_write_bps:<name>`.
+/// Per-container block write rate, keyed `container_write_bps:<name>`
+/// ([`MetricId::ContainerWriteBps`] with the container's name as label).
 pub const CONTAINER_WRITE_PREFIX: &str = "container_write_bps:";
 
 /// The samples to store from one Docker round: the unhealthy count and each running
@@ -45,13 +45,13 @@ pub fn samples_from_containers(items: &[Container], ts_ms: i64) -> Vec<Sample> {
         .filter(|c| c.health == Health::Unhealthy)
         .count();
     std::iter::once(Sample {
-        series: UNHEALTHY_SERIES.into(),
+        series: MetricId::ContainersUnhealthy.name().into(),
         ts_ms,
         value: unhealthy as f64,
     })
     .chain(items.iter().filter_map(|c| {
         Some(Sample {
-            series: format!("{CONTAINER_WRITE_PREFIX}{}", c.name),
+            series: MetricId::ContainerWriteBps.series_key(Some(&c.name)),
             ts_ms,
             value: c.block_write_rate.filter(|r| r.is_finite())?,
         })
@@ -263,6 +263,14 @@ fn report(
 mod tests {
     use super::*;
     use app::model::{Level, Metric, Unit};
+
+    #[test]
+    fn the_container_write_prefix_is_its_metrics_key() {
+        assert_eq!(
+            CONTAINER_WRITE_PREFIX,
+            MetricId::ContainerWriteBps.series_key(Some(""))
+        );
+    }
 
     #[test]
     fn a_long_outage_keeps_the_newest_samples_and_counts_the_rest() {

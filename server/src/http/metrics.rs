@@ -68,34 +68,18 @@ fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::bus::SubscriberSt
     let _ = writeln!(out, "steward_history_samples_dropped_total {history}");
 }
 
-/// The exported name of a vitals metric, in base units (`_pct` → `_percent`, `_bps` → bytes/s).
+/// The exported family of a vitals metric, in base units (from its definition).
 pub fn export_name(name: &str) -> String {
-    // Names promtool's linter would reject (`_count` suffix, the abbreviation `procs`).
-    let renamed = match name {
-        "process_count" => Some("watched_processes"),
-        "procs_d_state" => Some("processes_uninterruptible"),
-        _ => None,
-    };
-    if let Some(r) = renamed {
-        return format!("steward_{r}");
+    match app::metric_def::by_name(name) {
+        Some(d) => d.export.to_string(),
+        // A metric without a definition still shows up rather than vanishing.
+        None => format!("steward_{name}"),
     }
-    let base = if let Some(stem) = name.strip_suffix("_pct") {
-        format!("{stem}_percent")
-    } else if let Some(stem) = name.strip_suffix("_bps") {
-        format!("{stem}_bytes_per_second")
-    } else {
-        name.to_string()
-    };
-    format!("steward_{base}")
 }
 
 /// The label name a metric's label is exported under.
 fn label_name(name: &str) -> &'static str {
-    match name {
-        "disk_used_pct" => "mountpoint",
-        "process_count" => "process",
-        _ => "instance",
-    }
+    app::metric_def::by_name(name).map_or("instance", |d| d.label.export_label())
 }
 
 fn escape(v: &str) -> String {
