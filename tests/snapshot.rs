@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use app::containers::{Container, Health};
-use app::model::{CollectorState, CollectorStatus};
+use app::vitals::{CollectorState, CollectorStatus};
 
 /// The recorded snapshot repeated to `n` containers with distinct ids and names, and every 50th
 /// (from the 8th) unhealthy on top of those that were when recorded.

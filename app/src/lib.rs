@@ -5,28 +5,13 @@
 
 #![recursion_limit = "256"]
 
-pub mod api;
 pub mod auth;
-#[cfg(feature = "ssr")]
-pub mod backend;
-pub mod chart;
-pub mod client;
-pub mod clock;
-pub mod components;
 pub mod containers;
-pub mod downsample;
-pub mod error;
-pub mod format;
-pub mod live;
-pub mod metric_def;
-pub mod model;
-pub mod overview_change;
-pub mod pages;
-pub mod projection;
-pub mod range;
-pub mod score;
-pub mod thresholds;
-pub mod trend;
+pub mod overview;
+pub mod shared;
+pub mod trends;
+pub mod ui;
+pub mod vitals;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -72,7 +57,7 @@ pub fn use_session() -> Signal<Option<auth::SessionView>> {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     // Resolved during SSR and sent with the page, so the browser does not ask again.
-    let session = Resource::new_blocking(|| (), |_| api::get_session());
+    let session = Resource::new_blocking(|| (), |_| auth::api::get_session());
     let current = Signal::derive(move || session.get().and_then(|r| r.ok()).flatten());
     provide_context(CurrentSession(current));
     view! {
@@ -90,18 +75,18 @@ pub fn App() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let user = session.await.ok().flatten();
-                        view! { <components::user_menu::UserMenu user=user/> }
+                        view! { <auth::user_menu::UserMenu user=user/> }
                     })}
                 </Suspense>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=pages::overview::OverviewPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("containers") view={Lazy::<pages::containers::ContainersRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("trends") view={Lazy::<pages::trends::TrendsRoute>::new()}/>
-                    <Route path=StaticSegment("audit") view={Lazy::<pages::audit::AuditRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("login") view=pages::login::LoginPage/>
-                    <Route path=StaticSegment("setup") view=pages::login::SetupPage/>
+                    <Route path=StaticSegment("") view=overview::page::OverviewPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("containers") view={Lazy::<containers::page::ContainersRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("trends") view={Lazy::<trends::page::TrendsRoute>::new()}/>
+                    <Route path=StaticSegment("audit") view={Lazy::<auth::audit_page::AuditRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=auth::login::LoginPage/>
+                    <Route path=StaticSegment("setup") view=auth::login::SetupPage/>
                 </Routes>
             </main>
         </Router>

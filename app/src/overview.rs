@@ -1,7 +1,15 @@
-//! Pages, one per file.
+//! The overview: the score card, the vital cards, collectors' status and the live stream that
+//! keeps them current.
 
-pub mod audit;
-pub mod containers;
-pub mod login;
-pub mod overview;
-pub mod trends;
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod change;
+pub mod dimension_card;
+pub mod drilldown;
+pub mod live;
+pub mod page;
+pub mod score;
+pub mod score_gauge;
+pub mod top_processes;
+pub mod vital_card;

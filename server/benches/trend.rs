@@ -105,7 +105,7 @@ async fn main() {
         let mut resolution = None;
         for i in 0..220 {
             let t = Instant::now();
-            let window = app::trend::resolve_window(Some(range), None, None, "7d", now).unwrap();
+            let window = app::trends::resolve_window(Some(range), None, None, "7d", now).unwrap();
             let def = definition("disk", &config).unwrap();
             let trend = sqlite_trend(&store, &config.history, def, &window, now)
                 .await

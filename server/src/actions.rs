@@ -17,7 +17,7 @@ use crate::bus::{local_host, ActionOutcome, Bus, Event};
 use crate::collectors::docker::DockerHandle;
 use crate::docker::DockerError;
 use crate::state::Hub;
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 
 /// How long a bulk-restart confirmation stays valid.
 pub const PLAN_TTL_MS: i64 = 5 * 60 * 1000;

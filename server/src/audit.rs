@@ -18,7 +18,7 @@ use sqlx::{Row, SqlitePool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::AuditConfig;
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 use refusals::Refusals;
 
 /// Longest `detail` stored for one entry (an explore query is at most 2,000 characters).

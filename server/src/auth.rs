@@ -14,7 +14,7 @@ use app::auth::{Role, SessionView};
 use sqlx::{Row, SqlitePool};
 
 use crate::config::AuthConfig;
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 use password::CredentialError;
 use ratelimit::RateLimiter;
 

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use app::containers::Container;
-use app::model::{CollectorStatus, Vitals};
+use app::vitals::{CollectorStatus, Vitals};
 use tokio::sync::mpsc;
 
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 
 /// Which host an event is about. The machine Steward runs on is [`LOCAL_HOST`]; fleet agents
 /// will bring their own names.
@@ -298,13 +298,13 @@ mod tests {
         assert_eq!(bus.stats()[0].dropped(), 0, "shutdown is not a drop");
     }
 
-    pub(super) fn metric() -> app::model::Metric {
-        app::model::Metric {
+    pub(super) fn metric() -> app::vitals::Metric {
+        app::vitals::Metric {
             name: "load1".into(),
             label: None,
             value: Some(1.0),
-            unit: app::model::Unit::Load,
-            level: app::model::Level::Ok,
+            unit: app::vitals::Unit::Load,
+            level: app::vitals::Level::Ok,
             warn: None,
             crit: None,
             note: None,

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use app::format;
-use app::model::{Level, Vitals};
+use app::shared::format;
+use app::vitals::{Level, Vitals};
 use serde::Serialize;
 
 use crate::collectors::vitals::{CollectError, Collected, VitalsCollector};
@@ -152,7 +152,7 @@ pub async fn run(config: &Config, args: &CheckArgs) -> Result<i32, CheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{Metric, Unit};
+    use app::vitals::{Metric, Unit};
 
     fn vitals(levels: &[Level]) -> Vitals {
         Vitals {

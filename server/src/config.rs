@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use app::thresholds::{ThresholdError, Thresholds};
+use app::vitals::thresholds::{ThresholdError, Thresholds};
 use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 

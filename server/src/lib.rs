@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::backend::BackendHandle;
+use app::shared::backend::BackendHandle;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use app::containers::{Container, ContainerSummary, Containers, Health, WatchdogSettings};
-use app::metric_def::MetricId;
-use app::model::{CollectorState, CollectorStatus, Overview, Vitals};
-use app::score::{self, ScoreInputs};
+use app::overview::score::{self, ScoreInputs};
+use app::vitals::metric_def::MetricId;
+use app::vitals::{CollectorState, CollectorStatus, Overview, Vitals};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{local_host, Bus, Event, HostId, Subscription, LOCAL_HOST};
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 
 /// Why the service-health dimension is unknown when Docker is not monitored.
 const NO_CONTAINERS: &str = "Docker monitoring is off (docker.enabled = false)";

@@ -2,15 +2,15 @@
 //! the screen, with a least-squares projection of the primary series over the visible window,
 //! and the admin-only "explore" query.
 
-use app::downsample::lttb_indices;
-use app::metric_def::MetricId;
-use app::model::{HistoryPoint, Unit};
-use app::projection::{project, Projection, ProjectionRules};
-use app::range::Resolution;
-use app::trend::{
+use app::shared::downsample::lttb_indices;
+use app::shared::range::Resolution;
+use app::trends::projection::{project, Projection, ProjectionRules};
+use app::trends::{
     anomaly_flags, Trend, TrendLevel, TrendSeries, TrendSource, Window, WindowError, MAX_POINTS,
     TREND_NAMES,
 };
+use app::vitals::metric_def::MetricId;
+use app::vitals::{HistoryPoint, Unit};
 
 use crate::config::{Config, HistoryConfig};
 use crate::history::task::CONTAINER_WRITE_PREFIX;
@@ -79,7 +79,7 @@ fn level(name: &str, value: Option<f64>) -> Option<TrendLevel> {
 }
 
 /// The warn and crit levels of a threshold, with any extra levels before them.
-fn levels(extra: Vec<TrendLevel>, t: app::thresholds::Threshold) -> Vec<TrendLevel> {
+fn levels(extra: Vec<TrendLevel>, t: app::vitals::thresholds::Threshold) -> Vec<TrendLevel> {
     extra
         .into_iter()
         .chain(level("warn", t.warn))
@@ -306,7 +306,7 @@ fn finish(
         name: def.name.to_string(),
         title: def.title.to_string(),
         range: if window.relative {
-            app::format::duration(window.span_secs())
+            app::shared::format::duration(window.span_secs())
         } else {
             "custom".into()
         },
@@ -508,8 +508,8 @@ pub async fn explore(client: &PrometheusClient, e: Explore<'_>) -> Result<Trend,
     if e.window.span_secs() > e.max_range_secs {
         return Err(TrendError::Explore(format!(
             "the window is {}; explore allows at most {} (prometheus.explore_max_range_days)",
-            app::format::duration(e.window.span_secs()),
-            app::format::duration(e.max_range_secs)
+            app::shared::format::duration(e.window.span_secs()),
+            app::shared::format::duration(e.max_range_secs)
         )));
     }
     let def = TrendDef {
@@ -571,7 +571,7 @@ mod tests {
 
         let c = Config::default();
         let last =
-            |range: &str| app::trend::resolve_window(Some(range), None, None, "7d", now).unwrap();
+            |range: &str| app::trends::resolve_window(Some(range), None, None, "7d", now).unwrap();
         let year = sqlite_trend(
             &store,
             &c.history,
@@ -602,7 +602,7 @@ mod tests {
         assert!((720..=721).contains(&month.series[0].points.len()));
         assert_eq!(month.range, "30d 0h");
         match month.projection {
-            app::projection::Projection::Rising { fit, crossings } => {
+            app::trends::projection::Projection::Rising { fit, crossings } => {
                 assert!((fit.slope_per_day - 0.05).abs() < 1e-6, "{fit:?}");
                 // Now at 50 %: 55 % in 100 days, 85 % in 700 days.
                 assert!((crossings[0].in_days - 100.0).abs() < 0.1, "{crossings:?}");
@@ -623,7 +623,7 @@ mod tests {
         assert!(steal.series[0].points.is_empty());
         assert!(matches!(
             steal.projection,
-            app::projection::Projection::NoTrend { .. }
+            app::trends::projection::Projection::NoTrend { .. }
         ));
     }
 
@@ -660,7 +660,7 @@ mod tests {
         store.write(&samples).await.unwrap();
         store.rollup(t0 + 150 * MIN).await.unwrap();
         let now = t0 + 180 * MIN;
-        let w = app::trend::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
+        let w = app::trends::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
         let p = stitched(&store, "cpu_steal_pct", Resolution::Hour, &w)
             .await
             .unwrap();
@@ -747,7 +747,7 @@ mod tests {
         let now = t0 + 72 * HOUR;
         store.rollup(now).await.unwrap();
         let c = Config::default();
-        let w = app::trend::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
+        let w = app::trends::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
         let t = sqlite_trend(
             &store,
             &c.history,

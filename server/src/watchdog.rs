@@ -105,7 +105,7 @@ impl Watchdog {
             // cooldown, so it is one event, not one per round.
             Decision::Wait(format!(
                 "cooling down until {} UTC after the last restart",
-                app::format::utc_datetime(last + cfg.cooldown_secs as i64 * 1000)
+                app::shared::format::utc_datetime(last + cfg.cooldown_secs as i64 * 1000)
             ))
         } else if mem.restarts.len() as u32 >= cfg.restarts_per_hour {
             mem.gave_up = true;

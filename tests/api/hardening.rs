@@ -213,7 +213,7 @@ async fn the_audit_log_keeps_its_retention() {
             )
             .await;
     }
-    let now = app::clock::now_ms();
+    let now = app::shared::clock::now_ms();
     let deleted = audit.enforce_retention(&config, now).await.unwrap();
     assert_eq!(
         audit.container_events("c1099", 5).await.unwrap().len(),
@@ -424,7 +424,7 @@ async fn history_resumes_after_a_full_disk_is_freed() {
         .await;
     let message = message(&v, "history");
     assert!(message.contains("full"), "{message}");
-    let full_since = app::clock::now_ms();
+    let full_since = app::shared::clock::now_ms();
     // Samples keep arriving while the disk is full; they are held, not lost.
     tokio::time::sleep(Duration::from_secs(3 * flush)).await;
     std::fs::remove_file(&filler).unwrap();

@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::api::get_audit;
+use crate::auth::api::get_audit;
 use crate::auth::AuditEntry;
-use crate::format;
+use crate::shared::format;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {

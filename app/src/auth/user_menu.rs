@@ -14,8 +14,9 @@ pub fn UserMenu(user: Option<SessionView>) -> impl IntoView {
             let sign_out = move |_| {
                 let csrf = csrf.clone();
                 leptos::task::spawn_local(async move {
-                    match crate::client::post_json("/api/v1/auth/logout", &csrf, None).await {
-                        Ok(_) => crate::client::navigate("/login"),
+                    match crate::shared::client::post_json("/api/v1/auth/logout", &csrf, None).await
+                    {
+                        Ok(_) => crate::shared::client::navigate("/login"),
                         Err(e) => error.set(Some(e)),
                     }
                 });

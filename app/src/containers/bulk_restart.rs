@@ -4,8 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::client::{post_json, EventStream};
 use crate::containers::{JobEvent, JobPhase, RestartPlan};
+use crate::shared::client::{post_json, EventStream};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::CollectorStatus;
+use crate::vitals::CollectorStatus;
 
 /// Docker's health status of a container (`None` when it has no health check).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

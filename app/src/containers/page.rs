@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::api::get_containers;
-use crate::components::bulk_restart::BulkRestart;
-use crate::components::collector_panel::ago;
-use crate::components::container_row::ContainerRow;
+use crate::containers::api::get_containers;
+use crate::containers::bulk_restart::BulkRestart;
+use crate::containers::row::ContainerRow;
 use crate::containers::{select, Containers, Filter, PanelCounts, PAGE_ROWS};
-use crate::live::use_clock;
-use crate::model::CollectorState;
+use crate::overview::live::use_clock;
+use crate::ui::collector_panel::ago;
 use crate::use_session;
+use crate::vitals::CollectorState;
 
 /// How often the browser asks for the latest round.
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);

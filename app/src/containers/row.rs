@@ -3,11 +3,11 @@
 
 use leptos::prelude::*;
 
-use crate::api::get_container_detail;
-use crate::client::{post_json, EventStream};
-use crate::components::collector_panel::ago;
+use crate::containers::api::get_container_detail;
 use crate::containers::{Container, Health};
-use crate::format;
+use crate::shared::client::{post_json, EventStream};
+use crate::shared::format;
+use crate::ui::collector_panel::ago;
 
 fn health_class(h: Health) -> &'static str {
     match h {

@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::containers::ContainerSummary;
-use crate::model::{CollectorStatus, Metric, Overview, ProcessInfo, Vitals};
-use crate::score::Score;
+use crate::overview::score::Score;
+use crate::vitals::{CollectorStatus, Metric, Overview, ProcessInfo, Vitals};
 
 /// The parts of an overview that changed; absent parts are unchanged.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -172,8 +172,8 @@ fn vitals_change(prev: Option<&Vitals>, next: Option<&Vitals>) -> Option<VitalsC
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CollectorState, Level, Unit};
-    use crate::score::{self, ScoreInputs};
+    use crate::overview::score::{self, ScoreInputs};
+    use crate::vitals::{CollectorState, Level, Unit};
 
     fn metric(name: &str, value: f64) -> Metric {
         Metric {

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::score::{Dimension, DimensionId};
+use crate::overview::score::{Dimension, DimensionId};
 
 /// The class for a dimension: its share of the maximum, or unknown.
 pub fn dimension_class(d: &Dimension) -> &'static str {

@@ -2,9 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::api::get_history;
-use crate::components::sparkline::Sparkline;
-use crate::score::{Dimension, DimensionId, Score};
+use crate::overview::score::{Dimension, DimensionId, Score};
+use crate::trends::api::get_history;
+use crate::ui::sparkline::Sparkline;
 
 #[component]
 pub fn Drilldown(
@@ -36,7 +36,7 @@ pub fn Drilldown(
                         <h2>{d.name.clone()}</h2>
                         <button class="close" on:click=move |_| selected.set(None) aria-label="close">"×"</button>
                     </header>
-                    {crate::trend::trend_for_dimension(d.id).map(|t| view! {
+                    {crate::trends::trend_for_dimension(d.id).map(|t| view! {
                         <a class="drill-trend" href=format!("/trends#trend-{t}")>"Trend and projection →"</a>
                     })}
                     <p class="drill-value">

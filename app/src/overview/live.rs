@@ -8,8 +8,8 @@
 
 use leptos::prelude::*;
 
-use crate::clock::now_ms;
-use crate::model::Overview;
+use crate::shared::clock::now_ms;
+use crate::vitals::Overview;
 
 /// Path of the overview event stream.
 pub const STREAM_PATH: &str = "/api/v1/stream";
@@ -82,8 +82,8 @@ mod browser {
     use web_sys::{EventSource, MessageEvent};
 
     use super::{LinkState, STREAM_PATH};
-    use crate::model::Overview;
-    use crate::overview_change::OverviewChange;
+    use crate::overview::change::OverviewChange;
+    use crate::vitals::Overview;
 
     const RECONNECT_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
     const CLOSED: u16 = 2;

@@ -3,18 +3,18 @@
 
 use leptos::prelude::*;
 
-use crate::api::get_overview;
-use crate::components::collector_panel::{ago, CollectorPanel};
-use crate::components::container_alerts::ContainerAlerts;
-use crate::components::dimension_card::DimensionCard;
-use crate::components::drilldown::Drilldown;
-use crate::components::score_gauge::ScoreGauge;
-use crate::components::top_processes::TopProcesses;
-use crate::components::vital_card::VitalCard;
-use crate::live::{use_clock, use_live_overview, LinkState};
-use crate::metric_def::MetricId;
-use crate::model::{Metric, Overview};
-use crate::score::DimensionId;
+use crate::containers::alerts::ContainerAlerts;
+use crate::overview::api::get_overview;
+use crate::overview::dimension_card::DimensionCard;
+use crate::overview::drilldown::Drilldown;
+use crate::overview::live::{use_clock, use_live_overview, LinkState};
+use crate::overview::score::DimensionId;
+use crate::overview::score_gauge::ScoreGauge;
+use crate::overview::top_processes::TopProcesses;
+use crate::overview::vital_card::VitalCard;
+use crate::ui::collector_panel::{ago, CollectorPanel};
+use crate::vitals::metric_def::MetricId;
+use crate::vitals::{Metric, Overview};
 
 /// Metrics that are context for others rather than cards of their own.
 const HIDDEN: [MetricId; 2] = [MetricId::MemTotalBytes, MetricId::SwapTotalBytes];

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metric_def::MetricId;
+use crate::vitals::metric_def::MetricId;
 
 /// GB in the seed's bands means 10^9 bytes.
 pub const GB: f64 = 1e9;

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::score::Score;
+use crate::overview::score::Score;
 
 /// Length of the gauge arc (a half circle of radius 80).
 const ARC_LEN: f64 = std::f64::consts::PI * 80.0;

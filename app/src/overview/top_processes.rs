@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::format;
-use crate::model::ProcessInfo;
+use crate::shared::format;
+use crate::vitals::ProcessInfo;
 
 #[component]
 pub fn TopProcesses(title: &'static str, processes: Vec<ProcessInfo>) -> impl IntoView {

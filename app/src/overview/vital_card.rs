@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::format;
-use crate::model::Metric;
+use crate::shared::format;
+use crate::vitals::Metric;
 
 /// The card's title: the metric's title plus its label (mount point, process name).
 pub fn card_title(m: &Metric) -> String {

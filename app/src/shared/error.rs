@@ -58,11 +58,11 @@ impl AppError {
 }
 
 #[cfg(feature = "ssr")]
-impl From<crate::backend::BackendError> for AppError {
-    fn from(e: crate::backend::BackendError) -> Self {
+impl From<crate::shared::backend::BackendError> for AppError {
+    fn from(e: crate::shared::backend::BackendError) -> Self {
         let kind = match &e {
-            crate::backend::BackendError::BadRequest(_) => ErrorKind::BadRequest,
-            crate::backend::BackendError::Unavailable(_) => ErrorKind::Unavailable,
+            crate::shared::backend::BackendError::BadRequest(_) => ErrorKind::BadRequest,
+            crate::shared::backend::BackendError::Unavailable(_) => ErrorKind::Unavailable,
         };
         AppError::new(kind, e.to_string())
     }

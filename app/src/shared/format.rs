@@ -1,6 +1,6 @@
 //! Human formatting of values for the UI and the CLI.
 
-use crate::model::{Metric, Unit};
+use crate::vitals::{Metric, Unit};
 
 /// Formats bytes with SI prefixes (1 GB = 10^9 bytes, as the score's bands use).
 pub fn bytes(v: f64) -> String {
@@ -52,7 +52,7 @@ pub fn duration(secs: u64) -> String {
 
 /// A human title for a metric name.
 pub fn title(name: &str) -> &'static str {
-    crate::metric_def::by_name(name).map_or("Metric", |d| d.title)
+    crate::vitals::metric_def::by_name(name).map_or("Metric", |d| d.title)
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC for a time in ms since the epoch (Howard Hinnant's

@@ -6,10 +6,10 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::format;
-use crate::model::Unit;
-use crate::projection::Projection;
-use crate::trend::Trend;
+use crate::shared::format;
+use crate::trends::projection::Projection;
+use crate::trends::Trend;
+use crate::vitals::Unit;
 
 /// The default drawing size; the browser draws at the chart's real pixel width, so labels keep
 /// their size on a phone.
@@ -325,10 +325,10 @@ pub fn draw(trend: &Trend, width: u32, height: u32) -> Result<Drawn, ChartError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::HistoryPoint;
-    use crate::projection::{project, ProjectionRules};
-    use crate::range::Resolution;
-    use crate::trend::{TrendFlag, TrendLevel, TrendSeries, TrendSource};
+    use crate::shared::range::Resolution;
+    use crate::trends::projection::{project, ProjectionRules};
+    use crate::trends::{TrendFlag, TrendLevel, TrendSeries, TrendSource};
+    use crate::vitals::HistoryPoint;
 
     const DAY: i64 = 86_400_000;
 

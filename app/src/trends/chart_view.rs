@@ -1,15 +1,15 @@
 //! One drawn trend with its exploration: hover (or tap) for a crosshair with the exact value and
 //! time, drag (mouse or finger) across the chart to zoom into that span. The picture is drawn by
-//! [`crate::chart::draw`] in the browser; the crosshair and selection are a light overlay, so
+//! [`crate::trends::chart::draw`] in the browser; the crosshair and selection are a light overlay, so
 //! hovering never redraws the chart.
 
 use leptos::prelude::*;
 
-use crate::chart::{self, Plot, WIDTH};
-use crate::client::{capture_pointer, now_precise_ms, pointer_x};
-use crate::format;
-use crate::projection::Projection;
-use crate::trend::{nearest, Trend};
+use crate::shared::client::{capture_pointer, now_precise_ms, pointer_x};
+use crate::shared::format;
+use crate::trends::chart::{self, Plot, WIDTH};
+use crate::trends::projection::Projection;
+use crate::trends::{nearest, Trend};
 
 /// A drag narrower than this (viewBox units) is a tap: it shows the value instead of zooming.
 const MIN_DRAG: f64 = 6.0;
@@ -22,7 +22,7 @@ pub fn projection_text(t: &Trend) -> String {
     let unit = t
         .series
         .first()
-        .map_or(crate::model::Unit::Count, |s| s.unit);
+        .map_or(crate::vitals::Unit::Count, |s| s.unit);
     match &t.projection {
         Projection::Rising { fit, crossings } => {
             let slope = format!(

@@ -4,10 +4,10 @@
 
 use leptos::prelude::*;
 
-use crate::client::post_json;
-use crate::components::chart_view::ChartView;
-use crate::components::trend_chart::source_text;
-use crate::trend::Trend;
+use crate::shared::client::post_json;
+use crate::trends::chart_view::ChartView;
+use crate::trends::trend_chart::source_text;
+use crate::trends::Trend;
 
 /// The explore route (a POST: admins only, with the CSRF token).
 pub const EXPLORE_PATH: &str = "/api/v1/explore";

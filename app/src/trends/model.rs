@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{HistoryPoint, Unit};
-use crate::projection::Projection;
-use crate::range::{parse_range, RangeError, Resolution, MAX_RANGE_SECS};
+use crate::shared::range::{parse_range, RangeError, Resolution, MAX_RANGE_SECS};
+use crate::trends::projection::Projection;
+use crate::vitals::{HistoryPoint, Unit};
 
 /// At most this many points per series reach the screen (downsampled with LTTB).
 pub const MAX_POINTS: usize = 1_000;
@@ -96,8 +96,8 @@ pub const TREND_NAMES: &[&str] = &[
 ];
 
 /// The trend a score dimension's drill-down links to.
-pub fn trend_for_dimension(id: crate::score::DimensionId) -> Option<&'static str> {
-    use crate::score::DimensionId::*;
+pub fn trend_for_dimension(id: crate::overview::score::DimensionId) -> Option<&'static str> {
+    use crate::overview::score::DimensionId::*;
     match id {
         CpuEfficiency => Some("steal"),
         MemoryPressure => Some("memory"),
@@ -241,8 +241,8 @@ pub fn anomaly_flags(series: &[TrendSeries], limit_per_day: f64) -> Vec<TrendFla
                     text: format!(
                         "{} wrote {} that day (limit {})",
                         s.label,
-                        crate::format::bytes(per_day),
-                        crate::format::bytes(limit_per_day)
+                        crate::shared::format::bytes(per_day),
+                        crate::shared::format::bytes(limit_per_day)
                     ),
                 })
         })

@@ -5,9 +5,9 @@
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::components::explore::Explore;
-use crate::components::trend_chart::TrendChart;
-use crate::trend::TREND_NAMES;
+use crate::trends::explore::Explore;
+use crate::trends::trend_chart::TrendChart;
+use crate::trends::TREND_NAMES;
 use crate::use_session;
 
 #[component]

@@ -4,13 +4,13 @@
 
 use leptos::prelude::*;
 
-use crate::api::get_trend;
-use crate::chart::colour;
-use crate::client::parse_local_datetime;
-use crate::components::chart_view::{projection_text, ChartView};
-use crate::format;
-use crate::range::Resolution;
-use crate::trend::{Trend, TrendSource};
+use crate::shared::client::parse_local_datetime;
+use crate::shared::format;
+use crate::shared::range::Resolution;
+use crate::trends::api::get_trend;
+use crate::trends::chart::colour;
+use crate::trends::chart_view::{projection_text, ChartView};
+use crate::trends::{Trend, TrendSource};
 
 /// The ranges offered as buttons.
 pub const RANGES: &[&str] = &["1h", "24h", "7d", "30d"];
@@ -76,10 +76,10 @@ pub fn TrendChart(
 
     #[cfg(feature = "hydrate")]
     {
-        let last_fetch = StoredValue::new(crate::clock::now_ms());
+        let last_fetch = StoredValue::new(crate::shared::clock::now_ms());
         if let Ok(h) = set_interval_with_handle(
             move || {
-                let now = crate::clock::now_ms();
+                let now = crate::shared::clock::now_ms();
                 let due = shown.with_untracked(|t| {
                     t.as_ref().map_or(5, |t| tail_period_secs(t.resolution)) * 1000
                 });

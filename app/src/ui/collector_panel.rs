@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::format;
-use crate::model::CollectorStatus;
+use crate::shared::format;
+use crate::vitals::CollectorStatus;
 
 /// "12s ago", or "never".
 pub fn ago(now_ms: i64, then_ms: Option<i64>) -> String {

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::HistoryPoint;
+use crate::vitals::HistoryPoint;
 
 /// The SVG path of `points` scaled into a `width` × `height` box (flat series sit in the middle).
 pub fn sparkline_path(points: &[HistoryPoint], width: f64, height: f64) -> String {

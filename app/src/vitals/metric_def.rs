@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Unit;
+use crate::vitals::Unit;
 
 /// Every metric Steward collects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ impl LabelKind {
     }
 }
 
-/// Which configured threshold judges a metric (a field of [`crate::thresholds::Thresholds`]).
+/// Which configured threshold judges a metric (a field of [`crate::vitals::thresholds::Thresholds`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThresholdKey {
     CpuSteal,
@@ -103,6 +103,8 @@ pub struct MetricDef {
     pub source: Source,
 }
 
+// One argument per column keeps the table below one readable row per metric.
+#[allow(clippy::too_many_arguments)]
 const fn def(
     id: MetricId,
     name: &'static str,
@@ -175,7 +177,7 @@ impl MetricId {
 
     /// The history key of this metric with `label`: `name` or `name:label`.
     pub fn series_key(self, label: Option<&str>) -> String {
-        crate::model::series_key(self.name(), label)
+        crate::vitals::series_key(self.name(), label)
     }
 }
 

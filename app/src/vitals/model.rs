@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::score::Score;
+use crate::overview::score::Score;
 
 /// How healthy one reading is. `Unknown` means the value could not be read: never shown as 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -88,7 +88,7 @@ impl Metric {
 
 /// Whether a series key names a metric Steward collects (stored or not yet).
 pub fn is_known_series(key: &str) -> bool {
-    crate::metric_def::by_series_key(key).is_some()
+    crate::vitals::metric_def::by_series_key(key).is_some()
 }
 
 /// Builds a history series key from a metric name and optional label.
@@ -229,6 +229,6 @@ pub struct HistoryPoint {
 pub struct History {
     pub metric: String,
     pub range: String,
-    pub resolution: crate::range::Resolution,
+    pub resolution: crate::shared::range::Resolution,
     pub points: Vec<HistoryPoint>,
 }

@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metric_def::ThresholdKey;
-use crate::model::Level;
+use crate::vitals::metric_def::ThresholdKey;
+use crate::vitals::Level;
 
 /// A pair of upper limits. Either may be absent (e.g. `SwapCached` only warns).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -142,7 +142,7 @@ impl Default for Thresholds {
 impl Thresholds {
     /// The threshold that applies to a metric name, if any.
     pub fn for_metric(&self, name: &str, label: Option<&str>) -> Option<Threshold> {
-        self.by_key(crate::metric_def::by_name(name)?.threshold?, label)
+        self.by_key(crate::vitals::metric_def::by_name(name)?.threshold?, label)
     }
 
     /// The configured threshold behind a key (a process watch is found by the label).

@@ -19,7 +19,7 @@ use crate::config::DockerConfig;
 use crate::docker::convert::{self, Rules, Sample};
 use crate::docker::{DockerClient, DockerError};
 use crate::watchdog::{Decision, Watchdog};
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 
 /// The collector's name in status reports.
 pub const NAME: &str = "docker";

@@ -6,10 +6,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use app::model::{CollectorState, CollectorStatus};
+use app::vitals::{CollectorState, CollectorStatus};
 use tokio_util::sync::CancellationToken;
 
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 
 /// What one round produced: the data, and the problems that made it partial (degraded).
 #[derive(Debug)]

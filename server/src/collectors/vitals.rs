@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::metric_def::MetricId;
-use app::model::{Metric, ProcessInfo, Vitals};
-use app::thresholds::Thresholds;
+use app::vitals::metric_def::MetricId;
+use app::vitals::thresholds::Thresholds;
+use app::vitals::{Metric, ProcessInfo, Vitals};
 use tokio_util::sync::CancellationToken;
 
 use super::periodic;
@@ -140,7 +140,7 @@ impl VitalsCollector {
         let stat = read(&self.proc_path("stat")).and_then(|t| Ok(procfs::parse_stat(&t)?));
         RawSample {
             at: Instant::now(),
-            wall_ms: app::clock::now_ms(),
+            wall_ms: app::shared::clock::now_ms(),
             host: read(&self.proc_path("sys/kernel/hostname")).map(|h| h.trim().to_string()),
             stat,
             load: read(&self.proc_path("loadavg")).and_then(|t| Ok(procfs::parse_loadavg(&t)?)),
@@ -556,15 +556,15 @@ impl<'a> MetricSink<'a> {
                 Some(v),
                 threshold
                     .map(|t| t.level(v))
-                    .unwrap_or(app::model::Level::Ok),
+                    .unwrap_or(app::vitals::Level::Ok),
                 None,
             ),
             Err(reason) => {
-                let key = app::model::series_key(name, label);
+                let key = app::vitals::series_key(name, label);
                 if !self.problems.iter().any(|p| p.ends_with(&reason)) {
                     self.problems.push(format!("{key}: {reason}"));
                 }
-                (None, app::model::Level::Unknown, Some(reason))
+                (None, app::vitals::Level::Unknown, Some(reason))
             }
         };
         self.metrics.push(Metric {
@@ -681,7 +681,7 @@ mod tests {
         assert_eq!(v.host, "fixture-host");
         for m in &v.metrics {
             assert!(
-                app::model::is_known_series(&m.series_key()),
+                app::vitals::is_known_series(&m.series_key()),
                 "{} missing from METRIC_NAMES",
                 m.name
             );
@@ -690,7 +690,7 @@ mod tests {
         // The same stat file twice: no CPU time passed, so CPU percentages are unknown, not 0.
         let steal = v.metric("cpu_steal_pct", None).unwrap();
         assert_eq!(steal.value, None);
-        assert_eq!(steal.level, app::model::Level::Unknown);
+        assert_eq!(steal.level, app::vitals::Level::Unknown);
         assert!(got
             .problems
             .iter()
@@ -705,7 +705,7 @@ mod tests {
         assert_eq!(v.value("procs_d_state", None), Ok(1.0));
         let rclone = v.metric("process_count", Some("rclone")).unwrap();
         assert_eq!(rclone.value, Some(3.0));
-        assert_eq!(rclone.level, app::model::Level::Warn);
+        assert_eq!(rclone.level, app::vitals::Level::Warn);
         assert_eq!(v.value("psi_memory_some_avg10", None), Ok(12.5));
         assert_eq!(v.top_rss[0].name, "python3");
         assert_eq!(v.top_rss[0].rss_bytes, 2_000_000 * c.page_size);

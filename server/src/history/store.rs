@@ -7,8 +7,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use app::model::{History, HistoryPoint};
-use app::range::{parse_range, RangeError, Resolution};
+use app::shared::range::{parse_range, RangeError, Resolution};
+use app::vitals::{History, HistoryPoint};
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::containers::{Container, Health};
-use app::metric_def::MetricId;
-use app::model::{CollectorStatus, Vitals};
+use app::vitals::metric_def::MetricId;
+use app::vitals::{CollectorStatus, Vitals};
 use tokio_util::sync::CancellationToken;
 
 use super::{HistoryError, HistoryStore, Sample};
 use crate::bus::{local_host, Bus, Event, HostId, Subscription};
 use crate::collectors::periodic::StatusBook;
 use crate::config::HistoryConfig;
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 
 /// The writer's name in status reports and `/metrics`.
 pub const NAME: &str = "history";
@@ -262,7 +262,7 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::model::{Level, Metric, Unit};
+    use app::vitals::{Level, Metric, Unit};
 
     #[test]
     fn the_container_write_prefix_is_its_metrics_key() {

@@ -4,8 +4,8 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use app::model::{CollectorStatus, History, Vitals};
-use app::score::Score;
+use app::overview::score::Score;
+use app::vitals::{CollectorStatus, History, Vitals};
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
@@ -14,13 +14,14 @@ use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::WatchStream;
 
-use app::range::{parse_range, Resolution};
+use app::shared::backend::BackendError;
+use app::shared::range::{parse_range, Resolution};
 
 use super::error::ApiError;
 use super::AppState;
 use crate::audit::{Action, Entry, Outcome};
 use crate::history::HistoryError;
-use app::clock::now_ms;
+use app::shared::clock::now_ms;
 
 /// The admin-only PromQL route: a POST, so the guard demands an admin and the CSRF token.
 pub const EXPLORE: &str = "/api/v1/explore";
@@ -90,7 +91,7 @@ async fn trend(
     State(state): State<AppState>,
     axum::extract::Path(name): axum::extract::Path<String>,
     Query(q): Query<TrendQuery>,
-) -> Result<Json<app::trend::Trend>, ApiError> {
+) -> Result<Json<app::trends::Trend>, ApiError> {
     Ok(Json(trend_for(&state, &name, &q).await?))
 }
 
@@ -99,10 +100,10 @@ pub async fn trend_for(
     state: &AppState,
     name: &str,
     q: &TrendQuery,
-) -> Result<app::trend::Trend, crate::trends::TrendError> {
+) -> Result<app::trends::Trend, crate::trends::TrendError> {
     let def = crate::trends::definition(name, &state.config)?;
     let now = now_ms();
-    let window = app::trend::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
+    let window = app::trends::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
     match &state.prometheus {
         Some(client) => {
             let min_step = state.config.prometheus.min_step_secs;
@@ -129,14 +130,14 @@ async fn explore(
     State(state): State<AppState>,
     axum::Extension(user): axum::Extension<app::auth::SessionView>,
     Json(req): Json<ExploreRequest>,
-) -> Result<Json<app::trend::Trend>, ApiError> {
+) -> Result<Json<app::trends::Trend>, ApiError> {
     let Some(client) = &state.prometheus else {
         return Err(ApiError::BadRequest(
             "explore needs Prometheus: set prometheus.url (trends read SQLite without it)".into(),
         ));
     };
     let w = &req.window;
-    let window = app::trend::resolve_window(w.range.as_deref(), w.from, w.to, "1h", now_ms())
+    let window = app::trends::resolve_window(w.range.as_deref(), w.from, w.to, "1h", now_ms())
         .map_err(crate::trends::TrendError::from)?;
     let p = &state.config.prometheus;
     let result = crate::trends::explore(
@@ -188,7 +189,7 @@ pub async fn history_for(
     range: &str,
 ) -> Result<History, HistoryError> {
     match state.store.query(metric, range, now_ms()).await {
-        Err(HistoryError::UnknownMetric(m)) if app::model::is_known_series(&m) => Ok(History {
+        Err(HistoryError::UnknownMetric(m)) if app::vitals::is_known_series(&m) => Ok(History {
             metric: m,
             range: range.trim().to_string(),
             resolution: Resolution::for_range(parse_range(range)?),
@@ -200,17 +201,17 @@ pub async fn history_for(
 
 /// `GET /api/v1/stream`: Server-Sent Events. The first event is the whole `Overview` JSON;
 /// after it, each round sends an event named `change` with only what changed
-/// ([`app::overview_change::OverviewChange`]), and nothing when nothing did. A reconnect starts
+/// ([`app::overview::change::OverviewChange`]), and nothing when nothing did. A reconnect starts
 /// with the whole overview again.
 async fn stream(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let mut sent: Option<Arc<app::model::Overview>> = None;
+    let mut sent: Option<Arc<app::vitals::Overview>> = None;
     let events = WatchStream::new(state.hub.subscribe())
         .filter_map(move |next| {
             let event = match sent.replace(next.clone()) {
                 None => Some(Event::default().json_data(&*next)),
-                Some(prev) => app::overview_change::OverviewChange::between(&prev, &next)
+                Some(prev) => app::overview::change::OverviewChange::between(&prev, &next)
                     .map(|change| Event::default().event("change").json_data(change)),
             };
             let event = event.map(|e| {
@@ -236,7 +237,7 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     let degraded = collectors.iter().any(|c| {
         matches!(
             c.state,
-            app::model::CollectorState::Degraded | app::model::CollectorState::Error
+            app::vitals::CollectorState::Degraded | app::vitals::CollectorState::Error
         )
     });
     Json(Health {
@@ -246,17 +247,17 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
 }
 
 /// The API's error as a page sees it; storage details stay in the server log.
-fn backend_error(e: ApiError) -> app::backend::BackendError {
+fn backend_error(e: ApiError) -> app::shared::backend::BackendError {
     match e {
         ApiError::BadRequest(m) | ApiError::NotFound(m) => {
-            app::backend::BackendError::BadRequest(m)
+            app::shared::backend::BackendError::BadRequest(m)
         }
         ApiError::Upstream(m) | ApiError::UpstreamTimeout(m) => {
-            app::backend::BackendError::Unavailable(m)
+            app::shared::backend::BackendError::Unavailable(m)
         }
         ApiError::Unavailable(source) => {
             tracing::error!("history query failed: {source}");
-            app::backend::BackendError::Unavailable("see the server log".into())
+            app::shared::backend::BackendError::Unavailable("see the server log".into())
         }
     }
 }
@@ -266,41 +267,18 @@ pub struct ServerBackend {
     pub state: AppState,
 }
 
-#[async_trait::async_trait]
-impl app::backend::Backend for ServerBackend {
-    fn overview(&self) -> Arc<app::model::Overview> {
+impl app::overview::backend::OverviewBackend for ServerBackend {
+    fn overview(&self) -> Arc<app::vitals::Overview> {
         self.state.hub.overview()
     }
+}
 
-    async fn history(
-        &self,
-        metric: &str,
-        range: &str,
-    ) -> Result<History, app::backend::BackendError> {
+#[async_trait::async_trait]
+impl app::trends::backend::TrendsBackend for ServerBackend {
+    async fn history(&self, metric: &str, range: &str) -> Result<History, BackendError> {
         history_for(&self.state, metric, range)
             .await
             .map_err(|e| backend_error(ApiError::from(e)))
-    }
-
-    fn containers(&self) -> app::containers::Containers {
-        self.state.hub.containers()
-    }
-
-    async fn container_detail(
-        &self,
-        id: &str,
-    ) -> Result<app::containers::ContainerDetail, app::backend::BackendError> {
-        self.state
-            .actions
-            .detail(id, 50)
-            .await
-            .map_err(|e| match e {
-                crate::actions::ActionError::NotFound(_)
-                | crate::actions::ActionError::DockerOff => {
-                    app::backend::BackendError::BadRequest(e.to_string())
-                }
-                other => app::backend::BackendError::Unavailable(other.to_string()),
-            })
     }
 
     async fn trend(
@@ -309,20 +287,42 @@ impl app::backend::Backend for ServerBackend {
         range: Option<String>,
         from: Option<i64>,
         to: Option<i64>,
-    ) -> Result<app::trend::Trend, app::backend::BackendError> {
+    ) -> Result<app::trends::Trend, BackendError> {
         let q = TrendQuery { range, from, to };
         trend_for(&self.state, name, &q)
             .await
             .map_err(|e| backend_error(ApiError::from(e)))
     }
+}
 
-    async fn audit(
+#[async_trait::async_trait]
+impl app::containers::backend::ContainersBackend for ServerBackend {
+    fn containers(&self) -> app::containers::Containers {
+        self.state.hub.containers()
+    }
+
+    async fn container_detail(
         &self,
-        before: Option<i64>,
-    ) -> Result<Vec<app::auth::AuditEntry>, app::backend::BackendError> {
+        id: &str,
+    ) -> Result<app::containers::ContainerDetail, BackendError> {
+        self.state
+            .actions
+            .detail(id, 50)
+            .await
+            .map_err(|e| match e {
+                crate::actions::ActionError::NotFound(_)
+                | crate::actions::ActionError::DockerOff => BackendError::BadRequest(e.to_string()),
+                other => BackendError::Unavailable(other.to_string()),
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl app::auth::backend::AuditBackend for ServerBackend {
+    async fn audit(&self, before: Option<i64>) -> Result<Vec<app::auth::AuditEntry>, BackendError> {
         self.state.audit.list(before, 100).await.map_err(|e| {
             tracing::error!("audit query failed: {e}");
-            app::backend::BackendError::Unavailable("see the server log".into())
+            BackendError::Unavailable("see the server log".into())
         })
     }
 }

@@ -2,7 +2,7 @@
 //! that gives every error under `/api/` that one shape: axum's own rejections (a malformed
 //! query or body, a wrong content type) and server functions' errors included.
 
-use app::error::AppError;
+use app::shared::error::AppError;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use app::model::{CollectorState, CollectorStatus, Level, Metric, Overview};
+use app::vitals::{CollectorState, CollectorStatus, Level, Metric, Overview};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -70,7 +70,7 @@ fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::bus::SubscriberSt
 
 /// The exported family of a vitals metric, in base units (from its definition).
 pub fn export_name(name: &str) -> String {
-    match app::metric_def::by_name(name) {
+    match app::vitals::metric_def::by_name(name) {
         Some(d) => d.export.to_string(),
         // A metric without a definition still shows up rather than vanishing.
         None => format!("steward_{name}"),
@@ -79,7 +79,7 @@ pub fn export_name(name: &str) -> String {
 
 /// The label name a metric's label is exported under.
 fn label_name(name: &str) -> &'static str {
-    app::metric_def::by_name(name).map_or("instance", |d| d.label.export_label())
+    app::vitals::metric_def::by_name(name).map_or("instance", |d| d.label.export_label())
 }
 
 fn escape(v: &str) -> String {
@@ -207,7 +207,7 @@ pub fn render(o: &Overview) -> String {
             groups.entry(export_name(&m.name)).or_default().push(m);
         }
         for (name, metrics) in &groups {
-            let help = app::format::title(&metrics[0].name);
+            let help = app::shared::format::title(&metrics[0].name);
             family(
                 &mut out,
                 name,

@@ -1,7 +1,7 @@
 //! Pure parts of the Prometheus HTTP API client: the `query_range` response format (as
 //! documented at prometheus.io/docs/prometheus/latest/querying/api/) and the choice of step.
 
-use app::model::HistoryPoint;
+use app::vitals::HistoryPoint;
 use serde::Deserialize;
 
 /// Prometheus refuses ranges of more than 11,000 points per series.

@@ -1,0 +1,12 @@
+//! Containers: the panel's types and rules, its page, rows, alerts and the bulk restart.
+
+pub mod alerts;
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod bulk_restart;
+pub mod model;
+pub mod page;
+pub mod row;
+
+pub use model::*;

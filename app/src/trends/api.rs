@@ -1,0 +1,33 @@
+//! The trends' server functions: stored history and named trends.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::shared::error::AppError;
+use crate::trends::Trend;
+use crate::vitals::History;
+
+/// A stored history series, e.g. `get_history("cpu_steal_pct", "1h")`.
+#[server(input = GetUrl)]
+pub async fn get_history(metric: String, range: String) -> Result<History, AppError> {
+    let backend = crate::shared::backend::backend()?;
+    backend
+        .history(&metric, &range)
+        .await
+        .map_err(AppError::from)
+}
+
+/// A named trend over the last `range` (e.g. `7d`), or from `from` to `to` (ms) after a zoom.
+#[server(input = GetUrl)]
+pub async fn get_trend(
+    name: String,
+    range: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Trend, AppError> {
+    let backend = crate::shared::backend::backend()?;
+    backend
+        .trend(&name, range, from, to)
+        .await
+        .map_err(AppError::from)
+}
