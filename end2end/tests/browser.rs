@@ -557,7 +557,7 @@ const SEEDED_MOUNT: &str = "/steward-seeded";
 /// an hour ago, written and rolled up through the server's own store before it starts.
 async fn seed_disk_history(data: &Path) {
     const HOUR: i64 = 3_600_000;
-    let store = server::history::HistoryStore::open(&data.join("steward.db"))
+    let store = server::store::history::HistoryStore::open(&data.join("steward.db"))
         .await
         .unwrap();
     let now = std::time::SystemTime::now()
@@ -565,10 +565,10 @@ async fn seed_disk_history(data: &Path) {
         .unwrap()
         .as_millis() as i64;
     let end = now / HOUR * HOUR - HOUR;
-    let samples: Vec<server::history::Sample> = (0..40 * 24)
+    let samples: Vec<server::store::history::Sample> = (0..40 * 24)
         .map(|h| {
             let days = h as f64 / 24.0;
-            server::history::Sample {
+            server::store::history::Sample {
                 series: format!("disk_used_pct:{SEEDED_MOUNT}"),
                 ts_ms: end - (40 * 24 - h) * HOUR,
                 value: 30.0 + 0.5 * days + 0.3 * (days * std::f64::consts::TAU).sin(),
@@ -838,15 +838,15 @@ async fn bench_chart_redraw() {
     const MIN: i64 = 60_000;
     let tmp = tempfile::tempdir().unwrap();
     {
-        let store = server::history::HistoryStore::open(&tmp.path().join("steward.db"))
+        let store = server::store::history::HistoryStore::open(&tmp.path().join("steward.db"))
             .await
             .unwrap();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_millis() as i64;
-        let samples: Vec<server::history::Sample> = (0..2 * 24 * 60 * 3)
-            .map(|i| server::history::Sample {
+        let samples: Vec<server::store::history::Sample> = (0..2 * 24 * 60 * 3)
+            .map(|i| server::store::history::Sample {
                 series: format!("disk_used_pct:{SEEDED_MOUNT}"),
                 ts_ms: now - 2 * 24 * 60 * MIN + i * 20_000,
                 value: 40.0 + (i as f64 / 500.0).sin() * 3.0 + (i % 3) as f64 * 0.2,

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use server::config::Config;
-use server::history::HistoryStore;
+use server::store::history::HistoryStore;
 use server::trends::{definition, sqlite_trend};
 
 const MIN: i64 = 60_000;

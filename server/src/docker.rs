@@ -1,7 +1,10 @@
 //! The only place Steward talks to Docker: a bollard client with a timeout on every call and
 //! errors that say what went wrong (socket missing, permission denied, timeout, API error).
 
+pub mod actions;
+pub mod collector;
 pub mod convert;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -14,8 +14,8 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 
-use crate::history::HistoryStore;
-use crate::state::Hub;
+use crate::hub::Hub;
+use crate::store::history::HistoryStore;
 
 /// What every handler can reach.
 #[derive(Clone, FromRef)]
@@ -23,14 +23,14 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub hub: Arc<Hub>,
     /// Where actions announce their results (and later, ingest publishes).
-    pub bus: Arc<crate::bus::Bus>,
+    pub bus: Arc<crate::platform::bus::Bus>,
     pub store: Arc<HistoryStore>,
     pub config: Arc<crate::config::Config>,
     /// Set when `prometheus.url` is configured: trends are then read from there.
-    pub prometheus: Option<crate::prometheus::PrometheusClient>,
+    pub prometheus: Option<crate::trends::prometheus::PrometheusClient>,
     /// Fires on shutdown so that long-lived streams end and the server can stop.
     pub shutdown: CancellationToken,
     pub auth: Arc<crate::auth::Auth>,
-    pub audit: crate::audit::AuditLog,
-    pub actions: Arc<crate::actions::Actions>,
+    pub audit: crate::store::audit::AuditLog,
+    pub actions: Arc<crate::docker::actions::Actions>,
 }

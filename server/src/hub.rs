@@ -1,4 +1,4 @@
-//! The hub: the read model. It subscribes to the [`crate::bus`] and keeps the latest state of
+//! The hub: the read model. It subscribes to the [`crate::platform::bus`] and keeps the latest state of
 //! every host (the local host is one host among many), from which pages and APIs read: they
 //! never wait for a collector. A watch channel carries the local host's overview to the live
 //! stream.
@@ -13,7 +13,7 @@ use app::vitals::{CollectorState, CollectorStatus, Overview, Vitals};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{local_host, Bus, Event, HostId, Subscription, LOCAL_HOST};
+use crate::platform::bus::{local_host, Bus, Event, HostId, Subscription, LOCAL_HOST};
 use app::shared::clock::now_ms;
 
 /// Why the service-health dimension is unknown when Docker is not monitored.
@@ -25,7 +25,7 @@ pub const BUS_STATUS: &str = "event bus";
 /// How long a drop keeps the bus status degraded.
 const DROP_MEMORY_MS: i64 = 10 * 60 * 1000;
 /// The Docker collector's name (its status decides why containers are missing).
-const DOCKER: &str = crate::collectors::docker::NAME;
+const DOCKER: &str = crate::docker::collector::NAME;
 
 /// What the hub knows about one host.
 #[derive(Default)]

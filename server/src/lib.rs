@@ -1,22 +1,17 @@
-//! Steward's server: collectors publish events on the [`bus`]; the [`state::Hub`] (the read
+//! Steward's server: collectors publish events on the [`platform::bus`]; the [`hub::Hub`] (the read
 //! model pages and APIs read) and the history writer (SQLite) subscribe. [`Application::build`] wires it all and binds the port (0 in tests).
 
 #![recursion_limit = "256"]
 
-pub mod actions;
-pub mod audit;
 pub mod auth;
-pub mod bus;
-pub mod check;
-pub mod collectors;
 pub mod config;
 pub mod docker;
-pub mod history;
 pub mod http;
-pub mod prometheus;
-pub mod state;
+pub mod hub;
+pub mod platform;
+pub mod store;
 pub mod trends;
-pub mod watchdog;
+pub mod vitals;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,11 +26,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 
-use crate::collectors::vitals::{self, VitalsCollector};
 use crate::config::Config;
-use crate::history::{task::WriterSettings, HistoryError, HistoryStore};
 use crate::http::AppState;
-use crate::state::Hub;
+use crate::hub::Hub;
+use crate::store::history::{task::WriterSettings, HistoryError, HistoryStore};
+use crate::vitals::collector::VitalsCollector;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +46,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("prometheus: {0}")]
-    Prometheus(prometheus::PromError),
+    Prometheus(trends::prometheus::PromError),
     #[error("first admin: {0}")]
     Auth(#[from] auth::AuthError),
     #[error("server failed: {0}")]
@@ -114,20 +109,21 @@ impl Application {
             }
             auth::Bootstrap::Ready => None,
         };
-        let audit = audit::AuditLog::new(store.pool().clone());
+        let audit = store::audit::AuditLog::new(store.pool().clone());
 
         let shutdown = CancellationToken::new();
-        let bus = Arc::new(bus::Bus::new());
+        let bus = Arc::new(platform::bus::Bus::new());
         // Every subscriber subscribes before any publisher starts.
-        let hub_events = bus.subscribe("hub", bus::HUB_QUEUE);
-        let history_events = bus.subscribe(history::task::NAME, bus::HISTORY_QUEUE);
+        let hub_events = bus.subscribe("hub", platform::bus::HUB_QUEUE);
+        let history_events =
+            bus.subscribe(store::history::task::NAME, platform::bus::HISTORY_QUEUE);
         let mut hub = Hub::new(
             config.score.disk_mount.clone(),
             config.collector.interval_secs,
         )
         .with_bus(bus.clone());
         let docker = config.docker.enabled.then(|| {
-            Arc::new(collectors::docker::DockerHandle::new(
+            Arc::new(docker::collector::DockerHandle::new(
                 docker::resolve_host(&config.docker.host),
                 Duration::from_secs(config.docker.call_timeout_secs),
             ))
@@ -147,7 +143,7 @@ impl Application {
         let round_timeout = Duration::from_secs(config.collector.round_timeout_secs);
         let mut tasks = vec![
             tokio::spawn(hub.clone().run(hub_events, shutdown.clone())),
-            tokio::spawn(history::task::run(
+            tokio::spawn(store::history::task::run(
                 store.clone(),
                 history_events,
                 WriterSettings {
@@ -157,7 +153,7 @@ impl Application {
                 bus.clone(),
                 shutdown.clone(),
             )),
-            tokio::spawn(vitals::run(
+            tokio::spawn(vitals::collector::run(
                 VitalsCollector::new(&config),
                 interval,
                 round_timeout,
@@ -170,11 +166,11 @@ impl Application {
             audit.clone().run(config.audit.clone(), shutdown.clone()),
         ));
         if let Some(handle) = &docker {
-            tasks.push(tokio::spawn(collectors::docker::run(
-                collectors::docker::DockerCollector::new(
+            tasks.push(tokio::spawn(docker::collector::run(
+                docker::collector::DockerCollector::new(
                     handle.clone(),
                     config.docker.clone(),
-                    watchdog::Watchdog::new(config.watchdog.clone()),
+                    docker::watchdog::Watchdog::new(config.watchdog.clone()),
                     audit.clone(),
                 )
                 .with_bus(bus.clone()),
@@ -183,7 +179,7 @@ impl Application {
                 shutdown.clone(),
             )));
         }
-        let actions = Arc::new(actions::Actions::new(
+        let actions = Arc::new(docker::actions::Actions::new(
             hub.clone(),
             bus.clone(),
             docker,
@@ -201,7 +197,7 @@ impl Application {
         let prometheus = match config.prometheus.url.as_str() {
             "" => None,
             url => Some(
-                prometheus::PrometheusClient::new(
+                trends::prometheus::PrometheusClient::new(
                     url,
                     Duration::from_secs(config.prometheus.timeout_secs),
                 )

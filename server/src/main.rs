@@ -30,20 +30,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check(args) => {
-            let code = server::check::run(&config, &args).await?;
+            let code = server::vitals::check::run(&config, &args).await?;
             std::process::exit(code);
         }
         Command::User(args) => {
             let role = app::auth::Role::parse(&args.role)
                 .ok_or_else(|| anyhow::anyhow!("--role must be admin or viewer"))?;
             let password = server::auth::read_password_file(&args.password_file)?;
-            let store = server::history::HistoryStore::open(&config.database_path()).await?;
+            let store = server::store::history::HistoryStore::open(&config.database_path()).await?;
             server::auth::upsert_user(store.pool(), &args.username, role, &password).await?;
             println!("user {} saved with role {}", args.username, role.as_str());
             Ok(())
         }
         Command::Backup(args) => {
-            let store = server::history::HistoryStore::open(&config.database_path()).await?;
+            let store = server::store::history::HistoryStore::open(&config.database_path()).await?;
             if let Err(e) = store.quick_check().await {
                 eprintln!("warning: {e}; copying what can be read");
             }

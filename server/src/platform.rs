@@ -1,8 +1,5 @@
-//! Collectors: each is `parse_*` (pure, in its own module) + `collect_once`, run by the one
-//! round loop in [`periodic`], which publishes its data and its own status to the
-//! [`crate::state::Hub`].
+//! What every feature runs on: the event bus collectors publish to, and the one round loop
+//! (`periodic`) every collector runs in.
 
-pub mod docker;
+pub mod bus;
 pub mod periodic;
-pub mod procfs;
-pub mod vitals;

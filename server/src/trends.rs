@@ -2,6 +2,8 @@
 //! the screen, with a least-squares projection of the primary series over the visible window,
 //! and the admin-only "explore" query.
 
+pub mod prometheus;
+
 use app::shared::downsample::lttb_indices;
 use app::shared::range::Resolution;
 use app::trends::projection::{project, Projection, ProjectionRules};
@@ -13,10 +15,10 @@ use app::vitals::metric_def::MetricId;
 use app::vitals::{HistoryPoint, Unit};
 
 use crate::config::{Config, HistoryConfig};
-use crate::history::task::CONTAINER_WRITE_PREFIX;
-use crate::history::{HistoryError, HistoryStore};
-use crate::prometheus::parse::{choose_step, Series};
-use crate::prometheus::{PromError, PrometheusClient};
+use crate::store::history::task::CONTAINER_WRITE_PREFIX;
+use crate::store::history::{HistoryError, HistoryStore};
+use crate::trends::prometheus::parse::{choose_step, Series};
+use crate::trends::prometheus::{PromError, PrometheusClient};
 
 /// A chart shows at most this many lines; the rest are named in the trend's note.
 pub const MAX_SERIES: usize = 8;
@@ -532,7 +534,7 @@ pub async fn explore(client: &PrometheusClient, e: Explore<'_>) -> Result<Trend,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::Sample;
+    use crate::store::history::Sample;
 
     #[test]
     fn names_are_allow_listed() {

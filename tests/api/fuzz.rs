@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use server::collectors::procfs;
+use server::vitals::procfs;
 use steward_tests::fuzz::Rng;
 
 use crate::helpers::{fixtures, spawn_app, Session, TestApp};

@@ -70,7 +70,9 @@ async fn the_setup_link_dies_once_an_admin_exists() {
     let first = FirstStart::start().await;
     let (base, token, db) = (first.base.clone(), first.token.clone(), first.db.clone());
     // An admin is made the other way (`steward user … --role admin` runs this).
-    let store = server::history::HistoryStore::open(&db).await.unwrap();
+    let store = server::store::history::HistoryStore::open(&db)
+        .await
+        .unwrap();
     server::auth::upsert_user(store.pool(), "ops", Role::Admin, "the-real-password")
         .await
         .unwrap();
@@ -185,15 +187,17 @@ async fn refusals_are_counted_not_written_one_row_each() {
 #[tokio::test]
 async fn the_audit_log_keeps_its_retention() {
     let app = spawn_app(|_, _| {}).await;
-    let store = server::history::HistoryStore::open(&app.db).await.unwrap();
-    let audit = server::audit::AuditLog::new(store.pool().clone());
+    let store = server::store::history::HistoryStore::open(&app.db)
+        .await
+        .unwrap();
+    let audit = server::store::audit::AuditLog::new(store.pool().clone());
     for i in 0..1_200 {
         audit
-            .record(server::audit::Entry {
+            .record(server::store::audit::Entry {
                 actor: "admin",
-                action: server::audit::Action::Restart,
+                action: server::store::audit::Action::Restart,
                 target: &format!("c{i}"),
-                outcome: server::audit::Outcome::Ok,
+                outcome: server::store::audit::Outcome::Ok,
                 detail: None,
             })
             .await;
@@ -441,7 +445,9 @@ async fn history_resumes_after_a_full_disk_is_freed() {
         resumed < Duration::from_secs(flush + 2),
         "writing resumes within one flush interval: {resumed:?}"
     );
-    let store = server::history::HistoryStore::open(&app.db).await.unwrap();
+    let store = server::store::history::HistoryStore::open(&app.db)
+        .await
+        .unwrap();
     let held: i64 = sqlx::query_scalar("SELECT count(*) FROM samples_raw WHERE ts >= ? AND ts < ?")
         .bind(full_since)
         .bind(full_since + 3_000)
@@ -524,7 +530,9 @@ async fn a_damaged_database_is_reported_as_the_history_error() {
     .await;
     // The root page of the daily rollups: no start-up step reads it, so only a check finds it.
     let (root, page): (i64, i64) = {
-        let store = server::history::HistoryStore::open(&app.db).await.unwrap();
+        let store = server::store::history::HistoryStore::open(&app.db)
+            .await
+            .unwrap();
         let root =
             sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = 'rollup_1d'")
                 .fetch_one(store.pool())

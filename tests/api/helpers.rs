@@ -42,7 +42,7 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
     /// The running server's hub, to publish state no collector here produces.
-    pub hub: std::sync::Arc<server::state::Hub>,
+    pub hub: std::sync::Arc<server::hub::Hub>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -120,7 +120,9 @@ impl TestApp {
 
     /// Creates (or updates) a user directly in the database, as `steward user` does.
     pub async fn add_user(&self, name: &str, role: app::auth::Role, password: &str) {
-        let store = server::history::HistoryStore::open(&self.db).await.unwrap();
+        let store = server::store::history::HistoryStore::open(&self.db)
+            .await
+            .unwrap();
         server::auth::upsert_user(store.pool(), name, role, password)
             .await
             .unwrap();
@@ -128,7 +130,9 @@ impl TestApp {
 
     /// Issues an agent token for `host` directly in the database.
     pub async fn agent_token(&self, host: &str) -> String {
-        let store = server::history::HistoryStore::open(&self.db).await.unwrap();
+        let store = server::store::history::HistoryStore::open(&self.db)
+            .await
+            .unwrap();
         server::auth::issue_agent_token(store.pool(), host)
             .await
             .unwrap()

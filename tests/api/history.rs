@@ -65,7 +65,9 @@ async fn shutdown_flushes_the_last_batch() {
     let dir = app.stop().await;
     // The database file holds the samples after a graceful stop.
     let db = dir.path().join("data/steward.db");
-    let store = server::history::HistoryStore::open(&db).await.unwrap();
+    let store = server::store::history::HistoryStore::open(&db)
+        .await
+        .unwrap();
     let counts = store.row_counts().await.unwrap();
     assert!(counts[0].1 > 0, "raw samples after shutdown: {counts:?}");
 }

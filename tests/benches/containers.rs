@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use server::collectors::docker::{DockerCollector, DockerHandle};
+use server::docker::collector::{DockerCollector, DockerHandle};
 use steward_tests::docker_engine::Engine;
 
 fn fixtures() -> PathBuf {
@@ -50,7 +50,7 @@ async fn round() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let store = server::history::HistoryStore::open(&dir.path().join("b.db"))
+    let store = server::store::history::HistoryStore::open(&dir.path().join("b.db"))
         .await
         .unwrap();
     let config = server::config::Config::default();
@@ -65,8 +65,8 @@ async fn round() {
         let mut collector = DockerCollector::new(
             handle,
             docker,
-            server::watchdog::Watchdog::new(watchdog.clone()),
-            server::audit::AuditLog::new(store.pool().clone()),
+            server::docker::watchdog::Watchdog::new(watchdog.clone()),
+            server::store::audit::AuditLog::new(store.pool().clone()),
         );
         // The first round also inspects the image once; it is reported apart.
         let t = Instant::now();

@@ -11,12 +11,12 @@ use app::containers::{
 };
 use tokio::sync::broadcast;
 
-use crate::audit::{Action, AuditLog, Entry, Outcome};
 use crate::auth::password::random_token;
-use crate::bus::{local_host, ActionOutcome, Bus, Event};
-use crate::collectors::docker::DockerHandle;
+use crate::docker::collector::DockerHandle;
 use crate::docker::DockerError;
-use crate::state::Hub;
+use crate::hub::Hub;
+use crate::platform::bus::{local_host, ActionOutcome, Bus, Event};
+use crate::store::audit::{Action, AuditLog, Entry, Outcome};
 use app::shared::clock::now_ms;
 
 /// How long a bulk-restart confirmation stays valid.

@@ -12,13 +12,13 @@ use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::periodic;
-use crate::audit::{Action, AuditLog, Entry, Outcome};
-use crate::bus::{local_host, Bus, ContainerEventRecord, Event};
 use crate::config::DockerConfig;
 use crate::docker::convert::{self, Rules, Sample};
+use crate::docker::watchdog::{Decision, Watchdog};
 use crate::docker::{DockerClient, DockerError};
-use crate::watchdog::{Decision, Watchdog};
+use crate::platform::bus::{local_host, Bus, ContainerEventRecord, Event};
+use crate::platform::periodic;
+use crate::store::audit::{Action, AuditLog, Entry, Outcome};
 use app::shared::clock::now_ms;
 
 /// The collector's name in status reports.

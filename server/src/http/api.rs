@@ -19,8 +19,8 @@ use app::shared::range::{parse_range, Resolution};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::audit::{Action, Entry, Outcome};
-use crate::history::HistoryError;
+use crate::store::audit::{Action, Entry, Outcome};
+use crate::store::history::HistoryError;
 use app::shared::clock::now_ms;
 
 /// The admin-only PromQL route: a POST, so the guard demands an admin and the CSRF token.
@@ -152,8 +152,8 @@ async fn explore(
     .await
     .map_err(|e| match e {
         // A query the user mistyped is their request's fault, not a broken upstream.
-        crate::trends::TrendError::Prometheus(crate::prometheus::PromError::Parse(
-            crate::prometheus::parse::ParseError::Api { kind, message },
+        crate::trends::TrendError::Prometheus(crate::trends::prometheus::PromError::Parse(
+            crate::trends::prometheus::parse::ParseError::Api { kind, message },
         )) if kind == "bad_data" => {
             crate::trends::TrendError::Explore(format!("Prometheus refused the query: {message}"))
         }
@@ -310,8 +310,10 @@ impl app::containers::backend::ContainersBackend for ServerBackend {
             .detail(id, 50)
             .await
             .map_err(|e| match e {
-                crate::actions::ActionError::NotFound(_)
-                | crate::actions::ActionError::DockerOff => BackendError::BadRequest(e.to_string()),
+                crate::docker::actions::ActionError::NotFound(_)
+                | crate::docker::actions::ActionError::DockerOff => {
+                    BackendError::BadRequest(e.to_string())
+                }
                 other => BackendError::Unavailable(other.to_string()),
             })
     }

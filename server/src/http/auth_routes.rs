@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::guard::session_token;
 use super::AppState;
-use crate::audit::{Action, Entry, Outcome, Refusal};
 use crate::auth::{AuthError, CurrentUser};
+use crate::store::audit::{Action, Entry, Outcome, Refusal};
 
 pub fn router() -> Router<AppState> {
     Router::new()

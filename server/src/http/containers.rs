@@ -14,7 +14,7 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
 use super::AppState;
-use crate::actions::ActionError;
+use crate::docker::actions::ActionError;
 use crate::docker::DockerError;
 
 /// Every mutating route of this module with a sample path, for the guard test. Adding an action

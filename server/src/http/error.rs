@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::history::HistoryError;
+use crate::store::history::HistoryError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -51,7 +51,7 @@ impl From<crate::trends::TrendError> for ApiError {
             }
             crate::trends::TrendError::History(h) => h.into(),
             crate::trends::TrendError::Prometheus(p) => match p {
-                crate::prometheus::PromError::Timeout { .. } => {
+                crate::trends::prometheus::PromError::Timeout { .. } => {
                     ApiError::UpstreamTimeout(p.to_string())
                 }
                 _ => ApiError::Upstream(p.to_string()),

@@ -93,8 +93,8 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 async fn agent_guard(state: &AppState, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let refuse = |state: &AppState, req: &Request, status, reason: &'static str| {
-        state.audit.refused(crate::audit::Refusal {
-            action: crate::audit::Action::Guard,
+        state.audit.refused(crate::store::audit::Refusal {
+            action: crate::store::audit::Action::Guard,
             actor: "-",
             client: &client_address(req),
             target: &path,
@@ -189,8 +189,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     } else if let Err((status, reason)) = may_act(&req, &path, user.as_ref()) {
         // Counted, not a row each: anyone can send these.
         let actor = user.as_ref().map_or("-", |u| u.view.username.as_str());
-        state.audit.refused(crate::audit::Refusal {
-            action: crate::audit::Action::Guard,
+        state.audit.refused(crate::store::audit::Refusal {
+            action: crate::store::audit::Action::Guard,
             actor,
             client: &client_address(&req),
             target: &path,

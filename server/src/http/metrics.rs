@@ -26,7 +26,7 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// The bus's per-subscriber counters, and the history writer's lost samples.
-fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::bus::SubscriberStats>]) {
+fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::platform::bus::SubscriberStats>]) {
     family(
         out,
         "steward_bus_events_delivered_total",
@@ -63,7 +63,7 @@ fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::bus::SubscriberSt
     );
     let history = stats
         .iter()
-        .find(|s| s.name == crate::history::task::NAME)
+        .find(|s| s.name == crate::store::history::task::NAME)
         .map_or(0, |s| s.dropped_samples());
     let _ = writeln!(out, "steward_history_samples_dropped_total {history}");
 }

@@ -276,7 +276,7 @@ mod tests {
                 host: "h".into(),
                 cores: 1,
                 collected_at_ms: 0,
-                metrics: vec![crate::bus::tests::metric(); n],
+                metrics: vec![crate::platform::bus::tests::metric(); n],
                 top_rss: vec![],
                 top_cpu: vec![],
             })),

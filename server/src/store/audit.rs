@@ -13,7 +13,7 @@ use std::time::Duration;
 use app::auth::AuditEntry;
 use app::containers::{ContainerEvent, ContainerEventKind};
 
-use crate::bus::ContainerEventRecord;
+use crate::platform::bus::ContainerEventRecord;
 use sqlx::{Row, SqlitePool};
 use tokio_util::sync::CancellationToken;
 

@@ -8,8 +8,8 @@ use app::shared::format;
 use app::vitals::{Level, Vitals};
 use serde::Serialize;
 
-use crate::collectors::vitals::{CollectError, Collected, VitalsCollector};
 use crate::config::{CheckArgs, Config};
+use crate::vitals::collector::{CollectError, Collected, VitalsCollector};
 
 /// Why `steward check` could not run.
 #[derive(Debug, thiserror::Error)]

@@ -15,10 +15,10 @@ use app::vitals::thresholds::Thresholds;
 use app::vitals::{Metric, ProcessInfo, Vitals};
 use tokio_util::sync::CancellationToken;
 
-use super::periodic;
 use super::procfs::{self, DiskIo, LoadAvg, MemInfo, Mount, NetIo, ParseError, PidStat, Pressure};
-use crate::bus::{local_host, Bus, Event};
 use crate::config::{Config, HostPaths};
+use crate::platform::bus::{local_host, Bus, Event};
+use crate::platform::periodic;
 
 /// The collector's name in status reports and `/metrics`.
 pub const NAME: &str = "vitals";

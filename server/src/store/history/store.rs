@@ -15,8 +15,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, SqlitePool};
 
 use super::rollup::{self, LEVELS};
-use crate::bus::{local_host, HostId, LOCAL_HOST};
 use crate::config::HistoryConfig;
+use crate::platform::bus::{local_host, HostId, LOCAL_HOST};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {

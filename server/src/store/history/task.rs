@@ -11,9 +11,9 @@ use app::vitals::{CollectorStatus, Vitals};
 use tokio_util::sync::CancellationToken;
 
 use super::{HistoryError, HistoryStore, Sample};
-use crate::bus::{local_host, Bus, Event, HostId, Subscription};
-use crate::collectors::periodic::StatusBook;
 use crate::config::HistoryConfig;
+use crate::platform::bus::{local_host, Bus, Event, HostId, Subscription};
+use crate::platform::periodic::StatusBook;
 use app::shared::clock::now_ms;
 
 /// The writer's name in status reports and `/metrics`.
