@@ -588,11 +588,40 @@ async fn chart_span(c: &Client, name: &str) -> (i64, i64) {
     (from, to)
 }
 
+/// A horizontal drag across a chart overlay: press at `from` (a fraction of the width from the
+/// centre), move by `by` (a fraction of the width) in 200 ms, release. The same steps drive a
+/// mouse and a finger.
+fn drag_steps(
+    overlay: &fantoccini::elements::Element,
+    width: f64,
+    from: f64,
+    by: f64,
+) -> Vec<fantoccini::actions::PointerAction> {
+    use fantoccini::actions::{PointerAction, MOUSE_BUTTON_LEFT};
+    vec![
+        PointerAction::MoveToElement {
+            element: overlay.clone(),
+            duration: None,
+            x: width * from,
+            y: 0.0,
+        },
+        PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        },
+        PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(200)),
+            x: width * by,
+            y: 0.0,
+        },
+        PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        },
+    ]
+}
+
 #[tokio::test]
 async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
-    use fantoccini::actions::{
-        InputSource, MouseActions, PointerAction, TouchActions, MOUSE_BUTTON_LEFT,
-    };
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction, TouchActions};
     const DAY: i64 = 86_400_000;
     let tmp = tempfile::tempdir().unwrap();
     seed_disk_history(tmp.path()).await;
@@ -711,25 +740,10 @@ async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
 
     // Drag across a fifth of the chart: it zooms to under two days, read at a finer step.
     let width = overlay.rectangle().await.unwrap().2;
+    let drag = drag_steps(&overlay, width, -0.15, 0.18);
     c.perform_actions(
-        MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement {
-                element: overlay.clone(),
-                duration: None,
-                x: -width * 0.15,
-                y: 0.0,
-            })
-            .then(PointerAction::Down {
-                button: MOUSE_BUTTON_LEFT,
-            })
-            .then(PointerAction::MoveBy {
-                duration: Some(Duration::from_millis(200)),
-                x: width * 0.18,
-                y: 0.0,
-            })
-            .then(PointerAction::Up {
-                button: MOUSE_BUTTON_LEFT,
-            }),
+        drag.into_iter()
+            .fold(MouseActions::new("mouse".into()), |a, step| a.then(step)),
     )
     .await
     .unwrap();
@@ -793,25 +807,10 @@ async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
         "wider than 390 px by {overflow}"
     );
     let width = overlay.rectangle().await.unwrap().2;
+    let drag = drag_steps(&overlay, width, -0.2, 0.3);
     c.perform_actions(
-        TouchActions::new("finger".into())
-            .then(PointerAction::MoveToElement {
-                element: overlay.clone(),
-                duration: None,
-                x: -width * 0.2,
-                y: 0.0,
-            })
-            .then(PointerAction::Down {
-                button: MOUSE_BUTTON_LEFT,
-            })
-            .then(PointerAction::MoveBy {
-                duration: Some(Duration::from_millis(200)),
-                x: width * 0.3,
-                y: 0.0,
-            })
-            .then(PointerAction::Up {
-                button: MOUSE_BUTTON_LEFT,
-            }),
+        drag.into_iter()
+            .fold(TouchActions::new("finger".into()), |a, step| a.then(step)),
     )
     .await
     .unwrap();

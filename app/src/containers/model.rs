@@ -111,6 +111,38 @@ pub struct Container {
 }
 
 impl Container {
+    /// A running container known only by id and name, everything else unknown or off: the
+    /// base that tests and replayed snapshots fill in (`Container { health, ..running(…) }`).
+    pub fn running(id: &str, name: &str) -> Self {
+        Container {
+            id: id.into(),
+            name: name.into(),
+            stack: None,
+            image: name.into(),
+            image_created_ms: None,
+            image_stale: false,
+            state: ContainerState::Running,
+            exit_code: None,
+            health: Health::None,
+            unhealthy_since_ms: None,
+            failing_streak: 0,
+            health_log: vec![],
+            restart_count: 0,
+            started_at_ms: None,
+            cpu_pct: None,
+            mem_usage_bytes: None,
+            mem_limit_bytes: None,
+            oom_killed: false,
+            block_write_bytes: None,
+            block_write_rate: None,
+            block_write_per_day: None,
+            io_anomaly: false,
+            labels_watchdog_off: false,
+            watchdog: WatchdogView::default(),
+            stats_error: None,
+        }
+    }
+
     /// The container has no memory limit.
     pub fn no_memory_limit(&self) -> bool {
         self.mem_limit_bytes.is_none()
@@ -477,31 +509,12 @@ mod tests {
 
     pub(crate) fn container(name: &str, stack: Option<&str>, health: Health) -> Container {
         Container {
-            id: format!("id-{name}"),
-            name: name.into(),
             stack: stack.map(Into::into),
             image: format!("img/{name}:1"),
-            image_created_ms: None,
-            image_stale: false,
-            state: ContainerState::Running,
-            exit_code: None,
             health,
-            unhealthy_since_ms: None,
-            failing_streak: 0,
-            health_log: vec![],
-            restart_count: 0,
             started_at_ms: Some(0),
-            cpu_pct: None,
-            mem_usage_bytes: None,
             mem_limit_bytes: Some(1),
-            oom_killed: false,
-            block_write_bytes: None,
-            block_write_rate: None,
-            block_write_per_day: None,
-            io_anomaly: false,
-            labels_watchdog_off: false,
-            watchdog: WatchdogView::default(),
-            stats_error: None,
+            ..Container::running(&format!("id-{name}"), name)
         }
     }
 

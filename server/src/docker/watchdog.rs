@@ -156,7 +156,6 @@ impl Watchdog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::containers::WatchdogView;
 
     fn config() -> WatchdogConfig {
         WatchdogConfig {
@@ -170,31 +169,9 @@ mod tests {
 
     fn container(health: Health, streak: u32) -> Container {
         Container {
-            id: "c1".into(),
-            name: "web".into(),
-            stack: None,
-            image: "web".into(),
-            image_created_ms: None,
-            image_stale: false,
-            state: ContainerState::Running,
-            exit_code: None,
             health,
-            unhealthy_since_ms: None,
             failing_streak: streak,
-            health_log: vec![],
-            restart_count: 0,
-            started_at_ms: None,
-            cpu_pct: None,
-            mem_usage_bytes: None,
-            mem_limit_bytes: None,
-            oom_killed: false,
-            block_write_bytes: None,
-            block_write_rate: None,
-            block_write_per_day: None,
-            io_anomaly: false,
-            labels_watchdog_off: false,
-            watchdog: WatchdogView::default(),
-            stats_error: None,
+            ..Container::running("c1", "web")
         }
     }
 

@@ -227,154 +227,49 @@ impl VitalsCollector {
         }
     }
 
+    /// One round's vitals from two raw samples: each family of metrics in its own function,
+    /// all pushed through one [`MetricSink`] that judges them against their thresholds.
     fn derive(&self, prev: &RawSample, cur: &RawSample) -> Result<Collected, CollectError> {
         let mut out = MetricSink::new(&self.thresholds);
         let secs = cur.at.duration_since(prev.at).as_secs_f64();
-
-        // CPU.
-        let cores = cur.stat.as_ref().map(|s| s.cores).unwrap_or(0);
-        let cpu = match (&prev.stat, &cur.stat) {
-            (Ok(a), Ok(b)) => procfs::cpu_percent(&a.cpu, &b.cpu)
-                .ok_or_else(|| "no CPU time passed between samples".to_string()),
-            (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
-        };
-        out.push(
-            MetricId::CpuBusyPct,
-            None,
-            cpu.as_ref().map(|c| c.busy).map_err(Clone::clone),
-        );
-        out.push(
-            MetricId::CpuStealPct,
-            None,
-            cpu.as_ref().map(|c| c.steal).map_err(Clone::clone),
-        );
-        out.push(
-            MetricId::CpuIowaitPct,
-            None,
-            cpu.as_ref().map(|c| c.iowait).map_err(Clone::clone),
-        );
-
-        // Load.
-        let load = cur.load.as_ref().map_err(ToString::to_string);
-        out.push(MetricId::Load1, None, pick(&load, |l| l.one));
-        out.push(MetricId::Load5, None, pick(&load, |l| l.five));
-        out.push(MetricId::Load15, None, pick(&load, |l| l.fifteen));
-        let per_core = match (load, cores) {
-            (Ok(l), c) if c > 0 => Ok(l.one / f64::from(c)),
-            (Ok(_), _) => Err("core count unknown (/proc/stat unreadable)".to_string()),
-            (Err(e), _) => Err(e.clone()),
-        };
-        out.push(MetricId::Load1PerCore, None, per_core);
-
-        // Memory and swap.
-        let mem = cur.mem.as_ref().map_err(ToString::to_string);
-        out.push(
-            MetricId::MemTotalBytes,
-            None,
-            pick(&mem, |m| m.total as f64),
-        );
-        out.push(
-            MetricId::MemAvailableBytes,
-            None,
-            pick(&mem, |m| m.available as f64),
-        );
-        out.push(
-            MetricId::MemUsedPct,
-            None,
-            mem.clone().and_then(|m| {
-                ratio_pct(
-                    m.total.saturating_sub(m.available),
-                    m.total,
-                    "MemTotal is 0",
-                )
-            }),
-        );
-        if let Ok(m) = &mem {
-            if m.available_estimated {
-                out.note_last_two(
-                    "estimated: this kernel has no MemAvailable (MemFree + Buffers + Cached + SReclaimable − Shmem)",
-                );
+        let cores = cpu_and_load(&mut out, prev, cur);
+        memory_and_swap(&mut out, cur);
+        filesystems(&mut out, cur);
+        io_rates(&mut out, prev, cur, secs);
+        let (top_rss, top_cpu) = self.processes(&mut out, prev, cur, secs);
+        pressure(&mut out, cur);
+        let mut problems = out.problems.clone();
+        let host = match &cur.host {
+            Ok(h) => h.clone(),
+            Err(e) => {
+                problems.push(e.to_string());
+                "unknown-host".into()
             }
-        }
-        out.push(
-            MetricId::SwapTotalBytes,
-            None,
-            pick(&mem, |m| m.swap_total as f64),
-        );
-        out.push(
-            MetricId::SwapUsedBytes,
-            None,
-            pick(&mem, |m| m.swap_total.saturating_sub(m.swap_free) as f64),
-        );
-        out.push(
-            MetricId::SwapUsedPct,
-            None,
-            pick(&mem, |m| {
-                if m.swap_total == 0 {
-                    0.0
-                } else {
-                    m.swap_total.saturating_sub(m.swap_free) as f64 / m.swap_total as f64 * 100.0
-                }
-            }),
-        );
-        if matches!(mem, Ok(m) if m.swap_total == 0) {
-            out.note_last_two("no swap configured");
-        }
-        out.push(
-            MetricId::SwapCachedBytes,
-            None,
-            pick(&mem, |m| m.swap_cached as f64),
-        );
-
-        // Filesystems.
-        match &cur.disks {
-            Ok(disks) => {
-                for (mount, usage) in disks {
-                    let value = match usage {
-                        Ok(Some(u)) => Ok(u.used_pct),
-                        Ok(None) => continue,
-                        Err(e) => Err(e.to_string()),
-                    };
-                    out.push(MetricId::DiskUsedPct, Some(&mount.mount_point), value);
-                }
-            }
-            Err(e) => out.push(MetricId::DiskUsedPct, Some("/"), Err(e.to_string())),
-        }
-
-        // Disk and network rates.
-        let rate = |a: u64, b: u64| -> Result<f64, String> {
-            if secs <= 0.0 {
-                return Err("no time passed between samples".into());
-            }
-            b.checked_sub(a)
-                .map(|d| d as f64 / secs)
-                .ok_or_else(|| "counter went backwards (device reset); next round will tell".into())
         };
-        let disk_rates = match (&prev.disk_io, &cur.disk_io) {
-            (Ok(a), Ok(b)) => Ok((
-                rate(a.read_bytes, b.read_bytes),
-                rate(a.write_bytes, b.write_bytes),
-            )),
-            (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
-        };
-        out.push(
-            MetricId::DiskReadBps,
-            None,
-            disk_rates.clone().and_then(|r| r.0),
-        );
-        out.push(MetricId::DiskWriteBps, None, disk_rates.and_then(|r| r.1));
-        let net_rates = match (&prev.net_io, &cur.net_io) {
-            (Ok(a), Ok(b)) => Ok((rate(a.rx_bytes, b.rx_bytes), rate(a.tx_bytes, b.tx_bytes))),
-            (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
-        };
-        out.push(
-            MetricId::NetRxBps,
-            None,
-            net_rates.clone().and_then(|r| r.0),
-        );
-        out.push(MetricId::NetTxBps, None, net_rates.and_then(|r| r.1));
+        if out.metrics.iter().all(|m| m.value.is_none()) {
+            return Err(CollectError::NothingRead(problems.join("; ")));
+        }
+        Ok(Collected {
+            vitals: Vitals {
+                host,
+                cores,
+                collected_at_ms: cur.wall_ms,
+                metrics: out.metrics,
+                top_rss,
+                top_cpu,
+            },
+            problems,
+        })
+    }
 
-        // Processes.
+    /// D-state and watched process counts, and the top consumers.
+    fn processes(
+        &self,
+        out: &mut MetricSink<'_>,
+        prev: &RawSample,
+        cur: &RawSample,
+        secs: f64,
+    ) -> (Vec<ProcessInfo>, Vec<ProcessInfo>) {
         let (mut top_rss, mut top_cpu) = (Vec::new(), Vec::new());
         match &cur.procs {
             Ok(procs) => {
@@ -402,42 +297,7 @@ impl VitalsCollector {
             }
         }
 
-        // Pressure stall information, where the kernel has it.
-        for (resource, pressure) in &cur.pressure {
-            let name = match *resource {
-                "cpu" => MetricId::PsiCpuSomeAvg10,
-                "memory" => MetricId::PsiMemorySomeAvg10,
-                _ => MetricId::PsiIoSomeAvg10,
-            };
-            match pressure {
-                Ok(Some(p)) => out.push(name, None, Ok(p.some_avg10)),
-                Ok(None) => {}
-                Err(e) => out.push(name, None, Err(e.to_string())),
-            }
-        }
-
-        let mut problems = out.problems.clone();
-        let host = match &cur.host {
-            Ok(h) => h.clone(),
-            Err(e) => {
-                problems.push(e.to_string());
-                "unknown-host".into()
-            }
-        };
-        if out.metrics.iter().all(|m| m.value.is_none()) {
-            return Err(CollectError::NothingRead(problems.join("; ")));
-        }
-        Ok(Collected {
-            vitals: Vitals {
-                host,
-                cores,
-                collected_at_ms: cur.wall_ms,
-                metrics: out.metrics,
-                top_rss,
-                top_cpu,
-            },
-            problems,
-        })
+        (top_rss, top_cpu)
     }
 
     fn top_processes(
@@ -521,6 +381,175 @@ fn statvfs_usage(path: &Path) -> Result<Option<FsUsage>, ReadError> {
             used as f64 / denom as f64 * 100.0
         },
     }))
+}
+
+/// CPU shares and load; returns the core count (0 when unknown).
+fn cpu_and_load(out: &mut MetricSink<'_>, prev: &RawSample, cur: &RawSample) -> u32 {
+    let cores = cur.stat.as_ref().map(|s| s.cores).unwrap_or(0);
+    let cpu = match (&prev.stat, &cur.stat) {
+        (Ok(a), Ok(b)) => procfs::cpu_percent(&a.cpu, &b.cpu)
+            .ok_or_else(|| "no CPU time passed between samples".to_string()),
+        (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
+    };
+    out.push(
+        MetricId::CpuBusyPct,
+        None,
+        cpu.as_ref().map(|c| c.busy).map_err(Clone::clone),
+    );
+    out.push(
+        MetricId::CpuStealPct,
+        None,
+        cpu.as_ref().map(|c| c.steal).map_err(Clone::clone),
+    );
+    out.push(
+        MetricId::CpuIowaitPct,
+        None,
+        cpu.as_ref().map(|c| c.iowait).map_err(Clone::clone),
+    );
+
+    // Load.
+    let load = cur.load.as_ref().map_err(ToString::to_string);
+    out.push(MetricId::Load1, None, pick(&load, |l| l.one));
+    out.push(MetricId::Load5, None, pick(&load, |l| l.five));
+    out.push(MetricId::Load15, None, pick(&load, |l| l.fifteen));
+    let per_core = match (load, cores) {
+        (Ok(l), c) if c > 0 => Ok(l.one / f64::from(c)),
+        (Ok(_), _) => Err("core count unknown (/proc/stat unreadable)".to_string()),
+        (Err(e), _) => Err(e.clone()),
+    };
+    out.push(MetricId::Load1PerCore, None, per_core);
+
+    cores
+}
+
+/// Memory and swap, with notes on estimates and absent swap.
+fn memory_and_swap(out: &mut MetricSink<'_>, cur: &RawSample) {
+    let mem = cur.mem.as_ref().map_err(ToString::to_string);
+    out.push(
+        MetricId::MemTotalBytes,
+        None,
+        pick(&mem, |m| m.total as f64),
+    );
+    out.push(
+        MetricId::MemAvailableBytes,
+        None,
+        pick(&mem, |m| m.available as f64),
+    );
+    out.push(
+        MetricId::MemUsedPct,
+        None,
+        mem.clone().and_then(|m| {
+            ratio_pct(
+                m.total.saturating_sub(m.available),
+                m.total,
+                "MemTotal is 0",
+            )
+        }),
+    );
+    if let Ok(m) = &mem {
+        if m.available_estimated {
+            out.note_last_two(
+                "estimated: this kernel has no MemAvailable (MemFree + Buffers + Cached + SReclaimable − Shmem)",
+            );
+        }
+    }
+    out.push(
+        MetricId::SwapTotalBytes,
+        None,
+        pick(&mem, |m| m.swap_total as f64),
+    );
+    out.push(
+        MetricId::SwapUsedBytes,
+        None,
+        pick(&mem, |m| m.swap_total.saturating_sub(m.swap_free) as f64),
+    );
+    out.push(
+        MetricId::SwapUsedPct,
+        None,
+        pick(&mem, |m| {
+            if m.swap_total == 0 {
+                0.0
+            } else {
+                m.swap_total.saturating_sub(m.swap_free) as f64 / m.swap_total as f64 * 100.0
+            }
+        }),
+    );
+    if matches!(mem, Ok(m) if m.swap_total == 0) {
+        out.note_last_two("no swap configured");
+    }
+    out.push(
+        MetricId::SwapCachedBytes,
+        None,
+        pick(&mem, |m| m.swap_cached as f64),
+    );
+}
+
+/// Used percent per real filesystem.
+fn filesystems(out: &mut MetricSink<'_>, cur: &RawSample) {
+    match &cur.disks {
+        Ok(disks) => {
+            for (mount, usage) in disks {
+                let value = match usage {
+                    Ok(Some(u)) => Ok(u.used_pct),
+                    Ok(None) => continue,
+                    Err(e) => Err(e.to_string()),
+                };
+                out.push(MetricId::DiskUsedPct, Some(&mount.mount_point), value);
+            }
+        }
+        Err(e) => out.push(MetricId::DiskUsedPct, Some("/"), Err(e.to_string())),
+    }
+}
+
+/// Disk and network byte rates between the two samples.
+fn io_rates(out: &mut MetricSink<'_>, prev: &RawSample, cur: &RawSample, secs: f64) {
+    let rate = |a: u64, b: u64| -> Result<f64, String> {
+        if secs <= 0.0 {
+            return Err("no time passed between samples".into());
+        }
+        b.checked_sub(a)
+            .map(|d| d as f64 / secs)
+            .ok_or_else(|| "counter went backwards (device reset); next round will tell".into())
+    };
+    let disk_rates = match (&prev.disk_io, &cur.disk_io) {
+        (Ok(a), Ok(b)) => Ok((
+            rate(a.read_bytes, b.read_bytes),
+            rate(a.write_bytes, b.write_bytes),
+        )),
+        (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
+    };
+    out.push(
+        MetricId::DiskReadBps,
+        None,
+        disk_rates.clone().and_then(|r| r.0),
+    );
+    out.push(MetricId::DiskWriteBps, None, disk_rates.and_then(|r| r.1));
+    let net_rates = match (&prev.net_io, &cur.net_io) {
+        (Ok(a), Ok(b)) => Ok((rate(a.rx_bytes, b.rx_bytes), rate(a.tx_bytes, b.tx_bytes))),
+        (_, Err(e)) | (Err(e), _) => Err(e.to_string()),
+    };
+    out.push(
+        MetricId::NetRxBps,
+        None,
+        net_rates.clone().and_then(|r| r.0),
+    );
+    out.push(MetricId::NetTxBps, None, net_rates.and_then(|r| r.1));
+}
+
+/// Pressure stall information, where the kernel has it.
+fn pressure(out: &mut MetricSink<'_>, cur: &RawSample) {
+    for (resource, pressure) in &cur.pressure {
+        let name = match *resource {
+            "cpu" => MetricId::PsiCpuSomeAvg10,
+            "memory" => MetricId::PsiMemorySomeAvg10,
+            _ => MetricId::PsiIoSomeAvg10,
+        };
+        match pressure {
+            Ok(Some(p)) => out.push(name, None, Ok(p.some_avg10)),
+            Ok(None) => {}
+            Err(e) => out.push(name, None, Err(e.to_string())),
+        }
+    }
 }
 
 /// Collects metrics with their levels and the reasons of those that failed.
