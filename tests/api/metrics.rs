@@ -29,6 +29,12 @@ async fn metrics_pass_promtool() {
         "steward_metric_status{metric=\"cpu_steal_pct\",label=\"\"} 1",
         "steward_collector_state{collector=\"vitals\",state=\"ok\"} 1",
         "steward_collector_rounds_total{collector=\"history\"}",
+        // Every bus subscriber's counters; nothing is lost on an idle machine.
+        "steward_bus_events_dropped_total{subscriber=\"history\"} 0",
+        "steward_bus_events_dropped_total{subscriber=\"hub\"} 0",
+        "steward_bus_events_delivered_total{subscriber=\"hub\"}",
+        "steward_history_samples_dropped_total 0",
+        "steward_collector_state{collector=\"event bus\",state=\"ok\"} 1",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }

@@ -193,31 +193,11 @@ impl Actions {
         };
         let plan = match plan {
             Some(p) if p.expires_ms > now_ms() && p.user == user => p,
-            _ => {
-                self.audit
-                    .record(Entry {
-                        actor: user,
-                        action: Action::RestartUnhealthy,
-                        target: "bulk",
-                        outcome: Outcome::Refused,
-                        detail: Some("stale confirmation"),
-                    })
-                    .await;
-                return Err(ActionError::StalePlan);
-            }
+            _ => return Err(self.refuse_bulk(user, ActionError::StalePlan).await),
         };
         let planned: Vec<&str> = plan.containers.iter().map(|c| c.id.as_str()).collect();
         if planned != confirmed_ids.iter().map(String::as_str).collect::<Vec<_>>() {
-            self.audit
-                .record(Entry {
-                    actor: user,
-                    action: Action::RestartUnhealthy,
-                    target: "bulk",
-                    outcome: Outcome::Refused,
-                    detail: Some("confirmed list differs"),
-                })
-                .await;
-            return Err(ActionError::PlanMismatch);
+            return Err(self.refuse_bulk(user, ActionError::PlanMismatch).await);
         }
         let docker = self.docker.clone().ok_or(ActionError::DockerOff)?;
         let job_id = random_token()[..16].to_string();
@@ -286,6 +266,24 @@ impl Actions {
             lock(&jobs).remove(&id);
         });
         Ok(job_id)
+    }
+
+    /// Audits a refused bulk restart and hands back why.
+    async fn refuse_bulk(&self, user: &str, why: ActionError) -> ActionError {
+        let detail = match why {
+            ActionError::StalePlan => "stale confirmation",
+            _ => "confirmed list differs",
+        };
+        self.audit
+            .record(Entry {
+                actor: user,
+                action: Action::RestartUnhealthy,
+                target: "bulk",
+                outcome: Outcome::Refused,
+                detail: Some(detail),
+            })
+            .await;
+        why
     }
 
     /// A job's events so far and a receiver for the rest (`None` once it is done).

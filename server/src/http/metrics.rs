@@ -27,33 +27,29 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
 
 /// The bus's per-subscriber counters, and the history writer's lost samples.
 fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::platform::bus::SubscriberStats>]) {
-    family(
-        out,
-        "steward_bus_events_delivered_total",
-        "counter",
-        "Events queued for each bus subscriber.",
-    );
-    for s in stats {
-        let _ = writeln!(
-            out,
-            "steward_bus_events_delivered_total{{subscriber=\"{}\"}} {}",
-            escape(s.name),
-            s.delivered()
-        );
-    }
-    family(
-        out,
-        "steward_bus_events_dropped_total",
-        "counter",
-        "Events a bus subscriber lost because its queue was full (it could not keep up).",
-    );
-    for s in stats {
-        let _ = writeln!(
-            out,
-            "steward_bus_events_dropped_total{{subscriber=\"{}\"}} {}",
-            escape(s.name),
-            s.dropped()
-        );
+    type Count = fn(&crate::platform::bus::SubscriberStats) -> u64;
+    let counters: [(&str, &str, Count); 2] = [
+        (
+            "steward_bus_events_delivered_total",
+            "Events queued for each bus subscriber.",
+            |s| s.delivered(),
+        ),
+        (
+            "steward_bus_events_dropped_total",
+            "Events a bus subscriber lost because its queue was full (it could not keep up).",
+            |s| s.dropped(),
+        ),
+    ];
+    for (name, help, count) in counters {
+        family(out, name, "counter", help);
+        for s in stats {
+            let _ = writeln!(
+                out,
+                "{name}{{subscriber=\"{}\"}} {}",
+                escape(s.name),
+                count(s)
+            );
+        }
     }
     family(
         out,
