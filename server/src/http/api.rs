@@ -165,8 +165,11 @@ async fn explore(
         .take(crate::trends::MAX_QUERY_LEN)
         .collect();
     let (outcome, detail) = match &result {
-        Ok(t) => (Outcome::Ok, format!("{} lines: {query}", t.series.len())),
-        Err(e) => (Outcome::Failed, format!("{e}: {query}")),
+        Ok(t) => (
+            Outcome::Ok,
+            format!("ok: {} lines · query: {query}", t.series.len()),
+        ),
+        Err(e) => (Outcome::Failed, format!("error: {e} · query: {query}")),
     };
     state
         .audit

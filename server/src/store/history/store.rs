@@ -62,16 +62,31 @@ pub struct HistoryStore {
     ids: Mutex<HashMap<(HostId, String), i64>>,
 }
 
+/// How many migrations the file has had applied.
+async fn applied_migrations(conn: &mut sqlx::SqliteConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(conn)
+        .await
+}
+
 /// Applies the migrations on a connection of its own with foreign keys off: SQLite's way to
 /// change a table's constraints (copy, drop, rename) needs them off, and they can only be
 /// turned off outside a transaction, which sqlx opens around each migration. Afterwards every
 /// reference is checked, so a migration can never leave a dangling row behind silently.
 async fn migrate(options: SqliteConnectOptions) -> Result<(), HistoryError> {
     let mut conn = sqlx::ConnectOptions::connect(&options.foreign_keys(false)).await?;
+    // Absent on a new file: nothing applied yet.
+    let before = applied_migrations(&mut conn).await.unwrap_or(0);
     sqlx::migrate!("../migrations").run(&mut conn).await?;
-    let dangling = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_all(&mut conn)
-        .await?;
+    // Only after a migration ran: the check reads every table, and damage elsewhere is the
+    // history writer's integrity check's to report, not a reason to refuse to start.
+    let dangling = if applied_migrations(&mut conn).await? != before {
+        sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut conn)
+            .await?
+    } else {
+        Vec::new()
+    };
     sqlx::Connection::close(conn).await?;
     if !dangling.is_empty() {
         return Err(HistoryError::Damaged(format!(
