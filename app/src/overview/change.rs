@@ -9,13 +9,22 @@ use crate::containers::ContainerSummary;
 use crate::overview::score::Score;
 use crate::vitals::{CollectorStatus, Metric, Overview, ProcessInfo, Vitals};
 
-/// The parts of an overview that changed; absent parts are unchanged.
+/// The parts of an overview that changed; absent parts are unchanged. Plain optional fields
+/// rather than enums: this is decoded in the overview's WASM, whose size is budgeted, and a
+/// struct decodes with less code than tagged enums.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OverviewChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
+    /// New vitals whose set of metrics differs from the last (or the first ones): all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vitals: Option<VitalsChange>,
+    pub vitals: Option<Vitals>,
+    /// The same metrics as before: the new time and the readings that changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vitals_patch: Option<VitalsPatch>,
+    /// No vitals any more.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub vitals_gone: bool,
     /// Collector statuses that changed or appeared, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub collectors: Vec<CollectorStatus>,
@@ -23,37 +32,28 @@ pub struct OverviewChange {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub collectors_gone: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub containers: Option<SummaryChange>,
+    pub containers: Option<ContainerSummary>,
+    /// Docker is no longer monitored or reachable: no summary.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub containers_gone: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_secs: Option<u64>,
 }
 
-/// How the vitals changed.
+/// Vitals with the same metrics as before: the new time, the metrics whose reading changed,
+/// and the process lists when they changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VitalsChange {
-    /// New vitals whose set of metrics differs (or the first ones): all of them.
-    Full(Vitals),
-    /// The same metrics as before: the new time, the metrics whose reading changed, and the
-    /// process lists when they changed.
-    Patch {
-        collected_at_ms: i64,
-        metrics: Vec<Metric>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        top_rss: Option<Vec<ProcessInfo>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        top_cpu: Option<Vec<ProcessInfo>>,
-    },
-    /// No vitals any more.
-    Gone,
+pub struct VitalsPatch {
+    pub collected_at_ms: i64,
+    pub metrics: Vec<Metric>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_rss: Option<Vec<ProcessInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_cpu: Option<Vec<ProcessInfo>>,
 }
 
-/// How the container summary changed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SummaryChange {
-    Set(ContainerSummary),
-    Gone,
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl OverviewChange {
@@ -61,10 +61,15 @@ impl OverviewChange {
     pub fn between(prev: &Overview, next: &Overview) -> Option<Self> {
         let mut change = OverviewChange {
             score: (prev.score != next.score).then(|| next.score.clone()),
-            vitals: vitals_change(prev.vitals.as_ref(), next.vitals.as_ref()),
             interval_secs: (prev.interval_secs != next.interval_secs).then_some(next.interval_secs),
             ..Default::default()
         };
+        match vitals_change(prev.vitals.as_ref(), next.vitals.as_ref()) {
+            Some(VitalsChange::Full(v)) => change.vitals = Some(v),
+            Some(VitalsChange::Patch(p)) => change.vitals_patch = Some(p),
+            Some(VitalsChange::Gone) => change.vitals_gone = true,
+            None => {}
+        }
         for c in &next.collectors {
             if prev.collectors.iter().find(|p| p.name == c.name) != Some(c) {
                 change.collectors.push(c.clone());
@@ -76,11 +81,12 @@ impl OverviewChange {
             .filter(|p| !next.collectors.iter().any(|c| c.name == p.name))
             .map(|p| p.name.clone())
             .collect();
-        change.containers = match (&prev.containers, &next.containers) {
-            (a, b) if a == b => None,
-            (_, Some(b)) => Some(SummaryChange::Set(b.clone())),
-            (_, None) => Some(SummaryChange::Gone),
-        };
+        if prev.containers != next.containers {
+            match &next.containers {
+                Some(s) => change.containers = Some(s.clone()),
+                None => change.containers_gone = true,
+            }
+        }
         (change != OverviewChange::default()).then_some(change)
     }
 
@@ -89,35 +95,29 @@ impl OverviewChange {
         if let Some(score) = self.score {
             o.score = score;
         }
-        match self.vitals {
-            Some(VitalsChange::Full(v)) => o.vitals = Some(v),
-            Some(VitalsChange::Gone) => o.vitals = None,
-            Some(VitalsChange::Patch {
-                collected_at_ms,
-                metrics,
-                top_rss,
-                top_cpu,
-            }) => {
-                if let Some(v) = o.vitals.as_mut() {
-                    v.collected_at_ms = collected_at_ms;
-                    for m in metrics {
-                        if let Some(old) = v
-                            .metrics
-                            .iter_mut()
-                            .find(|x| x.name == m.name && x.label == m.label)
-                        {
-                            *old = m;
-                        }
-                    }
-                    if let Some(t) = top_rss {
-                        v.top_rss = t;
-                    }
-                    if let Some(t) = top_cpu {
-                        v.top_cpu = t;
-                    }
+        if let Some(v) = self.vitals {
+            o.vitals = Some(v);
+        }
+        if self.vitals_gone {
+            o.vitals = None;
+        }
+        if let (Some(p), Some(v)) = (self.vitals_patch, o.vitals.as_mut()) {
+            v.collected_at_ms = p.collected_at_ms;
+            for m in p.metrics {
+                if let Some(old) = v
+                    .metrics
+                    .iter_mut()
+                    .find(|x| x.name == m.name && x.label == m.label)
+                {
+                    *old = m;
                 }
             }
-            None => {}
+            if let Some(t) = p.top_rss {
+                v.top_rss = t;
+            }
+            if let Some(t) = p.top_cpu {
+                v.top_cpu = t;
+            }
         }
         for c in self.collectors {
             match o.collectors.iter_mut().find(|x| x.name == c.name) {
@@ -127,15 +127,23 @@ impl OverviewChange {
         }
         o.collectors
             .retain(|c| !self.collectors_gone.contains(&c.name));
-        match self.containers {
-            Some(SummaryChange::Set(s)) => o.containers = Some(s),
-            Some(SummaryChange::Gone) => o.containers = None,
-            None => {}
+        if let Some(s) = self.containers {
+            o.containers = Some(s);
+        }
+        if self.containers_gone {
+            o.containers = None;
         }
         if let Some(i) = self.interval_secs {
             o.interval_secs = i;
         }
     }
+}
+
+/// How the vitals changed (the server's view; sent as the fields above).
+enum VitalsChange {
+    Full(Vitals),
+    Patch(VitalsPatch),
+    Gone,
 }
 
 fn vitals_change(prev: Option<&Vitals>, next: Option<&Vitals>) -> Option<VitalsChange> {
@@ -152,7 +160,7 @@ fn vitals_change(prev: Option<&Vitals>, next: Option<&Vitals>) -> Option<VitalsC
                     .zip(&n.metrics)
                     .all(|(a, b)| a.name == b.name && a.label == b.label) =>
         {
-            Some(VitalsChange::Patch {
+            Some(VitalsChange::Patch(VitalsPatch {
                 collected_at_ms: n.collected_at_ms,
                 metrics: p
                     .metrics
@@ -163,7 +171,7 @@ fn vitals_change(prev: Option<&Vitals>, next: Option<&Vitals>) -> Option<VitalsC
                     .collect(),
                 top_rss: (p.top_rss != n.top_rss).then(|| n.top_rss.clone()),
                 top_cpu: (p.top_cpu != n.top_cpu).then(|| n.top_cpu.clone()),
-            })
+            }))
         }
         (_, Some(n)) => Some(VitalsChange::Full(n.clone())),
     }
@@ -230,13 +238,10 @@ mod tests {
         let change = OverviewChange::between(&prev, &next).unwrap();
         assert!(change.score.is_none() && change.containers.is_none());
         assert_eq!(change.collectors.len(), 1, "only the status that changed");
-        match &change.vitals {
-            Some(VitalsChange::Patch { metrics, .. }) => {
-                assert_eq!(metrics.len(), 1, "only the metric that changed");
-                assert_eq!(metrics[0].name, "cpu_busy_pct");
-            }
-            other => panic!("{other:?}"),
-        }
+        assert!(change.vitals.is_none(), "not the whole vitals");
+        let patch = change.vitals_patch.as_ref().unwrap();
+        assert_eq!(patch.metrics.len(), 1, "only the metric that changed");
+        assert_eq!(patch.metrics[0].name, "cpu_busy_pct");
         let mut applied = prev.clone();
         change.apply(&mut applied);
         assert_eq!(applied, next);
@@ -261,8 +266,8 @@ mod tests {
         next.collectors.push(CollectorStatus::starting("history"));
         next.score.points = next.score.points.saturating_sub(1);
         let change = OverviewChange::between(&prev, &next).unwrap();
-        assert!(matches!(change.vitals, Some(VitalsChange::Full(_))));
-        assert_eq!(change.containers, Some(SummaryChange::Gone));
+        assert!(change.vitals.is_some() && change.vitals_patch.is_none());
+        assert!(change.containers_gone && change.containers.is_none());
         assert_eq!(change.collectors_gone, ["docker"]);
         let json = serde_json::to_string(&change).unwrap();
         let back: OverviewChange = serde_json::from_str(&json).unwrap();
@@ -272,6 +277,6 @@ mod tests {
         let mut gone = next.clone();
         gone.vitals = None;
         let change = OverviewChange::between(&next, &gone).unwrap();
-        assert_eq!(change.vitals, Some(VitalsChange::Gone));
+        assert!(change.vitals_gone);
     }
 }
