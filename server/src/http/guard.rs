@@ -103,15 +103,15 @@ async fn agent_guard(state: &AppState, mut req: Request, next: Next) -> Response
         error(status, reason)
     };
     let Some(token) = bearer_token(req.headers()) else {
-        let reason = if session_token(req.headers()).is_some() {
-            "the agent API takes agent tokens, not sessions"
-        } else {
-            "agent token required (Authorization: Bearer)"
-        };
-        let status = if session_token(req.headers()).is_some() {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::UNAUTHORIZED
+        let (status, reason) = match session_token(req.headers()) {
+            Some(_) => (
+                StatusCode::FORBIDDEN,
+                "the agent API takes agent tokens, not sessions",
+            ),
+            None => (
+                StatusCode::UNAUTHORIZED,
+                "agent token required (Authorization: Bearer)",
+            ),
         };
         return refuse(state, &req, status, reason);
     };
