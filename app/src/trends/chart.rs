@@ -190,12 +190,16 @@ pub fn draw(trend: &Trend, width: u32, height: u32) -> Result<Drawn, ChartError>
     let err = |e: &dyn std::fmt::Display| ChartError(e.to_string());
     let unit = trend.series.first().map_or(Unit::Count, |s| s.unit);
     let span = (trend.end_ms - trend.start_ms).max(1);
-    // A rising projection gets a quarter of the window's width beyond "now".
-    let fit = match &trend.projection {
-        Projection::Rising { fit, .. } => Some(*fit),
+    // A rising projection gets a quarter of the window's width beyond "now", or less when
+    // the history it rests on does not reach that far.
+    let projected = match &trend.projection {
+        Projection::Rising {
+            fit, horizon_ms, ..
+        } => Some((*fit, *horizon_ms)),
         Projection::NoTrend { .. } => None,
     };
-    let x_to = trend.end_ms + if fit.is_some() { span / 4 } else { 0 };
+    let fit = projected.map(|(f, _)| f);
+    let x_to = trend.end_ms + projected.map_or(0, |(_, h)| (span / 4).min(h.max(0)));
     let (y_from, y_to) = value_range(trend, unit);
 
     let mut svg = String::with_capacity(64 * 1024);
@@ -271,9 +275,11 @@ pub fn draw(trend: &Trend, width: u32, height: u32) -> Result<Drawn, ChartError>
         }
         if let Some(f) = fit {
             let at = |ms: i64| f.value_at(ms as f64).clamp(y_from, y_to);
+            // The line starts where the data it rests on starts, not at the window's edge.
+            let from = f.first_ms.clamp(trend.start_ms, x_to);
             chart
                 .draw_series(DashedLineSeries::new(
-                    [(trend.start_ms, at(trend.start_ms)), (x_to, at(x_to))],
+                    [(from, at(from)), (x_to, at(x_to))],
                     8,
                     5,
                     PROJECTION.stroke_width(2),
@@ -400,6 +406,48 @@ mod tests {
 "
             ),
             "date labels"
+        );
+    }
+
+    #[test]
+    fn the_projection_starts_where_the_data_starts() {
+        // Two days of data at the end of a 7-day window: the line starts on day 5, not at the
+        // window's left edge (the chart still extends by a quarter of the window: two days of
+        // history allow eight ahead).
+        let mut t = trend(rising(2 * 24 + 1), vec![55.0]);
+        for p in &mut t.series[0].points {
+            p.ts_ms += 5 * DAY;
+        }
+        let xy: Vec<(i64, f64)> = t.series[0]
+            .points
+            .iter()
+            .map(|p| (p.ts_ms, p.avg))
+            .collect();
+        t.end_ms = 7 * DAY;
+        t.projection = project(&xy, &[55.0], t.end_ms, &ProjectionRules::default());
+        let d = draw(&t, WIDTH, HEIGHT).unwrap();
+        assert_eq!(d.plot.x_to_ms, 7 * DAY + 7 * DAY / 4);
+        // Plotters draws the dashed line as short segments: the leftmost one starts at day 5.
+        let day5 = d.plot.x_of(5 * DAY);
+        let dashes: Vec<f64> = d
+            .svg
+            .split("<polyline")
+            .filter(|e| {
+                e.contains(&format!(
+                    "stroke=\"#{:02X}{:02X}{:02X}\"",
+                    PROJECTION.0, PROJECTION.1, PROJECTION.2
+                ))
+            })
+            .filter_map(|e| {
+                let pts = e.split("points=\"").nth(1)?;
+                pts.split(',').next()?.trim().parse::<f64>().ok()
+            })
+            .collect();
+        assert!(!dashes.is_empty(), "a dashed projection is drawn");
+        let leftmost = dashes.iter().cloned().fold(f64::INFINITY, f64::min);
+        assert!(
+            (leftmost - day5).abs() < 2.0,
+            "the projection starts at the data (x {day5:.0}), not the window's edge: {leftmost:.0}"
         );
     }
 

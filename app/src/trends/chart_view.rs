@@ -24,11 +24,16 @@ pub fn projection_text(t: &Trend) -> String {
         .first()
         .map_or(crate::vitals::Unit::Count, |s| s.unit);
     match &t.projection {
-        Projection::Rising { fit, crossings } => {
+        Projection::Rising {
+            fit,
+            crossings,
+            horizon_ms,
+        } => {
             let slope = format!(
-                "rising {} per day (R² {:.2})",
+                "rising {} per day (R² {:.2}, over {} of history)",
                 format::value(fit.slope_per_day, unit),
-                fit.r2
+                fit.r2,
+                crate::trends::projection::span_words(fit.span_ms())
             );
             let reached: Vec<String> = crossings
                 .iter()
@@ -50,11 +55,19 @@ pub fn projection_text(t: &Trend) -> String {
                     }
                 })
                 .collect();
-            if reached.is_empty() {
-                format!("Trend: {slope}")
-            } else {
-                format!("Trend: {slope}; {}", reached.join(", "))
-            }
+            // Levels the line would reach later are not stated: the history does not reach
+            // that far.
+            let beyond = (crossings.len() < t.levels.len()).then(|| {
+                format!(
+                    "projected no further than {} ahead",
+                    crate::trends::projection::span_words(*horizon_ms)
+                )
+            });
+            let parts: Vec<String> = std::iter::once(slope)
+                .chain(reached)
+                .chain(beyond)
+                .collect();
+            format!("Trend: {}", parts.join("; "))
         }
         Projection::NoTrend { reason, .. } if reason == "not projected" => String::new(),
         Projection::NoTrend { reason, .. } => format!("No trend: {reason}"),

@@ -2,6 +2,13 @@
 //!
 //! No projection is made when the series is too short, flat or falling, or fits a line poorly
 //! (R² below a floor): the chart then says "no trend" instead of a silly date.
+//!
+//! A projection also waits for evidence (the rule the chart states):
+//! - it needs at least [`ProjectionRules::min_span_ms`] of history (1 hour) to exist at all;
+//! - it reaches no further ahead than [`ProjectionRules::horizon_factor`] times the history it
+//!   rests on (4×), and never more than a day ahead before it has a day of history.
+//!
+//! Crossings beyond that horizon are left out, and the horizon is part of the answer.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,12 +25,22 @@ pub struct Fit {
     /// Coefficient of determination, 0–1 (1 when every point is on the line).
     pub r2: f64,
     pub points: usize,
+    /// The first and last point's time: the history the fit rests on.
+    #[serde(default)]
+    pub first_ms: i64,
+    #[serde(default)]
+    pub last_ms: i64,
 }
 
 impl Fit {
     /// The line's value at time `t_ms`.
     pub fn value_at(&self, t_ms: f64) -> f64 {
         self.mean_value + self.slope_per_day * (t_ms - self.t_mean_ms) / DAY_MS
+    }
+
+    /// How much history the fit rests on, in ms.
+    pub fn span_ms(&self) -> i64 {
+        self.last_ms - self.first_ms
     }
 
     /// When the line reaches `level`, if it rises toward it.
@@ -68,6 +85,8 @@ pub fn fit(points: &[(i64, f64)]) -> Option<Fit> {
         t_mean_ms: t_mean,
         r2,
         points: n,
+        first_ms: points.iter().map(|(t, _)| *t).min().unwrap_or_default(),
+        last_ms: points.iter().map(|(t, _)| *t).max().unwrap_or_default(),
     })
 }
 
@@ -80,6 +99,10 @@ pub struct ProjectionRules {
     pub min_r2: f64,
     /// A rise slower than this per day counts as flat.
     pub min_slope_per_day: f64,
+    /// Less history than this (first to last point): no projection.
+    pub min_span_ms: i64,
+    /// A projection reaches at most this many times its history ahead.
+    pub horizon_factor: f64,
 }
 
 impl Default for ProjectionRules {
@@ -88,6 +111,8 @@ impl Default for ProjectionRules {
             min_points: 10,
             min_r2: 0.5,
             min_slope_per_day: 1e-6,
+            min_span_ms: 3_600_000,
+            horizon_factor: 4.0,
         }
     }
 }
@@ -105,8 +130,18 @@ pub struct Crossing {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Projection {
-    Rising { fit: Fit, crossings: Vec<Crossing> },
-    NoTrend { reason: String, fit: Option<Fit> },
+    Rising {
+        fit: Fit,
+        /// The levels the line reaches within `horizon_ms`.
+        crossings: Vec<Crossing>,
+        /// How far past now the projection is trusted (see the module's rule).
+        #[serde(default)]
+        horizon_ms: i64,
+    },
+    NoTrend {
+        reason: String,
+        fit: Option<Fit>,
+    },
 }
 
 /// Projects when a rising series reaches each of `levels` (e.g. warn 55, crit 85).
@@ -143,6 +178,16 @@ pub fn project(
             fit: Some(f),
         };
     }
+    if f.span_ms() < rules.min_span_ms {
+        return Projection::NoTrend {
+            reason: format!(
+                "only {} of history; a projection needs at least {}",
+                span_words(f.span_ms()),
+                span_words(rules.min_span_ms)
+            ),
+            fit: Some(f),
+        };
+    }
     if f.r2 < rules.min_r2 {
         return Projection::NoTrend {
             reason: format!("no clear trend (R² {:.2} below {:.2})", f.r2, rules.min_r2),
@@ -150,18 +195,46 @@ pub fn project(
         };
     }
     let now = now_ms as f64;
+    let horizon_ms = horizon(f.span_ms(), rules);
     let crossings = levels
         .iter()
         .filter_map(|&level| {
             let at = f.time_to_reach(level)?.max(now);
-            Some(Crossing {
+            (at - now <= horizon_ms as f64).then(|| Crossing {
                 level,
                 at_ms: at as i64,
                 in_days: (at - now) / DAY_MS,
             })
         })
         .collect();
-    Projection::Rising { fit: f, crossings }
+    Projection::Rising {
+        fit: f,
+        crossings,
+        horizon_ms,
+    }
+}
+
+/// How far ahead history of `span_ms` may be projected: `horizon_factor` times the span, and no
+/// more than a day before a day of history exists.
+pub fn horizon(span_ms: i64, rules: &ProjectionRules) -> i64 {
+    let h = (span_ms as f64 * rules.horizon_factor) as i64;
+    if span_ms < DAY_MS as i64 {
+        h.min(DAY_MS as i64)
+    } else {
+        h
+    }
+}
+
+/// A span in words: "45 min", "6.0 h", "2.3 days".
+pub fn span_words(ms: i64) -> String {
+    let mins = ms as f64 / 60_000.0;
+    if mins < 90.0 {
+        format!("{mins:.0} min")
+    } else if mins < 48.0 * 60.0 {
+        format!("{:.1} h", mins / 60.0)
+    } else {
+        format!("{:.1} days", mins / 1440.0)
+    }
 }
 
 #[cfg(test)]
@@ -178,7 +251,7 @@ mod tests {
 
     fn rising(p: Projection) -> (Fit, Vec<Crossing>) {
         match p {
-            Projection::Rising { fit, crossings } => (fit, crossings),
+            Projection::Rising { fit, crossings, .. } => (fit, crossings),
             other => panic!("expected a rising trend, got {other:?}"),
         }
     }
@@ -197,7 +270,12 @@ mod tests {
         assert!((f.slope_per_day - 1.0).abs() < 1e-9);
         assert!((f.r2 - 1.0).abs() < 1e-12);
         assert!((c[0].in_days - 8.0).abs() < 1e-6, "{c:?}");
-        assert!((c[1].in_days - 38.0).abs() < 1e-6, "{c:?}");
+        // 85 % is 38 days away: beyond 4 × the 7 days of history, so it is not stated.
+        assert_eq!(c.len(), 1, "{c:?}");
+        let long = line(29 * 6, 40.0, 1.0); // 43 days of history: 172 days of horizon.
+        let now = long.last().unwrap().0;
+        let (_, c) = rising(project(&long, &[85.0], now, &ProjectionRules::default()));
+        assert!((c[0].in_days - (85.0 - 83.25)).abs() < 1e-6, "{c:?}");
     }
 
     #[test]
@@ -293,5 +371,52 @@ mod tests {
             .collect();
         let f = fit(&pts).unwrap();
         assert!((f.slope_per_day - 0.5).abs() < 1e-9, "{f:?}");
+    }
+
+    #[test]
+    fn minutes_of_history_are_not_projected() {
+        // The case: two minutes of a fast rise said "reaches 95 % in 0.6 days".
+        let pts: Vec<(i64, f64)> = (0..24)
+            .map(|i| (i * 5_000, 60.0 + i as f64 * 0.01))
+            .collect();
+        let p = project(&pts, &[95.0], 120_000, &ProjectionRules::default());
+        match p {
+            Projection::NoTrend { reason, .. } => {
+                assert_eq!(
+                    reason,
+                    "only 2 min of history; a projection needs at least 60 min"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn crossings_stay_within_the_horizon_the_history_allows() {
+        let rules = ProjectionRules::default();
+        // Six hours of history rising 10 %/day from 40 %: 55 % is 1.4 days away, beyond the
+        // one-day cap for less than a day of history; 42.7 % is within it.
+        let six_hours: Vec<(i64, f64)> = (0..=72)
+            .map(|i| (i * 300_000, 40.0 + 10.0 * (i * 300_000) as f64 / DAY as f64))
+            .collect();
+        let now = six_hours.last().unwrap().0;
+        match project(&six_hours, &[42.7, 55.0], now, &rules) {
+            Projection::Rising {
+                crossings,
+                horizon_ms,
+                ..
+            } => {
+                assert_eq!(horizon_ms, DAY, "4 × 6 h, capped at a day");
+                assert_eq!(crossings.len(), 1, "{crossings:?}");
+                assert_eq!(crossings[0].level, 42.7);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Thirty days of history: 120 days ahead at most.
+        assert_eq!(horizon(30 * DAY, &rules), 120 * DAY);
+        assert_eq!(horizon(2 * 3_600_000, &rules), 8 * 3_600_000);
+        assert_eq!(span_words(45 * 60_000), "45 min");
+        assert_eq!(span_words(6 * 3_600_000), "6.0 h");
+        assert_eq!(span_words(3 * DAY), "3.0 days");
     }
 }
