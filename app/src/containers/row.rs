@@ -18,13 +18,14 @@ fn health_class(h: Health) -> &'static str {
     }
 }
 
+/// Memory use and limit, in the binary units Docker's limits are set in.
 fn memory(c: &Container) -> String {
     let used = c
         .mem_usage_bytes
-        .map(|b| format::bytes(b as f64))
+        .map(|b| format::bytes_binary(b as f64))
         .unwrap_or_else(|| "–".into());
     match c.mem_limit_bytes {
-        Some(l) => format!("{used} / {}", format::bytes(l as f64)),
+        Some(l) => format!("{used} / {}", format::bytes_binary(l as f64)),
         None => format!("{used} / no limit"),
     }
 }
@@ -221,5 +222,25 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
                 <pre class="logs" data-testid="followed">{move || followed.with(|l| l.join("\n"))}</pre>
             })}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_64m_limit_reads_64_mib() {
+        let c = Container {
+            mem_usage_bytes: Some(10 * 1024 * 1024),
+            mem_limit_bytes: Some(64 * 1024 * 1024),
+            ..Container::running("c1", "web")
+        };
+        assert_eq!(memory(&c), "10.0 MiB / 64.0 MiB");
+        let unlimited = Container {
+            mem_limit_bytes: None,
+            ..c
+        };
+        assert_eq!(memory(&unlimited), "10.0 MiB / no limit");
     }
 }

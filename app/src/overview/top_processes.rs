@@ -19,7 +19,7 @@ pub fn TopProcesses(title: &'static str, processes: Vec<ProcessInfo>) -> impl In
                         <tr>
                             <td>{p.pid}</td>
                             <td class="name">{p.name}</td>
-                            <td>{format::bytes(p.rss_bytes as f64)}</td>
+                            <td>{format::bytes_binary(p.rss_bytes as f64)}</td>
                             <td>{p.cpu_pct.map(|c| format!("{c:.1} %")).unwrap_or_else(|| "–".into())}</td>
                             <td>{format::duration(p.runtime_secs)}</td>
                         </tr>

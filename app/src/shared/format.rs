@@ -18,6 +18,23 @@ pub fn bytes(v: f64) -> String {
     }
 }
 
+/// Formats bytes with binary prefixes (1 MiB = 2^20 bytes), the units the kernel and Docker
+/// count memory in: a `--memory 64m` limit reads "64.0 MiB", not "67.1 MB".
+pub fn bytes_binary(v: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = v;
+    let mut i = 0;
+    while v.abs() >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", UNITS[0])
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
 /// Formats a value in a unit.
 pub fn value(v: f64, unit: Unit) -> String {
     match unit {
@@ -106,5 +123,13 @@ mod tests {
             "2026-11-22 22:32:54"
         );
         assert_eq!(super::utc_datetime(-1000), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn memory_reads_in_binary_units() {
+        assert_eq!(super::bytes_binary(64.0 * 1024.0 * 1024.0), "64.0 MiB");
+        assert_eq!(super::bytes_binary(1536.0), "1.5 KiB");
+        assert_eq!(super::bytes_binary(2.0 * 1024f64.powi(3)), "2.0 GiB");
+        assert_eq!(super::bytes_binary(512.0), "512 B");
     }
 }
