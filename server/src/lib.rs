@@ -97,19 +97,28 @@ impl Application {
         })?;
 
         let auth = Arc::new(auth::Auth::new(store.pool().clone(), config.auth.clone()));
+        let audit = store::audit::AuditLog::new(store.pool().clone());
+        // The link is the caller's to show, once (`steward serve` prints it on stdout).
         let setup_link = match auth.bootstrap(admin_password_file).await? {
             auth::Bootstrap::SetupToken(token) => {
-                let link = format!("http://{addr}/setup?token={token}");
-                tracing::warn!("no users yet: create the first admin at {link}");
-                Some(link)
+                Some(format!("http://{addr}/setup?token={token}"))
             }
             auth::Bootstrap::CreatedAdmin => {
                 tracing::info!("created the user admin from the password file");
+                audit
+                    .record(store::audit::Entry {
+                        actor: "steward",
+                        action: store::audit::Action::Setup,
+                        target: "admin",
+                        outcome: store::audit::Outcome::Ok,
+                        detail: Some("first admin created from --admin-password-file"),
+                    })
+                    .await;
                 None
             }
             auth::Bootstrap::Ready => None,
         };
-        let audit = store::audit::AuditLog::new(store.pool().clone());
+        warn_without_site(&config.site_root);
 
         let shutdown = CancellationToken::new();
         let bus = Arc::new(platform::bus::Bus::new());
@@ -269,6 +278,21 @@ impl Application {
         // Checkpoints the WAL into the file.
         self.store.close().await;
         served.map_err(StartError::Serve)
+    }
+}
+
+/// Says loudly when the site root holds no built client: the pages would still render, but
+/// without their scripts nothing live works, and nothing else would tell the operator why.
+fn warn_without_site(site_root: &std::path::Path) {
+    let wasm = site_root.join("pkg").join("steward.wasm");
+    if !wasm.is_file() {
+        tracing::error!(
+            "no built site in {}: {} is missing, so pages load without their scripts (no live \
+             updates, charts or actions). Build it with `make build`, or point --site-root at \
+             the built site",
+            site_root.display(),
+            wasm.display()
+        );
     }
 }
 

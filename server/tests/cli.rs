@@ -274,3 +274,90 @@ fn backup_writes_a_consistent_copy_while_steward_runs() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
 }
+
+/// First run (issue 12): a missing site is said loudly, logs carry no colour codes when not on
+/// a terminal, the setup link is printed once, and the password-file admin is audited.
+#[test]
+fn first_run_says_what_is_missing_once_in_plain_text() {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let config = data.join("steward.toml");
+    std::fs::write(&config, "[docker]\nenabled = false\n").unwrap();
+    let start = |extra: &[&str], lines_to_read: usize| {
+        let mut child = steward()
+            .arg("--config")
+            .arg(&config)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--site-root")
+            .arg(data.join("no-site"))
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        for _ in 0..lines_to_read {
+            let mut line = String::new();
+            if out.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            lines.push(line);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (lines, err)
+    };
+    let (out, err) = start(&[], 2);
+    assert!(out[0].starts_with("steward listening on"), "{out:?}");
+    assert!(out[1].contains("/setup?token="), "{out:?}");
+    assert!(
+        !err.contains("/setup?token="),
+        "the link is printed once: {err}"
+    );
+    assert!(
+        err.contains("no built site in") && err.contains("ERROR"),
+        "a missing site is said loudly: {err}"
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes in a pipe: {err:?}"
+    );
+
+    // The password-file admin is created, and audited.
+    let password = data.join("admin.pw");
+    std::fs::write(&password, "first-run-password-1\n").unwrap();
+    let (out, err) = start(&["--admin-password-file", password.to_str().unwrap()], 1);
+    assert!(out[0].starts_with("steward listening on"), "{out:?}");
+    assert!(err.contains("created the user admin"), "{err}");
+    let rows: Vec<(String, String, String, String, Option<String>)> =
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let store = server::store::history::HistoryStore::open(&data.join("steward.db"))
+                .await
+                .unwrap();
+            let rows =
+                sqlx::query_as("SELECT actor, action, target, result, detail FROM audit_log")
+                    .fetch_all(store.pool())
+                    .await
+                    .unwrap();
+            store.close().await;
+            rows
+        });
+    let rows = format!("{rows:?}");
+    assert!(
+        rows.contains(
+            r#"("steward", "setup", "admin", "ok", Some("first admin created from --admin-password-file"))"#
+        ),
+        "{rows}"
+    );
+}
