@@ -4,34 +4,26 @@ use crate::vitals::{Metric, Unit};
 
 /// Formats bytes with SI prefixes (1 GB = 10^9 bytes, as the score's bands use).
 pub fn bytes(v: f64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = v;
-    let mut i = 0;
-    while v.abs() >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{v:.0} {}", UNITS[0])
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
+    scaled(v, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"])
 }
 
 /// Formats bytes with binary prefixes (1 MiB = 2^20 bytes), the units the kernel and Docker
 /// count memory in: a `--memory 64m` limit reads "64.0 MiB", not "67.1 MB".
 pub fn bytes_binary(v: f64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = v;
+    scaled(v, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB"])
+}
+
+/// `v` divided by `base` until it fits, with the unit it reached (whole bytes, else 1 decimal).
+fn scaled(mut v: f64, base: f64, units: &[&str]) -> String {
     let mut i = 0;
-    while v.abs() >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
+    while v.abs() >= base && i < units.len() - 1 {
+        v /= base;
         i += 1;
     }
     if i == 0 {
-        format!("{v:.0} {}", UNITS[0])
+        format!("{v:.0} {}", units[0])
     } else {
-        format!("{v:.1} {}", UNITS[i])
+        format!("{v:.1} {}", units[i])
     }
 }
 

@@ -55,7 +55,7 @@ fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::platform::bus::Su
         out,
         "steward_history_samples_dropped_total",
         "counter",
-        "Samples not stored: the history queue was full, or writes failed longer than the buffer holds.",
+        "Samples not stored: the history writer's bus queue was full, or writes failed longer than the buffer holds.",
     );
     let history = stats
         .iter()

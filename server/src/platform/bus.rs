@@ -85,15 +85,26 @@ pub enum Event {
 }
 
 impl Event {
-    /// How many history samples the event carries, so a drop can be counted in samples too.
+    /// How many history samples the event carries (metrics with a finite value; the unhealthy
+    /// count and each container's finite write rate), so a drop can be counted in samples too.
+    /// The history writer's test keeps this equal to what it stores.
     pub fn weight(&self) -> u64 {
         match self {
             Event::Vitals {
                 vitals: Some(v), ..
-            } => v.metrics.len() as u64,
+            } => v
+                .metrics
+                .iter()
+                .filter(|m| m.value.is_some_and(f64::is_finite))
+                .count() as u64,
             Event::Containers {
                 items: Some(items), ..
-            } => 1 + items.len() as u64,
+            } => {
+                1 + items
+                    .iter()
+                    .filter(|c| c.block_write_rate.is_some_and(f64::is_finite))
+                    .count() as u64
+            }
             _ => 0,
         }
     }

@@ -246,7 +246,7 @@ fn report(
             let dropped: Vec<String> = (health.dropped > 0)
                 .then(|| {
                     format!(
-                        "{} samples were dropped (the history queue was full, or writes failed \
+                        "{} samples were dropped (the writer's bus queue was full, or writes failed \
                          with {MAX_BUFFERED} held)",
                         health.dropped
                     )
@@ -262,6 +262,7 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::containers::Container;
     use app::vitals::{Level, Metric, Unit};
 
     #[test]
@@ -334,6 +335,24 @@ mod tests {
             top_cpu: vec![],
         };
         let s = samples_from_vitals(&v);
+        // A dropped event is counted as the samples it would have stored.
+        let event = Event::Vitals {
+            host: local_host(),
+            vitals: Some(Arc::new(v.clone())),
+            status: CollectorStatus::starting("vitals"),
+        };
+        assert_eq!(event.weight(), s.len() as u64);
+        let mut slow = Container::running("c1", "db");
+        slow.block_write_rate = Some(10.0);
+        let items = vec![slow, Container::running("c2", "web")];
+        let event = Event::Containers {
+            host: local_host(),
+            items: Some(Arc::new(items)),
+            at_ms: 42,
+            status: CollectorStatus::starting("docker"),
+        };
+        assert_eq!(event.weight(), samples_of(&event).unwrap().1.len() as u64);
+        assert_eq!(event.weight(), 2);
         assert_eq!(
             s,
             vec![
