@@ -7,6 +7,9 @@
 //! - `ssr`: the container page rendered by the server for 500 containers (the recorded snapshot
 //!   repeated with new names): one client at a time, then under `wrk` with 50 connections.
 
+#[path = "common.rs"]
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,19 +103,7 @@ async fn round() {
 }
 
 async fn ssr() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = server::config::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        ..Default::default()
-    };
-    config.docker.enabled = false;
-    config.auth.anonymous_read = true;
-    let password = dir.path().join("pw");
-    std::fs::write(&password, "bench-password-123").unwrap();
-    let app = server::Application::build(config, Some(&password))
-        .await
-        .unwrap();
+    let (app, _dir) = common::bench_app(|_| {}).await;
     app.hub().publish_containers(
         Some(steward_tests::snapshot::containers(500)),
         steward_tests::snapshot::docker_ok(),

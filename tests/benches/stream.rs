@@ -5,27 +5,17 @@
 //! a live host), Docker off, and the 100 recorded containers of `tests/fixtures` published as a
 //! Docker round every 10 s (the default interval; the containers themselves do not change, their
 //! collector status does). One client follows `/api/v1/stream` for 60 s; the first event (the
-//! whole overview) is reported apart. Uses only APIs that exist before and after the change, so
-//! the same file measures both commits.
+//! whole overview) is reported apart. (The before figure in BENCHMARKS.md was taken with this
+//! file's first version, which built the server inline so it compiled on the older commit.)
+
+#[path = "common.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = server::config::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        ..Default::default()
-    };
-    config.collector.interval_secs = 1;
-    config.docker.enabled = false;
-    config.auth.anonymous_read = true;
-    let password = dir.path().join("pw");
-    std::fs::write(&password, "bench-password-123").unwrap();
-    let app = server::Application::build(config, Some(&password))
-        .await
-        .unwrap();
+    let (app, _dir) = common::bench_app(|c| c.collector.interval_secs = 1).await;
     let hub = app.hub();
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
