@@ -8,6 +8,8 @@ mode="${1:-build}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 CARGO_LEPTOS_VERSION=0.3.11
 BINARYEN_NPM_VERSION=132.0.0
+# The accessibility checks in the browser tests (zero serious violations on every page).
+AXE_CORE_VERSION=4.14.1
 # The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' "$root/Cargo.lock")"
 
@@ -63,5 +65,9 @@ fi
 if [ ! -x "$root/tools/npm/node_modules/.bin/wasm-opt" ]; then
   log "installing binaryen $BINARYEN_NPM_VERSION (wasm-opt) from npm"
   npm install --silent --no-audit --no-fund --prefix "$root/tools/npm" "binaryen@$BINARYEN_NPM_VERSION" >/dev/null
+fi
+if [ "$mode" = test ] && ! grep -qs "\"version\": \"$AXE_CORE_VERSION\"" "$root/tools/npm/node_modules/axe-core/package.json"; then
+  log "installing axe-core $AXE_CORE_VERSION from npm (browser accessibility tests)"
+  npm install --silent --no-audit --no-fund --prefix "$root/tools/npm" "axe-core@$AXE_CORE_VERSION" >/dev/null
 fi
 log "tools ready"

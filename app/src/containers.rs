@@ -5,6 +5,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod bulk_restart;
+pub mod log_view;
+pub mod logs;
 pub mod model;
 pub mod page;
 pub mod row;

@@ -29,7 +29,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="dark light"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <meta name="theme-color" content="#171e26"/>
+                <link rel="icon" id="favicon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="apple-touch-icon" href="/icon-192.png"/>
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                // Before the first paint, so a chosen theme never flashes the other one.
+                <script inner_html=HEAD_SCRIPT></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -40,6 +45,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// Runs in the page's head, before the app: applies the theme chosen with the top bar's toggle
+/// (`auto` follows the system; kept in localStorage), defines the toggle's action, and registers
+/// the service worker that keeps the app usable offline (browsers allow it on HTTPS and on
+/// localhost only). Plain JavaScript, so the WASM carries none of it.
+pub const HEAD_SCRIPT: &str = r#"(function(){var k="steward-theme",d=document.documentElement,n={auto:"light",light:"dark",dark:"auto"};function get(){try{return localStorage.getItem(k)||"auto"}catch(e){return"auto"}}function label(){var b=document.getElementById("theme-toggle"),t=d.dataset.theme||"auto";if(b){b.setAttribute("aria-label","Theme: "+(t=="auto"?"follows the system":t)+". Change theme");b.title=b.getAttribute("aria-label");b.dataset.choice=t}}function set(t){if(t=="light"||t=="dark")d.dataset.theme=t;else delete d.dataset.theme;label()}set(get());window.stewardTheme=function(){var t=n[d.dataset.theme||"auto"];try{localStorage.setItem(k,t)}catch(e){}set(t)};document.addEventListener("DOMContentLoaded",label);if("serviceWorker"in navigator)window.addEventListener("load",function(){navigator.serviceWorker.register("/sw.js").catch(function(){})})})();"#;
 
 /// The signed-in user, shared with every page (`None`: not signed in).
 #[derive(Clone, Copy)]
@@ -72,6 +83,8 @@ pub fn App() -> impl IntoView {
                     <a href="/containers">"Containers"</a>
                     <a href="/audit">"Audit"</a>
                 </nav>
+                <button type="button" class="theme-toggle" id="theme-toggle" onclick="stewardTheme()"
+                    aria-label="Theme: follows the system. Change theme">"◐"</button>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let user = session.await.ok().flatten();

@@ -12,4 +12,5 @@ pub mod page;
 pub mod score;
 pub mod score_gauge;
 pub mod top_processes;
+pub mod verdict;
 pub mod vital_card;

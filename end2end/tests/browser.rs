@@ -209,8 +209,10 @@ where
 
 #[tokio::test]
 async fn overview_hydrates_updates_live_and_fits_a_phone() {
+    // Memory use is critical on any machine with these limits: the card must not stay green.
+    let config = format!("{VISITOR}[thresholds]\nmem_used_pct = {{ warn = 0.01, crit = 0.02 }}\n");
     let tmp = tempfile::tempdir().unwrap();
-    let (steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", VISITOR);
+    let (steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
     let (_driver, port) = start_chromedriver();
     let c = browser(port, &tmp.path().join("profile")).await;
     c.set_window_size(390, 844).await.unwrap();
@@ -252,6 +254,29 @@ async fn overview_hydrates_updates_live_and_fits_a_phone() {
         "the page was not reloaded"
     );
     assert_eq!(text(&c, r#"[data-testid="link"]"#).await, "live");
+
+    // The worst current state is beside the score, in the card's colour, the title and the
+    // favicon, whatever the points say.
+    eventually(
+        "the verdict names the critical vital",
+        Duration::from_secs(15),
+        || async {
+            text(&c, r#"[data-testid="causes"]"#)
+                .await
+                .contains("Memory used")
+        },
+    )
+    .await;
+    assert!(attr(&c, r#"[data-testid="gauge"]"#, "class")
+        .await
+        .contains("crit"));
+    let title = c.title().await.unwrap();
+    assert!(
+        title.starts_with("✖ ") && title.contains("Steward — "),
+        "{title}"
+    );
+    let icon = attr(&c, "#favicon", "href").await;
+    assert!(icon.ends_with("/favicon-crit.svg"), "favicon {icon}");
 
     // Drill-down: the dimension's bands and the last hour as a sparkline.
     c.find(Locator::Css(r#"button[data-dimension="memory_pressure"]"#))
@@ -305,10 +330,24 @@ async fn overview_hydrates_updates_live_and_fits_a_phone() {
         },
     )
     .await;
-    let (_steward, _) = start_steward(tmp.path(), &addr.to_string(), VISITOR);
+    // Past two intervals the values look stale: greyed, with their age.
+    eventually("the values turn stale", Duration::from_secs(15), || async {
+        text(&c, r#"[data-testid="updated"]"#)
+            .await
+            .starts_with("stale: values from")
+    })
+    .await;
+    assert!(c.find(Locator::Css(".overview.stale")).await.is_ok());
+    let (_steward, _) = start_steward(tmp.path(), &addr.to_string(), &config);
     eventually("the page reconnects", Duration::from_secs(20), || async {
         text(&c, r#"[data-testid="link"]"#).await == "live"
     })
+    .await;
+    eventually(
+        "fresh values are no longer grey",
+        Duration::from_secs(20),
+        || async { c.find(Locator::Css(".overview.stale")).await.is_err() },
+    )
     .await;
     c.close().await.unwrap();
 }
@@ -405,6 +444,17 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
         .for_element(Locator::Css(r#"[data-testid="bulk-list"]"#))
         .await
         .expect("the confirmation lists the containers");
+    // Focus moved into the dialog, which holds it while open.
+    assert_eq!(
+        c.execute(
+            "return !!document.activeElement.closest('[data-testid=bulk-modal]');",
+            vec![]
+        )
+        .await
+        .unwrap(),
+        serde_json::Value::Bool(true),
+        "focus is in the dialog"
+    );
     let listed = text(&c, r#"[data-testid="bulk-list"]"#).await;
     assert_eq!(listed.lines().collect::<Vec<_>>(), ["web-a", "web-b"]);
     // db turns unhealthy while the modal is open: the confirmation must not include it.
@@ -425,19 +475,39 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
         .click()
         .await
         .unwrap();
+    // The dialog reports what happened after each restart, not the restart call: web-a is
+    // made healthy again as soon as it is back up; web-b keeps failing its health check
+    // (its /health file stays removed across restarts).
+    eventually("web-a is restarted", Duration::from_secs(60), || async {
+        engine.started_at("web-a") != a_started
+    })
+    .await;
+    eventually("web-a is healed", Duration::from_secs(30), || async {
+        engine
+            .cli(&["exec", "web-a", "touch", "/health"])
+            .status
+            .success()
+    })
+    .await;
     c.wait()
-        .at_most(Duration::from_secs(60))
+        .at_most(Duration::from_secs(90))
         .for_element(Locator::Css(r#"[data-testid="bulk-done"]"#))
         .await
         .expect("progress streams to the end");
     assert_eq!(
         text(&c, r#"[data-testid="bulk-done"]"#).await,
-        "2 restarted, 0 failed"
+        "1 back up, 1 not healthy after the restart, 0 restart failed"
     );
-    for name in ["web-a", "web-b"] {
-        let phase = attr(&c, &format!(r#"[data-target="{name}"]"#), "data-phase").await;
-        assert_eq!(phase, "ok", "{name}");
-    }
+    let a = attr(&c, r#"[data-target="web-a"]"#, "data-phase").await;
+    assert_eq!(a, "ok", "web-a came back healthy");
+    let b = attr(&c, r#"[data-target="web-b"]"#, "data-phase").await;
+    assert_eq!(b, "failed", "web-b is unhealthy again");
+    assert!(
+        text(&c, r#"[data-target="web-b"]"#)
+            .await
+            .contains("unhealthy again"),
+        "the reason is shown"
+    );
     assert_ne!(engine.started_at("web-a"), a_started);
     assert_ne!(engine.started_at("web-b"), b_started);
     assert_eq!(
@@ -450,6 +520,88 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
         c.screenshot().await.unwrap(),
     )
     .unwrap();
+    // Docker's RestartCount counts policy restarts only; Steward counts its own, both labelled.
+    let restarts = r#"[data-container="web-a"] [data-testid="restarts"]"#;
+    eventually(
+        "Steward's restart is counted",
+        Duration::from_secs(30),
+        || async { text(&c, restarts).await == "Steward 1 · Docker 0" },
+    )
+    .await;
+    // On a phone the header row is hidden, so every cell carries its label.
+    let label = c
+        .execute(
+            "return getComputedStyle(document.querySelector(arguments[0]), '::before').content;",
+            vec![serde_json::json!(restarts)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        label.as_str(),
+        Some("\"Restarts \""),
+        "phone label: {label}"
+    );
+
+    // Logs: a time per line, and a search that highlights and counts its matches.
+    // Escape closes the dialog (a native modal dialog's cancel).
+    c.find(Locator::Css(r#"[data-testid="bulk-modal"]"#))
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    eventually(
+        "Escape closes the dialog",
+        Duration::from_secs(5),
+        || async {
+            c.execute(
+                "return document.querySelector('[data-testid=bulk-modal]').open;",
+                vec![],
+            )
+            .await
+            .unwrap()
+                == serde_json::Value::Bool(false)
+        },
+    )
+    .await;
+    click(&c, r#"[data-container="db"] [data-testid="details"]"#).await;
+    let db_logs = r#"[data-container="db"] [data-testid="logs"] .logline"#;
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(db_logs))
+        .await
+        .expect("db's log lines load");
+    let first = text(&c, db_logs).await;
+    assert!(
+        first.len() > 13 && first.as_bytes()[2] == b':' && first.contains("tick"),
+        "a time, then the text: {first:?}"
+    );
+    let search = r#"[data-container="db"] [data-testid="log-search"]"#;
+    c.find(Locator::Css(search))
+        .await
+        .unwrap()
+        .send_keys("TICK")
+        .await
+        .unwrap();
+    eventually(
+        "matches are highlighted",
+        Duration::from_secs(5),
+        || async {
+            c.find_all(Locator::Css(
+                r#"[data-container="db"] [data-testid="logs"] mark"#,
+            ))
+            .await
+            .unwrap()
+            .len()
+                > 0
+        },
+    )
+    .await;
+    assert!(
+        text(&c, r#"[data-container="db"] [data-testid="log-matches"]"#)
+            .await
+            .ends_with("matching lines")
+    );
 
     // Fits a phone.
     let overflow = c
@@ -462,6 +614,255 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
     assert!(
         overflow.as_i64().unwrap() <= 0,
         "panel is wider than 390 px by {overflow}"
+    );
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn themes_persist_and_an_installed_steward_opens_offline_with_its_last_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", VISITOR);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    let home = format!("http://{addr}/");
+    c.goto(&home).await.unwrap();
+    let hydrated = Locator::Css(r#".overview[data-hydrated="true"]"#);
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(hydrated)
+        .await
+        .unwrap();
+
+    // Installable: a manifest with PNG icons of the sizes phones ask for.
+    let manifest = c
+        .execute_async(
+            "fetch('/manifest.webmanifest').then(r => r.json()).then(arguments[0]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let sizes: Vec<&str> = manifest["icons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["sizes"].as_str())
+        .collect();
+    assert!(
+        sizes.contains(&"192x192") && sizes.contains(&"512x512"),
+        "{manifest}"
+    );
+    assert_eq!(manifest["display"], "standalone");
+
+    // Themes: the toggle cycles auto → light → dark → auto, persists, and recolours the page.
+    let background = || async {
+        c.execute(
+            "return getComputedStyle(document.documentElement).backgroundColor;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+    };
+    let choice = || async { attr(&c, "#theme-toggle", "data-choice").await };
+    assert_eq!(choice().await, "auto");
+    click(&c, "#theme-toggle").await;
+    assert_eq!(choice().await, "light");
+    let light = background().await;
+    c.refresh().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(hydrated)
+        .await
+        .unwrap();
+    assert_eq!(choice().await, "light", "the choice survives a reload");
+    assert_eq!(background().await, light);
+    click(&c, "#theme-toggle").await;
+    assert_eq!(choice().await, "dark");
+    assert_ne!(background().await, light, "dark is not light");
+    click(&c, "#theme-toggle").await;
+    assert_eq!(choice().await, "auto");
+
+    // Offline: once the service worker controls the page, its visits are kept; with the server
+    // gone the page still opens, with its last data marked as such.
+    eventually(
+        "the service worker takes control",
+        Duration::from_secs(30),
+        || async {
+            c.refresh().await.unwrap();
+            c.execute("return !!navigator.serviceWorker.controller;", vec![])
+                .await
+                .unwrap()
+                == serde_json::Value::Bool(true)
+        },
+    )
+    .await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(hydrated)
+        .await
+        .unwrap();
+    drop(steward);
+    c.goto(&home).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(hydrated)
+        .await
+        .expect("the kept page opens and hydrates without the server");
+    eventually(
+        "the page says it is offline",
+        Duration::from_secs(20),
+        || async {
+            text(&c, r#"[data-testid="link"]"#)
+                .await
+                .starts_with("offline — last data from")
+        },
+    )
+    .await;
+    assert!(c.find(Locator::Css(".overview.stale")).await.is_ok());
+    c.close().await.unwrap();
+}
+
+/// axe-core, installed by `make test` (scripts/install-tools.sh) from npm.
+fn axe_source() -> String {
+    let path = workspace().join("tools/npm/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (make test installs axe-core)", path.display()))
+}
+
+/// Runs axe-core on the page as it is now, in the light and the dark theme, and returns its
+/// serious and critical violations as lines (`page theme: rule: element: why`).
+async fn axe_violations(c: &Client, axe: &str, page: &str) -> Vec<String> {
+    c.execute(axe, vec![]).await.expect("axe-core loads");
+    let mut found = Vec::new();
+    for theme in ["light", "dark"] {
+        c.execute(
+            "document.documentElement.dataset.theme = arguments[0];",
+            vec![serde_json::json!(theme)],
+        )
+        .await
+        .unwrap();
+        let result = c
+            .execute_async(
+                r#"const done = arguments[0];
+                axe.run(document).then(r => done({
+                    passes: r.passes.length,
+                    violations: r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                        .flatMap(v => v.nodes.map(n => v.id + ': ' + n.target.join(' ') + ': ' +
+                            (n.failureSummary || '').replace(/\s+/g, ' ')))}));"#,
+                vec![],
+            )
+            .await
+            .expect("axe runs");
+        // The rules really ran (colour contrast, names, landmarks…), not an empty report.
+        assert!(
+            result["passes"].as_u64().unwrap_or(0) >= 10,
+            "{page}: {result}"
+        );
+        for v in result["violations"].as_array().unwrap() {
+            found.push(format!(
+                "{page} {theme}: {}",
+                v.as_str().unwrap_or_default()
+            ));
+        }
+    }
+    c.execute("delete document.documentElement.dataset.theme;", vec![])
+        .await
+        .unwrap();
+    found
+}
+
+#[tokio::test]
+async fn axe_finds_no_serious_violation_on_any_page_or_dialog() {
+    let axe = axe_source();
+    let engine = Engine::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_steward, addr, _driver, c) = match &engine {
+        Some(engine) => {
+            engine.run("web", &["--label", "com.docker.compose.project=shop"]);
+            engine.make_unhealthy("web");
+            docker_browser(engine, "", tmp.path(), (1366, 900)).await
+        }
+        None => {
+            let (steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", VISITOR);
+            let (driver, port) = start_chromedriver();
+            let c = browser(port, &tmp.path().join("profile")).await;
+            c.set_window_size(1366, 900).await.unwrap();
+            (steward, addr, driver, c)
+        }
+    };
+    let mut violations = Vec::new();
+    let base = format!("http://{addr}");
+
+    // Signed out: the sign-in and setup pages.
+    for page in ["/login", "/setup"] {
+        c.goto(&format!("{base}{page}")).await.unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(".auth-form"))
+            .await
+            .unwrap();
+        violations.extend(axe_violations(&c, &axe, page).await);
+    }
+    c.goto(&format!("{base}/login?next=%2F")).await.unwrap();
+    sign_in_as_admin(&c).await;
+    let hydrated = r#".overview[data-hydrated="true"]"#;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(hydrated))
+        .await
+        .unwrap();
+    eventually("the score is in", Duration::from_secs(15), || async {
+        text(&c, r#"[data-testid="score-value"]"#).await != "–"
+    })
+    .await;
+    violations.extend(axe_violations(&c, &axe, "/").await);
+    // The drill-down, open.
+    click(&c, r#"button[data-dimension="memory_pressure"]"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"[data-testid="drilldown"]"#))
+        .await
+        .unwrap();
+    violations.extend(axe_violations(&c, &axe, "/ drill-down").await);
+
+    navigate(&c, "/trends", r#"[data-testid="chart-disk"]"#).await;
+    violations.extend(axe_violations(&c, &axe, "/trends").await);
+    navigate(&c, "/audit", r#"[data-testid="audit"]"#).await;
+    violations.extend(axe_violations(&c, &axe, "/audit").await);
+
+    if engine.is_some() {
+        navigate(&c, "/containers", r#"[data-container="web"]"#).await;
+        eventually("web is unhealthy", Duration::from_secs(30), || async {
+            text(&c, r#"[data-filter="unhealthy"]"#).await == "Unhealthy (1)"
+        })
+        .await;
+        click(&c, r#"[data-container="web"] [data-testid="details"]"#).await;
+        c.wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(r#"[data-container="web"] .logline"#))
+            .await
+            .unwrap();
+        violations.extend(axe_violations(&c, &axe, "/containers").await);
+        click(&c, r#"[data-testid="bulk-restart"]"#).await;
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(r#"[data-testid="bulk-list"]"#))
+            .await
+            .unwrap();
+        violations.extend(axe_violations(&c, &axe, "/containers bulk dialog").await);
+    } else {
+        eprintln!(
+            "axe: no Docker engine here, so the container panel and its dialog were not checked"
+        );
+    }
+    assert!(
+        violations.is_empty(),
+        "{} serious accessibility violations:\n{}",
+        violations.len(),
+        violations.join("\n")
     );
     c.close().await.unwrap();
 }

@@ -183,6 +183,9 @@ pub struct DockerConfig {
     pub image_max_age_days: u64,
     /// Seconds Docker waits after SIGTERM before it kills a restarting container (default 10).
     pub stop_timeout_secs: u64,
+    /// Seconds a bulk restart follows each restarted container until it is healthy again (or
+    /// running, without a health check) before it reports "not healthy" (1–3600, default 120).
+    pub settle_timeout_secs: u64,
 }
 
 impl Default for DockerConfig {
@@ -197,6 +200,7 @@ impl Default for DockerConfig {
             block_write_limit_per_day: 10_000_000_000,
             image_max_age_days: 30,
             stop_timeout_secs: 10,
+            settle_timeout_secs: 120,
         }
     }
 }
@@ -387,7 +391,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 33] = [
+        let bounded: [(&'static str, u64, u64, u64); 34] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -408,6 +412,7 @@ impl Config {
             ("docker.block_write_limit_per_day", c.docker.block_write_limit_per_day, 1, 1 << 60),
             ("docker.image_max_age_days", c.docker.image_max_age_days, 0, 36_600),
             ("docker.stop_timeout_secs", c.docker.stop_timeout_secs, 0, 600),
+            ("docker.settle_timeout_secs", c.docker.settle_timeout_secs, 1, 3600),
             ("watchdog.failures_before_restart", c.watchdog.failures_before_restart as u64, 1, 100),
             ("watchdog.restarts_per_hour", c.watchdog.restarts_per_hour as u64, 1, 100),
             ("watchdog.cooldown_secs", c.watchdog.cooldown_secs, 0, DAY),

@@ -4,11 +4,14 @@
 pub mod actions;
 pub mod collector;
 pub mod convert;
+pub mod settle;
 pub mod watchdog;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use app::containers::logs::{LogLine, LogStream};
+use bollard::container::LogOutput;
 use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, LogsOptionsBuilder, RestartContainerOptionsBuilder,
@@ -177,8 +180,8 @@ impl DockerClient {
         }
     }
 
-    /// The last `tail` log lines (stdout and stderr, with Docker's timestamps).
-    pub async fn logs(&self, id: &str, tail: u32) -> Result<Vec<String>, DockerError> {
+    /// The last `tail` log lines (stdout and stderr, each with Docker's timestamp).
+    pub async fn logs(&self, id: &str, tail: u32) -> Result<Vec<LogLine>, DockerError> {
         let options = LogsOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
@@ -195,7 +198,7 @@ impl DockerClient {
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;
-        Ok(convert::log_lines(chunks.iter().map(|c| c.to_string())))
+        Ok(convert::log_lines(chunks.into_iter().map(chunk)))
     }
 
     /// New log lines as they are written (the last `tail` first); ends when the container stops.
@@ -203,7 +206,7 @@ impl DockerClient {
         &self,
         id: &str,
         tail: u32,
-    ) -> impl Stream<Item = Result<String, DockerError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<(LogStream, String), DockerError>> + Send + 'static {
         let options = LogsOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
@@ -214,10 +217,9 @@ impl DockerClient {
         let host = self.host.clone();
         let what = format!("the logs of {id}");
         let secs = self.timeout.as_secs().max(1);
-        self.docker.logs(id, Some(options)).map(move |r| {
-            r.map(|c| c.to_string())
-                .map_err(|e| classify(&host, &what, secs, e))
-        })
+        self.docker
+            .logs(id, Some(options))
+            .map(move |r| r.map(chunk).map_err(|e| classify(&host, &what, secs, e)))
     }
 
     /// Labels of a container keyed by name, for tests and the watchdog's opt-out.
@@ -228,6 +230,15 @@ impl DockerClient {
             .and_then(|c| c.labels.clone())
             .unwrap_or_default()
     }
+}
+
+/// A log chunk's stream and text (a TTY container's console output counts as stdout).
+fn chunk(output: LogOutput) -> (LogStream, String) {
+    let stream = match output {
+        LogOutput::StdErr { .. } => LogStream::Stderr,
+        _ => LogStream::Stdout,
+    };
+    (stream, output.to_string())
 }
 
 /// Turns a bollard error into one an operator can act on.

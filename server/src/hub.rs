@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use app::containers::{Container, ContainerSummary, Containers, Health, WatchdogSettings};
-use app::overview::score::{self, ScoreInputs};
+use app::overview::score::{self, ScoreInputs, ScoreMemory};
+use app::overview::verdict;
 use app::vitals::metric_def::MetricId;
 use app::vitals::{CollectorState, CollectorStatus, Overview, Vitals};
 use tokio::sync::watch;
@@ -32,9 +33,14 @@ const DOCKER: &str = crate::docker::collector::NAME;
 struct HostState {
     vitals: Option<Arc<Vitals>>,
     collectors: BTreeMap<String, CollectorStatus>,
-    /// `None` while Docker is off, not yet collected, or unreachable (the status says which).
+    /// The containers as last collected: `None` while Docker is off or not yet collected. Kept
+    /// when Docker becomes unreachable, so the panel shows the last known list as of when.
     containers: Option<Arc<Vec<Container>>>,
     containers_ms: Option<i64>,
+    /// The last Docker round succeeded: only then do the containers feed the score and actions.
+    containers_live: bool,
+    /// Holds score dimensions whose source was lost, so the score cannot rise from it.
+    score_memory: ScoreMemory,
 }
 
 impl HostState {
@@ -53,8 +59,11 @@ impl HostState {
                 status,
                 ..
             } => {
-                self.containers_ms = items.as_ref().map(|_| *at_ms).or(self.containers_ms);
-                self.containers = items.clone();
+                self.containers_live = items.is_some();
+                if items.is_some() {
+                    self.containers_ms = Some(*at_ms);
+                    self.containers = items.clone();
+                }
                 self.collectors.insert(status.name.clone(), status.clone());
             }
             Event::Status { status, .. } => {
@@ -62,6 +71,11 @@ impl HostState {
             }
             Event::ContainerEvents { .. } | Event::Action { .. } => {}
         }
+    }
+
+    /// The containers of the last successful round, while that round is the latest.
+    fn live_containers(&self) -> Option<&Arc<Vec<Container>>> {
+        self.containers.as_ref().filter(|_| self.containers_live)
     }
 }
 
@@ -83,8 +97,9 @@ pub struct Hub {
 impl Hub {
     pub fn new(disk_mount: String, interval_secs: u64) -> Self {
         let mut hosts = BTreeMap::new();
-        hosts.insert(local_host(), HostState::default());
-        let first = build_overview(hosts.get(LOCAL_HOST), &disk_mount, interval_secs, false);
+        let mut local = HostState::default();
+        let first = build_overview(&mut local, &disk_mount, interval_secs, false, now_ms());
+        hosts.insert(local_host(), local);
         Self {
             hosts: Mutex::new(hosts),
             tx: watch::channel(Arc::new(first)).0,
@@ -139,15 +154,17 @@ impl Hub {
         }
         let overview = {
             let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-            hosts.entry(host.clone()).or_default().apply(event);
+            let state = hosts.entry(host.clone()).or_default();
+            state.apply(event);
             if &**host != LOCAL_HOST {
                 return;
             }
             let mut overview = build_overview(
-                hosts.get(LOCAL_HOST),
+                state,
                 &self.disk_mount,
                 self.interval_secs,
                 self.docker.is_some(),
+                now_ms(),
             );
             if let Some(bus) = &self.bus {
                 overview
@@ -194,13 +211,14 @@ impl Hub {
         }
     }
 
-    /// The local host's containers as collected last, without copying them.
+    /// The local host's containers from the latest round, without copying them: `None` while
+    /// Docker is unreachable (actions must not plan on a list that may be stale).
     pub fn container_list(&self) -> Option<Arc<Vec<Container>>> {
         self.hosts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(LOCAL_HOST)
-            .and_then(|h| h.containers.clone())
+            .and_then(|h| h.live_containers().cloned())
     }
 
     /// The hosts the hub knows, in name order.
@@ -260,14 +278,15 @@ fn bus_status(bus: &Bus, started_ms: i64, now: i64) -> CollectorStatus {
 }
 
 /// The service-health input: the number of unhealthy containers, or why it is unknown.
-fn unhealthy_containers(host: Option<&HostState>, docker: bool) -> Result<u32, String> {
+fn unhealthy_containers(host: &HostState, docker: bool) -> Result<u32, String> {
     if !docker {
         return Err(NO_CONTAINERS.into());
     }
-    match host.and_then(|h| h.containers.as_ref()) {
+    match host.live_containers() {
         Some(c) => Ok(c.iter().filter(|c| c.health == Health::Unhealthy).count() as u32),
         None => Err(host
-            .and_then(|h| h.collectors.get(DOCKER))
+            .collectors
+            .get(DOCKER)
             .and_then(|s| s.message.clone())
             .map(|m| format!("Docker: {m}"))
             .unwrap_or_else(|| "Docker not collected yet".into())),
@@ -290,25 +309,27 @@ pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
     }
 }
 
+/// The host's overview: the score (with lost dimensions held) and the verdict beside it.
 fn build_overview(
-    host: Option<&HostState>,
+    host: &mut HostState,
     disk_mount: &str,
     interval_secs: u64,
     docker: bool,
+    now: i64,
 ) -> Overview {
-    let vitals = host.and_then(|h| h.vitals.as_deref());
+    let vitals = host.vitals.as_deref();
     let mut inputs = score_inputs(vitals, disk_mount);
     inputs.unhealthy_containers = unhealthy_containers(host, docker);
+    let collectors: Vec<CollectorStatus> = host.collectors.values().cloned().collect();
+    let containers = host.live_containers().map(|c| ContainerSummary::of(c));
+    let mut score = score::compute(&inputs);
+    score.verdict = verdict::judge(vitals, &collectors, containers.as_ref());
     Overview {
-        score: score::compute(&inputs),
+        score: host.score_memory.hold(score, now),
         vitals: vitals.cloned(),
-        collectors: host
-            .map(|h| h.collectors.values().cloned().collect())
-            .unwrap_or_default(),
+        collectors,
         interval_secs,
-        containers: host
-            .and_then(|h| h.containers.as_ref())
-            .map(|c| ContainerSummary::of(c)),
+        containers,
     }
 }
 
@@ -375,5 +396,47 @@ mod tests {
         );
         cancel.cancel();
         task.await.unwrap();
+    }
+
+    #[test]
+    fn docker_lost_keeps_the_last_containers_and_never_raises_the_score() {
+        let hub = Hub::new("/".into(), 5).with_docker(WatchdogSettings::default());
+        let sick = Container {
+            health: Health::Unhealthy,
+            ..Container::running("1", "web")
+        };
+        hub.publish_containers(Some(vec![sick]), status(DOCKER));
+        let before = hub.overview();
+        let service = &before.score.dimensions[3];
+        assert_eq!(service.points, Some(15));
+        assert_eq!(before.score.verdict.level, app::vitals::Level::Warn);
+
+        let mut down = status(DOCKER);
+        down.state = CollectorState::Error;
+        down.message = Some("connection refused".into());
+        hub.publish_containers(None, down);
+        let panel = hub.containers();
+        assert_eq!(panel.status.state, CollectorState::Error);
+        assert_eq!(
+            panel.items.map(|i| i.len()),
+            Some(1),
+            "the last known list stays"
+        );
+        assert!(panel.collected_ms.is_some(), "as of when");
+        assert!(
+            hub.container_list().is_none(),
+            "actions never plan on a stale list"
+        );
+        let after = hub.overview();
+        let service = &after.score.dimensions[3];
+        assert_eq!(service.points, Some(15), "held, not dropped");
+        assert!(service.as_of_ms.is_some());
+        assert_eq!(after.score.value, before.score.value);
+        assert!(after
+            .score
+            .verdict
+            .causes
+            .iter()
+            .any(|c| c.text.contains("docker collector in error")));
     }
 }

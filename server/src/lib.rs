@@ -98,6 +98,9 @@ impl Application {
 
         let auth = Arc::new(auth::Auth::new(store.pool().clone(), config.auth.clone()));
         let audit = store::audit::AuditLog::new(store.pool().clone());
+        if let Err(e) = audit.load_restart_counts().await {
+            tracing::error!("audit log: could not count past restarts (they show as 0): {e}");
+        }
         // The link is the caller's to show, once (`steward serve` prints it on stdout).
         let setup_link = match auth.bootstrap(admin_password_file).await? {
             auth::Bootstrap::SetupToken(token) => {
@@ -194,6 +197,7 @@ impl Application {
             docker,
             audit.clone(),
             Duration::from_secs(config.docker.stop_timeout_secs),
+            Duration::from_secs(config.docker.settle_timeout_secs),
         ));
 
         let leptos_options = LeptosOptions::builder()

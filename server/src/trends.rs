@@ -68,6 +68,19 @@ pub struct TrendDef {
     pub project: bool,
 }
 
+impl TrendDef {
+    /// The collector whose rounds feed this trend (its first line's metric).
+    pub fn source(&self) -> app::vitals::metric_def::Source {
+        let key = match self.series.first().map(|s| &s.stored) {
+            Some(Stored::Key(k)) => k.as_str(),
+            Some(Stored::Prefix(p)) => p,
+            None => "",
+        };
+        app::vitals::metric_def::by_series_key(key)
+            .map_or(app::vitals::metric_def::Source::Vitals, |d| d.source)
+    }
+}
+
 /// Escapes a value for a PromQL string literal.
 fn promql_string(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
@@ -322,6 +335,9 @@ fn finish(
         projection,
         flags,
         note,
+        history_since_ms: None,
+        source_down: None,
+        fitted: false,
     }
 }
 
@@ -534,6 +550,24 @@ pub async fn explore(client: &PrometheusClient, e: Explore<'_>) -> Result<Trend,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_trend_knows_the_collector_that_feeds_it() {
+        use app::vitals::metric_def::Source;
+        let config = Config::default();
+        for (name, source) in [
+            ("disk", Source::Vitals),
+            ("memory", Source::Vitals),
+            ("containers", Source::Docker),
+            ("container_io", Source::Docker),
+        ] {
+            assert_eq!(
+                definition(name, &config).unwrap().source(),
+                source,
+                "{name}"
+            );
+        }
+    }
     use crate::store::history::Sample;
 
     #[test]

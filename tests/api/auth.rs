@@ -184,6 +184,38 @@ async fn first_start_without_users_gives_a_one_time_setup_link() {
     );
     let short = setup(token.clone(), "short").await;
     assert_eq!(short.status(), 400, "too short a password is refused");
+    // The form's second password must match; a mismatch loses nothing (the link still works).
+    let differ = client
+        .post(format!("{base}/api/v1/auth/setup"))
+        .json(&serde_json::json!({ "token": token, "username": "root-ops",
+            "password": "long-enough-password", "password_confirm": "long-enough-passwort" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(differ.status(), 400);
+    assert!(differ
+        .text()
+        .await
+        .unwrap()
+        .contains("the two passwords differ"));
+    // A visit without the token explains where the link is instead of showing a form that
+    // can only fail.
+    let page = client
+        .get(format!("{base}/setup"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("setup-no-token") && page.contains("standard output"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("name=\"password\""),
+        "no form without a token"
+    );
     assert_eq!(
         setup(token.clone(), "long-enough-password").await.status(),
         200

@@ -248,11 +248,30 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
     let lines = app.json("/api/v1/containers/fine/logs?tail=5").await;
     let lines = lines.as_array().unwrap();
     assert!(!lines.is_empty() && lines.len() <= 5, "{lines:?}");
+    // Each line has its own time and stream, without Docker's timestamp in the text.
     assert!(
-        lines.iter().all(|l| l.as_str().unwrap().contains("tick")),
+        lines
+            .iter()
+            .all(|l| l["text"].as_str().unwrap().starts_with("tick")
+                && l["stream"] == "stdout"
+                && l["ts_ms"].as_i64().is_some_and(|t| t > 1_700_000_000_000)),
         "{lines:?}"
     );
     assert_eq!(app.get("/api/v1/containers/nope/logs").await.status(), 404);
+    // The last N lines download as text, one "time stream text" per line.
+    let r = app
+        .get("/api/v1/containers/fine/logs?tail=3&format=text")
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("fine-logs.txt"));
+    let text = r.text().await.unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().all(|l| l.contains("Z stdout tick")), "{text}");
+    let r = app.get("/api/v1/containers/fine/logs?format=xml").await;
+    assert_eq!(r.status(), 400);
 
     // Bulk restart: the plan fixes the unhealthy list; a wrong token or a different list is
     // refused; the right confirmation runs once and streams its progress.
@@ -316,12 +335,33 @@ async fn watchdog_panel_logs_and_bulk_restart_against_real_docker() {
             other => panic!("job stream ended early ({other:?}): {text}"),
         }
     }
+    // Each restarted container is followed until it is healthy again or fails again: both
+    // keep failing their health check (the deleted file survives a restart), and the job
+    // reports that instead of "restarted, 0 failed".
     for name in &names {
         assert!(
-            text.contains(&format!("\"target\":\"{name}\",\"phase\":\"ok\"")),
+            text.contains(&format!("\"target\":\"{name}\",\"phase\":\"settling\"")),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "\"target\":\"{name}\",\"phase\":\"failed\",\"message\":\"unhealthy again"
+            )),
             "{name}: {text}"
         );
     }
+    assert!(
+        text.contains("0 back up, 2 not healthy after the restart, 0 restart failed"),
+        "{text}"
+    );
+    // Steward counts its own restarts (two by the watchdog, one bulk); Docker's RestartCount
+    // counts only restart-policy restarts.
+    let list = app
+        .wait_json("/api/v1/containers", Duration::from_secs(20), |v| {
+            container(v, "sick").is_some_and(|c| c["steward_restarts"] == 3)
+        })
+        .await;
+    assert_eq!(container(&list, "sick").unwrap()["restart_count"], 0);
     assert_ne!(
         engine.started_at("optout"),
         optout_started,
@@ -433,6 +473,15 @@ async fn docker_unreachable_degrades_cleanly() {
         let message = list["status"]["message"].as_str().unwrap();
         assert!(message.contains(expect), "{message}");
         assert_eq!(list["items"], Value::Null, "no data, not an empty list");
+        // A trend fed by Docker says why it has no new points.
+        let trend = app.json("/api/v1/trend/containers?range=1h").await;
+        assert!(
+            trend["source_down"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Docker unreachable since Steward started"),
+            "{trend:#}"
+        );
         // The score says why service health is unknown; the host vitals carry on.
         let service = service_health(&app).await;
         assert!(service["points"].is_null(), "{service:#}");

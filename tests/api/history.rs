@@ -73,6 +73,46 @@ async fn shutdown_flushes_the_last_batch() {
 }
 
 #[tokio::test]
+async fn a_young_history_fits_the_range_and_says_when_it_started() {
+    let app = spawn_app(|_, _| {}).await;
+    let _ticker = CpuTicker::start(app.procfs());
+    app.wait_json(
+        "/api/v1/history?metric=cpu_steal_pct&range=1h",
+        Duration::from_secs(20),
+        |v| v["points"].as_array().is_some_and(|p| !p.is_empty()),
+    )
+    .await;
+    // Seven days asked of a history a few seconds old: the window starts where it starts
+    // (ten minutes at least), in raw samples, not a sliver at the right edge of a week.
+    let t = app.json("/api/v1/trend/steal?range=7d").await;
+    let since = t["history_since_ms"].as_i64().unwrap();
+    let (start, end) = (
+        t["start_ms"].as_i64().unwrap(),
+        t["end_ms"].as_i64().unwrap(),
+    );
+    assert_eq!(t["fitted"], true);
+    assert_eq!(t["resolution"], "raw");
+    assert!(
+        end - start <= 11 * 60_000 && start <= since,
+        "{start}..{end}, since {since}"
+    );
+    assert!(!t["series"][0]["points"].as_array().unwrap().is_empty());
+    // A window before the history started holds nothing, and the trend says when it started.
+    let before = app
+        .json(&format!(
+            "/api/v1/trend/steal?from={}&to={}",
+            since - 7_200_000,
+            since - 3_600_000
+        ))
+        .await;
+    assert_eq!(before["fitted"], false);
+    assert!(before["series"][0]["points"].as_array().unwrap().is_empty());
+    assert_eq!(before["history_since_ms"], since);
+    assert!(before["source_down"].is_null(), "the collector is fine");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn trends_are_allow_listed_and_say_their_source() {
     let app = spawn_app(|_, _| {}).await;
     let _ticker = CpuTicker::start(app.procfs());

@@ -30,6 +30,26 @@ async fn overview_html_has_score_and_vitals_before_any_script() {
     assert!(html.contains("CPU steal"));
     assert!(html.contains("Docker monitoring is off"));
     assert!(html.contains("/pkg/steward.js"), "hydration script linked");
+    // The worst current state travels with the score and names the page.
+    let verdict = &score["verdict"];
+    let level = verdict["level"].as_str().unwrap();
+    assert!(["ok", "warn", "crit"].contains(&level), "{verdict}");
+    assert!(
+        html.contains("Steward — fixture-host</title>"),
+        "the title names the host and carries the state"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn explore_says_up_front_that_prometheus_is_not_configured() {
+    let app = spawn_app(|_, _| {}).await;
+    let admin = app.admin().await;
+    let html = app.get_as("/trends", &admin).await.text().await.unwrap();
+    assert!(
+        html.contains("explore-unconfigured") && html.contains("prometheus.url"),
+        "the explore box says Prometheus is not configured before anyone types"
+    );
     app.stop().await;
 }
 

@@ -39,7 +39,7 @@ fn AuditTable(initial: Vec<AuditEntry>) -> impl IntoView {
         });
     };
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Audit log entries">
             <table class="audit" data-testid="audit">
                 <thead><tr><th>"Time (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
                 <tbody>

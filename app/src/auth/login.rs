@@ -31,14 +31,34 @@ pub fn SetupPage() -> impl IntoView {
     view! {
         <section class="panel auth-form">
             <h2>"Create the first admin"</h2>
-            <p class="muted">"This link was printed when Steward started and works once. Passwords need at least 12 characters."</p>
-            {move || error().map(|e| view! { <p class="error">{e}</p> })}
-            <form method="post" action="/api/v1/auth/setup">
-                <input type="hidden" name="token" value=token/>
-                <label>"Username"<input name="username" autocomplete="username" required/></label>
-                <label>"Password"<input name="password" type="password" autocomplete="new-password" minlength="12" required/></label>
-                <button type="submit" class="primary">"Create admin"</button>
-            </form>
+            {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {move || if token().is_empty() {
+                // Without the token the form could only fail after it was filled: say where
+                // the link is instead.
+                view! {
+                    <div data-testid="setup-no-token">
+                        <p>"This page needs the one-time setup link, which holds a token."</p>
+                        <p class="muted">
+                            "Steward printed the link once, on its standard output, when it started without any admin: "
+                            "look in the terminal where "<code>"steward serve"</code>" runs, or in its service log ("
+                            <code>"journalctl -u steward | grep setup"</code>", "<code>"docker compose logs steward"</code>"). "
+                            "Restarting Steward prints a new link while no admin exists. If an admin exists already, "
+                            <a href="/login">"sign in"</a>"."
+                        </p>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="muted">"This link was printed when Steward started and works once. Passwords need at least 12 characters."</p>
+                    <form method="post" action="/api/v1/auth/setup">
+                        <input type="hidden" name="token" value=token/>
+                        <label>"Username"<input name="username" autocomplete="username" required/></label>
+                        <label>"Password"<input name="password" type="password" autocomplete="new-password" minlength="12" required/></label>
+                        <label>"Password again"<input name="password_confirm" type="password" autocomplete="new-password" minlength="12" required/></label>
+                        <button type="submit" class="primary">"Create admin"</button>
+                    </form>
+                }.into_any()
+            }}
         </section>
     }
 }

@@ -92,26 +92,38 @@ pub fn BulkRestart(csrf: Signal<String>, unhealthy: Signal<usize>) -> impl IntoV
             stream.set_value(opened);
         });
     };
-    let close = move |_| {
+    let close = move |()| {
         stream.set_value(None);
         step.set(Step::Closed);
     };
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    // Opens and closes the native dialog with the step (the browser only; SSR renders it shut).
+    Effect::new(move |_| {
+        let open = step.with(|s| *s != Step::Closed);
+        if let Some(d) = dialog.get() {
+            if open && !d.open() {
+                let _ = d.show_modal();
+            } else if !open && d.open() {
+                d.close();
+            }
+        }
+    });
     view! {
         <button class="danger" data-testid="bulk-restart" disabled=move || unhealthy.get() == 0 on:click=open>
             {move || format!("Restart all unhealthy ({})", unhealthy.get())}
         </button>
-        {move || {
-            let s = step.get();
-            (s != Step::Closed).then(|| view! {
-                <div class="modal-backdrop">
-                    <div class="modal" role="dialog" aria-modal="true" data-testid="bulk-modal">
-                        <h3>"Restart all unhealthy containers"</h3>
-                        {match s {
+        // A native modal dialog: the browser moves focus into it, keeps it there, makes the
+        // page behind it inert, and closes it on Escape (the `cancel` event).
+        <dialog class="modal" node_ref=dialog aria-labelledby="bulk-title" data-testid="bulk-modal"
+            on:cancel=move |ev: leptos::ev::Event| { ev.prevent_default(); close(()); }>
+            <h3 id="bulk-title">"Restart all unhealthy containers"</h3>
+            <div aria-live="polite">
+                        {move || match step.get() {
                             Step::Closed => ().into_any(),
                             Step::Loading => view! { <p class="muted">"Fixing the list…"</p> }.into_any(),
                             Step::Failed(e) => view! {
                                 <p class="error" data-testid="bulk-error">{e}</p>
-                                <button on:click=close>"Close"</button>
+                                <button class="close-dialog" on:click=move |_| close(())>"Close"</button>
                             }.into_any(),
                             Step::Confirm(plan) => {
                                 let p = plan.clone();
@@ -123,7 +135,7 @@ pub fn BulkRestart(csrf: Signal<String>, unhealthy: Signal<usize>) -> impl IntoV
                                     <p class="muted">"Only this list is restarted, even if others turn unhealthy meanwhile. The confirmation expires in 5 minutes."</p>
                                     <div class="modal-actions">
                                         <button class="danger" data-testid="bulk-confirm" on:click=move |_| confirm(p.clone())>"Restart these"</button>
-                                        <button on:click=close>"Cancel"</button>
+                                        <button class="close-dialog" on:click=move |_| close(())>"Cancel"</button>
                                     </div>
                                 }.into_any()
                             }
@@ -144,12 +156,12 @@ pub fn BulkRestart(csrf: Signal<String>, unhealthy: Signal<usize>) -> impl IntoV
                                     }).collect_view()}
                                 </ul>
                                 {done.clone().map(|d| view! { <p data-testid="bulk-done">{d}</p> })}
-                                <button on:click=close disabled=done.is_none()>"Close"</button>
+                                <button class="close-dialog" on:click=move |_| close(())>
+                                    {if done.is_none() { "Close (the restarts go on)" } else { "Close" }}
+                                </button>
                             }.into_any(),
                         }}
-                    </div>
-                </div>
-            })
-        }}
+            </div>
+        </dialog>
     }
 }

@@ -89,7 +89,11 @@ pub struct Container {
     pub failing_streak: u32,
     /// The last three health checks, newest last.
     pub health_log: Vec<HealthCheck>,
+    /// Docker's `RestartCount`: restarts by the restart policy only.
     pub restart_count: u64,
+    /// Steward's restarts (manual, bulk and watchdog), from its audit log.
+    #[serde(default)]
+    pub steward_restarts: u64,
     pub started_at_ms: Option<i64>,
     pub cpu_pct: Option<f64>,
     pub mem_usage_bytes: Option<u64>,
@@ -128,6 +132,7 @@ impl Container {
             failing_streak: 0,
             health_log: vec![],
             restart_count: 0,
+            steward_restarts: 0,
             started_at_ms: None,
             cpu_pct: None,
             mem_usage_bytes: None,
@@ -413,7 +418,7 @@ impl std::fmt::Display for ContainerEventKind {
 /// What the container detail view shows beyond the row: logs and Steward's event record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerDetail {
-    pub logs: Result<Vec<String>, String>,
+    pub logs: Result<Vec<crate::containers::logs::LogLine>, String>,
     pub events: Vec<ContainerEvent>,
 }
 
@@ -422,7 +427,11 @@ pub struct ContainerDetail {
 #[serde(rename_all = "lowercase")]
 pub enum JobPhase {
     Restarting,
+    /// Restarted; followed until it is healthy again, fails again, or the time runs out.
+    Settling,
+    /// Came back: healthy again, or running when it has no health check.
     Ok,
+    /// The restart failed, or the container did not come back (the message says which).
     Failed,
     /// The last event of a job; its message sums it up.
     Done,
@@ -432,6 +441,7 @@ impl JobPhase {
     pub fn as_str(self) -> &'static str {
         match self {
             JobPhase::Restarting => "restarting",
+            JobPhase::Settling => "settling",
             JobPhase::Ok => "ok",
             JobPhase::Failed => "failed",
             JobPhase::Done => "done",

@@ -134,17 +134,27 @@ fn Panel(initial: Containers) -> impl IntoView {
     };
 
     view! {
-        <div class="containers" data-hydrated=move || hydrated.get().to_string()>
+        <div class="containers" data-hydrated=move || hydrated.get().to_string()
+            class:stale=move || data.with(|d| d.status.state == CollectorState::Error && d.items.is_some())>
             <div class="statusline">
                 <h2>"Containers"</h2>
                 {move || data.with(|d| {
                     let s = &d.status;
                     match (s.state, &d.items) {
-                        (CollectorState::Error, _) => view! {
-                            <p class="error" data-testid="docker-error">
-                                {format!("Docker unreachable: {}", s.message.clone().unwrap_or_default())}
-                            </p>
-                        }.into_any(),
+                        (CollectorState::Error, items) => {
+                            let at = d.collected_ms;
+                            let kept = items.is_some();
+                            view! {
+                                <p class="error" data-testid="docker-error">
+                                    {format!("Docker unreachable: {}", s.message.clone().unwrap_or_default())}
+                                </p>
+                                {kept.then(|| view! {
+                                    <p class="warn-text" data-testid="docker-stale">
+                                        {move || format!("Showing the last known containers, as of {} ({}).", ago(now.get(), at), at.map(crate::shared::format::utc_datetime).unwrap_or_default() + " UTC")}
+                                    </p>
+                                })}
+                            }.into_any()
+                        }
                         (_, None) => view! { <p class="muted" data-testid="docker-waiting">"Waiting for the first Docker round…"</p> }.into_any(),
                         (state, Some(_)) => {
                             let at = d.collected_ms;

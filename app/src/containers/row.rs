@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 
 use crate::containers::api::get_container_detail;
+use crate::containers::log_view::LogView;
+use crate::containers::logs::LogLine;
 use crate::containers::{Container, Health};
 use crate::shared::client::{post_json, EventStream};
 use crate::shared::format;
@@ -51,7 +53,7 @@ pub fn ContainerRow(
                     <strong>{field(|c| c.name.clone())}</strong>
                     {move || container.with(|c| c.as_ref().and_then(|c| c.stack.clone())).map(|s| view! { <span class="muted stack">{s}</span> })}
                 </span>
-                <span>
+                <span data-label="Health">
                     <span class=move || format!("badge {}", container.with(|c| health_class(c.as_ref().map(|c| c.health).unwrap_or_default())))
                         data-testid="health">
                         {move || field(|c| c.health.as_str().to_string())}
@@ -60,15 +62,18 @@ pub fn ContainerRow(
                         <span class="muted">{move || format!(" since {}", ago(now.get(), Some(t)))}</span>
                     })}
                 </span>
-                <span>{move || container.with(|c| c.as_ref().map(|c| match c.uptime_secs(now.get()) {
+                <span data-label="Uptime">{move || container.with(|c| c.as_ref().map(|c| match c.uptime_secs(now.get()) {
                     Some(s) => format::duration(s as u64),
                     None => c.state_label(),
                 }).unwrap_or_default())}</span>
-                <span>{move || field(|c| c.cpu_pct.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "–".into()))}</span>
-                <span class:warn-text=move || container.with(|c| c.as_ref().is_some_and(|c| c.no_memory_limit()))>
+                <span data-label="CPU">{move || field(|c| c.cpu_pct.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "–".into()))}</span>
+                <span data-label="Memory" class:warn-text=move || container.with(|c| c.as_ref().is_some_and(|c| c.no_memory_limit()))>
                     {move || field(memory)}
                 </span>
-                <span>{move || field(|c| c.restart_count.to_string())}</span>
+                <span data-label="Restarts" data-testid="restarts"
+                    title="Steward: restarts by Steward (manual, bulk and watchdog) from its audit log. Docker: restarts by Docker's restart policy.">
+                    {move || field(restarts)}
+                </span>
                 <span class="flags">
                     {move || container.with(|c| c.as_ref().map(|c| {
                         let mut flags = Vec::new();
@@ -140,25 +145,38 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
         let id = id.clone();
         move || get_container_detail(id.clone())
     });
-    let followed = RwSignal::new(Vec::<String>::new());
+    // The last lines, then what following appends (one list, one view).
+    let lines = RwSignal::new(Vec::<LogLine>::new());
+    let logs_error = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = detail.get() {
+            match d.logs {
+                Ok(l) => lines.set(l),
+                Err(e) => logs_error.set(Some(e)),
+            }
+        }
+    });
     let following = RwSignal::new(false);
     let stream = StoredValue::new(None::<EventStream>);
+    let follow_id = id.clone();
     let toggle_follow = move |_| {
         if following.get_untracked() {
             stream.set_value(None);
             following.set(false);
             return;
         }
-        followed.set(Vec::new());
-        let url = format!("/api/v1/containers/{id}/logs/stream?tail=1");
+        let url = format!("/api/v1/containers/{follow_id}/logs/stream?tail=1");
         let opened = EventStream::open(
             &url,
-            move |line| {
-                followed.update(|l| {
+            move |json| {
+                let Ok(line) = serde_json::from_str::<LogLine>(&json) else {
+                    return;
+                };
+                lines.update(|l| {
                     l.push(line);
-                    // Keep the page light: the last 500 followed lines.
-                    if l.len() > 500 {
-                        l.drain(..l.len() - 500);
+                    // Keep the page light: the last 1,000 lines.
+                    if l.len() > 1000 {
+                        l.drain(..l.len() - 1000);
                     }
                 })
             },
@@ -167,14 +185,15 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
         following.set(opened.is_some());
         stream.set_value(opened);
     };
+    let name = container.with_untracked(|c| c.as_ref().map(|c| c.name.clone()).unwrap_or_default());
     on_cleanup(move || stream.set_value(None));
     view! {
         <div class="cdetail" data-testid="detail">
             {move || container.with(|c| c.as_ref().map(|c| view! {
                 <p class="muted">
-                    {format!("Image {} · {} · restarts {} · ", c.image, c.state_label(), c.restart_count)}
+                    {format!("Image {} · {} · restarts: {} · ", c.image, c.state_label(), restarts(c))}
                     {match c.mem_limit_bytes {
-                        Some(l) => format!("memory limit {}", format::bytes(l as f64)),
+                        Some(l) => format!("memory limit {}", format::bytes_binary(l as f64)),
                         None => "no memory limit".into(),
                     }}
                     {if c.oom_killed { " · last exit was an OOM kill" } else { "" }}
@@ -207,22 +226,25 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
                                     <li>{format!("{} · {} · {}", format::utc_datetime(e.ts_ms), e.kind, e.detail.clone().unwrap_or_default())}</li>
                                 }).collect_view()}
                             </ul>
-                            <h4>"Last 50 log lines"</h4>
-                            {match d.logs {
-                                Ok(lines) => view! { <pre class="logs" data-testid="logs">{lines.join("\n")}</pre> }.into_any(),
-                                Err(e) => view! { <p class="error">{format!("Cannot read logs: {e}")}</p> }.into_any(),
-                            }}
                         }.into_any(),
                         Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
             </Suspense>
+            <h4>"Logs (last 50 lines, UTC)"</h4>
+            {move || logs_error.get().map(|e| view! { <p class="error">{format!("Cannot read logs: {e}")}</p> })}
+            <LogView id=id.clone() name=name.clone() lines=lines/>
             <button on:click=toggle_follow data-testid="follow">{move || if following.get() { "Stop following" } else { "Follow logs" }}</button>
-            {move || (!followed.with(|l| l.is_empty())).then(|| view! {
-                <pre class="logs" data-testid="followed">{move || followed.with(|l| l.join("\n"))}</pre>
-            })}
         </div>
     }
+}
+
+/// Both restart counts, labelled: Docker's `RestartCount` counts only policy restarts.
+fn restarts(c: &Container) -> String {
+    format!(
+        "Steward {} · Docker {}",
+        c.steward_restarts, c.restart_count
+    )
 }
 
 #[cfg(test)]
@@ -243,4 +265,12 @@ mod tests {
         };
         assert_eq!(memory(&unlimited), "10.0 MiB / no limit");
     }
+}
+
+/// Both restart counts, labelled: Docker's `RestartCount` counts only policy restarts.
+fn restarts(c: &Container) -> String {
+    format!(
+        "Steward {} · Docker {}",
+        c.steward_restarts, c.restart_count
+    )
 }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::overview::score::{Dimension, DimensionId};
+use crate::ui::collector_panel::ago;
 
 /// The class for a dimension: its share of the maximum, or unknown.
 pub fn dimension_class(d: &Dimension) -> &'static str {
@@ -18,6 +19,7 @@ pub fn dimension_class(d: &Dimension) -> &'static str {
 pub fn DimensionCard(
     #[prop(into)] dimension: Signal<Dimension>,
     selected: RwSignal<Option<DimensionId>>,
+    now: ReadSignal<i64>,
 ) -> impl IntoView {
     let id = dimension.with_untracked(|d| d.id);
     let is_selected = move || selected.get() == Some(id);
@@ -26,6 +28,7 @@ pub fn DimensionCard(
         <button
             class=move || dimension.with(|d| format!("card dimension {}", dimension_class(d)))
             class:selected=is_selected
+            class:held=move || dimension.with(|d| d.as_of_ms.is_some())
             aria-pressed=move || is_selected().to_string()
             data-dimension=id.as_str()
             on:click=toggle
@@ -38,8 +41,18 @@ pub fn DimensionCard(
                 })}
             </span>
             <span class="card-note">
-                {move || dimension.with(|d| {
-                    d.value_text.clone().or_else(|| d.reason.clone().map(|r| format!("unknown: {r}")))
+                {move || dimension.with(|d| match d.as_of_ms {
+                    // Held points: greyed, with their age and why the source is lost.
+                    Some(seen) => format!(
+                        "last seen {}: {}",
+                        ago(now.get(), Some(seen)),
+                        d.reason.clone().unwrap_or_default()
+                    ),
+                    None => d
+                        .value_text
+                        .clone()
+                        .or_else(|| d.reason.clone().map(|r| format!("unknown: {r}")))
+                        .unwrap_or_default(),
                 })}
             </span>
         </button>

@@ -43,6 +43,7 @@ pub fn Drilldown(
                         {d.value_text.clone().unwrap_or_else(|| format!("unknown: {}", d.reason.clone().unwrap_or_default()))}
                         {d.points.map(|p| format!(" → {p} of {} points", d.max))}
                     </p>
+                    <p class="muted drill-source">{format!("Fed by: {}.", d.source)}</p>
                     <ol class="bands">
                         {d.bands.iter().enumerate().map(|(i, b)| view! {
                             <li class:current=current == Some(i)>

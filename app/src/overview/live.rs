@@ -34,6 +34,12 @@ impl LinkState {
     }
 }
 
+/// Values older than two collection intervals are stale: the page greys them and shows their age.
+pub fn is_stale(now_ms: i64, collected_ms: Option<i64>, interval_secs: u64) -> bool {
+    let limit = 2 * 1000 * interval_secs.max(1) as i64;
+    collected_ms.is_some_and(|t| now_ms - t > limit)
+}
+
 /// A clock signal that ticks every second in the browser (and stays put on the server).
 pub fn use_clock() -> ReadSignal<i64> {
     let (now, set_now) = signal(now_ms());
@@ -175,5 +181,27 @@ mod browser {
         on_change.forget();
         on_error.forget();
         live.0.borrow_mut().0 = Some(source);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_after_two_intervals() {
+        assert!(
+            !is_stale(10_000, Some(0), 5),
+            "exactly two intervals is still fresh"
+        );
+        assert!(is_stale(10_001, Some(0), 5));
+        assert!(
+            !is_stale(1_000_000, None, 5),
+            "nothing collected is not 'stale'"
+        );
+        assert!(
+            is_stale(2_001, Some(0), 0),
+            "a zero interval counts as one second"
+        );
     }
 }

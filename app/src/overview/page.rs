@@ -7,7 +7,7 @@ use crate::containers::alerts::ContainerAlerts;
 use crate::overview::api::get_overview;
 use crate::overview::dimension_card::DimensionCard;
 use crate::overview::drilldown::Drilldown;
-use crate::overview::live::{use_clock, use_live_overview, LinkState};
+use crate::overview::live::{is_stale, use_clock, use_live_overview, LinkState};
 use crate::overview::score::DimensionId;
 use crate::overview::score_gauge::ScoreGauge;
 use crate::overview::top_processes::TopProcesses;
@@ -15,6 +15,7 @@ use crate::overview::vital_card::VitalCard;
 use crate::ui::collector_panel::{ago, CollectorPanel};
 use crate::vitals::metric_def::MetricId;
 use crate::vitals::{Metric, Overview};
+use leptos_meta::Title;
 
 /// Metrics that are context for others rather than cards of their own.
 const HIDDEN: [MetricId; 2] = [MetricId::MemTotalBytes, MetricId::SwapTotalBytes];
@@ -62,19 +63,47 @@ fn Dashboard(initial: Overview) -> impl IntoView {
         })
     };
 
+    let stale = Signal::derive(move || {
+        let interval = overview.with(|o| o.interval_secs);
+        is_stale(now.get(), collected_at(), interval)
+    });
+    let title = move || score.with(|s| s.verdict.title(&host()));
+    // The favicon carries the state, so a background tab tells (set in the browser only; the
+    // shell's icon is the plain one, and leaving the page restores it).
+    #[cfg(feature = "hydrate")]
+    {
+        let set_icon = |href: &str| {
+            if let Some(link) = document().get_element_by_id("favicon") {
+                let _ = link.set_attribute("href", href);
+            }
+        };
+        Effect::new(move |_| set_icon(score.with(|s| s.verdict.favicon())));
+        on_cleanup(move || set_icon(crate::overview::verdict::favicon(crate::vitals::Level::Ok)));
+    }
+
     view! {
-        <div class="overview" data-hydrated=move || hydrated.get().to_string()>
+        <Title text=title/>
+        <div class="overview" class:stale=stale data-hydrated=move || hydrated.get().to_string()>
             <div class="statusline">
                 <span class="host">{host}</span>
                 <span class="updated" data-testid="updated" data-collected-at=move || collected_at().unwrap_or(0).to_string()>
                     {move || match collected_at() {
+                        Some(t) if stale.get() => format!("stale: values from {} ({} UTC)", ago(now.get(), Some(t)), crate::shared::format::utc_datetime(t)),
                         Some(t) => format!("updated {}", ago(now.get(), Some(t))),
                         None => "no data collected yet".into(),
                     }}
                 </span>
                 <span class=move || format!("link {}", match link.get() { LinkState::Live => "ok", LinkState::Connecting => "unknown", LinkState::Reconnecting => "crit" })
-                    data-testid="link">
-                    {move || link.get().label()}
+                    data-testid="link" role="status">
+                    {move || match (link.get(), stale.get(), collected_at()) {
+                        // The server is gone and the values have aged: say it plainly (an
+                        // installed Steward opened offline lands here too).
+                        (LinkState::Reconnecting, true, Some(t)) => format!(
+                            "offline — last data from {} UTC; reconnecting…",
+                            crate::shared::format::utc_datetime(t)
+                        ),
+                        (state, _, _) => state.label().to_string(),
+                    }}
                 </span>
             </div>
 
@@ -86,7 +115,7 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                         let:id>
                         <DimensionCard
                             dimension=Signal::derive(move || score.with(|s| s.dimensions.iter().find(|d| d.id == id).cloned().expect("dimension ids are stable")))
-                            selected=selected/>
+                            selected=selected now=now/>
                     </For>
                 </div>
             </section>}.into_any()}

@@ -2,10 +2,19 @@
 //!
 //! A dimension whose source is not available is *unknown* with a reason; the score is then scaled
 //! over the known dimensions: `round(100 × known points / known max)`.
+//!
+//! The score never improves because Steward lost sight of something ([`ScoreMemory`]): a
+//! dimension that was known and turns unknown keeps its last points, marked with their age, for
+//! [`LOST_GRACE_MS`]; after that it counts as 0 of its maximum until its source is back. Only a
+//! dimension that was never known (no source configured, none recorded yet) is left out.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::overview::verdict::Verdict;
 use crate::vitals::metric_def::MetricId;
+use crate::vitals::Level;
 
 /// GB in the seed's bands means 10^9 bytes.
 pub const GB: f64 = 1e9;
@@ -30,7 +39,7 @@ pub struct ScoreInputs {
     pub disk_mount: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DimensionId {
     CpuEfficiency,
@@ -78,6 +87,12 @@ pub struct Dimension {
     pub band: Option<usize>,
     /// History series that drives this dimension, for the drill-down sparkline.
     pub series: Option<String>,
+    /// Set when the points are not live: the time they were last seen, while the source is lost.
+    #[serde(default)]
+    pub as_of_ms: Option<i64>,
+    /// What feeds this dimension, in words (shown in the drill-down).
+    #[serde(default)]
+    pub source: String,
 }
 
 /// The score card.
@@ -87,15 +102,100 @@ pub struct Score {
     pub value: Option<u32>,
     pub points: u32,
     pub max_points: u32,
+    /// Dimensions with live points (held ones are not counted here).
     pub known: usize,
     pub total: usize,
     pub dimensions: Vec<Dimension>,
+    /// The worst current state beside the number (set by whoever knows the whole host).
+    #[serde(default)]
+    pub verdict: Verdict,
 }
 
 impl Score {
-    /// "based on K of 6 dimensions".
+    /// "based on K of 6 dimensions", and how many are held from before their source was lost.
     pub fn basis(&self) -> String {
-        format!("based on {} of {} dimensions", self.known, self.total)
+        let held = self
+            .dimensions
+            .iter()
+            .filter(|d| d.as_of_ms.is_some())
+            .count();
+        let mut text = format!("based on {} of {} dimensions", self.known, self.total);
+        if held > 0 {
+            text.push_str(&format!(
+                ", {held} held from before {} source was lost",
+                if held == 1 { "its" } else { "their" }
+            ));
+        }
+        text
+    }
+
+    /// The card's level: the worse of the score's band and the verdict.
+    pub fn level(&self) -> Level {
+        let band = match self.value {
+            Some(v) if v >= 75 => Level::Ok,
+            Some(v) if v >= 50 => Level::Warn,
+            Some(_) => Level::Crit,
+            None => Level::Unknown,
+        };
+        match (band, self.verdict.level) {
+            // An unknown verdict (nothing collected) does not grey a score that is known.
+            (b, Level::Unknown) => b,
+            (Level::Unknown, v) => v,
+            (b, v) => b.worst(v),
+        }
+    }
+}
+
+/// How long a lost dimension keeps its last points before it counts as 0.
+pub const LOST_GRACE_MS: i64 = 10 * 60 * 1000;
+
+/// The last live state of each dimension, so a lost source cannot raise the score.
+#[derive(Clone, Debug, Default)]
+pub struct ScoreMemory {
+    last: BTreeMap<DimensionId, (Dimension, i64)>,
+}
+
+impl ScoreMemory {
+    /// Remembers the live dimensions of `score` and holds the lost ones (see the module doc).
+    pub fn hold(&mut self, score: Score, now_ms: i64) -> Score {
+        let verdict = score.verdict.clone();
+        let dimensions = score
+            .dimensions
+            .into_iter()
+            .map(|d| {
+                if d.points.is_some() {
+                    self.last.insert(d.id, (d.clone(), now_ms));
+                    return d;
+                }
+                let Some((last, seen)) = self.last.get(&d.id) else {
+                    return d;
+                };
+                let why = d.reason.clone().unwrap_or_else(|| "source lost".into());
+                if now_ms - seen <= LOST_GRACE_MS {
+                    Dimension {
+                        as_of_ms: Some(*seen),
+                        reason: Some(format!("{why}; showing the last points seen")),
+                        ..last.clone()
+                    }
+                } else {
+                    Dimension {
+                        points: Some(0),
+                        band: None,
+                        value_text: None,
+                        as_of_ms: Some(*seen),
+                        reason: Some(format!(
+                            "{why}; unseen for more than {} min, counted as 0 until it is back",
+                            LOST_GRACE_MS / 60_000
+                        )),
+                        ..d
+                    }
+                }
+            })
+            .collect();
+        Score {
+            verdict,
+            ..total(dimensions)
+        }
     }
 }
 
@@ -119,6 +219,7 @@ struct Spec {
     max: u32,
     bands: Vec<Band>,
     series: Option<String>,
+    source: &'static str,
 }
 
 fn dimension(spec: Spec, outcome: Result<(usize, String), String>) -> Dimension {
@@ -136,6 +237,8 @@ fn dimension(spec: Spec, outcome: Result<(usize, String), String>) -> Dimension 
         bands: spec.bands,
         band,
         series: spec.series,
+        as_of_ms: None,
+        source: spec.source.to_string(),
     }
 }
 
@@ -153,6 +256,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("steal ≥ 10 %", 5),
             ]),
             series: Some(MetricId::CpuStealPct.name().into()),
+            source: "CPU steal time from /proc/stat, the share of time the hypervisor gave this VM's CPU to others",
         },
         inputs.steal_pct.clone().map(|s| {
             (
@@ -173,6 +277,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("available ≤ 1 GB", 0),
             ]),
             series: Some(MetricId::MemAvailableBytes.name().into()),
+            source: "MemAvailable from /proc/meminfo",
         },
         inputs.mem_available_bytes.clone().map(|a| {
             (
@@ -193,6 +298,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("used ≥ 70 %", 0),
             ]),
             series: Some(MetricId::DiskUsedPct.series_key(Some(&inputs.disk_mount))),
+            source: "used space of the scored filesystem (disk.mount in the config)",
         },
         inputs.disk_used_pct.clone().map(|u| {
             (
@@ -213,6 +319,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("6+ unhealthy", 2),
             ]),
             series: Some("containers_unhealthy".into()),
+            source: "running containers whose Docker health check fails, from the Docker collector",
         },
         inputs
             .unhealthy_containers
@@ -230,6 +337,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("no cleanup in 30 days", 0),
             ]),
             series: None,
+            source: "Steward's record of cleanup runs: the last run's age and how much it freed; no run recorded yet means unknown",
         },
         inputs.last_cleanup.clone().map(|c| {
             let days = c.age_secs / DAY_SECS;
@@ -251,6 +359,7 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
                 ("free RAM ≤ 2 GB", 1),
             ]),
             series: Some(MetricId::MemAvailableBytes.name().into()),
+            source: "memory free for loading models: MemAvailable from /proc/meminfo, the seed's RAM bands",
         },
         inputs.mem_available_bytes.clone().map(|a| {
             (
@@ -260,19 +369,24 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
         }),
     );
 
-    let dimensions = vec![cpu, memory, disk, service, maintenance, llm];
-    let known: Vec<&Dimension> = dimensions.iter().filter(|d| d.points.is_some()).collect();
-    let points: u32 = known.iter().filter_map(|d| d.points).sum();
-    let max_points: u32 = known.iter().map(|d| d.max).sum();
+    total(vec![cpu, memory, disk, service, maintenance, llm])
+}
+
+/// Sums dimensions into a card: held points count, never-known dimensions are left out.
+fn total(dimensions: Vec<Dimension>) -> Score {
+    let scored: Vec<&Dimension> = dimensions.iter().filter(|d| d.points.is_some()).collect();
+    let points: u32 = scored.iter().filter_map(|d| d.points).sum();
+    let max_points: u32 = scored.iter().map(|d| d.max).sum();
     let value = (max_points > 0)
         .then(|| (100.0 * f64::from(points) / f64::from(max_points)).round() as u32);
     Score {
         value,
         points,
         max_points,
-        known: known.len(),
+        known: scored.iter().filter(|d| d.as_of_ms.is_none()).count(),
         total: dimensions.len(),
         dimensions,
+        verdict: Verdict::default(),
     }
 }
 
@@ -458,5 +572,79 @@ mod tests {
             disk_mount: "/".into(),
         };
         assert_eq!(compute(&inputs).value, Some(25));
+    }
+
+    #[test]
+    fn losing_a_source_never_raises_the_score() {
+        // The finding: 80 with two unhealthy containers rose to 100 when Docker died.
+        let mut inputs = all_known();
+        inputs.unhealthy_containers = Ok(6); // 2 of 20
+        let mut memory = ScoreMemory::default();
+        let before = memory.hold(compute(&inputs), 0);
+        assert_eq!(before.value, Some(82));
+
+        inputs.unhealthy_containers = Err("Docker: connection refused".into());
+        let held = memory.hold(compute(&inputs), 60_000);
+        assert_eq!(held.value, before.value, "held points, same score");
+        let service = &held.dimensions[3];
+        assert_eq!((service.points, service.as_of_ms), (Some(2), Some(0)));
+        assert!(service
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("connection refused"));
+        assert_eq!(held.known, 5);
+        assert_eq!(
+            held.basis(),
+            "based on 5 of 6 dimensions, 1 held from before its source was lost"
+        );
+
+        let late = memory.hold(compute(&inputs), LOST_GRACE_MS + 1);
+        let service = &late.dimensions[3];
+        assert_eq!((service.points, service.band), (Some(0), None));
+        assert!(late.value.unwrap() <= before.value.unwrap());
+        assert_eq!(late.max_points, 100, "still counted");
+
+        inputs.unhealthy_containers = Ok(0);
+        let back = memory.hold(compute(&inputs), LOST_GRACE_MS + 2);
+        assert_eq!(back.value, Some(100));
+        assert_eq!(back.dimensions[3].as_of_ms, None);
+    }
+
+    #[test]
+    fn a_dimension_never_known_is_left_out_not_held() {
+        let mut inputs = all_known();
+        inputs.last_cleanup = Err("no cleanup runs recorded yet".into());
+        let mut memory = ScoreMemory::default();
+        let s = memory.hold(compute(&inputs), LOST_GRACE_MS * 10);
+        assert_eq!((s.known, s.max_points), (5, 85));
+        assert_eq!(s.dimensions[4].points, None);
+        assert_eq!(s.basis(), "based on 5 of 6 dimensions");
+    }
+
+    #[test]
+    fn the_card_level_is_the_worse_of_band_and_verdict() {
+        let mut s = compute(&all_known());
+        assert_eq!(
+            s.level(),
+            Level::Ok,
+            "unknown verdict leaves a known score alone"
+        );
+        s.verdict.level = Level::Crit;
+        assert_eq!(
+            s.level(),
+            Level::Crit,
+            "100 points, but something is critical"
+        );
+        s.verdict.level = Level::Ok;
+        s.value = Some(60);
+        assert_eq!(s.level(), Level::Warn);
+    }
+
+    #[test]
+    fn every_dimension_says_what_feeds_it() {
+        for d in compute(&all_known()).dimensions {
+            assert!(d.source.len() > 20, "{:?} has no source text", d.id);
+        }
     }
 }

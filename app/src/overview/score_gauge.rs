@@ -1,4 +1,4 @@
-//! The score as a semicircular gauge.
+//! The score as a semicircular gauge, coloured by the worst current state, with what caused it.
 
 use leptos::prelude::*;
 
@@ -7,16 +7,6 @@ use crate::overview::score::Score;
 /// Length of the gauge arc (a half circle of radius 80).
 const ARC_LEN: f64 = std::f64::consts::PI * 80.0;
 
-/// The class for a score value: green from 75, amber from 50, red below.
-pub fn score_class(value: Option<u32>) -> &'static str {
-    match value {
-        Some(v) if v >= 75 => "ok",
-        Some(v) if v >= 50 => "warn",
-        Some(_) => "crit",
-        None => "unknown",
-    }
-}
-
 #[component]
 pub fn ScoreGauge(#[prop(into)] score: Signal<Score>) -> impl IntoView {
     let value = move || score.with(|s| s.value);
@@ -24,9 +14,16 @@ pub fn ScoreGauge(#[prop(into)] score: Signal<Score>) -> impl IntoView {
         let filled = f64::from(value().unwrap_or(0)) / 100.0 * ARC_LEN;
         format!("{filled:.1} {ARC_LEN:.1}")
     };
+    let label = move || match value() {
+        Some(v) => format!(
+            "VM score {v} of 100, {}",
+            score.with(|s| s.level().as_str())
+        ),
+        None => "VM score unknown".to_string(),
+    };
     view! {
-        <figure class=move || format!("gauge {}", score_class(value()))>
-            <svg viewBox="0 0 200 115" role="img" aria-label="VM score">
+        <figure class=move || format!("gauge {}", score.with(|s| s.level().as_str())) data-testid="gauge">
+            <svg viewBox="0 0 200 115" role="img" aria-label=label>
                 <path class="gauge-track" d="M20 100 A80 80 0 0 1 180 100"/>
                 <path class="gauge-fill" d="M20 100 A80 80 0 0 1 180 100" stroke-dasharray=dash/>
                 <text class="gauge-value" x="100" y="92" text-anchor="middle" data-testid="score-value">
@@ -36,6 +33,11 @@ pub fn ScoreGauge(#[prop(into)] score: Signal<Score>) -> impl IntoView {
             <figcaption>
                 <strong>"VM score"</strong>
                 <span class="muted">{move || score.with(|s| s.basis())}</span>
+                <ul class="causes" data-testid="causes" aria-live="polite">
+                    {move || score.with(|s| s.verdict.causes.iter().map(|c| view! {
+                        <li class=c.level.as_str()>{c.text.clone()}</li>
+                    }).collect_view())}
+                </ul>
             </figcaption>
         </figure>
     }

@@ -86,6 +86,20 @@ pub fn utc_datetime(ms: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, for downloads and machine-readable text.
+pub fn rfc3339_ms(ms: i64) -> String {
+    format!(
+        "{}.{:03}Z",
+        utc_datetime(ms).replace(' ', "T"),
+        ms.rem_euclid(1000)
+    )
+}
+
+/// `HH:MM:SS.mmm` in UTC: a log line's time of day (its date is in the line's title).
+pub fn utc_time_ms(ms: i64) -> String {
+    format!("{}.{:03}", &utc_datetime(ms)[11..], ms.rem_euclid(1000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +129,8 @@ mod tests {
             "2026-11-22 22:32:54"
         );
         assert_eq!(super::utc_datetime(-1000), "1969-12-31 23:59:59");
+        assert_eq!(super::rfc3339_ms(1_500), "1970-01-01T00:00:01.500Z");
+        assert_eq!(super::utc_time_ms(86_400_007), "00:00:00.007");
     }
 
     #[test]

@@ -31,3 +31,9 @@ pub async fn get_trend(
         .await
         .map_err(AppError::from)
 }
+
+/// Whether the explore box has a Prometheus to ask, so it can say so before anyone types.
+#[server(input = GetUrl)]
+pub async fn explore_available() -> Result<bool, AppError> {
+    Ok(crate::shared::backend::backend()?.prometheus_configured())
+}

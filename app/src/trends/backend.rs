@@ -18,4 +18,6 @@ pub trait TrendsBackend: Send + Sync + 'static {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<Trend, BackendError>;
+    /// Whether `prometheus.url` is set (the explore box needs it).
+    fn prometheus_configured(&self) -> bool;
 }

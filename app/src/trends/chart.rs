@@ -366,6 +366,9 @@ mod tests {
                 .collect(),
             flags: vec![],
             note: None,
+            history_since_ms: None,
+            source_down: None,
+            fitted: false,
         }
     }
 

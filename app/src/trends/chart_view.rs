@@ -105,6 +105,54 @@ fn readout(t: &Trend, at: i64) -> Option<Readout> {
     })
 }
 
+/// The chart as words, for screen readers: the window, each line's latest value and range,
+/// and the projection.
+pub fn chart_summary(t: &Trend) -> String {
+    let mut parts = vec![format!(
+        "{} from {} to {} UTC",
+        t.title,
+        format::utc_datetime(t.start_ms),
+        format::utc_datetime(t.end_ms)
+    )];
+    for s in &t.series {
+        let Some(last) = s.points.last() else {
+            continue;
+        };
+        let (lo, hi) = s
+            .points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.min), hi.max(p.max))
+            });
+        parts.push(format!(
+            "{} latest {}, lowest {}, highest {}",
+            s.label,
+            format::value(last.avg, s.unit),
+            format::value(lo, s.unit),
+            format::value(hi, s.unit)
+        ));
+    }
+    let projection = projection_text(t);
+    if !projection.is_empty() {
+        parts.push(projection);
+    }
+    parts.push("Keys: + and − zoom, arrows read values, shift and arrows move the window".into());
+    parts.join(". ")
+}
+
+/// The window a key asks for: `+` zooms into the middle half, `−` out to twice the span,
+/// shift+arrows move by a quarter. `None` for other keys.
+pub fn key_window(key: &str, shift: bool, start: i64, end: i64) -> Option<(i64, i64)> {
+    let span = (end - start).max(1);
+    match (key, shift) {
+        ("+" | "=", _) => Some((start + span / 4, end - span / 4)),
+        ("-" | "_", _) => Some((start - span / 2, end + span / 2)),
+        ("ArrowLeft", true) => Some((start - span / 4, end - span / 4)),
+        ("ArrowRight", true) => Some((start + span / 4, end + span / 4)),
+        _ => None,
+    }
+}
+
 #[component]
 pub fn ChartView(
     /// The trend to draw (`None` while the first answer is on its way).
@@ -205,6 +253,31 @@ pub fn ChartView(
     };
     let cancel = move |_ev: leptos::ev::PointerEvent| drag.set(None);
 
+    // The keyboard's way to read and zoom: arrows move the crosshair, +/− and shift+arrows
+    // change the window (the server keeps it within the data and now).
+    let key = move |ev: leptos::ev::KeyboardEvent| {
+        let Some(t) = trend.get_untracked() else {
+            return;
+        };
+        if let Some((from, to)) = key_window(&ev.key(), ev.shift_key(), t.start_ms, t.end_ms) {
+            ev.prevent_default();
+            on_zoom.run((from.max(0), to));
+            return;
+        }
+        let step = width.get_untracked() as f64 / 50.0;
+        let at = hover
+            .get_untracked()
+            .or_else(|| plot.get_untracked().map(|p| p.right));
+        let next = match ev.key().as_str() {
+            "ArrowLeft" => at.map(|x| x - step),
+            "ArrowRight" => at.map(|x| x + step),
+            "Escape" => None,
+            _ => return,
+        };
+        ev.prevent_default();
+        hover.set(next);
+    };
+
     let point = Memo::new(move |_| {
         let (x, p) = (hover.get()?, plot.get()?);
         trend.with(|t| readout(t.as_ref()?, p.time_at(x)))
@@ -220,7 +293,9 @@ pub fn ChartView(
                 style=move || format!("height:{}px", chart::height_for(width.get()))></div>
             <svg class="chart-overlay" viewBox=move || { let w = width.get(); format!("0 0 {w} {}", chart::height_for(w)) }
                 preserveAspectRatio="none" style=move || format!("height:{}px", chart::height_for(width.get()))
-                role="img" aria-label="drag to zoom, hover or tap for values"
+                role="img" tabindex="0"
+                aria-label=move || trend.with(|t| t.as_ref().map(chart_summary).unwrap_or_default())
+                on:keydown=key
                 on:pointerdown=down on:pointermove=moved on:pointerup=up
                 on:pointerleave=leave on:pointercancel=cancel>
                 {move || drag.get().filter(|(a, b)| (b - a).abs() >= MIN_DRAG).zip(plot.get()).map(|((a, b), p)| view! {
@@ -248,5 +323,24 @@ pub fn ChartView(
             </p>
             {move || draw_error.get().map(|e| view! { <p class="error">{e}</p> })}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_window;
+
+    #[test]
+    fn keys_zoom_and_move_the_window() {
+        assert_eq!(key_window("+", false, 0, 400), Some((100, 300)));
+        assert_eq!(key_window("-", false, 100, 300), Some((0, 400)));
+        assert_eq!(key_window("ArrowLeft", true, 100, 300), Some((50, 250)));
+        assert_eq!(key_window("ArrowRight", true, 100, 300), Some((150, 350)));
+        assert_eq!(
+            key_window("ArrowLeft", false, 100, 300),
+            None,
+            "plain arrows read values"
+        );
+        assert_eq!(key_window("x", false, 0, 1), None);
     }
 }

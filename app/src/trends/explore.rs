@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use crate::shared::client::post_json;
+use crate::trends::api::explore_available;
 use crate::trends::chart_view::ChartView;
 use crate::trends::trend_chart::source_text;
 use crate::trends::Trend;
@@ -22,6 +23,7 @@ pub fn Explore(csrf: String) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let csrf = StoredValue::new(csrf);
+    let available = Resource::new(|| (), |_| explore_available());
 
     let run = move |window: serde_json::Value| {
         let mut body = window;
@@ -52,6 +54,16 @@ pub fn Explore(csrf: String) -> impl IntoView {
         <section class="card explore" data-testid="explore">
             <h3>"Explore (admin)"</h3>
             <p class="muted">"Any PromQL over the configured Prometheus. Runs are audited; the window, points and lines are capped."</p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    (available.await == Ok(false)).then(|| view! {
+                        <p class="warn-text" data-testid="explore-unconfigured">
+                            "Prometheus is not configured, so there is nothing to explore: set "
+                            <code>"prometheus.url"</code>" in the config (trends read Steward's own SQLite history without it)."
+                        </p>
+                    })
+                })}
+            </Suspense>
             <form on:submit=submit>
                 <textarea rows="2" spellcheck="false" aria-label="PromQL"
                     prop:value=move || query.get()

@@ -83,6 +83,52 @@ pub struct Trend {
     /// Why some of the data is not drawn (e.g. more series than a chart shows).
     #[serde(default)]
     pub note: Option<String>,
+    /// When Steward started keeping history (SQLite source): windows before it hold nothing.
+    #[serde(default)]
+    pub history_since_ms: Option<i64>,
+    /// The collector behind this trend is down, in words with since when (e.g. "Docker
+    /// unreachable since …"): why new points are missing.
+    #[serde(default)]
+    pub source_down: Option<String>,
+    /// The range started before the history, so the window was fitted to it.
+    #[serde(default)]
+    pub fitted: bool,
+}
+
+/// The shortest window a range is fitted down to.
+pub const FIT_MIN_MS: i64 = 10 * 60_000;
+
+/// Fits a range window ("last 7d") to the history: when Steward is younger than the range,
+/// the window starts where its history starts (keeping at least [`FIT_MIN_MS`]), so the data is
+/// not a sliver at the right edge. From/to windows are what the user asked for and stay.
+pub fn fit_to_history(w: Window, since_ms: Option<i64>) -> Window {
+    match since_ms {
+        Some(since) if w.relative && since > w.start_ms => Window {
+            start_ms: since.min(w.end_ms - FIT_MIN_MS).max(w.start_ms),
+            ..w
+        },
+        _ => w,
+    }
+}
+
+/// Why a trend's window holds no points, in words: the collector is down, the window lies
+/// before Steward's history, or the history is still filling.
+pub fn empty_reason(t: &Trend) -> String {
+    let utc = crate::shared::format::utc_datetime;
+    if let Some(down) = &t.source_down {
+        return format!("No data: {down}.");
+    }
+    match t.history_since_ms {
+        Some(since) if t.end_ms <= since => format!(
+            "No data: this window is before Steward started keeping history on {} UTC.",
+            utc(since)
+        ),
+        Some(since) if t.start_ms < since => format!(
+            "No data yet: Steward has kept history since {} UTC, and this trend has no point since then.",
+            utc(since)
+        ),
+        _ => "No data in this window yet (the collector is running; history fills as rounds are stored).".into(),
+    }
 }
 
 /// The allow-listed trend names, in the order the trends page shows them.
@@ -266,6 +312,80 @@ pub fn nearest(points: &[HistoryPoint], ts_ms: i64) -> Option<HistoryPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_fits_a_young_history_and_custom_windows_stay() {
+        let hour = 3_600_000;
+        let week = Window {
+            start_ms: 0,
+            end_ms: 168 * hour,
+            relative: true,
+        };
+        let since = Some(166 * hour);
+        assert_eq!(
+            fit_to_history(week, since).start_ms,
+            166 * hour,
+            "two hours, not a sliver"
+        );
+        let just_started = Some(168 * hour - 1000);
+        assert_eq!(
+            fit_to_history(week, just_started).start_ms,
+            168 * hour - FIT_MIN_MS,
+            "at least ten minutes"
+        );
+        assert_eq!(
+            fit_to_history(week, Some(-5)),
+            week,
+            "older history: the whole range"
+        );
+        let custom = Window {
+            relative: false,
+            ..week
+        };
+        assert_eq!(fit_to_history(custom, since), custom);
+    }
+
+    #[test]
+    fn an_empty_window_says_why() {
+        let t = |start_ms, end_ms, since: Option<i64>, down: Option<&str>| Trend {
+            name: "disk".into(),
+            title: "Disk".into(),
+            range: "custom".into(),
+            source: TrendSource::Sqlite,
+            resolution: Resolution::Raw,
+            start_ms,
+            end_ms,
+            step_secs: None,
+            series: vec![],
+            levels: vec![],
+            projection: crate::trends::projection::Projection::NoTrend {
+                reason: String::new(),
+                fit: None,
+            },
+            flags: vec![],
+            note: None,
+            history_since_ms: since,
+            source_down: down.map(str::to_string),
+            fitted: false,
+        };
+        let day = 86_400_000;
+        assert!(empty_reason(&t(0, day, Some(2 * day), None)).starts_with(
+            "No data: this window is before Steward started keeping history on 1970-01-03"
+        ));
+        assert!(empty_reason(&t(0, 3 * day, Some(2 * day), None)).starts_with("No data yet"));
+        assert_eq!(
+            empty_reason(&t(
+                0,
+                day,
+                None,
+                Some("Docker unreachable since 1970-01-01 00:00:00 UTC")
+            )),
+            "No data: Docker unreachable since 1970-01-01 00:00:00 UTC."
+        );
+        assert!(
+            empty_reason(&t(3 * day, 4 * day, Some(day), None)).contains("collector is running")
+        );
+    }
 
     const NOW: i64 = 1_800_000_000_000;
 

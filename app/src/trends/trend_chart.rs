@@ -10,7 +10,7 @@ use crate::shared::range::Resolution;
 use crate::trends::api::get_trend;
 use crate::trends::chart::colour;
 use crate::trends::chart_view::{projection_text, ChartView};
-use crate::trends::{Trend, TrendSource};
+use crate::trends::{empty_reason, Trend, TrendSource};
 
 /// The ranges offered as buttons.
 pub const RANGES: &[&str] = &["1h", "24h", "7d", "30d"];
@@ -41,6 +41,17 @@ pub fn source_text(t: &Trend) -> String {
         (_, Resolution::Day) => "1-day rollups".into(),
     };
     format!("{} · {how}", t.source.as_str())
+}
+
+/// Says so when a range was fitted to a history younger than the range.
+fn fitted_note(t: &Trend) -> Option<String> {
+    let since = t.history_since_ms?;
+    t.fitted.then(|| {
+        format!(
+            " · Steward has kept history since {} UTC: the window starts there",
+            format::utc_datetime(since)
+        )
+    })
 }
 
 #[component]
@@ -163,14 +174,20 @@ pub fn TrendChart(
                 {move || (matches!(span.get(), Span::Last(_)) && shown.with(Option::is_some)).then(|| view! {
                     <span class="live-dot" title="new points appear as they are collected">" · live"</span>
                 })}
+                {move || shown.with(|t| t.as_ref().and_then(fitted_note)).map(|n| view! {
+                    <span data-testid=format!("fitted-{name}")>{n}</span>
+                })}
             </p>
+            {move || shown.with(|t| t.as_ref().and_then(|t| t.source_down.clone())).map(|d| view! {
+                <p class="warn-text" data-testid=format!("source-down-{name}")>{format!("{d}: no new points.")}</p>
+            })}
             {move || error.get().map(|e| view! {
                 <p class="error" data-testid=format!("trend-error-{name}")>{format!("This trend could not be read: {e}")}</p>
             })}
             {move || match (data.get().is_none() && shown.with(Option::is_none), shown.with(|t| t.as_ref().map(|t| t.series.iter().all(|s| s.points.is_empty())))) {
                 (true, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 (false, Some(true)) => view! {
-                    <p class="muted no-data" data-testid=format!("no-data-{name}")>"No data in this window yet (the collector is running; history fills as rounds are stored)."</p>
+                    <p class="muted no-data" data-testid=format!("no-data-{name}")>{move || shown.with(|t| t.as_ref().map(empty_reason))}</p>
                 }.into_any(),
                 _ => ().into_any(),
             }}

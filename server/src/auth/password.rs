@@ -15,6 +15,8 @@ pub enum CredentialError {
     TooShort,
     #[error("password must be at most 1024 characters")]
     TooLong,
+    #[error("the two passwords differ: type the same password twice")]
+    Mismatch,
 }
 
 pub fn validate_username(name: &str) -> Result<(), CredentialError> {

@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 
 use crate::auth::password::random_token;
 use crate::docker::collector::DockerHandle;
+use crate::docker::settle;
 use crate::docker::DockerError;
 use crate::hub::Hub;
 use crate::platform::bus::{local_host, ActionOutcome, Bus, Event};
@@ -37,6 +38,8 @@ pub enum ActionError {
     NothingToDo,
     #[error("no such job: {0}")]
     UnknownJob(String),
+    #[error("{0}")]
+    BadRequest(String),
     #[error(transparent)]
     Docker(#[from] DockerError),
 }
@@ -60,6 +63,8 @@ pub struct Actions {
     docker: Option<Arc<DockerHandle>>,
     audit: AuditLog,
     stop_timeout: Duration,
+    /// How long a bulk restart follows each container until it is healthy again.
+    settle_timeout: Duration,
     plans: Mutex<HashMap<String, Plan>>,
     jobs: Arc<Mutex<HashMap<String, Job>>>,
 }
@@ -75,6 +80,7 @@ impl Actions {
         docker: Option<Arc<DockerHandle>>,
         audit: AuditLog,
         stop_timeout: Duration,
+        settle_timeout: Duration,
     ) -> Self {
         Self {
             hub,
@@ -82,6 +88,7 @@ impl Actions {
             docker,
             audit,
             stop_timeout,
+            settle_timeout,
             plans: Mutex::new(HashMap::new()),
             jobs: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -214,24 +221,30 @@ impl Actions {
         let audit = self.audit.clone();
         let bus = self.bus.clone();
         let stop_timeout = self.stop_timeout;
+        let settle_timeout = self.settle_timeout;
         let user = user.to_string();
         let id = job_id.clone();
         tokio::spawn(async move {
-            let emit = |target: &str, phase: JobPhase, message: Option<String>| {
+            let (jobs_for_emit, id_for_emit) = (jobs.clone(), id.clone());
+            let emit = move |target: &str, phase: JobPhase, message: Option<String>| {
+                let (jobs, id) = (&jobs_for_emit, &id_for_emit);
                 let event = JobEvent {
                     target: target.to_string(),
                     phase,
                     message,
                     ts_ms: now_ms(),
                 };
-                let mut jobs = lock(&jobs);
-                if let Some(job) = jobs.get_mut(&id) {
+                let mut jobs = lock(jobs);
+                if let Some(job) = jobs.get_mut(id) {
                     job.events.push(event.clone());
                     job.done = phase == JobPhase::Done;
                     let _ = job.tx.send(event);
                 }
             };
-            let (mut ok, mut failed) = (0, 0);
+            // Restarts one after another; each restarted container is then followed in
+            // parallel until it is healthy again, so the report is the outcome, not the call.
+            let mut following = tokio::task::JoinSet::new();
+            let mut restart_failed = 0;
             for c in &plan.containers {
                 emit(&c.name, JobPhase::Restarting, None);
                 let result = restart_recorded(
@@ -244,22 +257,56 @@ impl Actions {
                     stop_timeout,
                 )
                 .await;
-                let (phase, message) = match result {
+                match result {
                     Ok(()) => {
-                        ok += 1;
-                        (JobPhase::Ok, None)
+                        emit(
+                            &c.name,
+                            JobPhase::Settling,
+                            Some(format!(
+                                "restarted; waiting up to {} s until it is healthy",
+                                settle_timeout.as_secs()
+                            )),
+                        );
+                        let (docker, c, emit) = (docker.clone(), c.clone(), emit.clone());
+                        following.spawn(async move {
+                            let started = std::time::Instant::now();
+                            let outcome = settle::follow(&docker, &c.id, settle_timeout).await;
+                            let secs = started.elapsed().as_secs();
+                            match outcome {
+                                Ok(how) => {
+                                    emit(
+                                        &c.name,
+                                        JobPhase::Ok,
+                                        Some(format!("{how} after {secs} s")),
+                                    );
+                                    true
+                                }
+                                Err(why) => {
+                                    emit(&c.name, JobPhase::Failed, Some(why));
+                                    false
+                                }
+                            }
+                        });
                     }
                     Err(e) => {
-                        failed += 1;
-                        (JobPhase::Failed, Some(e.to_string()))
+                        restart_failed += 1;
+                        emit(&c.name, JobPhase::Failed, Some(e.to_string()));
                     }
-                };
-                emit(&c.name, phase, message);
+                }
+            }
+            let (mut up, mut down) = (0, 0);
+            while let Some(came_up) = following.join_next().await {
+                match came_up {
+                    Ok(true) => up += 1,
+                    _ => down += 1,
+                }
             }
             emit(
                 "",
                 JobPhase::Done,
-                Some(format!("{ok} restarted, {failed} failed")),
+                Some(format!(
+                    "{up} back up, {down} not healthy after the restart, {restart_failed} restart failed"
+                )),
             );
             // Keep finished jobs a while for late subscribers, then forget them.
             tokio::time::sleep(Duration::from_secs(600)).await;
@@ -307,7 +354,7 @@ impl Actions {
         let docker = self.docker.as_ref().ok_or(ActionError::DockerOff)?;
         let target = self.find(id_or_name)?;
         let logs = match docker.get().await {
-            Ok(client) => client.logs(&target.id, tail.clamp(1, 1000)).await,
+            Ok(client) => client.logs(&target.id, tail.clamp(1, 10_000)).await,
             Err(e) => Err(e),
         };
         let events = self

@@ -379,7 +379,11 @@ impl periodic::Collector for DockerCollector {
     /// The watchdog runs outside the round's timeout: a restart lasts as long as the container
     /// takes to stop.
     async fn after(&mut self, containers: &mut Vec<Container>) {
-        self.watch(containers).await
+        self.watch(containers).await;
+        // After the watchdog, so its restarts of this round are counted.
+        for c in containers.iter_mut() {
+            c.steward_restarts = self.audit.restarts_of(&c.name);
+        }
     }
 }
 

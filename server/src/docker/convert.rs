@@ -1,6 +1,7 @@
 //! Pure conversions from Docker's API answers to Steward's [`Container`]: CPU % from two samples,
 //! memory without page cache, block writes and their daily rate, health log, image age.
 
+use app::containers::logs::{detect_level, LogLine, LogStream};
 use app::containers::{Container, ContainerState, Health, HealthCheck, WatchdogView};
 use bollard::models::{ContainerInspectResponse, ContainerStatsResponse};
 
@@ -92,12 +93,68 @@ fn sample(stats: &ContainerStatsResponse, ts_ms: i64) -> Option<Sample> {
     })
 }
 
-/// Log chunks from Docker split into lines (a chunk may hold several lines or part of one).
-pub fn log_lines(chunks: impl Iterator<Item = String>) -> Vec<String> {
-    let text: String = chunks.collect();
-    text.lines()
-        .map(|l| l.trim_end_matches('\r').to_string())
-        .collect()
+/// Splits Docker's log chunks into lines per stream: a chunk may end inside a line, so each
+/// stream keeps its unfinished line until the rest arrives. Each line's leading RFC 3339
+/// timestamp (`timestamps=true`) becomes its time, and its level is guessed from its text.
+#[derive(Default)]
+pub struct LineSplitter {
+    pending: [String; 2],
+}
+
+impl LineSplitter {
+    /// The complete lines in this chunk (and before it, on the same stream).
+    pub fn push(&mut self, stream: LogStream, text: &str) -> Vec<LogLine> {
+        let buf = &mut self.pending[stream as usize];
+        buf.push_str(text);
+        let Some(end) = buf.rfind('\n') else {
+            return Vec::new();
+        };
+        let rest = buf.split_off(end + 1);
+        let done = std::mem::replace(buf, rest);
+        done.lines().map(|l| log_line(stream, l)).collect()
+    }
+
+    /// Whatever unfinished lines are left (at the end of a non-following read).
+    pub fn finish(mut self) -> Vec<LogLine> {
+        [LogStream::Stdout, LogStream::Stderr]
+            .into_iter()
+            .filter_map(|s| {
+                let text = std::mem::take(&mut self.pending[s as usize]);
+                (!text.is_empty()).then(|| log_line(s, &text))
+            })
+            .collect()
+    }
+}
+
+/// One line: its timestamp prefix (if Docker added one) split off, its level guessed.
+fn log_line(stream: LogStream, raw: &str) -> LogLine {
+    let raw = raw.trim_end_matches('\r');
+    let (ts_ms, text) = match raw.split_once(' ') {
+        Some((ts, rest)) => match parse_time_ms(ts) {
+            Some(t) => (Some(t), rest),
+            None => (None, raw),
+        },
+        None => match parse_time_ms(raw) {
+            Some(t) => (Some(t), ""),
+            None => (None, raw),
+        },
+    };
+    LogLine {
+        ts_ms,
+        stream,
+        level: detect_level(text),
+        text: text.to_string(),
+    }
+}
+
+/// All lines of a finished read, in order.
+pub fn log_lines(chunks: impl Iterator<Item = (LogStream, String)>) -> Vec<LogLine> {
+    let mut splitter = LineSplitter::default();
+    let mut lines: Vec<LogLine> = chunks
+        .flat_map(|(stream, text)| splitter.push(stream, &text))
+        .collect();
+    lines.extend(splitter.finish());
+    lines
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -246,6 +303,7 @@ pub fn container(
             .clamp(0, u32::MAX as i64) as u32,
         health_log,
         restart_count: inspect.restart_count.unwrap_or(0).max(0) as u64,
+        steward_restarts: 0,
         started_at_ms,
         cpu_pct: cpu,
         mem_usage_bytes: stats_ok.and_then(memory_usage),
@@ -445,9 +503,36 @@ mod tests {
     }
 
     #[test]
-    fn log_lines_split_across_chunks() {
-        let lines =
-            log_lines(["a\nb".to_string(), "c\r\n".to_string(), "d\n".to_string()].into_iter());
-        assert_eq!(lines, ["a", "bc", "d"]);
+    fn log_lines_split_across_chunks_per_stream_with_times_and_levels() {
+        use LogStream::*;
+        let chunks = [
+            (
+                Stdout,
+                "2026-11-24T04:00:00.123456789Z a\n2026-11-24T04:00:01Z b".to_string(),
+            ),
+            (Stderr, "2026-11-24T04:00:01.5Z ERROR boom\r\n".to_string()),
+            (Stdout, "c\n2026-11-24T04:00:02Z d".to_string()),
+        ];
+        let lines = log_lines(chunks.into_iter());
+        let texts: Vec<(&str, LogStream)> =
+            lines.iter().map(|l| (l.text.as_str(), l.stream)).collect();
+        assert_eq!(
+            texts,
+            [
+                ("a", Stdout),
+                ("ERROR boom", Stderr),
+                ("bc", Stdout),
+                ("d", Stdout)
+            ]
+        );
+        assert_eq!(lines[0].ts_ms, Some(1_795_492_800_123));
+        assert_eq!(lines[1].level, Some(app::containers::logs::LogLevel::Error));
+        assert_eq!(lines[1].ts_ms, Some(1_795_492_801_500));
+        // A line without Docker's timestamp keeps all its text.
+        let plain = log_lines([(Stdout, "no time here\n".to_string())].into_iter());
+        assert_eq!(
+            (plain[0].ts_ms, plain[0].text.as_str()),
+            (None, "no time here")
+        );
     }
 }

@@ -104,16 +104,48 @@ pub async fn trend_for(
     let def = crate::trends::definition(name, &state.config)?;
     let now = now_ms();
     let window = app::trends::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
-    match &state.prometheus {
+    let source = def.source();
+    let mut trend = match &state.prometheus {
         Some(client) => {
             let min_step = state.config.prometheus.min_step_secs;
-            crate::trends::prometheus_trend(client, def, &window, min_step).await
+            crate::trends::prometheus_trend(client, def, &window, min_step).await?
         }
         None => {
-            crate::trends::sqlite_trend(&state.store, &state.config.history, def, &window, now)
-                .await
+            let since = state.store.history_started_ms();
+            let fitted = app::trends::fit_to_history(window, Some(since));
+            let mut t =
+                crate::trends::sqlite_trend(&state.store, &state.config.history, def, &fitted, now)
+                    .await?;
+            t.history_since_ms = Some(since);
+            t.fitted = fitted != window;
+            t
         }
-    }
+    };
+    trend.source_down = source_down(&state.hub.overview().collectors, source);
+    Ok(trend)
+}
+
+/// The trend's collector in error, in words with since when (its last success).
+fn source_down(
+    collectors: &[app::vitals::CollectorStatus],
+    source: app::vitals::metric_def::Source,
+) -> Option<String> {
+    use app::vitals::metric_def::Source;
+    let (name, what) = match source {
+        Source::Docker => (crate::docker::collector::NAME, "Docker"),
+        Source::Vitals => (crate::vitals::collector::NAME, "the vitals collector"),
+    };
+    let status = collectors
+        .iter()
+        .find(|c| c.name == name && c.state == app::vitals::CollectorState::Error)?;
+    let since = match status.last_success_ms {
+        Some(t) => format!("{} UTC", app::shared::format::utc_datetime(t)),
+        None => "Steward started".into(),
+    };
+    Some(format!(
+        "{what} unreachable since {since} ({})",
+        status.message.as_deref().unwrap_or("no message")
+    ))
 }
 
 /// The explore box's request: PromQL and a window like a trend's.
@@ -295,6 +327,10 @@ impl app::trends::backend::TrendsBackend for ServerBackend {
         trend_for(&self.state, name, &q)
             .await
             .map_err(|e| backend_error(ApiError::from(e)))
+    }
+
+    fn prometheus_configured(&self) -> bool {
+        self.state.prometheus.is_some()
     }
 }
 

@@ -34,6 +34,9 @@ struct Credentials {
     /// Where a form sign-in returns to.
     #[serde(default)]
     next: String,
+    /// The password typed again (the setup form sends it; API clients may leave it out).
+    #[serde(default)]
+    password_confirm: Option<String>,
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -202,7 +205,13 @@ async fn setup(State(state): State<AppState>, req: Request) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match state.auth.setup(&c.token, &c.username, &c.password).await {
+    let result = match &c.password_confirm {
+        Some(again) if *again != c.password => Err(AuthError::Credential(
+            crate::auth::password::CredentialError::Mismatch,
+        )),
+        _ => state.auth.setup(&c.token, &c.username, &c.password).await,
+    };
+    match result {
         Ok((token, view)) => {
             state
                 .audit
@@ -256,7 +265,14 @@ async fn logout(
         })
         .await;
     (
-        [(header::SET_COOKIE, state.auth.clear_cookie())],
+        [
+            (header::SET_COOKIE, state.auth.clear_cookie()),
+            // Pages the service worker kept for offline use hold this user's data.
+            (
+                header::HeaderName::from_static("clear-site-data"),
+                "\"cache\", \"storage\"".to_string(),
+            ),
+        ],
         Json(serde_json::json!({ "ok": true })),
     )
         .into_response()

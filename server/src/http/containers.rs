@@ -5,13 +5,15 @@ use std::convert::Infallible;
 
 use app::containers::{Container, Containers, Health, RestartPlan};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
+
+use crate::docker::convert::LineSplitter;
 
 use super::AppState;
 use crate::docker::actions::ActionError;
@@ -45,6 +47,7 @@ impl IntoResponse for ActionError {
             // A setting, not an outage: the request conflicts with how Steward is configured.
             ActionError::DockerOff => StatusCode::CONFLICT,
             ActionError::NotFound(_) | ActionError::UnknownJob(_) => StatusCode::NOT_FOUND,
+            ActionError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ActionError::StalePlan | ActionError::PlanMismatch | ActionError::NothingToDo => {
                 StatusCode::CONFLICT
             }
@@ -82,21 +85,57 @@ async fn unhealthy(State(state): State<AppState>) -> Json<Vec<Container>> {
 #[derive(Deserialize)]
 struct TailQuery {
     tail: Option<u32>,
+    /// `text`: a plain-text download (`time stream text` per line) instead of JSON.
+    format: Option<String>,
 }
 
-/// `GET /api/v1/containers/{id}/logs?tail=50`: the last lines (1–1000, default 50).
+/// `GET /api/v1/containers/{id}/logs?tail=50`: the last lines (1–10,000, default 50), each with
+/// its time, stream and level; `&format=text` downloads them as a text file.
 async fn logs(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<TailQuery>,
-) -> Result<Json<Vec<String>>, ActionError> {
+) -> Result<Response, ActionError> {
+    let text = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("text") => true,
+        Some(other) => {
+            return Err(ActionError::BadRequest(format!(
+                "format must be json or text, not {other:?}"
+            )))
+        }
+    };
     let detail = state.actions.detail(&id, q.tail.unwrap_or(50)).await?;
-    detail.logs.map(Json).map_err(|e| {
+    let lines = detail.logs.map_err(|e| {
         ActionError::Docker(DockerError::Api {
             what: "logs".into(),
             message: e,
         })
-    })
+    })?;
+    if !text {
+        return Ok(Json(lines).into_response());
+    }
+    let name = state.actions.resolve(&id)?.name;
+    let mut body: String = lines
+        .iter()
+        .map(app::containers::logs::to_text)
+        .collect::<Vec<_>>()
+        .join("\n");
+    body.push('\n');
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}-logs.txt\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/containers/{id}/events`: Steward's record (health transitions, watchdog, actions).
@@ -134,16 +173,19 @@ async fn follow_logs(
     let client = docker.get().await?;
     let lines = client
         .follow_logs(&id, q.tail.unwrap_or(50).clamp(1, 1000))
-        .flat_map(|chunk| {
+        .scan(LineSplitter::default(), |splitter, chunk| {
             let events: Vec<Result<Event, Infallible>> = match chunk {
-                Ok(text) => text
-                    .lines()
-                    .map(|l| Ok(Event::default().data(l.trim_end_matches('\r'))))
+                Ok((stream, text)) => splitter
+                    .push(stream, &text)
+                    .iter()
+                    .filter_map(|l| Event::default().json_data(l).ok())
+                    .map(Ok)
                     .collect(),
                 Err(e) => vec![Ok(Event::default().event("error").data(e.to_string()))],
             };
-            futures::stream::iter(events)
+            futures::future::ready(Some(futures::stream::iter(events)))
         })
+        .flatten()
         .take_until(state.shutdown.clone().cancelled_owned());
     Ok(Sse::new(lines).keep_alive(KeepAlive::default()))
 }

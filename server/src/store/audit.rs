@@ -7,6 +7,7 @@
 
 pub mod refusals;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,14 +33,55 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 pub struct AuditLog {
     pool: SqlitePool,
     refusals: Arc<Mutex<Refusals>>,
+    /// Steward's restarts per container name (manual, bulk and watchdog, successful ones):
+    /// Docker's `RestartCount` counts only its own restart-policy restarts.
+    restarts: Arc<Mutex<HashMap<String, u64>>>,
 }
+
+/// The actions that restart a container.
+const RESTARTS: [Action; 3] = [
+    Action::Restart,
+    Action::RestartUnhealthy,
+    Action::WatchdogRestart,
+];
 
 impl AuditLog {
     pub fn new(pool: SqlitePool) -> Self {
         Self {
             pool,
             refusals: Arc::default(),
+            restarts: Arc::default(),
         }
+    }
+
+    /// Counts the restarts already in the log (at start; the log's retention bounds how far
+    /// back this reaches).
+    pub async fn load_restart_counts(&self) -> Result<(), sqlx::Error> {
+        let names: Vec<&str> = RESTARTS.iter().map(|a| a.as_str()).collect();
+        let rows = sqlx::query(
+            "SELECT target, COUNT(*) AS n FROM audit_log WHERE result = 'ok' AND action IN (?, ?, ?) GROUP BY target",
+        )
+        .bind(names[0])
+        .bind(names[1])
+        .bind(names[2])
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = self.restarts.lock().unwrap_or_else(|p| p.into_inner());
+        for row in rows {
+            let n: i64 = row.get("n");
+            counts.insert(row.get("target"), n.max(0) as u64);
+        }
+        Ok(())
+    }
+
+    /// How many times Steward restarted the container with this name.
+    pub fn restarts_of(&self, name: &str) -> u64 {
+        self.restarts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Counts a refusal (written with the others of its minute by [`AuditLog::run`]).
@@ -148,6 +190,14 @@ impl AuditLog {
     /// Writes one entry of the audit log. A failed write is logged, never silent, and never
     /// stops the action it records.
     pub async fn record(&self, entry: Entry<'_>) {
+        if entry.outcome == Outcome::Ok && RESTARTS.contains(&entry.action) {
+            *self
+                .restarts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(entry.target.to_string())
+                .or_default() += 1;
+        }
         let written = sqlx::query(
             "INSERT INTO audit_log (ts_ms, actor, action, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)",
         )

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use app::shared::clock::now_ms;
 use app::shared::range::{parse_range, RangeError, Resolution};
 use app::vitals::{History, HistoryPoint};
 use sqlx::sqlite::{
@@ -60,6 +61,47 @@ pub struct HistoryStore {
     pool: SqlitePool,
     /// (host, series name) → id, so writes do not look names up every time.
     ids: Mutex<HashMap<(HostId, String), i64>>,
+    /// When this database started keeping history (see [`history_started`]).
+    started_ms: i64,
+}
+
+/// When the database started keeping history: the earlier of the time recorded on its first
+/// open and its oldest stored point (history can be imported or seeded before a first start;
+/// rollup buckets round down). The tables' time indexes make the minimums cheap.
+async fn history_started(pool: &SqlitePool) -> Result<i64, HistoryError> {
+    let recorded: Option<i64> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'history_started_ms'")
+            .fetch_optional(pool)
+            .await?;
+    let oldest: Option<i64> = match sqlx::query_scalar(
+        "SELECT MIN(m) FROM (
+            SELECT MIN(ts) AS m FROM samples_raw
+            UNION ALL SELECT MIN(bucket) FROM rollup_1m
+            UNION ALL SELECT MIN(bucket) FROM rollup_1h
+            UNION ALL SELECT MIN(bucket) FROM rollup_1d)",
+    )
+    .fetch_one(pool)
+    .await
+    {
+        Ok(ms) => ms,
+        // A damaged table is the integrity check's to report; this only dates the history.
+        Err(e) => {
+            tracing::warn!("history: could not date the oldest sample: {e}");
+            None
+        }
+    };
+    let started = [recorded, oldest]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or_else(now_ms);
+    if recorded.is_none() {
+        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES ('history_started_ms', ?)")
+            .bind(started)
+            .execute(pool)
+            .await?;
+    }
+    Ok(started)
 }
 
 /// How many migrations the file has had applied.
@@ -127,10 +169,17 @@ impl HistoryStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
+        let started_ms = history_started(&pool).await?;
         Ok(Self {
             pool,
             ids: Mutex::new(HashMap::new()),
+            started_ms,
         })
+    }
+
+    /// When this database started keeping history.
+    pub fn history_started_ms(&self) -> i64 {
+        self.started_ms
     }
 
     async fn series_id(
@@ -741,6 +790,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(minute.len(), 1, "rollups kept");
+        assert_eq!(
+            store.history_started_ms(),
+            0,
+            "an old database started with its oldest point (the 1-minute bucket at 0)"
+        );
+        drop(store);
+        let again = HistoryStore::open(&path).await.unwrap();
+        assert_eq!(again.history_started_ms(), 0, "recorded once, kept");
+        let store = again;
         let hosts: Vec<(i64, String, String)> =
             sqlx::query_as("SELECT id, host, name FROM series ORDER BY id")
                 .fetch_all(store.pool())
