@@ -9,7 +9,7 @@ STEWARD_BIN := $(CURDIR)/target/release/steward
 SITE_ROOT := $(CURDIR)/target/site
 TEST_PACKAGES := -p app -p server -p steward-tests -p end2end
 
-.PHONY: run build test lint tools test-tools bench clean
+.PHONY: run build test lint tools test-tools bench image clean
 
 tools:
 	scripts/install-tools.sh build
@@ -40,6 +40,12 @@ lint: tools
 	@for crate in sqlx bollard argon2 reqwest; do \
 		if cargo tree -p frontend --target wasm32-unknown-unknown -e normal -i $$crate >/dev/null 2>&1; then \
 			echo "$$crate must not be in the WASM dependency tree"; exit 1; fi; done
+
+## A container image (FROM scratch: the release binary, its libraries and the site); then
+## `docker compose up -d` with compose.yaml. IMAGE=steward:latest by default.
+IMAGE ?= steward:latest
+image: build
+	scripts/image.sh $(IMAGE)
 
 ## Benchmarks (figures go to BENCHMARKS.md by hand, with the command).
 bench: test-tools build

@@ -180,6 +180,11 @@ impl Engine {
         id
     }
 
+    /// Removes the container named `name` with the engine (one the test ran by hand).
+    pub fn adopt(&self, name: &str) {
+        self.containers.lock().unwrap().push(name.to_string());
+    }
+
     /// Makes a container fail its health check from now on.
     pub fn make_unhealthy(&self, name: &str) {
         self.ok(&["exec", name, "rm", "-f", "/health"]);

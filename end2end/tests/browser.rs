@@ -587,13 +587,12 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
         "matches are highlighted",
         Duration::from_secs(5),
         || async {
-            c.find_all(Locator::Css(
+            !c.find_all(Locator::Css(
                 r#"[data-container="db"] [data-testid="logs"] mark"#,
             ))
             .await
             .unwrap()
-            .len()
-                > 0
+            .is_empty()
         },
     )
     .await;

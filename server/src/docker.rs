@@ -4,7 +4,9 @@
 pub mod actions;
 pub mod collector;
 pub mod convert;
+pub mod events;
 pub mod settle;
+pub mod stats;
 pub mod watchdog;
 
 use std::collections::HashMap;
@@ -14,8 +16,8 @@ use app::containers::logs::{LogLine, LogStream};
 use bollard::container::LogOutput;
 use bollard::models::{ContainerInspectResponse, ContainerStatsResponse, ContainerSummary};
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RestartContainerOptionsBuilder,
-    StatsOptionsBuilder,
+    EventsOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RestartContainerOptionsBuilder, StatsOptionsBuilder,
 };
 use bollard::Docker;
 use futures::{Stream, StreamExt};
@@ -220,6 +222,38 @@ impl DockerClient {
         self.docker
             .logs(id, Some(options))
             .map(move |r| r.map(chunk).map_err(|e| classify(&host, &what, secs, e)))
+    }
+
+    /// The engine's container events with these actions, from now on, for as long as the
+    /// connection lasts (no timeout: a quiet engine sends nothing for hours).
+    pub fn events(
+        &self,
+        actions: &[&str],
+    ) -> impl Stream<Item = Result<bollard::models::EventMessage, DockerError>> + Send + 'static
+    {
+        let options = EventsOptionsBuilder::new()
+            .filters(&events::filters(actions))
+            .build();
+        let host = self.host.clone();
+        let secs = self.timeout.as_secs().max(1);
+        self.docker
+            .events(Some(options))
+            .map(move |r| r.map_err(|e| classify(&host, "the event stream", secs, e)))
+    }
+
+    /// One stats sample per engine tick for as long as the container runs (what `docker stats`
+    /// reads): the collector keeps the latest instead of waiting for a tick every round.
+    pub fn stats_stream(
+        &self,
+        id: &str,
+    ) -> impl Stream<Item = Result<ContainerStatsResponse, DockerError>> + Send + 'static {
+        let options = StatsOptionsBuilder::new().stream(true).build();
+        let host = self.host.clone();
+        let what = format!("stats of {id}");
+        let secs = self.timeout.as_secs().max(1);
+        self.docker
+            .stats(id, Some(options))
+            .map(move |r| r.map_err(|e| classify(&host, &what, secs, e)))
     }
 
     /// Labels of a container keyed by name, for tests and the watchdog's opt-out.

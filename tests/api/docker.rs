@@ -584,3 +584,78 @@ async fn an_exited_one_shot_job_is_never_unhealthy_nor_restarted() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn engine_events_show_changes_at_once_and_keep_oom_kills() {
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    engine.run("steady", &[]);
+    let host = engine.host();
+    // A long interval: without the engine's events a change would wait up to a minute.
+    let app = spawn_app(move |c, _| {
+        c.docker.enabled = true;
+        c.docker.host = host;
+        c.docker.interval_secs = 60;
+        c.watchdog.enabled = false;
+    })
+    .await;
+    app.wait_json("/api/v1/containers", Duration::from_secs(20), |v| {
+        container(v, "steady").is_some_and(|c| c["state"] == "running")
+    })
+    .await;
+    app.wait_json("/api/v1/vitals", Duration::from_secs(10), |v| {
+        crate::helpers::collector(v, "docker events")["state"] == "ok"
+    })
+    .await;
+    let killed = Instant::now();
+    engine.ok(&["kill", "steady"]);
+    let list = app
+        .wait_json("/api/v1/containers", Duration::from_secs(20), |v| {
+            container(v, "steady").is_some_and(|c| c["state"] == "exited")
+        })
+        .await;
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "the die event woke a round long before the 60 s interval ({:?})",
+        killed.elapsed()
+    );
+    assert_eq!(container(&list, "steady").unwrap()["exit_code"], 137);
+
+    // An OOM kill becomes part of the container's record, not only the last exit's flag.
+    engine.run_cmd(
+        "hog",
+        &["--memory", "16m", "--memory-swap", "16m"],
+        &[
+            "sh",
+            "-c",
+            "a=aaaaaaaaaaaaaaaa; while true; do a=$a$a; done",
+        ],
+    );
+    // (The events of a container are found once a round has listed it.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let r = app.get("/api/v1/containers/hog/events").await;
+        if r.status() == 200 {
+            let v: Value = r.json().await.unwrap();
+            if v.as_array()
+                .is_some_and(|e| e.iter().any(|e| e["kind"] == "oom"))
+            {
+                break v;
+            }
+        }
+        assert!(Instant::now() < deadline, "no OOM kill recorded for hog");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"lifecycle"),
+        "the exit is recorded too: {kinds:?}"
+    );
+    app.stop().await;
+}

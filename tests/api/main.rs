@@ -8,6 +8,7 @@ mod guard;
 mod hardening;
 mod helpers;
 mod history;
+mod image;
 mod metrics;
 mod pages;
 mod prometheus;

@@ -1,7 +1,8 @@
 //! Container benchmarks (issue: containers). Run with `scripts/bench.sh containers` or
 //! `cargo bench -p steward-tests --bench containers -- [round|ssr]`.
 //!
-//! - `round`: one Docker collection round (list + parallel inspect and one-shot stats + watchdog
+//! - `round`: one Docker collection round (list + parallel inspect, stats from long-lived streams
+//!   (one-shot for containers without a fresh sample) + watchdog
 //!   decisions) for 100 running containers on a private real dockerd; records the containers as
 //!   a snapshot for `ssr` (`tests/fixtures/containers-snapshot.json` when `RECORD=1`).
 //! - `ssr`: the container page rendered by the server for 500 containers (the recorded snapshot
@@ -77,17 +78,30 @@ async fn round() {
         let first_ms = t.elapsed().as_secs_f64() * 1000.0;
         collector.watch(&mut first.containers).await;
         let mut times = Vec::new();
+        let mut ages = Vec::new();
         let mut last = Vec::new();
         for _ in 0..10 {
+            // Rounds a second apart, as with a short interval: the streams tick in between.
+            tokio::time::sleep(Duration::from_secs(1)).await;
             let t = Instant::now();
             let mut c = collector.collect_once().await.unwrap();
             collector.watch(&mut c.containers).await;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
+            ages.extend(collector.stats_ages_ms().into_iter().map(|a| a as f64));
             assert_eq!(c.containers.len(), 100, "problems: {:?}", c.problems);
             assert!(c.problems.is_empty(), "{:?}", c.problems);
             last = c.containers;
         }
         times.sort_by(f64::total_cmp);
+        ages.sort_by(f64::total_cmp);
+        if !ages.is_empty() {
+            println!(
+                "stats samples (long-lived streams) at the end of each round: age p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                percentile(&ages, 0.5),
+                percentile(&ages, 0.99),
+                ages.last().unwrap()
+            );
+        }
         println!(
             "docker round, 100 running containers, {concurrency} inspections / {stats_concurrency} stats in flight: first {first_ms:.0} ms; then p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (10 rounds)",
             percentile(&times, 0.5),

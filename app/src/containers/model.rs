@@ -390,6 +390,10 @@ pub enum ContainerEventKind {
     Watchdog,
     /// A control action by a user (a restart).
     Action,
+    /// The kernel killed the container for its memory limit (from the engine's events).
+    Oom,
+    /// The container's main process exited (from the engine's events).
+    Lifecycle,
 }
 
 impl ContainerEventKind {
@@ -398,14 +402,22 @@ impl ContainerEventKind {
             ContainerEventKind::Health => "health",
             ContainerEventKind::Watchdog => "watchdog",
             ContainerEventKind::Action => "action",
+            ContainerEventKind::Oom => "oom",
+            ContainerEventKind::Lifecycle => "lifecycle",
         }
     }
 
     /// The kind stored as `s`, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Health, Self::Watchdog, Self::Action]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::Health,
+            Self::Watchdog,
+            Self::Action,
+            Self::Oom,
+            Self::Lifecycle,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -266,11 +266,3 @@ mod tests {
         assert_eq!(memory(&unlimited), "10.0 MiB / no limit");
     }
 }
-
-/// Both restart counts, labelled: Docker's `RestartCount` counts only policy restarts.
-fn restarts(c: &Container) -> String {
-    format!(
-        "Steward {} · Docker {}",
-        c.steward_restarts, c.restart_count
-    )
-}

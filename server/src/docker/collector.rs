@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::DockerConfig;
 use crate::docker::convert::{self, Rules, Sample};
+use crate::docker::stats::StatsStreams;
 use crate::docker::watchdog::{Decision, Watchdog};
 use crate::docker::{DockerClient, DockerError};
 use crate::platform::bus::{local_host, Bus, ContainerEventRecord, Event};
@@ -81,6 +82,8 @@ pub struct DockerCollector {
     audit: AuditLog,
     /// Where the round's container events are announced besides the audit database.
     bus: Option<Arc<Bus>>,
+    /// One stats stream per running container.
+    streams: StatsStreams,
 }
 
 impl DockerCollector {
@@ -103,6 +106,7 @@ impl DockerCollector {
             watchdog,
             audit,
             bus: None,
+            streams: StatsStreams::default(),
         }
     }
 
@@ -110,6 +114,11 @@ impl DockerCollector {
     pub fn with_bus(mut self, bus: Arc<Bus>) -> Self {
         self.bus = Some(bus);
         self
+    }
+
+    /// The age of each running container's latest streamed stats sample (for the benchmark).
+    pub fn stats_ages_ms(&self) -> Vec<i64> {
+        self.streams.ages_ms(now_ms())
     }
 
     /// Writes container events in one transaction, then announces them.
@@ -157,8 +166,27 @@ impl DockerCollector {
             })
             .buffer_unordered(self.config.concurrency)
             .collect::<Vec<_>>();
-        let stats = futures::stream::iter(ids.into_iter().filter(|(_, running)| *running))
-            .map(|(id, _)| {
+        // Stats come from each running container's long-lived stream; only a container without
+        // a fresh sample (just started) waits for a one-shot call this round.
+        let running: Vec<&str> = ids
+            .iter()
+            .filter(|(_, running)| *running)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        self.streams.sync(&client, &running);
+        let now = now_ms();
+        let mut streamed = HashMap::new();
+        let mut missing = Vec::new();
+        for id in running {
+            match self.streams.latest(id, now) {
+                Some(s) => {
+                    streamed.insert(id.to_string(), Ok(s));
+                }
+                None => missing.push(id.to_string()),
+            }
+        }
+        let stats = futures::stream::iter(missing)
+            .map(|id| {
                 let client = client.clone();
                 async move {
                     let stats = client.stats(&id).await;
@@ -167,7 +195,9 @@ impl DockerCollector {
             })
             .buffer_unordered(self.config.stats_concurrency)
             .collect::<HashMap<_, _>>();
-        let (inspections, mut stats) = futures::join!(inspections, stats);
+        let (inspections, one_shot) = futures::join!(inspections, stats);
+        let mut stats = streamed;
+        stats.extend(one_shot);
         let fetched: Vec<_> = inspections
             .into_iter()
             .map(|(id, inspect)| {
@@ -387,8 +417,8 @@ impl periodic::Collector for DockerCollector {
     }
 }
 
-/// The collection loop: a round every `interval` (cut off at 3 × the call timeout), status
-/// published every round.
+/// The collection loop: a round every `interval` and whenever the engine reports a change (cut
+/// off at 3 × the call timeout), status published every round.
 pub async fn run(
     collector: DockerCollector,
     interval: Duration,
@@ -397,10 +427,20 @@ pub async fn run(
 ) {
     let round_timeout = Duration::from_secs(collector.config.call_timeout_secs * 3);
     let host = local_host();
-    periodic::run(
+    // The engine's events wake a round at once; the interval remains the safety net.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(crate::docker::events::run(
+        collector.handle.clone(),
+        wake.clone(),
+        collector.audit.clone(),
+        bus.clone(),
+        cancel.clone(),
+    ));
+    periodic::run_woken(
         collector,
         interval,
         round_timeout,
+        Some(wake),
         cancel,
         move |items, status| {
             bus.publish(Event::Containers {

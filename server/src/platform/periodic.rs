@@ -93,24 +93,51 @@ impl StatusBook {
     }
 }
 
+/// How long a woken round waits for the rest of a burst of events.
+pub const WAKE_BATCH: Duration = Duration::from_millis(150);
+
 /// Runs `collector` every `interval` until `cancel` fires, each round under `timeout`, and hands
 /// every round's data (`None` when it failed) and status to `publish`. Rounds never overlap:
 /// the next tick waits for the round in progress, and a round past its timeout is dropped and
 /// reported as an error. Cancellation ends the loop at once, mid-round too.
 pub async fn run<C: Collector>(
+    collector: C,
+    interval: Duration,
+    timeout: Duration,
+    cancel: CancellationToken,
+    publish: impl FnMut(Option<C::Data>, CollectorStatus) + Send,
+) {
+    run_woken(collector, interval, timeout, None, cancel, publish).await
+}
+
+/// Like [`run`], and a notification on `wake` runs a round early (an event source saw a change);
+/// wakes within [`WAKE_BATCH`] of each other share one round, and the interval restarts after it.
+pub async fn run_woken<C: Collector>(
     mut collector: C,
     interval: Duration,
     timeout: Duration,
+    wake: Option<std::sync::Arc<tokio::sync::Notify>>,
     cancel: CancellationToken,
     mut publish: impl FnMut(Option<C::Data>, CollectorStatus) + Send,
 ) {
     let mut book = StatusBook::new(collector.name());
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let woken = || async {
+        match &wake {
+            Some(w) => w.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = ticker.tick() => {}
+            _ = woken() => {
+                // A burst of events (stop, die, start) is one change: let it finish.
+                tokio::time::sleep(WAKE_BATCH).await;
+                ticker.reset();
+            }
         }
         book.begin();
         let outcome = tokio::select! {

@@ -157,7 +157,16 @@ impl VitalsCollector {
     }
 
     fn read_disks(&self) -> Result<DiskReadings, ReadError> {
-        let mounts = procfs::parse_mounts(&read(&self.proc_path("mounts"))?);
+        // In a container the host's root is mounted elsewhere (`--path.rootfs`), and the
+        // container's own mount table is not the host's: read init's (PID 1, with `pid: host`),
+        // as node_exporter does.
+        let init = self.proc_path("1/mounts");
+        let table = if self.paths.rootfs != std::path::Path::new("/") && init.exists() {
+            init
+        } else {
+            self.proc_path("mounts")
+        };
+        let mounts = procfs::parse_mounts(&read(&table)?);
         Ok(mounts
             .into_iter()
             .map(|m| {
