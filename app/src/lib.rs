@@ -47,10 +47,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// Runs in the page's head, before the app: applies the theme chosen with the top bar's toggle
-/// (`auto` follows the system; kept in localStorage), defines the toggle's action, and registers
+/// (`auto` follows the system; kept in localStorage), defines the toggle's action, refreshes the
+/// local zone's offset in the `steward_tz` cookie and defines the zone switch, and registers
 /// the service worker that keeps the app usable offline (browsers allow it on HTTPS and on
 /// localhost only). Plain JavaScript, so the WASM carries none of it.
-pub const HEAD_SCRIPT: &str = r#"(function(){var k="steward-theme",d=document.documentElement,n={auto:"light",light:"dark",dark:"auto"};function get(){try{return localStorage.getItem(k)||"auto"}catch(e){return"auto"}}function label(){var b=document.getElementById("theme-toggle"),t=d.dataset.theme||"auto";if(b){b.setAttribute("aria-label","Theme: "+(t=="auto"?"follows the system":t)+". Change theme");b.title=b.getAttribute("aria-label");b.dataset.choice=t}}function set(t){if(t=="light"||t=="dark")d.dataset.theme=t;else delete d.dataset.theme;label()}set(get());window.stewardTheme=function(){var t=n[d.dataset.theme||"auto"];try{localStorage.setItem(k,t)}catch(e){}set(t)};document.addEventListener("DOMContentLoaded",label);if("serviceWorker"in navigator)window.addEventListener("load",function(){navigator.serviceWorker.register("/sw.js").catch(function(){})})})();"#;
+pub const HEAD_SCRIPT: &str = r#"(function(){var k="steward-theme",d=document.documentElement,n={auto:"light",light:"dark",dark:"auto"};function get(){try{return localStorage.getItem(k)||"auto"}catch(e){return"auto"}}function label(){var b=document.getElementById("theme-toggle"),t=d.dataset.theme||"auto";if(b){b.setAttribute("aria-label","Theme: "+(t=="auto"?"follows the system":t)+". Change theme");b.title=b.getAttribute("aria-label");b.dataset.choice=t}}function set(t){if(t=="light"||t=="dark")d.dataset.theme=t;else delete d.dataset.theme;label()}set(get());window.stewardTheme=function(){var t=n[d.dataset.theme||"auto"];try{localStorage.setItem(k,t)}catch(e){}set(t)};document.addEventListener("DOMContentLoaded",label);var z="steward_tz",m=document.cookie.match(/(?:^|; )steward_tz=([^;]*)/),c=m?m[1]:"utc";function keep(v){document.cookie=z+"="+v+"; path=/; max-age=31536000; samesite=strict"}if(c.indexOf("local")==0)keep("local:"+(-new Date().getTimezoneOffset()));window.stewardZone=function(){keep(c.indexOf("local")==0?"utc":"local:"+(-new Date().getTimezoneOffset()));location.reload()};if("serviceWorker"in navigator)window.addEventListener("load",function(){navigator.serviceWorker.register("/sw.js").catch(function(){})})})();"#;
 
 /// The signed-in user, shared with every page (`None`: not signed in).
 #[derive(Clone, Copy)]
@@ -71,6 +72,8 @@ pub fn App() -> impl IntoView {
     let session = Resource::new_blocking(|| (), |_| auth::api::get_session());
     let current = Signal::derive(move || session.get().and_then(|r| r.ok()).flatten());
     provide_context(CurrentSession(current));
+    let zone = shared::zone::page_zone();
+    provide_context(zone);
     view! {
         <Stylesheet id="leptos" href="/pkg/steward.css"/>
         <Title text="Steward"/>
@@ -83,6 +86,9 @@ pub fn App() -> impl IntoView {
                     <a href="/containers">"Containers"</a>
                     <a href="/audit">"Audit"</a>
                 </nav>
+                <button type="button" class="theme-toggle" id="zone-toggle" onclick="stewardZone()"
+                    title="Times are shown in this zone; switch between UTC and local time"
+                    aria-label=format!("Times in {}. Switch time zone", zone.name())>{zone.name()}</button>
                 <button type="button" class="theme-toggle" id="theme-toggle" onclick="stewardTheme()"
                     aria-label="Theme: follows the system. Change theme">"◐"</button>
                 <Suspense fallback=|| ()>

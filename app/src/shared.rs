@@ -9,3 +9,4 @@ pub mod downsample;
 pub mod error;
 pub mod format;
 pub mod range;
+pub mod zone;

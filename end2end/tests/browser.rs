@@ -93,11 +93,17 @@ fn start_steward(data: &Path, listen: &str, config: &str) -> (Proc, SocketAddr) 
 }
 
 fn start_chromedriver() -> (ProcGroup, u16) {
+    start_chromedriver_in("UTC")
+}
+
+/// Chromedriver whose browser lives in the time zone `tz` (the TZ variable).
+fn start_chromedriver_in(tz: &str) -> (ProcGroup, u16) {
     use std::os::unix::process::CommandExt;
     let port = free_port();
     let child =
         Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
             .arg(format!("--port={port}"))
+            .env("TZ", tz)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
@@ -618,10 +624,11 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
 }
 
 #[tokio::test]
-async fn themes_persist_and_an_installed_steward_opens_offline_with_its_last_data() {
+async fn themes_and_the_time_zone_persist_and_an_installed_steward_opens_offline() {
     let tmp = tempfile::tempdir().unwrap();
     let (steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", VISITOR);
-    let (_driver, port) = start_chromedriver();
+    // A browser in India (UTC+05:30, no daylight saving): local time is visibly not UTC.
+    let (_driver, port) = start_chromedriver_in("Asia/Kolkata");
     let c = browser(port, &tmp.path().join("profile")).await;
     c.set_window_size(390, 844).await.unwrap();
     let home = format!("http://{addr}/");
@@ -683,6 +690,43 @@ async fn themes_persist_and_an_installed_steward_opens_offline_with_its_last_dat
     assert_ne!(background().await, light, "dark is not light");
     click(&c, "#theme-toggle").await;
     assert_eq!(choice().await, "auto");
+
+    // One zone everywhere: UTC by default; the switch (a cookie, so the server renders the same
+    // zone) shows every time in local time, each saying its zone.
+    assert_eq!(text(&c, "#zone-toggle").await, "UTC");
+    click(&c, "#zone-toggle").await;
+    eventually(
+        "the page reloads in local time",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css("#zone-toggle")).await.ok().is_some()
+                && text(&c, "#zone-toggle").await == "local (UTC+05:30)"
+        },
+    )
+    .await;
+    navigate(&c, "/trends", r#"[data-testid="trend-disk"] .trend-meta"#).await;
+    eventually(
+        "trend times say their zone",
+        Duration::from_secs(20),
+        || async {
+            text(&c, r#"[data-testid="trend-disk"] .trend-meta"#)
+                .await
+                .contains("UTC+05:30 ·")
+        },
+    )
+    .await;
+    click(&c, "#zone-toggle").await;
+    eventually("back to UTC", Duration::from_secs(20), || async {
+        c.find(Locator::Css("#zone-toggle")).await.ok().is_some()
+            && text(&c, "#zone-toggle").await == "UTC"
+    })
+    .await;
+    c.goto(&home).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(hydrated)
+        .await
+        .unwrap();
 
     // Offline: once the service worker controls the page, its visits are kept; with the server
     // gone the page still opens, with its last data marked as such.

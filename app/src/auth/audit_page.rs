@@ -5,7 +5,6 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::auth::api::get_audit;
 use crate::auth::AuditEntry;
-use crate::shared::format;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
@@ -25,6 +24,7 @@ pub fn AuditPage() -> impl IntoView {
 
 #[component]
 fn AuditTable(initial: Vec<AuditEntry>) -> impl IntoView {
+    let zone = crate::shared::zone::use_zone();
     let entries = RwSignal::new(initial);
     let more_error = RwSignal::new(None::<String>);
     let exhausted = RwSignal::new(false);
@@ -41,11 +41,11 @@ fn AuditTable(initial: Vec<AuditEntry>) -> impl IntoView {
     view! {
         <div class="table-wrap" tabindex="0" role="region" aria-label="Audit log entries">
             <table class="audit" data-testid="audit">
-                <thead><tr><th>"Time (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
+                <thead><tr><th>"Time"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Result"</th><th>"Detail"</th></tr></thead>
                 <tbody>
                     <For each=move || entries.get() key=|e| e.id let:e>
                         <tr class=format!("result-{}", e.result)>
-                            <td>{format::utc_datetime(e.ts_ms)}</td>
+                            <td>{zone.datetime(e.ts_ms)}</td>
                             <td>{e.actor.clone()}</td>
                             <td>{e.action.clone()}</td>
                             <td>{e.target.clone()}</td>

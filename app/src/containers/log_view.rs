@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::containers::logs::{find_matches, highlight, LogLine};
-use crate::shared::format;
+use crate::shared::zone::use_zone;
 
 /// The tails a download offers.
 pub const DOWNLOAD_TAILS: [u32; 3] = [100, 1000, 10_000];
@@ -17,6 +17,7 @@ pub fn LogView(
     name: String,
     #[prop(into)] lines: Signal<Vec<LogLine>>,
 ) -> impl IntoView {
+    let zone = use_zone();
     let query = RwSignal::new(String::new());
     let only_matches = RwSignal::new(false);
     let count = move || {
@@ -69,7 +70,7 @@ pub fn LogView(
                             l.level.map(|v| v.as_str()).unwrap_or("")
                         );
                         let (time, title) = match l.ts_ms {
-                            Some(t) => (format::utc_time_ms(t), format!("{} UTC", format::rfc3339_ms(t))),
+                            Some(t) => (zone.time_ms(t), zone.datetime(t)),
                             None => ("--:--:--.---".to_string(), "no timestamp".to_string()),
                         };
                         view! {

@@ -86,6 +86,7 @@ fn Panel(initial: Containers) -> impl IntoView {
         session.with(|s| s.as_ref().map(|s| s.csrf.clone()).unwrap_or_default())
     });
 
+    let zone = crate::shared::zone::use_zone();
     let filter = RwSignal::new(Filter::All);
     let search = RwSignal::new(String::new());
     let limit = RwSignal::new(PAGE_ROWS);
@@ -150,7 +151,7 @@ fn Panel(initial: Containers) -> impl IntoView {
                                 </p>
                                 {kept.then(|| view! {
                                     <p class="warn-text" data-testid="docker-stale">
-                                        {move || format!("Showing the last known containers, as of {} ({}).", ago(now.get(), at), at.map(crate::shared::format::utc_datetime).unwrap_or_default() + " UTC")}
+                                        {move || format!("Showing the last known containers, as of {} ({}).", ago(now.get(), at), at.map(|t| zone.datetime(t)).unwrap_or_default())}
                                     </p>
                                 })}
                             }.into_any()

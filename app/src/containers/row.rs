@@ -140,6 +140,7 @@ fn RestartButton(id: String, name: String, csrf: Signal<String>) -> impl IntoVie
 
 #[component]
 fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl IntoView {
+    let zone = crate::shared::zone::use_zone();
     let id = container.with_untracked(|c| c.as_ref().map(|c| c.id.clone()).unwrap_or_default());
     let detail = LocalResource::new({
         let id = id.clone();
@@ -223,7 +224,7 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
                             <h4>"Steward's record"</h4>
                             <ul class="events" data-testid="events">
                                 {d.events.iter().map(|e| view! {
-                                    <li>{format!("{} · {} · {}", format::utc_datetime(e.ts_ms), e.kind, e.detail.clone().unwrap_or_default())}</li>
+                                    <li>{format!("{} · {} · {}", zone.datetime(e.ts_ms), e.kind, e.detail.clone().unwrap_or_default())}</li>
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
@@ -231,7 +232,7 @@ fn Detail(container: Memo<Option<Container>>, now: ReadSignal<i64>) -> impl Into
                     }
                 })}
             </Suspense>
-            <h4>"Logs (last 50 lines, UTC)"</h4>
+            <h4>{format!("Logs (last 50 lines, times in {})", zone.label())}</h4>
             {move || logs_error.get().map(|e| view! { <p class="error">{format!("Cannot read logs: {e}")}</p> })}
             <LogView id=id.clone() name=name.clone() lines=lines/>
             <button on:click=toggle_follow data-testid="follow">{move || if following.get() { "Stop following" } else { "Follow logs" }}</button>

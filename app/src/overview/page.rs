@@ -63,6 +63,7 @@ fn Dashboard(initial: Overview) -> impl IntoView {
         })
     };
 
+    let zone = crate::shared::zone::use_zone();
     let stale = Signal::derive(move || {
         let interval = overview.with(|o| o.interval_secs);
         is_stale(now.get(), collected_at(), interval)
@@ -88,7 +89,7 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                 <span class="host">{host}</span>
                 <span class="updated" data-testid="updated" data-collected-at=move || collected_at().unwrap_or(0).to_string()>
                     {move || match collected_at() {
-                        Some(t) if stale.get() => format!("stale: values from {} ({} UTC)", ago(now.get(), Some(t)), crate::shared::format::utc_datetime(t)),
+                        Some(t) if stale.get() => format!("stale: values from {} ({})", ago(now.get(), Some(t)), zone.datetime(t)),
                         Some(t) => format!("updated {}", ago(now.get(), Some(t))),
                         None => "no data collected yet".into(),
                     }}
@@ -99,8 +100,8 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                         // The server is gone and the values have aged: say it plainly (an
                         // installed Steward opened offline lands here too).
                         (LinkState::Reconnecting, true, Some(t)) => format!(
-                            "offline — last data from {} UTC; reconnecting…",
-                            crate::shared::format::utc_datetime(t)
+                            "offline — last data from {}; reconnecting…",
+                            zone.datetime(t)
                         ),
                         (state, _, _) => state.label().to_string(),
                     }}

@@ -92,20 +92,6 @@ pub fn capture_pointer(ev: &leptos::ev::PointerEvent) {
     let _ = ev;
 }
 
-/// A `datetime-local` input's value (the browser's time zone) as ms since the epoch.
-pub fn parse_local_datetime(value: &str) -> Option<i64> {
-    #[cfg(feature = "hydrate")]
-    {
-        let ms = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(value)).get_time();
-        ms.is_finite().then_some(ms as i64)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = value;
-        None
-    }
-}
-
 /// Loads another page (a full load, so the server renders it for the new session).
 pub fn navigate(url: &str) {
     #[cfg(feature = "hydrate")]

@@ -7,6 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::shared::format;
+use crate::shared::zone::Zone;
 use crate::trends::projection::Projection;
 use crate::trends::Trend;
 use crate::vitals::Unit;
@@ -135,7 +136,8 @@ pub struct Drawn {
 #[error("the chart could not be drawn: {0}")]
 pub struct ChartError(String);
 
-/// A tick's label: the date for whole-day steps or at midnight, else the clock time (UTC).
+/// A tick's label from its wall-clock time (ms, already in the shown zone): the date for
+/// whole-day steps or at midnight, else the clock time.
 pub fn time_label(ms: i64, step_ms: i64) -> String {
     let full = format::utc_datetime(ms); // "YYYY-MM-DD HH:MM:SS"
     if step_ms >= 86_400_000 || ms.rem_euclid(86_400_000) == 0 {
@@ -186,7 +188,8 @@ fn value_range(trend: &Trend, unit: Unit) -> (f64, f64) {
 
 /// Draws `trend` at `width` × `height` pixels (extended into the future when its projection
 /// rises).
-pub fn draw(trend: &Trend, width: u32, height: u32) -> Result<Drawn, ChartError> {
+/// Draws a trend; tick labels are in `zone` (ticks fall on its round hours and days).
+pub fn draw(trend: &Trend, width: u32, height: u32, zone: Zone) -> Result<Drawn, ChartError> {
     let err = |e: &dyn std::fmt::Display| ChartError(e.to_string());
     let unit = trend.series.first().map_or(Unit::Count, |s| s.unit);
     let span = (trend.end_ms - trend.start_ms).max(1);
@@ -303,20 +306,22 @@ pub fn draw(trend: &Trend, width: u32, height: u32) -> Result<Drawn, ChartError>
             y_from,
             y_to,
         };
-        let (ticks, step) = time_ticks(trend.start_ms, x_to, (width / 110) as usize);
+        let shift = zone.offset_ms();
+        let (ticks, step) =
+            time_ticks(trend.start_ms + shift, x_to + shift, (width / 110) as usize);
         let label = ("sans-serif", LABEL_SIZE)
             .into_font()
             .color(&TEXT)
             .pos(Pos::new(HPos::Center, VPos::Top));
-        for t in ticks {
-            let x = plot.x_of(t).round() as i32;
+        for wall in ticks {
+            let x = plot.x_of(wall - shift).round() as i32;
             root.draw(&PathElement::new(
                 [(x, yr.start), (x, yr.end)],
                 GRID.mix(0.25).stroke_width(1),
             ))
             .map_err(|e| err(&e))?;
             root.draw(&Text::new(
-                time_label(t, step),
+                time_label(wall, step),
                 (x, yr.end + 5),
                 label.clone(),
             ))
@@ -389,7 +394,7 @@ mod tests {
     #[test]
     fn draws_lines_band_levels_and_projection() {
         let t = trend(rising(7 * 24 + 1), vec![55.0, 85.0]);
-        let d = draw(&t, WIDTH, HEIGHT).unwrap();
+        let d = draw(&t, WIDTH, HEIGHT, Zone::UTC).unwrap();
         assert!(d.svg.starts_with("<svg"), "{}", &d.svg[..80]);
         assert!(d.svg.contains("<polyline"), "the average line");
         assert!(d.svg.contains("<polygon"), "the min-max band");
@@ -428,7 +433,7 @@ mod tests {
             .collect();
         t.end_ms = 7 * DAY;
         t.projection = project(&xy, &[55.0], t.end_ms, &ProjectionRules::default());
-        let d = draw(&t, WIDTH, HEIGHT).unwrap();
+        let d = draw(&t, WIDTH, HEIGHT, Zone::UTC).unwrap();
         assert_eq!(d.plot.x_to_ms, 7 * DAY + 7 * DAY / 4);
         // Plotters draws the dashed line as short segments: the leftmost one starts at day 5.
         let day5 = d.plot.x_of(5 * DAY);
@@ -457,7 +462,7 @@ mod tests {
     #[test]
     fn plot_maps_pointer_to_time_and_back() {
         let t = trend(rising(48), vec![]);
-        let p = draw(&t, 390, height_for(390)).unwrap().plot;
+        let p = draw(&t, 390, height_for(390), Zone::UTC).unwrap().plot;
         assert_eq!(height_for(390), 200);
         assert!(p.left > 40.0 && p.right < 390.0 && p.top < p.bottom);
         let mid = p.x_of(t.end_ms / 2);
@@ -483,7 +488,7 @@ mod tests {
     fn empty_flat_and_flagged_charts_draw() {
         let mut t = trend(vec![], vec![55.0]);
         assert!(
-            draw(&t, WIDTH, HEIGHT).is_ok(),
+            draw(&t, WIDTH, HEIGHT, Zone::UTC).is_ok(),
             "an empty window still draws axes"
         );
         t = trend(
@@ -504,7 +509,7 @@ mod tests {
             series: "db".into(),
             text: "db wrote a lot".into(),
         });
-        let d = draw(&t, WIDTH, HEIGHT).unwrap();
+        let d = draw(&t, WIDTH, HEIGHT, Zone::UTC).unwrap();
         assert!(d.plot.y_to > 3.0 && d.plot.y_from == 0.0, "{:?}", d.plot);
         assert!(d.svg.contains("<rect"), "the flagged stretch");
     }

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::shared::client::{capture_pointer, now_precise_ms, pointer_x};
 use crate::shared::format;
+use crate::shared::zone::{use_zone, Zone};
 use crate::trends::chart::{self, Plot, WIDTH};
 use crate::trends::projection::Projection;
 use crate::trends::{nearest, Trend};
@@ -15,7 +16,7 @@ use crate::trends::{nearest, Trend};
 const MIN_DRAG: f64 = 6.0;
 
 /// The projection as a sentence: when each level is reached, or why there is no trend.
-pub fn projection_text(t: &Trend) -> String {
+pub fn projection_text(t: &Trend, zone: Zone) -> String {
     if t.series.iter().all(|s| s.points.is_empty()) {
         return String::new();
     }
@@ -50,7 +51,7 @@ pub fn projection_text(t: &Trend) -> String {
                             "reaches {}{name} in {:.1} days ({})",
                             format::value(c.level, unit),
                             c.in_days,
-                            &format::utc_datetime(c.at_ms)[..10]
+                            zone.date(c.at_ms)
                         )
                     }
                 })
@@ -107,12 +108,12 @@ fn readout(t: &Trend, at: i64) -> Option<Readout> {
 
 /// The chart as words, for screen readers: the window, each line's latest value and range,
 /// and the projection.
-pub fn chart_summary(t: &Trend) -> String {
+pub fn chart_summary(t: &Trend, zone: Zone) -> String {
     let mut parts = vec![format!(
-        "{} from {} to {} UTC",
+        "{} from {} to {}",
         t.title,
-        format::utc_datetime(t.start_ms),
-        format::utc_datetime(t.end_ms)
+        zone.bare(t.start_ms),
+        zone.datetime(t.end_ms)
     )];
     for s in &t.series {
         let Some(last) = s.points.last() else {
@@ -132,7 +133,7 @@ pub fn chart_summary(t: &Trend) -> String {
             format::value(hi, s.unit)
         ));
     }
-    let projection = projection_text(t);
+    let projection = projection_text(t, zone);
     if !projection.is_empty() {
         parts.push(projection);
     }
@@ -164,6 +165,7 @@ pub fn ChartView(
     #[prop(into)]
     name: String,
 ) -> impl IntoView {
+    let zone = use_zone();
     let svg_box = NodeRef::<leptos::html::Div>::new();
     let plot = RwSignal::new(None::<Plot>);
     let draw_ms = RwSignal::new(None::<f64>);
@@ -194,7 +196,7 @@ pub fn ChartView(
             .filter(|w| *w > 0)
             .map_or(WIDTH, |w| (w as u32).clamp(280, 2000));
         width.set(w);
-        match chart::draw(&t, w, chart::height_for(w)) {
+        match chart::draw(&t, w, chart::height_for(w), zone) {
             Ok(d) => {
                 if let Some(el) = svg_box.get_untracked() {
                     el.set_inner_html(&d.svg);
@@ -294,7 +296,7 @@ pub fn ChartView(
             <svg class="chart-overlay" viewBox=move || { let w = width.get(); format!("0 0 {w} {}", chart::height_for(w)) }
                 preserveAspectRatio="none" style=move || format!("height:{}px", chart::height_for(width.get()))
                 role="img" tabindex="0"
-                aria-label=move || trend.with(|t| t.as_ref().map(chart_summary).unwrap_or_default())
+                aria-label=move || trend.with(|t| t.as_ref().map(|t| chart_summary(t, zone)).unwrap_or_default())
                 on:keydown=key
                 on:pointerdown=down on:pointermove=moved on:pointerup=up
                 on:pointerleave=leave on:pointercancel=cancel>
@@ -314,8 +316,8 @@ pub fn ChartView(
             <p class="chart-readout" data-testid=format!("hover-{name}")>
                 {move || match point.get() {
                     Some(Readout { ts_ms, values }) => format!(
-                        "{} UTC · {}",
-                        format::utc_datetime(ts_ms),
+                        "{} · {}",
+                        zone.datetime(ts_ms),
                         values.into_iter().map(|(_, text, _)| text).collect::<Vec<_>>().join(" · ")
                     ),
                     None => "Hover or tap for values; drag across to zoom.".to_string(),

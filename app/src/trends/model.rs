@@ -113,19 +113,18 @@ pub fn fit_to_history(w: Window, since_ms: Option<i64>) -> Window {
 
 /// Why a trend's window holds no points, in words: the collector is down, the window lies
 /// before Steward's history, or the history is still filling.
-pub fn empty_reason(t: &Trend) -> String {
-    let utc = crate::shared::format::utc_datetime;
+pub fn empty_reason(t: &Trend, zone: crate::shared::zone::Zone) -> String {
     if let Some(down) = &t.source_down {
         return format!("No data: {down}.");
     }
     match t.history_since_ms {
         Some(since) if t.end_ms <= since => format!(
-            "No data: this window is before Steward started keeping history on {} UTC.",
-            utc(since)
+            "No data: this window is before Steward started keeping history on {}.",
+            zone.datetime(since)
         ),
         Some(since) if t.start_ms < since => format!(
-            "No data yet: Steward has kept history since {} UTC, and this trend has no point since then.",
-            utc(since)
+            "No data yet: Steward has kept history since {}, and this trend has no point since then.",
+            zone.datetime(since)
         ),
         _ => "No data in this window yet (the collector is running; history fills as rounds are stored).".into(),
     }
@@ -345,6 +344,10 @@ mod tests {
         assert_eq!(fit_to_history(custom, since), custom);
     }
 
+    fn empty_reason_utc(t: &Trend) -> String {
+        empty_reason(t, crate::shared::zone::Zone::UTC)
+    }
+
     #[test]
     fn an_empty_window_says_why() {
         let t = |start_ms, end_ms, since: Option<i64>, down: Option<&str>| Trend {
@@ -369,12 +372,14 @@ mod tests {
             fitted: false,
         };
         let day = 86_400_000;
-        assert!(empty_reason(&t(0, day, Some(2 * day), None)).starts_with(
-            "No data: this window is before Steward started keeping history on 1970-01-03"
-        ));
-        assert!(empty_reason(&t(0, 3 * day, Some(2 * day), None)).starts_with("No data yet"));
+        assert!(
+            empty_reason_utc(&t(0, day, Some(2 * day), None)).starts_with(
+                "No data: this window is before Steward started keeping history on 1970-01-03"
+            )
+        );
+        assert!(empty_reason_utc(&t(0, 3 * day, Some(2 * day), None)).starts_with("No data yet"));
         assert_eq!(
-            empty_reason(&t(
+            empty_reason_utc(&t(
                 0,
                 day,
                 None,
@@ -382,9 +387,8 @@ mod tests {
             )),
             "No data: Docker unreachable since 1970-01-01 00:00:00 UTC."
         );
-        assert!(
-            empty_reason(&t(3 * day, 4 * day, Some(day), None)).contains("collector is running")
-        );
+        assert!(empty_reason_utc(&t(3 * day, 4 * day, Some(day), None))
+            .contains("collector is running"));
     }
 
     const NOW: i64 = 1_800_000_000_000;

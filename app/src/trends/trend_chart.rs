@@ -4,9 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::shared::client::parse_local_datetime;
-use crate::shared::format;
 use crate::shared::range::Resolution;
+use crate::shared::zone::{use_zone, Zone};
 use crate::trends::api::get_trend;
 use crate::trends::chart::colour;
 use crate::trends::chart_view::{projection_text, ChartView};
@@ -44,12 +43,12 @@ pub fn source_text(t: &Trend) -> String {
 }
 
 /// Says so when a range was fitted to a history younger than the range.
-fn fitted_note(t: &Trend) -> Option<String> {
+fn fitted_note(t: &Trend, zone: Zone) -> Option<String> {
     let since = t.history_since_ms?;
     t.fitted.then(|| {
         format!(
-            " · Steward has kept history since {} UTC: the window starts there",
-            format::utc_datetime(since)
+            " · Steward has kept history since {}: the window starts there",
+            zone.datetime(since)
         )
     })
 }
@@ -59,6 +58,7 @@ pub fn TrendChart(
     name: &'static str,
     #[prop(default = "7d")] range: &'static str,
 ) -> impl IntoView {
+    let zone = use_zone();
     let span = RwSignal::new(Span::Last(range.to_string()));
     let tick = RwSignal::new(0u32);
     let data = LocalResource::new(move || {
@@ -114,8 +114,8 @@ pub fn TrendChart(
     let apply_custom = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (from, to) = (
-            parse_local_datetime(&custom_from.get_untracked()),
-            parse_local_datetime(&custom_to.get_untracked()),
+            zone.parse_input(&custom_from.get_untracked()),
+            zone.parse_input(&custom_to.get_untracked()),
         );
         match (from, to) {
             (Some(a), Some(b)) if a < b => {
@@ -156,6 +156,7 @@ pub fn TrendChart(
             </header>
             <Show when=move || custom_open.get()>
                 <form class="custom-range" on:submit=apply_custom>
+                    <span class="muted">{format!("Times in {}.", zone.label())}</span>
                     <label>"From " <input type="datetime-local" required
                         on:input=move |ev| custom_from.set(event_target_value(&ev))/></label>
                     <label>"to " <input type="datetime-local" required
@@ -166,15 +167,15 @@ pub fn TrendChart(
             </Show>
             <p class="trend-meta muted">
                 {move || shown.with(|t| t.as_ref().map(|t| format!(
-                    "{} → {} UTC · {}",
-                    format::utc_datetime(t.start_ms),
-                    format::utc_datetime(t.end_ms),
+                    "{} → {} · {}",
+                    zone.bare(t.start_ms),
+                    zone.datetime(t.end_ms),
                     source_text(t)
                 )))}
                 {move || (matches!(span.get(), Span::Last(_)) && shown.with(Option::is_some)).then(|| view! {
                     <span class="live-dot" title="new points appear as they are collected">" · live"</span>
                 })}
-                {move || shown.with(|t| t.as_ref().and_then(fitted_note)).map(|n| view! {
+                {move || shown.with(|t| t.as_ref().and_then(|t| fitted_note(t, zone))).map(|n| view! {
                     <span data-testid=format!("fitted-{name}")>{n}</span>
                 })}
             </p>
@@ -187,7 +188,7 @@ pub fn TrendChart(
             {move || match (data.get().is_none() && shown.with(Option::is_none), shown.with(|t| t.as_ref().map(|t| t.series.iter().all(|s| s.points.is_empty())))) {
                 (true, _) => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 (false, Some(true)) => view! {
-                    <p class="muted no-data" data-testid=format!("no-data-{name}")>{move || shown.with(|t| t.as_ref().map(empty_reason))}</p>
+                    <p class="muted no-data" data-testid=format!("no-data-{name}")>{move || shown.with(|t| t.as_ref().map(|t| empty_reason(t, zone)))}</p>
                 }.into_any(),
                 _ => ().into_any(),
             }}
@@ -200,12 +201,12 @@ pub fn TrendChart(
                 }).collect_view()))}
             </ul>
             <p class="projection" data-testid=format!("projection-{name}")>
-                {move || shown.with(|t| t.as_ref().map(projection_text))}
+                {move || shown.with(|t| t.as_ref().map(|t| projection_text(t, zone)))}
             </p>
             {move || shown.with(|t| t.as_ref().map(|t| view! {
                 <ul class="flags">
                     {t.flags.iter().map(|f| view! {
-                        <li class="warn">{format!("⚑ {}: {}", &format::utc_datetime(f.start_ms)[..10], f.text)}</li>
+                        <li class="warn">{format!("⚑ {}: {}", zone.date(f.start_ms), f.text)}</li>
                     }).collect_view()}
                     {t.note.clone().map(|n| view! { <li class="muted">{n}</li> })}
                 </ul>
