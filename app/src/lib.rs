@@ -51,7 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// local zone's offset in the `steward_tz` cookie and defines the zone switch, and registers
 /// the service worker that keeps the app usable offline (browsers allow it on HTTPS and on
 /// localhost only). Plain JavaScript, so the WASM carries none of it.
-pub const HEAD_SCRIPT: &str = r#"(function(){var k="steward-theme",d=document.documentElement,n={auto:"light",light:"dark",dark:"auto"};function get(){try{return localStorage.getItem(k)||"auto"}catch(e){return"auto"}}function label(){var b=document.getElementById("theme-toggle"),t=d.dataset.theme||"auto";if(b){b.setAttribute("aria-label","Theme: "+(t=="auto"?"follows the system":t)+". Change theme");b.title=b.getAttribute("aria-label");b.dataset.choice=t}}function set(t){if(t=="light"||t=="dark")d.dataset.theme=t;else delete d.dataset.theme;label()}set(get());window.stewardTheme=function(){var t=n[d.dataset.theme||"auto"];try{localStorage.setItem(k,t)}catch(e){}set(t)};document.addEventListener("DOMContentLoaded",label);var z="steward_tz",m=document.cookie.match(/(?:^|; )steward_tz=([^;]*)/),c=m?m[1]:"utc";function keep(v){document.cookie=z+"="+v+"; path=/; max-age=31536000; samesite=strict"}if(c.indexOf("local")==0)keep("local:"+(-new Date().getTimezoneOffset()));window.stewardZone=function(){keep(c.indexOf("local")==0?"utc":"local:"+(-new Date().getTimezoneOffset()));location.reload()};if("serviceWorker"in navigator)window.addEventListener("load",function(){navigator.serviceWorker.register("/sw.js").catch(function(){})})})();"#;
+pub const HEAD_SCRIPT: &str = r#"(function(){var k="steward-theme",d=document.documentElement,n={auto:"light",light:"dark",dark:"auto"};function get(){try{return localStorage.getItem(k)||"auto"}catch(e){return"auto"}}function label(){var b=document.getElementById("theme-toggle"),t=d.dataset.theme||"auto";if(b){b.setAttribute("aria-label","Theme: "+(t=="auto"?"follows the system":t)+". Change theme");b.title=b.getAttribute("aria-label");b.dataset.choice=t}}function set(t){if(t=="light"||t=="dark")d.dataset.theme=t;else delete d.dataset.theme;label()}set(get());window.stewardTheme=function(){var t=n[d.dataset.theme||"auto"];try{localStorage.setItem(k,t)}catch(e){}set(t)};var z="steward_tz",m=document.cookie.match(/(?:^|; )steward_tz=([^;]*)/),c=m?m[1]:"utc";function keep(v){document.cookie=z+"="+v+"; path=/; max-age=31536000; samesite=strict"}function zl(){var o=parseInt(c.slice(6),10),b=document.getElementById("zone-toggle");if(!b)return;var t="UTC";if(c.indexOf("local:")==0&&!isNaN(o)){var a=Math.abs(o);t="local (UTC"+(o<0?"\u2212":"+")+String(Math.floor(a/60)).padStart(2,"0")+":"+String(a%60).padStart(2,"0")+")"}b.textContent=t;b.setAttribute("aria-label","Times in "+t+". Switch time zone")}document.addEventListener("DOMContentLoaded",function(){label();zl()});if(c.indexOf("local")==0)keep("local:"+(-new Date().getTimezoneOffset()));window.stewardZone=function(){keep(c.indexOf("local")==0?"utc":"local:"+(-new Date().getTimezoneOffset()));location.reload()};if("serviceWorker"in navigator)window.addEventListener("load",function(){navigator.serviceWorker.register("/sw.js").catch(function(){})})})();"#;
 
 /// The signed-in user, shared with every page (`None`: not signed in).
 #[derive(Clone, Copy)]
@@ -86,9 +86,10 @@ pub fn App() -> impl IntoView {
                     <a href="/containers">"Containers"</a>
                     <a href="/audit">"Audit"</a>
                 </nav>
+                // Labelled by the head script from the cookie (static here: nothing in the WASM).
                 <button type="button" class="theme-toggle" id="zone-toggle" onclick="stewardZone()"
                     title="Times are shown in this zone; switch between UTC and local time"
-                    aria-label=format!("Times in {}. Switch time zone", zone.name())>{zone.name()}</button>
+                    aria-label="Switch time zone">"UTC"</button>
                 <button type="button" class="theme-toggle" id="theme-toggle" onclick="stewardTheme()"
                     aria-label="Theme: follows the system. Change theme">"◐"</button>
                 <Suspense fallback=|| ()>
@@ -104,8 +105,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("containers") view={Lazy::<containers::page::ContainersRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("trends") view={Lazy::<trends::page::TrendsRoute>::new()}/>
                     <Route path=StaticSegment("audit") view={Lazy::<auth::audit_page::AuditRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("login") view=auth::login::LoginPage/>
-                    <Route path=StaticSegment("setup") view=auth::login::SetupPage/>
+                    <Route path=StaticSegment("login") view={Lazy::<auth::login::LoginRoute>::new()}/>
+                    <Route path=StaticSegment("setup") view={Lazy::<auth::login::SetupRoute>::new()}/>
                 </Routes>
             </main>
         </Router>

@@ -62,3 +62,32 @@ pub fn SetupPage() -> impl IntoView {
         </section>
     }
 }
+
+/// The sign-in route: split off the main WASM like the other pages (plain forms need little
+/// code, but their views are instantiated twice for hydration), so the overview does not carry it.
+pub struct LoginRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for LoginRoute {
+    fn data() -> Self {
+        LoginRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <LoginPage/> }.into_any()
+    }
+}
+
+/// The setup route, split off like [`LoginRoute`].
+pub struct SetupRoute;
+
+#[leptos_router::lazy_route]
+impl leptos_router::LazyRoute for SetupRoute {
+    fn data() -> Self {
+        SetupRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SetupPage/> }.into_any()
+    }
+}

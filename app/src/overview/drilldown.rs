@@ -6,8 +6,32 @@ use crate::overview::score::{Dimension, DimensionId, Score};
 use crate::trends::api::get_history;
 use crate::ui::sparkline::Sparkline;
 
+/// The drill-down, loaded on the first click: its code (the view, the sparkline, the history
+/// call and its types) is split off the main WASM, which the overview loads first.
 #[component]
 pub fn Drilldown(
+    #[prop(into)] score: Signal<Score>,
+    selected: RwSignal<Option<DimensionId>>,
+) -> impl IntoView {
+    let open = Memo::new(move |_| selected.with(Option::is_some));
+    move || {
+        open.get().then(|| {
+            view! {
+                <Suspense fallback=|| view! { <p class="muted">"Loading the drill-down…"</p> }>
+                    {move || Suspend::new(async move { drilldown_view(score, selected).await })}
+                </Suspense>
+            }
+        })
+    }
+}
+
+#[leptos::lazy]
+fn drilldown_view(score: Signal<Score>, selected: RwSignal<Option<DimensionId>>) -> AnyView {
+    view! { <DrilldownPanel score=score selected=selected/> }.into_any()
+}
+
+#[component]
+fn DrilldownPanel(
     #[prop(into)] score: Signal<Score>,
     selected: RwSignal<Option<DimensionId>>,
 ) -> impl IntoView {
