@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod client;
 pub mod clock;
+pub mod codec;
 pub mod downsample;
 pub mod error;
 pub mod format;

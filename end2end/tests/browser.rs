@@ -1233,6 +1233,54 @@ async fn trends_switch_ranges_zoom_by_drag_and_read_values() {
     )
     .await;
 
+    // The keyboard: the focused chart describes itself, + zooms into the middle half, − out
+    // again, and arrows read values.
+    let overlay = c
+        .find(Locator::Css(r#"[data-testid="chart-disk"] .chart-overlay"#))
+        .await
+        .unwrap();
+    let summary = overlay
+        .attr("aria-label")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        summary.starts_with("Disk used from ") && summary.contains("used latest"),
+        "{summary}"
+    );
+    overlay.send_keys("+").await.unwrap();
+    eventually(
+        "+ zooms into the middle half",
+        Duration::from_secs(10),
+        || async {
+            let (f, t) = chart_span(&c, "disk").await;
+            (t - f - 7 * DAY / 2).abs() < 60_000
+        },
+    )
+    .await;
+    let overlay = c
+        .find(Locator::Css(r#"[data-testid="chart-disk"] .chart-overlay"#))
+        .await
+        .unwrap();
+    overlay.send_keys("\u{E012}").await.unwrap();
+    eventually("an arrow reads a value", Duration::from_secs(5), || async {
+        text(&c, r#"[data-testid="hover-disk"]"#)
+            .await
+            .contains(" · used ")
+    })
+    .await;
+    c.find(Locator::Css(r#"[data-testid="reset-disk"]"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually("reset again", Duration::from_secs(10), || async {
+        let (f, t) = chart_span(&c, "disk").await;
+        t - f == 7 * DAY
+    })
+    .await;
+
     // A phone: the page fits 390 px, and a finger drag zooms too.
     c.set_window_size(390, 844).await.unwrap();
     let overlay = c

@@ -4,11 +4,13 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+use crate::shared::codec::JsonText;
+
 use crate::auth::{AuditEntry, SessionView};
 use crate::shared::error::AppError;
 
 /// The signed-in user of this request (with the CSRF token for actions), if any.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = JsonText)]
 pub async fn get_session() -> Result<Option<SessionView>, AppError> {
     Ok(crate::shared::backend::current_user())
 }

@@ -7,11 +7,13 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+use crate::shared::codec::JsonText;
+
 use crate::shared::error::AppError;
 use crate::vitals::Overview;
 
 /// The latest overview (score, vitals, collector status).
-#[server(input = GetUrl)]
+#[server(input = GetUrl, output = JsonText)]
 pub async fn get_overview() -> Result<Overview, AppError> {
     let backend = crate::shared::backend::backend()?;
     Ok((*backend.overview()).clone())
