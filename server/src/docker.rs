@@ -190,17 +190,20 @@ impl DockerClient {
             .timestamps(true)
             .tail(&tail.to_string())
             .build();
-        let stream = self.docker.logs(id, Some(options));
-        let chunks: Vec<_> = self
-            .call(format!("the logs of {id}"), async move {
-                stream
-                    .collect::<Vec<_>>()
-                    .await
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        Ok(convert::log_lines(chunks.into_iter().map(chunk)))
+        let mut stream = self.docker.logs(id, Some(options));
+        // Lines are split (and long ones cut) as the chunks arrive, so memory is bounded by the
+        // lines kept, not by what the container wrote.
+        self.call(format!("the logs of {id}"), async move {
+            let mut splitter = convert::LineSplitter::default();
+            let mut lines = Vec::new();
+            while let Some(c) = stream.next().await {
+                let (stream, text) = chunk(c?);
+                lines.extend(splitter.push(stream, &text));
+            }
+            lines.extend(splitter.finish());
+            Ok(lines)
+        })
+        .await
     }
 
     /// New log lines as they are written (the last `tail` first); ends when the container stops.

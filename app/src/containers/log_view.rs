@@ -8,7 +8,7 @@ use crate::containers::logs::{find_matches, highlight, LogLine};
 use crate::shared::zone::use_zone;
 
 /// The tails a download offers.
-pub const DOWNLOAD_TAILS: [u32; 3] = [100, 1000, 10_000];
+pub const DOWNLOAD_TAILS: [u32; 3] = [100, 1000, 5_000];
 
 #[component]
 pub fn LogView(

@@ -20,6 +20,10 @@ use crate::platform::bus::{local_host, ActionOutcome, Bus, Event};
 use crate::store::audit::{Action, AuditLog, Entry, Outcome};
 use app::shared::clock::now_ms;
 
+/// The most log lines one request reads (each cut at `convert::MAX_LOG_LINE` bytes, so one
+/// request holds at most about 20 MB).
+pub const MAX_LOG_TAIL: u32 = 5_000;
+
 /// How long a bulk-restart confirmation stays valid.
 pub const PLAN_TTL_MS: i64 = 5 * 60 * 1000;
 
@@ -354,7 +358,7 @@ impl Actions {
         let docker = self.docker.as_ref().ok_or(ActionError::DockerOff)?;
         let target = self.find(id_or_name)?;
         let logs = match docker.get().await {
-            Ok(client) => client.logs(&target.id, tail.clamp(1, 10_000)).await,
+            Ok(client) => client.logs(&target.id, tail.clamp(1, MAX_LOG_TAIL)).await,
             Err(e) => Err(e),
         };
         let events = self

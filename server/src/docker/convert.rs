@@ -126,7 +126,11 @@ impl LineSplitter {
     }
 }
 
-/// One line: its timestamp prefix (if Docker added one) split off, its level guessed.
+/// The longest log line kept, in bytes; longer ones are cut with a mark.
+pub const MAX_LOG_LINE: usize = 4096;
+
+/// One line: its timestamp prefix (if Docker added one) split off, its level guessed, cut at
+/// [`MAX_LOG_LINE`] bytes.
 fn log_line(stream: LogStream, raw: &str) -> LogLine {
     let raw = raw.trim_end_matches('\r');
     let (ts_ms, text) = match raw.split_once(' ') {
@@ -139,22 +143,21 @@ fn log_line(stream: LogStream, raw: &str) -> LogLine {
             None => (None, raw),
         },
     };
+    let text = if text.len() > MAX_LOG_LINE {
+        let mut end = MAX_LOG_LINE;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{} … [cut: {} bytes]", &text[..end], text.len())
+    } else {
+        text.to_string()
+    };
     LogLine {
         ts_ms,
         stream,
-        level: detect_level(text),
-        text: text.to_string(),
+        level: detect_level(&text),
+        text,
     }
-}
-
-/// All lines of a finished read, in order.
-pub fn log_lines(chunks: impl Iterator<Item = (LogStream, String)>) -> Vec<LogLine> {
-    let mut splitter = LineSplitter::default();
-    let mut lines: Vec<LogLine> = chunks
-        .flat_map(|(stream, text)| splitter.push(stream, &text))
-        .collect();
-    lines.extend(splitter.finish());
-    lines
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -323,6 +326,16 @@ pub fn container(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// All lines of a finished read, in order.
+    fn log_lines(chunks: impl Iterator<Item = (LogStream, String)>) -> Vec<LogLine> {
+        let mut splitter = LineSplitter::default();
+        let mut lines: Vec<LogLine> = chunks
+            .flat_map(|(stream, text)| splitter.push(stream, &text))
+            .collect();
+        lines.extend(splitter.finish());
+        lines
+    }
 
     /// An inspect answer in the shape Docker 20.10 returns (trimmed to the fields we read).
     fn inspect(json: serde_json::Value) -> ContainerInspectResponse {
@@ -528,6 +541,15 @@ mod tests {
         assert_eq!(lines[0].ts_ms, Some(1_795_492_800_123));
         assert_eq!(lines[1].level, Some(app::containers::logs::LogLevel::Error));
         assert_eq!(lines[1].ts_ms, Some(1_795_492_801_500));
+        // A very long line is cut, on a character boundary, and says so.
+        let long = format!("{}\n", "é".repeat(3000));
+        let cut = log_lines([(Stdout, long)].into_iter());
+        assert!(
+            cut[0].text.len() < MAX_LOG_LINE + 40,
+            "{}",
+            cut[0].text.len()
+        );
+        assert!(cut[0].text.ends_with("[cut: 6000 bytes]"));
         // A line without Docker's timestamp keeps all its text.
         let plain = log_lines([(Stdout, "no time here\n".to_string())].into_iter());
         assert_eq!(

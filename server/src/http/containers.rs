@@ -89,7 +89,7 @@ struct TailQuery {
     format: Option<String>,
 }
 
-/// `GET /api/v1/containers/{id}/logs?tail=50`: the last lines (1–10,000, default 50), each with
+/// `GET /api/v1/containers/{id}/logs?tail=50`: the last lines (1–5,000, default 50), each with
 /// its time, stream and level; `&format=text` downloads them as a text file.
 async fn logs(
     State(state): State<AppState>,

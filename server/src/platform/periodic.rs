@@ -95,6 +95,9 @@ impl StatusBook {
 
 /// How long a woken round waits for the rest of a burst of events.
 pub const WAKE_BATCH: Duration = Duration::from_millis(150);
+/// Woken rounds start at least this far apart, so a container that restarts in a loop cannot
+/// keep the collector (and the engine) busy with back-to-back rounds.
+pub const WAKE_MIN_GAP: Duration = Duration::from_secs(1);
 
 /// Runs `collector` every `interval` until `cancel` fires, each round under `timeout`, and hands
 /// every round's data (`None` when it failed) and status to `publish`. Rounds never overlap:
@@ -129,16 +132,23 @@ pub async fn run_woken<C: Collector>(
             None => std::future::pending().await,
         }
     };
+    let mut last_round: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = ticker.tick() => {}
             _ = woken() => {
-                // A burst of events (stop, die, start) is one change: let it finish.
-                tokio::time::sleep(WAKE_BATCH).await;
+                // A burst of events (stop, die, start) is one change: let it finish, and keep
+                // woken rounds at least WAKE_MIN_GAP apart.
+                let gap = last_round.map_or(Duration::ZERO, |t| WAKE_MIN_GAP.saturating_sub(t.elapsed()));
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(WAKE_BATCH.max(gap)) => {}
+                }
                 ticker.reset();
             }
         }
+        last_round = Some(Instant::now());
         book.begin();
         let outcome = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -289,6 +299,33 @@ mod tests {
             seen.lock().unwrap().is_empty(),
             "the cut round published nothing"
         );
+    }
+
+    #[tokio::test]
+    async fn wakes_run_early_rounds_but_never_back_to_back() {
+        let (c, _) = slow(0);
+        let (seen, publish) = recorder();
+        let cancel = CancellationToken::new();
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let task = tokio::spawn(run_woken(
+            c,
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            Some(wake.clone()),
+            cancel.clone(),
+            publish,
+        ));
+        // The first tick runs a round at once; then a restart loop wakes it 50 times in 2.5 s.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        for _ in 0..50 {
+            wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let rounds = seen.lock().unwrap().len();
+        cancel.cancel();
+        task.await.unwrap();
+        // Without the events: 1 round (the 60 s interval). Woken: about one a second, not 50.
+        assert!((2..=5).contains(&rounds), "{rounds} rounds in 2.5 s");
     }
 
     #[test]
