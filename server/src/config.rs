@@ -233,6 +233,135 @@ impl Default for WatchdogConfig {
     }
 }
 
+/// Scheduled jobs, job heartbeats and cleanup runs (`[maintenance]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaintenanceConfig {
+    /// Seconds between job discoveries and status checks (10–3600, default 60).
+    pub interval_secs: u64,
+    /// The word in a crontab comment that opens the managed block (`# bytelyst-vm-maintenance`;
+    /// a comment with the word and `END`, or a blank line, closes it). Default `vm-maintenance`.
+    pub managed_marker: String,
+    /// When Steward runs its own cleanup: a 5-field cron expression in the host's time zone
+    /// (empty, the default: only when an admin runs it).
+    pub cleanup_schedule: String,
+    /// The mode name recorded for Steward's runs (default `standard`).
+    pub cleanup_mode: String,
+    /// Seconds one cleanup step may take before it is stopped and reported (1–7200, default 900).
+    pub step_timeout_secs: u64,
+    /// An existing cleanup script's log whose runs are imported (format in
+    /// `server/src/maintenance/import.rs`; empty, the default: none).
+    pub import_log: String,
+    /// Grace seconds a new heartbeat job gets when none is given (60–604800, default 3600).
+    pub default_grace_secs: u64,
+    /// The largest ping body (a log tail) accepted, in bytes (1 KiB–1 MiB, default 16 KiB);
+    /// larger bodies are refused with 413.
+    pub ping_body_limit: u64,
+    /// The public URL of Steward shown in the job's `curl` lines (default: the request's host).
+    pub public_url: String,
+    /// Folders whose largest subfolders are named as disk culprits (default none).
+    pub culprit_paths: Vec<String>,
+    /// The cleanup steps, in order (default: build cache, images unused for 14 days,
+    /// containers stopped for 7 days, container logs over 100 MiB).
+    pub cleanup: Vec<CleanupStep>,
+}
+
+/// One cleanup step (`[[maintenance.cleanup]]` with a `kind`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CleanupStep {
+    /// All build cache no build uses (`docker builder prune -a`).
+    BuilderCache,
+    /// Images no container uses: dangling ones, and those created more than N days ago.
+    Images { older_than_days: u64 },
+    /// Stopped containers created more than N days ago (not those labelled `steward.keep`).
+    Containers { older_than_days: u64 },
+    /// Truncates container log files larger than this many bytes.
+    ContainerLogs { over_bytes: u64 },
+    /// `journalctl --vacuum-size`: shrinks the journal to this many bytes.
+    Journal { max_bytes: u64 },
+    /// Downloaded packages and apt's package caches under /var/cache/apt.
+    AptCache,
+    /// A command from this file (never from the browser), run without a shell; what it frees
+    /// is measured as the change of the disk's used space.
+    Command { name: String, command: Vec<String> },
+}
+
+impl CleanupStep {
+    /// The step's name in runs and logs.
+    pub fn name(&self) -> String {
+        match self {
+            CleanupStep::BuilderCache => "docker_builder_cache".into(),
+            CleanupStep::Images { .. } => "docker_images".into(),
+            CleanupStep::Containers { .. } => "docker_containers".into(),
+            CleanupStep::ContainerLogs { .. } => "container_logs".into(),
+            CleanupStep::Journal { .. } => "journal".into(),
+            CleanupStep::AptCache => "apt_cache".into(),
+            CleanupStep::Command { name, .. } => name.clone(),
+        }
+    }
+
+    /// What the step does, in a sentence.
+    pub fn describe(&self) -> String {
+        match self {
+            CleanupStep::BuilderCache => "Docker build cache that no build uses".into(),
+            CleanupStep::Images { older_than_days } => format!(
+                "Docker images no container uses: dangling ones, and those older than {older_than_days} days"
+            ),
+            CleanupStep::Containers { older_than_days } => format!(
+                "stopped containers created more than {older_than_days} days ago (not labelled steward.keep)"
+            ),
+            CleanupStep::ContainerLogs { over_bytes } => format!(
+                "container log files larger than {} (truncated)",
+                app::shared::format::bytes_binary(*over_bytes as f64)
+            ),
+            CleanupStep::Journal { max_bytes } => format!(
+                "the systemd journal, vacuumed to {}",
+                app::shared::format::bytes_binary(*max_bytes as f64)
+            ),
+            CleanupStep::AptCache => "downloaded packages and caches under /var/cache/apt".into(),
+            CleanupStep::Command { command, .. } => format!("runs `{}`", command.join(" ")),
+        }
+    }
+
+    pub fn uses_docker(&self) -> bool {
+        matches!(
+            self,
+            CleanupStep::BuilderCache
+                | CleanupStep::Images { .. }
+                | CleanupStep::Containers { .. }
+                | CleanupStep::ContainerLogs { .. }
+        )
+    }
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 60,
+            managed_marker: "vm-maintenance".into(),
+            cleanup_schedule: String::new(),
+            cleanup_mode: "standard".into(),
+            step_timeout_secs: 900,
+            import_log: String::new(),
+            default_grace_secs: 3600,
+            ping_body_limit: 16 * 1024,
+            public_url: String::new(),
+            culprit_paths: Vec::new(),
+            cleanup: vec![
+                CleanupStep::BuilderCache,
+                CleanupStep::Images {
+                    older_than_days: 14,
+                },
+                CleanupStep::Containers { older_than_days: 7 },
+                CleanupStep::ContainerLogs {
+                    over_bytes: 100 * 1024 * 1024,
+                },
+            ],
+        }
+    }
+}
+
 /// Sign-in and sessions (`[auth]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -337,6 +466,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub server: ServerConfig,
     pub audit: AuditConfig,
+    pub maintenance: MaintenanceConfig,
 }
 
 impl Default for Config {
@@ -356,6 +486,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             server: ServerConfig::default(),
             audit: AuditConfig::default(),
+            maintenance: MaintenanceConfig::default(),
         }
     }
 }
@@ -391,7 +522,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 34] = [
+        let bounded: [(&'static str, u64, u64, u64); 38] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -426,6 +557,10 @@ impl Config {
             ("audit.refusal_flush_secs", c.audit.refusal_flush_secs, 1, 3600),
             ("audit.max_rows", c.audit.max_rows as u64, 1000, 100_000_000),
             ("auth.verify_concurrency", c.auth.verify_concurrency as u64, 0, 64),
+            ("maintenance.interval_secs", c.maintenance.interval_secs, 10, 3600),
+            ("maintenance.step_timeout_secs", c.maintenance.step_timeout_secs, 1, 7200),
+            ("maintenance.default_grace_secs", c.maintenance.default_grace_secs, 60, 7 * DAY),
+            ("maintenance.ping_body_limit", c.maintenance.ping_body_limit, 1024, 1 << 20),
         ];
         for (field, value, lo, hi) in bounded {
             if !(lo..=hi).contains(&value) {
@@ -461,7 +596,62 @@ impl Config {
                 "must start with unix://, tcp:// or http:// (TLS is not supported)",
             ));
         }
+        self.validate_maintenance()?;
         self.thresholds.validate()?;
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_maintenance(&self) -> Result<(), ConfigError> {
+        let m = &self.maintenance;
+        let invalid = |field, message: String| ConfigError::Invalid { field, message };
+        if !m.cleanup_schedule.is_empty() {
+            if let Err(e) = m
+                .cleanup_schedule
+                .parse::<crate::maintenance::schedule::Schedule>()
+            {
+                return Err(invalid("maintenance.cleanup_schedule", e.to_string()));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for step in &m.cleanup {
+            let name = step.name();
+            if !names.insert(name.clone()) {
+                return Err(invalid(
+                    "maintenance.cleanup",
+                    format!("two steps are named {name:?}"),
+                ));
+            }
+            if let CleanupStep::Command { name, command } = step {
+                if !app::maintenance::valid_slug(name) {
+                    return Err(invalid(
+                        "maintenance.cleanup",
+                        format!("command step name {name:?}: use 1–64 of a-z, 0-9, - and _"),
+                    ));
+                }
+                if command.first().is_none_or(|p| !p.starts_with('/')) {
+                    return Err(invalid(
+                        "maintenance.cleanup",
+                        format!("command step {name:?}: the command must start with an absolute program path"),
+                    ));
+                }
+            }
+        }
+        if !m.public_url.is_empty()
+            && !(m.public_url.starts_with("http://") || m.public_url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "maintenance.public_url",
+                "must be an http:// or https:// URL".into(),
+            ));
+        }
+        if m.culprit_paths.iter().any(|p| !p.starts_with('/')) {
+            return Err(invalid(
+                "maintenance.culprit_paths",
+                "every path must be absolute".into(),
+            ));
+        }
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod collector;
 pub mod convert;
+pub mod disk;
 pub mod events;
 pub mod settle;
 pub mod stats;
@@ -279,7 +280,12 @@ fn chunk(output: LogOutput) -> (LogStream, String) {
 }
 
 /// Turns a bollard error into one an operator can act on.
-fn classify(host: &str, what: &str, secs: u64, e: bollard::errors::Error) -> DockerError {
+pub(crate) fn classify(
+    host: &str,
+    what: &str,
+    secs: u64,
+    e: bollard::errors::Error,
+) -> DockerError {
     use bollard::errors::Error as E;
     match &e {
         E::SocketNotFoundError(path) => return DockerError::SocketMissing(path.clone()),

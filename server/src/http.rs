@@ -5,6 +5,7 @@ pub mod auth_routes;
 pub mod containers;
 pub mod error;
 pub mod guard;
+pub mod maintenance;
 pub mod metrics;
 pub mod serve;
 
@@ -33,4 +34,5 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Auth>,
     pub audit: crate::store::audit::AuditLog,
     pub actions: Arc<crate::docker::actions::Actions>,
+    pub maintenance: Arc<crate::maintenance::Maintenance>,
 }

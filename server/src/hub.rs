@@ -41,6 +41,8 @@ struct HostState {
     containers_live: bool,
     /// Holds score dimensions whose source was lost, so the score cannot rise from it.
     score_memory: ScoreMemory,
+    /// The latest maintenance state: cleanup runs (hygiene) and jobs that missed or failed.
+    maintenance: Option<Arc<app::maintenance::Maintenance>>,
 }
 
 impl HostState {
@@ -69,6 +71,7 @@ impl HostState {
             Event::Status { status, .. } => {
                 self.collectors.insert(status.name.clone(), status.clone());
             }
+            Event::Maintenance { state, .. } => self.maintenance = Some(state.clone()),
             Event::ContainerEvents { .. } | Event::Action { .. } => {}
         }
     }
@@ -147,6 +150,7 @@ impl Hub {
             | Event::Containers { host, .. }
             | Event::Status { host, .. }
             | Event::ContainerEvents { host, .. }
+            | Event::Maintenance { host, .. }
             | Event::Action { host, .. } => host,
         };
         if matches!(event, Event::ContainerEvents { .. } | Event::Action { .. }) {
@@ -309,6 +313,20 @@ pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
     }
 }
 
+/// The maintenance-hygiene input: the last cleanup that did something (ok or partial), its
+/// age and what it freed (seed §3.1), or why it is unknown.
+fn last_cleanup(
+    m: Option<&app::maintenance::Maintenance>,
+    now: i64,
+) -> Result<score::CleanupInfo, String> {
+    let m = m.ok_or("maintenance not collected yet")?;
+    let run = m.last_successful_cleanup().ok_or(NO_CLEANUPS)?;
+    Ok(score::CleanupInfo {
+        age_secs: ((now - run.ended_ms.unwrap_or(run.started_ms)).max(0) as f64) / 1000.0,
+        freed_bytes: run.freed_bytes,
+    })
+}
+
 /// The host's overview: the score (with lost dimensions held) and the verdict beside it.
 fn build_overview(
     host: &mut HostState,
@@ -320,10 +338,18 @@ fn build_overview(
     let vitals = host.vitals.as_deref();
     let mut inputs = score_inputs(vitals, disk_mount);
     inputs.unhealthy_containers = unhealthy_containers(host, docker);
+    inputs.last_cleanup = last_cleanup(host.maintenance.as_deref(), now);
     let collectors: Vec<CollectorStatus> = host.collectors.values().cloned().collect();
     let containers = host.live_containers().map(|c| ContainerSummary::of(c));
     let mut score = score::compute(&inputs);
-    score.verdict = verdict::judge(vitals, &collectors, containers.as_ref());
+    let job_problems: Vec<String> = host
+        .maintenance
+        .iter()
+        .flat_map(|m| m.problems())
+        .map(|j| format!("job {} {}: {}", j.name, j.status.as_str(), j.reason))
+        .collect();
+    score.verdict =
+        verdict::judge(vitals, &collectors, containers.as_ref()).with_jobs(&job_problems);
     Overview {
         score: host.score_memory.hold(score, now),
         vitals: vitals.cloned(),

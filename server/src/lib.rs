@@ -8,6 +8,7 @@ pub mod config;
 pub mod docker;
 pub mod http;
 pub mod hub;
+pub mod maintenance;
 pub mod platform;
 pub mod store;
 pub mod trends;
@@ -191,6 +192,20 @@ impl Application {
                 shutdown.clone(),
             )));
         }
+        let maintenance = Arc::new(maintenance::Maintenance::new(
+            config.maintenance.clone(),
+            config.paths.rootfs.clone(),
+            maintenance::store::MaintenanceStore::new(store.pool().clone()),
+            maintenance::cleanup::Ctx {
+                docker: docker.clone(),
+                rootfs: config.paths.rootfs.clone(),
+                disk_mount: config.score.disk_mount.clone(),
+                step_timeout: Duration::from_secs(config.maintenance.step_timeout_secs),
+            },
+            audit.clone(),
+            bus.clone(),
+        ));
+        tasks.push(tokio::spawn(maintenance.clone().run(shutdown.clone())));
         let actions = Arc::new(docker::actions::Actions::new(
             hub.clone(),
             bus.clone(),
@@ -229,6 +244,7 @@ impl Application {
             auth,
             audit,
             actions,
+            maintenance,
         };
         Ok(Self {
             listener,
@@ -311,6 +327,9 @@ pub fn router(state: AppState) -> Router {
         .merge(http::api::router())
         .merge(http::auth_routes::router())
         .merge(http::containers::router())
+        .merge(http::maintenance::router(
+            state.config.maintenance.ping_body_limit as usize,
+        ))
         .route("/metrics", get(http::metrics::handler))
         .leptos_routes_with_context(
             &state,

@@ -15,9 +15,15 @@ const VIEWER_PASSWORD: &str = "viewer-password-1";
 fn mutating_routes() -> Vec<(Method, String)> {
     let mut routes: Vec<(Method, String)> = server::http::containers::ACTIONS
         .iter()
+        .chain(server::http::maintenance::ACTIONS)
         .chain(USER_ACTIONS)
         .chain([&server::http::api::EXPLORE])
-        .map(|p| (Method::POST, p.replace("{id}", "some-container")))
+        .map(|p| {
+            (
+                Method::POST,
+                p.replace("{id}", "some-container").replace("{slug}", "some-job"),
+            )
+        })
         .collect();
     let fns = server_functions();
     assert!(

@@ -9,6 +9,7 @@ mod hardening;
 mod helpers;
 mod history;
 mod image;
+mod maintenance;
 mod metrics;
 mod pages;
 mod prometheus;

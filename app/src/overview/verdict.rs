@@ -128,6 +128,27 @@ pub fn judge(
 }
 
 impl Verdict {
+    /// Adds scheduled jobs that missed a run or failed (warnings: the host works, but
+    /// something it relies on, such as a backup, did not happen).
+    pub fn with_jobs(mut self, problems: &[String]) -> Verdict {
+        if problems.is_empty() {
+            return self;
+        }
+        for p in problems {
+            self.causes.push(Cause {
+                level: Level::Warn,
+                text: p.clone(),
+            });
+        }
+        self.causes
+            .sort_by_key(|c| std::cmp::Reverse(c.level.severity()));
+        self.level = match self.level {
+            Level::Unknown | Level::Ok => Level::Warn,
+            l => l.worst(Level::Warn),
+        };
+        self
+    }
+
     /// The page title: "⚠ 2 · Steward — vm" while something is wrong, "Steward — vm" otherwise.
     pub fn title(&self, host: &str) -> String {
         let base = if host.is_empty() {
@@ -249,5 +270,23 @@ mod tests {
             verdict.causes.iter().map(|c| c.level).collect::<Vec<_>>(),
             [Level::Crit, Level::Warn]
         );
+    }
+
+    #[test]
+    fn missed_jobs_warn_without_hiding_worse_causes() {
+        let ok = judge(None, &[], None).with_jobs(&["job backup missed".into()]);
+        assert_eq!(ok.level, Level::Warn);
+        assert_eq!(ok.causes.len(), 1);
+        let crit = Verdict {
+            level: Level::Crit,
+            causes: vec![Cause {
+                level: Level::Crit,
+                text: "disk".into(),
+            }],
+        }
+        .with_jobs(&["job backup failed".into()]);
+        assert_eq!(crit.level, Level::Crit);
+        assert_eq!(crit.causes[0].text, "disk");
+        assert_eq!(judge(None, &[], None).with_jobs(&[]).level, Level::Unknown);
     }
 }

@@ -23,6 +23,7 @@ pub trait Backend:
     crate::overview::backend::OverviewBackend
     + crate::trends::backend::TrendsBackend
     + crate::containers::backend::ContainersBackend
+    + crate::maintenance::backend::MaintenanceBackend
     + crate::auth::backend::AuditBackend
 {
 }
@@ -31,6 +32,7 @@ impl<T> Backend for T where
     T: crate::overview::backend::OverviewBackend
         + crate::trends::backend::TrendsBackend
         + crate::containers::backend::ContainersBackend
+        + crate::maintenance::backend::MaintenanceBackend
         + crate::auth::backend::AuditBackend
 {
 }

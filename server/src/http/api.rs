@@ -358,6 +358,12 @@ impl app::containers::backend::ContainersBackend for ServerBackend {
     }
 }
 
+impl app::maintenance::backend::MaintenanceBackend for ServerBackend {
+    fn maintenance(&self) -> app::maintenance::Maintenance {
+        (*self.state.maintenance.snapshot()).clone()
+    }
+}
+
 #[async_trait::async_trait]
 impl app::auth::backend::AuditBackend for ServerBackend {
     async fn audit(&self, before: Option<i64>) -> Result<Vec<app::auth::AuditEntry>, BackendError> {

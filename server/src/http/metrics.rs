@@ -16,6 +16,7 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
         render_containers(&mut body, &containers);
     }
     render_bus(&mut body, &state.bus.stats());
+    render_maintenance(&mut body, &state.maintenance);
     (
         [(
             header::CONTENT_TYPE,
@@ -23,6 +24,47 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
         )],
         body,
     )
+}
+
+/// Job heartbeats (pings accepted and refused), jobs per status, and the last cleanup.
+fn render_maintenance(out: &mut String, m: &crate::maintenance::Maintenance) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering;
+    let snap = m.snapshot();
+    let _ = writeln!(
+        out,
+        "# HELP steward_job_pings_total Job heartbeat pings, by whether they were accepted.\n\
+         # TYPE steward_job_pings_total counter\n\
+         steward_job_pings_total{{result=\"accepted\"}} {}\n\
+         steward_job_pings_total{{result=\"refused\"}} {}",
+        m.pings.accepted.load(Ordering::Relaxed),
+        m.pings.refused.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP steward_jobs Scheduled jobs by status (ok, running, waiting, unmonitored, late, missed, failed).\n\
+         # TYPE steward_jobs gauge"
+    );
+    let mut counts = std::collections::BTreeMap::new();
+    for j in &snap.jobs {
+        *counts.entry(j.status.as_str()).or_insert(0u64) += 1;
+    }
+    for (status, n) in counts {
+        let _ = writeln!(out, "steward_jobs{{status=\"{status}\"}} {n}");
+    }
+    if let Some(r) = snap.last_successful_cleanup() {
+        let _ = writeln!(
+            out,
+            "# HELP steward_cleanup_last_success_timestamp_seconds When the last cleanup that did something ended.\n\
+             # TYPE steward_cleanup_last_success_timestamp_seconds gauge\n\
+             steward_cleanup_last_success_timestamp_seconds {}\n\
+             # HELP steward_cleanup_last_freed_bytes Bytes the last successful cleanup freed.\n\
+             # TYPE steward_cleanup_last_freed_bytes gauge\n\
+             steward_cleanup_last_freed_bytes {}",
+            r.ended_ms.unwrap_or(r.started_ms) as f64 / 1000.0,
+            r.freed_bytes
+        );
+    }
 }
 
 /// The bus's per-subscriber counters, and the history writer's lost samples.

@@ -77,6 +77,11 @@ pub enum Event {
         host: HostId,
         events: Arc<Vec<ContainerEventRecord>>,
     },
+    /// Maintenance refreshed: jobs judged, cleanup runs (the hub scores hygiene from it).
+    Maintenance {
+        host: HostId,
+        state: Arc<app::maintenance::Maintenance>,
+    },
     /// A control action finished.
     Action {
         host: HostId,

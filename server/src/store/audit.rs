@@ -357,6 +357,14 @@ pub enum Action {
     WatchdogRestart,
     WatchdogGiveUp,
     WatchdogSkip,
+    /// Heartbeat jobs: created, token rotated, deleted.
+    JobCreate,
+    JobRotate,
+    JobDelete,
+    /// A ping with a wrong or missing job token (counted, like sign-in failures).
+    JobPing,
+    /// A cleanup run (the dry run is recorded with the dry-run outcome).
+    Cleanup,
     /// A request the guard refused (viewer, missing CSRF token, cross-site).
     Guard,
 }
@@ -373,6 +381,11 @@ impl Action {
             Action::WatchdogRestart => "watchdog-restart",
             Action::WatchdogGiveUp => "watchdog-give-up",
             Action::WatchdogSkip => "watchdog-skip",
+            Action::JobCreate => "job-create",
+            Action::JobRotate => "job-rotate",
+            Action::JobDelete => "job-delete",
+            Action::JobPing => "job-ping",
+            Action::Cleanup => "cleanup",
             Action::Guard => "guard",
         }
     }

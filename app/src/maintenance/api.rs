@@ -1,0 +1,14 @@
+//! The maintenance page's server function (its actions are REST endpoints behind the guard).
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+use crate::maintenance::Maintenance;
+use crate::shared::error::AppError;
+
+/// Jobs, cleanup runs and findings, as refreshed last.
+#[server(input = GetUrl)]
+pub async fn get_maintenance() -> Result<Maintenance, AppError> {
+    let backend = crate::shared::backend::backend()?;
+    Ok(backend.maintenance())
+}

@@ -1,0 +1,343 @@
+//! Maintenance records in SQLite: heartbeat jobs and their reports, and cleanup runs.
+
+use app::maintenance::{CleanupRun, JobRun, RunResult, StepRecord, Trigger};
+use sqlx::{Row, SqlitePool};
+
+/// Longest log tail kept per report.
+pub const MAX_LOG_TAIL: usize = 4096;
+
+/// A heartbeat job as stored (its token only as a digest).
+#[derive(Clone, Debug)]
+pub struct HeartbeatJob {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub schedule: String,
+    pub grace_secs: u64,
+    pub created_ms: i64,
+}
+
+/// What a ping says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ping {
+    Start,
+    Ok,
+    Fail,
+}
+
+#[derive(Clone)]
+pub struct MaintenanceStore {
+    pool: SqlitePool,
+}
+
+fn result_str(r: RunResult) -> &'static str {
+    r.as_str()
+}
+
+fn parse_result(s: &str) -> RunResult {
+    match s {
+        "running" => RunResult::Running,
+        "ok" => RunResult::Ok,
+        "partial" => RunResult::Partial,
+        _ => RunResult::Failed,
+    }
+}
+
+fn parse_trigger(s: &str) -> Trigger {
+    match s {
+        "scheduled" => Trigger::Scheduled,
+        "imported" => Trigger::Imported,
+        _ => Trigger::Manual,
+    }
+}
+
+/// The last `max` bytes of `s`, cut at a character boundary.
+pub fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+impl MaintenanceStore {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn jobs(&self) -> Result<Vec<HeartbeatJob>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, slug, name, schedule, grace_secs, created_ms FROM heartbeat_jobs ORDER BY slug",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| HeartbeatJob {
+                id: r.get(0),
+                slug: r.get(1),
+                name: r.get(2),
+                schedule: r.get(3),
+                grace_secs: r.get::<i64, _>(4).max(0) as u64,
+                created_ms: r.get(5),
+            })
+            .collect())
+    }
+
+    /// Creates a job; `Ok(false)` when the slug is taken.
+    pub async fn create_job(
+        &self,
+        job: &HeartbeatJob,
+        token_digest: &str,
+        by: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query(
+            "INSERT INTO heartbeat_jobs (slug, name, schedule, grace_secs, token_digest, created_ms, created_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING",
+        )
+        .bind(&job.slug)
+        .bind(&job.name)
+        .bind(&job.schedule)
+        .bind(job.grace_secs as i64)
+        .bind(token_digest)
+        .bind(job.created_ms)
+        .bind(by)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Replaces a job's token; `Ok(false)` when there is no such job.
+    pub async fn rotate_token(&self, slug: &str, token_digest: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("UPDATE heartbeat_jobs SET token_digest = ? WHERE slug = ?")
+            .bind(token_digest)
+            .bind(slug)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Deletes a job and its reports; `Ok(false)` when there is no such job.
+    pub async fn delete_job(&self, slug: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM job_runs WHERE job_id = (SELECT id FROM heartbeat_jobs WHERE slug = ?)",
+        )
+        .bind(slug)
+        .execute(&mut *tx)
+        .await?;
+        let r = sqlx::query("DELETE FROM heartbeat_jobs WHERE slug = ?")
+            .bind(slug)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The job whose slug and token digest match, if any.
+    pub async fn job_by_token(&self, slug: &str, digest: &str) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query("SELECT id FROM heartbeat_jobs WHERE slug = ? AND token_digest = ?")
+            .bind(slug)
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Records a ping: a start opens a run; an end closes the open run (when it started within
+    /// `open_ms`), else it is a run of its own without a start.
+    pub async fn ping(
+        &self,
+        job_id: i64,
+        ping: Ping,
+        at_ms: i64,
+        exit_code: Option<i32>,
+        log: Option<&str>,
+        open_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let log = log.map(|l| tail(l, MAX_LOG_TAIL));
+        if ping == Ping::Start {
+            sqlx::query(
+                "INSERT INTO job_runs (job_id, started_ms, result, log_tail) VALUES (?, ?, 'running', ?)",
+            )
+            .bind(job_id)
+            .bind(at_ms)
+            .bind(log)
+            .execute(&self.pool)
+            .await?;
+            return Ok(());
+        }
+        let result = if ping == Ping::Ok { "ok" } else { "failed" };
+        let updated = sqlx::query(
+            "UPDATE job_runs SET ended_ms = ?, result = ?, exit_code = ?, log_tail = COALESCE(?, log_tail)
+             WHERE id = (SELECT id FROM job_runs WHERE job_id = ? AND result = 'running' AND started_ms >= ?
+                         ORDER BY id DESC LIMIT 1)",
+        )
+        .bind(at_ms)
+        .bind(result)
+        .bind(exit_code)
+        .bind(log)
+        .bind(job_id)
+        .bind(at_ms - open_ms)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO job_runs (job_id, ended_ms, result, exit_code, log_tail) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(job_id)
+            .bind(at_ms)
+            .bind(result)
+            .bind(exit_code)
+            .bind(log)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A job's newest runs first.
+    pub async fn runs(&self, job_id: i64, limit: usize) -> Result<Vec<JobRun>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, started_ms, ended_ms, result, exit_code, log_tail FROM job_runs
+             WHERE job_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(job_id)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| JobRun {
+                id: r.get(0),
+                started_ms: r.get(1),
+                ended_ms: r.get(2),
+                result: parse_result(r.get::<&str, _>(3)),
+                exit_code: r.get(4),
+                log_tail: r.get(5),
+            })
+            .collect())
+    }
+
+    /// Inserts a cleanup run (its id is assigned) and returns the id; an imported run that is
+    /// already there is left alone (`Ok(None)`).
+    pub async fn insert_cleanup(
+        &self,
+        run: &CleanupRun,
+        dry_run: bool,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let steps = serde_json::to_string(&run.steps).unwrap_or_else(|_| "[]".into());
+        let r = sqlx::query(
+            "INSERT INTO cleanup_runs (started_ms, ended_ms, mode, trigger, actor, dry_run, disk_before_bytes,
+                disk_after_bytes, freed_bytes, steps, result, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(run.started_ms)
+        .bind(run.ended_ms)
+        .bind(&run.mode)
+        .bind(run.trigger.as_str())
+        .bind(&run.actor)
+        .bind(dry_run)
+        .bind(run.disk_before_bytes.map(|b| b as i64))
+        .bind(run.disk_after_bytes.map(|b| b as i64))
+        .bind(run.freed_bytes as i64)
+        .bind(steps)
+        .bind(result_str(run.result))
+        .bind(&run.error)
+        .execute(&self.pool)
+        .await?;
+        Ok((r.rows_affected() == 1).then(|| r.last_insert_rowid()))
+    }
+
+    /// Updates a run as it progresses and when it ends.
+    pub async fn update_cleanup(&self, run: &CleanupRun) -> Result<(), sqlx::Error> {
+        let steps = serde_json::to_string(&run.steps).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "UPDATE cleanup_runs SET ended_ms = ?, disk_before_bytes = ?, disk_after_bytes = ?, freed_bytes = ?,
+                steps = ?, result = ?, error = ? WHERE id = ?",
+        )
+        .bind(run.ended_ms)
+        .bind(run.disk_before_bytes.map(|b| b as i64))
+        .bind(run.disk_after_bytes.map(|b| b as i64))
+        .bind(run.freed_bytes as i64)
+        .bind(steps)
+        .bind(result_str(run.result))
+        .bind(&run.error)
+        .bind(run.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest real (not dry) cleanup runs first.
+    pub async fn cleanups(&self, limit: usize) -> Result<Vec<CleanupRun>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, started_ms, ended_ms, mode, trigger, actor, disk_before_bytes, disk_after_bytes,
+                    freed_bytes, steps, result, error
+             FROM cleanup_runs WHERE dry_run = 0 ORDER BY started_ms DESC, id DESC LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(cleanup_from_row).collect())
+    }
+
+    /// A dry run by id (to confirm the real run against what it promised).
+    pub async fn dry_run(&self, id: i64) -> Result<Option<CleanupRun>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id, started_ms, ended_ms, mode, trigger, actor, disk_before_bytes, disk_after_bytes,
+                    freed_bytes, steps, result, error
+             FROM cleanup_runs WHERE dry_run = 1 AND id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(cleanup_from_row))
+    }
+
+    /// Marks runs left `running` by a previous process as failed (Steward stopped mid-run).
+    pub async fn close_abandoned(&self, now_ms: i64) -> Result<u64, sqlx::Error> {
+        let r = sqlx::query(
+            "UPDATE cleanup_runs SET result = 'failed', ended_ms = ?, error = 'Steward stopped during the run'
+             WHERE result = 'running'",
+        )
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+}
+
+fn cleanup_from_row(r: &sqlx::sqlite::SqliteRow) -> CleanupRun {
+    let steps: Vec<StepRecord> = serde_json::from_str(r.get::<&str, _>(9)).unwrap_or_default();
+    CleanupRun {
+        id: r.get(0),
+        started_ms: r.get(1),
+        ended_ms: r.get(2),
+        mode: r.get(3),
+        trigger: parse_trigger(r.get::<&str, _>(4)),
+        actor: r.get(5),
+        disk_before_bytes: r.get::<Option<i64>, _>(6).map(|b| b.max(0) as u64),
+        disk_after_bytes: r.get::<Option<i64>, _>(7).map(|b| b.max(0) as u64),
+        freed_bytes: r.get::<i64, _>(8).max(0) as u64,
+        steps,
+        result: parse_result(r.get::<&str, _>(10)),
+        error: r.get(11),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_cut_at_character_boundaries() {
+        assert_eq!(tail("abc", 10), "abc");
+        assert_eq!(tail("abcdef", 3), "def");
+        assert_eq!(tail("aé", 1), "");
+        assert_eq!(tail("aéb", 2), "b");
+    }
+}
