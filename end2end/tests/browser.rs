@@ -875,6 +875,17 @@ async fn axe_finds_no_serious_violation_on_any_page_or_dialog() {
     violations.extend(axe_violations(&c, &axe, "/trends").await);
     navigate(&c, "/audit", r#"[data-testid="audit"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/audit").await);
+    navigate(&c, "/maintenance", r#"[data-testid="cleanup"]"#).await;
+    violations.extend(axe_violations(&c, &axe, "/maintenance").await);
+    click(&c, r#"[data-testid="dry-run"]"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(
+            r#"[data-testid="plan"], [data-testid="cleanup-error"]"#,
+        ))
+        .await
+        .unwrap();
+    violations.extend(axe_violations(&c, &axe, "/maintenance dry run").await);
 
     if engine.is_some() {
         navigate(&c, "/containers", r#"[data-container="web"]"#).await;
@@ -1620,5 +1631,179 @@ async fn bench_filter_500_containers() {
             );
         }
     }
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn maintenance_page_dry_run_then_a_confirmed_run_with_live_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = tmp.path().join("rootfs");
+    let apt = rootfs.join("var/cache/apt/archives");
+    std::fs::create_dir_all(&apt).unwrap();
+    std::fs::write(apt.join("big_1.0_amd64.deb"), vec![0u8; 1 << 20]).unwrap();
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::write(
+        rootfs.join("etc/crontab"),
+        "# bytelyst-vm-maintenance\n0 3 * * * root /opt/vm-cleanup.sh >> /var/log/vm-cleanup.log 2>&1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(rootfs.join("var/log")).unwrap();
+    std::fs::copy(
+        workspace().join("tests/fixtures/maintenance/vm-cleanup.log"),
+        rootfs.join("var/log/vm-cleanup.log"),
+    )
+    .unwrap();
+    let config = format!(
+        "[docker]\nenabled = false\n[paths]\nrootfs = \"{}\"\n[maintenance]\nimport_log = \"/var/log/vm-cleanup.log\"\n\
+         [[maintenance.cleanup]]\nkind = \"apt_cache\"\n\
+         [[maintenance.cleanup]]\nkind = \"command\"\nname = \"slow-tidy\"\ncommand = [\"/bin/sh\", \"-c\", \"sleep 2; echo tidied\"]\n",
+        rootfs.display()
+    );
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("http://{addr}/maintenance")).await.unwrap();
+    sign_in_as_admin(&c).await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"[data-testid="cleanup"]"#))
+        .await
+        .unwrap();
+    // The discovered managed job and the imported runs are on the page.
+    eventually(
+        "the managed job and imported runs show",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css(r#"[data-slug="cron-crontab-2"]"#))
+                .await
+                .is_ok()
+                && c.find_all(Locator::Css(r#"[data-testid="cleanup-runs"] > li"#))
+                    .await
+                    .map_or(0, |l| l.len())
+                    == 3
+        },
+    )
+    .await;
+    // Hydrated (the refresh and the buttons work only then): the dry run measures the steps.
+    eventually(
+        "the dry run shows what it would free",
+        Duration::from_secs(30),
+        || async {
+            if let Ok(b) = c.find(Locator::Css(r#"[data-testid="dry-run"]"#)).await {
+                let _ = b.click().await;
+            }
+            c.find(Locator::Css(r#"[data-testid="plan"]"#))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    let plan = text(&c, r#"[data-testid="plan"]"#).await;
+    assert!(
+        plan.contains("apt_cache") && plan.contains("1.0 MiB"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("slow-tidy") && plan.contains("unknown"),
+        "{plan}"
+    );
+    assert!(rootfs
+        .join("var/cache/apt/archives/big_1.0_amd64.deb")
+        .exists());
+
+    // Confirmed: each step's progress arrives live, then the summary.
+    click(&c, r#"[data-testid="run-cleanup"]"#).await;
+    eventually(
+        "the slow step shows as running",
+        Duration::from_secs(10),
+        || async {
+            text(&c, r#"[data-testid="cleanup-progress"]"#)
+                .await
+                .contains("slow-tidy running")
+        },
+    )
+    .await;
+    let progress = text(&c, r#"[data-testid="cleanup-progress"]"#).await;
+    assert!(
+        progress.contains("apt_cache done — freed 1.0 MiB"),
+        "{progress}"
+    );
+    eventually("the run finishes", Duration::from_secs(20), || async {
+        c.find(Locator::Css(r#"[data-testid="cleanup-done"]"#))
+            .await
+            .is_ok()
+    })
+    .await;
+    assert!(text(&c, r#"[data-testid="cleanup-done"]"#)
+        .await
+        .contains("freed 1.0 MiB"));
+    assert!(!rootfs
+        .join("var/cache/apt/archives/big_1.0_amd64.deb")
+        .exists());
+    // The new run heads the history; expanded, it lists its steps.
+    eventually(
+        "the ended run is in the history",
+        Duration::from_secs(20),
+        || async {
+            c.find_all(Locator::Css(r#"[data-testid="cleanup-runs"] > li"#))
+                .await
+                .map_or(0, |l| l.len())
+                == 4
+                && !text(
+                    &c,
+                    r#"[data-testid="cleanup-runs"] > li:first-child summary"#,
+                )
+                .await
+                .contains("running")
+        },
+    )
+    .await;
+    click(
+        &c,
+        r#"[data-testid="cleanup-runs"] > li:first-child summary"#,
+    )
+    .await;
+    let first = text(&c, r#"[data-testid="cleanup-runs"] > li:first-child"#).await;
+    assert!(
+        first.contains("manual") && first.contains("slow-tidy") && first.contains("tidied"),
+        "{first}"
+    );
+    assert!(text(&c, r#"[data-testid="last-cleanup"]"#)
+        .await
+        .contains("freed 1.0 MiB"));
+    // A job row opens its detail.
+    click(&c, r#"[data-slug="cron-crontab-2"] .expander"#).await;
+    let reason = text(
+        &c,
+        r#"[data-slug="cron-crontab-2"] [data-testid="job-reason"]"#,
+    )
+    .await;
+    assert!(reason.contains("does not report to Steward"), "{reason}");
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(
+        shots.join("maintenance-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    // The page fits the phone: nothing scrolls sideways.
+    let overflow = c
+        .execute(
+            "const w = document.documentElement.clientWidth;\n\
+             const wide = [...document.querySelectorAll('body *')]\n\
+               .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))\n\
+               .map(e => e.tagName + '.' + e.className).slice(0, 8);\n\
+             return [document.documentElement.scrollWidth - w, wide.join(' ')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow[0].as_i64(),
+        Some(0),
+        "the page scrolls sideways on a phone: {}",
+        overflow[1]
+    );
     c.close().await.unwrap();
 }

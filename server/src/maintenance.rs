@@ -314,6 +314,29 @@ impl Maintenance {
         Ok(problems)
     }
 
+    /// Reloads the cleanup history into the snapshot at once (a run started or ended), so the
+    /// page and the score see it before the next refresh.
+    async fn reload_cleanups(&self) {
+        match self.store.cleanups(CLEANUP_HISTORY).await {
+            Ok(cleanups) => {
+                let running = lock(&self.live).as_ref().map(|l| l.id);
+                let snap = {
+                    let mut guard = lock(&self.snapshot);
+                    let mut next = (**guard).clone();
+                    next.cleanups = cleanups;
+                    next.running = running;
+                    *guard = Arc::new(next);
+                    guard.clone()
+                };
+                self.bus.publish(Event::Maintenance {
+                    host: local_host(),
+                    state: snap,
+                });
+            }
+            Err(e) => tracing::error!("maintenance: could not reload the cleanup history: {e}"),
+        }
+    }
+
     /// Records a ping from a job (its token checked against the stored digest).
     pub async fn ping(
         &self,
@@ -557,6 +580,7 @@ impl Maintenance {
         if let Some(l) = lock(&self.live).as_mut() {
             l.id = id;
         }
+        self.reload_cleanups().await;
         self.poke();
         let me = self.clone();
         tokio::spawn(async move { me.execute(run).await });
@@ -623,17 +647,19 @@ impl Maintenance {
                 )),
             })
             .await;
-        self.emit(event(
-            "",
-            StepPhase::Finished,
-            Some(run.freed_bytes),
-            summary,
-        ));
+        // The history shows the run as ended before anyone is told it finished.
+        let finished_event = event("", StepPhase::Finished, Some(run.freed_bytes), summary);
         let done = lock(&self.live).take();
-        if let Some(l) = done {
+        let tx = done.map(|mut l| {
+            l.events.push(finished_event.clone());
             let mut finished = lock(&self.finished);
             finished.retain(|&k, _| k > l.id - 5);
             finished.insert(l.id, l.events);
+            l.tx
+        });
+        self.reload_cleanups().await;
+        if let Some(tx) = tx {
+            let _ = tx.send(finished_event);
         }
         self.poke();
     }

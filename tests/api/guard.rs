@@ -21,7 +21,8 @@ fn mutating_routes() -> Vec<(Method, String)> {
         .map(|p| {
             (
                 Method::POST,
-                p.replace("{id}", "some-container").replace("{slug}", "some-job"),
+                p.replace("{id}", "some-container")
+                    .replace("{slug}", "some-job"),
             )
         })
         .collect();

@@ -39,7 +39,10 @@ async fn wait_status(app: &TestApp, slug: &str, status: &str) -> Value {
 async fn follow(app: &TestApp, run: i64) -> Vec<Value> {
     let text = app
         .client
-        .get(format!("{}/api/v1/maintenance/cleanup/{run}/events", app.base))
+        .get(format!(
+            "{}/api/v1/maintenance/cleanup/{run}/events",
+            app.base
+        ))
         .timeout(Duration::from_secs(120))
         .send()
         .await
@@ -91,7 +94,11 @@ async fn heartbeats_tokens_limits_discovery_and_import() {
     assert_eq!(managed["name"], "vm-cleanup.sh");
     assert!(managed["next_run_ms"].as_i64().is_some());
     assert!(
-        m["findings"].as_array().unwrap().iter().any(|f| f["origin"] == "/etc/crontab:5"),
+        m["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["origin"] == "/etc/crontab:5"),
         "{:#}",
         m["findings"]
     );
@@ -120,11 +127,20 @@ async fn heartbeats_tokens_limits_discovery_and_import() {
 
     // Creating a job is an admin action with validation.
     let bad = app
-        .act(&admin, "/api/v1/maintenance/jobs", Some(json!({"slug": "backup", "name": "Backup", "schedule": "every night"})))
+        .act(
+            &admin,
+            "/api/v1/maintenance/jobs",
+            Some(json!({"slug": "backup", "name": "Backup", "schedule": "every night"})),
+        )
         .await;
     assert_eq!(bad.status(), 400);
     let no_csrf = app
-        .request(reqwest::Method::POST, "/api/v1/maintenance/jobs", Some(&admin), None)
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/maintenance/jobs",
+            Some(&admin),
+            None,
+        )
         .json(&json!({"slug": "backup", "name": "Backup", "schedule": "0 2 * * *"}))
         .send()
         .await
@@ -134,27 +150,49 @@ async fn heartbeats_tokens_limits_discovery_and_import() {
         .act(&admin, "/api/v1/maintenance/jobs", Some(json!({"slug": "backup", "name": "Nightly backup", "schedule": "0 2 * * *", "grace_secs": 3600})))
         .await;
     assert_eq!(created.status(), 201);
-    let token = created.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let token = created.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let again = app
-        .act(&admin, "/api/v1/maintenance/jobs", Some(json!({"slug": "backup", "name": "x", "schedule": "0 2 * * *"})))
+        .act(
+            &admin,
+            "/api/v1/maintenance/jobs",
+            Some(json!({"slug": "backup", "name": "x", "schedule": "0 2 * * *"})),
+        )
         .await;
     assert_eq!(again.status(), 409);
 
     // The crontab line that pings the job is merged into the job's row.
     let row = wait_status(&app, "backup", "waiting").await;
-    assert!(row["command"].as_str().unwrap().contains("/opt/backup.sh"), "{row:#}");
+    assert!(
+        row["command"].as_str().unwrap().contains("/opt/backup.sh"),
+        "{row:#}"
+    );
     assert_eq!(row["origin"], "/etc/crontab:4");
 
     // Pings: start → running, ok → ok, fail with a log tail and exit code → failed.
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping/start", &token, "").await, 204);
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/backup/ping/start", &token, "").await,
+        204
+    );
     wait_status(&app, "backup", "running").await;
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping/ok", &token, "").await, 204);
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/backup/ping/ok", &token, "").await,
+        204
+    );
     let ok = wait_status(&app, "backup", "ok").await;
     let run = &ok["runs"][0];
     assert_eq!(run["result"], "ok");
     assert!(run["started_ms"].as_i64().unwrap() <= run["ended_ms"].as_i64().unwrap());
     assert_eq!(
-        ping(&app, "/api/v1/jobs/backup/ping/fail?exit_code=3", &token, "rsync: disk full\n").await,
+        ping(
+            &app,
+            "/api/v1/jobs/backup/ping/fail?exit_code=3",
+            &token,
+            "rsync: disk full\n"
+        )
+        .await,
         204
     );
     let failed = wait_status(&app, "backup", "failed").await;
@@ -163,38 +201,95 @@ async fn heartbeats_tokens_limits_discovery_and_import() {
     assert!(failed["reason"].as_str().unwrap().contains("exit code 3"));
     // A failed job is named on the overview.
     app.wait_json("/api/v1/score", Duration::from_secs(10), |o| {
-        o["verdict"]["causes"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["text"].as_str().unwrap_or("").contains("Nightly backup failed")))
+        o["verdict"]["causes"].as_array().is_some_and(|c| {
+            c.iter().any(|c| {
+                c["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Nightly backup failed")
+            })
+        })
     })
     .await;
 
     // Wrong or missing tokens are 401 and counted; a body over the limit is 413.
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping", "wrong", "").await, 401);
-    assert_eq!(ping(&app, "/api/v1/jobs/nobody/ping", &token, "").await, 401);
-    let anonymous = app.client.post(format!("{}/api/v1/jobs/backup/ping", app.base)).send().await.unwrap();
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/backup/ping", "wrong", "").await,
+        401
+    );
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/nobody/ping", &token, "").await,
+        401
+    );
+    let anonymous = app
+        .client
+        .post(format!("{}/api/v1/jobs/backup/ping", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping/fail", &token, &"x".repeat(17 * 1024)).await, 413);
+    assert_eq!(
+        ping(
+            &app,
+            "/api/v1/jobs/backup/ping/fail",
+            &token,
+            &"x".repeat(17 * 1024)
+        )
+        .await,
+        413
+    );
     // Not a ping path: the guard wants a session there.
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping/later", &token, "").await, 401);
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/backup/ping/later", &token, "").await,
+        401
+    );
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("steward_job_pings_total{result=\"refused\"} 3"), "{metrics}");
+    assert!(
+        metrics.contains("steward_job_pings_total{result=\"refused\"} 3"),
+        "{metrics}"
+    );
     assert!(metrics.contains("steward_job_pings_total{result=\"accepted\"} 3"));
     assert!(metrics.contains("steward_jobs{status=\"failed\"} 1"));
 
     // Rotation: the old token stops working at once. Deletion: pings are refused.
-    let rotated = app.act(&admin, "/api/v1/maintenance/jobs/backup/rotate", None).await;
+    let rotated = app
+        .act(&admin, "/api/v1/maintenance/jobs/backup/rotate", None)
+        .await;
     assert_eq!(rotated.status(), 200);
-    let new_token = rotated.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping", &token, "").await, 401);
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping", &new_token, "").await, 204);
-    assert_eq!(app.act(&admin, "/api/v1/maintenance/jobs/backup/delete", None).await.status(), 204);
-    assert_eq!(app.act(&admin, "/api/v1/maintenance/jobs/backup/delete", None).await.status(), 404);
-    assert_eq!(ping(&app, "/api/v1/jobs/backup/ping", &new_token, "").await, 401);
+    let new_token = rotated.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/backup/ping", &token, "").await,
+        401
+    );
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/backup/ping", &new_token, "").await,
+        204
+    );
+    assert_eq!(
+        app.act(&admin, "/api/v1/maintenance/jobs/backup/delete", None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.act(&admin, "/api/v1/maintenance/jobs/backup/delete", None)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        ping(&app, "/api/v1/jobs/backup/ping", &new_token, "").await,
+        401
+    );
     let audit = app.audit_log(&admin).await;
     for action in ["job-create", "job-rotate", "job-delete"] {
         assert!(
-            audit.iter().any(|e| e["action"] == action && e["target"] == "backup"),
+            audit
+                .iter()
+                .any(|e| e["action"] == action && e["target"] == "backup"),
             "{action} missing from {audit:#?}"
         );
     }
@@ -202,10 +297,16 @@ async fn heartbeats_tokens_limits_discovery_and_import() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let audit = app.audit_log(&admin).await;
-        if audit.iter().any(|e| e["action"] == "job-ping" && e["result"] == "refused") {
+        if audit
+            .iter()
+            .any(|e| e["action"] == "job-ping" && e["result"] == "refused")
+        {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no job-ping refusal in {audit:#?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no job-ping refusal in {audit:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
@@ -222,11 +323,19 @@ async fn a_cleanup_run_streams_progress_is_recorded_and_lifts_the_score() {
             CleanupStep::AptCache,
             CleanupStep::Command {
                 name: "touch-marker".into(),
-                command: vec!["/bin/sh".into(), "-c".into(), format!("touch {}", marker.display())],
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    format!("touch {}", marker.display()),
+                ],
             },
             CleanupStep::Command {
                 name: "fails".into(),
-                command: vec!["/bin/sh".into(), "-c".into(), "echo no space >&2; exit 4".into()],
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    "echo no space >&2; exit 4".into(),
+                ],
             },
         ];
     })
@@ -246,29 +355,68 @@ async fn a_cleanup_run_streams_progress_is_recorded_and_lifts_the_score() {
     assert!(hygiene(&o)["points"].is_null(), "{:#}", hygiene(&o));
 
     // A run without a dry run is refused; the dry run measures each step.
-    let unconfirmed = app.act(&admin, "/api/v1/maintenance/cleanup", Some(json!({"dry_run": 999}))).await;
+    let unconfirmed = app
+        .act(
+            &admin,
+            "/api/v1/maintenance/cleanup",
+            Some(json!({"dry_run": 999})),
+        )
+        .await;
     assert_eq!(unconfirmed.status(), 404);
-    let plan: Value = app.act(&admin, "/api/v1/maintenance/cleanup/plan", None).await.json().await.unwrap();
+    let plan: Value = app
+        .act(&admin, "/api/v1/maintenance/cleanup/plan", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(plan["steps"][0]["name"], "apt_cache");
     assert_eq!(plan["steps"][0]["freed_bytes"], 1 << 20);
     assert_eq!(plan["steps"][0]["items"], 1);
-    assert!(plan["steps"][1]["freed_bytes"].is_null(), "a command cannot be estimated");
-    assert!(app.dir.path().join("rootfs/var/cache/apt/archives/big_1.0_amd64.deb").exists(), "a dry run changes nothing");
+    assert!(
+        plan["steps"][1]["freed_bytes"].is_null(),
+        "a command cannot be estimated"
+    );
+    assert!(
+        app.dir
+            .path()
+            .join("rootfs/var/cache/apt/archives/big_1.0_amd64.deb")
+            .exists(),
+        "a dry run changes nothing"
+    );
 
     let started = app
-        .act(&admin, "/api/v1/maintenance/cleanup", Some(json!({"dry_run": plan["dry_run"]})))
+        .act(
+            &admin,
+            "/api/v1/maintenance/cleanup",
+            Some(json!({"dry_run": plan["dry_run"]})),
+        )
         .await;
     assert_eq!(started.status(), 202);
-    let run = started.json::<Value>().await.unwrap()["run"].as_i64().unwrap();
+    let run = started.json::<Value>().await.unwrap()["run"]
+        .as_i64()
+        .unwrap();
     // One run at a time (the steps are quick, so the second start may also find it finished).
     let second = app
-        .act(&admin, "/api/v1/maintenance/cleanup", Some(json!({"dry_run": plan["dry_run"]})))
+        .act(
+            &admin,
+            "/api/v1/maintenance/cleanup",
+            Some(json!({"dry_run": plan["dry_run"]})),
+        )
         .await;
-    assert!(matches!(second.status().as_u16(), 409 | 202), "{}", second.status());
+    assert!(
+        matches!(second.status().as_u16(), 409 | 202),
+        "{}",
+        second.status()
+    );
     let events = follow(&app, run).await;
     let phases: Vec<(String, String)> = events
         .iter()
-        .map(|e| (e["step"].as_str().unwrap().to_string(), e["phase"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["step"].as_str().unwrap().to_string(),
+                e["phase"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         phases[..6],
@@ -283,28 +431,61 @@ async fn a_cleanup_run_streams_progress_is_recorded_and_lifts_the_score() {
     );
     assert_eq!(phases[6].1, "finished");
     assert!(events[5]["message"].as_str().unwrap().contains("no space"));
-    assert_eq!(events[1]["freed_bytes"], 1 << 20, "the run freed what the dry run promised");
+    assert_eq!(
+        events[1]["freed_bytes"],
+        1 << 20,
+        "the run freed what the dry run promised"
+    );
     assert!(app.dir.path().join("ran").exists());
-    assert!(!app.dir.path().join("rootfs/var/cache/apt/archives/big_1.0_amd64.deb").exists());
+    assert!(!app
+        .dir
+        .path()
+        .join("rootfs/var/cache/apt/archives/big_1.0_amd64.deb")
+        .exists());
 
     // Recorded as partial (one step failed) with disk before and after; hygiene scores 15.
     let m = app
         .wait_json("/api/v1/maintenance", Duration::from_secs(10), |m| {
-            m["cleanups"].as_array().is_some_and(|c| c.iter().any(|r| r["id"] == run && r["result"] != "running"))
+            m["cleanups"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|r| r["id"] == run && r["result"] != "running"))
         })
         .await;
-    let rec = m["cleanups"].as_array().unwrap().iter().find(|r| r["id"] == run).unwrap();
+    let rec = m["cleanups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == run)
+        .unwrap();
     assert_eq!(rec["result"], "partial");
     assert_eq!(rec["trigger"], "manual");
     assert_eq!(rec["steps"].as_array().unwrap().len(), 3);
-    assert!(rec["disk_before_bytes"].as_u64().is_some() && rec["disk_after_bytes"].as_u64().is_some());
+    assert!(
+        rec["disk_before_bytes"].as_u64().is_some() && rec["disk_after_bytes"].as_u64().is_some()
+    );
     let o = app
-        .wait_json("/api/v1/score", Duration::from_secs(10), |o| hygiene(o)["points"] == 15)
+        .wait_json("/api/v1/score", Duration::from_secs(10), |o| {
+            hygiene(o)["points"] == 15
+        })
         .await;
-    assert!(hygiene(&o)["value_text"].as_str().unwrap().contains("days ago"), "{:#}", hygiene(&o));
+    assert!(
+        hygiene(&o)["value_text"]
+            .as_str()
+            .unwrap()
+            .contains("days ago"),
+        "{:#}",
+        hygiene(&o)
+    );
     let audit = app.audit_log(&admin).await;
-    assert!(audit.iter().any(|e| e["action"] == "cleanup" && e["result"] == "dry-run"), "{audit:#?}");
-    assert!(audit.iter().any(|e| e["action"] == "cleanup" && e["result"] == "ok"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "cleanup" && e["result"] == "dry-run"),
+        "{audit:#?}"
+    );
+    assert!(audit
+        .iter()
+        .any(|e| e["action"] == "cleanup" && e["result"] == "ok"));
 }
 
 #[tokio::test]
@@ -313,13 +494,25 @@ async fn cleanup_prunes_real_docker_as_the_dry_run_promised() {
         return;
     };
     // An unused image holding 2 MiB of its own, made by committing a container.
-    engine.run_cmd("maker", &[], &["sh", "-c", "/bin/busybox dd if=/dev/zero of=/blob bs=1M count=2 && sleep 600"]);
+    engine.run_cmd(
+        "maker",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "/bin/busybox dd if=/dev/zero of=/blob bs=1M count=2 && sleep 600",
+        ],
+    );
     std::thread::sleep(Duration::from_secs(2));
     engine.ok(&["commit", "maker", "steward-test/unused:1"]);
     engine.ok(&["rm", "-f", "maker"]);
     // A stopped container, a stopped one labelled to keep, and a running one.
     engine.run_cmd("old-stopped", &[], &["sh", "-c", "exit 0"]);
-    engine.run_cmd("kept", &["--label", "steward.keep=1"], &["sh", "-c", "exit 0"]);
+    engine.run_cmd(
+        "kept",
+        &["--label", "steward.keep=1"],
+        &["sh", "-c", "exit 0"],
+    );
     engine.run("busy", &[]);
     std::thread::sleep(Duration::from_millis(1500));
     let host = engine.host();
@@ -333,18 +526,36 @@ async fn cleanup_prunes_real_docker_as_the_dry_run_promised() {
     })
     .await;
     let admin = app.admin().await;
-    let plan: Value = app.act(&admin, "/api/v1/maintenance/cleanup/plan", None).await.json().await.unwrap();
+    let plan: Value = app
+        .act(&admin, "/api/v1/maintenance/cleanup/plan", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let (containers, images) = (&plan["steps"][0], &plan["steps"][1]);
-    assert!(containers["error"].is_null() && images["error"].is_null(), "{plan:#}");
+    assert!(
+        containers["error"].is_null() && images["error"].is_null(),
+        "{plan:#}"
+    );
     assert_eq!(containers["items"], 1, "{containers:#}");
-    assert!(containers["detail"].as_str().unwrap().contains("old-stopped"));
+    assert!(containers["detail"]
+        .as_str()
+        .unwrap()
+        .contains("old-stopped"));
     assert_eq!(images["items"], 1, "{images:#}");
-    assert!(images["detail"].as_str().unwrap().contains("steward-test/unused:1"));
+    assert!(images["detail"]
+        .as_str()
+        .unwrap()
+        .contains("steward-test/unused:1"));
     let promised = images["freed_bytes"].as_u64().unwrap();
     assert!(promised >= 2 << 20, "{promised}");
 
     let run = app
-        .act(&admin, "/api/v1/maintenance/cleanup", Some(json!({"dry_run": plan["dry_run"]})))
+        .act(
+            &admin,
+            "/api/v1/maintenance/cleanup",
+            Some(json!({"dry_run": plan["dry_run"]})),
+        )
         .await
         .json::<Value>()
         .await
@@ -356,10 +567,16 @@ async fn cleanup_prunes_real_docker_as_the_dry_run_promised() {
     assert_eq!(done.len(), 2, "{events:#?}");
     let freed = done[1]["freed_bytes"].as_u64().unwrap();
     // The engine's own count of reclaimed bytes matches the dry run within 64 KiB.
-    assert!(freed.abs_diff(promised) <= 64 * 1024, "dry run {promised}, run {freed}");
+    assert!(
+        freed.abs_diff(promised) <= 64 * 1024,
+        "dry run {promised}, run {freed}"
+    );
     let images = engine.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(!images.contains("steward-test/unused"), "{images}");
-    assert!(images.contains("steward-test/"), "the image in use stays: {images}");
+    assert!(
+        images.contains("steward-test/"),
+        "the image in use stays: {images}"
+    );
     let names = engine.ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!names.contains("old-stopped"), "{names}");
     assert!(names.contains("kept") && names.contains("busy"), "{names}");

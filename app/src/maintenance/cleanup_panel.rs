@@ -4,7 +4,9 @@
 
 use leptos::prelude::*;
 
-use crate::maintenance::{CleanupEvent, CleanupPlan, CleanupRun, Maintenance, RunResult, StepPhase};
+use crate::maintenance::{
+    CleanupEvent, CleanupPlan, CleanupRun, Maintenance, RunResult, StepPhase,
+};
 use crate::shared::client::{post_json, EventStream};
 use crate::shared::format::bytes_binary;
 use crate::shared::zone::use_zone;
@@ -53,7 +55,10 @@ pub fn CleanupPanel(
     let confirm = move |plan: CleanupPlan| {
         let token = csrf.get_untracked();
         let body = serde_json::json!({ "dry_run": plan.dry_run }).to_string();
-        stage.set(Stage::Running { events: vec![], done: None });
+        stage.set(Stage::Running {
+            events: vec![],
+            done: None,
+        });
         leptos::task::spawn_local(async move {
             let run = post_json("/api/v1/maintenance/cleanup", &token, Some(body))
                 .await
@@ -90,8 +95,12 @@ pub fn CleanupPanel(
                 },
                 move || {
                     stage.update(|s| {
-                        if let Stage::Running { done: done @ None, .. } = s {
-                            *done = Some("the progress stream ended early; see the run below".into());
+                        if let Stage::Running {
+                            done: done @ None, ..
+                        } = s
+                        {
+                            *done =
+                                Some("the progress stream ended early; see the run below".into());
                         }
                     })
                 },
@@ -107,7 +116,9 @@ pub fn CleanupPanel(
         data.with(|d| match (&d.cleanup_schedule, d.cleanup_next_ms) {
             (Some(s), Some(n)) => format!("Scheduled ({s}); next run {}", zone.datetime(n)),
             (Some(s), None) => format!("Scheduled ({s})"),
-            (None, _) => "Runs when an admin starts it (maintenance.cleanup_schedule is not set).".into(),
+            (None, _) => {
+                "Runs when an admin starts it (maintenance.cleanup_schedule is not set).".into()
+            }
         })
     };
     let last_line = move || {
@@ -129,7 +140,12 @@ pub fn CleanupPanel(
                 .filter(|r| r.ended_ms.is_some())
                 .map(|r| {
                     let v = r.freed_bytes as f64;
-                    HistoryPoint { ts_ms: r.started_ms, avg: v, min: v, max: v }
+                    HistoryPoint {
+                        ts_ms: r.started_ms,
+                        avg: v,
+                        min: v,
+                        max: v,
+                    }
                 })
                 .collect::<Vec<_>>()
         })
@@ -174,7 +190,7 @@ pub fn CleanupPanel(
                         Stage::Planned(plan) => {
                             let p = plan.clone();
                             view! {
-                                <table class="plan" data-testid="plan">
+                                <div class="table-wrap"><table class="plan" data-testid="plan">
                                     <thead><tr><th>"Step"</th><th>"Would free"</th><th>"What"</th></tr></thead>
                                     <tbody>
                                         {plan.steps.iter().map(|s| view! {
@@ -185,7 +201,7 @@ pub fn CleanupPanel(
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
-                                </table>
+                                </table></div>
                                 <p><strong>{format!("Total: at least {}", bytes_binary(plan.total_bytes as f64))}</strong></p>
                                 <div class="modal-actions">
                                     <button class="danger" data-testid="run-cleanup" on:click=move |_| confirm(p.clone())>
@@ -233,7 +249,11 @@ pub fn CleanupPanel(
 fn run_row(r: &CleanupRun, zone: crate::shared::zone::Zone) -> impl IntoView {
     let result = r.result.as_str();
     let disk = match (r.disk_before_bytes, r.disk_after_bytes) {
-        (Some(b), Some(a)) => format!(" · disk used {} → {}", bytes_binary(b as f64), bytes_binary(a as f64)),
+        (Some(b), Some(a)) => format!(
+            " · disk used {} → {}",
+            bytes_binary(b as f64),
+            bytes_binary(a as f64)
+        ),
         _ => String::new(),
     };
     let summary = format!(
@@ -253,7 +273,7 @@ fn run_row(r: &CleanupRun, zone: crate::shared::zone::Zone) -> impl IntoView {
                     {(r.result == RunResult::Running).then(|| " (running)")}
                 </summary>
                 {error.map(|e| view! { <p class="error">{e}</p> })}
-                <table class="steps-table">
+                <div class="table-wrap"><table class="steps-table">
                     <thead><tr><th>"Step"</th><th>"Freed"</th><th>"Items"</th><th>"Took"</th><th>"Result"</th></tr></thead>
                     <tbody>
                         {steps.into_iter().map(|s| view! {
@@ -266,7 +286,7 @@ fn run_row(r: &CleanupRun, zone: crate::shared::zone::Zone) -> impl IntoView {
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             </details>
         </li>
     }

@@ -74,9 +74,18 @@ fn JobRows(
         .map(|d| crate::shared::format::duration((d / 1000).max(0) as u64))
         .unwrap_or_else(|| "—".into());
     let result = last.as_ref().map(|r| r.result.as_str()).unwrap_or("—");
-    let last_at = last.as_ref().map(|r| zone.datetime(r.last_ms())).unwrap_or_else(|| "—".into());
-    let freed = job.freed_bytes.map(|b| bytes_binary(b as f64)).unwrap_or_else(|| "—".into());
-    let next = job.next_run_ms.map(|n| zone.datetime(n)).unwrap_or_else(|| "—".into());
+    let last_at = last
+        .as_ref()
+        .map(|r| zone.datetime(r.last_ms()))
+        .unwrap_or_else(|| "—".into());
+    let freed = job
+        .freed_bytes
+        .map(|b| bytes_binary(b as f64))
+        .unwrap_or_else(|| "—".into());
+    let next = job
+        .next_run_ms
+        .map(|n| zone.datetime(n))
+        .unwrap_or_else(|| "—".into());
     let schedule = job.schedule.clone().unwrap_or_default();
     let words = job.schedule_words.clone().unwrap_or_default();
     let name = job.name.clone();
@@ -124,7 +133,8 @@ fn JobDetail(
     let where_ = [
         job.origin.clone().map(|o| format!("from {o}")),
         job.user.clone().map(|u| format!("as {u}")),
-        job.grace_secs.map(|g| format!("grace {}", crate::shared::format::duration(g))),
+        job.grace_secs
+            .map(|g| format!("grace {}", crate::shared::format::duration(g))),
     ]
     .into_iter()
     .flatten()
@@ -192,9 +202,14 @@ fn JobAdmin(slug: String, csrf: Signal<String>, changed: Callback<()>) -> impl I
             };
             let r = post_json(&url, &token, None).await;
             confirm.set(Confirm::None);
-            message.set(Some(r.map(|t| match serde_json::from_str::<JobToken>(&t) {
-                Ok(jt) => format!("New token (shown once; the old one no longer works): {}", jt.token),
-                Err(_) => format!("Job {ok}."),
+            message.set(Some(r.map(|t| {
+                match serde_json::from_str::<JobToken>(&t) {
+                    Ok(jt) => format!(
+                        "New token (shown once; the old one no longer works): {}",
+                        jt.token
+                    ),
+                    Err(_) => format!("Job {ok}."),
+                }
             })));
             changed.run(());
         });
@@ -245,7 +260,12 @@ pub fn NewJob(csrf: Signal<String>, changed: Callback<()>) -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let token = csrf.get_untracked();
-        let grace_secs = grace.get_untracked().trim().parse::<u64>().ok().map(|m| m * 60);
+        let grace_secs = grace
+            .get_untracked()
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(|m| m * 60);
         let body = serde_json::json!({
             "slug": slug.get_untracked().trim(),
             "name": name.get_untracked().trim(),

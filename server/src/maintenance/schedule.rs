@@ -73,13 +73,17 @@ impl Schedule {
     /// [`Self::next_after`] in ms since the epoch, reading the schedule in `zone`.
     pub fn next_after_ms<Tz: TimeZone>(&self, after_ms: i64, zone: &Tz) -> Option<i64> {
         // Whole seconds: croner keeps the fraction of its starting point.
-        let t = zone.timestamp_millis_opt(after_ms.div_euclid(1000) * 1000).single()?;
+        let t = zone
+            .timestamp_millis_opt(after_ms.div_euclid(1000) * 1000)
+            .single()?;
         self.next_after(&t).map(|d| d.timestamp_millis())
     }
 
     /// [`Self::previous_at_or_before`] in ms since the epoch, reading the schedule in `zone`.
     pub fn previous_ms<Tz: TimeZone>(&self, at_ms: i64, zone: &Tz) -> Option<i64> {
-        let t = zone.timestamp_millis_opt(at_ms.div_euclid(1000) * 1000).single()?;
+        let t = zone
+            .timestamp_millis_opt(at_ms.div_euclid(1000) * 1000)
+            .single()?;
         self.previous_at_or_before(&t).map(|d| d.timestamp_millis())
     }
 }
