@@ -5,6 +5,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod cleanup_panel;
+pub mod culprit_list;
+pub mod growth;
 pub mod job_table;
 pub mod model;
 pub mod page;

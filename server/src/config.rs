@@ -261,6 +261,8 @@ pub struct MaintenanceConfig {
     pub public_url: String,
     /// Folders whose largest subfolders are named as disk culprits (default none).
     pub culprit_paths: Vec<String>,
+    /// Seconds between samples of what takes the disk (1–86400, default 900).
+    pub culprit_interval_secs: u64,
     /// The cleanup steps, in order (default: build cache, images unused for 14 days,
     /// containers stopped for 7 days, container logs over 100 MiB).
     pub cleanup: Vec<CleanupStep>,
@@ -348,6 +350,7 @@ impl Default for MaintenanceConfig {
             ping_body_limit: 16 * 1024,
             public_url: String::new(),
             culprit_paths: Vec::new(),
+            culprit_interval_secs: 900,
             cleanup: vec![
                 CleanupStep::BuilderCache,
                 CleanupStep::Images {
@@ -522,7 +525,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 38] = [
+        let bounded: [(&'static str, u64, u64, u64); 39] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -561,6 +564,7 @@ impl Config {
             ("maintenance.step_timeout_secs", c.maintenance.step_timeout_secs, 1, 7200),
             ("maintenance.default_grace_secs", c.maintenance.default_grace_secs, 60, 7 * DAY),
             ("maintenance.ping_body_limit", c.maintenance.ping_body_limit, 1024, 1 << 20),
+            ("maintenance.culprit_interval_secs", c.maintenance.culprit_interval_secs, 1, DAY),
         ];
         for (field, value, lo, hi) in bounded {
             if !(lo..=hi).contains(&value) {
@@ -638,8 +642,9 @@ impl Config {
                 }
             }
         }
-        if !m.public_url.is_empty()
-            && !(m.public_url.starts_with("http://") || m.public_url.starts_with("https://"))
+        if !(m.public_url.is_empty()
+            || m.public_url.starts_with("http://")
+            || m.public_url.starts_with("https://"))
         {
             return Err(invalid(
                 "maintenance.public_url",

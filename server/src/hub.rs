@@ -72,7 +72,7 @@ impl HostState {
                 self.collectors.insert(status.name.clone(), status.clone());
             }
             Event::Maintenance { state, .. } => self.maintenance = Some(state.clone()),
-            Event::ContainerEvents { .. } | Event::Action { .. } => {}
+            Event::ContainerEvents { .. } | Event::Action { .. } | Event::DiskUsage { .. } => {}
         }
     }
 
@@ -151,9 +151,13 @@ impl Hub {
             | Event::Status { host, .. }
             | Event::ContainerEvents { host, .. }
             | Event::Maintenance { host, .. }
+            | Event::DiskUsage { host, .. }
             | Event::Action { host, .. } => host,
         };
-        if matches!(event, Event::ContainerEvents { .. } | Event::Action { .. }) {
+        if matches!(
+            event,
+            Event::ContainerEvents { .. } | Event::Action { .. } | Event::DiskUsage { .. }
+        ) {
             return;
         }
         let overview = {

@@ -192,20 +192,26 @@ impl Application {
                 shutdown.clone(),
             )));
         }
-        let maintenance = Arc::new(maintenance::Maintenance::new(
-            config.maintenance.clone(),
-            config.paths.rootfs.clone(),
-            maintenance::store::MaintenanceStore::new(store.pool().clone()),
-            maintenance::cleanup::Ctx {
-                docker: docker.clone(),
-                rootfs: config.paths.rootfs.clone(),
-                disk_mount: config.score.disk_mount.clone(),
-                step_timeout: Duration::from_secs(config.maintenance.step_timeout_secs),
-            },
-            audit.clone(),
-            bus.clone(),
-        ));
+        let maintenance = Arc::new(
+            maintenance::Maintenance::new(
+                config.maintenance.clone(),
+                config.paths.rootfs.clone(),
+                maintenance::store::MaintenanceStore::new(store.pool().clone()),
+                maintenance::cleanup::Ctx {
+                    docker: docker.clone(),
+                    rootfs: config.paths.rootfs.clone(),
+                    disk_mount: config.score.disk_mount.clone(),
+                    step_timeout: Duration::from_secs(config.maintenance.step_timeout_secs),
+                },
+                audit.clone(),
+                bus.clone(),
+            )
+            .with_history(store.clone()),
+        );
         tasks.push(tokio::spawn(maintenance.clone().run(shutdown.clone())));
+        tasks.push(tokio::spawn(
+            maintenance.clone().run_culprits(shutdown.clone()),
+        ));
         let actions = Arc::new(docker::actions::Actions::new(
             hub.clone(),
             bus.clone(),

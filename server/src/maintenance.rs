@@ -7,6 +7,7 @@
 
 pub mod cleanup;
 pub mod crontab;
+pub mod culprits;
 pub mod discover;
 pub mod heartbeat;
 pub mod import;
@@ -103,6 +104,9 @@ pub struct Maintenance {
     finished: Mutex<HashMap<i64, Vec<CleanupEvent>>>,
     pub pings: PingCounters,
     cleanup_schedule: Option<Schedule>,
+    /// Where the disk culprits' past samples are read (their growth).
+    history: Option<Arc<crate::store::history::HistoryStore>>,
+    culprits: Mutex<Vec<app::maintenance::Culprit>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -132,6 +136,66 @@ impl Maintenance {
             finished: Mutex::default(),
             pings: PingCounters::default(),
             cleanup_schedule,
+            history: None,
+            culprits: Mutex::default(),
+        }
+    }
+
+    /// Reads the disk culprits' growth from this history.
+    pub fn with_history(mut self, history: Arc<crate::store::history::HistoryStore>) -> Self {
+        self.history = Some(history);
+        self
+    }
+
+    /// The latest disk culprits, largest first.
+    pub fn culprits(&self) -> Vec<app::maintenance::Culprit> {
+        lock(&self.culprits).clone()
+    }
+
+    /// Samples what takes the disk on its own interval; publishes the samples for history and
+    /// fits each item's growth from the past week.
+    pub async fn run_culprits(self: Arc<Self>, shutdown: CancellationToken) {
+        let interval = Duration::from_secs(self.config.culprit_interval_secs);
+        loop {
+            let (mut items, errors) =
+                culprits::sample(&self.ctx, &self.config.culprit_paths, &self.config.cleanup).await;
+            let now = now_ms();
+            for e in &errors {
+                tracing::warn!("disk culprits: {e}");
+            }
+            if let Some(h) = &self.history {
+                let min_span = (interval.as_millis() as i64).max(1000);
+                for c in &mut items {
+                    let key = app::vitals::metric_def::MetricId::DiskCulpritBytes
+                        .series_key(Some(&c.key));
+                    let mut points = Vec::new();
+                    for (res, from) in [
+                        (app::shared::range::Resolution::Hour, now - 7 * 86_400_000),
+                        (app::shared::range::Resolution::Raw, now - 48 * 3_600_000),
+                    ] {
+                        if let Ok(p) = h.query_between(&key, res, from, now).await {
+                            let after = points.last().map_or(i64::MIN, |&(t, _)| t);
+                            points.extend(
+                                p.iter()
+                                    .filter(|p| p.ts_ms > after)
+                                    .map(|p| (p.ts_ms, p.avg)),
+                            );
+                        }
+                    }
+                    points.push((now, c.bytes as f64));
+                    c.growth_per_day = app::maintenance::growth::per_day(&points, min_span);
+                }
+            }
+            self.bus.publish(Event::DiskUsage {
+                host: local_host(),
+                at_ms: now,
+                items: Arc::new(items.clone()),
+            });
+            *lock(&self.culprits) = items;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
         }
     }
 
@@ -308,7 +372,7 @@ impl Maintenance {
             running,
             findings,
             as_of_ms: now,
-            culprits: Vec::new(),
+            culprits: self.culprits(),
         };
         *lock(&self.snapshot) = Arc::new(snapshot);
         Ok(problems)

@@ -20,6 +20,9 @@ use crate::store::history::{HistoryError, HistoryStore};
 use crate::trends::prometheus::parse::{choose_step, Series};
 use crate::trends::prometheus::{PromError, PrometheusClient};
 
+/// History keys of the disk culprits (`disk_culprit_bytes:{item}`).
+const DISK_ITEM_PREFIX: &str = "disk_culprit_bytes:";
+
 /// A chart shows at most this many lines; the rest are named in the trend's note.
 pub const MAX_SERIES: usize = 8;
 
@@ -219,6 +222,21 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 Vec::new(),
             )
         },
+        "disk_items" => TrendDef {
+            project: false,
+            ..def(
+                "disk_items",
+                "Disk use by item",
+                vec![SeriesDef {
+                    stored: Stored::Prefix(DISK_ITEM_PREFIX),
+                    label: "item",
+                    unit: MetricId::DiskCulpritBytes.def().unit,
+                    promql: format!("topk({MAX_SERIES}, steward_disk_item_bytes)"),
+                    prom_label: Some("item"),
+                }],
+                Vec::new(),
+            )
+        },
         other => return Err(TrendError::Unknown(other.to_string())),
     })
 }
@@ -338,6 +356,7 @@ fn finish(
         history_since_ms: None,
         source_down: None,
         fitted: false,
+        growth: None,
     }
 }
 
@@ -560,6 +579,7 @@ mod tests {
             ("memory", Source::Vitals),
             ("containers", Source::Docker),
             ("container_io", Source::Docker),
+            ("disk_items", Source::Maintenance),
         ] {
             assert_eq!(
                 definition(name, &config).unwrap().source(),
@@ -578,7 +598,9 @@ mod tests {
         }
         let e = definition("rm -rf", &c).err().unwrap().to_string();
         assert!(
-            e.contains("known trends: disk, memory, steal, io, containers, container_io"),
+            e.contains(
+                "known trends: disk, memory, steal, io, containers, container_io, disk_items"
+            ),
             "{e}"
         );
         let disk = definition("disk", &c).unwrap();

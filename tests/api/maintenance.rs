@@ -319,6 +319,13 @@ async fn a_cleanup_run_streams_progress_is_recorded_and_lifts_the_score() {
         std::fs::write(apt.join("big_1.0_amd64.deb"), vec![0u8; 1 << 20]).unwrap();
         std::fs::write(apt.join("lock"), b"").unwrap();
         let marker = dir.join("ran");
+        let srv = dir.join("rootfs/srv");
+        std::fs::create_dir_all(srv.join("big/inner")).unwrap();
+        std::fs::create_dir_all(srv.join("small")).unwrap();
+        std::fs::write(srv.join("big/inner/blob"), vec![1u8; 2 << 20]).unwrap();
+        std::fs::write(srv.join("small/x"), b"x").unwrap();
+        c.maintenance.culprit_paths = vec!["/srv".into()];
+        c.maintenance.culprit_interval_secs = 1;
         c.maintenance.cleanup = vec![
             CleanupStep::AptCache,
             CleanupStep::Command {
@@ -486,6 +493,27 @@ async fn a_cleanup_run_streams_progress_is_recorded_and_lifts_the_score() {
     assert!(audit
         .iter()
         .any(|e| e["action"] == "cleanup" && e["result"] == "ok"));
+    // The largest folders under the configured path are named, largest first.
+    let m = app
+        .wait_json("/api/v1/maintenance", Duration::from_secs(10), |m| {
+            m["culprits"].as_array().is_some_and(|c| c.len() >= 2)
+        })
+        .await;
+    let culprits = m["culprits"].as_array().unwrap();
+    assert_eq!(culprits[0]["key"], "dir:/srv/big", "{culprits:#?}");
+    assert!(culprits[0]["bytes"].as_u64().unwrap() >= 2 << 20);
+    assert_eq!(culprits[1]["key"], "dir:/srv/small");
+    // The disk trend marks the run.
+    let trend = app.json("/api/v1/trend/disk?range=1h").await;
+    let flags = trend["flags"].as_array().unwrap();
+    assert!(
+        flags.iter().any(|f| f["kind"] == "event"
+            && f["text"]
+                .as_str()
+                .unwrap()
+                .contains("cleanup (manual, partial) freed 1.0 MiB")),
+        "{flags:#?}"
+    );
 }
 
 #[tokio::test]
@@ -519,6 +547,9 @@ async fn cleanup_prunes_real_docker_as_the_dry_run_promised() {
     let app = spawn_app(move |c, _| {
         c.docker.enabled = true;
         c.docker.host = host;
+        // The engine's log files are on this machine's own filesystem.
+        c.paths.rootfs = "/".into();
+        c.maintenance.culprit_interval_secs = 1;
         c.maintenance.cleanup = vec![
             CleanupStep::Containers { older_than_days: 0 },
             CleanupStep::Images { older_than_days: 0 },
@@ -580,4 +611,32 @@ async fn cleanup_prunes_real_docker_as_the_dry_run_promised() {
     let names = engine.ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!names.contains("old-stopped"), "{names}");
     assert!(names.contains("kept") && names.contains("busy"), "{names}");
+
+    // What takes the disk: the images, and the log of the container that writes a line a
+    // second, growing (the growth is fitted from the history samples).
+    let m = app
+        .wait_json("/api/v1/maintenance", Duration::from_secs(30), |m| {
+            m["culprits"].as_array().is_some_and(|c| {
+                c.iter().any(|k| {
+                    k["key"] == "container_logs:busy"
+                        && k["growth_per_day"].as_f64().is_some_and(|g| g > 0.0)
+                })
+            })
+        })
+        .await;
+    let culprits = m["culprits"].as_array().unwrap();
+    let images = culprits
+        .iter()
+        .find(|k| k["key"] == "docker_images")
+        .expect("images measured");
+    assert!(images["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(images["step"], "docker_images");
+    let trend = app.json("/api/v1/trend/disk?range=1h").await;
+    assert!(
+        trend["growth"]
+            .as_str()
+            .is_some_and(|g| g.contains("grows")),
+        "{:#}",
+        trend["growth"]
+    );
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::maintenance::Maintenance;
+use crate::maintenance::{Culprit, Maintenance};
 use crate::shared::error::AppError;
 
 /// Jobs, cleanup runs and findings, as refreshed last.
@@ -11,4 +11,11 @@ use crate::shared::error::AppError;
 pub async fn get_maintenance() -> Result<Maintenance, AppError> {
     let backend = crate::shared::backend::backend()?;
     Ok(backend.maintenance())
+}
+
+/// What takes the disk, largest first, with each item's growth (for the disk drill-down).
+#[server(input = GetUrl)]
+pub async fn get_disk_culprits() -> Result<Vec<Culprit>, AppError> {
+    let backend = crate::shared::backend::backend()?;
+    Ok(backend.maintenance().culprits)
 }

@@ -4,9 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::maintenance::{
-    CleanupEvent, CleanupPlan, CleanupRun, Maintenance, RunResult, StepPhase,
-};
+use crate::maintenance::{CleanupEvent, CleanupPlan, CleanupRun, Maintenance, StepPhase};
 use crate::shared::client::{post_json, EventStream};
 use crate::shared::format::bytes_binary;
 use crate::shared::zone::use_zone;
@@ -270,7 +268,6 @@ fn run_row(r: &CleanupRun, zone: crate::shared::zone::Zone) -> impl IntoView {
             <details>
                 <summary>
                     <span class=format!("badge result-{result}")>{result}</span>" "{summary}
-                    {(r.result == RunResult::Running).then(|| " (running)")}
                 </summary>
                 {error.map(|e| view! { <p class="error">{e}</p> })}
                 <div class="table-wrap"><table class="steps-table">

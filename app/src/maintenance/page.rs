@@ -7,6 +7,7 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::maintenance::api::get_maintenance;
 use crate::maintenance::cleanup_panel::CleanupPanel;
+use crate::maintenance::culprit_list::CulpritList;
 use crate::maintenance::job_table::{JobTable, NewJob};
 use crate::maintenance::Maintenance;
 use crate::use_session;
@@ -72,6 +73,10 @@ fn Panel(initial: Maintenance) -> impl IntoView {
                 }
             }))}
             <CleanupPanel data=data.into() admin=admin csrf=csrf changed=changed/>
+            <div class="card culprit-card">
+                <h3>"What takes the disk"</h3>
+                <CulpritList culprits=Signal::derive(move || data.with(|d| d.culprits.clone()))/>
+            </div>
             <h3>"Scheduled jobs"</h3>
             <JobTable data=data.into() admin=admin csrf=csrf changed=changed/>
             <Show when=move || admin.get()>

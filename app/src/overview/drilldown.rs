@@ -76,6 +76,7 @@ fn DrilldownPanel(
                             </li>
                         }).collect_view()}
                     </ol>
+                    {(d.id == crate::overview::score::DimensionId::DiskHealth).then(|| view! { <DiskCulprits/> })}
                     <Transition fallback=|| view! { <p class="muted">"Loading the last hour…"</p> }>
                         {move || history.get().map(|h| match h {
                             Ok(Some(h)) if h.points.is_empty() => view! {
@@ -94,5 +95,20 @@ fn DrilldownPanel(
                 </section>
             }
         })}
+    }
+}
+
+/// The disk's culprits, fetched when the disk dimension is opened.
+#[component]
+fn DiskCulprits() -> impl IntoView {
+    let culprits = LocalResource::new(crate::maintenance::api::get_disk_culprits);
+    view! {
+        <h3 class="drill-sub">"What takes the disk"</h3>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || culprits.get().map(|c| match c {
+                Ok(c) => view! { <crate::maintenance::culprit_list::CulpritList culprits=Signal::stored(c)/> }.into_any(),
+                Err(e) => view! { <p class="error">{format!("Disk use by item unavailable: {e}")}</p> }.into_any(),
+            })}
+        </Transition>
     }
 }

@@ -9,7 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::shared::format;
 use crate::shared::zone::Zone;
 use crate::trends::projection::Projection;
-use crate::trends::Trend;
+use crate::trends::{FlagKind, Trend};
 use crate::vitals::Unit;
 
 /// The default drawing size; the browser draws at the chart's real pixel width, so labels keep
@@ -82,6 +82,8 @@ const GRID: RGBColor = RGBColor(0x8a, 0x94, 0xa6);
 const PROJECTION: RGBColor = RGBColor(0xf5, 0x9e, 0x0b);
 const LEVEL: RGBColor = RGBColor(0xef, 0x44, 0x44);
 const FLAG: RGBColor = RGBColor(0xef, 0x44, 0x44);
+/// Marked moments (cleanup runs).
+const EVENT: RGBColor = RGBColor(0x3f, 0xb9, 0x50);
 
 /// The colour of line `i`, as CSS.
 pub fn colour(i: usize) -> String {
@@ -234,7 +236,20 @@ pub fn draw(trend: &Trend, width: u32, height: u32, zone: Zone) -> Result<Drawn,
             .draw()
             .map_err(|e| err(&e))?;
 
-        for flag in &trend.flags {
+        for flag in trend.flags.iter().filter(|f| f.kind == FlagKind::Event) {
+            // A moment (a cleanup run): a dashed vertical line, however short it was.
+            if (trend.start_ms..=x_to).contains(&flag.start_ms) {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(flag.start_ms, y_from), (flag.start_ms, y_to)],
+                        3,
+                        3,
+                        EVENT.mix(0.8).stroke_width(1),
+                    ))
+                    .map_err(|e| err(&e))?;
+            }
+        }
+        for flag in trend.flags.iter().filter(|f| f.kind == FlagKind::Anomaly) {
             let (s, e) = (flag.start_ms.max(trend.start_ms), flag.end_ms.min(x_to));
             if s < e {
                 chart
@@ -374,6 +389,7 @@ mod tests {
             history_since_ms: None,
             source_down: None,
             fitted: false,
+            growth: None,
         }
     }
 
@@ -508,6 +524,7 @@ mod tests {
             end_ms: 5000,
             series: "db".into(),
             text: "db wrote a lot".into(),
+            kind: Default::default(),
         });
         let d = draw(&t, WIDTH, HEIGHT, Zone::UTC).unwrap();
         assert!(d.plot.y_to > 3.0 && d.plot.y_from == 0.0, "{:?}", d.plot);

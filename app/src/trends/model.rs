@@ -56,6 +56,18 @@ pub struct TrendFlag {
     /// Which series it concerns (its label).
     pub series: String,
     pub text: String,
+    /// An anomaly (a shaded stretch) or an event (a marked moment, such as a cleanup run).
+    #[serde(default)]
+    pub kind: FlagKind,
+}
+
+/// What a flag marks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    #[default]
+    Anomaly,
+    Event,
 }
 
 /// A trend chart's data: `GET /api/v1/trend/{name}?range=…` (or `?from=…&to=…`).
@@ -93,6 +105,10 @@ pub struct Trend {
     /// The range started before the history, so the window was fitted to it.
     #[serde(default)]
     pub fitted: bool,
+    /// What grows fastest, for the disk trend ("container logs of api grow 1.8 GB/day — 74 %
+    /// of the growth"), with the cleanup step that frees it.
+    #[serde(default)]
+    pub growth: Option<String>,
 }
 
 /// The shortest window a range is fitted down to.
@@ -138,6 +154,7 @@ pub const TREND_NAMES: &[&str] = &[
     "io",
     "containers",
     "container_io",
+    "disk_items",
 ];
 
 /// The trend a score dimension's drill-down links to.
@@ -289,6 +306,7 @@ pub fn anomaly_flags(series: &[TrendSeries], limit_per_day: f64) -> Vec<TrendFla
                         crate::shared::format::bytes(per_day),
                         crate::shared::format::bytes(limit_per_day)
                     ),
+                    kind: FlagKind::Anomaly,
                 })
         })
         .collect()
@@ -370,6 +388,7 @@ mod tests {
             history_since_ms: since,
             source_down: down.map(str::to_string),
             fitted: false,
+            growth: None,
         };
         let day = 86_400_000;
         assert!(

@@ -9,7 +9,7 @@ use crate::shared::zone::{use_zone, Zone};
 use crate::trends::api::get_trend;
 use crate::trends::chart::colour;
 use crate::trends::chart_view::{projection_text, ChartView};
-use crate::trends::{empty_reason, Trend, TrendSource};
+use crate::trends::{empty_reason, FlagKind, Trend, TrendSource};
 
 /// The ranges offered as buttons.
 pub const RANGES: &[&str] = &["1h", "24h", "7d", "30d"];
@@ -205,8 +205,14 @@ pub fn TrendChart(
             </p>
             {move || shown.with(|t| t.as_ref().map(|t| view! {
                 <ul class="flags">
-                    {t.flags.iter().map(|f| view! {
-                        <li class="warn">{format!("⚑ {}: {}", zone.date(f.start_ms), f.text)}</li>
+                    {t.growth.clone().map(|g| view! { <li data-testid="growth">{g}</li> })}
+                    {t.flags.iter().map(|f| match f.kind {
+                        FlagKind::Anomaly => view! {
+                            <li class="warn">{format!("⚑ {}: {}", zone.date(f.start_ms), f.text)}</li>
+                        }.into_any(),
+                        FlagKind::Event => view! {
+                            <li class="event">{format!("│ {}: {}", zone.datetime(f.start_ms), f.text)}</li>
+                        }.into_any(),
                     }).collect_view()}
                     {t.note.clone().map(|n| view! { <li class="muted">{n}</li> })}
                 </ul>

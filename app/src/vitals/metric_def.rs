@@ -37,6 +37,7 @@ pub enum MetricId {
     PsiIoSomeAvg10,
     ContainersUnhealthy,
     ContainerWriteBps,
+    DiskCulpritBytes,
 }
 
 /// What a metric's label distinguishes, and the label name `/metrics` exports it under.
@@ -50,6 +51,8 @@ pub enum LabelKind {
     Process,
     /// One value per container.
     Container,
+    /// One value per thing that takes disk space (`docker_images`, `container_logs:api`).
+    Item,
 }
 
 impl LabelKind {
@@ -60,6 +63,7 @@ impl LabelKind {
             LabelKind::Mountpoint => "mountpoint",
             LabelKind::Process => "process",
             LabelKind::Container => "container",
+            LabelKind::Item => "item",
         }
     }
 }
@@ -86,6 +90,7 @@ pub enum ThresholdKey {
 pub enum Source {
     Vitals,
     Docker,
+    Maintenance,
 }
 
 /// Everything Steward knows about one metric.
@@ -129,7 +134,7 @@ const fn def(
 
 use LabelKind as L;
 use MetricId as M;
-use Source::{Docker, Vitals};
+use Source::{Docker, Maintenance, Vitals};
 use ThresholdKey as T;
 
 /// The metric table, in the order the vitals collector reports them.
@@ -162,6 +167,7 @@ pub const METRICS: &[MetricDef] = &[
     def(M::PsiIoSomeAvg10, "psi_io_some_avg10", "I/O pressure", Unit::Percent, L::None, Some(T::PsiSomeAvg10), "steward_psi_io_some_avg10", Vitals),
     def(M::ContainersUnhealthy, "containers_unhealthy", "Unhealthy containers", Unit::Count, L::None, None, "steward_containers_unhealthy", Docker),
     def(M::ContainerWriteBps, "container_write_bps", "Container block writes", Unit::BytesPerSecond, L::Container, None, "steward_container_block_write_bytes_per_second", Docker),
+    def(M::DiskCulpritBytes, "disk_culprit_bytes", "Disk use by item", Unit::Bytes, L::Item, None, "steward_disk_item_bytes", Maintenance),
 ];
 
 impl MetricId {

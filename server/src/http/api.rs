@@ -122,7 +122,34 @@ pub async fn trend_for(
         }
     };
     trend.source_down = source_down(&state.hub.overview().collectors, source);
+    if name == "disk" {
+        mark_cleanups(&mut trend, &state.maintenance);
+    }
     Ok(trend)
+}
+
+/// The disk trend names what grows fastest and marks each cleanup run (from the maintenance
+/// state in memory: no I/O on the request path).
+fn mark_cleanups(trend: &mut app::trends::Trend, m: &crate::maintenance::Maintenance) {
+    trend.growth = app::maintenance::growth::summary(&m.culprits());
+    let snap = m.snapshot();
+    for r in snap.cleanups.iter().rev() {
+        if !(trend.start_ms..=trend.end_ms).contains(&r.started_ms) {
+            continue;
+        }
+        trend.flags.push(app::trends::TrendFlag {
+            start_ms: r.started_ms,
+            end_ms: r.ended_ms.unwrap_or(r.started_ms),
+            series: String::new(),
+            text: format!(
+                "cleanup ({}, {}) freed {}",
+                r.trigger.as_str(),
+                r.result.as_str(),
+                app::shared::format::bytes_binary(r.freed_bytes as f64)
+            ),
+            kind: app::trends::FlagKind::Event,
+        });
+    }
 }
 
 /// The trend's collector in error, in words with since when (its last success).
@@ -134,6 +161,7 @@ fn source_down(
     let (name, what) = match source {
         Source::Docker => (crate::docker::collector::NAME, "Docker"),
         Source::Vitals => (crate::vitals::collector::NAME, "the vitals collector"),
+        Source::Maintenance => (crate::maintenance::NAME, "the maintenance collector"),
     };
     let status = collectors
         .iter()

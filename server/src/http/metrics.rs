@@ -52,6 +52,22 @@ fn render_maintenance(out: &mut String, m: &crate::maintenance::Maintenance) {
     for (status, n) in counts {
         let _ = writeln!(out, "steward_jobs{{status=\"{status}\"}} {n}");
     }
+    let culprits = m.culprits();
+    if !culprits.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP steward_disk_item_bytes Disk space taken by each item Steward can name (images, logs, folders).\n\
+             # TYPE steward_disk_item_bytes gauge"
+        );
+        for c in culprits {
+            let item = escape(&c.key);
+            let _ = writeln!(
+                out,
+                "steward_disk_item_bytes{{item=\"{item}\"}} {}",
+                c.bytes
+            );
+        }
+    }
     if let Some(r) = snap.last_successful_cleanup() {
         let _ = writeln!(
             out,

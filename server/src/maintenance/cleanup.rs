@@ -50,7 +50,7 @@ impl Ctx {
 
     /// Used bytes of the recorded filesystem, as `df` counts them.
     pub fn disk_used_bytes(&self) -> Option<u64> {
-        let st = rustix::fs::statvfs(&self.host_path(&self.disk_mount)).ok()?;
+        let st = rustix::fs::statvfs(self.host_path(&self.disk_mount)).ok()?;
         Some(st.f_blocks.saturating_sub(st.f_bfree) * st.f_frsize)
     }
 }

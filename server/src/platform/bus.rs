@@ -82,6 +82,12 @@ pub enum Event {
         host: HostId,
         state: Arc<app::maintenance::Maintenance>,
     },
+    /// A sample of what takes the disk (for history: one series per item).
+    DiskUsage {
+        host: HostId,
+        at_ms: i64,
+        items: Arc<Vec<app::maintenance::Culprit>>,
+    },
     /// A control action finished.
     Action {
         host: HostId,
@@ -110,6 +116,7 @@ impl Event {
                     .filter(|c| c.block_write_rate.is_some_and(f64::is_finite))
                     .count() as u64
             }
+            Event::DiskUsage { items, .. } => items.len() as u64,
             _ => 0,
         }
     }

@@ -122,6 +122,17 @@ fn samples_of(event: &Event) -> Option<(HostId, Vec<Sample>)> {
             at_ms,
             ..
         } => Some((host.clone(), samples_from_containers(items, *at_ms))),
+        Event::DiskUsage { host, at_ms, items } => Some((
+            host.clone(),
+            items
+                .iter()
+                .map(|c| Sample {
+                    series: MetricId::DiskCulpritBytes.series_key(Some(&c.key)),
+                    ts_ms: *at_ms,
+                    value: c.bytes as f64,
+                })
+                .collect(),
+        )),
         _ => None,
     }
 }
