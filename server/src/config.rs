@@ -819,6 +819,39 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_the_defaults() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n")
+            .expect("README has the config example")
+            + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let example = parse(&readme[start..end]).expect("the README's example parses");
+        assert_eq!(example.maintenance, Config::default().maintenance);
+        assert_eq!(example.docker, Config::default().docker);
+    }
+
+    #[test]
+    fn maintenance_settings_are_checked() {
+        let e = parse("[maintenance]\ncleanup_schedule = \"every night\"\n").unwrap_err();
+        assert!(
+            e.to_string().contains("maintenance.cleanup_schedule"),
+            "{e}"
+        );
+        let e = parse("[[maintenance.cleanup]]\nkind = \"command\"\nname = \"x\"\ncommand = [\"rm\", \"-rf\", \"/\"]\n").unwrap_err();
+        assert!(e.to_string().contains("absolute program path"), "{e}");
+        let e = parse("[[maintenance.cleanup]]\nkind = \"images\"\n").unwrap_err();
+        assert!(e.to_string().contains("older_than_days"), "{e}");
+        let e = parse("[[maintenance.cleanup]]\nkind = \"apt_cache\"\n[[maintenance.cleanup]]\nkind = \"apt_cache\"\n").unwrap_err();
+        assert!(e.to_string().contains("two steps"), "{e}");
+        let ok = parse("[maintenance]\ncleanup_schedule = \"30 3 * * *\"\ncleanup = [{ kind = \"journal\", max_bytes = 1000 }]\n").unwrap();
+        assert_eq!(
+            ok.maintenance.cleanup,
+            vec![CleanupStep::Journal { max_bytes: 1000 }]
+        );
+    }
+
+    #[test]
     fn empty_file_is_the_defaults() {
         assert_eq!(parse("").unwrap(), Config::default());
     }
