@@ -107,6 +107,10 @@ pub struct Maintenance {
     /// Where the disk culprits' past samples are read (their growth).
     history: Option<Arc<crate::store::history::HistoryStore>>,
     culprits: Mutex<Vec<app::maintenance::Culprit>>,
+    /// slug → (job id, token digest): a ping is checked without a database read. Changed in
+    /// the same call that changes the database, so a rotated token stops at once; a slug not
+    /// here (created by another process) is looked up in the database.
+    tokens: std::sync::RwLock<HashMap<String, (i64, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -138,6 +142,7 @@ impl Maintenance {
             cleanup_schedule,
             history: None,
             culprits: Mutex::default(),
+            tokens: std::sync::RwLock::default(),
         }
     }
 
@@ -312,6 +317,9 @@ impl Maintenance {
             Some(Err(f)) => findings.push(f),
             None => {}
         }
+        self.load_tokens()
+            .await
+            .map_err(|e| format!("storage: {e}"))?;
         let zone = schedule::host_zone();
         let mut jobs = Vec::new();
         for hb in self
@@ -350,6 +358,8 @@ impl Maintenance {
             jobs.push(cleanup_row(s, &cleanups, next_cleanup));
         }
         jobs.extend(discovered);
+        // Problems first; the order within a status stays (heartbeats, cleanup, discovered).
+        jobs.sort_by_key(|j| j.status.rank());
         let problems: Vec<String> = findings
             .iter()
             .map(|f| format!("{}: {}", f.origin, f.message))
@@ -373,6 +383,7 @@ impl Maintenance {
             findings,
             as_of_ms: now,
             culprits: self.culprits(),
+            partial: None,
         };
         *lock(&self.snapshot) = Arc::new(snapshot);
         Ok(problems)
@@ -401,6 +412,15 @@ impl Maintenance {
         }
     }
 
+    async fn load_tokens(&self) -> Result<(), sqlx::Error> {
+        let all = self.store.tokens().await?;
+        *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = all
+            .into_iter()
+            .map(|(slug, id, digest)| (slug, (id, digest)))
+            .collect();
+        Ok(())
+    }
+
     /// Records a ping from a job (its token checked against the stored digest).
     pub async fn ping(
         &self,
@@ -426,8 +446,19 @@ impl Maintenance {
             return Err(refused("no job token (Authorization: Bearer)"));
         };
         let digest = crate::auth::password::token_digest(token);
-        let Some(id) = self.store.job_by_token(slug, &digest).await? else {
-            return Err(refused("unknown job or wrong token"));
+        let cached = self
+            .tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(slug)
+            .cloned();
+        let id = match cached {
+            Some((id, known)) if crate::auth::password::same_secret(&known, &digest) => id,
+            Some(_) => return Err(refused("unknown job or wrong token")),
+            None => match self.store.job_by_token(slug, &digest).await? {
+                Some(id) => id,
+                None => return Err(refused("unknown job or wrong token")),
+            },
         };
         let log = (!body.trim().is_empty()).then_some(body);
         self.store
@@ -483,6 +514,7 @@ impl Maintenance {
         if !created {
             return Err(MaintenanceError::Exists(slug.into()));
         }
+        self.load_tokens().await?;
         let detail = format!("schedule {:?}, grace {grace} s", job.schedule);
         self.audited(user, Action::JobCreate, slug, Some(&detail))
             .await;
@@ -503,6 +535,7 @@ impl Maintenance {
         {
             return Err(MaintenanceError::UnknownJob(slug.into()));
         }
+        self.load_tokens().await?;
         self.audited(user, Action::JobRotate, slug, None).await;
         Ok(JobToken {
             slug: slug.into(),
@@ -511,6 +544,11 @@ impl Maintenance {
     }
 
     pub async fn delete(&self, user: &str, slug: &str) -> Result<(), MaintenanceError> {
+        // Out of the cache first: no ping is accepted for it from here on.
+        self.tokens
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(slug);
         if !self.store.delete_job(slug).await? {
             return Err(MaintenanceError::UnknownJob(slug.into()));
         }

@@ -62,6 +62,19 @@ impl JobStatus {
         }
     }
 
+    /// The table's order: problems first, jobs that report next, discovered ones last.
+    pub fn rank(self) -> u8 {
+        match self {
+            JobStatus::Failed => 0,
+            JobStatus::Missed => 1,
+            JobStatus::Late => 2,
+            JobStatus::Running => 3,
+            JobStatus::Ok => 4,
+            JobStatus::Waiting => 5,
+            JobStatus::Unmonitored => 6,
+        }
+    }
+
     /// Whether the overview should name the job as a problem.
     pub fn is_problem(self) -> bool {
         matches!(self, JobStatus::Missed | JobStatus::Failed)
@@ -235,7 +248,13 @@ pub struct Maintenance {
     pub as_of_ms: i64,
     /// Disk use broken down by what Steward can name, largest first.
     pub culprits: Vec<Culprit>,
+    /// Set when only the first jobs are here ([`Maintenance::first_rows`]): how many there are.
+    #[serde(default)]
+    pub partial: Option<usize>,
 }
+
+/// How many jobs the server renders before the browser fetches the rest.
+pub const PAGE_JOBS: usize = 50;
 
 /// How many cleanup runs the page carries (the sparkline shows the last 30).
 pub const CLEANUP_HISTORY: usize = 30;
@@ -246,6 +265,20 @@ impl Maintenance {
         self.cleanups.iter().find(|r| {
             matches!(r.result, RunResult::Ok | RunResult::Partial) && r.ended_ms.is_some()
         })
+    }
+
+    /// The first `n` jobs (problems first), each with its latest run only, for the first
+    /// render; the browser fetches the whole list once loaded (as the container page does).
+    pub fn first_rows(&self, n: usize) -> Maintenance {
+        let mut m = self.clone();
+        if m.jobs.len() > n {
+            m.partial = Some(m.jobs.len());
+            m.jobs.truncate(n);
+        }
+        for j in &mut m.jobs {
+            j.runs.truncate(1);
+        }
+        m
     }
 
     /// Jobs the overview should name: missed or failed.
@@ -364,6 +397,47 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(m.last_successful_cleanup().map(|r| r.id), Some(1));
+    }
+
+    #[test]
+    fn first_rows_keep_the_first_jobs_with_their_latest_run() {
+        let job = |slug: &str| Job {
+            slug: slug.into(),
+            name: slug.into(),
+            source: JobSource::Heartbeat,
+            schedule: None,
+            schedule_words: None,
+            command: None,
+            user: None,
+            origin: None,
+            grace_secs: None,
+            next_run_ms: None,
+            status: JobStatus::Ok,
+            reason: String::new(),
+            runs: (0..3)
+                .map(|id| JobRun {
+                    id,
+                    started_ms: None,
+                    ended_ms: Some(id),
+                    result: RunResult::Ok,
+                    exit_code: None,
+                    log_tail: None,
+                })
+                .collect(),
+            freed_bytes: None,
+        };
+        let m = Maintenance {
+            jobs: vec![job("a"), job("b"), job("c")],
+            ..Default::default()
+        };
+        let first = m.first_rows(2);
+        assert_eq!(first.partial, Some(3));
+        assert_eq!(first.jobs.len(), 2);
+        assert!(first
+            .jobs
+            .iter()
+            .all(|j| j.runs.len() == 1 && j.runs[0].id == 0));
+        assert_eq!(m.first_rows(5).partial, None);
     }
 
     #[test]

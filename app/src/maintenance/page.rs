@@ -17,7 +17,8 @@ const REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[component]
 pub fn MaintenancePage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_maintenance());
+    // The server renders the first jobs with their latest run; the browser then fetches all.
+    let data = Resource::new(|| (), |_| get_maintenance(true));
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -41,7 +42,7 @@ fn Panel(initial: Maintenance) -> impl IntoView {
     let refresh_error = RwSignal::new(None::<String>);
     let refresh = move || {
         leptos::task::spawn_local(async move {
-            match get_maintenance().await {
+            match get_maintenance(false).await {
                 Ok(next) => {
                     data.set(next);
                     refresh_error.set(None);
@@ -51,8 +52,13 @@ fn Panel(initial: Maintenance) -> impl IntoView {
         })
     };
     #[cfg(feature = "hydrate")]
-    if let Ok(h) = set_interval_with_handle(refresh, REFRESH) {
-        on_cleanup(move || h.clear());
+    {
+        if data.with_untracked(|d| d.partial.is_some() || !d.jobs.is_empty()) {
+            refresh();
+        }
+        if let Ok(h) = set_interval_with_handle(refresh, REFRESH) {
+            on_cleanup(move || h.clear());
+        }
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = REFRESH;
@@ -78,6 +84,9 @@ fn Panel(initial: Maintenance) -> impl IntoView {
                 <CulpritList culprits=Signal::derive(move || data.with(|d| d.culprits.clone()))/>
             </div>
             <h3>"Scheduled jobs"</h3>
+            {move || data.with(|d| d.partial.map(|n| view! {
+                <p class="muted" data-testid="jobs-partial">{format!("Showing the first {} of {n} jobs; the rest load with the page…", d.jobs.len())}</p>
+            }))}
             <JobTable data=data.into() admin=admin csrf=csrf changed=changed/>
             <Show when=move || admin.get()>
                 <NewJob csrf=csrf changed=changed/>

@@ -68,6 +68,17 @@ impl MaintenanceStore {
         Self { pool }
     }
 
+    /// Every job's slug, id and token digest (the ping check's cache).
+    pub async fn tokens(&self) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT slug, id, token_digest FROM heartbeat_jobs")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
     pub async fn jobs(&self) -> Result<Vec<HeartbeatJob>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, slug, name, schedule, grace_secs, created_ms FROM heartbeat_jobs ORDER BY slug",
@@ -172,9 +183,11 @@ impl MaintenanceStore {
         }
         let result = if ping == Ping::Ok { "ok" } else { "failed" };
         let updated = sqlx::query(
+            // Only the job's latest run can be the open one: one index probe, however many
+            // runs the job has (a scan for any running row grew with every ping).
             "UPDATE job_runs SET ended_ms = ?, result = ?, exit_code = ?, log_tail = COALESCE(?, log_tail)
-             WHERE id = (SELECT id FROM job_runs WHERE job_id = ? AND result = 'running' AND started_ms >= ?
-                         ORDER BY id DESC LIMIT 1)",
+             WHERE id = (SELECT id FROM job_runs WHERE job_id = ? ORDER BY id DESC LIMIT 1)
+               AND result = 'running' AND started_ms >= ?",
         )
         .bind(at_ms)
         .bind(result)
