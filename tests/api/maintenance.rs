@@ -640,3 +640,47 @@ async fn cleanup_prunes_real_docker_as_the_dry_run_promised() {
         trend["growth"]
     );
 }
+
+#[tokio::test]
+async fn a_scheduled_cleanup_runs_the_same_steps_on_its_schedule() {
+    // Every minute: the first run comes within 60 s of the start (the test waits up to 75 s).
+    let app = spawn_app(|c, dir| {
+        let marker = dir.join("scheduled-ran");
+        c.maintenance.cleanup_schedule = "* * * * *".into();
+        c.maintenance.cleanup = vec![CleanupStep::Command {
+            name: "mark".into(),
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("touch {}", marker.display()),
+            ],
+        }];
+    })
+    .await;
+    let m = app
+        .wait_json("/api/v1/maintenance", Duration::from_secs(10), |m| {
+            job(m, "steward-cleanup").is_some()
+        })
+        .await;
+    let row = job(&m, "steward-cleanup").unwrap();
+    assert_eq!(row["source"], "cleanup");
+    assert_eq!(row["schedule"], "* * * * *");
+    assert!(row["next_run_ms"].as_i64().is_some());
+    let m = app
+        .wait_json("/api/v1/maintenance", Duration::from_secs(75), |m| {
+            m["cleanups"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|r| r["trigger"] == "scheduled" && r["result"] == "ok")
+            })
+        })
+        .await;
+    let run = m["cleanups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["trigger"] == "scheduled")
+        .unwrap();
+    assert_eq!(run["actor"], "schedule");
+    assert_eq!(run["steps"][0]["name"], "mark");
+    assert!(app.dir.path().join("scheduled-ran").exists());
+}
