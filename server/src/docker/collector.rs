@@ -46,14 +46,16 @@ impl DockerHandle {
         &self.host
     }
 
-    /// The connected client, connecting first if needed.
+    /// The connected client, connecting first if needed. The lock is not held while
+    /// connecting: with a hung engine each connect waits out its timeout, and callers (the
+    /// collector's round, an action, the disk sampler) must not queue behind each other's
+    /// attempts. Two callers may connect at once; the last one's client is kept.
     pub async fn get(&self) -> Result<DockerClient, DockerError> {
-        let mut slot = self.client.lock().await;
-        if let Some(c) = slot.as_ref() {
+        if let Some(c) = self.client.lock().await.as_ref() {
             return Ok(c.clone());
         }
         let c = DockerClient::connect(&self.host, self.timeout).await?;
-        *slot = Some(c.clone());
+        *self.client.lock().await = Some(c.clone());
         Ok(c)
     }
 
