@@ -7,6 +7,7 @@ pub mod error;
 pub mod guard;
 pub mod maintenance;
 pub mod metrics;
+pub mod progress;
 pub mod serve;
 
 use std::sync::Arc;

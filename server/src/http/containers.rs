@@ -236,29 +236,12 @@ async fn job_events(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ActionError> {
     let (past, rx) = state.actions.subscribe(&id)?;
-    // After the events so far, follow the job live until (and including) its `done` event.
-    let live = futures::stream::unfold(rx, |rx| async move {
-        let mut rx = rx?;
-        loop {
-            match rx.recv().await {
-                Ok(e) => {
-                    let done = e.phase == app::containers::JobPhase::Done;
-                    return Some((e, (!done).then_some(rx)));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
-    let stream = futures::stream::iter(past)
-        .chain(live)
-        .map(|e| {
-            Ok(Event::default()
-                .json_data(&e)
-                .unwrap_or_else(|_| Event::default().comment("bad event")))
-        })
-        .take_until(state.shutdown.clone().cancelled_owned());
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(super::progress::stream(
+        past,
+        rx,
+        |e| e.phase == app::containers::JobPhase::Done,
+        state.shutdown.clone(),
+    ))
 }
 
 #[derive(Deserialize)]

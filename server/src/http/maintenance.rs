@@ -7,11 +7,11 @@ use app::maintenance::{CleanupPlan, JobToken, Maintenance, StepPhase, Trigger};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use serde::Deserialize;
 
 use super::AppState;
@@ -253,29 +253,12 @@ async fn events(
     Path(run): Path<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, MaintenanceError> {
     let (past, rx) = state.maintenance.subscribe(run)?;
-    let live = futures::stream::unfold(rx, |rx| async move {
-        let mut rx = rx?;
-        loop {
-            match rx.recv().await {
-                Ok(e) => {
-                    let done = e.phase == StepPhase::Finished;
-                    return Some((e, (!done).then_some(rx)));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    });
-    let finished = past.iter().any(|e| e.phase == StepPhase::Finished);
-    let stream = futures::stream::iter(past)
-        .chain(live.take_while(move |_| futures::future::ready(!finished)))
-        .map(|e| {
-            Ok(Event::default()
-                .json_data(&e)
-                .unwrap_or_else(|_| Event::default().comment("bad event")))
-        })
-        .take_until(state.shutdown.clone().cancelled_owned());
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(super::progress::stream(
+        past,
+        rx,
+        |e| e.phase == StepPhase::Finished,
+        state.shutdown.clone(),
+    ))
 }
 
 #[cfg(test)]
