@@ -41,6 +41,9 @@ use store::{HeartbeatJob, MaintenanceStore, Ping};
 pub const NAME: &str = "maintenance";
 /// Woken refreshes are at least this far apart, so a burst of pings costs one refresh.
 const REFRESH_GAP: Duration = Duration::from_secs(1);
+/// Reports kept per heartbeat job, and dry runs kept (older ones go at each refresh).
+const RUNS_KEPT: usize = 1000;
+const DRY_RUNS_KEPT: usize = 50;
 /// A start and its end are paired when the end comes within this long.
 const OPEN_RUN_MS: i64 = 7 * 24 * 3_600_000;
 
@@ -318,6 +321,10 @@ impl Maintenance {
             None => {}
         }
         self.load_tokens()
+            .await
+            .map_err(|e| format!("storage: {e}"))?;
+        self.store
+            .trim(RUNS_KEPT, DRY_RUNS_KEPT)
             .await
             .map_err(|e| format!("storage: {e}"))?;
         let zone = schedule::host_zone();

@@ -311,6 +311,29 @@ impl MaintenanceStore {
         Ok(row.as_ref().map(cleanup_from_row))
     }
 
+    /// Keeps each job's newest `keep` reports and the newest `keep_dry` dry runs; returns how
+    /// many rows went. Pings write a row each, so without this a chatty job (or a leaked
+    /// token) would grow the file without end.
+    pub async fn trim(&self, keep: usize, keep_dry: usize) -> Result<u64, sqlx::Error> {
+        let runs = sqlx::query(
+            "DELETE FROM job_runs WHERE id IN (
+               SELECT id FROM (
+                 SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n FROM job_runs
+               ) WHERE n > ?)",
+        )
+        .bind(keep as i64)
+        .execute(&self.pool)
+        .await?;
+        let dry = sqlx::query(
+            "DELETE FROM cleanup_runs WHERE dry_run = 1 AND id NOT IN (
+               SELECT id FROM cleanup_runs WHERE dry_run = 1 ORDER BY id DESC LIMIT ?)",
+        )
+        .bind(keep_dry as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(runs.rows_affected() + dry.rows_affected())
+    }
+
     /// Marks runs left `running` by a previous process as failed (Steward stopped mid-run).
     pub async fn close_abandoned(&self, now_ms: i64) -> Result<u64, sqlx::Error> {
         let r = sqlx::query(
@@ -345,6 +368,64 @@ fn cleanup_from_row(r: &sqlx::sqlite::SqliteRow) -> CleanupRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn trimming_keeps_each_jobs_newest_reports_and_the_newest_dry_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = crate::store::history::HistoryStore::open(&dir.path().join("t.db"))
+            .await
+            .unwrap();
+        let store = MaintenanceStore::new(history.pool().clone());
+        for (slug, digest) in [("a", "da"), ("b", "db")] {
+            let job = HeartbeatJob {
+                id: 0,
+                slug: slug.into(),
+                name: slug.into(),
+                schedule: "* * * * *".into(),
+                grace_secs: 60,
+                created_ms: 0,
+            };
+            assert!(store.create_job(&job, digest, "t").await.unwrap());
+        }
+        let a = store.job_by_token("a", "da").await.unwrap().unwrap();
+        let b = store.job_by_token("b", "db").await.unwrap().unwrap();
+        for t in 0..5 {
+            store.ping(a, Ping::Ok, t, None, None, 1).await.unwrap();
+        }
+        store.ping(b, Ping::Ok, 9, None, None, 1).await.unwrap();
+        let dry = CleanupRun {
+            id: 0,
+            started_ms: 0,
+            ended_ms: Some(1),
+            mode: "standard".into(),
+            trigger: Trigger::Manual,
+            actor: "t".into(),
+            disk_before_bytes: None,
+            disk_after_bytes: None,
+            freed_bytes: 0,
+            steps: vec![],
+            result: RunResult::Ok,
+            error: None,
+        };
+        for _ in 0..3 {
+            store.insert_cleanup(&dry, true).await.unwrap();
+        }
+        let mut real = dry.clone();
+        real.started_ms = 5;
+        store.insert_cleanup(&real, false).await.unwrap();
+        assert_eq!(store.trim(2, 1).await.unwrap(), 3 + 2);
+        let kept: Vec<Option<i64>> = store
+            .runs(a, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.ended_ms)
+            .collect();
+        assert_eq!(kept, [Some(4), Some(3)], "the newest two of a");
+        assert_eq!(store.runs(b, 10).await.unwrap().len(), 1, "b is untouched");
+        assert_eq!(store.cleanups(10).await.unwrap().len(), 1, "real runs stay");
+        assert_eq!(store.trim(2, 1).await.unwrap(), 0);
+    }
 
     #[test]
     fn tails_cut_at_character_boundaries() {
