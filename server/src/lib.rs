@@ -195,7 +195,6 @@ impl Application {
         let maintenance = Arc::new(
             maintenance::Maintenance::new(
                 config.maintenance.clone(),
-                config.paths.rootfs.clone(),
                 maintenance::store::MaintenanceStore::new(store.pool().clone()),
                 maintenance::cleanup::Ctx {
                     docker: docker.clone(),

@@ -95,7 +95,6 @@ pub struct PingCounters {
 
 pub struct Maintenance {
     config: MaintenanceConfig,
-    rootfs: std::path::PathBuf,
     store: MaintenanceStore,
     ctx: cleanup::Ctx,
     audit: AuditLog,
@@ -123,7 +122,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Maintenance {
     pub fn new(
         config: MaintenanceConfig,
-        rootfs: std::path::PathBuf,
         store: MaintenanceStore,
         ctx: cleanup::Ctx,
         audit: AuditLog,
@@ -132,7 +130,6 @@ impl Maintenance {
         let cleanup_schedule = config.cleanup_schedule.parse().ok();
         Self {
             config,
-            rootfs,
             store,
             ctx,
             audit,
@@ -283,7 +280,7 @@ impl Maintenance {
     /// the cleanup history. Returns the problems found (shown as a degraded status).
     async fn refresh(&self, next_cleanup: Option<i64>) -> Result<Vec<String>, String> {
         let now = now_ms();
-        let rootfs = self.rootfs.clone();
+        let rootfs = self.ctx.rootfs.clone();
         let marker = self.config.managed_marker.clone();
         let import_path = self.config.import_log.clone();
         let (mut discovered, mut findings, imported) = tokio::task::spawn_blocking(move || {

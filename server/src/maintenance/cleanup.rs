@@ -40,7 +40,7 @@ impl Ctx {
         self.rootfs.join(path.trim_start_matches('/'))
     }
 
-    async fn docker(&self) -> Result<DockerClient, String> {
+    pub(super) async fn docker(&self) -> Result<DockerClient, String> {
         let handle = self
             .docker
             .as_ref()
@@ -115,15 +115,14 @@ async fn image_candidates(c: &DockerClient, days: u64) -> Result<(u32, u64, Vec<
         .collect();
     let cutoff = cutoff_secs(days);
     let images = c.images().await.map_err(|e| e.to_string())?;
-    let sizes: std::collections::HashMap<&str, i64> =
-        images.iter().map(|i| (i.id.as_str(), i.size)).collect();
+    let own = own_bytes(&images);
     // A parent of another image keeps its layers when pruned (the engine only removes its
     // tag), so it frees nothing; the engine's prune skips untagged parents altogether.
     let parents: HashSet<&str> = images.iter().map(|i| i.parent_id.as_str()).collect();
     let mut n = 0;
     let mut bytes = 0u64;
     let mut names = Vec::new();
-    for image in &images {
+    for (image, own) in images.iter().zip(own) {
         let dangling = image.repo_tags.iter().all(|t| t == "<none>:<none>");
         if used.contains(&image.id)
             || parents.contains(image.id.as_str())
@@ -136,7 +135,7 @@ async fn image_candidates(c: &DockerClient, days: u64) -> Result<(u32, u64, Vec<
         let unique = if image.shared_size >= 0 {
             image.size - image.shared_size
         } else {
-            image.size - sizes.get(image.parent_id.as_str()).copied().unwrap_or(0)
+            own
         };
         n += 1;
         bytes += unique.max(0) as u64;
@@ -155,6 +154,17 @@ async fn image_candidates(c: &DockerClient, days: u64) -> Result<(u32, u64, Vec<
         });
     }
     Ok((n, bytes, names))
+}
+
+/// The bytes each image adds over its parent when the parent is in `images` (the list holds
+/// intermediate images too), else its whole size: its own layers.
+pub fn own_bytes(images: &[bollard::models::ImageSummary]) -> Vec<i64> {
+    let sizes: std::collections::HashMap<&str, i64> =
+        images.iter().map(|i| (i.id.as_str(), i.size)).collect();
+    images
+        .iter()
+        .map(|i| (i.size - sizes.get(i.parent_id.as_str()).copied().unwrap_or(0)).max(0))
+        .collect()
 }
 
 /// Stopped containers a prune with this age would remove, with their writable layers' size.

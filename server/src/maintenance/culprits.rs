@@ -152,16 +152,9 @@ pub async fn sample(
 }
 
 async fn docker_items(ctx: &Ctx) -> Result<Vec<(String, String, u64)>, String> {
-    let handle = ctx.docker.as_ref().ok_or("off")?;
-    let c = handle.get().await.map_err(|e| e.to_string())?;
+    let c = ctx.docker().await?;
     let images = c.images().await.map_err(|e| e.to_string())?;
-    let sizes: std::collections::HashMap<&str, i64> =
-        images.iter().map(|i| (i.id.as_str(), i.size)).collect();
-    // Each image's own layers: its size less its parent's (the list holds intermediates too).
-    let layers: i64 = images
-        .iter()
-        .map(|i| (i.size - sizes.get(i.parent_id.as_str()).copied().unwrap_or(0)).max(0))
-        .sum();
+    let layers: i64 = super::cleanup::own_bytes(&images).into_iter().sum();
     let mut out = vec![(
         "docker_images".to_string(),
         "Docker images".to_string(),
