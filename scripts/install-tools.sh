@@ -18,7 +18,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_packages=(pkg-config brotli)
 if [ "$mode" = test ]; then
-  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static)
+  # cmake and g++ build the real llama-server the model tests talk to (scripts/llama-server.sh).
+  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static cmake g++ python3 curl)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -69,5 +70,9 @@ fi
 if [ "$mode" = test ] && ! grep -qs "\"version\": \"$AXE_CORE_VERSION\"" "$root/tools/npm/node_modules/axe-core/package.json"; then
   log "installing axe-core $AXE_CORE_VERSION from npm (browser accessibility tests)"
   npm install --silent --no-audit --no-fund --prefix "$root/tools/npm" "axe-core@$AXE_CORE_VERSION" >/dev/null
+fi
+if [ "$mode" = test ]; then
+  # Cached outside the work tree by version: built once per machine (about 4 minutes).
+  "$root/scripts/llama-server.sh" >/dev/null
 fi
 log "tools ready"

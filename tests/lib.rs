@@ -4,6 +4,7 @@
 
 pub mod docker_engine;
 pub mod fuzz;
+pub mod model_servers;
 pub mod snapshot;
 
 use std::net::TcpListener;

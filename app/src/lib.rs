@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod containers;
 pub mod maintenance;
+pub mod models;
 pub mod overview;
 pub mod shared;
 pub mod trends;
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <a href="/trends">"Trends"</a>
                     <a href="/containers">"Containers"</a>
                     <a href="/maintenance">"Maintenance"</a>
+                    <a href="/models">"Models"</a>
                     <a href="/audit">"Audit"</a>
                 </nav>
                 // Labelled by the head script from the cookie (static here: nothing in the WASM).
@@ -106,6 +108,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=overview::page::OverviewPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("containers") view={Lazy::<containers::page::ContainersRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("maintenance") view={Lazy::<maintenance::page::MaintenanceRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("models") view={Lazy::<models::page::ModelsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("trends") view={Lazy::<trends::page::TrendsRoute>::new()}/>
                     <Route path=StaticSegment("audit") view={Lazy::<auth::audit_page::AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view={Lazy::<auth::login::LoginRoute>::new()}/>

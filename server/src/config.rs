@@ -365,6 +365,56 @@ impl Default for MaintenanceConfig {
     }
 }
 
+/// Model backends and GPUs (`[models]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Seconds between checks of every backend (1–3600, default 10).
+    pub interval_secs: u64,
+    /// Failed checks in a row that open a backend's circuit breaker (1–100, default 3).
+    pub breaker_failures: u32,
+    /// Seconds an open breaker waits before one probe (1–3600, default 30).
+    pub breaker_cool_off_secs: u64,
+    /// Read GPUs (NVIDIA through NVML, AMD through sysfs); default true.
+    pub gpus: bool,
+    /// The model servers, the one list every page, API and check reads (default none).
+    pub backends: Vec<ModelBackendConfig>,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 10,
+            breaker_failures: 3,
+            breaker_cool_off_secs: 30,
+            gpus: true,
+            backends: Vec::new(),
+        }
+    }
+}
+
+/// One model server (`[[models.backends]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelBackendConfig {
+    /// Its name on the page and in `/metrics` (1–64 of a-z, 0-9, - and _).
+    pub name: String,
+    /// `ollama`, `llamacpp`, `vllm` or `openai` (any other OpenAI-compatible server).
+    pub kind: app::models::BackendKind,
+    /// Its base URL, `http://` (`http://127.0.0.1:11434`).
+    pub url: String,
+    /// A file holding a bearer token sent with every call (default none).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Seconds one call may take (1–120, default 3); a check makes up to five calls at once.
+    #[serde(default = "default_backend_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_backend_timeout() -> u64 {
+    3
+}
+
 /// Sign-in and sessions (`[auth]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -470,6 +520,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub audit: AuditConfig,
     pub maintenance: MaintenanceConfig,
+    pub models: ModelsConfig,
 }
 
 impl Default for Config {
@@ -490,6 +541,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             audit: AuditConfig::default(),
             maintenance: MaintenanceConfig::default(),
+            models: ModelsConfig::default(),
         }
     }
 }
@@ -525,7 +577,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 39] = [
+        let bounded: [(&'static str, u64, u64, u64); 42] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -565,6 +617,9 @@ impl Config {
             ("maintenance.default_grace_secs", c.maintenance.default_grace_secs, 60, 7 * DAY),
             ("maintenance.ping_body_limit", c.maintenance.ping_body_limit, 1024, 1 << 20),
             ("maintenance.culprit_interval_secs", c.maintenance.culprit_interval_secs, 1, DAY),
+            ("models.interval_secs", c.models.interval_secs, 1, 3600),
+            ("models.breaker_failures", c.models.breaker_failures as u64, 1, 100),
+            ("models.breaker_cool_off_secs", c.models.breaker_cool_off_secs, 1, 3600),
         ];
         for (field, value, lo, hi) in bounded {
             if !(lo..=hi).contains(&value) {
@@ -601,12 +656,45 @@ impl Config {
             ));
         }
         self.validate_maintenance()?;
+        self.validate_models()?;
         self.thresholds.validate()?;
         Ok(())
     }
 }
 
 impl Config {
+    fn validate_models(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            field: "models.backends",
+            message,
+        };
+        let mut names = std::collections::HashSet::new();
+        for b in &self.models.backends {
+            if !app::maintenance::valid_slug(&b.name) {
+                return Err(invalid(format!(
+                    "backend name {:?}: use 1–64 of a-z, 0-9, - and _",
+                    b.name
+                )));
+            }
+            if !names.insert(b.name.as_str()) {
+                return Err(invalid(format!("two backends are named {:?}", b.name)));
+            }
+            if !b.url.starts_with("http://") {
+                return Err(invalid(format!(
+                    "backend {:?}: url must be an http:// URL (Steward's client has no TLS; model servers listen on loopback or a private network)",
+                    b.name
+                )));
+            }
+            if !(1..=120).contains(&b.timeout_secs) {
+                return Err(invalid(format!(
+                    "backend {:?}: timeout_secs must be between 1 and 120 (got {})",
+                    b.name, b.timeout_secs
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_maintenance(&self) -> Result<(), ConfigError> {
         let m = &self.maintenance;
         let invalid = |field, message: String| ConfigError::Invalid { field, message };

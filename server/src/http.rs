@@ -6,6 +6,7 @@ pub mod containers;
 pub mod error;
 pub mod guard;
 pub mod maintenance;
+pub mod models;
 pub mod metrics;
 pub mod progress;
 pub mod serve;
@@ -36,4 +37,5 @@ pub struct AppState {
     pub audit: crate::store::audit::AuditLog,
     pub actions: Arc<crate::docker::actions::Actions>,
     pub maintenance: Arc<crate::maintenance::Maintenance>,
+    pub models: Arc<crate::models::ModelsService>,
 }

@@ -43,6 +43,8 @@ struct HostState {
     score_memory: ScoreMemory,
     /// The latest maintenance state: cleanup runs (hygiene) and jobs that missed or failed.
     maintenance: Option<Arc<app::maintenance::Maintenance>>,
+    /// The latest models round: GPUs decide what LLM readiness scores.
+    models: Option<Arc<app::models::Models>>,
 }
 
 impl HostState {
@@ -72,6 +74,11 @@ impl HostState {
                 self.collectors.insert(status.name.clone(), status.clone());
             }
             Event::Maintenance { state, .. } => self.maintenance = Some(state.clone()),
+            Event::Models { state, .. } => {
+                self.collectors
+                    .insert(state.status.name.clone(), state.status.clone());
+                self.models = Some(state.clone());
+            }
             Event::ContainerEvents { .. } | Event::Action { .. } | Event::DiskUsage { .. } => {}
         }
     }
@@ -151,6 +158,7 @@ impl Hub {
             | Event::Status { host, .. }
             | Event::ContainerEvents { host, .. }
             | Event::Maintenance { host, .. }
+            | Event::Models { host, .. }
             | Event::DiskUsage { host, .. }
             | Event::Action { host, .. } => host,
         };
@@ -314,7 +322,16 @@ pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
         unhealthy_containers: Err(NO_CONTAINERS.into()),
         last_cleanup: Err(NO_CLEANUPS.into()),
         disk_mount: disk_mount.to_string(),
+        vram_free_bytes: None,
     }
+}
+
+/// Free VRAM when a GPU serves the models: a model backend is configured and some GPU reports
+/// its memory.
+fn vram_free(m: Option<&app::models::Models>) -> Option<f64> {
+    let m = m?;
+    let free: Vec<u64> = m.gpus.gpus().iter().filter_map(|g| g.vram_free_bytes()).collect();
+    (!m.backends.is_empty() && !free.is_empty()).then(|| free.iter().sum::<u64>() as f64)
 }
 
 /// The maintenance-hygiene input: the last cleanup that did something (ok or partial), its
@@ -343,6 +360,7 @@ fn build_overview(
     let mut inputs = score_inputs(vitals, disk_mount);
     inputs.unhealthy_containers = unhealthy_containers(host, docker);
     inputs.last_cleanup = last_cleanup(host.maintenance.as_deref(), now);
+    inputs.vram_free_bytes = vram_free(host.models.as_deref());
     let collectors: Vec<CollectorStatus> = host.collectors.values().cloned().collect();
     let containers = host.live_containers().map(|c| ContainerSummary::of(c));
     let mut score = score::compute(&inputs);

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod http;
 pub mod hub;
 pub mod maintenance;
+pub mod models;
 pub mod platform;
 pub mod store;
 pub mod trends;
@@ -211,6 +212,13 @@ impl Application {
         tasks.push(tokio::spawn(
             maintenance.clone().run_culprits(shutdown.clone()),
         ));
+        let models = Arc::new(models::ModelsService::new(
+            config.models.clone(),
+            config.paths.clone(),
+        ));
+        tasks.push(tokio::spawn(
+            models.clone().run(bus.clone(), shutdown.clone()),
+        ));
         let actions = Arc::new(docker::actions::Actions::new(
             hub.clone(),
             bus.clone(),
@@ -250,6 +258,7 @@ impl Application {
             audit,
             actions,
             maintenance,
+            models,
         };
         Ok(Self {
             listener,
@@ -332,6 +341,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::api::router())
         .merge(http::auth_routes::router())
         .merge(http::containers::router())
+        .merge(http::models::router())
         .merge(http::maintenance::router(
             state.config.maintenance.ping_body_limit as usize,
         ))

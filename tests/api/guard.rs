@@ -16,13 +16,15 @@ fn mutating_routes() -> Vec<(Method, String)> {
     let mut routes: Vec<(Method, String)> = server::http::containers::ACTIONS
         .iter()
         .chain(server::http::maintenance::ACTIONS)
+        .chain(&server::http::models::ACTIONS)
         .chain(USER_ACTIONS)
         .chain([&server::http::api::EXPLORE])
         .map(|p| {
             (
                 Method::POST,
                 p.replace("{id}", "some-container")
-                    .replace("{slug}", "some-job"),
+                    .replace("{slug}", "some-job")
+                    .replace("{backend}", "some-backend"),
             )
         })
         .collect();

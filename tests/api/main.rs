@@ -11,6 +11,7 @@ mod history;
 mod image;
 mod maintenance;
 mod metrics;
+mod models;
 mod pages;
 mod prometheus;
 mod vitals;

@@ -204,6 +204,7 @@ mod tests {
             unhealthy_containers: Ok(0),
             last_cleanup: Err("none".into()),
             disk_mount: "/".into(),
+            vram_free_bytes: None,
         };
         let mut vitals_status = CollectorStatus::starting("vitals");
         vitals_status.state = CollectorState::Ok;

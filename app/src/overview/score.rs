@@ -37,6 +37,9 @@ pub struct ScoreInputs {
     pub last_cleanup: Result<CleanupInfo, String>,
     /// The filesystem the disk dimension scores (the root filesystem unless configured).
     pub disk_mount: String,
+    /// Free VRAM of the GPUs, when a GPU serves the models: LLM readiness then scores it
+    /// instead of available RAM.
+    pub vram_free_bytes: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -347,27 +350,48 @@ pub fn compute(inputs: &ScoreInputs) -> Score {
             )
         }),
     );
-    let llm = dimension(
-        Spec {
-            id: DimensionId::LlmReadiness,
-            name: "LLM readiness",
-            max: 10,
-            bands: bands(&[
-                ("free RAM > 8 GB", 10),
-                ("free RAM > 4 GB", 7),
-                ("free RAM > 2 GB", 4),
-                ("free RAM ≤ 2 GB", 1),
-            ]),
-            series: Some(MetricId::MemAvailableBytes.name().into()),
-            source: "memory free for loading models: MemAvailable from /proc/meminfo, the seed's RAM bands",
-        },
-        inputs.mem_available_bytes.clone().map(|a| {
-            (
-                pick(&[a > 8.0 * GB, a > 4.0 * GB, a > 2.0 * GB]),
-                format!("{:.1} GB free for models", a / GB),
-            )
-        }),
-    );
+    let llm = match inputs.vram_free_bytes {
+        Some(free) => dimension(
+            Spec {
+                id: DimensionId::LlmReadiness,
+                name: "LLM readiness",
+                max: 10,
+                bands: bands(&[
+                    ("free VRAM > 8 GB", 10),
+                    ("free VRAM > 4 GB", 7),
+                    ("free VRAM > 2 GB", 4),
+                    ("free VRAM ≤ 2 GB", 1),
+                ]),
+                series: None,
+                source: "memory free for loading models: free VRAM of the GPUs (a GPU serves the models), the seed's bands",
+            },
+            Ok((
+                pick(&[free > 8.0 * GB, free > 4.0 * GB, free > 2.0 * GB]),
+                format!("{:.1} GB free VRAM for models", free / GB),
+            )),
+        ),
+        None => dimension(
+            Spec {
+                id: DimensionId::LlmReadiness,
+                name: "LLM readiness",
+                max: 10,
+                bands: bands(&[
+                    ("free RAM > 8 GB", 10),
+                    ("free RAM > 4 GB", 7),
+                    ("free RAM > 2 GB", 4),
+                    ("free RAM ≤ 2 GB", 1),
+                ]),
+                series: Some(MetricId::MemAvailableBytes.name().into()),
+                source: "memory free for loading models: MemAvailable from /proc/meminfo (no GPU serves the models), the seed's RAM bands",
+            },
+            inputs.mem_available_bytes.clone().map(|a| {
+                (
+                    pick(&[a > 8.0 * GB, a > 4.0 * GB, a > 2.0 * GB]),
+                    format!("{:.1} GB free RAM for models", a / GB),
+                )
+            }),
+        ),
+    };
 
     total(vec![cpu, memory, disk, service, maintenance, llm])
 }
@@ -405,6 +429,7 @@ mod tests {
                 freed_bytes: 1,
             }),
             disk_mount: "/".into(),
+            vram_free_bytes: None,
         }
     }
 
@@ -534,6 +559,7 @@ mod tests {
             unhealthy_containers: Err("no Docker".into()),
             last_cleanup: Err("no cleanup history".into()),
             disk_mount: "/".into(),
+            vram_free_bytes: None,
         };
         let s = compute(&inputs);
         assert_eq!((s.points, s.max_points, s.known), (47, 65, 4));
@@ -554,6 +580,7 @@ mod tests {
             unhealthy_containers: Err("d".into()),
             last_cleanup: Err("e".into()),
             disk_mount: "/".into(),
+            vram_free_bytes: None,
         };
         let s = compute(&inputs);
         assert_eq!(s.value, None);
@@ -570,6 +597,7 @@ mod tests {
             unhealthy_containers: Err("x".into()),
             last_cleanup: Err("y".into()),
             disk_mount: "/".into(),
+            vram_free_bytes: None,
         };
         assert_eq!(compute(&inputs).value, Some(25));
     }

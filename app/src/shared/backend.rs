@@ -24,6 +24,7 @@ pub trait Backend:
     + crate::trends::backend::TrendsBackend
     + crate::containers::backend::ContainersBackend
     + crate::maintenance::backend::MaintenanceBackend
+    + crate::models::backend::ModelsBackend
     + crate::auth::backend::AuditBackend
 {
 }
@@ -33,6 +34,7 @@ impl<T> Backend for T where
         + crate::trends::backend::TrendsBackend
         + crate::containers::backend::ContainersBackend
         + crate::maintenance::backend::MaintenanceBackend
+        + crate::models::backend::ModelsBackend
         + crate::auth::backend::AuditBackend
 {
 }

@@ -386,6 +386,36 @@ impl app::containers::backend::ContainersBackend for ServerBackend {
     }
 }
 
+#[async_trait::async_trait]
+impl app::models::backend::ModelsBackend for ServerBackend {
+    fn models(&self) -> app::models::Models {
+        crate::http::models::view(&self.state)
+    }
+
+    async fn check_load(
+        &self,
+        backend: &str,
+        model: &str,
+        context: Option<u64>,
+    ) -> Result<app::models::estimate::Verdict, BackendError> {
+        use crate::models::control::{ControlError, EstimateQuery};
+        let snapshot = crate::http::models::view(&self.state);
+        let q = EstimateQuery {
+            model: model.to_string(),
+            context,
+            kv_bytes: None,
+        };
+        self.state
+            .models
+            .check_load(&snapshot, backend, &q)
+            .await
+            .map_err(|e| match e {
+                ControlError::Backend(_) => BackendError::Unavailable(e.to_string()),
+                _ => BackendError::BadRequest(e.to_string()),
+            })
+    }
+}
+
 impl app::maintenance::backend::MaintenanceBackend for ServerBackend {
     fn maintenance(&self) -> app::maintenance::Maintenance {
         (*self.state.maintenance.snapshot()).clone()

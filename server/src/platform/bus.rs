@@ -88,6 +88,11 @@ pub enum Event {
         at_ms: i64,
         items: Arc<Vec<app::maintenance::Culprit>>,
     },
+    /// A models round: every backend, the GPUs and host memory as the models collector saw them.
+    Models {
+        host: HostId,
+        state: Arc<app::models::Models>,
+    },
     /// A control action finished.
     Action {
         host: HostId,

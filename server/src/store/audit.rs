@@ -365,6 +365,9 @@ pub enum Action {
     JobPing,
     /// A cleanup run (the dry run is recorded with the dry-run outcome).
     Cleanup,
+    /// A model loaded into or unloaded from a backend (the verdict in the detail).
+    ModelLoad,
+    ModelUnload,
     /// A request the guard refused (viewer, missing CSRF token, cross-site).
     Guard,
 }
@@ -386,6 +389,8 @@ impl Action {
             Action::JobDelete => "job-delete",
             Action::JobPing => "job-ping",
             Action::Cleanup => "cleanup",
+            Action::ModelLoad => "model-load",
+            Action::ModelUnload => "model-unload",
             Action::Guard => "guard",
         }
     }
