@@ -875,6 +875,8 @@ async fn axe_finds_no_serious_violation_on_any_page_or_dialog() {
     violations.extend(axe_violations(&c, &axe, "/trends").await);
     navigate(&c, "/audit", r#"[data-testid="audit"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/audit").await);
+    navigate(&c, "/models", r#"section.models [data-testid="memory-bar"]"#).await;
+    violations.extend(axe_violations(&c, &axe, "/models").await);
     navigate(&c, "/maintenance", r#"[data-testid="cleanup"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/maintenance").await);
     click(&c, r#"[data-testid="dry-run"]"#).await;
@@ -1806,4 +1808,125 @@ async fn maintenance_page_dry_run_then_a_confirmed_run_with_live_progress() {
         overflow[1]
     );
     c.close().await.unwrap();
+}
+
+/// The models panel against a real llama.cpp server (built from PyPI's sources, SmolLM2) and the
+/// Ollama stand-in (`steward_tests::model_servers`: Ollama cannot run here): cards with state and
+/// slots, the pre-load check's verdict in its dialog, a load confirmed there, and an unload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
+    use steward_tests::model_servers::{self, LlamaServer, SMALL};
+    let llama = LlamaServer::start(1024);
+    let ollama = model_servers::ollama().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[docker]\nenabled = false\n[models]\ninterval_secs = 1\n\
+         [[models.backends]]\nname = \"llama\"\nkind = \"llamacpp\"\nurl = \"{}\"\ntimeout_secs = 5\n\
+         [[models.backends]]\nname = \"ollama\"\nkind = \"ollama\"\nurl = \"{}\"\n",
+        llama.url, ollama.url
+    );
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("http://{addr}/login?next=%2Fmodels"))
+        .await
+        .unwrap();
+    sign_in_as_admin(&c).await;
+    eventually("both backends are up", Duration::from_secs(60), || async {
+        attr(&c, r#"[data-testid="backend-llama"]"#, "data-state").await == "ok"
+            && attr(&c, r#"[data-testid="backend-ollama"]"#, "data-state").await == "ok"
+    })
+    .await;
+    assert_eq!(
+        text(&c, r#"[data-testid="backend-llama"] [data-testid="slots"]"#).await,
+        "0/4 busy"
+    );
+    assert!(
+        text(&c, r#"[data-testid="backend-llama"] [data-testid="read-only"]"#)
+            .await
+            .starts_with("Read-only")
+    );
+    assert!(text(&c, r#"[data-testid="memory-bar"]"#)
+        .await
+        .contains("Models"));
+    assert!(text(&c, r#"[data-testid="gpu-none"]"#)
+        .await
+        .contains("GPU: none"));
+
+    // The pre-load check: the dialog shows the verdict with its numbers.
+    eventually("the check opens", Duration::from_secs(20), || async {
+        if let Ok(b) = c
+            .find(Locator::Css(
+                r#"[data-testid="backend-ollama"] [data-testid="check-load"]"#,
+            ))
+            .await
+        {
+            let _ = b.click().await;
+        }
+        c.find(Locator::Css(r#"dialog[open] [data-testid="preload-check"]"#))
+            .await
+            .is_ok()
+    })
+    .await;
+    c.find(Locator::Css(r#"[data-testid="preload-context"]"#))
+        .await
+        .unwrap()
+        .send_keys("4096")
+        .await
+        .unwrap();
+    click(&c, r#"[data-testid="preload-check"]"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(r#"[data-testid="verdict"][data-fit="fits"]"#))
+        .await
+        .expect("a verdict");
+    let verdict = text(&c, r#"[data-testid="verdict"]"#).await;
+    assert!(verdict.contains("Fits: needs ~"), "{verdict}");
+    assert!(verdict.contains("KV cache") && verdict.contains("94.4 MB"), "{verdict}");
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join("models-preload-390.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // Confirmed in the same dialog: loaded, measured, and on the card.
+    click(&c, r#"[data-testid="preload-confirm"]"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"[data-testid="preload-done"]"#))
+        .await
+        .expect("the load ends");
+    assert!(text(&c, r#"[data-testid="preload-done"]"#)
+        .await
+        .contains("measured"));
+    assert_eq!(ollama.loaded(), vec![SMALL.to_string()]);
+    click(&c, r#"dialog[open] .close-dialog"#).await;
+    eventually("the card lists the loaded model", Duration::from_secs(15), || async {
+        match c
+            .find(Locator::Css(r#"[data-testid="backend-ollama"] [data-testid="loaded"]"#))
+            .await
+        {
+            Ok(e) => e.text().await.unwrap_or_default().contains(SMALL),
+            Err(_) => false,
+        }
+    })
+    .await;
+    std::fs::write(shots.join("models-390.png"), c.screenshot().await.unwrap()).unwrap();
+    // The page fits the phone.
+    let overflow = c
+        .execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(overflow.as_i64().unwrap() <= 0, "wider than 390 px by {overflow}");
+
+    // Unload, confirmed in the browser's dialog.
+    click(&c, r#"[data-testid="backend-ollama"] [data-testid="unload"]"#).await;
+    c.accept_alert().await.unwrap();
+    eventually("the model is unloaded", Duration::from_secs(15), || async {
+        ollama.loaded().is_empty()
+            && c.find(Locator::Css(r#"[data-testid="backend-ollama"] [data-testid="loaded"]"#))
+                .await
+                .is_err()
+    })
+    .await;
+    drop(llama);
 }

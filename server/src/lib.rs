@@ -212,10 +212,10 @@ impl Application {
         tasks.push(tokio::spawn(
             maintenance.clone().run_culprits(shutdown.clone()),
         ));
-        let models = Arc::new(models::ModelsService::new(
-            config.models.clone(),
-            config.paths.clone(),
-        ));
+        let models = Arc::new(
+            models::ModelsService::new(config.models.clone(), config.paths.clone())
+                .with_store(store.pool().clone()),
+        );
         tasks.push(tokio::spawn(
             models.clone().run(bus.clone(), shutdown.clone()),
         ));

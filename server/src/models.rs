@@ -41,6 +41,8 @@ pub struct ModelsService {
     http: reqwest::Client,
     /// Ollama models' architectures from `/api/show`, by (backend, model).
     architectures: Mutex<std::collections::HashMap<(String, String), app::models::Architecture>>,
+    /// Where loads (estimate and measured memory) are kept; none in unit tests.
+    pool: Option<sqlx::SqlitePool>,
     /// Wakes a round at once (after a load or unload).
     wake: Arc<tokio::sync::Notify>,
     /// What past estimates missed by, per backend.
@@ -58,12 +60,67 @@ impl ModelsService {
             snapshot: Mutex::new(Arc::new(first)),
             architectures: Mutex::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            pool: None,
             errors: Mutex::default(),
             http: reqwest::Client::builder()
                 .pool_idle_timeout(Duration::from_secs(60))
                 .build()
                 .unwrap_or_default(),
         }
+    }
+
+    /// Keeps loads in this database and learns the estimate's error from the ones kept.
+    pub fn with_store(mut self, pool: sqlx::SqlitePool) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The learned error per backend from the last 50 loads each (at start).
+    async fn load_errors(&self) {
+        let Some(pool) = &self.pool else { return };
+        let rows: Result<Vec<(String, i64, i64)>, _> = sqlx::query_as(
+            "SELECT backend, estimated_bytes, measured_bytes FROM model_loads
+             WHERE id IN (SELECT id FROM model_loads m WHERE m.backend = model_loads.backend ORDER BY ts_ms DESC LIMIT 50)
+             ORDER BY ts_ms",
+        )
+        .fetch_all(pool)
+        .await;
+        match rows {
+            Ok(rows) => {
+                let mut errors = lock(&self.errors);
+                for (backend, estimated, measured) in rows {
+                    let next = app::models::estimate::learn(
+                        errors.get(&backend),
+                        estimated.max(0) as u64,
+                        measured.max(0) as u64,
+                    );
+                    errors.insert(backend, next);
+                }
+            }
+            Err(e) => tracing::warn!("models: could not read past loads: {e}"),
+        }
+    }
+
+    /// Records a load's estimate and measured memory.
+    pub(crate) async fn record_load(
+        &self,
+        row: (&str, &str, Option<u64>, u64, u64, &str),
+    ) -> Result<(), sqlx::Error> {
+        let Some(pool) = &self.pool else { return Ok(()) };
+        let (backend, model, context, estimated, measured, actor) = row;
+        sqlx::query(
+            "INSERT INTO model_loads (ts_ms, backend, model, context, estimated_bytes, measured_bytes, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(now_ms())
+        .bind(backend)
+        .bind(model)
+        .bind(context.map(|c| c as i64))
+        .bind(estimated as i64)
+        .bind(measured as i64)
+        .bind(actor)
+        .execute(pool)
+        .await
+        .map(|_| ())
     }
 
     /// The latest state (never waits for a backend).
@@ -111,6 +168,7 @@ impl ModelsService {
             .unwrap_or(1);
         // A check is at most two calls in a row (the first, then the rest at once).
         let round_timeout = Duration::from_secs(2 * slowest + 5);
+        self.load_errors().await;
         let interval = Duration::from_secs(self.config.interval_secs);
         let collector = ModelsCollector::new(self.clone());
         let service = self.clone();

@@ -237,8 +237,73 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
                 Vec::new(),
             )
         },
+        "model_latency" => per_label(
+            "model_latency",
+            "Model backend check latency",
+            "model_check_ms:",
+            MetricId::ModelCheckMs,
+            "1000 * steward_model_backend_check_seconds",
+            "backend",
+        ),
+        "model_queue" => per_label(
+            "model_queue",
+            "Model requests waiting",
+            "model_requests_waiting:",
+            MetricId::ModelRequestsWaiting,
+            "steward_model_backend_requests_waiting",
+            "backend",
+        ),
+        "model_tokens" => per_label(
+            "model_tokens",
+            "Generated tokens per second",
+            "model_tokens_per_s:",
+            MetricId::ModelTokensPerSecond,
+            "steward_model_backend_tokens_per_second",
+            "backend",
+        ),
+        "gpu_util" => per_label(
+            "gpu_util",
+            "GPU utilisation",
+            "gpu_util_pct:",
+            MetricId::GpuUtilPct,
+            "100 * steward_gpu_utilization_ratio",
+            "gpu",
+        ),
+        "gpu_vram" => per_label(
+            "gpu_vram",
+            "GPU memory used",
+            "gpu_vram_used_bytes:",
+            MetricId::GpuVramUsedBytes,
+            "steward_gpu_memory_used_bytes",
+            "gpu",
+        ),
         other => return Err(TrendError::Unknown(other.to_string())),
     })
+}
+
+/// A trend with one line per label of a stored prefix (a backend, a GPU), no projection.
+fn per_label(
+    name: &'static str,
+    title: &'static str,
+    prefix: &'static str,
+    metric: MetricId,
+    promql: &str,
+    prom_label: &'static str,
+) -> TrendDef {
+    TrendDef {
+        name,
+        title,
+        series: vec![SeriesDef {
+            stored: Stored::Prefix(prefix),
+            label: prom_label,
+            unit: metric.def().unit,
+            promql: format!("topk({MAX_SERIES}, {promql})"),
+            prom_label: Some(prom_label),
+        }],
+        levels: Vec::new(),
+        flag_limit_per_day: None,
+        project: false,
+    }
 }
 
 /// Keeps at most [`MAX_POINTS`] points, chosen by LTTB on the averages.
@@ -580,6 +645,8 @@ mod tests {
             ("containers", Source::Docker),
             ("container_io", Source::Docker),
             ("disk_items", Source::Maintenance),
+            ("model_queue", Source::Models),
+            ("gpu_vram", Source::Models),
         ] {
             assert_eq!(
                 definition(name, &config).unwrap().source(),
@@ -599,7 +666,7 @@ mod tests {
         let e = definition("rm -rf", &c).err().unwrap().to_string();
         assert!(
             e.contains(
-                "known trends: disk, memory, steal, io, containers, container_io, disk_items"
+                "known trends: disk, memory, steal, io, containers, container_io, disk_items, model_latency, model_queue, model_tokens, gpu_util, gpu_vram"
             ),
             "{e}"
         );

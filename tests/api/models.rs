@@ -130,6 +130,19 @@ async fn real_llama_server_slots_counters_memory_and_the_estimate_within_15_perc
     let body: serde_json::Value = r.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("read-only"), "{body}");
 
+    // History per backend: the latency and tokens/s trends have a line for each.
+    let t = app
+        .wait_json("/api/v1/trend/model_latency?range=1h", Duration::from_secs(15), |t| {
+            t["series"].as_array().is_some_and(|s| {
+                s.iter().any(|l| l["key"] == "model_check_ms:llama-8k" && !l["points"].as_array().unwrap().is_empty())
+            })
+        })
+        .await;
+    assert_eq!(t["source"], "sqlite");
+    app.wait_json("/api/v1/trend/model_tokens?range=1h", Duration::from_secs(15), |t| {
+        t["series"].as_array().is_some_and(|s| s.iter().any(|l| l["key"] == "model_tokens_per_s:llama-8k"))
+    })
+    .await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("steward_model_backend_up{backend=\"llama-8k\",kind=\"llamacpp\"} 1"), "{metrics}");
     assert!(metrics.contains("steward_model_backend_slots_busy{backend=\"llama-8k\""));
@@ -211,6 +224,17 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
     assert_eq!(b["loaded"][0]["name"], SMALL);
     assert_eq!(b["estimate_error"]["samples"], 1, "the panel learns from the load");
     assert!(b["models"][0]["last_used_ms"].is_i64());
+    // The load is kept with its estimate and measured size (the lesson survives a restart).
+    let store = server::store::history::HistoryStore::open(&app.db).await.unwrap();
+    let (estimated, measured): (i64, i64) = sqlx::query_as(
+        "SELECT estimated_bytes, measured_bytes FROM model_loads WHERE backend = 'ollama' AND model = ?",
+    )
+    .bind(SMALL)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(measured as u64, load["measured_bytes"].as_u64().unwrap());
+    assert_eq!(estimated as u64, load["verdict"]["estimate"]["total_bytes"].as_u64().unwrap());
     // A model that does not fit: the backend's refusal comes back as 502 with its words.
     let r = app
         .act(&admin, "/api/v1/models/ollama/load", Some(serde_json::json!({"model": HUGE})))

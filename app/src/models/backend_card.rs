@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 
 use crate::models::{BackendState, BreakerState, Control, ModelBackend};
-use crate::shared::format::{bytes, utc_datetime};
+use crate::shared::format::bytes;
+use crate::shared::zone::use_zone;
 
 fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
     v.map_or("—".into(), f)
@@ -20,6 +21,7 @@ pub fn BackendCard(
     unload: Callback<(String, String)>,
 ) -> impl IntoView {
     let b = backend;
+    let zone = use_zone();
     let state_class = match b.state {
         BackendState::Ok => "badge ok",
         BackendState::Degraded => "badge warn",
@@ -36,7 +38,7 @@ pub fn BackendCard(
         breaker.skipped_total
     );
     let retry = (breaker.state == BreakerState::Open)
-        .then(|| breaker.retry_at_ms.map(|t| format!("next probe {}", utc_datetime(t))))
+        .then(|| breaker.retry_at_ms.map(|t| format!("next probe {}", zone.datetime(t))))
         .flatten();
     let slots = match (b.slots_busy, b.slots_total) {
         (Some(busy), Some(total)) => format!("{busy}/{total} busy"),
@@ -66,7 +68,7 @@ pub fn BackendCard(
             <p class="muted breaker" data-testid="breaker" data-breaker=breaker.state.as_str()>{breaker_text}{retry.map(|r| format!(" · {r}"))}</p>
             {b.last_error.clone().map(|e| view! {
                 <p class="error" data-testid="backend-error">
-                    {format!("Last error{}: {e}", b.last_error_ms.map(|t| format!(" ({})", utc_datetime(t))).unwrap_or_default())}
+                    {format!("Last error{}: {e}", b.last_error_ms.map(|t| format!(" ({})", zone.datetime(t))).unwrap_or_default())}
                 </p>
             })}
             {(!b.problems.is_empty()).then(|| view! {
@@ -97,7 +99,7 @@ pub fn BackendCard(
                                     <span>{m.size_bytes.map_or("size unknown".into(), |s| bytes(s as f64))}</span>
                                     {m.vram_bytes.filter(|v| *v > 0).map(|v| format!(" · {} in VRAM", bytes(v as f64)))}
                                     {m.context_length.map(|c| format!(" · context {c}"))}
-                                    {m.expires_at_ms.map(|t| format!(" · unloads {}", utc_datetime(t)))}
+                                    {m.expires_at_ms.map(|t| format!(" · unloads {}", zone.datetime(t)))}
                                     <Show when=move || admin.get() && can_unload>
                                         {
                                             let (b1, m1) = (b1.clone(), m1.clone());
@@ -125,7 +127,7 @@ pub fn BackendCard(
                                     <strong>{m.name.clone()}</strong>" "
                                     <span>{m.size_bytes.map_or("size unknown".into(), |s| bytes(s as f64))}</span>
                                     {(!details.is_empty()).then(|| format!(" · {details}"))}
-                                    {m.last_used_ms.map(|t| format!(" · last used {}", utc_datetime(t)))}
+                                    {m.last_used_ms.map(|t| format!(" · last used {}", zone.datetime(t)))}
                                     <button class="small" data-testid="check-load" on:click=move |_| check.run((b1.clone(), m1.clone()))>"Check memory…"</button>
                                 </li>
                             }

@@ -10,6 +10,7 @@ use crate::models::memory_bar::MemoryBarView;
 use crate::models::preload::PreloadDialog;
 use crate::models::{Control, Gpu, GpuReport, Models};
 use crate::shared::format::bytes;
+use crate::trends::trend_chart::TrendChart;
 use crate::use_session;
 
 /// How often the browser asks for the latest round.
@@ -96,6 +97,9 @@ fn Panel(initial: Models) -> impl IntoView {
         });
     });
     let loaded = Callback::new(move |()| refresh());
+    let shape = Memo::new(move |_| {
+        data.with(|d| (!d.backends.is_empty(), !d.gpus.gpus().is_empty()))
+    });
     view! {
         <section class="models">
             <h2>"Models"</h2>
@@ -140,6 +144,21 @@ fn Panel(initial: Models) -> impl IntoView {
                     </div>
                 }.into_any()
             })}
+            // Rebuilt only when backends or GPUs appear or go, not on every refresh.
+            {move || { let (backends, gpus) = shape.get(); backends.then(|| {
+                view! {
+                    <h3>"History"</h3>
+                    <div class="trends" data-testid="model-history">
+                        <TrendChart name="model_tokens" range="1h"/>
+                        <TrendChart name="model_queue" range="1h"/>
+                        <TrendChart name="model_latency" range="1h"/>
+                        {gpus.then(|| view! {
+                            <TrendChart name="gpu_util" range="1h"/>
+                            <TrendChart name="gpu_vram" range="1h"/>
+                        })}
+                    </div>
+                }
+            })}}
             <PreloadDialog target=target can_load=can_load csrf=csrf loaded=loaded/>
         </section>
     }

@@ -38,6 +38,7 @@ pub fn value(v: f64, unit: Unit) -> String {
         Unit::Celsius => format!("{v:.0} °C"),
         Unit::Watts => format!("{v:.0} W"),
         Unit::TokensPerSecond => format!("{v:.1} tok/s"),
+        Unit::Milliseconds => format!("{v:.0} ms"),
     }
 }
 

@@ -155,6 +155,11 @@ pub const TREND_NAMES: &[&str] = &[
     "containers",
     "container_io",
     "disk_items",
+    "model_latency",
+    "model_queue",
+    "model_tokens",
+    "gpu_util",
+    "gpu_vram",
 ];
 
 /// The trend a score dimension's drill-down links to.

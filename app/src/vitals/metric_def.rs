@@ -38,6 +38,14 @@ pub enum MetricId {
     ContainersUnhealthy,
     ContainerWriteBps,
     DiskCulpritBytes,
+    ModelCheckMs,
+    ModelRequestsRunning,
+    ModelRequestsWaiting,
+    ModelTokensPerSecond,
+    GpuUtilPct,
+    GpuVramUsedBytes,
+    GpuTemperatureC,
+    GpuPowerW,
 }
 
 /// What a metric's label distinguishes, and the label name `/metrics` exports it under.
@@ -53,6 +61,10 @@ pub enum LabelKind {
     Container,
     /// One value per thing that takes disk space (`docker_images`, `container_logs:api`).
     Item,
+    /// One value per configured model backend.
+    Backend,
+    /// One value per GPU (its index).
+    Gpu,
 }
 
 impl LabelKind {
@@ -64,6 +76,8 @@ impl LabelKind {
             LabelKind::Process => "process",
             LabelKind::Container => "container",
             LabelKind::Item => "item",
+            LabelKind::Backend => "backend",
+            LabelKind::Gpu => "gpu",
         }
     }
 }
@@ -91,6 +105,7 @@ pub enum Source {
     Vitals,
     Docker,
     Maintenance,
+    Models,
 }
 
 /// Everything Steward knows about one metric.
@@ -134,7 +149,7 @@ const fn def(
 
 use LabelKind as L;
 use MetricId as M;
-use Source::{Docker, Maintenance, Vitals};
+use Source::{Docker, Maintenance, Models, Vitals};
 use ThresholdKey as T;
 
 /// The metric table, in the order the vitals collector reports them.
@@ -168,6 +183,14 @@ pub const METRICS: &[MetricDef] = &[
     def(M::ContainersUnhealthy, "containers_unhealthy", "Unhealthy containers", Unit::Count, L::None, None, "steward_containers_unhealthy", Docker),
     def(M::ContainerWriteBps, "container_write_bps", "Container block writes", Unit::BytesPerSecond, L::Container, None, "steward_container_block_write_bytes_per_second", Docker),
     def(M::DiskCulpritBytes, "disk_culprit_bytes", "Disk use by item", Unit::Bytes, L::Item, None, "steward_disk_item_bytes", Maintenance),
+    def(M::ModelCheckMs, "model_check_ms", "Backend check latency", Unit::Milliseconds, L::Backend, None, "steward_model_backend_check_seconds", Models),
+    def(M::ModelRequestsRunning, "model_requests_running", "Requests running", Unit::Count, L::Backend, None, "steward_model_backend_requests_running", Models),
+    def(M::ModelRequestsWaiting, "model_requests_waiting", "Requests waiting", Unit::Count, L::Backend, None, "steward_model_backend_requests_waiting", Models),
+    def(M::ModelTokensPerSecond, "model_tokens_per_s", "Generated tokens per second", Unit::TokensPerSecond, L::Backend, None, "steward_model_backend_tokens_per_second", Models),
+    def(M::GpuUtilPct, "gpu_util_pct", "GPU utilisation", Unit::Percent, L::Gpu, None, "steward_gpu_utilization_ratio", Models),
+    def(M::GpuVramUsedBytes, "gpu_vram_used_bytes", "GPU memory used", Unit::Bytes, L::Gpu, None, "steward_gpu_memory_used_bytes", Models),
+    def(M::GpuTemperatureC, "gpu_temperature_c", "GPU temperature", Unit::Celsius, L::Gpu, None, "steward_gpu_temperature_celsius", Models),
+    def(M::GpuPowerW, "gpu_power_w", "GPU power", Unit::Watts, L::Gpu, None, "steward_gpu_power_watts", Models),
 ];
 
 impl MetricId {

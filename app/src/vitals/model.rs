@@ -60,6 +60,8 @@ pub enum Unit {
     Watts,
     /// Generated tokens per second (model backends).
     TokensPerSecond,
+    /// Milliseconds (a backend check's latency).
+    Milliseconds,
 }
 
 /// One named reading of the host, with its status against its thresholds.

@@ -162,6 +162,7 @@ fn source_down(
         Source::Docker => (crate::docker::collector::NAME, "Docker"),
         Source::Vitals => (crate::vitals::collector::NAME, "the vitals collector"),
         Source::Maintenance => (crate::maintenance::NAME, "the maintenance collector"),
+        Source::Models => (crate::models::NAME, "the models collector"),
     };
     let status = collectors
         .iter()

@@ -129,6 +129,7 @@ async fn load(
     let result = state
         .models
         .load(
+            &user.username,
             &backend,
             &body.model,
             body.context,

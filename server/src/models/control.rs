@@ -155,6 +155,7 @@ impl ModelsService {
     /// took (`/api/ps`) and learns from the estimate. Returns the measured bytes.
     pub async fn load(
         &self,
+        actor: &str,
         backend: &str,
         model: &str,
         context: Option<u64>,
@@ -182,9 +183,18 @@ impl ModelsService {
             .find(|m| m.name == model)
             .and_then(|m| m.size_bytes);
         if let (Some(e), Some(m)) = (estimated, measured) {
-            let mut errors = super::lock(&self.errors);
-            let learned = estimate::learn(errors.get(backend), e, m);
-            errors.insert(backend.to_string(), learned);
+            {
+                let mut errors = super::lock(&self.errors);
+                let learned = estimate::learn(errors.get(backend), e, m);
+                errors.insert(backend.to_string(), learned);
+            }
+            if let Err(err) = self
+                .record_load((backend, model, context, e, m, actor))
+                .await
+            {
+                // The load happened; only its lesson is lost. Said, not hidden.
+                tracing::warn!(backend, model, "could not record the load: {err}");
+            }
         }
         Ok(measured)
     }

@@ -122,6 +122,9 @@ impl Event {
                     .count() as u64
             }
             Event::DiskUsage { items, .. } => items.len() as u64,
+            Event::Models { state, .. } => {
+                (4 * state.backends.len() + 4 * state.gpus.gpus().len()) as u64
+            }
             _ => 0,
         }
     }

@@ -133,8 +133,41 @@ fn samples_of(event: &Event) -> Option<(HostId, Vec<Sample>)> {
                 })
                 .collect(),
         )),
+        Event::Models { host, state } => Some((host.clone(), samples_from_models(state))),
         _ => None,
     }
+}
+
+/// Per backend: check latency, queue and tokens/s; per GPU: util, VRAM, temperature, power.
+/// Only what the round knew (a down backend writes its latency, not zeros).
+fn samples_from_models(m: &app::models::Models) -> Vec<Sample> {
+    let Some(ts_ms) = m.as_of_ms else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut push = |id: MetricId, label: &str, value: Option<f64>| {
+        if let Some(value) = value.filter(|v| v.is_finite()) {
+            out.push(Sample {
+                series: id.series_key(Some(label)),
+                ts_ms,
+                value,
+            });
+        }
+    };
+    for b in &m.backends {
+        push(MetricId::ModelCheckMs, &b.name, b.check_ms.map(|ms| ms as f64));
+        push(MetricId::ModelRequestsRunning, &b.name, b.requests_running);
+        push(MetricId::ModelRequestsWaiting, &b.name, b.requests_waiting);
+        push(MetricId::ModelTokensPerSecond, &b.name, b.tokens_per_s);
+    }
+    for g in m.gpus.gpus() {
+        let label = g.index.to_string();
+        push(MetricId::GpuUtilPct, &label, g.util_pct);
+        push(MetricId::GpuVramUsedBytes, &label, g.vram_used_bytes.map(|v| v as f64));
+        push(MetricId::GpuTemperatureC, &label, g.temperature_c);
+        push(MetricId::GpuPowerW, &label, g.power_w);
+    }
+    out
 }
 
 /// What the writer knows beyond the last write's result.
