@@ -46,7 +46,13 @@ impl LlamaServer {
         let model_path = dir.join("model.gguf");
         let child = Command::new(dir.join("bin/llama-server"))
             .args(["-m", model_path.to_str().unwrap(), "--host", "127.0.0.1"])
-            .args(["--port", &port.to_string(), "--metrics", "-c", &ctx.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--metrics",
+                "-c",
+                &ctx.to_string(),
+            ])
             .args(["-t", "1", "--no-webui"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -104,7 +110,13 @@ impl StandIn {
 
     /// Names of the models the Ollama stand-in holds.
     pub fn loaded(&self) -> Vec<String> {
-        self.state.lock().unwrap().loaded.iter().map(|(n, _)| n.clone()).collect()
+        self.state
+            .lock()
+            .unwrap()
+            .loaded
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 }
 
@@ -138,9 +150,14 @@ async fn gate(s: &Shared) -> Option<Response> {
     let mode = *s.mode.lock().unwrap();
     match mode {
         Mode::Ok => None,
-        Mode::Garbage => Some((StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response()),
+        Mode::Garbage => {
+            Some((StatusCode::OK, "<html><body>502 Bad Gateway</body></html>").into_response())
+        }
         Mode::Error500 => Some(
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "llama runner process has terminated: signal: killed"})))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "llama runner process has terminated: signal: killed"})),
+            )
                 .into_response(),
         ),
         Mode::Hang => {
@@ -235,29 +252,47 @@ pub async fn vllm() -> StandIn {
         state: Arc::default(),
     };
     let app = Router::new()
-        .route("/health", get(|State(s): State<Shared>| async move {
-            gate(&s).await.unwrap_or_else(|| StatusCode::OK.into_response())
-        }))
-        .route("/version", get(|State(s): State<Shared>| async move {
-            gate(&s).await.unwrap_or_else(|| Json(json!({"version": "0.6.3"})).into_response())
-        }))
-        .route("/v1/models", get(|State(s): State<Shared>| async move {
-            gate(&s).await.unwrap_or_else(|| Json(json!({"object": "list", "data": [{
+        .route(
+            "/health",
+            get(|State(s): State<Shared>| async move {
+                gate(&s)
+                    .await
+                    .unwrap_or_else(|| StatusCode::OK.into_response())
+            }),
+        )
+        .route(
+            "/version",
+            get(|State(s): State<Shared>| async move {
+                gate(&s)
+                    .await
+                    .unwrap_or_else(|| Json(json!({"version": "0.6.3"})).into_response())
+            }),
+        )
+        .route(
+            "/v1/models",
+            get(|State(s): State<Shared>| async move {
+                gate(&s).await.unwrap_or_else(|| {
+                    Json(json!({"object": "list", "data": [{
                 "id": "meta-llama/Llama-3.1-8B-Instruct", "object": "model", "created": 1732000000,
                 "owned_by": "vllm", "root": "meta-llama/Llama-3.1-8B-Instruct", "parent": null,
-                "max_model_len": 8192}]})).into_response())
-        }))
-        .route("/metrics", get(|State(s): State<Shared>| async move {
-            if let Some(r) = gate(&s).await {
-                return r;
-            }
-            let n = {
-                let mut st = s.state.lock().unwrap();
-                st.scrapes += 1;
-                st.scrapes
-            };
-            let m = r#"model_name="meta-llama/Llama-3.1-8B-Instruct""#;
-            format!(
+                "max_model_len": 8192}]}))
+                    .into_response()
+                })
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(s): State<Shared>| async move {
+                if let Some(r) = gate(&s).await {
+                    return r;
+                }
+                let n = {
+                    let mut st = s.state.lock().unwrap();
+                    st.scrapes += 1;
+                    st.scrapes
+                };
+                let m = r#"model_name="meta-llama/Llama-3.1-8B-Instruct""#;
+                format!(
                 "# HELP vllm:num_requests_running Number of requests in model execution batches.\n\
                  # TYPE vllm:num_requests_running gauge\n\
                  vllm:num_requests_running{{{m}}} 3.0\n\
@@ -277,8 +312,9 @@ pub async fn vllm() -> StandIn {
                  vllm:time_to_first_token_seconds_sum{{{m}}} 12.5\n",
                 (n * 500) as f64
             )
-            .into_response()
-        }))
+                .into_response()
+            }),
+        )
         .with_state(shared.clone());
     serve(app, shared).await
 }

@@ -875,7 +875,12 @@ async fn axe_finds_no_serious_violation_on_any_page_or_dialog() {
     violations.extend(axe_violations(&c, &axe, "/trends").await);
     navigate(&c, "/audit", r#"[data-testid="audit"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/audit").await);
-    navigate(&c, "/models", r#"section.models [data-testid="memory-bar"]"#).await;
+    navigate(
+        &c,
+        "/models",
+        r#"section.models [data-testid="memory-bar"]"#,
+    )
+    .await;
     violations.extend(axe_violations(&c, &axe, "/models").await);
     navigate(&c, "/maintenance", r#"[data-testid="cleanup"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/maintenance").await);
@@ -1842,11 +1847,12 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
         text(&c, r#"[data-testid="backend-llama"] [data-testid="slots"]"#).await,
         "0/4 busy"
     );
-    assert!(
-        text(&c, r#"[data-testid="backend-llama"] [data-testid="read-only"]"#)
-            .await
-            .starts_with("Read-only")
-    );
+    assert!(text(
+        &c,
+        r#"[data-testid="backend-llama"] [data-testid="read-only"]"#
+    )
+    .await
+    .starts_with("Read-only"));
     assert!(text(&c, r#"[data-testid="memory-bar"]"#)
         .await
         .contains("Models"));
@@ -1864,9 +1870,11 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
         {
             let _ = b.click().await;
         }
-        c.find(Locator::Css(r#"dialog[open] [data-testid="preload-check"]"#))
-            .await
-            .is_ok()
+        c.find(Locator::Css(
+            r#"dialog[open] [data-testid="preload-check"]"#,
+        ))
+        .await
+        .is_ok()
     })
     .await;
     c.find(Locator::Css(r#"[data-testid="preload-context"]"#))
@@ -1883,10 +1891,17 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
         .expect("a verdict");
     let verdict = text(&c, r#"[data-testid="verdict"]"#).await;
     assert!(verdict.contains("Fits: needs ~"), "{verdict}");
-    assert!(verdict.contains("KV cache") && verdict.contains("94.4 MB"), "{verdict}");
+    assert!(
+        verdict.contains("KV cache") && verdict.contains("94.4 MB"),
+        "{verdict}"
+    );
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    std::fs::write(shots.join("models-preload-390.png"), c.screenshot().await.unwrap()).unwrap();
+    std::fs::write(
+        shots.join("models-preload-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     // Confirmed in the same dialog: loaded, measured, and on the card.
     click(&c, r#"[data-testid="preload-confirm"]"#).await;
@@ -1900,32 +1915,50 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
         .contains("measured"));
     assert_eq!(ollama.loaded(), vec![SMALL.to_string()]);
     click(&c, r#"dialog[open] .close-dialog"#).await;
-    eventually("the card lists the loaded model", Duration::from_secs(15), || async {
-        match c
-            .find(Locator::Css(r#"[data-testid="backend-ollama"] [data-testid="loaded"]"#))
-            .await
-        {
-            Ok(e) => e.text().await.unwrap_or_default().contains(SMALL),
-            Err(_) => false,
-        }
-    })
+    eventually(
+        "the card lists the loaded model",
+        Duration::from_secs(15),
+        || async {
+            match c
+                .find(Locator::Css(
+                    r#"[data-testid="backend-ollama"] [data-testid="loaded"]"#,
+                ))
+                .await
+            {
+                Ok(e) => e.text().await.unwrap_or_default().contains(SMALL),
+                Err(_) => false,
+            }
+        },
+    )
     .await;
     std::fs::write(shots.join("models-390.png"), c.screenshot().await.unwrap()).unwrap();
     // The page fits the phone.
     let overflow = c
-        .execute("return document.documentElement.scrollWidth - window.innerWidth;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
         .await
         .unwrap();
-    assert!(overflow.as_i64().unwrap() <= 0, "wider than 390 px by {overflow}");
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "wider than 390 px by {overflow}"
+    );
 
     // Unload, confirmed in the browser's dialog.
-    click(&c, r#"[data-testid="backend-ollama"] [data-testid="unload"]"#).await;
+    click(
+        &c,
+        r#"[data-testid="backend-ollama"] [data-testid="unload"]"#,
+    )
+    .await;
     c.accept_alert().await.unwrap();
     eventually("the model is unloaded", Duration::from_secs(15), || async {
         ollama.loaded().is_empty()
-            && c.find(Locator::Css(r#"[data-testid="backend-ollama"] [data-testid="loaded"]"#))
-                .await
-                .is_err()
+            && c.find(Locator::Css(
+                r#"[data-testid="backend-ollama"] [data-testid="loaded"]"#,
+            ))
+            .await
+            .is_err()
     })
     .await;
     drop(llama);

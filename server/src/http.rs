@@ -6,8 +6,8 @@ pub mod containers;
 pub mod error;
 pub mod guard;
 pub mod maintenance;
-pub mod models;
 pub mod metrics;
+pub mod models;
 pub mod progress;
 pub mod serve;
 

@@ -330,7 +330,12 @@ pub fn score_inputs(vitals: Option<&Vitals>, disk_mount: &str) -> ScoreInputs {
 /// its memory.
 fn vram_free(m: Option<&app::models::Models>) -> Option<f64> {
     let m = m?;
-    let free: Vec<u64> = m.gpus.gpus().iter().filter_map(|g| g.vram_free_bytes()).collect();
+    let free: Vec<u64> = m
+        .gpus
+        .gpus()
+        .iter()
+        .filter_map(|g| g.vram_free_bytes())
+        .collect();
     (!m.backends.is_empty() && !free.is_empty()).then(|| free.iter().sum::<u64>() as f64)
 }
 

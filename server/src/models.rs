@@ -106,7 +106,9 @@ impl ModelsService {
         &self,
         row: (&str, &str, Option<u64>, u64, u64, &str),
     ) -> Result<(), sqlx::Error> {
-        let Some(pool) = &self.pool else { return Ok(()) };
+        let Some(pool) = &self.pool else {
+            return Ok(());
+        };
         let (backend, model, context, estimated, measured, actor) = row;
         sqlx::query(
             "INSERT INTO model_loads (ts_ms, backend, model, context, estimated_bytes, measured_bytes, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -403,7 +405,11 @@ fn apply(b: &mut ModelBackend, c: Checked) {
     // Models on disk learn when they were last seen loaded.
     let mut models = c.models;
     for m in &mut models {
-        let previous = b.models.iter().find(|o| o.name == m.name).and_then(|o| o.last_used_ms);
+        let previous = b
+            .models
+            .iter()
+            .find(|o| o.name == m.name)
+            .and_then(|o| o.last_used_ms);
         m.last_used_ms = if c.loaded.iter().any(|l| l.name == m.name) {
             Some(now)
         } else {

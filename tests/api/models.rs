@@ -38,7 +38,10 @@ async fn ready(url: &str) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "llama-server at {url} never became ready");
+        assert!(
+            Instant::now() < deadline,
+            "llama-server at {url} never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -67,7 +70,9 @@ async fn real_llama_server_slots_counters_memory_and_the_estimate_within_15_perc
         .wait_json("/api/v1/models", Duration::from_secs(30), |m| {
             ["llama-512", "llama-8k"].iter().all(|n| {
                 let b = find(m, n);
-                b["state"] == "ok" && b["process_rss_bytes"].is_u64() && b["architecture"].is_object()
+                b["state"] == "ok"
+                    && b["process_rss_bytes"].is_u64()
+                    && b["architecture"].is_object()
             })
         })
         .await;
@@ -97,14 +102,19 @@ async fn real_llama_server_slots_counters_memory_and_the_estimate_within_15_perc
     }
     let m = app
         .wait_json("/api/v1/models", Duration::from_secs(15), |m| {
-            find(m, "llama-8k")["tokens_per_s"].as_f64().is_some_and(|t| t > 0.0)
+            find(m, "llama-8k")["tokens_per_s"]
+                .as_f64()
+                .is_some_and(|t| t > 0.0)
         })
         .await;
     assert_eq!(find(&m, "llama-8k")["requests_running"], 0.0);
 
     // The estimate against the server's real memory after one request, at both contexts.
     for (name, server, ctx) in [("llama-512", &small, 512), ("llama-8k", &large, 8192)] {
-        let model = find(&m, name)["models"][0]["name"].as_str().unwrap().to_string();
+        let model = find(&m, name)["models"][0]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let v = app
             .json(&format!(
                 "/api/v1/models/{name}/estimate?model={}&context={ctx}",
@@ -114,8 +124,14 @@ async fn real_llama_server_slots_counters_memory_and_the_estimate_within_15_perc
         let estimated = v["estimate"]["total_bytes"].as_f64().unwrap();
         let measured = server.rss_bytes() as f64;
         let error = estimated / measured - 1.0;
-        println!("estimate {name}: {estimated:.0} B, measured {measured:.0} B, error {:+.1} %", error * 100.0);
-        assert!(error.abs() <= 0.15, "{name}: estimate {estimated} vs measured {measured}");
+        println!(
+            "estimate {name}: {estimated:.0} B, measured {measured:.0} B, error {:+.1} %",
+            error * 100.0
+        );
+        assert!(
+            error.abs() <= 0.15,
+            "{name}: estimate {estimated} vs measured {measured}"
+        );
         assert!(v["estimate"]["kv_cache_bytes"].as_u64().unwrap() > 0);
         assert_eq!(v["target"]["label"], "RAM");
         assert!(["fits", "tight", "does_not_fit"].contains(&v["fit"].as_str().unwrap()));
@@ -124,27 +140,50 @@ async fn real_llama_server_slots_counters_memory_and_the_estimate_within_15_perc
     // Read-only backends refuse loads with the reason.
     let admin = app.admin().await;
     let r = app
-        .act(&admin, "/api/v1/models/llama-8k/load", Some(serde_json::json!({"model": "x"})))
+        .act(
+            &admin,
+            "/api/v1/models/llama-8k/load",
+            Some(serde_json::json!({"model": "x"})),
+        )
         .await;
     assert_eq!(r.status(), 409);
     let body: serde_json::Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("read-only"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("read-only"),
+        "{body}"
+    );
 
     // History per backend: the latency and tokens/s trends have a line for each.
     let t = app
-        .wait_json("/api/v1/trend/model_latency?range=1h", Duration::from_secs(15), |t| {
-            t["series"].as_array().is_some_and(|s| {
-                s.iter().any(|l| l["key"] == "model_check_ms:llama-8k" && !l["points"].as_array().unwrap().is_empty())
-            })
-        })
+        .wait_json(
+            "/api/v1/trend/model_latency?range=1h",
+            Duration::from_secs(15),
+            |t| {
+                t["series"].as_array().is_some_and(|s| {
+                    s.iter().any(|l| {
+                        l["key"] == "model_check_ms:llama-8k"
+                            && !l["points"].as_array().unwrap().is_empty()
+                    })
+                })
+            },
+        )
         .await;
     assert_eq!(t["source"], "sqlite");
-    app.wait_json("/api/v1/trend/model_tokens?range=1h", Duration::from_secs(15), |t| {
-        t["series"].as_array().is_some_and(|s| s.iter().any(|l| l["key"] == "model_tokens_per_s:llama-8k"))
-    })
+    app.wait_json(
+        "/api/v1/trend/model_tokens?range=1h",
+        Duration::from_secs(15),
+        |t| {
+            t["series"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|l| l["key"] == "model_tokens_per_s:llama-8k"))
+        },
+    )
     .await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("steward_model_backend_up{backend=\"llama-8k\",kind=\"llamacpp\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("steward_model_backend_up{backend=\"llama-8k\",kind=\"llamacpp\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("steward_model_backend_slots_busy{backend=\"llama-8k\""));
     app.stop().await;
 }
@@ -166,7 +205,12 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
         async move {
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
-                let m: serde_json::Value = app.get_as("/api/v1/models", admin).await.json().await.unwrap();
+                let m: serde_json::Value = app
+                    .get_as("/api/v1/models", admin)
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
                 if ok(&m) {
                     return m;
                 }
@@ -185,7 +229,10 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
 
     // The pre-load check: the small model fits the fixture's RAM, the 405B does not.
     let fits: serde_json::Value = app
-        .get_as(&format!("/api/v1/models/ollama/estimate?model={SMALL}&context=4096"), &admin)
+        .get_as(
+            &format!("/api/v1/models/ollama/estimate?model={SMALL}&context=4096"),
+            &admin,
+        )
         .await
         .json()
         .await
@@ -194,25 +241,38 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
     // 2 × 30 × 4096 × 3 × 64 × 2 bytes.
     assert_eq!(fits["estimate"]["kv_cache_bytes"], 94_371_840);
     let huge: serde_json::Value = app
-        .get_as(&format!("/api/v1/models/ollama/estimate?model={HUGE}"), &admin)
+        .get_as(
+            &format!("/api/v1/models/ollama/estimate?model={HUGE}"),
+            &admin,
+        )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(huge["fit"], "does_not_fit");
-    assert!(huge["text"].as_str().unwrap().starts_with("Does not fit"), "{huge}");
+    assert!(
+        huge["text"].as_str().unwrap().starts_with("Does not fit"),
+        "{huge}"
+    );
     let unknown = app
         .get_as("/api/v1/models/ollama/estimate?model=nope", &admin)
         .await;
     assert_eq!(unknown.status(), 404);
     let bad = app
-        .get_as(&format!("/api/v1/models/ollama/estimate?model={SMALL}&context=5"), &admin)
+        .get_as(
+            &format!("/api/v1/models/ollama/estimate?model={SMALL}&context=5"),
+            &admin,
+        )
         .await;
     assert_eq!(bad.status(), 400);
 
     // Load: checked, loaded, measured, audited; the next round shows it loaded.
     let r = app
-        .act(&admin, "/api/v1/models/ollama/load", Some(serde_json::json!({"model": SMALL, "context": 4096})))
+        .act(
+            &admin,
+            "/api/v1/models/ollama/load",
+            Some(serde_json::json!({"model": SMALL, "context": 4096})),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let load: serde_json::Value = r.json().await.unwrap();
@@ -222,10 +282,15 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
     let m = wait(|m| find(m, "ollama")["loaded"].as_array().unwrap().len() == 1).await;
     let b = find(&m, "ollama");
     assert_eq!(b["loaded"][0]["name"], SMALL);
-    assert_eq!(b["estimate_error"]["samples"], 1, "the panel learns from the load");
+    assert_eq!(
+        b["estimate_error"]["samples"], 1,
+        "the panel learns from the load"
+    );
     assert!(b["models"][0]["last_used_ms"].is_i64());
     // The load is kept with its estimate and measured size (the lesson survives a restart).
-    let store = server::store::history::HistoryStore::open(&app.db).await.unwrap();
+    let store = server::store::history::HistoryStore::open(&app.db)
+        .await
+        .unwrap();
     let (estimated, measured): (i64, i64) = sqlx::query_as(
         "SELECT estimated_bytes, measured_bytes FROM model_loads WHERE backend = 'ollama' AND model = ?",
     )
@@ -234,17 +299,28 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
     .await
     .unwrap();
     assert_eq!(measured as u64, load["measured_bytes"].as_u64().unwrap());
-    assert_eq!(estimated as u64, load["verdict"]["estimate"]["total_bytes"].as_u64().unwrap());
+    assert_eq!(
+        estimated as u64,
+        load["verdict"]["estimate"]["total_bytes"].as_u64().unwrap()
+    );
     // A model that does not fit: the backend's refusal comes back as 502 with its words.
     let r = app
-        .act(&admin, "/api/v1/models/ollama/load", Some(serde_json::json!({"model": HUGE})))
+        .act(
+            &admin,
+            "/api/v1/models/ollama/load",
+            Some(serde_json::json!({"model": HUGE})),
+        )
         .await;
     assert_eq!(r.status(), 502);
     assert!(r.text().await.unwrap().contains("more system memory"));
 
     // Unload.
     let r = app
-        .act(&admin, "/api/v1/models/ollama/unload", Some(serde_json::json!({"model": SMALL})))
+        .act(
+            &admin,
+            "/api/v1/models/ollama/unload",
+            Some(serde_json::json!({"model": SMALL})),
+        )
         .await;
     assert_eq!(r.status(), 204);
     assert!(ollama.loaded().is_empty());
@@ -256,29 +332,49 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
     assert!(actions.contains(&("model-load", "ok")), "{actions:?}");
     assert!(actions.contains(&("model-load", "failed")));
     assert!(actions.contains(&("model-unload", "ok")));
-    let load_entry = audit.iter().find(|e| e["action"] == "model-load" && e["result"] == "ok").unwrap();
-    assert!(load_entry["detail"].as_str().unwrap().starts_with("Fits"), "{load_entry}");
+    let load_entry = audit
+        .iter()
+        .find(|e| e["action"] == "model-load" && e["result"] == "ok")
+        .unwrap();
+    assert!(
+        load_entry["detail"].as_str().unwrap().starts_with("Fits"),
+        "{load_entry}"
+    );
 
     // A viewer cannot load.
-    app.add_user("viewer", app::auth::Role::Viewer, "viewer-password-1").await;
+    app.add_user("viewer", app::auth::Role::Viewer, "viewer-password-1")
+        .await;
     let viewer = app.login("viewer", "viewer-password-1").await;
     let r = app
-        .act(&viewer, "/api/v1/models/ollama/load", Some(serde_json::json!({"model": SMALL})))
+        .act(
+            &viewer,
+            "/api/v1/models/ollama/load",
+            Some(serde_json::json!({"model": SMALL})),
+        )
         .await;
     assert_eq!(r.status(), 403);
 
     // Failures are said, with the endpoint and the reason.
     ollama.set_mode(Mode::Garbage);
     let m = wait(|m| find(m, "ollama")["state"] == "down").await;
-    let err = find(&m, "ollama")["last_error"].as_str().unwrap().to_string();
+    let err = find(&m, "ollama")["last_error"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(err.contains("/api/version: not the JSON expected"), "{err}");
     ollama.set_mode(Mode::Ok);
     wait(|m| find(m, "ollama")["state"] == "ok").await;
     ollama.set_mode(Mode::Error500);
     let m = wait(|m| find(m, "ollama")["state"] == "down").await;
-    assert!(find(&m, "ollama")["last_error"].as_str().unwrap().contains("HTTP 500"));
+    assert!(find(&m, "ollama")["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("HTTP 500"));
     let status = &m["status"];
-    assert_eq!(status["state"], "degraded", "a down backend degrades the collector: {status}");
+    assert_eq!(
+        status["state"], "degraded",
+        "a down backend degrades the collector: {status}"
+    );
     app.stop().await;
 }
 
@@ -302,7 +398,11 @@ async fn breaker_opens_on_a_hung_backend_probes_once_per_cool_off_and_pages_keep
     for path in ["/", "/models", "/api/v1/models"] {
         let t = Instant::now();
         assert_eq!(app.get(path).await.status(), 200);
-        assert!(t.elapsed() < Duration::from_millis(800), "{path} took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(800),
+            "{path} took {:?}",
+            t.elapsed()
+        );
     }
     let m = app
         .wait_json("/api/v1/models", Duration::from_secs(20), |m| {
@@ -311,7 +411,13 @@ async fn breaker_opens_on_a_hung_backend_probes_once_per_cool_off_and_pages_keep
         .await;
     let h = find(&m, "hung");
     assert_eq!(h["state"], "down");
-    assert!(h["last_error"].as_str().unwrap().contains("no answer within 1 s"), "{h}");
+    assert!(
+        h["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1 s"),
+        "{h}"
+    );
     assert_eq!(h["breaker"]["opened_total"], 1);
     // The other backend is unaffected: vLLM's queue, the old KV-cache name, TTFT.
     let v = find(&m, "vllm");
@@ -320,7 +426,10 @@ async fn breaker_opens_on_a_hung_backend_probes_once_per_cool_off_and_pages_keep
     assert_eq!(v["requests_running"], 3.0);
     assert_eq!(v["requests_waiting"], 5.0);
     assert_eq!(v["kv_cache_pct"], 62.5);
-    assert!((v["ttft_p50_s"].as_f64().unwrap() - 0.088).abs() < 1e-9, "{v}");
+    assert!(
+        (v["ttft_p50_s"].as_f64().unwrap() - 0.088).abs() < 1e-9,
+        "{v}"
+    );
     assert_eq!(v["ttft_p95_s"], 0.75);
     // Open: skipped rounds, then one probe per cool-off that fails again.
     let m = app
@@ -331,11 +440,18 @@ async fn breaker_opens_on_a_hung_backend_probes_once_per_cool_off_and_pages_keep
         .await;
     let b = &find(&m, "hung")["breaker"];
     assert!(b["skipped_total"].as_u64().unwrap() >= 2, "{b}");
-    assert_eq!(b["opened_total"], 1, "a failed probe re-opens, it is not a new opening");
+    assert_eq!(
+        b["opened_total"], 1,
+        "a failed probe re-opens, it is not a new opening"
+    );
     for path in ["/", "/models"] {
         let t = Instant::now();
         assert_eq!(app.get(path).await.status(), 200);
-        assert!(t.elapsed() < Duration::from_millis(800), "{path} took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(800),
+            "{path} took {:?}",
+            t.elapsed()
+        );
     }
     // It answers again: the next probe closes the breaker.
     hung.set_mode(Mode::Ok);

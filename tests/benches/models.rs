@@ -19,7 +19,11 @@ use steward_tests::model_servers::{self, Mode, StandIn};
 async fn stand_ins() -> Vec<(String, &'static str, StandIn)> {
     let mut out = Vec::new();
     for i in 0..4 {
-        out.push((format!("ollama-{i}"), "ollama", model_servers::ollama().await));
+        out.push((
+            format!("ollama-{i}"),
+            "ollama",
+            model_servers::ollama().await,
+        ));
     }
     for i in 0..3 {
         out.push((format!("vllm-{i}"), "vllm", model_servers::vllm().await));
@@ -68,7 +72,11 @@ async fn wrk(url: &str) -> String {
 
 async fn start(
     edit: impl FnOnce(&mut server::config::Config),
-) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tempfile::TempDir,
+) {
     let (app, dir) = common::bench_app(edit).await;
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -111,7 +119,10 @@ async fn ssr() {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "backends never settled: {states:?}");
+        assert!(
+            Instant::now() < deadline,
+            "backends never settled: {states:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let page = reqwest::get(format!("http://{ten}/models"))
@@ -121,10 +132,19 @@ async fn ssr() {
         .await
         .unwrap();
     assert!(page.contains("hung-2") && page.contains("no answer within 2 s"));
-    println!("SSR under wrk, 50 connections, 10 s each ({} cores):", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "SSR under wrk, 50 connections, 10 s each ({} cores):",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     for path in ["/", "/models"] {
-        println!("{path:<8} no backends      {}", wrk(&format!("http://{none}{path}")).await);
-        println!("{path:<8} 10 (3 hung)      {}", wrk(&format!("http://{ten}{path}")).await);
+        println!(
+            "{path:<8} no backends      {}",
+            wrk(&format!("http://{none}{path}")).await
+        );
+        println!(
+            "{path:<8} 10 (3 hung)      {}",
+            wrk(&format!("http://{ten}{path}")).await
+        );
     }
     let _ = stop_none.send(());
     let _ = stop_ten.send(());
@@ -141,11 +161,12 @@ fn rss_kb(pid: u32) -> u64 {
 }
 
 async fn rss() {
-    let bin = std::env::var("STEWARD_BIN").unwrap_or_else(|_| {
-        format!("{}/../target/release/steward", env!("CARGO_MANIFEST_DIR"))
-    });
+    let bin = std::env::var("STEWARD_BIN")
+        .unwrap_or_else(|_| format!("{}/../target/release/steward", env!("CARGO_MANIFEST_DIR")));
     let list = stand_ins().await;
-    let mut toml = String::from("[auth]\nanonymous_read = true\n[docker]\nenabled = false\n[models]\ninterval_secs = 10\n");
+    let mut toml = String::from(
+        "[auth]\nanonymous_read = true\n[docker]\nenabled = false\n[models]\ninterval_secs = 10\n",
+    );
     for (name, kind, s) in &list {
         toml.push_str(&format!(
             "[[models.backends]]\nname = \"{name}\"\nkind = \"{kind}\"\nurl = \"{}\"\ntimeout_secs = 2\n",
@@ -154,7 +175,10 @@ async fn rss() {
     }
     let mut results = Vec::new();
     for (label, config) in [
-        ("no backends", "[auth]\nanonymous_read = true\n[docker]\nenabled = false\n".to_string()),
+        (
+            "no backends",
+            "[auth]\nanonymous_read = true\n[docker]\nenabled = false\n".to_string(),
+        ),
         ("10 backends (3 hung)", toml),
     ] {
         let dir = tempfile::tempdir().unwrap();
@@ -164,7 +188,12 @@ async fn rss() {
         let mut child = tokio::process::Command::new(&bin)
             .arg("--config")
             .arg(dir.path().join("steward.toml"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(dir.path().join("data"))
             .arg("--admin-password-file")
             .arg(dir.path().join("pw"))
@@ -179,7 +208,10 @@ async fn rss() {
         let _ = child.kill().await;
     }
     for (label, kb) in results {
-        println!("steward serve idle 30 s, {label:<22} RSS {:.1} MB", kb as f64 / 1024.0);
+        println!(
+            "steward serve idle 30 s, {label:<22} RSS {:.1} MB",
+            kb as f64 / 1024.0
+        );
     }
 }
 

@@ -38,7 +38,11 @@ pub fn BackendCard(
         breaker.skipped_total
     );
     let retry = (breaker.state == BreakerState::Open)
-        .then(|| breaker.retry_at_ms.map(|t| format!("next probe {}", zone.datetime(t))))
+        .then(|| {
+            breaker
+                .retry_at_ms
+                .map(|t| format!("next probe {}", zone.datetime(t)))
+        })
         .flatten();
     let slots = match (b.slots_busy, b.slots_total) {
         (Some(busy), Some(total)) => format!("{busy}/{total} busy"),

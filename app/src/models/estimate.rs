@@ -343,10 +343,7 @@ mod tests {
         let two = learn(Some(&one), 100, 130);
         assert!((two.mean - 0.2).abs() < 1e-9);
         let e = estimate(&input, Some(&two));
-        assert_eq!(
-            e.corrected_bytes,
-            Some((e.total_bytes as f64 * 1.2) as u64)
-        );
+        assert_eq!(e.corrected_bytes, Some((e.total_bytes as f64 * 1.2) as u64));
         assert!(e.notes.iter().any(|n| n.contains("trained for (8192)")));
         assert!(e.notes.iter().any(|n| n.contains("+20 %")));
     }
@@ -371,7 +368,11 @@ mod tests {
         // 10 % of 16 GiB is the margin: leaving 0.9 GB is tight.
         let tight = judge(est(7 * GIB + GIB / 6), ram(8 * GIB, total), vec![]);
         assert_eq!(tight.fit, Fit::Tight);
-        assert!(tight.text.contains("leaves ~0.9 GB; swap pressure likely"), "{}", tight.text);
+        assert!(
+            tight.text.contains("leaves ~0.9 GB; swap pressure likely"),
+            "{}",
+            tight.text
+        );
         let swap = judge(est(9 * GIB), ram(8 * GIB, total), vec![]);
         assert_eq!(swap.fit, Fit::DoesNotFit);
         assert!(swap.text.contains("swap storm"), "{}", swap.text);
@@ -385,7 +386,9 @@ mod tests {
             swap_free_bytes: None,
         };
         assert_eq!(judge(est(9 * GIB), vram.clone(), vec![]).fit, Fit::Tight);
-        assert!(judge(est(11 * GIB), vram, vec![]).text.contains("spill to RAM"));
+        assert!(judge(est(11 * GIB), vram, vec![])
+            .text
+            .contains("spill to RAM"));
     }
 
     #[test]
@@ -397,7 +400,11 @@ mod tests {
             limit_bytes: limit,
         };
         let out = most_at_risk(
-            vec![r("small", 1, None), r("capped", 100, Some(200)), r("big", 50, None)],
+            vec![
+                r("small", 1, None),
+                r("capped", 100, Some(200)),
+                r("big", 50, None),
+            ],
             2,
         );
         let names: Vec<_> = out.iter().map(|a| a.name.as_str()).collect();

@@ -264,10 +264,17 @@ pub enum GpuReport {
     /// Not looked yet.
     Starting,
     /// No GPU on this host: inference runs on the CPU.
-    None { detail: String },
-    Ok { gpus: Vec<Gpu> },
+    None {
+        detail: String,
+    },
+    Ok {
+        gpus: Vec<Gpu>,
+    },
     /// A GPU library or file failed; the GPUs read before, if any.
-    Error { message: String, gpus: Vec<Gpu> },
+    Error {
+        message: String,
+        gpus: Vec<Gpu>,
+    },
 }
 
 impl GpuReport {
@@ -398,11 +405,17 @@ mod tests {
     #[test]
     fn ram_bar_parts_add_up_and_models_never_exceed_used() {
         let bar = MemoryBar::ram(16, 6, 3);
-        assert_eq!((bar.system_bytes, bar.models_bytes, bar.free_bytes), (7, 3, 6));
+        assert_eq!(
+            (bar.system_bytes, bar.models_bytes, bar.free_bytes),
+            (7, 3, 6)
+        );
         assert_eq!(bar.system_bytes + bar.models_bytes + bar.free_bytes, 16);
         // A process RSS larger than what the kernel counts as used is capped.
         let bar = MemoryBar::ram(16, 14, 5);
-        assert_eq!((bar.system_bytes, bar.models_bytes, bar.free_bytes), (0, 2, 14));
+        assert_eq!(
+            (bar.system_bytes, bar.models_bytes, bar.free_bytes),
+            (0, 2, 14)
+        );
     }
 
     #[test]

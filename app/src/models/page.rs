@@ -78,7 +78,12 @@ fn Panel(initial: Models) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         {
             let ok = web_sys::window()
-                .and_then(|w| w.confirm_with_message(&format!("Unload {m} from {b}? Requests to it will wait for a reload.")).ok())
+                .and_then(|w| {
+                    w.confirm_with_message(&format!(
+                        "Unload {m} from {b}? Requests to it will wait for a reload."
+                    ))
+                    .ok()
+                })
                 .unwrap_or(false);
             if !ok {
                 return;
@@ -97,9 +102,8 @@ fn Panel(initial: Models) -> impl IntoView {
         });
     });
     let loaded = Callback::new(move |()| refresh());
-    let shape = Memo::new(move |_| {
-        data.with(|d| (!d.backends.is_empty(), !d.gpus.gpus().is_empty()))
-    });
+    let shape =
+        Memo::new(move |_| data.with(|d| (!d.backends.is_empty(), !d.gpus.gpus().is_empty())));
     view! {
         <section class="models">
             <h2>"Models"</h2>

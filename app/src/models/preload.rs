@@ -43,7 +43,9 @@ pub fn PreloadDialog(
     });
     let close = move || target.set(None);
     let run_check = move || {
-        let Some((b, m)) = target.get_untracked() else { return };
+        let Some((b, m)) = target.get_untracked() else {
+            return;
+        };
         let ctx = context.get_untracked().trim().parse::<u64>().ok();
         step.set(Step::Checking);
         leptos::task::spawn_local(async move {
@@ -54,7 +56,9 @@ pub fn PreloadDialog(
         });
     };
     let run_load = move |v: Verdict| {
-        let Some((b, m)) = target.get_untracked() else { return };
+        let Some((b, m)) = target.get_untracked() else {
+            return;
+        };
         let ctx = context.get_untracked().trim().parse::<u64>().ok();
         step.set(Step::Loading(v.clone()));
         let body = serde_json::json!({ "model": m, "context": ctx }).to_string();

@@ -40,37 +40,95 @@ fn gauges(out: &mut String, name: &str, help: &str, samples: &[(String, Option<f
     }
 }
 
+/// A gauge family over backends or GPUs: name, help, how to read one.
+type Row<'a, T> = (&'a str, &'a str, &'a dyn Fn(&T) -> Option<f64>);
+
 /// Model backends (reachability, breaker, check latency, queue, slots, KV cache, tokens/s,
 /// TTFT) and GPUs (util, VRAM, temperature, power, fan).
 fn render_models(out: &mut String, m: &app::models::Models) {
     use app::models::{BackendState, BreakerState};
-    let per_backend = |f: &dyn Fn(&app::models::ModelBackend) -> Option<f64>| -> Vec<(String, Option<f64>)> {
-        m.backends
-            .iter()
-            .map(|b| {
-                (
-                    format!("backend=\"{}\",kind=\"{}\"", escape(&b.name), b.kind.as_str()),
-                    f(b),
-                )
-            })
-            .collect()
-    };
-    let rows: [(&str, &str, &dyn Fn(&app::models::ModelBackend) -> Option<f64>); 11] = [
-        ("steward_model_backend_up", "1 when the backend's last check answered, 0 when it failed or its breaker is open.", &|b| match b.state {
-            BackendState::Starting => None,
-            BackendState::Down => Some(0.0),
-            _ => Some(1.0),
-        }),
-        ("steward_model_backend_breaker_open", "1 while the backend's circuit breaker is open or half-open.", &|b| Some(if b.breaker.state == BreakerState::Closed { 0.0 } else { 1.0 })),
-        ("steward_model_backend_breaker_opened_total", "Times the backend's breaker opened since start.", &|b| Some(b.breaker.opened_total as f64)),
-        ("steward_model_backend_check_seconds", "How long the backend's last check took.", &|b| b.check_ms.map(|ms| ms as f64 / 1000.0)),
-        ("steward_model_backend_requests_running", "Requests the backend is processing.", &|b| b.requests_running),
-        ("steward_model_backend_requests_waiting", "Requests waiting in the backend's queue.", &|b| b.requests_waiting),
-        ("steward_model_backend_slots_busy", "Busy slots (llama.cpp).", &|b| b.slots_busy.map(f64::from)),
-        ("steward_model_backend_kv_cache_ratio", "KV-cache use, 0-1.", &|b| b.kv_cache_pct.map(|p| p / 100.0)),
-        ("steward_model_backend_tokens_per_second", "Generated tokens per second between the last two checks.", &|b| b.tokens_per_s),
-        ("steward_model_backend_ttft_p95_seconds", "Time to first token, 95th percentile of the backend's histogram.", &|b| b.ttft_p95_s),
-        ("steward_model_backend_loaded_bytes", "Memory held by the backend's loaded models.", &|b| (b.state != BackendState::Starting).then(|| b.loaded_bytes() as f64)),
+    let per_backend =
+        |f: &dyn Fn(&app::models::ModelBackend) -> Option<f64>| -> Vec<(String, Option<f64>)> {
+            m.backends
+                .iter()
+                .map(|b| {
+                    (
+                        format!(
+                            "backend=\"{}\",kind=\"{}\"",
+                            escape(&b.name),
+                            b.kind.as_str()
+                        ),
+                        f(b),
+                    )
+                })
+                .collect()
+        };
+    let rows: [Row<app::models::ModelBackend>; 11] = [
+        (
+            "steward_model_backend_up",
+            "1 when the backend's last check answered, 0 when it failed or its breaker is open.",
+            &|b| match b.state {
+                BackendState::Starting => None,
+                BackendState::Down => Some(0.0),
+                _ => Some(1.0),
+            },
+        ),
+        (
+            "steward_model_backend_breaker_open",
+            "1 while the backend's circuit breaker is open or half-open.",
+            &|b| {
+                Some(if b.breaker.state == BreakerState::Closed {
+                    0.0
+                } else {
+                    1.0
+                })
+            },
+        ),
+        (
+            "steward_model_backend_breaker_opened_total",
+            "Times the backend's breaker opened since start.",
+            &|b| Some(b.breaker.opened_total as f64),
+        ),
+        (
+            "steward_model_backend_check_seconds",
+            "How long the backend's last check took.",
+            &|b| b.check_ms.map(|ms| ms as f64 / 1000.0),
+        ),
+        (
+            "steward_model_backend_requests_running",
+            "Requests the backend is processing.",
+            &|b| b.requests_running,
+        ),
+        (
+            "steward_model_backend_requests_waiting",
+            "Requests waiting in the backend's queue.",
+            &|b| b.requests_waiting,
+        ),
+        (
+            "steward_model_backend_slots_busy",
+            "Busy slots (llama.cpp).",
+            &|b| b.slots_busy.map(f64::from),
+        ),
+        (
+            "steward_model_backend_kv_cache_ratio",
+            "KV-cache use, 0-1.",
+            &|b| b.kv_cache_pct.map(|p| p / 100.0),
+        ),
+        (
+            "steward_model_backend_tokens_per_second",
+            "Generated tokens per second between the last two checks.",
+            &|b| b.tokens_per_s,
+        ),
+        (
+            "steward_model_backend_ttft_p95_seconds",
+            "Time to first token, 95th percentile of the backend's histogram.",
+            &|b| b.ttft_p95_s,
+        ),
+        (
+            "steward_model_backend_loaded_bytes",
+            "Memory held by the backend's loaded models.",
+            &|b| (b.state != BackendState::Starting).then(|| b.loaded_bytes() as f64),
+        ),
     ];
     for (name, help, f) in rows {
         gauges(out, name, help, &per_backend(f));
@@ -78,17 +136,38 @@ fn render_models(out: &mut String, m: &app::models::Models) {
     let gpus = m.gpus.gpus();
     let per_gpu = |f: &dyn Fn(&app::models::Gpu) -> Option<f64>| -> Vec<(String, Option<f64>)> {
         gpus.iter()
-            .map(|g| (format!("gpu=\"{}\",name=\"{}\"", g.index, escape(&g.name)), f(g)))
+            .map(|g| {
+                (
+                    format!("gpu=\"{}\",name=\"{}\"", g.index, escape(&g.name)),
+                    f(g),
+                )
+            })
             .collect()
     };
-    let rows: [(&str, &str, &dyn Fn(&app::models::Gpu) -> Option<f64>); 7] = [
-        ("steward_gpu_utilization_ratio", "GPU busy, 0-1.", &|g| g.util_pct.map(|p| p / 100.0)),
-        ("steward_gpu_memory_used_bytes", "GPU memory used.", &|g| g.vram_used_bytes.map(|v| v as f64)),
-        ("steward_gpu_memory_total_bytes", "GPU memory total.", &|g| g.vram_total_bytes.map(|v| v as f64)),
-        ("steward_gpu_temperature_celsius", "GPU temperature.", &|g| g.temperature_c),
+    let rows: [Row<app::models::Gpu>; 7] = [
+        ("steward_gpu_utilization_ratio", "GPU busy, 0-1.", &|g| {
+            g.util_pct.map(|p| p / 100.0)
+        }),
+        ("steward_gpu_memory_used_bytes", "GPU memory used.", &|g| {
+            g.vram_used_bytes.map(|v| v as f64)
+        }),
+        (
+            "steward_gpu_memory_total_bytes",
+            "GPU memory total.",
+            &|g| g.vram_total_bytes.map(|v| v as f64),
+        ),
+        (
+            "steward_gpu_temperature_celsius",
+            "GPU temperature.",
+            &|g| g.temperature_c,
+        ),
         ("steward_gpu_power_watts", "GPU power draw.", &|g| g.power_w),
-        ("steward_gpu_power_limit_watts", "GPU power limit.", &|g| g.power_limit_w),
-        ("steward_gpu_fan_ratio", "GPU fan speed, 0-1.", &|g| g.fan_pct.map(|p| p / 100.0)),
+        ("steward_gpu_power_limit_watts", "GPU power limit.", &|g| {
+            g.power_limit_w
+        }),
+        ("steward_gpu_fan_ratio", "GPU fan speed, 0-1.", &|g| {
+            g.fan_pct.map(|p| p / 100.0)
+        }),
     ];
     for (name, help, f) in rows {
         gauges(out, name, help, &per_gpu(f));

@@ -151,7 +151,11 @@ async fn load(
             actor: &user.username,
             action: Action::ModelLoad,
             target: &target,
-            outcome: if result.is_ok() { Outcome::Ok } else { Outcome::Failed },
+            outcome: if result.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            },
             detail: Some(&detail),
         })
         .await;
@@ -183,7 +187,11 @@ async fn unload(
             actor: &user.username,
             action: Action::ModelUnload,
             target: &target,
-            outcome: if result.is_ok() { Outcome::Ok } else { Outcome::Failed },
+            outcome: if result.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            },
             detail: detail.as_deref(),
         })
         .await;

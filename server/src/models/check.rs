@@ -35,7 +35,8 @@ pub enum CallError {
 
 impl Client {
     pub async fn get(&self, path: &str) -> Result<Vec<u8>, CallError> {
-        self.call(reqwest::Method::GET, path, None, self.timeout).await
+        self.call(reqwest::Method::GET, path, None, self.timeout)
+            .await
     }
 
     pub async fn post(
@@ -44,7 +45,8 @@ impl Client {
         body: &serde_json::Value,
         timeout: Duration,
     ) -> Result<Vec<u8>, CallError> {
-        self.call(reqwest::Method::POST, path, Some(body), timeout).await
+        self.call(reqwest::Method::POST, path, Some(body), timeout)
+            .await
     }
 
     async fn call(
@@ -87,7 +89,11 @@ impl Client {
                 }
             }
             if !status.is_success() {
-                return Err(CallError::Status(what.clone(), status.as_u16(), reason(&out)));
+                return Err(CallError::Status(
+                    what.clone(),
+                    status.as_u16(),
+                    reason(&out),
+                ));
             }
             Ok(out)
         };
@@ -196,7 +202,9 @@ async fn llamacpp(c: &Client) -> Result<Checked, String> {
     match c.get("/health").await {
         Ok(_) => {}
         // 503 while the model loads: up, not ready.
-        Err(CallError::Status(_, 503, _)) => out.problems.push("GET /health: loading the model (503)".into()),
+        Err(CallError::Status(_, 503, _)) => out
+            .problems
+            .push("GET /health: loading the model (503)".into()),
         Err(e) => return Err(e.to_string()),
     }
     let (props, slots, metrics, models) = tokio::join!(
@@ -216,7 +224,9 @@ async fn llamacpp(c: &Client) -> Result<Checked, String> {
             .problems
             .push("GET /slots: disabled (start llama-server with --slots)".into()),
         r => {
-            if let Some((busy, total, ctx)) = note(&mut out.problems, parsed(r, parse::llamacpp_slots)) {
+            if let Some((busy, total, ctx)) =
+                note(&mut out.problems, parsed(r, parse::llamacpp_slots))
+            {
                 out.slots_busy = Some(busy);
                 out.slots_total = Some(total);
                 out.slot_context = ctx.or(out.slot_context);
@@ -228,7 +238,10 @@ async fn llamacpp(c: &Client) -> Result<Checked, String> {
             .problems
             .push("GET /metrics: disabled (start llama-server with --metrics)".into()),
         r => {
-            if let Some(e) = note(&mut out.problems, r.map(|b| parse::exposition(&String::from_utf8_lossy(&b)))) {
+            if let Some(e) = note(
+                &mut out.problems,
+                r.map(|b| parse::exposition(&String::from_utf8_lossy(&b))),
+            ) {
                 out.requests_running = e.sum("llamacpp:requests_processing");
                 out.requests_waiting = e.sum("llamacpp:requests_deferred");
                 out.tokens_total = e.sum("llamacpp:tokens_predicted_total");
@@ -284,7 +297,10 @@ async fn vllm(c: &Client) -> Result<Checked, String> {
         }),
     );
     out.models = note(&mut out.problems, parsed(models, parse::openai_models)).unwrap_or_default();
-    if let Some(e) = note(&mut out.problems, metrics.map(|b| parse::exposition(&String::from_utf8_lossy(&b)))) {
+    if let Some(e) = note(
+        &mut out.problems,
+        metrics.map(|b| parse::exposition(&String::from_utf8_lossy(&b))),
+    ) {
         vllm_metrics(&mut out, &e);
     }
     out.loaded = out

@@ -42,7 +42,10 @@ pub struct EstimateQuery {
 const CONTEXT: std::ops::RangeInclusive<u64> = 128..=1 << 20;
 
 impl ModelsService {
-    fn backend_config(&self, name: &str) -> Result<&crate::config::ModelBackendConfig, ControlError> {
+    fn backend_config(
+        &self,
+        name: &str,
+    ) -> Result<&crate::config::ModelBackendConfig, ControlError> {
         self.config
             .backends
             .iter()
@@ -68,7 +71,11 @@ impl ModelsService {
                 let cfg = self.backend_config(backend)?;
                 let client = self.client(cfg).map_err(ControlError::Backend)?;
                 let body = client
-                    .post("/api/show", &serde_json::json!({ "model": model }), client.timeout)
+                    .post(
+                        "/api/show",
+                        &serde_json::json!({ "model": model }),
+                        client.timeout,
+                    )
                     .await
                     .map_err(|e| ControlError::Backend(e.to_string()))?;
                 match parse::ollama_show(&body) {
@@ -99,14 +106,12 @@ impl ModelsService {
             .iter()
             .find(|b| b.name == backend)
             .ok_or_else(|| ControlError::UnknownBackend(backend.to_string()))?;
-        let disk = b
-            .models
-            .iter()
-            .find(|m| m.name == q.model)
-            .ok_or_else(|| ControlError::UnknownModel {
+        let disk = b.models.iter().find(|m| m.name == q.model).ok_or_else(|| {
+            ControlError::UnknownModel {
                 backend: backend.to_string(),
                 model: q.model.clone(),
-            })?;
+            }
+        })?;
         let weights = disk.size_bytes.ok_or_else(|| {
             ControlError::BadRequest(format!(
                 "the backend does not say how large {:?} is, so no estimate can be made",
@@ -122,7 +127,11 @@ impl ModelsService {
         let arch = self.architecture(snapshot, backend, &q.model).await?;
         let context = q
             .context
-            .or_else(|| arch.as_ref().and_then(|a| a.context_max).map(|c| c.min(8192)))
+            .or_else(|| {
+                arch.as_ref()
+                    .and_then(|a| a.context_max)
+                    .map(|c| c.min(8192))
+            })
             .unwrap_or(4096);
         if !CONTEXT.contains(&context) {
             return Err(ControlError::BadRequest(format!(
@@ -142,7 +151,9 @@ impl ModelsService {
             b.estimate_error.as_ref(),
         );
         let target = target(snapshot).ok_or_else(|| {
-            ControlError::Backend("host memory is not known yet (the models collector has not run)".into())
+            ControlError::Backend(
+                "host memory is not known yet (the models collector has not run)".into(),
+            )
         })?;
         Ok(estimate::judge(
             est,

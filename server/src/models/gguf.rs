@@ -131,7 +131,11 @@ mod tests {
         s(&mut b, "general.architecture");
         b.extend(8u32.to_le_bytes());
         s(&mut b, "llama");
-        for (k, v) in [("llama.block_count", 30u32), ("llama.attention.head_count", 9), ("llama.embedding_length", 576)] {
+        for (k, v) in [
+            ("llama.block_count", 30u32),
+            ("llama.attention.head_count", 9),
+            ("llama.embedding_length", 576),
+        ] {
             s(&mut b, k);
             b.extend(4u32.to_le_bytes());
             b.extend(v.to_le_bytes());
@@ -157,18 +161,30 @@ mod tests {
         let meta = metadata(&mut std::io::Cursor::new(header(5000))).unwrap();
         assert_eq!(meta["tokenizer.ggml.tokens#len"], 5000);
         let a = crate::models::parse::architecture(&meta).unwrap();
-        assert_eq!((a.layers, a.heads, a.kv_heads, a.embedding), (30, 9, 3, 576));
+        assert_eq!(
+            (a.layers, a.heads, a.kv_heads, a.embedding),
+            (30, 9, 3, 576)
+        );
         assert_eq!(a.vocab, Some(5000));
     }
 
     #[test]
     fn damage_is_an_error_not_a_panic() {
-        assert!(matches!(metadata(&mut &b"GGML...."[..]), Err(GgufError::Magic(_))));
+        assert!(matches!(
+            metadata(&mut &b"GGML...."[..]),
+            Err(GgufError::Magic(_))
+        ));
         let mut h = header(3);
         h.truncate(h.len() - 5);
-        assert!(matches!(metadata(&mut std::io::Cursor::new(h)), Err(GgufError::Io(_))));
+        assert!(matches!(
+            metadata(&mut std::io::Cursor::new(h)),
+            Err(GgufError::Io(_))
+        ));
         let mut h = header(3);
         h[4] = 9;
-        assert!(matches!(metadata(&mut std::io::Cursor::new(h)), Err(GgufError::Version(9))));
+        assert!(matches!(
+            metadata(&mut std::io::Cursor::new(h)),
+            Err(GgufError::Version(9))
+        ));
     }
 }

@@ -11,7 +11,9 @@ const AMD: &str = "0x1002";
 const NVIDIA: &str = "0x10de";
 
 fn read(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 fn num(p: &Path) -> Option<f64> {
@@ -146,18 +148,27 @@ mod tests {
             panic!("{report:?}")
         };
         let g = &gpus[0];
-        assert_eq!((g.index, g.vendor, g.name.as_str()), (0, GpuVendor::Amd, "AMD GPU (card0)"));
+        assert_eq!(
+            (g.index, g.vendor, g.name.as_str()),
+            (0, GpuVendor::Amd, "AMD GPU (card0)")
+        );
         assert_eq!(g.util_pct, Some(4.0));
         assert_eq!(g.vram_total_bytes, Some(8_573_157_376));
         assert_eq!(g.vram_free_bytes(), Some(8_573_157_376 - 1_490_378_752));
-        assert_eq!((g.temperature_c, g.power_w, g.power_limit_w), (Some(51.0), Some(25.0), Some(150.0)));
+        assert_eq!(
+            (g.temperature_c, g.power_w, g.power_limit_w),
+            (Some(51.0), Some(25.0), Some(150.0))
+        );
         assert_eq!(g.fan_pct, Some(20.0));
     }
 
     #[test]
     fn no_gpu_is_a_state_and_a_failing_library_an_error() {
         let empty = tempfile::tempdir().unwrap();
-        assert!(matches!(read_all(empty.path(), || unreachable!()), GpuReport::None { .. }));
+        assert!(matches!(
+            read_all(empty.path(), || unreachable!()),
+            GpuReport::None { .. }
+        ));
         let dir = tempfile::tempdir().unwrap();
         let dev = dir.path().join("class/drm/card1/device");
         std::fs::create_dir_all(&dev).unwrap();

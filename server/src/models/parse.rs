@@ -23,7 +23,10 @@ pub enum ParseError {
     },
 }
 
-fn json<T: serde::de::DeserializeOwned>(endpoint: &'static str, body: &[u8]) -> Result<T, ParseError> {
+fn json<T: serde::de::DeserializeOwned>(
+    endpoint: &'static str,
+    body: &[u8],
+) -> Result<T, ParseError> {
     serde_json::from_slice(body).map_err(|e| ParseError::Json {
         endpoint,
         message: e.to_string(),
@@ -130,7 +133,10 @@ pub fn architecture(meta: &HashMap<String, Value>) -> Option<Architecture> {
         head_dim: get("attention.key_length"),
         context_max: get("context_length"),
         vocab: get("vocab_size")
-            .or_else(|| meta.get("tokenizer.ggml.tokens#len").and_then(Value::as_u64))
+            .or_else(|| {
+                meta.get("tokenizer.ggml.tokens#len")
+                    .and_then(Value::as_u64)
+            })
             .or_else(|| {
                 meta.get("tokenizer.ggml.tokens")
                     .and_then(Value::as_array)
@@ -205,11 +211,7 @@ pub fn openai_models(body: &[u8]) -> Result<Vec<DiskModel>, ParseError> {
         .into_iter()
         .map(|m| DiskModel {
             size_bytes: m.meta.as_ref().and_then(|x| x.size),
-            parameter_size: m
-                .meta
-                .as_ref()
-                .and_then(|x| x.n_params)
-                .map(params_text),
+            parameter_size: m.meta.as_ref().and_then(|x| x.n_params).map(params_text),
             modified_ms: m.created.filter(|c| *c > 0).map(|c| c * 1000),
             name: m.id,
             ..Default::default()
@@ -258,11 +260,14 @@ pub fn llamacpp_slots(body: &[u8]) -> Result<(u32, u32, Option<u64>), ParseError
     Ok((busy, v.len() as u32, ctx))
 }
 
+/// A sample's labels, in order.
+pub type Labels = Vec<(String, String)>;
+
 /// A Prometheus text-format exposition, by family: each sample's labels and value. Comments,
 /// blank lines and lines that do not parse are skipped (counted), never fatal.
 #[derive(Debug, Default)]
 pub struct Exposition {
-    pub samples: HashMap<String, Vec<(Vec<(String, String)>, f64)>>,
+    pub samples: HashMap<String, Vec<(Labels, f64)>>,
     pub skipped: usize,
 }
 
@@ -309,7 +314,11 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
                 return Some(prev.0);
             }
             let in_bucket = count - prev.1;
-            let frac = if in_bucket > 0.0 { (rank - prev.1) / in_bucket } else { 1.0 };
+            let frac = if in_bucket > 0.0 {
+                (rank - prev.1) / in_bucket
+            } else {
+                1.0
+            };
             return Some(prev.0 + (le - prev.0) * frac);
         }
         prev = (le, count);
@@ -333,7 +342,7 @@ pub fn exposition(text: &str) -> Exposition {
 }
 
 /// One `name{a="b",c="d"} value [timestamp]` line.
-fn sample(line: &str) -> Option<(String, Vec<(String, String)>, f64)> {
+fn sample(line: &str) -> Option<(String, Labels, f64)> {
     let (name, rest) = match line.find(['{', ' ']) {
         Some(i) => line.split_at(i),
         None => return None,
@@ -353,7 +362,7 @@ fn sample(line: &str) -> Option<(String, Vec<(String, String)>, f64)> {
     v.is_finite().then(|| (name.to_string(), labels, v))
 }
 
-fn labels(s: &str) -> Option<Vec<(String, String)>> {
+fn labels(s: &str) -> Option<Labels> {
     let mut out = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {
@@ -373,7 +382,10 @@ fn labels(s: &str) -> Option<Vec<(String, String)>> {
             }
         };
         out.push((key, value));
-        rest = after[end + 1..].trim_start().trim_start_matches(',').trim_start();
+        rest = after[end + 1..]
+            .trim_start()
+            .trim_start_matches(',')
+            .trim_start();
     }
     Some(out)
 }
@@ -399,16 +411,29 @@ mod tests {
         assert_eq!(ps[0].vram_bytes, Some(5_137_025_024));
         assert_eq!(ps[0].expires_at_ms, Some(1_717_537_111_837));
         let a = ollama_show(SHOW.as_bytes()).unwrap();
-        assert_eq!((a.layers, a.kv_heads, a.heads, a.embedding), (32, 8, 32, 4096));
-        assert_eq!((a.head_size(), a.context_max, a.vocab), (128, Some(8192), Some(128_256)));
+        assert_eq!(
+            (a.layers, a.kv_heads, a.heads, a.embedding),
+            (32, 8, 32, 4096)
+        );
+        assert_eq!(
+            (a.head_size(), a.context_max, a.vocab),
+            (128, Some(8192), Some(128_256))
+        );
         assert_eq!(ollama_generate(br#"{"model":"m","created_at":"x","response":"","done":true,"done_reason":"unload"}"#).unwrap().as_deref(), Some("unload"));
     }
 
     #[test]
     fn garbage_is_an_error_naming_the_endpoint() {
         let e = ollama_tags(b"<html>502</html>").unwrap_err();
-        assert!(e.to_string().starts_with("/api/tags: not the JSON expected"), "{e}");
-        assert!(matches!(ollama_show(br#"{"details":{}}"#), Err(ParseError::Missing { .. })));
+        assert!(
+            e.to_string()
+                .starts_with("/api/tags: not the JSON expected"),
+            "{e}"
+        );
+        assert!(matches!(
+            ollama_show(br#"{"details":{}}"#),
+            Err(ParseError::Missing { .. })
+        ));
         assert!(ollama_generate(br#"{"done":false}"#).is_err());
         assert!(llamacpp_slots(b"{}").is_err());
     }
@@ -438,12 +463,17 @@ broken line
 "#;
         let e = exposition(text);
         assert_eq!(e.sum("vllm:num_requests_running"), Some(3.0));
-        assert_eq!(e.first_sum(&["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"]), Some(0.42));
+        assert_eq!(
+            e.first_sum(&["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"]),
+            Some(0.42)
+        );
         assert_eq!(e.skipped, 1);
         assert_eq!(e.samples["weird"][0].0[0].1, "x\"y");
         let p50 = e.quantile("vllm:time_to_first_token_seconds", 0.5).unwrap();
         assert!((p50 - 0.1 * 50.0 / 50.0).abs() < 1e-9, "{p50}");
-        let p95 = e.quantile("vllm:time_to_first_token_seconds", 0.95).unwrap();
+        let p95 = e
+            .quantile("vllm:time_to_first_token_seconds", 0.95)
+            .unwrap();
         assert_eq!(p95, 0.5);
         assert_eq!(e.quantile("absent", 0.5), None);
     }

@@ -155,7 +155,11 @@ fn samples_from_models(m: &app::models::Models) -> Vec<Sample> {
         }
     };
     for b in &m.backends {
-        push(MetricId::ModelCheckMs, &b.name, b.check_ms.map(|ms| ms as f64));
+        push(
+            MetricId::ModelCheckMs,
+            &b.name,
+            b.check_ms.map(|ms| ms as f64),
+        );
         push(MetricId::ModelRequestsRunning, &b.name, b.requests_running);
         push(MetricId::ModelRequestsWaiting, &b.name, b.requests_waiting);
         push(MetricId::ModelTokensPerSecond, &b.name, b.tokens_per_s);
@@ -163,7 +167,11 @@ fn samples_from_models(m: &app::models::Models) -> Vec<Sample> {
     for g in m.gpus.gpus() {
         let label = g.index.to_string();
         push(MetricId::GpuUtilPct, &label, g.util_pct);
-        push(MetricId::GpuVramUsedBytes, &label, g.vram_used_bytes.map(|v| v as f64));
+        push(
+            MetricId::GpuVramUsedBytes,
+            &label,
+            g.vram_used_bytes.map(|v| v as f64),
+        );
         push(MetricId::GpuTemperatureC, &label, g.temperature_c);
         push(MetricId::GpuPowerW, &label, g.power_w);
     }
