@@ -375,7 +375,7 @@ pub struct ModelsConfig {
     pub breaker_failures: u32,
     /// Seconds an open breaker waits before one probe (1–3600, default 30).
     pub breaker_cool_off_secs: u64,
-    /// Read GPUs (NVIDIA through NVML, AMD through sysfs); default true.
+    /// Read GPUs (NVIDIA through NVML, loaded at run time; AMD through sysfs); default true.
     pub gpus: bool,
     /// The model servers, the one list every page, API and check reads (default none).
     pub backends: Vec<ModelBackendConfig>,

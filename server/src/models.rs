@@ -9,6 +9,7 @@ pub mod check;
 pub mod control;
 pub mod gguf;
 pub mod gpu;
+pub mod nvml;
 pub mod parse;
 pub mod process;
 
@@ -225,6 +226,8 @@ struct Slot {
 pub struct ModelsCollector {
     service: Arc<ModelsService>,
     slots: Vec<Slot>,
+    /// NVML, opened on the first round that finds an NVIDIA card (and retried while it fails).
+    nvml: Arc<Mutex<Option<Box<dyn nvml::NvmlSource>>>>,
 }
 
 impl ModelsCollector {
@@ -242,7 +245,11 @@ impl ModelsCollector {
                 arch_path: None,
             })
             .collect();
-        Self { service, slots }
+        Self {
+            service,
+            slots,
+            nvml: Arc::default(),
+        }
     }
 }
 
@@ -435,9 +442,17 @@ impl periodic::Collector for ModelsCollector {
         futures::future::join_all(self.slots.iter_mut().map(|s| s.round(&service))).await;
         let paths = service.paths.clone();
         let gpus_on = service.config.gpus;
+        let nvml_slot = self.nvml.clone();
         let (gpus, memory) = tokio::task::spawn_blocking(move || {
             let gpus = if gpus_on {
-                gpu::read_all(&paths.sysfs, gpu::nvml_unavailable)
+                gpu::read_all(&paths.sysfs, || {
+                    let mut slot = lock(&nvml_slot);
+                    if slot.is_none() {
+                        *slot = Some(Box::new(nvml::RealNvml::open()?));
+                    }
+                    let source = slot.as_mut().expect("opened above");
+                    Ok(nvml::to_gpus(source.read()?, &paths.procfs))
+                })
             } else {
                 GpuReport::None {
                     detail: "GPU reading is off (models.gpus = false)".into(),

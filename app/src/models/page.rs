@@ -190,6 +190,15 @@ fn GpuCards(gpus: Vec<Gpu>) -> impl IntoView {
                         }}</dd></div>
                         <div><dt>"Fan"</dt><dd>{f(g.fan_pct, "%")}</dd></div>
                     </dl>
+                    {(!g.processes.is_empty()).then(|| view! {
+                        <ul class="model-list" data-testid="gpu-processes">
+                            {g.processes.iter().map(|p| view! {
+                                <li>{format!("pid {}{} — {}", p.pid,
+                                    p.container.as_ref().map(|c| format!(" (container {c})")).unwrap_or_default(),
+                                    p.vram_bytes.map_or("VRAM unknown".into(), |b| bytes(b as f64)))}</li>
+                            }).collect_view()}
+                        </ul>
+                    })}
                 </article>
             }).collect_view()}
         </div>

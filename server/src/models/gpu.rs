@@ -1,6 +1,7 @@
 //! GPUs from sysfs, read like node_exporter's drm collector (`--path.sysfs`): AMD cards report
 //! busy %, VRAM and hwmon readings under `/sys/class/drm/card*/device`. NVIDIA's driver exposes
-//! none of that there; an NVIDIA card is found by its PCI vendor and read through NVML.
+//! none of that there; an NVIDIA card is found by its PCI vendor and read through NVML
+//! (`nvml.rs`).
 //! No GPU is a state ("none"), not an error.
 
 use std::path::{Path, PathBuf};
@@ -88,7 +89,7 @@ pub fn read_all(sysfs: &Path, nvidia: impl FnOnce() -> Result<Vec<Gpu>, String>)
             _ => {}
         }
     }
-    if nvidia_cards > 0 {
+    if nvidia_cards > 0 || super::nvml::nvidia_present(sysfs) {
         match nvidia() {
             Ok(n) => gpus.extend(n),
             Err(message) => return GpuReport::Error { message, gpus },
@@ -101,11 +102,6 @@ pub fn read_all(sysfs: &Path, nvidia: impl FnOnce() -> Result<Vec<Gpu>, String>)
     } else {
         GpuReport::Ok { gpus }
     }
-}
-
-/// NVIDIA without NVML in this build: the card is seen, its readings are not.
-pub fn nvml_unavailable() -> Result<Vec<Gpu>, String> {
-    Err("an NVIDIA GPU is present, but this build reads NVIDIA GPUs through NVML, which is not included yet".into())
 }
 
 #[cfg(test)]
@@ -173,7 +169,8 @@ mod tests {
         let dev = dir.path().join("class/drm/card1/device");
         std::fs::create_dir_all(&dev).unwrap();
         std::fs::write(dev.join("vendor"), "0x10de\n").unwrap();
-        match read_all(dir.path(), nvml_unavailable) {
+        let library = || Err("NVML could not be loaded: a libloading error occurred".to_string());
+        match read_all(dir.path(), library) {
             GpuReport::Error { message, gpus } => {
                 assert!(message.contains("NVML"));
                 assert!(gpus.is_empty());
