@@ -1838,9 +1838,26 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
         .await
         .unwrap();
     sign_in_as_admin(&c).await;
+    // Signed in and redirected to the page (it may still be loading): both cards say ok.
+    let state = |name: &'static str| {
+        let c = &c;
+        async move {
+            match c
+                .find(Locator::Css(&format!(r#"[data-testid="backend-{name}"]"#)))
+                .await
+            {
+                Ok(e) => e
+                    .attr("data-state")
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+        }
+    };
     eventually("both backends are up", Duration::from_secs(60), || async {
-        attr(&c, r#"[data-testid="backend-llama"]"#, "data-state").await == "ok"
-            && attr(&c, r#"[data-testid="backend-ollama"]"#, "data-state").await == "ok"
+        state("llama").await == "ok" && state("ollama").await == "ok"
     })
     .await;
     assert_eq!(

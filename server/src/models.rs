@@ -389,6 +389,16 @@ pub fn read_architecture(
     rootfs: &std::path::Path,
     path: &str,
 ) -> Result<app::models::Architecture, String> {
+    // The path comes from the backend's answer: only an absolute `.gguf` path without `..`
+    // is opened, and only under the rootfs Steward reads.
+    let p = std::path::Path::new(path);
+    if !p.is_absolute()
+        || p.extension().is_none_or(|e| e != "gguf")
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!("{path:?} is not an absolute .gguf path"));
+    }
     let full: PathBuf = rootfs.join(path.trim_start_matches('/'));
     let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
     let meta = gguf::metadata(&mut std::io::BufReader::with_capacity(1 << 16, f))
@@ -510,6 +520,17 @@ fn host_memory(procfs: &std::path::Path) -> Result<HostMemory, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_absolute_gguf_paths_are_opened() {
+        let root = std::path::Path::new("/nonexistent-root");
+        for bad in ["etc/shadow.gguf", "/etc/shadow", "/models/../../etc/x.gguf"] {
+            let e = read_architecture(root, bad).unwrap_err();
+            assert!(e.contains("not an absolute .gguf path"), "{bad}: {e}");
+        }
+        let e = read_architecture(root, "/models/m.gguf").unwrap_err();
+        assert!(e.contains("/nonexistent-root/models/m.gguf"), "{e}");
+    }
 
     #[test]
     fn loopback_ports_only() {
