@@ -30,6 +30,9 @@ use check::{Checked, Client};
 
 pub use app::models::NAME;
 
+/// Loads kept in `model_loads` (the learned error reads the last 50 per backend).
+const LOADS_KEPT: i64 = 1000;
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -121,6 +124,13 @@ impl ModelsService {
         .bind(estimated as i64)
         .bind(measured as i64)
         .bind(actor)
+        .execute(pool)
+        .await?;
+        // Bounded like every other table: the newest loads are what the error is learned from.
+        sqlx::query(
+            "DELETE FROM model_loads WHERE id NOT IN (SELECT id FROM model_loads ORDER BY id DESC LIMIT ?)",
+        )
+        .bind(LOADS_KEPT)
         .execute(pool)
         .await
         .map(|_| ())
