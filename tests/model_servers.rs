@@ -17,7 +17,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::{free_port, Proc};
+use std::os::unix::process::CommandExt;
+
+use crate::{free_port, ProcGroup};
 
 /// The folder holding `bin/llama-server` and `model.gguf`, built and cached on first use.
 pub fn llama_dir() -> PathBuf {
@@ -32,7 +34,8 @@ pub fn llama_dir() -> PathBuf {
 
 /// A running real llama-server on loopback.
 pub struct LlamaServer {
-    pub proc: Proc,
+    /// Its own process group: a router's instances go with it.
+    pub proc: ProcGroup,
     pub url: String,
     pub port: u16,
     pub model_path: PathBuf,
@@ -56,13 +59,38 @@ impl LlamaServer {
             .args(["-t", "1", "--no-webui"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start llama-server");
         Self {
-            proc: Proc(child),
+            proc: ProcGroup(child),
             url: format!("http://127.0.0.1:{port}"),
             port,
             model_path,
+        }
+    }
+
+    /// Starts it in **router mode** (no `-m`): it serves the GGUF files in `models_dir`, each
+    /// loaded on request in its own instance with a context of `ctx` and one slot; nothing is
+    /// loaded until asked (`--no-models-autoload`).
+    pub fn router(models_dir: &std::path::Path, ctx: u32) -> Self {
+        let dir = llama_dir();
+        let port = free_port();
+        let child = Command::new(dir.join("bin/llama-server"))
+            .args(["--models-dir", models_dir.to_str().unwrap()])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--metrics", "--no-models-autoload", "-c", &ctx.to_string()])
+            .args(["-np", "1", "-t", "1", "--no-webui"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start llama-server (router)");
+        Self {
+            proc: ProcGroup(child),
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            model_path: dir.join("model.gguf"),
         }
     }
 
@@ -225,6 +253,10 @@ pub async fn ollama() -> StandIn {
             }
             let model = body["model"].as_str().unwrap_or_default().to_string();
             let unload = body["keep_alive"] == json!(0) || body["keep_alive"] == json!("0");
+            if !unload && model == SMALL {
+                // Reading a model takes a while (Ollama answers when it is in memory).
+                tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+            }
             let mut st = s.state.lock().unwrap();
             st.loaded.retain(|(n, _)| *n != model);
             let reason = if unload {

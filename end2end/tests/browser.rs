@@ -1920,8 +1920,27 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
     )
     .unwrap();
 
-    // Confirmed in the same dialog: loaded, measured, and on the card.
+    // Confirmed in the same dialog: the progress streams while the backend loads (the
+    // stand-in takes 2.5 s), then loaded, measured, and on the card.
     click(&c, r#"[data-testid="preload-confirm"]"#).await;
+    eventually(
+        "the load's progress shows",
+        Duration::from_secs(10),
+        || async {
+            match c
+                .find(Locator::Css(r#"[data-testid="load-progress"]"#))
+                .await
+            {
+                Ok(e) => e
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .contains("Ollama is reading"),
+                Err(_) => false,
+            }
+        },
+    )
+    .await;
     c.wait()
         .at_most(Duration::from_secs(30))
         .for_element(Locator::Css(r#"[data-testid="preload-done"]"#))

@@ -214,7 +214,7 @@ impl Application {
         ));
         let models = Arc::new(
             models::ModelsService::new(config.models.clone(), config.paths.clone())
-                .with_store(store.pool().clone()),
+                .with_store(store.pool().clone(), audit.clone()),
         );
         tasks.push(tokio::spawn(
             models.clone().run(bus.clone(), shutdown.clone()),

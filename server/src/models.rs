@@ -51,6 +51,12 @@ pub struct ModelsService {
     wake: Arc<tokio::sync::Notify>,
     /// What past estimates missed by, per backend.
     errors: Mutex<std::collections::HashMap<String, app::models::EstimateError>>,
+    /// Loads in progress and recently finished, with their events.
+    loads: crate::platform::jobs::Jobs<app::models::LoadEvent>,
+    /// The load running on each backend (one at a time per backend).
+    loading: Mutex<std::collections::HashMap<String, u64>>,
+    /// Where loads and unloads are recorded; none in unit tests.
+    audit: Option<crate::store::audit::AuditLog>,
 }
 
 impl ModelsService {
@@ -66,6 +72,9 @@ impl ModelsService {
             wake: Arc::new(tokio::sync::Notify::new()),
             pool: None,
             errors: Mutex::default(),
+            loads: Default::default(),
+            loading: Mutex::default(),
+            audit: None,
             http: reqwest::Client::builder()
                 .pool_idle_timeout(Duration::from_secs(60))
                 .build()
@@ -73,9 +82,15 @@ impl ModelsService {
         }
     }
 
-    /// Keeps loads in this database and learns the estimate's error from the ones kept.
-    pub fn with_store(mut self, pool: sqlx::SqlitePool) -> Self {
+    /// Keeps loads in this database and learns the estimate's error from the ones kept;
+    /// records loads and unloads in the audit log.
+    pub fn with_store(
+        mut self,
+        pool: sqlx::SqlitePool,
+        audit: crate::store::audit::AuditLog,
+    ) -> Self {
         self.pool = Some(pool);
+        self.audit = Some(audit);
         self
     }
 
@@ -230,6 +245,8 @@ struct Slot {
     pid: Option<u32>,
     /// The served model file's architecture, read once per path.
     arch_path: Option<String>,
+    /// A llama.cpp router's instances on this host: port → pid.
+    instances: std::collections::HashMap<u16, u32>,
 }
 
 /// The round: all backends at once, then GPUs and memory.
@@ -253,6 +270,7 @@ impl ModelsCollector {
                 tokens: None,
                 pid: None,
                 arch_path: None,
+                instances: Default::default(),
             })
             .collect();
         Self {
@@ -344,8 +362,12 @@ impl Slot {
                 };
                 self.tokens = tokens;
                 let path = c.model_path.clone();
+                let router = c.router.clone();
                 apply(b, c);
                 self.local_process(service, path.as_deref());
+                if let Some(models) = router {
+                    self.router_instances(service, &models);
+                }
             }
             Err(e) => {
                 self.breaker.failure(now);
@@ -376,7 +398,9 @@ impl Slot {
             });
             self.pid = found.map(|(p, _)| p);
             self.last.process_rss_bytes = found.map(|(_, r)| r);
-            if self.config.kind != app::models::BackendKind::Ollama {
+            if self.config.kind != app::models::BackendKind::Ollama
+                && self.last.control != app::models::Control::LlamacppRouter
+            {
                 for m in &mut self.last.loaded {
                     m.size_bytes = self.last.process_rss_bytes;
                 }
@@ -393,14 +417,51 @@ impl Slot {
     }
 }
 
-/// The architecture from a GGUF file on this host (`path` as the backend sees it, under the
-/// rootfs Steward reads).
-pub fn read_architecture(
-    rootfs: &std::path::Path,
-    path: &str,
-) -> Result<app::models::Architecture, String> {
-    // The path comes from the backend's answer: only an absolute `.gguf` path without `..`
-    // is opened, and only under the rootfs Steward reads.
+impl Slot {
+    /// A router's files (their sizes, for the pre-load check) and, on this host, each loaded
+    /// instance's resident memory (found by the port in its arguments).
+    fn router_instances(&mut self, service: &ModelsService, models: &[parse::RouterModel]) {
+        let paths = &service.paths;
+        for m in &mut self.last.models {
+            m.size_bytes = m
+                .path
+                .as_deref()
+                .and_then(|p| gguf_path(&paths.rootfs, p).ok())
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|md| md.len());
+        }
+        if loopback_port(&self.config.url).is_none() {
+            return;
+        }
+        let ports: Vec<u16> = models.iter().filter_map(|m| m.port).collect();
+        self.instances.retain(|port, _| ports.contains(port));
+        for l in &mut self.last.loaded {
+            let Some(port) = models.iter().find(|m| m.id == l.name).and_then(|m| m.port) else {
+                continue;
+            };
+            let cached = self.instances.get(&port).copied();
+            let rss = cached
+                .and_then(|pid| process::rss_bytes(&paths.procfs, pid).map(|r| (pid, r)))
+                .or_else(|| {
+                    let pid = process::listener_pid(&paths.procfs, port)?;
+                    Some((pid, process::rss_bytes(&paths.procfs, pid)?))
+                });
+            match rss {
+                Some((pid, r)) => {
+                    self.instances.insert(port, pid);
+                    l.size_bytes = Some(r);
+                }
+                None => {
+                    self.instances.remove(&port);
+                }
+            }
+        }
+    }
+}
+
+/// A model file path from a backend's answer, under the rootfs Steward reads: only an
+/// absolute `.gguf` path without `..` is accepted (a backend's answer is input).
+pub fn gguf_path(rootfs: &std::path::Path, path: &str) -> Result<PathBuf, String> {
     let p = std::path::Path::new(path);
     if !p.is_absolute()
         || p.extension().is_none_or(|e| e != "gguf")
@@ -409,7 +470,16 @@ pub fn read_architecture(
     {
         return Err(format!("{path:?} is not an absolute .gguf path"));
     }
-    let full: PathBuf = rootfs.join(path.trim_start_matches('/'));
+    Ok(rootfs.join(path.trim_start_matches('/')))
+}
+
+/// The architecture from a GGUF file on this host (`path` as the backend sees it, under the
+/// rootfs Steward reads).
+pub fn read_architecture(
+    rootfs: &std::path::Path,
+    path: &str,
+) -> Result<app::models::Architecture, String> {
+    let full = gguf_path(rootfs, path)?;
     let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
     let meta = gguf::metadata(&mut std::io::BufReader::with_capacity(1 << 16, f))
         .map_err(|e| format!("{}: {e}", full.display()))?;
@@ -445,6 +515,11 @@ fn apply(b: &mut ModelBackend, c: Checked) {
     }
     b.models = models;
     b.loaded = c.loaded;
+    b.control = if c.router.is_some() {
+        app::models::Control::LlamacppRouter
+    } else {
+        check::control(b.kind)
+    };
     if c.architecture.is_some() {
         b.architecture = c.architecture;
     }

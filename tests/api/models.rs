@@ -8,7 +8,59 @@ use std::time::{Duration, Instant};
 use server::config::ModelBackendConfig;
 use steward_tests::model_servers::{self, LlamaServer, Mode, HUGE, SMALL};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Session, TestApp};
+
+/// Starts a load (202 with the verdict and its progress stream) and reads the progress to
+/// its last event (`loaded` or `failed`).
+async fn load(
+    app: &TestApp,
+    admin: &Session,
+    backend: &str,
+    body: serde_json::Value,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let r = app
+        .act(admin, &format!("/api/v1/models/{backend}/load"), Some(body))
+        .await;
+    assert_eq!(r.status(), 202);
+    let started: serde_json::Value = r.json().await.unwrap();
+    let mut stream = app
+        .request(
+            reqwest::Method::GET,
+            started["events"].as_str().unwrap(),
+            Some(admin),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(|d| serde_json::from_str(d.trim()).unwrap())
+            .collect();
+        if events
+            .last()
+            .is_some_and(|e| e["phase"] == "loaded" || e["phase"] == "failed")
+        {
+            return (started, events);
+        }
+        assert!(Instant::now() < deadline, "load did not finish: {text}");
+        match tokio::time::timeout(Duration::from_secs(60), stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("load stream ended early ({other:?}): {text}"),
+        }
+    }
+}
+
+fn phases(events: &[serde_json::Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["phase"].as_str().unwrap())
+        .collect()
+}
 
 fn backend(name: &str, kind: &str, url: &str, timeout_secs: u64) -> ModelBackendConfig {
     ModelBackendConfig {
@@ -189,6 +241,199 @@ async fn real_llama_server_slots_counters_memory_and_the_estimate_within_15_perc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_llama_router_loads_with_streamed_progress_measures_and_unloads() {
+    // Router mode: a llama-server started without -m over a folder of GGUF files (the real
+    // SmolLM2 and a damaged file whose instance exits), nothing loaded until asked.
+    let models_dir = tempfile::tempdir().unwrap();
+    let small = models_dir.path().join("smollm2.gguf");
+    std::fs::copy(model_servers::llama_dir().join("model.gguf"), &small).unwrap();
+    std::fs::write(models_dir.path().join("broken.gguf"), b"GGUF not really").unwrap();
+    let router = LlamaServer::router(models_dir.path(), 1024);
+    ready(&router.url).await;
+    let url = router.url.clone();
+    let app = spawn_app(move |c, _| {
+        c.paths.procfs = "/proc".into();
+        c.paths.rootfs = "/".into();
+        c.models.interval_secs = 1;
+        c.models.backends = vec![backend("router", "llamacpp", &url, 5)];
+    })
+    .await;
+    let admin = app.admin().await;
+    let m = app
+        .wait_json("/api/v1/models", Duration::from_secs(30), |m| {
+            let b = find(m, "router");
+            b["state"] == "ok" && b["models"].as_array().is_some_and(|a| a.len() == 2)
+        })
+        .await;
+    let b = find(&m, "router");
+    assert_eq!(b["control"]["mode"], "llamacpp_router", "{b:#}");
+    assert!(b["loaded"].as_array().unwrap().is_empty());
+    let disk = b["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "smollm2")
+        .unwrap();
+    assert_eq!(
+        disk["size_bytes"].as_u64().unwrap(),
+        std::fs::metadata(&small).unwrap().len(),
+        "the size of the file the router serves"
+    );
+    assert_eq!(disk["load_context"], 1024);
+
+    // The check reads the architecture from the model's GGUF; the context is the router's.
+    let v: serde_json::Value = app
+        .get_as("/api/v1/models/router/estimate?model=smollm2", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    // 2 × 30 layers × 1,024 tokens × 3 KV heads × 64 × 2 bytes.
+    assert_eq!(v["estimate"]["kv_cache_bytes"], 23_592_960, "{v:#}");
+    let r = app
+        .get_as(
+            "/api/v1/models/router/estimate?model=smollm2&context=4096",
+            &admin,
+        )
+        .await;
+    assert_eq!(r.status(), 400, "a router's context is fixed");
+
+    // A load streams its progress; a second load on the same backend while one runs is
+    // refused; the damaged file's instance exits, and the job and the card say so.
+    let r = app
+        .act(
+            &admin,
+            "/api/v1/models/router/load",
+            Some(serde_json::json!({"model": "broken"})),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let broken: serde_json::Value = r.json().await.unwrap();
+    let busy = app
+        .act(
+            &admin,
+            "/api/v1/models/router/load",
+            Some(serde_json::json!({"model": "smollm2"})),
+        )
+        .await;
+    assert_eq!(busy.status(), 409, "one load at a time per backend");
+    let text = app
+        .request(
+            reqwest::Method::GET,
+            broken["events"].as_str().unwrap(),
+            Some(&admin),
+            None,
+        )
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#""phase":"failed""#), "{text}");
+    assert!(text.contains("exited with code"), "{text}");
+    app.wait_json("/api/v1/models", Duration::from_secs(10), |m| {
+        find(m, "router")["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == "broken" && d["load_error"].is_string())
+    })
+    .await;
+
+    // The real load: started, loading, loaded with the instance's memory.
+    let (started, events) = load(
+        &app,
+        &admin,
+        "router",
+        serde_json::json!({"model": "smollm2"}),
+    )
+    .await;
+    let ph = phases(&events);
+    assert_eq!(ph.first(), Some(&"started"), "{events:#?}");
+    assert!(ph.contains(&"loading"), "{events:#?}");
+    assert_eq!(ph.last(), Some(&"loaded"), "{events:#?}");
+    let measured = events.last().unwrap()["measured_bytes"].as_u64().unwrap();
+    let estimated = started["verdict"]["estimate"]["total_bytes"]
+        .as_u64()
+        .unwrap();
+    eprintln!(
+        "router load: estimated {estimated} B, instance RSS {measured} B, error {:+.1} %",
+        (estimated as f64 / measured as f64 - 1.0) * 100.0
+    );
+    assert!(measured > 50_000_000, "the instance's memory: {measured}");
+
+    // The next rounds show it loaded with the instance's memory and slots; a request moves
+    // the router's counters.
+    let m = app
+        .wait_json("/api/v1/models", Duration::from_secs(20), |m| {
+            let b = find(m, "router");
+            b["loaded"][0]["name"] == "smollm2"
+                && b["loaded"][0]["size_bytes"].is_u64()
+                && b["slots_total"] == 1
+        })
+        .await;
+    assert_eq!(find(&m, "router")["estimate_error"]["samples"], 1);
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/completions", router.url))
+        .json(&serde_json::json!({"model": "smollm2", "prompt": "The weather today is", "max_tokens": 16}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.wait_json("/api/v1/models", Duration::from_secs(20), |m| {
+        find(m, "router")["tokens_per_s"]
+            .as_f64()
+            .is_some_and(|t| t > 0.0)
+    })
+    .await;
+
+    // Unload, audited; the router says unloaded on the next round.
+    let r = app
+        .act(
+            &admin,
+            "/api/v1/models/router/unload",
+            Some(serde_json::json!({"model": "smollm2"})),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    app.wait_json("/api/v1/models", Duration::from_secs(20), |m| {
+        find(m, "router")["loaded"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let r = app
+        .act(
+            &admin,
+            "/api/v1/models/router/unload",
+            Some(serde_json::json!({"model": "smollm2"})),
+        )
+        .await;
+    assert_eq!(r.status(), 502, "the router's own refusal");
+    assert!(r.text().await.unwrap().contains("not"));
+    let audit = app.audit_log(&admin).await;
+    let actions: Vec<(&str, &str, &str)> = audit
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+                e["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for want in [
+        ("model-load", "router/broken", "failed"),
+        ("model-load", "router/smollm2", "ok"),
+        ("model-unload", "router/smollm2", "ok"),
+        ("model-unload", "router/smollm2", "failed"),
+    ] {
+        assert!(actions.contains(&want), "{want:?} in {actions:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
     let ollama = model_servers::ollama().await;
     let url = ollama.url.clone();
@@ -266,18 +511,27 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
         .await;
     assert_eq!(bad.status(), 400);
 
-    // Load: checked, loaded, measured, audited; the next round shows it loaded.
-    let r = app
-        .act(
-            &admin,
-            "/api/v1/models/ollama/load",
-            Some(serde_json::json!({"model": SMALL, "context": 4096})),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let load: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(load["verdict"]["fit"], "fits");
-    assert!(load["measured_bytes"].as_u64().unwrap() > 0);
+    // Load: checked, started as a job whose progress streams (the stand-in takes 2.5 s, so
+    // the job says it is still loading), loaded, measured, audited; the next round shows it.
+    let (started, events) = load(
+        &app,
+        &admin,
+        "ollama",
+        serde_json::json!({"model": SMALL, "context": 4096}),
+    )
+    .await;
+    assert_eq!(started["verdict"]["fit"], "fits");
+    let ph = phases(&events);
+    assert_eq!(ph.first(), Some(&"started"), "{events:#?}");
+    assert_eq!(ph.last(), Some(&"loaded"), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().starts_with("Still loading")),
+        "{events:#?}"
+    );
+    let measured_bytes = events.last().unwrap()["measured_bytes"].as_u64().unwrap();
+    assert!(measured_bytes > 0);
     assert_eq!(ollama.loaded(), vec![SMALL.to_string()]);
     let m = wait(|m| find(m, "ollama")["loaded"].as_array().unwrap().len() == 1).await;
     let b = find(&m, "ollama");
@@ -298,21 +552,26 @@ async fn ollama_stand_in_verdicts_load_unload_audit_and_failures() {
     .fetch_one(store.pool())
     .await
     .unwrap();
-    assert_eq!(measured as u64, load["measured_bytes"].as_u64().unwrap());
+    assert_eq!(measured as u64, measured_bytes);
     assert_eq!(
         estimated as u64,
-        load["verdict"]["estimate"]["total_bytes"].as_u64().unwrap()
+        started["verdict"]["estimate"]["total_bytes"]
+            .as_u64()
+            .unwrap()
     );
-    // A model that does not fit: the backend's refusal comes back as 502 with its words.
-    let r = app
-        .act(
-            &admin,
-            "/api/v1/models/ollama/load",
-            Some(serde_json::json!({"model": HUGE})),
-        )
-        .await;
-    assert_eq!(r.status(), 502);
-    assert!(r.text().await.unwrap().contains("more system memory"));
+    // A model that does not fit: the backend's refusal ends the job with its words.
+    let (_, events) = load(&app, &admin, "ollama", serde_json::json!({"model": HUGE})).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["phase"], "failed");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("more system memory"),
+        "{last}"
+    );
+    let r = app.get_as("/api/v1/models/loads/999/events", &admin).await;
+    assert_eq!(r.status(), 404);
 
     // Unload.
     let r = app

@@ -55,7 +55,7 @@ pub fn BackendCard(
     };
     let read_only = match &b.control {
         Control::ReadOnly { reason } => Some(reason.clone()),
-        Control::Ollama => None,
+        Control::Ollama | Control::LlamacppRouter => None,
     };
     let can_unload = read_only.is_none();
     let name = b.name.clone();
@@ -104,6 +104,7 @@ pub fn BackendCard(
                                     {m.vram_bytes.filter(|v| *v > 0).map(|v| format!(" · {} in VRAM", bytes(v as f64)))}
                                     {m.context_length.map(|c| format!(" · context {c}"))}
                                     {m.expires_at_ms.map(|t| format!(" · unloads {}", zone.datetime(t)))}
+                                    {m.status.clone().map(|st| view! { " " <span class="badge warn" data-testid="loaded-status">{st}</span> })}
                                     <Show when=move || admin.get() && can_unload>
                                         {
                                             let (b1, m1) = (b1.clone(), m1.clone());
@@ -132,6 +133,8 @@ pub fn BackendCard(
                                     <span>{m.size_bytes.map_or("size unknown".into(), |s| bytes(s as f64))}</span>
                                     {(!details.is_empty()).then(|| format!(" · {details}"))}
                                     {m.last_used_ms.map(|t| format!(" · last used {}", zone.datetime(t)))}
+                                    {m.load_context.map(|c| format!(" · loads with context {c}"))}
+                                    {m.load_error.clone().map(|e| view! { <span class="error" data-testid="load-error">{format!(" · {e}")}</span> })}
                                     <button class="small" data-testid="check-load" on:click=move |_| check.run((b1.clone(), m1.clone()))>"Check memory…"</button>
                                 </li>
                             }

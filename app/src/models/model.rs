@@ -104,6 +104,9 @@ impl BackendState {
 pub enum Control {
     /// Load = generate with `keep_alive`, unload = `keep_alive: 0` (Ollama).
     Ollama,
+    /// Load = `POST /models/load`, unload = `POST /models/unload` (llama.cpp in router mode:
+    /// one instance per loaded model, each started with the router's or its preset's arguments).
+    LlamacppRouter,
     /// The backend serves what it was started with.
     ReadOnly { reason: String },
 }
@@ -119,6 +122,15 @@ pub struct DiskModel {
     pub modified_ms: Option<i64>,
     /// When it was last loaded, as far as Steward saw.
     pub last_used_ms: Option<i64>,
+    /// The file, where the backend says (llama.cpp router: the instance's `--model`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The context it loads with when the backend fixes it (llama.cpp router: `--ctx-size`).
+    #[serde(default)]
+    pub load_context: Option<u64>,
+    /// What went wrong the last time it was loaded (llama.cpp router: the instance exited).
+    #[serde(default)]
+    pub load_error: Option<String>,
 }
 
 /// A model a backend holds in memory.
@@ -132,6 +144,9 @@ pub struct LoadedModel {
     pub context_length: Option<u64>,
     /// When the backend will unload it unless used (Ollama's `expires_at`).
     pub expires_at_ms: Option<i64>,
+    /// Not ready to serve: `loading` or `sleeping` (llama.cpp router); none when serving.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// The architecture numbers the KV-cache estimate needs (GGUF metadata keys
@@ -431,5 +446,37 @@ mod tests {
         a.head_dim = None;
         a.heads = 0;
         assert_eq!(a.head_size(), 0);
+    }
+}
+
+/// The phase of a model load, streamed to the pre-load dialog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadPhase {
+    /// The check passed and the backend was asked.
+    Started,
+    /// The backend is reading the model (with its progress where it reports one).
+    Loading,
+    /// Loaded and measured: the last event.
+    Loaded,
+    /// The backend refused or the load failed: the last event.
+    Failed,
+}
+
+/// One progress event of a model load (Server-Sent Events).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadEvent {
+    pub ts_ms: i64,
+    pub phase: LoadPhase,
+    pub message: String,
+    /// 0–1 where the backend reports progress (llama.cpp router's loading stages).
+    pub progress: Option<f64>,
+    pub estimated_bytes: Option<u64>,
+    pub measured_bytes: Option<u64>,
+}
+
+impl LoadEvent {
+    pub fn is_last(&self) -> bool {
+        matches!(self.phase, LoadPhase::Loaded | LoadPhase::Failed)
     }
 }

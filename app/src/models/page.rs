@@ -68,7 +68,7 @@ fn Panel(initial: Models) -> impl IntoView {
                     data.with(|d| {
                         d.backends
                             .iter()
-                            .any(|x| &x.name == b && x.control == Control::Ollama)
+                            .any(|x| &x.name == b && !matches!(x.control, Control::ReadOnly { .. }))
                     })
                 })
             })

@@ -6,6 +6,8 @@ use leptos::prelude::*;
 
 use crate::models::api::check_load;
 use crate::models::estimate::{Fit, Verdict};
+use crate::models::{LoadEvent, LoadPhase};
+use crate::shared::client::{post_json, EventStream};
 use crate::shared::format::bytes;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -13,7 +15,8 @@ enum Step {
     Ask,
     Checking,
     Checked(Verdict),
-    Loading(Verdict),
+    /// The load's progress so far, streamed from its job.
+    Loading(Verdict, Vec<LoadEvent>),
     Loaded(Verdict, String),
     Failed(String),
 }
@@ -41,7 +44,11 @@ pub fn PreloadDialog(
             }
         }
     });
-    let close = move || target.set(None);
+    let stream = StoredValue::new(None::<EventStream>);
+    let close = move || {
+        stream.set_value(None);
+        target.set(None);
+    };
     let run_check = move || {
         let Some((b, m)) = target.get_untracked() else {
             return;
@@ -60,21 +67,62 @@ pub fn PreloadDialog(
             return;
         };
         let ctx = context.get_untracked().trim().parse::<u64>().ok();
-        step.set(Step::Loading(v.clone()));
+        step.set(Step::Loading(v.clone(), Vec::new()));
         let body = serde_json::json!({ "model": m, "context": ctx }).to_string();
         leptos::task::spawn_local(async move {
             let url = format!("/api/v1/models/{b}/load");
-            match crate::shared::client::post_json(&url, &csrf.get_untracked(), Some(body)).await {
-                Ok(text) => {
-                    let measured = serde_json::from_str::<serde_json::Value>(&text)
+            let events = post_json(&url, &csrf.get_untracked(), Some(body))
+                .await
+                .and_then(|t| {
+                    serde_json::from_str::<serde_json::Value>(&t)
                         .ok()
-                        .and_then(|v| v["measured_bytes"].as_f64())
-                        .map_or("not reported".into(), bytes);
-                    step.set(Step::Loaded(v, measured));
-                    loaded.run(());
-                }
-                Err(e) => step.set(Step::Failed(e)),
-            }
+                        .and_then(|v| v.get("events")?.as_str().map(str::to_string))
+                        .ok_or_else(|| "the server did not start a load".to_string())
+                });
+            let events = match events {
+                Ok(e) => e,
+                Err(e) => return step.set(Step::Failed(e)),
+            };
+            let opened = EventStream::open(
+                &events,
+                move |text| {
+                    let Ok(event) = serde_json::from_str::<LoadEvent>(&text) else {
+                        return;
+                    };
+                    match event.phase {
+                        LoadPhase::Loaded => {
+                            let measured = event
+                                .measured_bytes
+                                .map_or("not reported".into(), |b| bytes(b as f64));
+                            step.update(|s| {
+                                if let Step::Loading(v, _) = s {
+                                    *s = Step::Loaded(v.clone(), measured);
+                                }
+                            });
+                            loaded.run(());
+                        }
+                        LoadPhase::Failed => {
+                            step.set(Step::Failed(event.message));
+                            loaded.run(());
+                        }
+                        _ => step.update(|s| {
+                            if let Step::Loading(_, events) = s {
+                                events.push(event);
+                            }
+                        }),
+                    }
+                },
+                move || {
+                    step.update(|s| {
+                        if matches!(s, Step::Loading(..)) {
+                            *s = Step::Failed(
+                                "the progress stream ended early; see the backend's card and the audit log".into(),
+                            );
+                        }
+                    })
+                },
+            );
+            stream.set_value(opened);
         });
     };
     view! {
@@ -111,9 +159,17 @@ pub fn PreloadDialog(
                             </Show>
                         }.into_any()
                     }
-                    Step::Loading(v) => view! {
+                    Step::Loading(v, events) => view! {
                         <VerdictView verdict=v/>
                         <p class="muted" data-testid="preload-loading">"Loading — the backend reads the model into memory; this can take minutes…"</p>
+                        <ul class="progress" data-testid="load-progress">
+                            {events.into_iter().map(|e| view! {
+                                <li data-phase=format!("{:?}", e.phase).to_lowercase()>
+                                    {e.message}
+                                    {e.progress.map(|p| view! { " " <progress max="1" value=p.to_string()></progress> })}
+                                </li>
+                            }).collect_view()}
+                        </ul>
                     }.into_any(),
                     Step::Loaded(v, measured) => view! {
                         <VerdictView verdict=v.clone()/>

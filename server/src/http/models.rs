@@ -1,19 +1,23 @@
 //! `GET /api/v1/models` (backends, GPUs, memory: the latest round, never a backend call), the
-//! pre-load check, and load / unload (admin, behind the guard, audited).
+//! pre-load check, load (a background job whose progress is streamed) and unload (admin,
+//! behind the guard, audited).
+
+use std::convert::Infallible;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use futures::Stream;
 use serde::Deserialize;
 
 use app::models::estimate::Verdict;
-use app::models::{AtRisk, Models};
+use app::models::{AtRisk, LoadEvent, Models};
 
 use super::AppState;
-use crate::models::control::{ControlError, EstimateQuery, LoadResult};
-use crate::store::audit::{Action, Entry, Outcome};
+use crate::models::control::{ControlError, EstimateQuery, LoadRequest};
 
 /// The mutating routes, for the guard test's list of actions.
 pub const ACTIONS: [&str; 2] = [
@@ -27,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/models/{backend}/estimate", get(estimate))
         .route(ACTIONS[0], post(load))
         .route(ACTIONS[1], post(unload))
+        .route("/api/v1/models/loads/{job}/events", get(load_events))
 }
 
 impl IntoResponse for ControlError {
@@ -36,8 +41,9 @@ impl IntoResponse for ControlError {
                 StatusCode::NOT_FOUND
             }
             ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ControlError::ReadOnly(..) => StatusCode::CONFLICT,
+            ControlError::ReadOnly(..) | ControlError::Busy(..) => StatusCode::CONFLICT,
             ControlError::Backend(_) => StatusCode::BAD_GATEWAY,
+            ControlError::UnknownJob(_) => StatusCode::NOT_FOUND,
         };
         (
             status,
@@ -100,13 +106,14 @@ struct LoadBody {
     keep_alive: Option<String>,
 }
 
-/// `POST /api/v1/models/{backend}/load` (admin): checks, loads, measures, audits.
+/// `POST /api/v1/models/{backend}/load` (admin): checks, then starts the load as a job and
+/// answers 202 with the verdict and where its progress streams; the job measures and audits.
 async fn load(
     State(state): State<AppState>,
     Extension(user): Extension<app::auth::SessionView>,
     Path(backend): Path<String>,
     Json(body): Json<LoadBody>,
-) -> Result<Json<LoadResult>, ControlError> {
+) -> Result<(StatusCode, Json<serde_json::Value>), ControlError> {
     state.models.ensure_writable(&backend)?;
     let keep_alive = body.keep_alive.unwrap_or_else(|| "30m".into());
     if keep_alive.len() > 16
@@ -125,45 +132,39 @@ async fn load(
         kv_bytes: None,
     };
     let verdict = state.models.check_load(&snapshot, &backend, &q).await?;
-    let target = format!("{backend}/{}", body.model);
-    let result = state
-        .models
-        .load(
-            &user.username,
-            &backend,
-            &body.model,
-            body.context,
-            &keep_alive,
-            Some(verdict.estimate.total_bytes),
-        )
-        .await;
-    let detail = match &result {
-        Ok(measured) => format!(
-            "{} — measured {}",
-            verdict.text,
-            measured.map_or("unknown".into(), |b| app::shared::format::bytes(b as f64))
-        ),
-        Err(e) => format!("{} — {e}", verdict.text),
-    };
-    state
-        .audit
-        .record(Entry {
-            actor: &user.username,
-            action: Action::ModelLoad,
-            target: &target,
-            outcome: if result.is_ok() {
-                Outcome::Ok
-            } else {
-                Outcome::Failed
-            },
-            detail: Some(&detail),
-        })
-        .await;
-    state.models.poke();
-    Ok(Json(LoadResult {
-        verdict,
-        measured_bytes: result?,
-    }))
+    let job = state.models.start_load(
+        LoadRequest {
+            actor: user.username.clone(),
+            backend,
+            model: body.model,
+            context: body.context,
+            keep_alive,
+        },
+        &verdict,
+    )?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({
+            "job": job,
+            "events": format!("/api/v1/models/loads/{job}/events"),
+            "verdict": verdict,
+        })),
+    ))
+}
+
+/// `GET /api/v1/models/loads/{job}/events`: the load's progress so far, then live, ending
+/// with `loaded` or `failed`.
+async fn load_events(
+    State(state): State<AppState>,
+    Path(job): Path<u64>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ControlError> {
+    let (past, rx) = state.models.load_events(job)?;
+    Ok(super::progress::stream(
+        past,
+        rx,
+        LoadEvent::is_last,
+        state.shutdown.clone(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -171,30 +172,16 @@ struct UnloadBody {
     model: String,
 }
 
-/// `POST /api/v1/models/{backend}/unload` (admin).
+/// `POST /api/v1/models/{backend}/unload` (admin), audited.
 async fn unload(
     State(state): State<AppState>,
     Extension(user): Extension<app::auth::SessionView>,
     Path(backend): Path<String>,
     Json(body): Json<UnloadBody>,
 ) -> Result<StatusCode, ControlError> {
-    let result = state.models.unload(&backend, &body.model).await;
-    let target = format!("{backend}/{}", body.model);
-    let detail = result.as_ref().err().map(|e| e.to_string());
     state
-        .audit
-        .record(Entry {
-            actor: &user.username,
-            action: Action::ModelUnload,
-            target: &target,
-            outcome: if result.is_ok() {
-                Outcome::Ok
-            } else {
-                Outcome::Failed
-            },
-            detail: detail.as_deref(),
-        })
-        .await;
-    state.models.poke();
-    result.map(|()| StatusCode::NO_CONTENT)
+        .models
+        .unload(&user.username, &backend, &body.model)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }

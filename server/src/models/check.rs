@@ -143,6 +143,8 @@ pub struct Checked {
     pub architecture: Option<Architecture>,
     /// The model file the server serves (llama.cpp's `/props`).
     pub model_path: Option<String>,
+    /// A llama.cpp router's models (router mode), for their files and instances.
+    pub router: Option<Vec<parse::RouterModel>>,
     pub problems: Vec<String>,
 }
 
@@ -169,12 +171,17 @@ pub async fn check(kind: BackendKind, c: &Client) -> Result<Checked, String> {
     }
 }
 
-/// How Steward can change what a backend holds.
+/// Why a llama-server that is not a router cannot load or unload.
+const LLAMACPP_SINGLE: &str = "this llama-server serves the model it was started with (-m); start it \
+     without -m, with --models-dir or --models-preset (router mode), to load and unload from Steward";
+
+/// How Steward can change what a backend holds (before a check says more: a llama-server is
+/// writable once its `/props` says it is a router).
 pub fn control(kind: BackendKind) -> Control {
     match kind {
         BackendKind::Ollama => Control::Ollama,
         BackendKind::Llamacpp => Control::ReadOnly {
-            reason: "this llama-server serves the model it was started with (router mode is not supported yet)".into(),
+            reason: LLAMACPP_SINGLE.into(),
         },
         BackendKind::Vllm => Control::ReadOnly {
             reason: "vLLM serves the model it was started with".into(),
@@ -207,18 +214,52 @@ async fn llamacpp(c: &Client) -> Result<Checked, String> {
             .push("GET /health: loading the model (503)".into()),
         Err(e) => return Err(e.to_string()),
     }
-    let (props, slots, metrics, models) = tokio::join!(
-        c.get("/props"),
-        c.get("/slots"),
-        c.get("/metrics"),
-        c.get("/v1/models")
+    // `/props` says whether this is a router (whose other endpoints need a model named).
+    let props = note(
+        &mut out.problems,
+        parsed(c.get("/props").await, parse::llamacpp_props),
     );
-    if let Some(p) = note(&mut out.problems, parsed(props, parse::llamacpp_props)) {
-        out.version = p.build;
-        out.model_path = p.model_path;
+    if let Some(p) = &props {
+        out.version = p.build.clone();
+        if p.router {
+            llamacpp_router(c, &mut out).await;
+            return Ok(out);
+        }
+        out.model_path = p.model_path.clone();
         out.slot_context = p.context;
-        out.slots_total = p.total_slots;
     }
+    let (slots, metrics, models) =
+        tokio::join!(c.get("/slots"), c.get("/metrics"), c.get("/v1/models"));
+    llamacpp_slots_and_metrics(&mut out, slots, metrics);
+    // Without `/slots`, `/props` still says how many there are.
+    out.slots_total = out
+        .slots_total
+        .or(props.as_ref().and_then(|p| p.total_slots));
+    out.models = note(&mut out.problems, parsed(models, parse::openai_models)).unwrap_or_default();
+    // The served model is the loaded one.
+    out.loaded = out
+        .models
+        .iter()
+        .map(|m| LoadedModel {
+            name: m.name.clone(),
+            context_length: out.slot_context,
+            ..Default::default()
+        })
+        .collect();
+    Ok(out)
+}
+
+/// Folds a `/slots` and a `/metrics` answer (one server's, or one router instance's) into
+/// `out`, adding to what earlier instances gave.
+fn llamacpp_slots_and_metrics(
+    out: &mut Checked,
+    slots: Result<Vec<u8>, CallError>,
+    metrics: Result<Vec<u8>, CallError>,
+) {
+    let add = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
     match slots {
         Err(CallError::Status(_, 501, _)) => out
             .problems
@@ -227,9 +268,9 @@ async fn llamacpp(c: &Client) -> Result<Checked, String> {
             if let Some((busy, total, ctx)) =
                 note(&mut out.problems, parsed(r, parse::llamacpp_slots))
             {
-                out.slots_busy = Some(busy);
-                out.slots_total = Some(total);
-                out.slot_context = ctx.or(out.slot_context);
+                out.slots_busy = Some(out.slots_busy.unwrap_or(0) + busy);
+                out.slots_total = Some(out.slots_total.unwrap_or(0) + total);
+                out.slot_context = out.slot_context.or(ctx);
             }
         }
     }
@@ -242,29 +283,70 @@ async fn llamacpp(c: &Client) -> Result<Checked, String> {
                 &mut out.problems,
                 r.map(|b| parse::exposition(&String::from_utf8_lossy(&b))),
             ) {
-                out.requests_running = e.sum("llamacpp:requests_processing");
-                out.requests_waiting = e.sum("llamacpp:requests_deferred");
-                out.tokens_total = e.sum("llamacpp:tokens_predicted_total");
-                out.kv_cache_pct = e
+                out.requests_running =
+                    add(out.requests_running, e.sum("llamacpp:requests_processing"));
+                out.requests_waiting =
+                    add(out.requests_waiting, e.sum("llamacpp:requests_deferred"));
+                out.tokens_total = add(out.tokens_total, e.sum("llamacpp:tokens_predicted_total"));
+                // The fullest instance's KV cache is the one that matters.
+                let kv = e
                     .sum("llamacpp:kv_cache_usage_ratio")
                     .map(|r| (r * 100.0).clamp(0.0, 100.0));
+                out.kv_cache_pct = match (out.kv_cache_pct, kv) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
             }
         }
     }
-    out.models = note(&mut out.problems, parsed(models, parse::openai_models)).unwrap_or_default();
-    // The served model is the loaded one.
-    out.loaded = out
-        .models
+}
+
+/// Router mode: the models it knows (`/models`), and for each loaded instance its slots and
+/// metrics (`?model=…&autoload=false`, so a check never starts a load).
+async fn llamacpp_router(c: &Client, out: &mut Checked) {
+    let models = match parsed(c.get("/models").await, parse::llamacpp_router_models) {
+        Ok(m) => m,
+        Err(e) => {
+            out.problems.push(e);
+            return;
+        }
+    };
+    out.models = models
         .iter()
-        .map(|m| LoadedModel {
-            name: m.name.clone(),
-            size_bytes: None,
-            vram_bytes: None,
-            context_length: out.slot_context,
-            expires_at_ms: None,
+        .map(|m| DiskModel {
+            name: m.id.clone(),
+            path: m.path.clone(),
+            load_context: m.context,
+            load_error: m
+                .failed_exit
+                .map(|code| format!("its last load failed: the instance exited with code {code}")),
+            ..Default::default()
         })
         .collect();
-    Ok(out)
+    out.loaded = models
+        .iter()
+        .filter(|m| matches!(m.status.as_str(), "loaded" | "loading" | "sleeping"))
+        .map(|m| LoadedModel {
+            name: m.id.clone(),
+            context_length: m.context,
+            status: (m.status != "loaded").then(|| m.status.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let serving: Vec<String> = models
+        .iter()
+        .filter(|m| m.status == "loaded")
+        .map(|m| format!("?model={}&autoload=false", parse::query_value(&m.id)))
+        .collect();
+    let answers = futures::future::join_all(serving.iter().map(|q| async move {
+        let (slots, metrics) = (format!("/slots{q}"), format!("/metrics{q}"));
+        tokio::join!(c.get(&slots), c.get(&metrics))
+    }))
+    .await;
+    for (slots, metrics) in answers {
+        llamacpp_slots_and_metrics(out, slots, metrics);
+    }
+    out.router = Some(models);
 }
 
 fn vllm_metrics(out: &mut Checked, e: &Exposition) {

@@ -1,18 +1,31 @@
-//! The pre-load check and load / unload. The check reads the latest snapshot (and, for Ollama,
-//! the model's architecture from `/api/show`, cached); a load goes through the backend's API
-//! under a long timeout, then the measured memory is compared with the estimate and kept, so
-//! the next estimate on that backend is corrected by what past ones missed.
+//! The pre-load check and load / unload. The check reads the latest snapshot (and the model's
+//! architecture: Ollama's `/api/show`, a llama.cpp model's GGUF header, cached); a load runs
+//! in the background as a job whose progress is streamed (asked → loading, with the backend's
+//! progress where it reports one → loaded and measured, or failed), then the measured memory
+//! is compared with the estimate and kept, so the next estimate on that backend is corrected
+//! by what past ones missed. Loads and unloads are audited with their outcome.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use app::models::estimate::{self, EstimateInput, Target, Verdict};
-use app::models::{Architecture, BackendKind, Control, EstimateError, Models};
-use serde::{Deserialize, Serialize};
+use app::models::{
+    Architecture, BackendKind, Control, EstimateError, LoadEvent, LoadPhase, Models,
+};
+use app::shared::clock::now_ms;
+use app::shared::format::bytes;
+use serde::Deserialize;
 
-use crate::models::{parse, ModelsService};
+use crate::models::check::Client;
+use crate::models::{parse, process, ModelsService};
+use crate::store::audit::{Action, Entry, Outcome};
 
 /// A load may take minutes (a large model read from a slow disk).
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How often a load says it is still going, and a router's status is polled.
+const TICK: Duration = Duration::from_secs(2);
+const POLL: Duration = Duration::from_millis(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -26,6 +39,21 @@ pub enum ControlError {
     ReadOnly(String, String),
     #[error("the backend failed: {0}")]
     Backend(String),
+    #[error("a load is already running on {0:?} (job {1}); one at a time per backend")]
+    Busy(String, u64),
+    #[error("no model load {0}")]
+    UnknownJob(u64),
+}
+
+/// A load an admin asked for, after its check.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    pub actor: String,
+    pub backend: String,
+    pub model: String,
+    pub context: Option<u64>,
+    /// Ollama's keep-alive duration.
+    pub keep_alive: String,
 }
 
 /// What the pre-load check is asked.
@@ -89,6 +117,28 @@ impl ModelsService {
                     }
                 }
             }
+            Some(BackendKind::Llamacpp)
+                if b.is_some_and(|b| b.control == Control::LlamacppRouter) =>
+            {
+                let key = (backend.to_string(), model.to_string());
+                if let Some(a) = super::lock(&self.architectures).get(&key) {
+                    return Ok(Some(a.clone()));
+                }
+                let path = b
+                    .and_then(|b| b.models.iter().find(|m| m.name == model))
+                    .and_then(|m| m.path.clone());
+                let Some(path) = path else { return Ok(None) };
+                match super::read_architecture(&self.paths.rootfs, &path) {
+                    Ok(a) => {
+                        super::lock(&self.architectures).insert(key, a.clone());
+                        Ok(Some(a))
+                    }
+                    Err(e) => {
+                        tracing::info!(backend, model, "architecture unknown: {e}");
+                        Ok(None)
+                    }
+                }
+            }
             _ => Ok(b.and_then(|b| b.architecture.clone())),
         }
     }
@@ -124,9 +174,20 @@ impl ModelsService {
                 "kv_bytes must be between 0.25 and 4".into(),
             ));
         }
+        // A router starts each instance with the context its preset or its own flags give.
+        if let (Some(fixed), Some(asked)) = (disk.load_context, q.context) {
+            if fixed != asked {
+                return Err(ControlError::BadRequest(format!(
+                    "{backend} loads {:?} with a context of {fixed} tokens (its --ctx-size); \
+                     the context cannot be changed per load",
+                    q.model
+                )));
+            }
+        }
         let arch = self.architecture(snapshot, backend, &q.model).await?;
         let context = q
             .context
+            .or(disk.load_context)
             .or_else(|| {
                 arch.as_ref()
                     .and_then(|a| a.context_max)
@@ -162,83 +223,385 @@ impl ModelsService {
         ))
     }
 
-    /// Loads `model` (Ollama: generate with `keep_alive` and no prompt), then measures what it
-    /// took (`/api/ps`) and learns from the estimate. Returns the measured bytes.
-    pub async fn load(
+    /// Starts a checked load in the background and returns its job: the progress is the
+    /// job's events, the last one `loaded` (with the measured memory) or `failed`. One load
+    /// runs per backend at a time.
+    pub fn start_load(
+        self: &Arc<Self>,
+        req: LoadRequest,
+        verdict: &Verdict,
+    ) -> Result<u64, ControlError> {
+        let (client, control) = self.writable(&req.backend)?;
+        let id = {
+            let mut loading = super::lock(&self.loading);
+            if let Some(&job) = loading.get(&req.backend) {
+                if self.loads.running(job) {
+                    return Err(ControlError::Busy(req.backend.clone(), job));
+                }
+            }
+            let id = self.loads.start();
+            loading.insert(req.backend.clone(), id);
+            id
+        };
+        let estimated = verdict.estimate.total_bytes;
+        self.emit(
+            id,
+            LoadPhase::Started,
+            format!(
+                "{} Asking {} to load {}.",
+                verdict.text, req.backend, req.model
+            ),
+            None,
+            (Some(estimated), None),
+        );
+        let this = self.clone();
+        let verdict_text = verdict.text.clone();
+        tokio::spawn(async move {
+            let result = match control {
+                Control::Ollama => this.load_ollama(&client, &req, id).await,
+                Control::LlamacppRouter => this.load_router(&client, &req, id).await,
+                Control::ReadOnly { reason } => {
+                    Err(ControlError::ReadOnly(req.backend.clone(), reason))
+                }
+            };
+            if let Ok(Some(measured)) = result {
+                this.learn(&req, estimated, measured).await;
+            }
+            let (phase, message, detail) = match &result {
+                Ok(measured) => {
+                    let m = measured.map_or("not reported".into(), |b| bytes(b as f64));
+                    (
+                        LoadPhase::Loaded,
+                        format!(
+                            "Loaded {}: estimated {}, measured {m}.",
+                            req.model,
+                            bytes(estimated as f64)
+                        ),
+                        format!("{verdict_text} — measured {m}"),
+                    )
+                }
+                Err(e) => (
+                    LoadPhase::Failed,
+                    e.to_string(),
+                    format!("{verdict_text} — {e}"),
+                ),
+            };
+            this.audit(&req, Action::ModelLoad, result.is_ok(), Some(&detail))
+                .await;
+            this.emit(
+                id,
+                phase,
+                message,
+                None,
+                (Some(estimated), result.ok().flatten()),
+            );
+            let mut loading = super::lock(&this.loading);
+            if loading.get(&req.backend) == Some(&id) {
+                loading.remove(&req.backend);
+            }
+            drop(loading);
+            this.poke();
+        });
+        Ok(id)
+    }
+
+    fn emit(
         &self,
-        actor: &str,
-        backend: &str,
-        model: &str,
-        context: Option<u64>,
-        keep_alive: &str,
-        estimated: Option<u64>,
+        id: u64,
+        phase: LoadPhase,
+        message: String,
+        progress: Option<f64>,
+        (estimated_bytes, measured_bytes): (Option<u64>, Option<u64>),
+    ) {
+        let event = LoadEvent {
+            ts_ms: now_ms(),
+            phase,
+            message,
+            progress,
+            estimated_bytes,
+            measured_bytes,
+        };
+        let last = event.is_last();
+        self.loads.emit(id, event, last);
+    }
+
+    /// A load job's events so far and, while it runs, the rest.
+    pub fn load_events(
+        &self,
+        id: u64,
+    ) -> Result<
+        (
+            Vec<LoadEvent>,
+            Option<tokio::sync::broadcast::Receiver<LoadEvent>>,
+        ),
+        ControlError,
+    > {
+        self.loads.subscribe(id).ok_or(ControlError::UnknownJob(id))
+    }
+
+    /// Ollama: generate with `keep_alive` and no prompt loads the model; it reports no
+    /// progress, so the job says every few seconds that it is still waiting. Then `/api/ps`
+    /// says what the model takes.
+    async fn load_ollama(
+        &self,
+        client: &Client,
+        req: &LoadRequest,
+        id: u64,
     ) -> Result<Option<u64>, ControlError> {
-        let cfg = self.backend_config(backend)?;
-        let client = self.writable(cfg)?;
-        let mut body = serde_json::json!({ "model": model, "keep_alive": keep_alive });
-        if let Some(c) = context {
+        let mut body = serde_json::json!({ "model": req.model, "keep_alive": req.keep_alive });
+        if let Some(c) = req.context {
             body["options"] = serde_json::json!({ "num_ctx": c });
         }
-        let answer = client
-            .post("/api/generate", &body, LOAD_TIMEOUT)
-            .await
-            .map_err(|e| ControlError::Backend(e.to_string()))?;
+        let started = Instant::now();
+        let call = client.post("/api/generate", &body, LOAD_TIMEOUT);
+        tokio::pin!(call);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+        self.emit(
+            id,
+            LoadPhase::Loading,
+            format!("Ollama is reading {} into memory…", req.model),
+            None,
+            (None, None),
+        );
+        let answer = loop {
+            tokio::select! {
+                r = &mut call => break r,
+                _ = tick.tick() => self.emit(
+                    id,
+                    LoadPhase::Loading,
+                    format!("Still loading — {} s", started.elapsed().as_secs()),
+                    None,
+                    (None, None),
+                ),
+            }
+        };
+        let answer = answer.map_err(|e| ControlError::Backend(e.to_string()))?;
         parse::ollama_generate(&answer).map_err(|e| ControlError::Backend(e.to_string()))?;
         let ps = client
             .get("/api/ps")
             .await
             .map_err(|e| ControlError::Backend(e.to_string()))?;
-        let measured = parse::ollama_ps(&ps)
+        Ok(parse::ollama_ps(&ps)
             .map_err(|e| ControlError::Backend(e.to_string()))?
             .into_iter()
-            .find(|m| m.name == model)
-            .and_then(|m| m.size_bytes);
-        if let (Some(e), Some(m)) = (estimated, measured) {
-            {
-                let mut errors = super::lock(&self.errors);
-                let learned = estimate::learn(errors.get(backend), e, m);
-                errors.insert(backend.to_string(), learned);
-            }
-            if let Err(err) = self
-                .record_load((backend, model, context, e, m, actor))
-                .await
-            {
-                // The load happened; only its lesson is lost. Said, not hidden.
-                tracing::warn!(backend, model, "could not record the load: {err}");
-            }
-        }
-        Ok(measured)
+            .find(|m| m.name == req.model)
+            .and_then(|m| m.size_bytes))
     }
 
-    /// Unloads `model` (Ollama: `keep_alive: 0`).
-    pub async fn unload(&self, backend: &str, model: &str) -> Result<(), ControlError> {
-        let cfg = self.backend_config(backend)?;
-        let client = self.writable(cfg)?;
-        let answer = client
+    /// A llama.cpp router: `POST /models/load` starts an instance; its status in `/models`
+    /// goes loading (with the router's progress where it reports one) → loaded, or unloaded
+    /// with the instance's exit code. The instance's resident memory is what it took.
+    async fn load_router(
+        &self,
+        client: &Client,
+        req: &LoadRequest,
+        id: u64,
+    ) -> Result<Option<u64>, ControlError> {
+        let backend_err = |e: super::check::CallError| ControlError::Backend(e.to_string());
+        client
             .post(
-                "/api/generate",
-                &serde_json::json!({ "model": model, "keep_alive": 0 }),
-                LOAD_TIMEOUT,
+                "/models/load",
+                &serde_json::json!({ "model": req.model }),
+                client.timeout,
             )
             .await
-            .map_err(|e| ControlError::Backend(e.to_string()))?;
-        parse::ollama_generate(&answer).map_err(|e| ControlError::Backend(e.to_string()))?;
+            .map_err(backend_err)?;
+        let started = Instant::now();
+        let mut said = (Instant::now(), None::<f64>);
+        let mut seen_loading = false;
+        let mut failures = 0;
+        self.emit(
+            id,
+            LoadPhase::Loading,
+            format!("llama.cpp is starting an instance for {}…", req.model),
+            None,
+            (None, None),
+        );
+        let port = loop {
+            if started.elapsed() > LOAD_TIMEOUT {
+                return Err(ControlError::Backend(format!(
+                    "{} was not loaded after {} s",
+                    req.model,
+                    LOAD_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+            let models = match client
+                .get("/models")
+                .await
+                .map_err(backend_err)
+                .and_then(|b| {
+                    parse::llamacpp_router_models(&b)
+                        .map_err(|e| ControlError::Backend(e.to_string()))
+                }) {
+                Ok(m) => {
+                    failures = 0;
+                    m
+                }
+                // A few missed polls are the router being busy; more are an answer.
+                Err(e) if failures < 5 => {
+                    failures += 1;
+                    tracing::info!(backend = %req.backend, "load poll: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let m = models.iter().find(|m| m.id == req.model).ok_or_else(|| {
+                ControlError::Backend(format!("the router no longer lists {}", req.model))
+            })?;
+            match m.status.as_str() {
+                "loaded" => break m.port,
+                "unloaded"
+                    if m.failed_exit.is_some() && (seen_loading || started.elapsed() > TICK) =>
+                {
+                    return Err(ControlError::Backend(format!(
+                        "the instance for {} exited with code {} while loading",
+                        req.model,
+                        m.failed_exit.unwrap_or(-1)
+                    )));
+                }
+                "unloaded" if seen_loading => {
+                    return Err(ControlError::Backend(format!(
+                        "{} was unloaded before it finished loading",
+                        req.model
+                    )));
+                }
+                "loading" => {
+                    seen_loading = true;
+                    if m.progress != said.1 || said.0.elapsed() >= TICK {
+                        said = (Instant::now(), m.progress);
+                        let pct = m
+                            .progress
+                            .map_or(String::new(), |p| format!(" ({:.0} %)", p * 100.0));
+                        self.emit(
+                            id,
+                            LoadPhase::Loading,
+                            format!("Loading{pct} — {} s", started.elapsed().as_secs()),
+                            m.progress,
+                            (None, None),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        };
+        // The instance's memory, when it runs on this host.
+        let procfs = &self.paths.procfs;
+        Ok(port
+            .filter(|_| super::loopback_port(&client.base).is_some())
+            .and_then(|p| process::listener_pid(procfs, p))
+            .and_then(|pid| process::rss_bytes(procfs, pid)))
+    }
+
+    /// Learns from a measured load and keeps it.
+    async fn learn(&self, req: &LoadRequest, estimated: u64, measured: u64) {
+        {
+            let mut errors = super::lock(&self.errors);
+            let learned = estimate::learn(errors.get(&req.backend), estimated, measured);
+            errors.insert(req.backend.clone(), learned);
+        }
+        if let Err(err) = self
+            .record_load((
+                &req.backend,
+                &req.model,
+                req.context,
+                estimated,
+                measured,
+                &req.actor,
+            ))
+            .await
+        {
+            // The load happened; only its lesson is lost. Said, not hidden.
+            tracing::warn!(backend = %req.backend, model = %req.model, "could not record the load: {err}");
+        }
+    }
+
+    async fn audit(&self, req: &LoadRequest, action: Action, ok: bool, detail: Option<&str>) {
+        if let Some(audit) = &self.audit {
+            audit
+                .record(Entry {
+                    actor: &req.actor,
+                    action,
+                    target: &format!("{}/{}", req.backend, req.model),
+                    outcome: if ok { Outcome::Ok } else { Outcome::Failed },
+                    detail,
+                })
+                .await;
+        }
+    }
+
+    /// Unloads `model` (Ollama: `keep_alive: 0`; a llama.cpp router: `POST /models/unload`),
+    /// audited.
+    pub async fn unload(
+        &self,
+        actor: &str,
+        backend: &str,
+        model: &str,
+    ) -> Result<(), ControlError> {
+        let result = self.unload_now(backend, model).await;
+        let req = LoadRequest {
+            actor: actor.to_string(),
+            backend: backend.to_string(),
+            model: model.to_string(),
+            context: None,
+            keep_alive: String::new(),
+        };
+        let detail = result.as_ref().err().map(|e| e.to_string());
+        self.audit(&req, Action::ModelUnload, result.is_ok(), detail.as_deref())
+            .await;
+        self.poke();
+        result
+    }
+
+    async fn unload_now(&self, backend: &str, model: &str) -> Result<(), ControlError> {
+        let (client, control) = self.writable(backend)?;
+        let backend_err = |e: super::check::CallError| ControlError::Backend(e.to_string());
+        match control {
+            Control::LlamacppRouter => {
+                client
+                    .post(
+                        "/models/unload",
+                        &serde_json::json!({ "model": model }),
+                        client.timeout,
+                    )
+                    .await
+                    .map_err(backend_err)?;
+            }
+            _ => {
+                let answer = client
+                    .post(
+                        "/api/generate",
+                        &serde_json::json!({ "model": model, "keep_alive": 0 }),
+                        LOAD_TIMEOUT,
+                    )
+                    .await
+                    .map_err(backend_err)?;
+                parse::ollama_generate(&answer)
+                    .map_err(|e| ControlError::Backend(e.to_string()))?;
+            }
+        }
         Ok(())
     }
 
-    fn writable(
-        &self,
-        cfg: &crate::config::ModelBackendConfig,
-    ) -> Result<super::check::Client, ControlError> {
-        match super::check::control(cfg.kind) {
-            Control::Ollama => self.client(cfg).map_err(ControlError::Backend),
+    /// The backend's client and how Steward controls it, or why it cannot (read-only: a
+    /// llama-server not in router mode, vLLM, a plain OpenAI-compatible API).
+    fn writable(&self, backend: &str) -> Result<(Client, Control), ControlError> {
+        let cfg = self.backend_config(backend)?;
+        let control = self
+            .snapshot()
+            .backends
+            .iter()
+            .find(|b| b.name == backend)
+            .map_or_else(|| super::check::control(cfg.kind), |b| b.control.clone());
+        match control {
             Control::ReadOnly { reason } => Err(ControlError::ReadOnly(cfg.name.clone(), reason)),
+            c => Ok((self.client(cfg).map_err(ControlError::Backend)?, c)),
         }
     }
 
     /// Refuses at once when `backend` is unknown or read-only (before any estimate).
     pub fn ensure_writable(&self, backend: &str) -> Result<(), ControlError> {
-        self.writable(self.backend_config(backend)?).map(|_| ())
+        self.writable(backend).map(|_| ())
     }
 
     /// What past estimates on `backend` missed by.
@@ -269,11 +632,4 @@ pub fn target(m: &Models) -> Option<Target> {
         total_bytes: m.memory.total_bytes?,
         swap_free_bytes: m.memory.swap_free_bytes,
     })
-}
-
-/// A load's result as the API answers it.
-#[derive(Debug, Serialize)]
-pub struct LoadResult {
-    pub verdict: Verdict,
-    pub measured_bytes: Option<u64>,
 }

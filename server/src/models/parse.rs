@@ -85,7 +85,7 @@ pub fn ollama_tags(body: &[u8]) -> Result<Vec<DiskModel>, ParseError> {
             parameter_size: non_empty(t.details.parameter_size),
             quantization: non_empty(t.details.quantization_level),
             modified_ms: t.modified_at.as_deref().and_then(rfc3339_ms),
-            last_used_ms: None,
+            ..Default::default()
         })
         .collect())
 }
@@ -114,6 +114,7 @@ pub fn ollama_ps(body: &[u8]) -> Result<Vec<LoadedModel>, ParseError> {
             vram_bytes: m.size_vram,
             context_length: m.context_length,
             expires_at_ms: m.expires_at.as_deref().and_then(rfc3339_ms),
+            status: None,
         })
         .collect())
 }
@@ -236,6 +237,8 @@ pub struct LlamacppProps {
     pub context: Option<u64>,
     pub total_slots: Option<u32>,
     pub build: Option<String>,
+    /// `role: "router"`: the server loads and unloads models itself (router mode).
+    pub router: bool,
 }
 
 /// `GET /props`.
@@ -246,7 +249,80 @@ pub fn llamacpp_props(body: &[u8]) -> Result<LlamacppProps, ParseError> {
         context: v["default_generation_settings"]["n_ctx"].as_u64(),
         total_slots: v["total_slots"].as_u64().map(|n| n as u32),
         build: v["build_info"].as_str().map(str::to_string),
+        router: v["role"] == "router",
     })
+}
+
+/// One model a llama.cpp router knows (`GET /models`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RouterModel {
+    pub id: String,
+    /// `unloaded`, `loading`, `loaded`, `sleeping` or `downloading`.
+    pub status: String,
+    /// The last load's instance exited with this code (`failed: true`).
+    pub failed_exit: Option<i64>,
+    /// The GGUF file: `path`, else the instance's `--model` argument.
+    pub path: Option<String>,
+    /// The instance's port once started (its `--port` argument; 0 before).
+    pub port: Option<u16>,
+    /// The context the instance is started with (`--ctx-size` / `-c`).
+    pub context: Option<u64>,
+    /// 0–1 while loading, where the router reports it.
+    pub progress: Option<f64>,
+}
+
+/// The value after `flag` (or one of its aliases) in an instance's argument list.
+fn arg<'a>(args: &'a [Value], flags: &[&str]) -> Option<&'a str> {
+    args.windows(2)
+        .find(|w| w[0].as_str().is_some_and(|a| flags.contains(&a)))
+        .and_then(|w| w[1].as_str())
+}
+
+/// `GET /models` of a llama.cpp router: each model with its status and instance arguments.
+pub fn llamacpp_router_models(body: &[u8]) -> Result<Vec<RouterModel>, ParseError> {
+    #[derive(Deserialize)]
+    struct List {
+        data: Vec<Value>,
+    }
+    let list: List = json("/models", body)?;
+    list.data
+        .iter()
+        .map(|m| {
+            let id = m["id"].as_str().ok_or(ParseError::Missing {
+                endpoint: "/models",
+                what: "a model's id",
+            })?;
+            let st = &m["status"];
+            let args = st["args"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            Ok(RouterModel {
+                id: id.to_string(),
+                status: st["value"].as_str().unwrap_or("unknown").to_string(),
+                failed_exit: (st["failed"] == true).then(|| st["exit_code"].as_i64().unwrap_or(-1)),
+                path: m["path"]
+                    .as_str()
+                    .or_else(|| arg(args, &["--model", "-m"]))
+                    .map(str::to_string),
+                port: arg(args, &["--port"])
+                    .and_then(|p| p.parse().ok())
+                    .filter(|p| *p != 0),
+                context: arg(args, &["--ctx-size", "-c"]).and_then(|c| c.parse().ok()),
+                progress: st["progress"]["value"].as_f64().map(|v| v.clamp(0.0, 1.0)),
+            })
+        })
+        .collect()
+}
+
+/// A query-string value, percent-encoded (model ids hold `/` and `:`).
+pub fn query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `GET /slots`: (busy, total, context of the first slot).
@@ -392,6 +468,42 @@ fn labels(s: &str) -> Option<Labels> {
 
 #[cfg(test)]
 mod tests {
+
+    /// `GET /models` of llama-server 11434 in router mode (`--models-dir`), as it answered here:
+    /// one model loaded, one whose instance exited, one from the cache with a `path`.
+    const ROUTER_MODELS: &str = r#"{"data":[
+      {"id":"smollm2","aliases":[],"object":"model","status":{"value":"loaded","args":["/bin/llama-server","--host","127.0.0.1","--metrics","--port","57025","--alias","smollm2","--ctx-size","1024","--model","/tmp/rm/models/smollm2.gguf","--parallel","1"]},"source":"models_dir"},
+      {"id":"broken","status":{"value":"unloaded","args":["/bin/llama-server","--port","0","--model","/tmp/rm/models/broken.gguf"],"failed":true,"exit_code":1}},
+      {"id":"ggml-org/gemma-3-4b-it-GGUF:Q4_K_M","path":"/cache/gemma.gguf","status":{"value":"loading","progress":{"stages":["text_model"],"current":"text_model","value":0.5}}}
+    ],"object":"list"}"#;
+
+    #[test]
+    fn router_models_with_status_port_context_and_failures() {
+        let m = llamacpp_router_models(ROUTER_MODELS.as_bytes()).unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].status, "loaded");
+        assert_eq!(m[0].port, Some(57025));
+        assert_eq!(m[0].context, Some(1024));
+        assert_eq!(m[0].path.as_deref(), Some("/tmp/rm/models/smollm2.gguf"));
+        assert_eq!(m[0].failed_exit, None);
+        assert_eq!(m[1].failed_exit, Some(1));
+        assert_eq!(m[1].port, None, "port 0 is no port");
+        assert_eq!(m[2].path.as_deref(), Some("/cache/gemma.gguf"));
+        assert_eq!(m[2].progress, Some(0.5));
+        assert!(llamacpp_router_models(br#"{"data":[{"status":{}}]}"#).is_err());
+        assert!(llamacpp_router_models(b"<html>").is_err());
+        let props = llamacpp_props(br#"{"role":"router","max_instances":4,"model_path":"none"}"#);
+        assert!(props.unwrap().router);
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(
+            query_value("ggml-org/gemma-3-4b-it-GGUF:Q4_K_M"),
+            "ggml-org%2Fgemma-3-4b-it-GGUF%3AQ4_K_M"
+        );
+        assert_eq!(query_value("a b&c"), "a%20b%26c");
+    }
     use super::*;
 
     // Bodies from Ollama's API reference (docs/api.md), trimmed.
