@@ -7,6 +7,7 @@ pub mod backend;
 pub mod change;
 pub mod dimension_card;
 pub mod drilldown;
+pub mod gpu_cards;
 pub mod live;
 pub mod page;
 pub mod score;

@@ -1999,3 +1999,91 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
     .await;
     drop(llama);
 }
+
+/// GPU cards on the overview where a GPU exists (node_exporter's amdgpu fixture under
+/// `[paths] sysfs`, copied so the test can change the readings): the card shows utilisation,
+/// VRAM, temperature and power, and follows a change live — the stream, no reload — turning
+/// red when VRAM passes 95 %. Phone width, screenshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_shows_gpu_cards_live_where_a_gpu_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sysfs = tmp.path().join("sysfs");
+    let fixture = workspace().join("tests/fixtures/sysfs-amdgpu");
+    assert!(Command::new("cp")
+        .arg("-r")
+        .arg(&fixture)
+        .arg(&sysfs)
+        .status()
+        .unwrap()
+        .success());
+    let config = format!(
+        "{VISITOR}[models]\ninterval_secs = 1\n[paths]\nsysfs = \"{}\"\n",
+        sysfs.display()
+    );
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("http://{addr}/")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(r#".overview[data-hydrated="true"]"#))
+        .await
+        .expect("the overview hydrates");
+    let card = r#"[data-testid="gpu-card"][data-gpu="0"]"#;
+    eventually("the GPU card shows", Duration::from_secs(15), || async {
+        c.find(Locator::Css(card)).await.is_ok()
+    })
+    .await;
+    let first = text(&c, card).await;
+    assert!(first.contains("AMD GPU (card0)"), "{first}");
+    assert!(first.contains("4 % busy"), "{first}");
+    assert!(first.contains("1.5 GB / 8.6 GB VRAM (17 %)"), "{first}");
+    assert!(first.contains("51 °C · 25 W / 150 W"), "{first}");
+    // A marker that a reload would wipe.
+    c.execute("window.__stewardMarker = 1;", vec![])
+        .await
+        .unwrap();
+    let dev = sysfs.join("class/drm/card0/device");
+    std::fs::write(dev.join("gpu_busy_percent"), "97\n").unwrap();
+    std::fs::write(dev.join("mem_info_vram_used"), "8200000000\n").unwrap();
+    eventually(
+        "the card follows the new readings",
+        Duration::from_secs(20),
+        || async {
+            let class = match c.find(Locator::Css(card)).await {
+                Ok(e) => e.attr("class").await.ok().flatten().unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            text(&c, card).await.contains("97 % busy") && class.contains("crit")
+        },
+    )
+    .await;
+    let marker = c
+        .execute("return window.__stewardMarker || 0;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marker.as_i64(), Some(1), "updated live, not reloaded");
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(overflow.as_i64().unwrap() <= 0, "wider than 390 px");
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    c.execute(
+        "document.querySelector('[data-testid=\"overview-gpus\"]').previousElementSibling.scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        shots.join("overview-gpu-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.close().await.unwrap();
+}

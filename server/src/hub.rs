@@ -383,6 +383,11 @@ fn build_overview(
         collectors,
         interval_secs,
         containers,
+        gpus: host
+            .models
+            .as_deref()
+            .map(|m| m.gpus.gpus().iter().map(Into::into).collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -722,3 +722,65 @@ async fn breaker_opens_on_a_hung_backend_probes_once_per_cool_off_and_pages_keep
     assert_eq!(find(&m, "hung")["state"], "ok");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_amd_gpu_shows_on_the_overview_the_models_page_and_in_metrics() {
+    // node_exporter's drm fixture (an amdgpu card0) under `--path.sysfs`.
+    let app = spawn_app(|c, _| {
+        c.paths.sysfs = crate::helpers::fixtures().join("sysfs-amdgpu");
+        c.models.interval_secs = 1;
+    })
+    .await;
+    let m = app
+        .wait_json("/api/v1/models", Duration::from_secs(15), |m| {
+            m["gpus"]["state"] == "ok"
+        })
+        .await;
+    let g = &m["gpus"]["gpus"][0];
+    assert_eq!(g["name"], "AMD GPU (card0)");
+    assert_eq!(g["util_pct"], 4.0);
+    assert_eq!(g["vram_total_bytes"], 8_573_157_376u64);
+    // The overview renders a card for it, with the same readings, linking to the models page.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let html = loop {
+        let html = app.get("/").await.text().await.unwrap();
+        if html.contains(r#"data-testid="gpu-card""#) {
+            break html;
+        }
+        assert!(Instant::now() < deadline, "no GPU card on the overview");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for want in [
+        "GPU 0 · AMD GPU (card0)",
+        "4 % busy",
+        "1.5 GB / 8.6 GB VRAM (17 %)",
+        "51 °C · 25 W / 150 W",
+        r#"href="/models""#,
+    ] {
+        assert!(html.contains(want), "{want:?} on the overview");
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("steward_gpu_utilization_ratio{gpu=\"0\"")
+                && l.ends_with(" 0.04")),
+        "{metrics}"
+    );
+    // Without a GPU (the plain fixture) the overview has no GPU section.
+    let plain = spawn_app(|c, _| c.models.interval_secs = 1).await;
+    plain
+        .wait_json("/api/v1/models", Duration::from_secs(15), |m| {
+            m["gpus"]["state"] == "none"
+        })
+        .await;
+    assert!(!plain
+        .get("/")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("overview-gpus"));
+    plain.stop().await;
+    app.stop().await;
+}

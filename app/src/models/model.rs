@@ -272,6 +272,51 @@ impl Gpu {
     }
 }
 
+/// A GPU as the overview's card shows it: the live readings, without its processes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuSummary {
+    pub index: u32,
+    pub name: String,
+    pub util_pct: Option<f64>,
+    pub vram_used_bytes: Option<u64>,
+    pub vram_total_bytes: Option<u64>,
+    pub temperature_c: Option<f64>,
+    pub power_w: Option<f64>,
+    pub power_limit_w: Option<f64>,
+}
+
+impl From<&Gpu> for GpuSummary {
+    fn from(g: &Gpu) -> Self {
+        Self {
+            index: g.index,
+            name: g.name.clone(),
+            util_pct: g.util_pct,
+            vram_used_bytes: g.vram_used_bytes,
+            vram_total_bytes: g.vram_total_bytes,
+            temperature_c: g.temperature_c,
+            power_w: g.power_w,
+            power_limit_w: g.power_limit_w,
+        }
+    }
+}
+
+/// GPU levels for the overview's cards: VRAM ≥ 90 % warns and ≥ 95 % is critical (a load
+/// spills to RAM); the core ≥ 83 °C warns (where NVIDIA's data-centre cards start to slow
+/// down) and ≥ 90 °C is critical.
+pub fn gpu_level(g: &GpuSummary) -> crate::vitals::Level {
+    use crate::vitals::Level;
+    let vram_pct = match (g.vram_used_bytes, g.vram_total_bytes) {
+        (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
+        _ => None,
+    };
+    let level = |v: Option<f64>, warn: f64, crit: f64| match v {
+        Some(v) if v >= crit => Level::Crit,
+        Some(v) if v >= warn => Level::Warn,
+        _ => Level::Ok,
+    };
+    level(vram_pct, 90.0, 95.0).worst(level(g.temperature_c, 83.0, 90.0))
+}
+
 /// The GPUs: none is a state, not an error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -416,6 +461,27 @@ pub const NAME: &str = "models";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vitals::Level;
+
+    #[test]
+    fn gpu_levels_from_vram_and_temperature() {
+        let g = |used: u64, temp: f64| GpuSummary {
+            vram_used_bytes: Some(used),
+            vram_total_bytes: Some(100),
+            temperature_c: Some(temp),
+            ..Default::default()
+        };
+        assert_eq!(gpu_level(&g(50, 60.0)), Level::Ok);
+        assert_eq!(gpu_level(&g(90, 60.0)), Level::Warn);
+        assert_eq!(gpu_level(&g(95, 60.0)), Level::Crit);
+        assert_eq!(gpu_level(&g(50, 85.0)), Level::Warn);
+        assert_eq!(gpu_level(&g(91, 92.0)), Level::Crit);
+        assert_eq!(
+            gpu_level(&GpuSummary::default()),
+            Level::Ok,
+            "nothing read, nothing judged"
+        );
+    }
 
     #[test]
     fn ram_bar_parts_add_up_and_models_never_exceed_used() {

@@ -38,6 +38,9 @@ pub struct OverviewChange {
     pub containers_gone: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_secs: Option<u64>,
+    /// The GPUs, whole, when any reading changed (a few per host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<Vec<crate::models::GpuSummary>>,
 }
 
 /// Vitals with the same metrics as before: the new time, the metrics whose reading changed,
@@ -62,6 +65,7 @@ impl OverviewChange {
         let mut change = OverviewChange {
             score: (prev.score != next.score).then(|| next.score.clone()),
             interval_secs: (prev.interval_secs != next.interval_secs).then_some(next.interval_secs),
+            gpus: (prev.gpus != next.gpus).then(|| next.gpus.clone()),
             ..Default::default()
         };
         match vitals_change(prev.vitals.as_ref(), next.vitals.as_ref()) {
@@ -135,6 +139,9 @@ impl OverviewChange {
         }
         if let Some(i) = self.interval_secs {
             o.interval_secs = i;
+        }
+        if let Some(g) = self.gpus {
+            o.gpus = g;
         }
     }
 }
@@ -225,7 +232,29 @@ mod tests {
                 running: 100,
                 ..Default::default()
             }),
+            gpus: vec![crate::models::GpuSummary {
+                index: 0,
+                name: "NVIDIA H100 80GB HBM3".into(),
+                util_pct: Some(10.0),
+                ..Default::default()
+            }],
         }
+    }
+
+    #[test]
+    fn gpu_readings_travel_whole_and_only_when_they_change() {
+        let prev = overview();
+        let mut next = prev.clone();
+        next.gpus[0].util_pct = Some(97.0);
+        let change = OverviewChange::between(&prev, &next).unwrap();
+        assert_eq!(change.gpus.as_ref().unwrap()[0].util_pct, Some(97.0));
+        let back: OverviewChange =
+            serde_json::from_str(&serde_json::to_string(&change).unwrap()).unwrap();
+        let mut applied = prev.clone();
+        back.apply(&mut applied);
+        assert_eq!(applied, next);
+        let unchanged = OverviewChange::between(&next, &next);
+        assert!(unchanged.is_none());
     }
 
     #[test]

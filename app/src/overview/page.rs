@@ -7,6 +7,7 @@ use crate::containers::alerts::ContainerAlerts;
 use crate::overview::api::get_overview;
 use crate::overview::dimension_card::DimensionCard;
 use crate::overview::drilldown::Drilldown;
+use crate::overview::gpu_cards::GpuCards;
 use crate::overview::live::{is_stale, use_clock, use_live_overview, LinkState};
 use crate::overview::score::DimensionId;
 use crate::overview::score_gauge::ScoreGauge;
@@ -135,6 +136,8 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                     </p>
                 }.into_any(),
             })}
+
+            {move || overview.with(|o| view! { <GpuCards gpus=o.gpus.clone()/> })}
 
             {view! {<div class="panels">
                 {move || overview.with(|o| o.vitals.as_ref().map(|v| view! {

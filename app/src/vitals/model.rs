@@ -214,6 +214,9 @@ pub struct Overview {
     pub interval_secs: u64,
     /// Containers that need attention; `None` while Docker is not monitored or unreachable.
     pub containers: Option<crate::containers::ContainerSummary>,
+    /// The host's GPUs as last read (none: no card, or the models collector is off).
+    #[serde(default)]
+    pub gpus: Vec<crate::models::GpuSummary>,
 }
 
 /// One point of a history series: the average over its bucket with the bucket's extremes.
