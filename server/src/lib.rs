@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod docker;
