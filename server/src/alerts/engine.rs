@@ -22,8 +22,9 @@ pub enum Direction {
     Below,
 }
 
-/// A rule's levels. `clear_margin` (in the metric's unit, ≥ 0) is how far past a threshold the
-/// reading must come back before that level clears.
+/// A rule's levels, strict like Steward's thresholds (a reading *above* `warn` warns).
+/// `clear_margin` (in the metric's unit, ≥ 0) is how far back past a threshold the reading
+/// must come before that level clears.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Thresholds {
     pub direction: Direction,
@@ -47,7 +48,7 @@ impl Thresholds {
                 if held {
                     v > t - self.clear_margin
                 } else {
-                    v >= t
+                    v > t
                 }
             })
         };
@@ -260,6 +261,11 @@ mod tests {
     fn a_value_around_the_threshold_does_not_flap() {
         let mut i = Instance::default();
         let around = [5.2, 4.8, 5.1, 4.5, 5.3, 4.2, 5.0, 4.9];
+        assert_eq!(
+            steal().level(None, 5.0),
+            None,
+            "strict: at the threshold is fine"
+        );
         let out = run(&mut i, &steal(), &timing(0, 0), &around);
         assert_eq!(out[0], Some(Notice::Firing(Severity::Warning)));
         assert!(out[1..].iter().all(Option::is_none), "{out:?}");
@@ -353,6 +359,11 @@ mod tests {
             clear_margin: 0.25,
         };
         assert_eq!(th.level(None, 3.0), None);
+        assert_eq!(
+            th.level(None, 2.0),
+            None,
+            "strict: at the threshold is fine"
+        );
         assert_eq!(th.level(None, 1.5), Some(Severity::Warning));
         assert_eq!(th.level(None, 0.5), Some(Severity::Critical));
         assert_eq!(
