@@ -385,3 +385,11 @@ pub fn collector<'a>(body: &'a serde_json::Value, name: &str) -> &'a serde_json:
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("collector {name} missing in {body:#}"))
 }
+
+/// The JSON data of each Server-Sent Event in a stream's text so far.
+pub fn sse_data(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect()
+}

@@ -50,10 +50,7 @@ async fn follow(app: &TestApp, run: i64) -> Vec<Value> {
         .text()
         .await
         .unwrap();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .map(|d| serde_json::from_str(d.trim()).unwrap())
-        .collect()
+    crate::helpers::sse_data(&text)
 }
 
 #[tokio::test]

@@ -36,11 +36,7 @@ async fn load(
     let mut text = String::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let events: Vec<serde_json::Value> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| serde_json::from_str(d.trim()).unwrap())
-            .collect();
+        let events = crate::helpers::sse_data(&text);
         if events
             .last()
             .is_some_and(|e| e["phase"] == "loaded" || e["phase"] == "failed")

@@ -81,65 +81,56 @@ impl ModelsService {
             .ok_or_else(|| ControlError::UnknownBackend(name.to_string()))
     }
 
-    /// The architecture of `model` on `backend`: llama.cpp's served GGUF from the snapshot,
-    /// Ollama's from `/api/show` (cached per model).
+    /// The architecture of `model` on `backend`: per model for Ollama (`/api/show`) and a
+    /// llama.cpp router (the model's GGUF header), cached; a single-model llama-server's from
+    /// the snapshot (its served GGUF). `None` when it cannot be read (said in the log; the
+    /// estimate then notes that the KV cache is unknown).
     async fn architecture(
         &self,
         snapshot: &Models,
         backend: &str,
         model: &str,
     ) -> Result<Option<Architecture>, ControlError> {
-        let b = snapshot.backends.iter().find(|b| b.name == backend);
-        match b.map(|b| b.kind) {
-            Some(BackendKind::Ollama) => {
-                let key = (backend.to_string(), model.to_string());
-                if let Some(a) = super::lock(&self.architectures).get(&key) {
-                    return Ok(Some(a.clone()));
-                }
-                let cfg = self.backend_config(backend)?;
-                let client = self.client(cfg).map_err(ControlError::Backend)?;
-                let body = client
-                    .post(
-                        "/api/show",
-                        &serde_json::json!({ "model": model }),
-                        client.timeout,
-                    )
-                    .await
-                    .map_err(|e| ControlError::Backend(e.to_string()))?;
-                match parse::ollama_show(&body) {
-                    Ok(a) => {
-                        super::lock(&self.architectures).insert(key, a.clone());
-                        Ok(Some(a))
-                    }
-                    Err(e) => {
-                        tracing::info!(backend, model, "architecture unknown: {e}");
-                        Ok(None)
-                    }
-                }
+        let Some(b) = snapshot.backends.iter().find(|b| b.name == backend) else {
+            return Ok(None);
+        };
+        let per_model = b.kind == BackendKind::Ollama || b.control == Control::LlamacppRouter;
+        if !per_model {
+            return Ok(b.architecture.clone());
+        }
+        let key = (backend.to_string(), model.to_string());
+        if let Some(a) = super::lock(&self.architectures).get(&key) {
+            return Ok(Some(a.clone()));
+        }
+        let read = if b.kind == BackendKind::Ollama {
+            let cfg = self.backend_config(backend)?;
+            let client = self.client(cfg).map_err(ControlError::Backend)?;
+            let body = client
+                .post(
+                    "/api/show",
+                    &serde_json::json!({ "model": model }),
+                    client.timeout,
+                )
+                .await
+                .map_err(|e| ControlError::Backend(e.to_string()))?;
+            parse::ollama_show(&body).map_err(|e| e.to_string())
+        } else {
+            b.models
+                .iter()
+                .find(|m| m.name == model)
+                .and_then(|m| m.path.as_deref())
+                .ok_or_else(|| "the router does not say where the file is".to_string())
+                .and_then(|path| super::read_architecture(&self.paths.rootfs, path))
+        };
+        match read {
+            Ok(a) => {
+                super::lock(&self.architectures).insert(key, a.clone());
+                Ok(Some(a))
             }
-            Some(BackendKind::Llamacpp)
-                if b.is_some_and(|b| b.control == Control::LlamacppRouter) =>
-            {
-                let key = (backend.to_string(), model.to_string());
-                if let Some(a) = super::lock(&self.architectures).get(&key) {
-                    return Ok(Some(a.clone()));
-                }
-                let path = b
-                    .and_then(|b| b.models.iter().find(|m| m.name == model))
-                    .and_then(|m| m.path.clone());
-                let Some(path) = path else { return Ok(None) };
-                match super::read_architecture(&self.paths.rootfs, &path) {
-                    Ok(a) => {
-                        super::lock(&self.architectures).insert(key, a.clone());
-                        Ok(Some(a))
-                    }
-                    Err(e) => {
-                        tracing::info!(backend, model, "architecture unknown: {e}");
-                        Ok(None)
-                    }
-                }
+            Err(e) => {
+                tracing::info!(backend, model, "architecture unknown: {e}");
+                Ok(None)
             }
-            _ => Ok(b.and_then(|b| b.architecture.clone())),
         }
     }
 
