@@ -515,11 +515,9 @@ fn apply(b: &mut ModelBackend, c: Checked) {
     }
     b.models = models;
     b.loaded = c.loaded;
-    b.control = if c.router.is_some() {
-        app::models::Control::LlamacppRouter
-    } else {
-        check::control(b.kind)
-    };
+    if let Some(control) = c.control {
+        b.control = control;
+    }
     if c.architecture.is_some() {
         b.architecture = c.architecture;
     }
@@ -615,6 +613,27 @@ mod tests {
         }
         let e = read_architecture(root, "/models/m.gguf").unwrap_err();
         assert!(e.contains("/nonexistent-root/models/m.gguf"), "{e}");
+    }
+
+    #[test]
+    fn a_check_that_learns_nothing_about_control_keeps_it() {
+        let mut b = blank(&ModelBackendConfig {
+            name: "router".into(),
+            kind: app::models::BackendKind::Llamacpp,
+            url: "http://127.0.0.1:8080".into(),
+            token_file: None,
+            timeout_secs: 5,
+        });
+        assert!(matches!(b.control, app::models::Control::ReadOnly { .. }));
+        let learnt = Checked {
+            control: Some(app::models::Control::LlamacppRouter),
+            ..Default::default()
+        };
+        apply(&mut b, learnt);
+        assert_eq!(b.control, app::models::Control::LlamacppRouter);
+        // `/props` or `/models` failed this round: a router stays a router.
+        apply(&mut b, Checked::default());
+        assert_eq!(b.control, app::models::Control::LlamacppRouter);
     }
 
     #[test]

@@ -145,6 +145,10 @@ pub struct Checked {
     pub model_path: Option<String>,
     /// A llama.cpp router's models (router mode), for their files and instances.
     pub router: Option<Vec<parse::RouterModel>>,
+    /// How Steward can control the backend, when this check learnt it (a llama-server's
+    /// `/props`); `None` keeps what was known, so a failed `/props` or `/models` never flips a
+    /// router to read-only.
+    pub control: Option<Control>,
     pub problems: Vec<String>,
 }
 
@@ -222,11 +226,13 @@ async fn llamacpp(c: &Client) -> Result<Checked, String> {
     if let Some(p) = &props {
         out.version = p.build.clone();
         if p.router {
+            out.control = Some(Control::LlamacppRouter);
             llamacpp_router(c, &mut out).await;
             return Ok(out);
         }
         out.model_path = p.model_path.clone();
         out.slot_context = p.context;
+        out.control = Some(control(BackendKind::Llamacpp));
     }
     let (slots, metrics, models) =
         tokio::join!(c.get("/slots"), c.get("/metrics"), c.get("/v1/models"));

@@ -277,8 +277,13 @@ impl ModelsService {
                     format!("{verdict_text} — {e}"),
                 ),
             };
-            this.audit(&req, Action::ModelLoad, result.is_ok(), Some(&detail))
-                .await;
+            this.audit(
+                (&req.actor, &req.backend, &req.model),
+                Action::ModelLoad,
+                result.is_ok(),
+                Some(&detail),
+            )
+            .await;
             this.emit(
                 id,
                 phase,
@@ -442,6 +447,8 @@ impl ModelsService {
             })?;
             match m.status.as_str() {
                 "loaded" => break m.port,
+                // The router keeps the last load's `failed` until this load starts, so a
+                // failure counts once this load was seen loading (or had time to be).
                 "unloaded"
                     if m.failed_exit.is_some() && (seen_loading || started.elapsed() > TICK) =>
                 {
@@ -507,13 +514,20 @@ impl ModelsService {
         }
     }
 
-    async fn audit(&self, req: &LoadRequest, action: Action, ok: bool, detail: Option<&str>) {
+    /// Records a load or unload of `backend`/`model` by `actor`.
+    async fn audit(
+        &self,
+        (actor, backend, model): (&str, &str, &str),
+        action: Action,
+        ok: bool,
+        detail: Option<&str>,
+    ) {
         if let Some(audit) = &self.audit {
             audit
                 .record(Entry {
-                    actor: &req.actor,
+                    actor,
                     action,
-                    target: &format!("{}/{}", req.backend, req.model),
+                    target: &format!("{backend}/{model}"),
                     outcome: if ok { Outcome::Ok } else { Outcome::Failed },
                     detail,
                 })
@@ -530,16 +544,14 @@ impl ModelsService {
         model: &str,
     ) -> Result<(), ControlError> {
         let result = self.unload_now(backend, model).await;
-        let req = LoadRequest {
-            actor: actor.to_string(),
-            backend: backend.to_string(),
-            model: model.to_string(),
-            context: None,
-            keep_alive: String::new(),
-        };
         let detail = result.as_ref().err().map(|e| e.to_string());
-        self.audit(&req, Action::ModelUnload, result.is_ok(), detail.as_deref())
-            .await;
+        self.audit(
+            (actor, backend, model),
+            Action::ModelUnload,
+            result.is_ok(),
+            detail.as_deref(),
+        )
+        .await;
         self.poke();
         result
     }
