@@ -5,6 +5,7 @@
 pub mod docker_engine;
 pub mod fuzz;
 pub mod model_servers;
+pub mod receivers;
 pub mod snapshot;
 
 use std::net::TcpListener;

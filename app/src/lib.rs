@@ -5,6 +5,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod alerts;
 pub mod auth;
 pub mod containers;
 pub mod maintenance;

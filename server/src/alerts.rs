@@ -1,5 +1,608 @@
-//! Alerts (issue 15, in progress): for now the pure state machine every rule instance runs
-//! through (`engine`); the rules, their evaluation on each collection round, the notifiers and
-//! the alerts page build on it.
+//! Alerts: the default rules ([`rules`]) are evaluated on every round the hub publishes, off the
+//! request path; each rule instance runs through the pure state machine ([`engine`]); notices go
+//! to the notifiers ([`notify`]), each on its own queue. Silences and resolved alerts are kept
+//! in SQLite, so a restart loses neither. Pages and the API read the latest snapshot.
 
 pub mod engine;
+pub mod notify;
+pub mod rules;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use app::alerts::{
+    instance_key, Alert, AlertState, Alerts, NewSilence, Severity, SilenceError, SilenceView,
+};
+use app::shared::clock::now_ms;
+use sqlx::SqlitePool;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::AlertsConfig;
+use crate::store::audit::{Action, AuditLog, Entry, Outcome};
+use engine::{Instance, Notice, Phase, Timing};
+use notify::{Kind, Notifiers, Payload};
+
+/// Resolved alerts the snapshot shows.
+pub const RECENT: usize = 100;
+/// Resolved alerts kept in SQLite (the oldest go first).
+const HISTORY_ROWS: i64 = 100_000;
+
+/// Why an alert action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("no alert {0} is firing")]
+    NotFiring(String),
+    #[error("no active silence has id {0}")]
+    UnknownSilence(i64),
+    #[error(transparent)]
+    Invalid(#[from] SilenceError),
+    #[error(transparent)]
+    Notify(#[from] notify::NotifyError),
+    #[error("the alert store failed: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// One tracked instance: its state and how to show it.
+struct Tracked {
+    rule: &'static str,
+    labels: Vec<(String, String)>,
+    instance: Instance,
+    summary: String,
+    numeric: bool,
+    threshold: Option<f64>,
+    /// The worst level this spell reached (what history records).
+    worst: Option<Severity>,
+}
+
+impl Tracked {
+    fn view(&self, silenced: bool) -> Option<Alert> {
+        let (state, since_ms) = match self.instance.phase {
+            Phase::Pending { since_ms } => (AlertState::Pending, since_ms),
+            Phase::Firing { since_ms } => (AlertState::Firing, since_ms),
+            Phase::Inactive => return None,
+        };
+        Some(Alert {
+            rule: self.rule.to_string(),
+            labels: self.labels.clone(),
+            state,
+            severity: self.instance.severity?,
+            value: self.instance.value.filter(|_| self.numeric),
+            threshold: self.threshold,
+            summary: self.summary.clone(),
+            since_ms,
+            resolved_ms: None,
+            acknowledged_by: self.instance.acknowledged_by.clone(),
+            silenced,
+        })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    instances: BTreeMap<String, Tracked>,
+    silences: Vec<SilenceView>,
+    recent: VecDeque<Alert>,
+    last_resend_ms: i64,
+    evaluated_ms: Option<i64>,
+    evaluation_us: Option<u64>,
+}
+
+/// The alerts service: rules, state, silences, notifiers.
+pub struct AlertsService {
+    config: AlertsConfig,
+    settings: rules::Settings,
+    state: Mutex<State>,
+    notifiers: Notifiers,
+    tx: watch::Sender<Arc<Alerts>>,
+    pool: Option<SqlitePool>,
+    audit: Option<AuditLog>,
+}
+
+impl AlertsService {
+    /// Reads the notifiers' secrets; [`AlertsService::start`] runs their queues.
+    pub fn new(config: AlertsConfig) -> Result<(Self, Vec<notify::Pending>), AlertError> {
+        let (notifiers, pending) = Notifiers::load(&config)?;
+        let settings = rules::Settings {
+            clear_margin_pct: config.clear_margin_pct,
+            overrides: config.rules.clone(),
+        };
+        let first = Alerts {
+            enabled: config.enabled,
+            notifiers: notifiers.statuses(),
+            ..Default::default()
+        };
+        Ok((
+            Self {
+                config,
+                settings,
+                state: Mutex::default(),
+                notifiers,
+                tx: watch::channel(Arc::new(first)).0,
+                pool: None,
+                audit: None,
+            },
+            pending,
+        ))
+    }
+
+    /// Keeps silences and history in this database and audits actions.
+    pub fn with_store(mut self, pool: SqlitePool, audit: AuditLog) -> Self {
+        self.pool = Some(pool);
+        self.audit = Some(audit);
+        self
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads the silences still in force and the latest history.
+    pub async fn load(&self) -> Result<(), AlertError> {
+        let Some(pool) = &self.pool else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let rows: Vec<(i64, String, i64, i64, String, String)> = sqlx::query_as(
+            "SELECT id, matchers, starts_ms, ends_ms, comment, created_by FROM alert_silences
+             WHERE ends_ms > ? ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+        let silences = rows
+            .into_iter()
+            .filter_map(|(id, m, starts_ms, ends_ms, comment, created_by)| {
+                Some(SilenceView {
+                    id,
+                    matchers: serde_json::from_str(&m).ok()?,
+                    starts_ms,
+                    ends_ms,
+                    comment,
+                    created_by,
+                })
+            })
+            .collect();
+        type Row = (String, String, String, String, Option<f64>, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT rule, labels, severity, summary, value, since_ms, resolved_ms FROM alert_history
+             ORDER BY resolved_ms DESC, id DESC LIMIT ?",
+        )
+        .bind(RECENT as i64)
+        .fetch_all(pool)
+        .await?;
+        let recent = rows
+            .into_iter()
+            .filter_map(
+                |(rule, labels, severity, summary, value, since_ms, resolved_ms)| {
+                    Some(Alert {
+                        rule,
+                        labels: serde_json::from_str(&labels).ok()?,
+                        state: AlertState::Resolved,
+                        severity: serde_json::from_value(severity.into()).ok()?,
+                        value,
+                        threshold: None,
+                        summary,
+                        since_ms,
+                        resolved_ms: Some(resolved_ms),
+                        acknowledged_by: None,
+                        silenced: false,
+                    })
+                },
+            )
+            .collect();
+        {
+            let mut s = self.lock();
+            s.silences = silences;
+            s.recent = recent;
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// Starts the notifiers' queues and the evaluation loop.
+    pub fn start(
+        self: &Arc<Self>,
+        pending: Vec<notify::Pending>,
+        hub: Arc<crate::hub::Hub>,
+        models: Arc<crate::models::ModelsService>,
+        maintenance: Arc<crate::maintenance::Maintenance>,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Notifiers::start(pending, shutdown);
+        if self.config.enabled {
+            let me = self.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut rx = hub.subscribe();
+                loop {
+                    let overview = rx.borrow_and_update().clone();
+                    let models = models.snapshot();
+                    let maintenance = maintenance.snapshot();
+                    let resolved = me.evaluate(
+                        &rules::Inputs {
+                            overview: &overview,
+                            models: Some(&models),
+                            maintenance: Some(&maintenance),
+                        },
+                        now_ms(),
+                    );
+                    me.record_history(&resolved).await;
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        changed = rx.changed() => if changed.is_err() { return },
+                    }
+                }
+            }));
+        }
+        tasks
+    }
+
+    /// One evaluation of every rule at `now`; sends what it must and returns the alerts that
+    /// resolved (for the history).
+    pub fn evaluate(&self, inputs: &rules::Inputs, now: i64) -> Vec<Alert> {
+        let started = Instant::now();
+        let round = rules::evaluate(inputs, &self.settings);
+        let mut notices = Vec::new();
+        let mut resolved = Vec::new();
+        let mut s = self.lock();
+        let State {
+            instances,
+            silences,
+            ..
+        } = &mut *s;
+        silences.retain(|x| x.ends_ms > now);
+        let timing = |rule: &str| Timing {
+            for_ms: self
+                .settings
+                .overrides
+                .get(rule)
+                .and_then(|o| o.for_secs)
+                .unwrap_or(self.config.for_secs) as i64
+                * 1000,
+            repeat_ms: self.config.repeat_secs as i64 * 1000,
+        };
+        let mut seen = std::collections::HashSet::new();
+        let step = |t: &mut Tracked,
+                    th: &engine::Thresholds,
+                    value: Option<f64>,
+                    notices: &mut Vec<(Kind, Alert)>,
+                    resolved: &mut Vec<Alert>| {
+            let quiet = silenced(silences, &t.labels, now);
+            let was = t.instance.phase;
+            let was_severity = t.instance.severity;
+            let notice = t.instance.step(th, &timing(t.rule), value, now, quiet);
+            t.threshold = match t.instance.severity {
+                Some(Severity::Critical) => th.crit,
+                Some(Severity::Warning) => th.warn,
+                None => t.threshold,
+            }
+            .filter(|_| t.numeric);
+            if matches!(t.instance.phase, Phase::Firing { .. }) {
+                t.worst = t.worst.max(t.instance.severity);
+            }
+            if let (Phase::Firing { since_ms }, Phase::Inactive) = (was, t.instance.phase) {
+                resolved.push(Alert {
+                    rule: t.rule.to_string(),
+                    labels: t.labels.clone(),
+                    state: AlertState::Resolved,
+                    severity: t.worst.or(was_severity).unwrap_or(Severity::Warning),
+                    value: t.instance.value.filter(|_| t.numeric),
+                    threshold: t.threshold,
+                    summary: t.summary.clone(),
+                    since_ms,
+                    resolved_ms: Some(now),
+                    acknowledged_by: None,
+                    silenced: quiet,
+                });
+                t.worst = None;
+            }
+            let kind = match notice {
+                Some(Notice::Firing(_)) => Kind::Firing,
+                Some(Notice::Escalated(_)) => Kind::Escalated,
+                Some(Notice::Repeat(_)) => Kind::Repeat,
+                Some(Notice::Resolved) => Kind::Resolved,
+                None => return,
+            };
+            let alert = if kind == Kind::Resolved {
+                resolved.last().cloned()
+            } else {
+                t.view(quiet)
+            };
+            if let Some(a) = alert {
+                notices.push((kind, a));
+            }
+        };
+        for r in round.readings {
+            let key = instance_key(&r.labels);
+            seen.insert(key.clone());
+            let t = instances.entry(key).or_insert_with(|| Tracked {
+                rule: r.rule,
+                labels: r.labels.clone(),
+                instance: Instance::default(),
+                summary: r.summary.clone(),
+                numeric: r.numeric,
+                threshold: None,
+                worst: None,
+            });
+            if r.value.is_some() {
+                t.summary = r.summary;
+            }
+            step(t, &r.thresholds, r.value, &mut notices, &mut resolved);
+        }
+        // A covered rule's instance that is gone from the round is fine again.
+        let fine = engine::Thresholds {
+            direction: engine::Direction::Above,
+            warn: Some(0.5),
+            crit: None,
+            clear_margin: 0.0,
+        };
+        for (key, t) in instances.iter_mut() {
+            if !seen.contains(key) && round.covered.contains(&t.rule) {
+                step(t, &fine, Some(0.0), &mut notices, &mut resolved);
+            }
+        }
+        instances.retain(|_, t| t.instance.phase != Phase::Inactive);
+        for a in &resolved {
+            s.recent.push_front(a.clone());
+        }
+        s.recent.truncate(RECENT);
+        s.evaluated_ms = Some(now);
+        s.evaluation_us = Some(started.elapsed().as_micros() as u64);
+        let resend =
+            self.notifiers.has_alertmanager() && now - s.last_resend_ms >= notify::AM_RESEND_MS;
+        if resend {
+            s.last_resend_ms = now;
+        }
+        drop(s);
+        for (kind, alert) in notices {
+            self.notifiers.send(&Payload {
+                notice: kind,
+                alert,
+                sent_at_ms: now,
+            });
+        }
+        let snapshot = self.publish();
+        if resend {
+            let firing: Vec<Alert> = snapshot
+                .active
+                .iter()
+                .filter(|a| a.state == AlertState::Firing && !a.silenced)
+                .cloned()
+                .collect();
+            self.notifiers.resend_firing(&firing);
+        }
+        resolved
+    }
+
+    /// Rebuilds the snapshot from the state and publishes it.
+    fn publish(&self) -> Arc<Alerts> {
+        let s = self.lock();
+        let now = now_ms();
+        let mut active: Vec<Alert> = s
+            .instances
+            .values()
+            .filter_map(|t| t.view(silenced(&s.silences, &t.labels, now)))
+            .collect();
+        // Firing before pending, critical before warning, newest first.
+        active.sort_by(|a, b| {
+            (b.state == AlertState::Firing, b.severity, b.since_ms).cmp(&(
+                a.state == AlertState::Firing,
+                a.severity,
+                a.since_ms,
+            ))
+        });
+        let snapshot = Arc::new(Alerts {
+            enabled: self.config.enabled,
+            active,
+            recent: s.recent.iter().cloned().collect(),
+            silences: s.silences.clone(),
+            notifiers: self.notifiers.statuses(),
+            evaluated_ms: s.evaluated_ms,
+            evaluation_us: s.evaluation_us,
+        });
+        drop(s);
+        self.tx.send_replace(snapshot.clone());
+        snapshot
+    }
+
+    async fn record_history(&self, resolved: &[Alert]) {
+        let Some(pool) = &self.pool else {
+            return;
+        };
+        for a in resolved {
+            let labels = serde_json::to_string(&a.labels).unwrap_or_default();
+            let r = sqlx::query(
+                "INSERT INTO alert_history (rule, labels, severity, summary, value, since_ms, resolved_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&a.rule)
+            .bind(labels)
+            .bind(a.severity.as_str())
+            .bind(&a.summary)
+            .bind(a.value)
+            .bind(a.since_ms)
+            .bind(a.resolved_ms.unwrap_or_default())
+            .execute(pool)
+            .await;
+            if let Err(e) = r {
+                tracing::error!("alert history: could not record {}: {e}", a.key());
+            }
+        }
+        if !resolved.is_empty() {
+            let r = sqlx::query(
+                "DELETE FROM alert_history WHERE id <= (SELECT MAX(id) FROM alert_history) - ?",
+            )
+            .bind(HISTORY_ROWS)
+            .execute(pool)
+            .await;
+            if let Err(e) = r {
+                tracing::error!("alert history: could not trim: {e}");
+            }
+        }
+    }
+
+    /// The latest snapshot (with fresh notifier counts).
+    pub fn snapshot(&self) -> Arc<Alerts> {
+        let mut a = (*self.tx.borrow().clone()).clone();
+        a.notifiers = self.notifiers.statuses();
+        Arc::new(a)
+    }
+
+    /// Changes of the snapshot (the badge's live count).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Alerts>> {
+        self.tx.subscribe()
+    }
+
+    async fn audit(
+        &self,
+        actor: &str,
+        action: Action,
+        target: &str,
+        outcome: Outcome,
+        detail: &str,
+    ) {
+        if let Some(audit) = &self.audit {
+            audit
+                .record(Entry {
+                    actor,
+                    action,
+                    target,
+                    outcome,
+                    detail: Some(detail),
+                })
+                .await;
+        }
+    }
+
+    /// Stops the repeats of a firing alert (by its key, `rule{label="value"}`).
+    pub async fn acknowledge(&self, key: &str, by: &str) -> Result<Alert, AlertError> {
+        let acked = {
+            let mut s = self.lock();
+            let State {
+                instances,
+                silences,
+                ..
+            } = &mut *s;
+            instances.get_mut(key).and_then(|t| {
+                let quiet = silenced(silences, &t.labels, now_ms());
+                t.instance.acknowledge(by).then(|| t.view(quiet)).flatten()
+            })
+        };
+        let Some(alert) = acked else {
+            return Err(AlertError::NotFiring(key.to_string()));
+        };
+        self.publish();
+        self.audit(
+            by,
+            Action::AlertAcknowledge,
+            key,
+            Outcome::Ok,
+            &alert.summary,
+        )
+        .await;
+        Ok(alert)
+    }
+
+    /// Adds a silence from now for its minutes.
+    pub async fn silence(&self, new: NewSilence, by: &str) -> Result<SilenceView, AlertError> {
+        let new = new.validate()?;
+        let now = now_ms();
+        let ends = now + i64::from(new.minutes) * 60_000;
+        let matchers = serde_json::to_string(&new.matchers).unwrap_or_default();
+        let id =
+            match &self.pool {
+                Some(pool) => sqlx::query_scalar(
+                    "INSERT INTO alert_silences (matchers, starts_ms, ends_ms, comment, created_by)
+                 VALUES (?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(&matchers)
+                .bind(now)
+                .bind(ends)
+                .bind(&new.comment)
+                .bind(by)
+                .fetch_one(pool)
+                .await?,
+                None => self.lock().silences.iter().map(|s| s.id).max().unwrap_or(0) + 1,
+            };
+        let view = SilenceView {
+            id,
+            matchers: new.matchers,
+            starts_ms: now,
+            ends_ms: ends,
+            comment: new.comment,
+            created_by: by.to_string(),
+        };
+        self.lock().silences.push(view.clone());
+        self.publish();
+        let detail = format!("{} for {} min: {}", matchers, new.minutes, view.comment);
+        self.audit(
+            by,
+            Action::AlertSilence,
+            &id.to_string(),
+            Outcome::Ok,
+            &detail,
+        )
+        .await;
+        Ok(view)
+    }
+
+    /// Ends a silence now.
+    pub async fn expire(&self, id: i64, by: &str) -> Result<(), AlertError> {
+        let now = now_ms();
+        let found = {
+            let mut s = self.lock();
+            let before = s.silences.len();
+            s.silences.retain(|x| x.id != id);
+            s.silences.len() != before
+        };
+        if !found {
+            return Err(AlertError::UnknownSilence(id));
+        }
+        if let Some(pool) = &self.pool {
+            sqlx::query("UPDATE alert_silences SET ends_ms = ? WHERE id = ? AND ends_ms > ?")
+                .bind(now)
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        }
+        self.publish();
+        self.audit(
+            by,
+            Action::AlertUnsilence,
+            &id.to_string(),
+            Outcome::Ok,
+            "ended early",
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Sends a test notice to one notifier now and says how it went.
+    pub async fn test_notifier(
+        &self,
+        name: &str,
+        by: &str,
+    ) -> Result<Result<(), String>, AlertError> {
+        let result = self
+            .notifiers
+            .test(name, notify::test_alert(now_ms()))
+            .await?;
+        let (outcome, detail) = match &result {
+            Ok(()) => (Outcome::Ok, "delivered".to_string()),
+            Err(e) => (Outcome::Failed, e.clone()),
+        };
+        self.audit(by, Action::NotifierTest, name, outcome, &detail)
+            .await;
+        Ok(result)
+    }
+}
+
+/// Whether a silence covers an instance with these labels now.
+fn silenced(silences: &[SilenceView], labels: &[(String, String)], now: i64) -> bool {
+    silences.iter().any(|x| {
+        (x.starts_ms..x.ends_ms).contains(&now) && engine::matches_all(&x.matchers, labels)
+    })
+}

@@ -498,6 +498,167 @@ impl Default for AuditConfig {
     }
 }
 
+/// Alerts (`[alerts]`): default rules from the thresholds and collectors, evaluated on every
+/// collection round, sent to the notifiers below.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Evaluate rules at all (default true). Off: nothing fires and nothing is sent.
+    pub enabled: bool,
+    /// Seconds a condition must hold before it fires, for rules without their own (0–86400,
+    /// default 60).
+    pub for_secs: u64,
+    /// Seconds between repeats of a firing alert nobody acknowledged (0: never; default 14400).
+    pub repeat_secs: u64,
+    /// How far back past a threshold a reading must come before its level clears, in percent
+    /// of the threshold (0–50, default 5): steal warns above 5 % and clears below 4.75 %.
+    pub clear_margin_pct: f64,
+    /// Per-rule changes, by rule name (`steward rules list` names them): turn one off, give it
+    /// its own `for:`, severity or levels. `[alerts.rules.cpu_steal_pct] for_secs = 300`.
+    pub rules: std::collections::BTreeMap<String, RuleOverride>,
+    /// Generic webhooks: a signed JSON POST per notice (`[[alerts.webhooks]]`).
+    pub webhooks: Vec<WebhookConfig>,
+    /// Telegram chats (`[[alerts.telegram]]`), through the Bot API's `sendMessage`.
+    pub telegram: Vec<TelegramConfig>,
+    /// ntfy topics (`[[alerts.ntfy]]`), through ntfy's HTTP publish.
+    pub ntfy: Vec<NtfyConfig>,
+    /// Prometheus Alertmanagers (`[[alerts.alertmanager]]`): firing and resolved alerts posted to
+    /// `/api/v2/alerts`, for Alertmanager to route, group, inhibit and silence.
+    pub alertmanager: Vec<AlertmanagerConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            for_secs: 60,
+            repeat_secs: 4 * 3600,
+            clear_margin_pct: 5.0,
+            rules: Default::default(),
+            webhooks: Vec::new(),
+            telegram: Vec::new(),
+            ntfy: Vec::new(),
+            alertmanager: Vec::new(),
+        }
+    }
+}
+
+/// One rule's changes (`[alerts.rules.NAME]`); what is left out keeps the default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleOverride {
+    /// `false` turns the rule off.
+    pub enabled: Option<bool>,
+    /// Its own `for:` in seconds (0–86400).
+    pub for_secs: Option<u64>,
+    /// The level a condition rule (unhealthy container, collector error, …) fires at:
+    /// `warning` or `critical`.
+    pub severity: Option<app::alerts::Severity>,
+    /// A numeric rule's levels, replacing those from `[thresholds]` (strict: above warns).
+    pub warn: Option<f64>,
+    pub crit: Option<f64>,
+}
+
+/// Which alerts a notifier is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MinSeverity {
+    Warning,
+    Critical,
+}
+
+impl MinSeverity {
+    pub fn severity(self) -> app::alerts::Severity {
+        match self {
+            MinSeverity::Warning => app::alerts::Severity::Warning,
+            MinSeverity::Critical => app::alerts::Severity::Critical,
+        }
+    }
+}
+
+fn default_min_severity() -> MinSeverity {
+    MinSeverity::Warning
+}
+
+fn default_telegram_api() -> String {
+    "https://api.telegram.org".into()
+}
+
+fn default_notify_timeout() -> u64 {
+    10
+}
+
+/// One webhook (`[[alerts.webhooks]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Its name on the page and in `/metrics` (1–64 of a-z, 0-9, - and _).
+    pub name: String,
+    /// Where notices are posted (`https://` or `http://`).
+    pub url: String,
+    /// A file holding the HMAC-SHA256 key; each body is signed in `X-Steward-Signature:
+    /// sha256=<hex>` (default none: unsigned).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Seconds one delivery may take (1–120, default 10).
+    #[serde(default = "default_notify_timeout")]
+    pub timeout_secs: u64,
+    /// The lowest severity sent (`warning`, the default, or `critical`).
+    #[serde(default = "default_min_severity")]
+    pub min_severity: MinSeverity,
+}
+
+/// One Telegram chat (`[[alerts.telegram]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// Its name on the page and in `/metrics`.
+    pub name: String,
+    /// A file holding the bot token (from @BotFather); never shown back.
+    pub token_file: PathBuf,
+    /// The chat to write to (a number, or `@channelname`).
+    pub chat_id: String,
+    /// The Bot API's base URL (default `https://api.telegram.org`; a local Bot API server
+    /// works too).
+    #[serde(default = "default_telegram_api")]
+    pub api_url: String,
+    #[serde(default = "default_notify_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_min_severity")]
+    pub min_severity: MinSeverity,
+}
+
+/// One ntfy topic (`[[alerts.ntfy]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NtfyConfig {
+    pub name: String,
+    /// The server (`https://ntfy.sh`, `http://ntfy.internal`).
+    pub url: String,
+    /// The topic notices are published to.
+    pub topic: String,
+    /// A file holding an access token sent as a bearer token (default none).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default = "default_notify_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_min_severity")]
+    pub min_severity: MinSeverity,
+}
+
+/// One Alertmanager (`[[alerts.alertmanager]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    pub name: String,
+    /// Its base URL (`http://127.0.0.1:9093`).
+    pub url: String,
+    #[serde(default = "default_notify_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_min_severity")]
+    pub min_severity: MinSeverity,
+}
+
 /// The whole configuration, as read from the TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -521,6 +682,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub maintenance: MaintenanceConfig,
     pub models: ModelsConfig,
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Config {
@@ -542,6 +704,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             maintenance: MaintenanceConfig::default(),
             models: ModelsConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -577,7 +740,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 42] = [
+        let bounded: [(&'static str, u64, u64, u64); 44] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -620,6 +783,8 @@ impl Config {
             ("models.interval_secs", c.models.interval_secs, 1, 3600),
             ("models.breaker_failures", c.models.breaker_failures as u64, 1, 100),
             ("models.breaker_cool_off_secs", c.models.breaker_cool_off_secs, 1, 3600),
+            ("alerts.for_secs", c.alerts.for_secs, 0, DAY),
+            ("alerts.repeat_secs", c.alerts.repeat_secs, 0, 30 * DAY),
         ];
         for (field, value, lo, hi) in bounded {
             if !(lo..=hi).contains(&value) {
@@ -657,12 +822,108 @@ impl Config {
         }
         self.validate_maintenance()?;
         self.validate_models()?;
+        self.validate_alerts()?;
         self.thresholds.validate()?;
         Ok(())
     }
 }
 
 impl Config {
+    fn validate_alerts(&self) -> Result<(), ConfigError> {
+        let a = &self.alerts;
+        let invalid = |field, message: String| ConfigError::Invalid { field, message };
+        if !(0.0..=50.0).contains(&a.clear_margin_pct) {
+            return Err(invalid(
+                "alerts.clear_margin_pct",
+                format!("must be between 0 and 50 (got {})", a.clear_margin_pct),
+            ));
+        }
+        for (name, o) in &a.rules {
+            if !crate::alerts::rules::is_rule(name) {
+                return Err(invalid(
+                    "alerts.rules",
+                    format!(
+                        "no rule is named {name:?}; the rules are: {}",
+                        crate::alerts::rules::names().join(", ")
+                    ),
+                ));
+            }
+            if o.for_secs.is_some_and(|s| s > 86_400) {
+                return Err(invalid(
+                    "alerts.rules",
+                    format!("{name}: for_secs must be at most 86400"),
+                ));
+            }
+            let t = app::vitals::thresholds::Threshold {
+                warn: o.warn,
+                crit: o.crit,
+            };
+            t.validate(name)?;
+        }
+        // Every notifier: a unique name, an http:// URL, a sane timeout.
+        let mut names = std::collections::HashSet::new();
+        let notifiers = a
+            .webhooks
+            .iter()
+            .map(|w| (w.name.as_str(), w.url.as_str(), w.timeout_secs))
+            .chain(
+                a.telegram
+                    .iter()
+                    .map(|t| (t.name.as_str(), t.api_url.as_str(), t.timeout_secs)),
+            )
+            .chain(
+                a.ntfy
+                    .iter()
+                    .map(|n| (n.name.as_str(), n.url.as_str(), n.timeout_secs)),
+            )
+            .chain(
+                a.alertmanager
+                    .iter()
+                    .map(|m| (m.name.as_str(), m.url.as_str(), m.timeout_secs)),
+            );
+        for (name, url, timeout) in notifiers {
+            let field = "alerts notifiers";
+            if !app::maintenance::valid_slug(name) {
+                return Err(invalid(
+                    field,
+                    format!("notifier name {name:?}: use 1–64 of a-z, 0-9, - and _"),
+                ));
+            }
+            if !names.insert(name) {
+                return Err(invalid(field, format!("two notifiers are named {name:?}")));
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    field,
+                    format!("{name}: the URL must start with http:// or https:// (got {url:?})"),
+                ));
+            }
+            if !(1..=120).contains(&timeout) {
+                return Err(invalid(
+                    field,
+                    format!("{name}: timeout_secs must be between 1 and 120 (got {timeout})"),
+                ));
+            }
+        }
+        for t in &a.telegram {
+            if t.chat_id.trim().is_empty() {
+                return Err(invalid(
+                    "alerts.telegram",
+                    format!("{}: chat_id is empty", t.name),
+                ));
+            }
+        }
+        for n in &a.ntfy {
+            if !app::maintenance::valid_slug(&n.topic.to_ascii_lowercase()) {
+                return Err(invalid(
+                    "alerts.ntfy",
+                    format!("{}: topic must be 1–64 of letters, digits, - and _", n.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_models(&self) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             field: "models.backends",

@@ -1,5 +1,6 @@
 //! HTTP: the JSON API under `/api/v1`, `/healthz`, `/metrics`, and the Leptos pages.
 
+pub mod alerts;
 pub mod api;
 pub mod auth_routes;
 pub mod containers;
@@ -38,4 +39,5 @@ pub struct AppState {
     pub actions: Arc<crate::docker::actions::Actions>,
     pub maintenance: Arc<crate::maintenance::Maintenance>,
     pub models: Arc<crate::models::ModelsService>,
+    pub alerts: Arc<crate::alerts::AlertsService>,
 }

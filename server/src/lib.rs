@@ -50,6 +50,8 @@ pub enum StartError {
     },
     #[error("prometheus: {0}")]
     Prometheus(trends::prometheus::PromError),
+    #[error("alerts: {0}")]
+    Alerts(#[from] alerts::AlertError),
     #[error("first admin: {0}")]
     Auth(#[from] auth::AuthError),
     #[error("server failed: {0}")]
@@ -220,6 +222,16 @@ impl Application {
         tasks.push(tokio::spawn(
             models.clone().run(bus.clone(), shutdown.clone()),
         ));
+        let (alerts, pending) = alerts::AlertsService::new(config.alerts.clone())?;
+        let alerts = Arc::new(alerts.with_store(store.pool().clone(), audit.clone()));
+        alerts.load().await?;
+        tasks.extend(alerts.start(
+            pending,
+            hub.clone(),
+            models.clone(),
+            maintenance.clone(),
+            &shutdown,
+        ));
         let actions = Arc::new(docker::actions::Actions::new(
             hub.clone(),
             bus.clone(),
@@ -260,6 +272,7 @@ impl Application {
             actions,
             maintenance,
             models,
+            alerts,
         };
         Ok(Self {
             listener,
@@ -343,6 +356,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::auth_routes::router())
         .merge(http::containers::router())
         .merge(http::models::router())
+        .merge(http::alerts::router())
         .merge(http::maintenance::router(
             state.config.maintenance.ping_body_limit as usize,
         ))

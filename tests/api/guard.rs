@@ -17,6 +17,7 @@ fn mutating_routes() -> Vec<(Method, String)> {
         .iter()
         .chain(server::http::maintenance::ACTIONS)
         .chain(&server::http::models::ACTIONS)
+        .chain(&server::http::alerts::ACTIONS)
         .chain(USER_ACTIONS)
         .chain([&server::http::api::EXPLORE])
         .map(|p| {
@@ -24,7 +25,8 @@ fn mutating_routes() -> Vec<(Method, String)> {
                 Method::POST,
                 p.replace("{id}", "some-container")
                     .replace("{slug}", "some-job")
-                    .replace("{backend}", "some-backend"),
+                    .replace("{backend}", "some-backend")
+                    .replace("{name}", "some-notifier"),
             )
         })
         .collect();

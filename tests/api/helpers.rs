@@ -316,28 +316,33 @@ pub async fn spawn_app(edit: impl FnOnce(&mut Config, &Path)) -> TestApp {
 }
 
 /// Advances the fixture's CPU counters every 200 ms by fixed amounts, so that between any two
-/// collector reads steal is exactly 10 %, iowait 10 % and busy 20 %. Stops when dropped.
+/// collector reads steal is exactly 10 %, iowait 10 % and busy 20 % (until
+/// [`CpuTicker::set_steal_pct`] moves steal, taking from idle). Stops when dropped.
 pub struct CpuTicker {
     stop: Arc<AtomicBool>,
+    /// Steal ticks per 500-tick step.
+    steal: Arc<std::sync::atomic::AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl CpuTicker {
     pub fn start(procfs: PathBuf) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let steal = Arc::new(std::sync::atomic::AtomicU64::new(50));
+        let (flag, steal_now) = (stop.clone(), steal.clone());
         let thread = std::thread::spawn(move || {
-            let mut k: u64 = 0;
+            // Cumulative counters: user, idle, iowait, steal (the others stay put).
+            let (mut user, mut idle, mut iowait, mut stolen) =
+                (10_000u64, 80_000u64, 1_000u64, 600u64);
             while !flag.load(Ordering::Relaxed) {
-                k += 1;
+                // 500 ticks a step: user 100, iowait 50, steal as set, idle the rest.
+                let st = steal_now.load(Ordering::Relaxed).min(350);
+                user += 100;
+                iowait += 50;
+                stolen += st;
+                idle += 350 - st;
                 // user, nice, system, idle, iowait, irq, softirq, steal.
-                let line = format!(
-                    "cpu  {} 200 3000 {} {} 100 100 {} 0 0\n",
-                    10_000 + 100 * k,
-                    80_000 + 300 * k,
-                    1_000 + 50 * k,
-                    600 + 50 * k
-                );
+                let line = format!("cpu  {user} 200 3000 {idle} {iowait} 100 100 {stolen} 0 0\n");
                 let text = format!("{line}cpu0 1 0 0 1 0 0 0 0 0 0\ncpu1 1 0 0 1 0 0 0 0 0 0\n");
                 // Rename is atomic: the collector never reads a half-written file.
                 let tmp = procfs.join(".stat.tmp");
@@ -348,8 +353,15 @@ impl CpuTicker {
         });
         Self {
             stop,
+            steal,
             thread: Some(thread),
         }
+    }
+
+    /// Sets steal to `pct` % of CPU time from the next step on (0–70, in steps of 0.2).
+    pub fn set_steal_pct(&self, pct: f64) {
+        self.steal
+            .store((pct * 5.0).round() as u64, Ordering::Relaxed);
     }
 }
 

@@ -6,12 +6,7 @@
 //! keeps an instance's state but sends nothing, and an alert still firing when the silence ends
 //! is sent then. Missing data keeps the state: "no data" is the collector rules' business.
 
-/// How bad a firing alert is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Critical,
-}
+pub use app::alerts::Severity;
 
 /// Which side of the thresholds is bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,13 +190,16 @@ impl Silence {
     /// Whether it covers an instance with these labels at `now_ms`. A silence without
     /// matchers covers nothing (silencing everything by accident is worse than not at all).
     pub fn covers(&self, labels: &[(String, String)], now_ms: i64) -> bool {
-        !self.matchers.is_empty()
-            && (self.starts_ms..self.ends_ms).contains(&now_ms)
-            && self
-                .matchers
-                .iter()
-                .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        (self.starts_ms..self.ends_ms).contains(&now_ms) && matches_all(&self.matchers, labels)
     }
+}
+
+/// Whether every matcher equals one of the labels; no matchers match nothing.
+pub fn matches_all(matchers: &[(String, String)], labels: &[(String, String)]) -> bool {
+    !matchers.is_empty()
+        && matchers
+            .iter()
+            .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
     render_bus(&mut body, &state.bus.stats());
     render_maintenance(&mut body, &state.maintenance);
     render_models(&mut body, &state.models.snapshot());
+    render_alerts(&mut body, &state.alerts.snapshot());
     (
         [(
             header::CONTENT_TYPE,
@@ -268,6 +269,67 @@ fn render_bus(out: &mut String, stats: &[std::sync::Arc<crate::platform::bus::Su
         .find(|s| s.name == crate::store::history::task::NAME)
         .map_or(0, |s| s.dropped_samples());
     let _ = writeln!(out, "steward_history_samples_dropped_total {history}");
+}
+
+/// Alerts by state and severity, each notifier's deliveries, and the last evaluation's cost.
+fn render_alerts(out: &mut String, a: &app::alerts::Alerts) {
+    use app::alerts::{AlertState, Severity};
+    family(
+        out,
+        "steward_alerts",
+        "gauge",
+        "Alert instances by state (pending, firing; silenced ones apart) and severity.",
+    );
+    for state in [AlertState::Pending, AlertState::Firing] {
+        for severity in [Severity::Warning, Severity::Critical] {
+            for silenced in [false, true] {
+                let n = a
+                    .active
+                    .iter()
+                    .filter(|x| {
+                        x.state == state && x.severity == severity && x.silenced == silenced
+                    })
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "steward_alerts{{state=\"{}\",severity=\"{}\",silenced=\"{silenced}\"}} {n}",
+                    state.as_str(),
+                    severity.as_str()
+                );
+            }
+        }
+    }
+    if !a.notifiers.is_empty() {
+        family(
+            out,
+            "steward_alert_notifications_total",
+            "counter",
+            "Alert deliveries per notifier: sent (accepted), failed (after every retry), dropped (queue full).",
+        );
+        for n in &a.notifiers {
+            let name = escape(&n.name);
+            for (result, v) in [
+                ("sent", n.sent_total),
+                ("failed", n.failed_total),
+                ("dropped", n.dropped_total),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "steward_alert_notifications_total{{notifier=\"{name}\",kind=\"{}\",result=\"{result}\"}} {v}",
+                    n.kind
+                );
+            }
+        }
+    }
+    if let Some(us) = a.evaluation_us {
+        family(
+            out,
+            "steward_alert_evaluation_seconds",
+            "gauge",
+            "How long the last evaluation of every alert rule took.",
+        );
+        let _ = writeln!(out, "steward_alert_evaluation_seconds {}", us as f64 / 1e6);
+    }
 }
 
 /// The exported family of a vitals metric, in base units (from its definition).

@@ -368,6 +368,11 @@ pub enum Action {
     /// A model loaded into or unloaded from a backend (the verdict in the detail).
     ModelLoad,
     ModelUnload,
+    /// Alerts: a silence added or ended, an alert acknowledged, a notifier's test sent.
+    AlertSilence,
+    AlertUnsilence,
+    AlertAcknowledge,
+    NotifierTest,
     /// A request the guard refused (viewer, missing CSRF token, cross-site).
     Guard,
 }
@@ -391,6 +396,10 @@ impl Action {
             Action::Cleanup => "cleanup",
             Action::ModelLoad => "model-load",
             Action::ModelUnload => "model-unload",
+            Action::AlertSilence => "alert-silence",
+            Action::AlertUnsilence => "alert-unsilence",
+            Action::AlertAcknowledge => "alert-acknowledge",
+            Action::NotifierTest => "notifier-test",
             Action::Guard => "guard",
         }
     }

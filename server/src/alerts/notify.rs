@@ -1,0 +1,623 @@
+//! Notifiers: webhooks (signed JSON), Telegram (`sendMessage`), ntfy (HTTP publish) and
+//! Prometheus Alertmanager (`/api/v2/alerts`). Each has its own bounded queue and task, so a
+//! dead or slow receiver delays nobody else; each delivery is tried three times with backoff
+//! (1 s, then 3 s) when the failure may pass (network, timeout, 408, 429, 5xx), and every
+//! outcome is counted and shown. Nothing is dropped silently: a full queue counts a drop.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::alerts::{Alert, AlertState, NotifierStatus, Severity};
+use app::shared::clock::now_ms;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::AlertsConfig;
+
+/// Notices waiting per notifier; more are dropped and counted.
+pub const QUEUE: usize = 256;
+/// Waits before the second and third attempts.
+const BACKOFF: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(3)];
+/// How long past now Alertmanager keeps a firing alert it is not told about again: Steward
+/// resends firing alerts every [`AM_RESEND_MS`], so a Steward that stops lets them resolve.
+const AM_END_AFTER_MS: i64 = 5 * 60 * 1000;
+/// How often firing alerts are sent to Alertmanager again (it expects clients to resend).
+pub const AM_RESEND_MS: i64 = 60 * 1000;
+
+/// Why the notifiers could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("notifier {name}: cannot read {path}: {source}")]
+    Secret {
+        name: String,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("notifier {name}: {path} is empty")]
+    EmptySecret {
+        name: String,
+        path: std::path::PathBuf,
+    },
+    #[error("notifier {0}: cannot build its HTTP client: {1}")]
+    Client(String, reqwest::Error),
+    #[error("no notifier is named {0:?}")]
+    Unknown(String),
+}
+
+/// What a notice says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Firing,
+    Escalated,
+    Repeat,
+    Resolved,
+    /// An admin's "send test".
+    Test,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Firing => "firing",
+            Kind::Escalated => "escalated",
+            Kind::Repeat => "repeat",
+            Kind::Resolved => "resolved",
+            Kind::Test => "test",
+        }
+    }
+}
+
+/// One notice about one alert: the webhook's JSON body.
+#[derive(Clone, Debug, Serialize)]
+pub struct Payload {
+    pub notice: Kind,
+    pub alert: Alert,
+    pub sent_at_ms: i64,
+}
+
+/// What a notifier's task delivers.
+#[derive(Clone, Debug)]
+enum Delivery {
+    Notice(Payload),
+    /// Alertmanager only: every firing alert, resent so that it keeps them.
+    Firing(Vec<Alert>),
+}
+
+/// Where a notifier delivers, with its secrets.
+enum Target {
+    Webhook {
+        url: String,
+        secret: Option<Vec<u8>>,
+    },
+    Telegram {
+        /// `{api}/bot{token}/sendMessage`: holds the token, never shown or logged.
+        send_url: String,
+        chat_id: String,
+    },
+    Ntfy {
+        url: String,
+        token: Option<String>,
+    },
+    Alertmanager {
+        url: String,
+    },
+}
+
+impl Target {
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Webhook { .. } => "webhook",
+            Target::Telegram { .. } => "telegram",
+            Target::Ntfy { .. } => "ntfy",
+            Target::Alertmanager { .. } => "alertmanager",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    sent_total: u64,
+    failed_total: u64,
+    dropped_total: u64,
+    last_success_ms: Option<i64>,
+    last_attempt_ms: Option<i64>,
+    last_error: Option<String>,
+}
+
+struct Notifier {
+    name: String,
+    min_severity: Severity,
+    target: Target,
+    client: reqwest::Client,
+    stats: Mutex<Stats>,
+    tx: mpsc::Sender<Delivery>,
+}
+
+/// Every configured notifier.
+#[derive(Clone, Default)]
+pub struct Notifiers {
+    all: Arc<Vec<Arc<Notifier>>>,
+}
+
+/// A notifier's queue before its task starts.
+pub struct Pending {
+    notifier: Arc<Notifier>,
+    rx: mpsc::Receiver<Delivery>,
+}
+
+fn read_secret(name: &str, path: &Path) -> Result<String, NotifyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| NotifyError::Secret {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(NotifyError::EmptySecret {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(text)
+}
+
+impl Notifiers {
+    /// Reads the secrets and builds each notifier; [`Notifiers::start`] runs their queues.
+    pub fn load(config: &AlertsConfig) -> Result<(Self, Vec<Pending>), NotifyError> {
+        let mut targets = Vec::new();
+        for w in &config.webhooks {
+            let secret = match &w.secret_file {
+                Some(p) => Some(read_secret(&w.name, p)?.into_bytes()),
+                None => None,
+            };
+            targets.push((
+                w.name.clone(),
+                w.timeout_secs,
+                w.min_severity.severity(),
+                Target::Webhook {
+                    url: w.url.clone(),
+                    secret,
+                },
+            ));
+        }
+        for t in &config.telegram {
+            let token = read_secret(&t.name, &t.token_file)?;
+            targets.push((
+                t.name.clone(),
+                t.timeout_secs,
+                t.min_severity.severity(),
+                Target::Telegram {
+                    send_url: format!("{}/bot{token}/sendMessage", t.api_url.trim_end_matches('/')),
+                    chat_id: t.chat_id.clone(),
+                },
+            ));
+        }
+        for n in &config.ntfy {
+            let token = match &n.token_file {
+                Some(p) => Some(read_secret(&n.name, p)?),
+                None => None,
+            };
+            targets.push((
+                n.name.clone(),
+                n.timeout_secs,
+                n.min_severity.severity(),
+                Target::Ntfy {
+                    url: format!("{}/{}", n.url.trim_end_matches('/'), n.topic),
+                    token,
+                },
+            ));
+        }
+        for m in &config.alertmanager {
+            targets.push((
+                m.name.clone(),
+                m.timeout_secs,
+                m.min_severity.severity(),
+                Target::Alertmanager {
+                    url: format!("{}/api/v2/alerts", m.url.trim_end_matches('/')),
+                },
+            ));
+        }
+        let mut all = Vec::new();
+        let mut pending = Vec::new();
+        for (name, timeout, min_severity, target) in targets {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(timeout))
+                .user_agent(concat!("steward/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| NotifyError::Client(name.clone(), e))?;
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let notifier = Arc::new(Notifier {
+                name,
+                min_severity,
+                target,
+                client,
+                stats: Mutex::default(),
+                tx,
+            });
+            all.push(notifier.clone());
+            pending.push(Pending { notifier, rx });
+        }
+        Ok((Self { all: Arc::new(all) }, pending))
+    }
+
+    /// Runs each notifier's queue until shutdown.
+    pub fn start(
+        pending: Vec<Pending>,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        pending
+            .into_iter()
+            .map(|p| tokio::spawn(run(p.notifier, p.rx, shutdown.clone())))
+            .collect()
+    }
+
+    /// Queues a notice for every notifier that takes its severity.
+    pub fn send(&self, payload: &Payload) {
+        for n in self.all.iter() {
+            if payload.alert.severity >= n.min_severity {
+                n.queue(Delivery::Notice(payload.clone()));
+            }
+        }
+    }
+
+    /// Queues the firing alerts for the Alertmanagers (their periodic resend).
+    pub fn resend_firing(&self, alerts: &[Alert]) {
+        for n in self.all.iter() {
+            if matches!(n.target, Target::Alertmanager { .. }) {
+                let mine: Vec<Alert> = alerts
+                    .iter()
+                    .filter(|a| a.severity >= n.min_severity)
+                    .cloned()
+                    .collect();
+                if !mine.is_empty() {
+                    n.queue(Delivery::Firing(mine));
+                }
+            }
+        }
+    }
+
+    pub fn has_alertmanager(&self) -> bool {
+        self.all
+            .iter()
+            .any(|n| matches!(n.target, Target::Alertmanager { .. }))
+    }
+
+    /// Sends a test notice to one notifier now (one attempt), and says how it went.
+    pub async fn test(&self, name: &str, alert: Alert) -> Result<Result<(), String>, NotifyError> {
+        let n = self
+            .all
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| NotifyError::Unknown(name.to_string()))?;
+        let payload = Payload {
+            notice: Kind::Test,
+            alert,
+            sent_at_ms: now_ms(),
+        };
+        let result = n.deliver(&Delivery::Notice(payload)).await;
+        n.record(&result.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
+        Ok(result.map_err(|e| e.message))
+    }
+
+    pub fn statuses(&self) -> Vec<NotifierStatus> {
+        self.all.iter().map(|n| n.status()).collect()
+    }
+}
+
+/// A failed attempt, and whether another could succeed.
+struct Failure {
+    message: String,
+    retry: bool,
+}
+
+impl Notifier {
+    fn queue(&self, d: Delivery) {
+        if self.tx.try_send(d).is_err() {
+            let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+            s.dropped_total += 1;
+            s.last_error = Some(format!("queue full ({QUEUE}): a notice was dropped"));
+            tracing::error!(notifier = %self.name, "alert queue full: a notice was dropped");
+        }
+    }
+
+    fn status(&self) -> NotifierStatus {
+        let s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        NotifierStatus {
+            name: self.name.clone(),
+            kind: self.target.kind().into(),
+            min_severity: self.min_severity,
+            sent_total: s.sent_total,
+            failed_total: s.failed_total,
+            dropped_total: s.dropped_total,
+            queued: QUEUE - self.tx.capacity(),
+            last_success_ms: s.last_success_ms,
+            last_attempt_ms: s.last_attempt_ms,
+            last_error: s.last_error.clone(),
+        }
+    }
+
+    fn record(&self, result: &Result<(), String>) {
+        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_ms();
+        s.last_attempt_ms = Some(now);
+        match result {
+            Ok(()) => {
+                s.sent_total += 1;
+                s.last_success_ms = Some(now);
+                s.last_error = None;
+            }
+            Err(e) => {
+                s.failed_total += 1;
+                s.last_error = Some(e.clone());
+            }
+        }
+    }
+
+    /// One attempt.
+    async fn deliver(&self, d: &Delivery) -> Result<(), Failure> {
+        let request = match (&self.target, d) {
+            (Target::Webhook { url, secret }, Delivery::Notice(p)) => {
+                let body = serde_json::to_vec(p).unwrap_or_default();
+                let mut r = self
+                    .client
+                    .post(url)
+                    .header("content-type", "application/json");
+                if let Some(key) = secret {
+                    r = r.header("x-steward-signature", signature(key, &body));
+                }
+                r.body(body)
+            }
+            (Target::Telegram { send_url, chat_id }, Delivery::Notice(p)) => {
+                self.client.post(send_url).json(&serde_json::json!({
+                    "chat_id": chat_id,
+                    "text": text(p),
+                    "disable_web_page_preview": true,
+                }))
+            }
+            (Target::Ntfy { url, token }, Delivery::Notice(p)) => {
+                let mut r = self
+                    .client
+                    .post(url)
+                    .header("title", title(p))
+                    .header("priority", ntfy_priority(p))
+                    .header("tags", ntfy_tags(p))
+                    .body(body_lines(p));
+                if let Some(t) = token {
+                    r = r.bearer_auth(t);
+                }
+                r
+            }
+            (Target::Alertmanager { url }, d) => {
+                let now = now_ms();
+                let alerts: Vec<serde_json::Value> = match d {
+                    Delivery::Notice(p) => vec![am_alert(&p.alert, p.notice, now)],
+                    Delivery::Firing(all) => {
+                        all.iter().map(|a| am_alert(a, Kind::Repeat, now)).collect()
+                    }
+                };
+                self.client.post(url).json(&alerts)
+            }
+            // Only Alertmanagers are sent the resend batches.
+            (_, Delivery::Firing(_)) => return Ok(()),
+        };
+        let response = request.send().await.map_err(|e| Failure {
+            // Without the URL: a Telegram URL holds the bot token.
+            message: format!("{}", e.without_url()),
+            retry: true,
+        })?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            // Telegram answers 200 with `ok: false` on some errors.
+            if let Target::Telegram { .. } = self.target {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if v["ok"] != true {
+                    return Err(Failure {
+                        message: format!("Telegram said: {}", short(&body)),
+                        retry: false,
+                    });
+                }
+            }
+            return Ok(());
+        }
+        let code = status.as_u16();
+        Err(Failure {
+            message: format!("HTTP {code}: {}", short(&body)),
+            retry: code == 408 || code == 429 || status.is_server_error(),
+        })
+    }
+}
+
+/// The first 200 characters of a receiver's answer.
+fn short(body: &str) -> String {
+    let t: String = body.trim().chars().take(200).collect();
+    if t.is_empty() {
+        "(empty answer)".into()
+    } else {
+        t
+    }
+}
+
+async fn run(n: Arc<Notifier>, mut rx: mpsc::Receiver<Delivery>, shutdown: CancellationToken) {
+    loop {
+        let d = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            d = rx.recv() => match d {
+                Some(d) => d,
+                None => return,
+            },
+        };
+        let mut attempt = 0;
+        let result = loop {
+            match n.deliver(&d).await {
+                Ok(()) => break Ok(()),
+                Err(f) if f.retry && attempt < BACKOFF.len() => {
+                    tracing::warn!(notifier = %n.name, "delivery failed, retrying: {}", f.message);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(BACKOFF[attempt]) => {}
+                    }
+                    attempt += 1;
+                }
+                Err(f) => break Err(f.message),
+            }
+        };
+        if let Err(e) = &result {
+            tracing::error!(notifier = %n.name, "alert delivery failed: {e}");
+        }
+        n.record(&result);
+    }
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(key, body): the receiver recomputes it to trust the body.
+pub fn signature(key: &[u8], body: &[u8]) -> String {
+    // HMAC takes a key of any length.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A one-line title: what happened, how bad, to what.
+pub fn title(p: &Payload) -> String {
+    let what = match p.notice {
+        Kind::Resolved => "RESOLVED".to_string(),
+        Kind::Test => "TEST".to_string(),
+        Kind::Escalated => format!("ESCALATED {}", p.alert.severity.as_str().to_uppercase()),
+        Kind::Firing | Kind::Repeat => p.alert.severity.as_str().to_uppercase(),
+    };
+    format!("[{what}] {}", p.alert.key())
+}
+
+/// The lines under the title: the summary, since when, and who acknowledged it.
+fn body_lines(p: &Payload) -> String {
+    let a = &p.alert;
+    let mut out = a.summary.clone();
+    let since = app::shared::format::utc_datetime(a.since_ms);
+    match (p.notice, a.resolved_ms) {
+        (Kind::Resolved, Some(r)) => out.push_str(&format!(
+            "\nFired {since}, resolved {} UTC",
+            app::shared::format::utc_datetime(r)
+        )),
+        (Kind::Test, _) => out.push_str("\nA test from Steward: this notifier works."),
+        _ => out.push_str(&format!("\nFiring since {since} UTC")),
+    }
+    out
+}
+
+/// A message's text (Telegram): title, then the lines.
+pub fn text(p: &Payload) -> String {
+    let mark = match (p.notice, p.alert.severity) {
+        (Kind::Resolved, _) => "✅",
+        (Kind::Test, _) => "🔔",
+        (_, Severity::Critical) => "🔴",
+        (_, Severity::Warning) => "🟠",
+    };
+    format!("{mark} {}\n{}", title(p), body_lines(p))
+}
+
+fn ntfy_priority(p: &Payload) -> &'static str {
+    match (p.notice, p.alert.severity) {
+        (Kind::Resolved | Kind::Test, _) => "3",
+        (_, Severity::Critical) => "5",
+        (_, Severity::Warning) => "4",
+    }
+}
+
+fn ntfy_tags(p: &Payload) -> &'static str {
+    match (p.notice, p.alert.severity) {
+        (Kind::Resolved, _) => "white_check_mark",
+        (Kind::Test, _) => "bell",
+        (_, Severity::Critical) => "rotating_light",
+        (_, Severity::Warning) => "warning",
+    }
+}
+
+/// One alert in Alertmanager's v2 shape: labels (with `severity`), annotations, `startsAt`,
+/// and `endsAt` (the resolve time, or a little past now while it fires).
+fn am_alert(a: &Alert, notice: Kind, now: i64) -> serde_json::Value {
+    let mut labels = serde_json::Map::new();
+    for (k, v) in &a.labels {
+        labels.insert(k.clone(), v.clone().into());
+    }
+    labels.insert("severity".into(), a.severity.as_str().into());
+    labels.insert("source".into(), "steward".into());
+    let ends = match (notice, a.resolved_ms) {
+        (Kind::Resolved, Some(r)) => r,
+        _ => now + AM_END_AFTER_MS,
+    };
+    let mut annotations = serde_json::Map::new();
+    annotations.insert("summary".into(), a.summary.clone().into());
+    if let Some(v) = a.value {
+        annotations.insert("value".into(), format!("{v}").into());
+    }
+    serde_json::json!({
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": app::shared::format::rfc3339_ms(a.since_ms),
+        "endsAt": app::shared::format::rfc3339_ms(ends),
+    })
+}
+
+/// A made-up alert for an admin's "send test".
+pub fn test_alert(now: i64) -> Alert {
+    Alert {
+        rule: "steward_test".into(),
+        labels: vec![("alertname".into(), "steward_test".into())],
+        state: AlertState::Firing,
+        severity: Severity::Warning,
+        value: None,
+        threshold: None,
+        summary: "A test notice from Steward".into(),
+        since_ms: now,
+        resolved_ms: None,
+        acknowledged_by: None,
+        silenced: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_rfc_4231_hmac_sha256() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn messages_say_what_how_bad_and_since_when() {
+        let mut a = test_alert(0);
+        a.rule = "disk_used_pct".into();
+        a.labels = vec![
+            ("alertname".into(), "disk_used_pct".into()),
+            ("mountpoint".into(), "/".into()),
+        ];
+        a.severity = Severity::Critical;
+        a.summary = "Disk used (/) is 93.0 %".into();
+        let p = Payload {
+            notice: Kind::Firing,
+            alert: a.clone(),
+            sent_at_ms: 0,
+        };
+        assert_eq!(title(&p), "[CRITICAL] disk_used_pct{mountpoint=\"/\"}");
+        assert!(text(&p).starts_with("🔴 [CRITICAL]"));
+        assert!(text(&p).contains("Disk used (/) is 93.0 %\nFiring since 1970-01-01"));
+        let am = am_alert(&a, Kind::Firing, 1000);
+        assert_eq!(am["labels"]["severity"], "critical");
+        assert_eq!(am["labels"]["mountpoint"], "/");
+        assert_eq!(am["startsAt"], "1970-01-01T00:00:00.000Z");
+        a.resolved_ms = Some(60_000);
+        let am = am_alert(&a, Kind::Resolved, 120_000);
+        assert_eq!(am["endsAt"], "1970-01-01T00:01:00.000Z");
+        assert_eq!(ntfy_priority(&p), "5");
+    }
+}
