@@ -19,7 +19,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_packages=(pkg-config brotli)
 if [ "$mode" = test ]; then
   # cmake and g++ build the real llama-server the model tests talk to (scripts/llama-server.sh).
-  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static cmake g++ python3 curl)
+  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static cmake g++ python3 curl prometheus-alertmanager)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

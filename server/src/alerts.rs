@@ -4,6 +4,7 @@
 //! in SQLite, so a restart loses neither. Pages and the API read the latest snapshot.
 
 pub mod engine;
+pub mod export;
 pub mod notify;
 pub mod rules;
 

@@ -1049,6 +1049,24 @@ pub enum Command {
     /// while Steward runs. Restore: stop Steward, copy FILE over `steward.db`, remove
     /// `steward.db-wal` and `steward.db-shm`, start Steward.
     Backup(BackupArgs),
+    /// The alert rules: `list` names each with what it watches; `export` prints Prometheus
+    /// alerting rules equivalent to them on Steward's `/metrics` names.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub action: RulesAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// Each rule's name, the label its instances carry, and what it watches.
+    List,
+    /// Prometheus alerting rules (YAML) for `promtool check rules` and a Prometheus that
+    /// scrapes Steward.
+    Export,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,24 @@ async fn main() -> anyhow::Result<()> {
             println!("user {} saved with role {}", args.username, role.as_str());
             Ok(())
         }
+        Command::Rules(args) => {
+            match args.action {
+                server::config::RulesAction::List => {
+                    for r in server::alerts::rules::all() {
+                        println!(
+                            "{:<24} {:<12} {}",
+                            r.name,
+                            r.label.unwrap_or("-"),
+                            r.description
+                        );
+                    }
+                }
+                server::config::RulesAction::Export => {
+                    print!("{}", server::alerts::export::prometheus_rules(&config));
+                }
+            }
+            Ok(())
+        }
         Command::Backup(args) => {
             let store = server::store::history::HistoryStore::open(&config.database_path()).await?;
             if let Err(e) = store.quick_check().await {

@@ -361,3 +361,71 @@ fn first_run_says_what_is_missing_once_in_plain_text() {
         "{rows}"
     );
 }
+
+/// `steward rules export` writes rules that Debian's `promtool check rules` accepts, with the
+/// config's per-rule changes in them.
+#[test]
+fn exported_rules_pass_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("steward.toml");
+    std::fs::write(
+        &config,
+        "[alerts]\nfor_secs = 120\n[alerts.rules.cpu_steal_pct]\nfor_secs = 300\nwarn = 7.5\n[alerts.rules.image_stale]\nenabled = false\n",
+    )
+    .unwrap();
+    let out = steward()
+        .arg("--config")
+        .arg(&config)
+        .args(["rules", "export"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        yaml.contains("steward_cpu_steal_percent > 7.5 <= 15\"\n        for: 300s"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("alert: container_unhealthy\n"));
+    assert!(yaml.contains("for: 120s"));
+    assert!(!yaml.contains("image_stale"));
+    let file = dir.path().join("steward-rules.yml");
+    std::fs::write(&file, &yaml).unwrap();
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let check = Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("{promtool} not found ({e}); `make test` installs it"));
+    let said = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "promtool: {said}\n{yaml}");
+    let rules = yaml.matches("- alert:").count();
+    assert!(
+        said.contains(&format!("SUCCESS: {rules} rules found")),
+        "{said}"
+    );
+
+    // `rules list` names every rule, one per line; an override of a rule that does not exist
+    // is refused with the list.
+    let out = steward().args(["rules", "list"]).output().unwrap();
+    let list = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        list.lines().any(|l| l.starts_with("cpu_steal_pct ")),
+        "{list}"
+    );
+    assert!(list.lines().any(|l| l.starts_with("container_unhealthy ")));
+    std::fs::write(&config, "[alerts.rules.cpu_stel_pct]\nfor_secs = 1\n").unwrap();
+    let out = steward()
+        .arg("--config")
+        .arg(&config)
+        .args(["rules", "export"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no rule is named \"cpu_stel_pct\""), "{err}");
+}

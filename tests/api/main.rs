@@ -1,6 +1,7 @@
 //! Integration tests: the real server (`Application::build`) on port 0 with a temp SQLite file,
 //! reading a fixture procfs tree copied into a temp folder so tests can change it while it runs.
 
+mod alertmanager;
 mod alerts;
 mod auth;
 mod docker;
