@@ -89,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <a href="/containers">"Containers"</a>
                     <a href="/maintenance">"Maintenance"</a>
                     <a href="/models">"Models"</a>
+                    <alerts::badge::AlertsLink/>
                     <a href="/audit">"Audit"</a>
                 </nav>
                 // Labelled by the head script from the cookie (static here: nothing in the WASM).
@@ -111,6 +112,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("maintenance") view={Lazy::<maintenance::page::MaintenanceRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("models") view={Lazy::<models::page::ModelsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("trends") view={Lazy::<trends::page::TrendsRoute>::new()}/>
+                    <Route path=StaticSegment("alerts") view={Lazy::<alerts::page::AlertsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view={Lazy::<auth::audit_page::AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view={Lazy::<auth::login::LoginRoute>::new()}/>
                     <Route path=StaticSegment("setup") view={Lazy::<auth::login::SetupRoute>::new()}/>

@@ -277,8 +277,10 @@ async fn overview_hydrates_updates_live_and_fits_a_phone() {
         .await
         .contains("crit"));
     let title = c.title().await.unwrap();
+    // Firing alerts, if any yet, are counted in front: "(1) ✖ 1 · Steward — host".
+    let verdict = title.split_once(") ").map_or(title.as_str(), |(_, t)| t);
     assert!(
-        title.starts_with("✖ ") && title.contains("Steward — "),
+        verdict.starts_with("✖ ") && verdict.contains("Steward — "),
         "{title}"
     );
     let icon = attr(&c, "#favicon", "href").await;
@@ -875,6 +877,8 @@ async fn axe_finds_no_serious_violation_on_any_page_or_dialog() {
     violations.extend(axe_violations(&c, &axe, "/trends").await);
     navigate(&c, "/audit", r#"[data-testid="audit"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/audit").await);
+    navigate(&c, "/alerts", r#"[data-testid="alerts-active"]"#).await;
+    violations.extend(axe_violations(&c, &axe, "/alerts").await);
     navigate(
         &c,
         "/models",
@@ -2085,5 +2089,165 @@ async fn overview_shows_gpu_cards_live_where_a_gpu_exists() {
         c.screenshot().await.unwrap(),
     )
     .unwrap();
+    c.close().await.unwrap();
+}
+
+/// The alerts page and the top bar's count: two rules re-levelled so that they fire on any
+/// machine (load per core critical, CPU busy a warning), a dead webhook; the badge and the
+/// title count them, a silence made from an alert's "Silence…" takes it off the count, an
+/// acknowledgement is shown, and a failed test names its error. At 390 px wide.
+#[tokio::test]
+async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dead = free_port();
+    let config = format!(
+        "{VISITOR}[alerts]\nfor_secs = 0\n\
+         [alerts.rules.load1_per_core]\nwarn = -2.0\ncrit = -1.0\n\
+         [alerts.rules.cpu_busy_pct]\nwarn = -1.0\n\
+         [[alerts.webhooks]]\nname = \"dead-hook\"\nurl = \"http://127.0.0.1:{dead}/hook\"\ntimeout_secs = 2\n"
+    );
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", &config);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    let base = format!("http://{addr}");
+    c.goto(&format!("{base}/login?next=%2F")).await.unwrap();
+    sign_in_as_admin(&c).await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#".overview[data-hydrated="true"]"#))
+        .await
+        .unwrap();
+    // The first evaluation needs a round or two: reload until the server-rendered count is in.
+    eventually(
+        "the badge counts two alerts",
+        Duration::from_secs(30),
+        || async {
+            if c.find(Locator::Css(r#"[data-testid="alert-badge"]"#))
+                .await
+                .is_err()
+            {
+                c.refresh().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return false;
+            }
+            text(&c, r#"[data-testid="alert-badge"]"#).await == "2"
+        },
+    )
+    .await;
+    assert!(attr(&c, r#"[data-testid="alert-badge"]"#, "class")
+        .await
+        .contains("crit"));
+    let title = c.title().await.unwrap();
+    assert!(title.starts_with("(2) "), "{title}");
+
+    navigate(&c, "/alerts", r#"[data-testid="alert"]"#).await;
+    let load = r#"[data-testid="alert"][data-key="load1_per_core"]"#;
+    // The level badge is upper-cased by CSS, as WebDriver reads it.
+    assert!(text(&c, load).await.to_lowercase().contains("critical"));
+    // Silence… fills the form with the alert's labels; a comment is required.
+    click(&c, &format!(r#"{load} [data-testid="silence-this"]"#)).await;
+    eventually(
+        "the matchers are filled in",
+        Duration::from_secs(5),
+        || async {
+            c.find(Locator::Css(r#"[data-testid="silence-matchers"]"#))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .as_deref()
+                == Some("alertname=load1_per_core")
+        },
+    )
+    .await;
+    assert!(text(&c, r#"[data-testid="silence-invalid"]"#)
+        .await
+        .contains("comment"));
+    c.find(Locator::Css(r#"[data-testid="silence-comment"]"#))
+        .await
+        .unwrap()
+        .send_keys("expected during the backup window")
+        .await
+        .unwrap();
+    click(&c, r#"[data-testid="silence-add"]"#).await;
+    c.find(Locator::Css(
+        r#"[data-testid="confirm-silence"] button.danger"#,
+    ))
+    .await
+    .expect("the silence asks to be confirmed")
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"[data-testid="silence"]"#))
+        .await
+        .unwrap();
+    assert!(text(&c, r#"[data-testid="silence"]"#)
+        .await
+        .contains("expected during the backup window — by admin"));
+    eventually(
+        "the alert shows as silenced",
+        Duration::from_secs(10),
+        || async { text(&c, load).await.contains("firing, silenced") },
+    )
+    .await;
+
+    // Acknowledge the warning, confirmed.
+    let busy = r#"[data-testid="alert"][data-key="cpu_busy_pct"]"#;
+    click(&c, &format!(r#"{busy} [data-testid="acknowledge"]"#)).await;
+    click(
+        &c,
+        &format!(r#"{busy} [data-testid="confirm-acknowledge"] button.danger"#),
+    )
+    .await;
+    eventually(
+        "the acknowledgement shows",
+        Duration::from_secs(10),
+        || async { text(&c, busy).await.contains("acknowledged by admin") },
+    )
+    .await;
+
+    // Send test to the dead webhook: the error is shown on the row.
+    let row = r#"[data-testid="notifier"][data-name="dead-hook"]"#;
+    click(&c, &format!(r#"{row} [data-testid="send-test"]"#)).await;
+    click(
+        &c,
+        &format!(r#"{row} [data-testid="confirm-send-test"] button.danger"#),
+    )
+    .await;
+    eventually(
+        "the failed test is reported",
+        Duration::from_secs(15),
+        || async { text(&c, row).await.contains("error sending request") },
+    )
+    .await;
+
+    // The badge counts only what is not silenced (it refreshes every 15 s), with the worst.
+    eventually(
+        "the badge drops the silenced alert",
+        Duration::from_secs(25),
+        || async { text(&c, r#"[data-testid="alert-badge"]"#).await == "1" },
+    )
+    .await;
+    assert!(attr(&c, r#"[data-testid="alert-badge"]"#, "class")
+        .await
+        .contains("warn"));
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "page is wider than 390 px by {overflow}"
+    );
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join("alerts-390.png"), c.screenshot().await.unwrap()).unwrap();
     c.close().await.unwrap();
 }

@@ -156,6 +156,13 @@ impl Alerts {
     }
 }
 
+/// The top bar's badge: firing alerts nobody silenced, and the worst of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Badge {
+    pub firing: usize,
+    pub worst: Option<Severity>,
+}
+
 /// `POST /api/v1/alerts/silences`: a silence to add. Durations are minutes (1 – 30 days).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewSilence {
@@ -212,9 +219,50 @@ impl NewSilence {
     }
 }
 
+/// Reads matchers as an operator types them: `alertname=cpu_steal_pct, mountpoint=/`.
+pub fn parse_matchers(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| format!("{p:?} is not name=value"))?;
+            let v = v.trim().trim_matches('"');
+            Ok((k.trim().to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// The matchers that pick out exactly one alert: all its labels, as `name=value, …`.
+pub fn matchers_text(labels: &[(String, String)]) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matchers_read_as_typed_and_round_trip() {
+        let m = parse_matchers(" alertname=disk_used_pct , mountpoint=\"/\" ").unwrap();
+        assert_eq!(
+            m,
+            vec![
+                ("alertname".to_string(), "disk_used_pct".to_string()),
+                ("mountpoint".to_string(), "/".to_string())
+            ]
+        );
+        assert_eq!(parse_matchers(&matchers_text(&m)).unwrap(), m);
+        assert!(parse_matchers("alertname")
+            .unwrap_err()
+            .contains("name=value"));
+        assert_eq!(parse_matchers("").unwrap(), vec![]);
+    }
 
     fn silence(matchers: &[(&str, &str)], minutes: u32, comment: &str) -> NewSilence {
         NewSilence {

@@ -26,6 +26,7 @@ pub trait Backend:
     + crate::maintenance::backend::MaintenanceBackend
     + crate::models::backend::ModelsBackend
     + crate::auth::backend::AuditBackend
+    + crate::alerts::backend::AlertsBackend
 {
 }
 
@@ -36,6 +37,7 @@ impl<T> Backend for T where
         + crate::maintenance::backend::MaintenanceBackend
         + crate::models::backend::ModelsBackend
         + crate::auth::backend::AuditBackend
+        + crate::alerts::backend::AlertsBackend
 {
 }
 

@@ -417,6 +417,12 @@ impl app::models::backend::ModelsBackend for ServerBackend {
     }
 }
 
+impl app::alerts::backend::AlertsBackend for ServerBackend {
+    fn alerts(&self) -> app::alerts::Alerts {
+        (*self.state.alerts.snapshot()).clone()
+    }
+}
+
 impl app::maintenance::backend::MaintenanceBackend for ServerBackend {
     fn maintenance(&self) -> app::maintenance::Maintenance {
         (*self.state.maintenance.snapshot()).clone()
