@@ -607,3 +607,97 @@ fn silenced(silences: &[SilenceView], labels: &[(String, String)], now: i64) -> 
         (x.starts_ms..x.ends_ms).contains(&now) && engine::matches_all(&x.matchers, labels)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::containers::ContainerSummary;
+    use app::vitals::Overview;
+
+    fn overview(unhealthy: &[&str]) -> Overview {
+        Overview {
+            vitals: None,
+            score: app::overview::score::Score {
+                value: None,
+                points: 0,
+                max_points: 0,
+                known: 0,
+                total: 0,
+                dimensions: vec![],
+                verdict: Default::default(),
+            },
+            collectors: vec![],
+            interval_secs: 5,
+            containers: Some(ContainerSummary {
+                total: 3,
+                running: 3,
+                unhealthy: unhealthy.iter().map(|s| s.to_string()).collect(),
+                no_memory_limit: 0,
+                io_anomalies: vec![],
+                stale_images: vec![],
+                watchdog_gave_up: vec![],
+            }),
+            gpus: vec![],
+        }
+    }
+
+    fn eval(s: &AlertsService, o: &Overview, now: i64) -> Vec<Alert> {
+        s.evaluate(
+            &rules::Inputs {
+                overview: o,
+                models: None,
+                maintenance: None,
+            },
+            now,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_fixed_container_resolves_a_silence_marks_and_history_keeps() {
+        let config = AlertsConfig {
+            for_secs: 0,
+            ..Default::default()
+        };
+        let (s, _) = AlertsService::new(config).unwrap();
+        assert!(eval(&s, &overview(&["api", "db"]), 0).is_empty());
+        let snap = s.snapshot();
+        assert_eq!(snap.firing(), 2);
+        assert_eq!(snap.worst(), Some(Severity::Critical));
+        let key = "container_unhealthy{container=\"db\"}";
+        s.silence(
+            NewSilence {
+                matchers: vec![("container".into(), "db".into())],
+                minutes: 10,
+                comment: "maintenance".into(),
+            },
+            "ops",
+        )
+        .await
+        .unwrap();
+        let snap = s.snapshot();
+        assert_eq!(snap.firing(), 1, "the silenced one is not counted");
+        assert!(snap.active.iter().any(|a| a.key() == key && a.silenced));
+        // db is healthy again: gone from the round, so it resolves; api still fires.
+        let resolved = eval(&s, &overview(&["api"]), 5_000);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].key(), key);
+        assert_eq!(resolved[0].resolved_ms, Some(5_000));
+        let snap = s.snapshot();
+        assert_eq!(snap.active.len(), 1);
+        assert_eq!(snap.recent[0].key(), key);
+        // Docker unreachable (no containers in the overview): api keeps its state.
+        let mut blind = overview(&[]);
+        blind.containers = None;
+        assert!(eval(&s, &blind, 10_000).is_empty());
+        assert_eq!(s.snapshot().firing(), 1);
+        // Acknowledge only what fires.
+        assert!(s
+            .acknowledge("container_unhealthy{container=\"api\"}", "ops")
+            .await
+            .is_ok());
+        assert!(matches!(
+            s.acknowledge(key, "ops").await,
+            Err(AlertError::NotFiring(_))
+        ));
+    }
+}
