@@ -2092,6 +2092,22 @@ async fn overview_shows_gpu_cards_live_where_a_gpu_exists() {
     c.close().await.unwrap();
 }
 
+/// Firing alerts nobody silenced and the worst level ("crit", "warn" or ""), as the API says.
+async fn api_firing(c: &Client) -> (u64, String) {
+    let v = c
+        .execute_async(
+            "var done = arguments[arguments.length - 1];\
+             fetch('/api/v1/alerts').then(r => r.json()).then(a => {\
+               var f = a.active.filter(x => x.state == 'firing' && !x.silenced);\
+               done([f.length, f.some(x => x.severity == 'critical') ? 'crit' : (f.length ? 'warn' : '')]);\
+             }).catch(e => done([0, 'error: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (v[0].as_u64().unwrap(), v[1].as_str().unwrap().to_string())
+}
+
 /// The alerts page and the top bar's count: two rules re-levelled so that they fire on any
 /// machine (load per core critical, CPU busy a warning), a dead webhook; the badge and the
 /// title count them, a silence made from an alert's "Silence…" takes it off the count, an
@@ -2118,28 +2134,31 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
         .for_element(Locator::Css(r#".overview[data-hydrated="true"]"#))
         .await
         .unwrap();
-    // The first evaluation needs a round or two: reload until the server-rendered count is in.
+    // The machine's own state may fire more rules than the two forced ones (a busy CI box):
+    // the badge must show what the API counts, server-rendered on each load, in its title too.
     eventually(
-        "the badge counts two alerts",
-        Duration::from_secs(30),
+        "the badge counts what fires",
+        Duration::from_secs(40),
         || async {
-            if c.find(Locator::Css(r#"[data-testid="alert-badge"]"#))
-                .await
-                .is_err()
-            {
-                c.refresh().await.unwrap();
-                tokio::time::sleep(Duration::from_millis(500)).await;
+            c.refresh().await.unwrap();
+            let (n, worst) = api_firing(&c).await;
+            let Ok(badge) = c.find(Locator::Css(r#"[data-testid="alert-badge"]"#)).await else {
                 return false;
-            }
-            text(&c, r#"[data-testid="alert-badge"]"#).await == "2"
+            };
+            let title = c.title().await.unwrap();
+            n >= 2
+                && worst == "crit"
+                && badge.text().await.unwrap() == n.to_string()
+                && badge
+                    .attr("class")
+                    .await
+                    .unwrap()
+                    .unwrap_or_default()
+                    .contains("crit")
+                && title.starts_with(&format!("({n}) "))
         },
     )
     .await;
-    assert!(attr(&c, r#"[data-testid="alert-badge"]"#, "class")
-        .await
-        .contains("crit"));
-    let title = c.title().await.unwrap();
-    assert!(title.starts_with("(2) "), "{title}");
 
     navigate(&c, "/alerts", r#"[data-testid="alert"]"#).await;
     let load = r#"[data-testid="alert"][data-key="load1_per_core"]"#;
@@ -2225,16 +2244,26 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
     )
     .await;
 
-    // The badge counts only what is not silenced (it refreshes every 15 s), with the worst.
+    // The badge counts only what is not silenced, with the worst level's colour; it refreshes
+    // every 15 s without a reload.
     eventually(
-        "the badge drops the silenced alert",
-        Duration::from_secs(25),
-        || async { text(&c, r#"[data-testid="alert-badge"]"#).await == "1" },
+        "the badge leaves out the silenced alert",
+        Duration::from_secs(40),
+        || async {
+            let (n, worst) = api_firing(&c).await;
+            let Ok(badge) = c.find(Locator::Css(r#"[data-testid="alert-badge"]"#)).await else {
+                return false;
+            };
+            badge.text().await.unwrap() == n.to_string()
+                && badge
+                    .attr("class")
+                    .await
+                    .unwrap()
+                    .unwrap_or_default()
+                    .contains(&worst)
+        },
     )
     .await;
-    assert!(attr(&c, r#"[data-testid="alert-badge"]"#, "class")
-        .await
-        .contains("warn"));
     let overflow = c
         .execute(
             "return document.documentElement.scrollWidth - window.innerWidth;",

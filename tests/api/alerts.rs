@@ -28,7 +28,7 @@ fn hook_notices(rx: &Receivers, rule: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-async fn alert<'a>(app: &TestApp, rule: &str) -> Option<serde_json::Value> {
+async fn alert(app: &TestApp, rule: &str) -> Option<serde_json::Value> {
     let v = app.json("/api/v1/alerts").await;
     v["active"]
         .as_array()
