@@ -451,6 +451,15 @@ impl AlertsService {
         Arc::new(a)
     }
 
+    /// The top bar's count, without copying the snapshot.
+    pub fn badge(&self) -> app::alerts::Badge {
+        let a = self.tx.borrow();
+        app::alerts::Badge {
+            firing: a.firing(),
+            worst: a.worst(),
+        }
+    }
+
     /// Changes of the snapshot (the badge's live count).
     pub fn subscribe(&self) -> watch::Receiver<Arc<Alerts>> {
         self.tx.subscribe()

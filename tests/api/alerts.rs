@@ -416,3 +416,51 @@ async fn acknowledge_silence_and_test_are_admin_actions_and_audited() {
     drop(ticker);
     app.stop().await;
 }
+
+/// The top bar's count is rendered into every page's HTML for those who may read, and not
+/// into the sign-in page for a visitor when anonymous reading is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_badge_is_in_the_html_only_for_readers() {
+    let app = spawn_app(|c, _| {
+        c.auth.anonymous_read = false;
+        c.alerts.for_secs = 0;
+        c.alerts.rules.insert(
+            "cpu_busy_pct".into(),
+            server::config::RuleOverride {
+                warn: Some(-1.0),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let _ticker = CpuTicker::start(app.procfs());
+    let admin = app.admin().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: serde_json::Value = app
+            .get_as("/api/v1/alerts", &admin)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if v["active"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["rule"] == "cpu_busy_pct" && a["state"] == "firing")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cpu_busy_pct never fired: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let html = app.get_as("/", &admin).await.text().await.unwrap();
+    assert!(html.contains(r#"data-testid="alert-badge""#), "{html}");
+    let login = app.get("/login").await.text().await.unwrap();
+    assert!(login.contains(r#"data-testid="alerts-link""#));
+    assert!(
+        !login.contains(r#"data-testid="alert-badge""#),
+        "a visitor sees the alert count"
+    );
+    app.stop().await;
+}

@@ -17,9 +17,6 @@ pub async fn get_alerts() -> Result<Alerts, AppError> {
 /// What the top bar's badge shows: how many fire, and how bad the worst is.
 #[server(input = GetUrl, output = JsonText)]
 pub async fn get_alert_badge() -> Result<Badge, AppError> {
-    let a = crate::shared::backend::backend()?.alerts();
-    Ok(Badge {
-        firing: a.firing(),
-        worst: a.worst(),
-    })
+    let signed_in = crate::shared::backend::current_user().is_some();
+    Ok(crate::shared::backend::backend()?.alert_badge(signed_in))
 }

@@ -25,13 +25,14 @@ pub fn AlertsLink() -> impl IntoView {
     let _ = REFRESH;
     // The last good count stays while a refresh is in flight or fails.
     let last = RwSignal::new(Badge::default());
-    let current = move || {
-        if let Some(Ok(b)) = badge.get() {
-            last.set(b);
+    // `try_`: the title's formatter also runs after the page's owner is gone (the server's
+    // fallback pages render the title last), where a plain `get` would panic.
+    let current = move || match badge.try_get().flatten() {
+        Some(Ok(b)) => {
+            last.try_set(b);
             b
-        } else {
-            last.get_untracked()
         }
+        _ => last.try_get_untracked().unwrap_or_default(),
     };
     // A formatter, not a text: each page keeps its own title and gains the count in front.
     let formatter = move |page: String| match current().firing {

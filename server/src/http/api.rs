@@ -421,6 +421,13 @@ impl app::alerts::backend::AlertsBackend for ServerBackend {
     fn alerts(&self) -> app::alerts::Alerts {
         (*self.state.alerts.snapshot()).clone()
     }
+
+    fn alert_badge(&self, signed_in: bool) -> app::alerts::Badge {
+        if !signed_in && !self.state.config.auth.anonymous_read {
+            return app::alerts::Badge::default();
+        }
+        self.state.alerts.badge()
+    }
 }
 
 impl app::maintenance::backend::MaintenanceBackend for ServerBackend {
