@@ -16,10 +16,12 @@ WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,"
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_packages=(pkg-config brotli)
+# fonts-dejavu-core: the weekly digest chart's words (alerts.digest.font_file).
+apt_packages=(pkg-config brotli fonts-dejavu-core)
 if [ "$mode" = test ]; then
-  # cmake and g++ build the real llama-server the model tests talk to (scripts/llama-server.sh).
-  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static cmake g++ python3 curl prometheus-alertmanager)
+  # cmake and g++ build the real llama-server the model tests talk to (scripts/llama-server.sh);
+  # python3-aiosmtpd is the SMTP server the email tests deliver to.
+  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static cmake g++ python3 curl prometheus-alertmanager python3-aiosmtpd)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

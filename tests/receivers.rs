@@ -3,7 +3,8 @@
 //! which cannot be reached from here: they take the requests those services document (the
 //! Bot API's `POST /bot<token>/sendMessage` with a JSON body, answering
 //! `{"ok":true,"result":{…}}`, or `{"ok":false,"error_code":400,"description":…}` for an
-//! unknown chat; ntfy's `POST /<topic>` with the message as the body and `Title`, `Priority`
+//! unknown chat; `sendPhoto` as `multipart/form-data` with `chat_id`, `caption` and the
+//! `photo` file, answering the message with its `photo` sizes; ntfy's `POST /<topic>` with the message as the body and `Title`, `Priority`
 //! and `Tags` headers, answering the published message as JSON) and record them.
 
 use std::sync::{Arc, Mutex};
@@ -68,8 +69,20 @@ async fn telegram(
     h: HeaderMap,
     b: Bytes,
 ) -> Response {
+    let multipart = h
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
     record(&log, format!("/{bot}/{method}"), h, b.clone());
-    let body: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+    let body: Value = if multipart {
+        json!({
+            "chat_id": form_field(&b, "chat_id").map(|v| String::from_utf8_lossy(v).into_owned()),
+            "caption": form_field(&b, "caption").map(|v| String::from_utf8_lossy(v).into_owned()),
+            "photo": form_field(&b, "photo").map(|v| v.len()),
+        })
+    } else {
+        serde_json::from_slice(&b).unwrap_or(Value::Null)
+    };
     if bot != format!("bot{}", TELEGRAM_TOKEN) {
         return (
             StatusCode::UNAUTHORIZED,
@@ -83,6 +96,27 @@ async fn telegram(
             Json(json!({"ok": false, "error_code": 400, "description": "Bad Request: chat not found"})),
         )
             .into_response();
+    }
+    if method == "sendPhoto" {
+        // The Bot API refuses a photo request without a photo.
+        if body["photo"].as_u64().unwrap_or(0) == 0 {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"ok": false, "error_code": 400, "description": "Bad Request: there is no photo in the request"})),
+            )
+                .into_response();
+        }
+        return Json(json!({
+            "ok": true,
+            "result": {
+                "message_id": 43,
+                "date": 1_700_000_000,
+                "chat": {"id": -100200300, "type": "supergroup", "title": "ops"},
+                "photo": [{"file_id": "AgAC1", "file_unique_id": "AQAD1", "width": 800, "height": 400, "file_size": body["photo"]}],
+                "caption": body["caption"],
+            }
+        }))
+        .into_response();
     }
     Json(json!({
         "ok": true,
@@ -118,6 +152,20 @@ async fn ntfy(
         "message": String::from_utf8_lossy(&b),
     }))
     .into_response()
+}
+
+/// The value of one field of a `multipart/form-data` body (the bytes between its headers'
+/// blank line and the next boundary).
+pub fn form_field<'a>(body: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let marker = format!("name=\"{name}\"");
+    let at = find(body, marker.as_bytes())?;
+    let start = at + find(&body[at..], b"\r\n\r\n")? + 4;
+    let end = start + find(&body[start..], b"\r\n--")?;
+    Some(&body[start..end])
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The bot token the Telegram stand-in accepts.

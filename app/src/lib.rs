@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod containers;
+pub mod digest;
 pub mod maintenance;
 pub mod models;
 pub mod overview;
@@ -113,6 +114,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("models") view={Lazy::<models::page::ModelsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("trends") view={Lazy::<trends::page::TrendsRoute>::new()}/>
                     <Route path=StaticSegment("alerts") view={Lazy::<alerts::page::AlertsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("digest") view={Lazy::<digest::page::DigestRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view={Lazy::<auth::audit_page::AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view={Lazy::<auth::login::LoginRoute>::new()}/>
                     <Route path=StaticSegment("setup") view={Lazy::<auth::login::SetupRoute>::new()}/>

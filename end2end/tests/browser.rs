@@ -156,6 +156,14 @@ async fn attr(c: &Client, css: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The element's text, or "" while it is not on the page.
+async fn shown_text(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -879,6 +887,14 @@ async fn axe_finds_no_serious_violation_on_any_page_or_dialog() {
     violations.extend(axe_violations(&c, &axe, "/audit").await);
     navigate(&c, "/alerts", r#"[data-testid="alerts-active"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/alerts").await);
+    // The digest is reached from the alerts page, not the top bar.
+    click(&c, r#"[data-testid="digest-link"]"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"[data-testid="digest-line"]"#))
+        .await
+        .unwrap();
+    violations.extend(axe_violations(&c, &axe, "/digest").await);
     navigate(
         &c,
         "/models",
@@ -2217,11 +2233,7 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
     // Acknowledge the warning, confirmed.
     let busy = r#"[data-testid="alert"][data-key="cpu_busy_pct"]"#;
     click(&c, &format!(r#"{busy} [data-testid="acknowledge"]"#)).await;
-    click(
-        &c,
-        &format!(r#"{busy} [data-testid="confirm-acknowledge"] button.danger"#),
-    )
-    .await;
+    click(&c, r#"[data-testid="confirm-acknowledge"] button.danger"#).await;
     eventually(
         "the acknowledgement shows",
         Duration::from_secs(10),
@@ -2232,11 +2244,7 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
     // Send test to the dead webhook: the error is shown on the row.
     let row = r#"[data-testid="notifier"][data-name="dead-hook"]"#;
     click(&c, &format!(r#"{row} [data-testid="send-test"]"#)).await;
-    click(
-        &c,
-        &format!(r#"{row} [data-testid="confirm-send-test"] button.danger"#),
-    )
-    .await;
+    click(&c, r#"[data-testid="confirm-send-test"] button.danger"#).await;
     eventually(
         "the failed test is reported",
         Duration::from_secs(15),
@@ -2278,5 +2286,58 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("alerts-390.png"), c.screenshot().await.unwrap()).unwrap();
+
+    // The weekly digest: its lines, the chart as it is sent, and a confirmed "Send now" whose
+    // failure (the dead webhook) is named per notifier.
+    click(&c, r#"[data-testid="digest-link"]"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(r#"[data-testid="digest-line"]"#))
+        .await
+        .expect("the digest page shows its lines");
+    assert!(
+        c.find_all(Locator::Css(r#"[data-testid="digest-line"]"#))
+            .await
+            .unwrap()
+            .len()
+            >= 9
+    );
+    assert!(text(&c, r#"[data-testid="digest-top-action"]"#)
+        .await
+        .starts_with("Top action: "));
+    eventually("the chart loads", Duration::from_secs(10), || async {
+        c.execute(
+            r#"const i = document.querySelector('[data-testid="digest-chart"]'); return i && i.complete ? i.naturalWidth : 0;"#,
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_i64()
+            == Some(800)
+    })
+    .await;
+    click(&c, r#"[data-testid="digest-send"]"#).await;
+    click(&c, r#"[data-testid="confirm-digest-send"] button.danger"#).await;
+    eventually("the send is reported", Duration::from_secs(30), || async {
+        shown_text(&c, r#"[data-testid="digest-send-result"]"#)
+            .await
+            .contains("dead-hook")
+            && shown_text(&c, r#"[data-testid="digest-delivery"]"#)
+                .await
+                .contains("dead-hook")
+    })
+    .await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the digest page is wider than 390 px by {overflow}"
+    );
+    std::fs::write(shots.join("digest-390.png"), c.screenshot().await.unwrap()).unwrap();
     c.close().await.unwrap();
 }

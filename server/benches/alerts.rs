@@ -118,6 +118,7 @@ fn overview(round: usize) -> Overview {
             io_anomalies: names("writer", 3),
             stale_images: names("web", 30),
             watchdog_gave_up: names("worker", 5),
+            oom_killed: names("batch", 2),
         }),
         gpus: vec![],
     }
@@ -139,6 +140,7 @@ fn main() {
             overview: o,
             models: None,
             maintenance: Some(&maintenance),
+            disk_full: &[],
         };
         let t = Instant::now();
         service.evaluate(&inputs, round as i64 * 5_000);

@@ -99,6 +99,34 @@ pub struct AlertsService {
     tx: watch::Sender<Arc<Alerts>>,
     pool: Option<SqlitePool>,
     audit: Option<AuditLog>,
+    /// Filesystems whose week-long trend reaches 100 %, with the days until it does.
+    disk_full: Mutex<Vec<(String, f64)>>,
+}
+
+/// How often the disk trends are projected again (an hour's samples change them little).
+const PROJECT_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The filesystems whose last week of `disk_used_pct` projects to 100 %, with the days left
+/// (the trends page's projection, so the alert and the chart agree).
+pub async fn disk_full_projections(
+    store: &crate::store::history::HistoryStore,
+    now: i64,
+) -> Result<Vec<(String, f64)>, crate::store::history::HistoryError> {
+    use app::trends::projection::{project, Projection, ProjectionRules};
+    let prefix = format!("{}:", app::vitals::metric_def::MetricId::DiskUsedPct.name());
+    let mut out = Vec::new();
+    for series in store.series_with_prefix(&prefix).await? {
+        let history = store.query(&series, "7d", now).await?;
+        let points: Vec<(i64, f64)> = history.points.iter().map(|p| (p.ts_ms, p.avg)).collect();
+        if let Projection::Rising { crossings, .. } =
+            project(&points, &[100.0], now, &ProjectionRules::default())
+        {
+            if let Some(c) = crossings.first() {
+                out.push((series[prefix.len()..].to_string(), c.in_days));
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl AlertsService {
@@ -108,6 +136,7 @@ impl AlertsService {
         let settings = rules::Settings {
             clear_margin_pct: config.clear_margin_pct,
             overrides: config.rules.clone(),
+            disk_full_days: config.disk_full_days as f64,
         };
         let first = Alerts {
             enabled: config.enabled,
@@ -123,6 +152,7 @@ impl AlertsService {
                 tx: watch::channel(Arc::new(first)).0,
                 pool: None,
                 audit: None,
+                disk_full: Mutex::default(),
             },
             pending,
         ))
@@ -209,9 +239,27 @@ impl AlertsService {
         hub: Arc<crate::hub::Hub>,
         models: Arc<crate::models::ModelsService>,
         maintenance: Arc<crate::maintenance::Maintenance>,
+        store: Option<Arc<crate::store::history::HistoryStore>>,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Notifiers::start(pending, shutdown);
+        if let (true, Some(store)) = (self.config.enabled, store) {
+            let me = self.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    match disk_full_projections(&store, now_ms()).await {
+                        Ok(p) => *me.disk_full.lock().unwrap_or_else(|e| e.into_inner()) = p,
+                        // The history collector's own status shows a failing store.
+                        Err(e) => tracing::warn!("disk projections: {e}"),
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(PROJECT_EVERY) => {}
+                    }
+                }
+            }));
+        }
         if self.config.enabled {
             let me = self.clone();
             let shutdown = shutdown.clone();
@@ -221,11 +269,17 @@ impl AlertsService {
                     let overview = rx.borrow_and_update().clone();
                     let models = models.snapshot();
                     let maintenance = maintenance.snapshot();
+                    let disk_full = me
+                        .disk_full
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone();
                     let resolved = me.evaluate(
                         &rules::Inputs {
                             overview: &overview,
                             models: Some(&models),
                             maintenance: Some(&maintenance),
+                            disk_full: &disk_full,
                         },
                         now_ms(),
                     );
@@ -364,6 +418,7 @@ impl AlertsService {
                 sent_at_ms: now,
             });
         }
+        self.notifiers.release_held(now);
         let snapshot = self.publish();
         if resend {
             let firing: Vec<Alert> = snapshot
@@ -402,6 +457,7 @@ impl AlertsService {
             notifiers: self.notifiers.statuses(),
             evaluated_ms: s.evaluated_ms,
             evaluation_us: s.evaluation_us,
+            quiet: self.notifiers.quiet_note(),
         });
         drop(s);
         self.tx.send_replace(snapshot.clone());
@@ -449,6 +505,11 @@ impl AlertsService {
         let mut a = (*self.tx.borrow().clone()).clone();
         a.notifiers = self.notifiers.statuses();
         Arc::new(a)
+    }
+
+    /// The notifiers (the digest sends through them too).
+    pub fn notifiers(&self) -> Notifiers {
+        self.notifiers.clone()
     }
 
     /// The top bar's count, without copying the snapshot.
@@ -623,6 +684,42 @@ mod tests {
     use app::containers::ContainerSummary;
     use app::vitals::Overview;
 
+    #[tokio::test]
+    async fn a_rising_disk_projects_to_full_from_the_stored_week() {
+        use crate::store::history::{HistoryStore, Sample};
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::open(&dir.path().join("steward.db"))
+            .await
+            .unwrap();
+        let now = 1_780_272_000_000;
+        // Two days of `/` rising 10 points a day to 70 %: full in three days. `/data` is flat.
+        let step = 600_000;
+        let samples: Vec<Sample> = (0..288)
+            .flat_map(|i| {
+                let ts = now - 2 * 86_400_000 + i * step;
+                let rise = 50.0 + 20.0 * (i as f64) / 288.0;
+                [
+                    Sample {
+                        series: "disk_used_pct:/".into(),
+                        ts_ms: ts,
+                        value: rise,
+                    },
+                    Sample {
+                        series: "disk_used_pct:/data".into(),
+                        ts_ms: ts,
+                        value: 40.0,
+                    },
+                ]
+            })
+            .collect();
+        store.write(&samples).await.unwrap();
+        store.rollup(now).await.unwrap();
+        let p = disk_full_projections(&store, now).await.unwrap();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "/");
+        assert!((2.5..3.5).contains(&p[0].1), "{p:?}");
+    }
+
     fn overview(unhealthy: &[&str]) -> Overview {
         Overview {
             vitals: None,
@@ -645,6 +742,7 @@ mod tests {
                 io_anomalies: vec![],
                 stale_images: vec![],
                 watchdog_gave_up: vec![],
+                oom_killed: vec![],
             }),
             gpus: vec![],
         }
@@ -656,6 +754,7 @@ mod tests {
                 overview: o,
                 models: None,
                 maintenance: None,
+                disk_full: &[],
             },
             now,
         )

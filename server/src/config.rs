@@ -525,6 +525,92 @@ pub struct AlertsConfig {
     /// Prometheus Alertmanagers (`[[alerts.alertmanager]]`): firing and resolved alerts posted to
     /// `/api/v2/alerts`, for Alertmanager to route, group, inhibit and silence.
     pub alertmanager: Vec<AlertmanagerConfig>,
+    /// Email over SMTP (`[[alerts.email]]`).
+    pub email: Vec<EmailConfig>,
+    /// `disk_full_soon` fires when a filesystem's trend over the last week reaches 100 % within
+    /// this many days (1–365, default 7).
+    pub disk_full_days: u64,
+    /// The weekly digest (`[alerts.digest]`).
+    pub digest: DigestConfig,
+    /// Hours in which warnings wait (`[alerts.quiet_hours]`); off by default.
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// The weekly digest: the week's figures and a chart, sent to every notifier but
+/// Alertmanager, and shown at `/digest`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestConfig {
+    /// Send it on the schedule (default true); off, it is still drawn and shown at `/digest`.
+    pub enabled: bool,
+    /// When, as a cron expression read in UTC (default `0 8 * * 1`: Monday 08:00, seed §4.3).
+    pub schedule: String,
+    /// The TrueType font the chart's text is drawn with (default DejaVu Sans from Debian's
+    /// `fonts-dejavu-core`). Missing, the chart is drawn without its words and says so.
+    pub font_file: PathBuf,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            schedule: "0 8 * * 1".into(),
+            font_file: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf".into(),
+        }
+    }
+}
+
+/// A daily window (UTC) in which notices below `min_severity` are held, and sent when it ends
+/// if they still matter (the latest notice per alert; one that fired and resolved inside the
+/// window is sent as resolved).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    /// Start, `HH:MM` in UTC (e.g. `22:00`).
+    pub start: String,
+    /// End, `HH:MM` in UTC (e.g. `07:00`); before `start` means the window spans midnight.
+    pub end: String,
+    /// What still goes out at once (default `critical`).
+    #[serde(default = "default_quiet_min")]
+    pub min_severity: MinSeverity,
+}
+
+fn default_quiet_min() -> MinSeverity {
+    MinSeverity::Critical
+}
+
+impl QuietHours {
+    /// The window as minutes of the day: `(start, end)`.
+    pub fn minutes(&self) -> Result<(u32, u32), String> {
+        let parse = |t: &str| -> Result<u32, String> {
+            let (h, m) = t
+                .split_once(':')
+                .ok_or_else(|| format!("{t:?} is not HH:MM"))?;
+            let (h, m): (u32, u32) = (
+                h.parse().map_err(|_| format!("{t:?} is not HH:MM"))?,
+                m.parse().map_err(|_| format!("{t:?} is not HH:MM"))?,
+            );
+            if h > 23 || m > 59 || t.len() != 5 {
+                return Err(format!("{t:?} is not HH:MM between 00:00 and 23:59"));
+            }
+            Ok(h * 60 + m)
+        };
+        let (s, e) = (parse(&self.start)?, parse(&self.end)?);
+        if s == e {
+            return Err("start and end are the same time".into());
+        }
+        Ok((s, e))
+    }
+
+    /// Whether `minute` (of the day, UTC) lies in the window.
+    pub fn contains(window: (u32, u32), minute: u32) -> bool {
+        let (s, e) = window;
+        if s < e {
+            (s..e).contains(&minute)
+        } else {
+            minute >= s || minute < e
+        }
+    }
 }
 
 impl Default for AlertsConfig {
@@ -539,6 +625,10 @@ impl Default for AlertsConfig {
             telegram: Vec::new(),
             ntfy: Vec::new(),
             alertmanager: Vec::new(),
+            email: Vec::new(),
+            disk_full_days: 7,
+            digest: DigestConfig::default(),
+            quiet_hours: None,
         }
     }
 }
@@ -659,6 +749,70 @@ pub struct AlertmanagerConfig {
     pub min_severity: MinSeverity,
 }
 
+/// How Steward speaks to an SMTP server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587 by default).
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+    /// No encryption: only to a loopback relay (port 25 by default).
+    None,
+}
+
+fn default_smtp_tls() -> SmtpTls {
+    SmtpTls::Starttls
+}
+
+/// One mail route (`[[alerts.email]]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub name: String,
+    /// The SMTP server's host name (checked against its certificate with TLS).
+    pub host: String,
+    /// Its port (default by `tls`: 587, 465, or 25).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls`, or `none` (allowed only for a loopback host).
+    #[serde(default = "default_smtp_tls")]
+    pub tls: SmtpTls,
+    /// The SMTP login (default none: no AUTH); needs `password_file`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the SMTP password; never shown back.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The sender, `Steward <steward@example.com>`.
+    pub from: String,
+    /// The recipients (1–20 addresses).
+    pub to: Vec<String>,
+    #[serde(default = "default_notify_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_min_severity")]
+    pub min_severity: MinSeverity,
+}
+
+impl EmailConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        })
+    }
+}
+
+/// Whether a host name is this machine (`localhost`, 127.0.0.0/8, ::1).
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The whole configuration, as read from the TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -740,7 +894,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 44] = [
+        let bounded: [(&'static str, u64, u64, u64); 45] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -785,6 +939,7 @@ impl Config {
             ("models.breaker_cool_off_secs", c.models.breaker_cool_off_secs, 1, 3600),
             ("alerts.for_secs", c.alerts.for_secs, 0, DAY),
             ("alerts.repeat_secs", c.alerts.repeat_secs, 0, 30 * DAY),
+            ("alerts.disk_full_days", c.alerts.disk_full_days, 1, 365),
         ];
         for (field, value, lo, hi) in bounded {
             if !(lo..=hi).contains(&value) {
@@ -880,6 +1035,12 @@ impl Config {
                 a.alertmanager
                     .iter()
                     .map(|m| (m.name.as_str(), m.url.as_str(), m.timeout_secs)),
+            )
+            // Email has no URL; its host is checked below.
+            .chain(
+                a.email
+                    .iter()
+                    .map(|e| (e.name.as_str(), "http://", e.timeout_secs)),
             );
         for (name, url, timeout) in notifiers {
             let field = "alerts notifiers";
@@ -913,6 +1074,20 @@ impl Config {
                 ));
             }
         }
+        if let Err(e) = a
+            .digest
+            .schedule
+            .parse::<crate::maintenance::schedule::Schedule>()
+        {
+            return Err(invalid("alerts.digest.schedule", e.to_string()));
+        }
+        if let Some(q) = &a.quiet_hours {
+            q.minutes().map_err(|m| invalid("alerts.quiet_hours", m))?;
+        }
+        for e in &a.email {
+            Self::validate_email(e)
+                .map_err(|m| invalid("alerts.email", format!("{}: {m}", e.name)))?;
+        }
         for n in &a.ntfy {
             if !app::maintenance::valid_slug(&n.topic.to_ascii_lowercase()) {
                 return Err(invalid(
@@ -920,6 +1095,32 @@ impl Config {
                     format!("{}: topic must be 1–64 of letters, digits, - and _", n.name),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_email(e: &EmailConfig) -> Result<(), String> {
+        use std::str::FromStr;
+        if e.host.trim().is_empty() || e.host.contains(char::is_whitespace) {
+            return Err(format!("host {:?} is not a host name", e.host));
+        }
+        if e.tls == SmtpTls::None && !is_loopback_host(&e.host) {
+            return Err(format!(
+                "tls = \"none\" sends mail and password in clear text; it is allowed only to a loopback relay, not {:?} (use starttls or tls)",
+                e.host
+            ));
+        }
+        if e.username.is_some() != e.password_file.is_some() {
+            return Err("username and password_file go together".into());
+        }
+        lettre::message::Mailbox::from_str(&e.from)
+            .map_err(|err| format!("from {:?} is not an address: {err}", e.from))?;
+        if e.to.is_empty() || e.to.len() > 20 {
+            return Err(format!("to must list 1–20 addresses (got {})", e.to.len()));
+        }
+        for t in &e.to {
+            lettre::message::Mailbox::from_str(t)
+                .map_err(|err| format!("to {t:?} is not an address: {err}"))?;
         }
         Ok(())
     }
@@ -1216,6 +1417,58 @@ mod tests {
             ok.maintenance.cleanup,
             vec![CleanupStep::Journal { max_bytes: 1000 }]
         );
+    }
+
+    #[test]
+    fn quiet_hours_and_the_digest_schedule_are_checked() {
+        let ok = parse("[alerts.quiet_hours]\nstart = \"22:00\"\nend = \"07:00\"\n").unwrap();
+        let q = ok.alerts.quiet_hours.unwrap();
+        let w = q.minutes().unwrap();
+        assert_eq!(q.min_severity, MinSeverity::Critical);
+        assert!(QuietHours::contains(w, 23 * 60) && QuietHours::contains(w, 6 * 60 + 59));
+        assert!(!QuietHours::contains(w, 7 * 60) && !QuietHours::contains(w, 12 * 60));
+        assert!(QuietHours::contains((60, 120), 60) && !QuietHours::contains((60, 120), 120));
+        for bad in ["25:00", "7:00", "ab:cd"] {
+            let e = parse(&format!(
+                "[alerts.quiet_hours]\nstart = \"{bad}\"\nend = \"07:00\"\n"
+            ))
+            .unwrap_err();
+            assert!(e.to_string().contains("alerts.quiet_hours"), "{e}");
+        }
+        let e = parse("[alerts.digest]\nschedule = \"mondays\"\n").unwrap_err();
+        assert!(e.to_string().contains("alerts.digest.schedule"), "{e}");
+        assert_eq!(Config::default().alerts.digest.schedule, "0 8 * * 1");
+    }
+
+    #[test]
+    fn email_settings_are_checked() {
+        let mail = |extra: &str| {
+            parse(&format!(
+                "[[alerts.email]]\nname = \"ops\"\nfrom = \"Steward <steward@example.com>\"\nto = [\"ops@example.com\"]\n{extra}"
+            ))
+        };
+        let ok = mail("host = \"smtp.example.com\"\n").unwrap();
+        assert_eq!(ok.alerts.email[0].tls, SmtpTls::Starttls);
+        assert_eq!(ok.alerts.email[0].port(), 587);
+        let ok = mail("host = \"127.0.0.1\"\ntls = \"none\"\n").unwrap();
+        assert_eq!(ok.alerts.email[0].port(), 25);
+        let e = mail("host = \"smtp.example.com\"\ntls = \"none\"\n").unwrap_err();
+        assert!(e.to_string().contains("only to a loopback relay"), "{e}");
+        let e = mail("host = \"smtp.example.com\"\nusername = \"u\"\n").unwrap_err();
+        assert!(e.to_string().contains("go together"), "{e}");
+        let e = parse("[[alerts.email]]\nname = \"ops\"\nhost = \"h\"\nfrom = \"not an address\"\nto = [\"a@b.c\"]\n").unwrap_err();
+        assert!(e.to_string().contains("alerts.email"), "{e}");
+        assert!(e.to_string().contains("is not an address"), "{e}");
+        let e =
+            parse("[[alerts.email]]\nname = \"ops\"\nhost = \"h\"\nfrom = \"a@b.c\"\nto = []\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("1–20"), "{e}");
+        assert!(
+            is_loopback_host("localhost")
+                && is_loopback_host("::1")
+                && is_loopback_host("127.0.0.2")
+        );
+        assert!(!is_loopback_host("10.0.0.1"));
     }
 
     #[test]

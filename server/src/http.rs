@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod api;
 pub mod auth_routes;
 pub mod containers;
+pub mod digest;
 pub mod error;
 pub mod guard;
 pub mod maintenance;
@@ -40,4 +41,5 @@ pub struct AppState {
     pub maintenance: Arc<crate::maintenance::Maintenance>,
     pub models: Arc<crate::models::ModelsService>,
     pub alerts: Arc<crate::alerts::AlertsService>,
+    pub digest: Arc<crate::digest::DigestService>,
 }

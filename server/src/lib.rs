@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod config;
+pub mod digest;
 pub mod docker;
 pub mod http;
 pub mod hub;
@@ -230,8 +231,21 @@ impl Application {
             hub.clone(),
             models.clone(),
             maintenance.clone(),
+            Some(store.clone()),
             &shutdown,
         ));
+        let config = Arc::new(config);
+        let digest = Arc::new(digest::DigestService::new(
+            config.clone(),
+            digest::Sources {
+                store: store.clone(),
+                hub: hub.clone(),
+                maintenance: maintenance.clone(),
+                alerts: alerts.clone(),
+                audit: audit.clone(),
+            },
+        ));
+        tasks.push(tokio::spawn(digest.clone().run(shutdown.clone())));
         let actions = Arc::new(docker::actions::Actions::new(
             hub.clone(),
             bus.clone(),
@@ -264,7 +278,7 @@ impl Application {
             hub: hub.clone(),
             bus: bus.clone(),
             store: store.clone(),
-            config: Arc::new(config),
+            config,
             prometheus,
             shutdown: shutdown.clone(),
             auth,
@@ -273,6 +287,7 @@ impl Application {
             maintenance,
             models,
             alerts,
+            digest,
         };
         Ok(Self {
             listener,
@@ -357,6 +372,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::containers::router())
         .merge(http::models::router())
         .merge(http::alerts::router())
+        .merge(http::digest::router())
         .merge(http::maintenance::router(
             state.config.maintenance.ping_body_limit as usize,
         ))

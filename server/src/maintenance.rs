@@ -270,7 +270,8 @@ impl Maintenance {
         }
     }
 
-    fn next_cleanup_ms(&self, after_ms: i64) -> Option<i64> {
+    /// The next scheduled cleanup after `after_ms` (the digest says it).
+    pub fn next_cleanup_ms(&self, after_ms: i64) -> Option<i64> {
         self.cleanup_schedule
             .as_ref()?
             .next_after_ms(after_ms, &schedule::host_zone())

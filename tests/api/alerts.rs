@@ -1,10 +1,12 @@
 //! Alerts end to end: the real server on the fixture procfs, with steal moved by the test;
 //! notices go to receivers on loopback (a webhook recorder, and the Telegram and ntfy
-//! stand-ins of `tests/receivers.rs`, which cannot be reached from here) and to a dead port.
+//! stand-ins of `tests/receivers.rs`, which cannot be reached from here), to a real SMTP server
+//! (aiosmtpd, `tests/smtp.rs`) and to a dead port.
 
 use std::time::{Duration, Instant};
 
 use steward_tests::receivers::{Receivers, TELEGRAM_CHAT, TELEGRAM_TOKEN};
+use steward_tests::smtp::SmtpServer;
 
 use crate::helpers::{spawn_app, CpuTicker, TestApp};
 
@@ -41,9 +43,11 @@ async fn alert(app: &TestApp, rule: &str) -> Option<serde_json::Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steal_fires_to_every_notifier_after_for_and_resolves_once() {
     let rx = Receivers::start().await;
+    let smtp = SmtpServer::start();
+    let smtp_port = smtp.port;
     let dead = steward_tests::free_port();
     let base = rx.base.clone();
-    let app = spawn_app(|c, dir| {
+    let app = spawn_app(move |c, dir| {
         let secret = dir.join("hook.secret");
         std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
         let token = dir.join("bot.token");
@@ -78,6 +82,21 @@ async fn steal_fires_to_every_notifier_after_for_and_resolves_once() {
             url: format!("{base}/ntfy"),
             topic: "steward-alerts".into(),
             token_file: None,
+            timeout_secs: 5,
+            min_severity: server::config::MinSeverity::Warning,
+        }];
+        c.alerts.email = vec![server::config::EmailConfig {
+            name: "mail".into(),
+            host: "127.0.0.1".into(),
+            port: Some(smtp_port),
+            tls: server::config::SmtpTls::None,
+            username: None,
+            password_file: None,
+            from: "Steward <steward@example.test>".into(),
+            to: vec![
+                "ops@example.test".into(),
+                "Night Shift <night@example.test>".into(),
+            ],
             timeout_secs: 5,
             min_severity: server::config::MinSeverity::Warning,
         }];
@@ -159,6 +178,33 @@ async fn steal_fires_to_every_notifier_after_for_and_resolves_once() {
     assert_eq!(n.header("priority"), Some("4"));
     assert_eq!(n.header("tags"), Some("warning"));
     assert!(n.text().starts_with("CPU steal is 7"), "{}", n.text());
+    // Email: one message to both recipients, the title as its subject.
+    until("the mail", Duration::from_secs(5), || {
+        smtp.messages().iter().any(|m| {
+            m.header("subject")
+                .is_some_and(|s| s.contains("cpu_steal_pct"))
+        })
+    })
+    .await;
+    let mails = smtp.messages();
+    let mail = mails
+        .iter()
+        .find(|m| {
+            m.header("subject")
+                .is_some_and(|s| s.contains("cpu_steal_pct"))
+        })
+        .unwrap();
+    assert_eq!(mail.header("subject").unwrap(), "[WARNING] cpu_steal_pct");
+    assert_eq!(
+        mail.header("from").unwrap(),
+        "Steward <steward@example.test>"
+    );
+    let to = mail.header("to").unwrap();
+    assert!(
+        to.contains("ops@example.test") && to.contains("night@example.test"),
+        "{to}"
+    );
+    assert!(mail.0.contains("CPU steal is 7"), "{}", mail.0);
 
     // The API shows it firing; /metrics counts it.
     let a = alert(&app, "cpu_steal_pct").await.expect("firing alert");
@@ -193,7 +239,7 @@ async fn steal_fires_to_every_notifier_after_for_and_resolves_once() {
     let dead_status = notifiers.iter().find(|n| n["name"] == "dead").unwrap();
     assert_eq!(dead_status["sent_total"], 0);
     assert!(dead_status["last_error"].as_str().unwrap().len() > 5);
-    for name in ["ops", "tg", "phone"] {
+    for name in ["ops", "tg", "phone", "mail"] {
         let n = notifiers.iter().find(|n| n["name"] == name).unwrap();
         assert!(n["sent_total"].as_u64().unwrap() >= 1, "{name}: {n}");
         assert_eq!(n["failed_total"], 0, "{name}: {n}");
@@ -220,6 +266,12 @@ async fn steal_fires_to_every_notifier_after_for_and_resolves_once() {
         .map(|v| v["notice"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(notices, ["firing", "resolved"]);
+    until("the resolved mail", Duration::from_secs(5), || {
+        smtp.messages()
+            .iter()
+            .any(|m| m.header("subject").as_deref() == Some("[RESOLVED] cpu_steal_pct"))
+    })
+    .await;
     let v = app.json("/api/v1/alerts").await;
     let recent = &v["recent"].as_array().unwrap()[0];
     assert_eq!(recent["rule"], "cpu_steal_pct");

@@ -18,6 +18,7 @@ fn mutating_routes() -> Vec<(Method, String)> {
         .chain(server::http::maintenance::ACTIONS)
         .chain(&server::http::models::ACTIONS)
         .chain(&server::http::alerts::ACTIONS)
+        .chain(&server::http::digest::ACTIONS)
         .chain(USER_ACTIONS)
         .chain([&server::http::api::EXPLORE])
         .map(|p| {

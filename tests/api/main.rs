@@ -4,6 +4,7 @@
 mod alertmanager;
 mod alerts;
 mod auth;
+mod digest;
 mod docker;
 mod fuzz;
 mod guard;

@@ -9,4 +9,7 @@ pub trait AlertsBackend: Send + Sync + 'static {
     /// The top bar's count; nothing for a visitor who may not read (the sign-in page renders
     /// the top bar too).
     fn alert_badge(&self, signed_in: bool) -> Badge;
+    /// The weekly digest as last drawn (its figures are read in the background, every few
+    /// minutes and before each send); `None` until the first is drawn.
+    fn digest(&self) -> Option<crate::digest::Digest>;
 }

@@ -135,6 +135,9 @@ pub struct Alerts {
     pub evaluated_ms: Option<i64>,
     /// How long the last evaluation took, in microseconds.
     pub evaluation_us: Option<u64>,
+    /// Quiet hours, when configured: the window and how many alerts wait for its end.
+    #[serde(default)]
+    pub quiet: Option<String>,
 }
 
 impl Alerts {

@@ -39,6 +39,24 @@ struct Ctx {
     refresh: Callback<()>,
     /// The silence form's matchers, filled by an alert's "Silence…".
     silence_for: RwSignal<Option<String>>,
+    /// The action waiting for its confirmation (one at a time, asked in the page's bar).
+    ask: RwSignal<Option<Ask>>,
+}
+
+/// A guarded action a row offers: what the bar asks, and what it posts once confirmed.
+#[derive(Clone)]
+struct Ask {
+    label: &'static str,
+    question: String,
+    url: String,
+    body: Option<String>,
+    testid: &'static str,
+}
+
+/// A row's action button: it only asks; the page's one [`ConfirmBar`] posts.
+fn ask_button(ctx: Ctx, ask: Ask) -> impl IntoView {
+    let (label, testid) = (ask.label, ask.testid);
+    view! { <button data-testid=testid on:click=move |_| ctx.ask.set(Some(ask.clone()))>{label}</button> }
 }
 
 #[component]
@@ -74,6 +92,7 @@ fn Panel(initial: Alerts) -> impl IntoView {
         csrf,
         refresh,
         silence_for: RwSignal::new(None),
+        ask: RwSignal::new(None),
     };
     let zone = crate::shared::zone::use_zone();
     view! {
@@ -81,6 +100,8 @@ fn Panel(initial: Alerts) -> impl IntoView {
         {move || (!data.with(|d| d.enabled)).then(|| view! {
             <p class="error">"Alerting is off ([alerts] enabled = false): nothing is evaluated or sent."</p>
         })}
+        <p><a href="/digest" data-testid="digest-link">"Weekly digest →"</a></p>
+        {move || data.with(|d| d.quiet.clone()).map(|q| view! { <p class="muted" data-testid="alerts-quiet">{q}</p> })}
         <p class="muted" data-testid="alerts-evaluated">
             {move || data.with(|d| match (d.evaluated_ms, d.evaluation_us) {
                 (Some(t), Some(us)) => format!("Rules evaluated {} (took {us} µs).", zone.datetime(t)),
@@ -123,7 +144,7 @@ fn Panel(initial: Alerts) -> impl IntoView {
             {move || {
                 let n = data.with(|d| d.notifiers.clone());
                 if n.is_empty() {
-                    view! { <p class="muted">"No notifier is configured: alerts show here only. Add [[alerts.webhooks]], [[alerts.telegram]], [[alerts.ntfy]] or [[alerts.alertmanager]] to the config."</p> }.into_any()
+                    view! { <p class="muted">"No notifier is configured: alerts show here only. Add [[alerts.webhooks]], [[alerts.telegram]], [[alerts.ntfy]], [[alerts.email]] or [[alerts.alertmanager]] to the config."</p> }.into_any()
                 } else {
                     view! {
                         <div class="table-wrap" tabindex="0" role="region" aria-label="Notifiers">
@@ -164,6 +185,8 @@ fn Panel(initial: Alerts) -> impl IntoView {
                 }
             }}
         </section>
+        // Last in the page, and sticky: it shows at the bottom of the screen whichever row asked.
+        <ConfirmBar ctx=ctx/>
     }
 }
 
@@ -174,48 +197,43 @@ fn level_class(a: &Alert) -> &'static str {
     }
 }
 
-/// A button that asks "sure?" before it posts, then shows what happened.
+/// The page's one confirmation: the question of the action a row asked for, then what
+/// happened. One bar rather than a confirming button in every row: each row kind that carried
+/// its own kept about 38 KB (br) of this lazy page in the main WASM (BENCHMARKS.md).
 #[component]
-fn ConfirmAction(
-    label: &'static str,
-    question: String,
-    url: String,
-    #[prop(optional)] body: Option<String>,
-    ctx: Ctx,
-    testid: &'static str,
-) -> impl IntoView {
-    let confirming = RwSignal::new(false);
+fn ConfirmBar(ctx: Ctx) -> impl IntoView {
     let busy = RwSignal::new(false);
-    let result = RwSignal::new(None::<Result<(), String>>);
+    let result = RwSignal::new(None::<Result<String, String>>);
     let go = move |_| {
-        let (url, body) = (url.clone(), body.clone());
+        let Some(ask) = ctx.ask.get_untracked() else {
+            return;
+        };
         let token = ctx.csrf.get_untracked();
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let r = post_json(&url, &token, body).await.map(|_| ());
+            let r = post_json(&ask.url, &token, ask.body)
+                .await
+                .map(|_| format!("{}: done", ask.label));
             result.set(Some(r));
             busy.set(false);
-            confirming.set(false);
+            ctx.ask.set(None);
             ctx.refresh.run(());
         });
     };
     view! {
-        {move || if confirming.get() {
-            let go = go.clone();
-            view! {
-                <span class="confirm" data-testid=format!("confirm-{testid}")>
-                    {question.clone()}
-                    <button class="danger" disabled=move || busy.get() on:click=go>{label}</button>
-                    <button on:click=move |_| confirming.set(false)>"Cancel"</button>
+        <div class=move || if ctx.ask.with(Option::is_some) { "confirm-bar asking" } else { "confirm-bar" } aria-live="polite">
+            {move || ctx.ask.get().map(|ask| view! {
+                <span class="confirm" data-testid=format!("confirm-{}", ask.testid)>
+                    {ask.question}" "
+                    <button class="danger" disabled=move || busy.get() on:click=go>{ask.label}</button>
+                    <button on:click=move |_| ctx.ask.set(None)>"Cancel"</button>
                 </span>
-            }.into_any()
-        } else {
-            view! { <button data-testid=testid on:click=move |_| confirming.set(true)>{label}</button> }.into_any()
-        }}
-        {move || result.get().map(|r| match r {
-            Ok(()) => view! { <span class="ok-text">"done"</span> }.into_any(),
-            Err(e) => view! { <span class="error">{e}</span> }.into_any(),
-        })}
+            })}
+            {move || result.get().map(|r| match r {
+                Ok(m) => view! { <span class="ok-text">{m}</span> }.into_any(),
+                Err(e) => view! { <span class="error">{e}</span> }.into_any(),
+            })}
+        </div>
     }
 }
 
@@ -253,10 +271,13 @@ fn ActiveAlert(alert: Alert, ctx: Ctx) -> impl IntoView {
                 let matchers = matchers.clone();
                 view! {
                     <div class="actions">
-                        {(firing && acked.is_none()).then(|| view! {
-                            <ConfirmAction label="Acknowledge" question=question.clone()
-                                url="/api/v1/alerts/acknowledge".to_string() body=ack_body.clone() ctx=ctx testid="acknowledge"/>
-                        })}
+                        {(firing && acked.is_none()).then(|| ask_button(ctx, Ask {
+                            label: "Acknowledge",
+                            question: question.clone(),
+                            url: "/api/v1/alerts/acknowledge".into(),
+                            body: Some(ack_body.clone()),
+                            testid: "acknowledge",
+                        }))}
                         <button data-testid="silence-this" on:click=move |_| ctx.silence_for.set(Some(matchers.clone()))>"Silence…"</button>
                     </div>
                 }
@@ -362,9 +383,13 @@ fn SilenceRow(silence: SilenceView, ctx: Ctx) -> impl IntoView {
         <li data-testid="silence">
             <div><code>{m.clone()}</code>" until "{zone.datetime(silence.ends_ms)}</div>
             <div class="muted">{format!("{} — by {}", silence.comment, silence.created_by)}</div>
-            {move || ctx.admin.get().then(|| view! {
-                <ConfirmAction label="End now" question=format!("End the silence on {m}?") url=url.clone() ctx=ctx testid="end-silence"/>
-            })}
+            {move || ctx.admin.get().then(|| ask_button(ctx, Ask {
+                label: "End now",
+                question: format!("End the silence on {m}?"),
+                url: url.clone(),
+                body: None,
+                testid: "end-silence",
+            }))}
         </li>
     }
 }
@@ -389,9 +414,13 @@ fn NotifierRow(n: NotifierStatus, ctx: Ctx) -> impl IntoView {
             <td>{n.failed_total}</td>
             <td>{n.dropped_total}</td>
             <td>{last}</td>
-            <td>{move || ctx.admin.get().then(|| view! {
-                <ConfirmAction label="Send test" question=format!("Send a test notice to {name}?") url=url.clone() ctx=ctx testid="send-test"/>
-            })}</td>
+            <td>{move || ctx.admin.get().then(|| ask_button(ctx, Ask {
+                label: "Send test",
+                question: format!("Send a test notice to {name}?"),
+                url: url.clone(),
+                body: None,
+                testid: "send-test",
+            }))}</td>
         </tr>
     }
 }

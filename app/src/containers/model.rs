@@ -275,6 +275,9 @@ pub struct ContainerSummary {
     pub io_anomalies: Vec<String>,
     pub stale_images: Vec<String>,
     pub watchdog_gave_up: Vec<String>,
+    /// Containers whose last exit was an out-of-memory kill.
+    #[serde(default)]
+    pub oom_killed: Vec<String>,
 }
 
 impl ContainerSummary {
@@ -297,6 +300,7 @@ impl ContainerSummary {
             io_anomalies: names(|c| c.io_anomaly),
             stale_images: names(|c| c.image_stale),
             watchdog_gave_up: names(|c| c.watchdog.gave_up),
+            oom_killed: names(|c| c.oom_killed),
         }
     }
 }

@@ -120,7 +120,17 @@ pub fn prometheus_rules(config: &Config) -> String {
         }
         match r.kind {
             RuleKind::Condition(default) => {
-                let Some(expr) = condition_expr(r.name) else {
+                // Prometheus's own linear prediction over the same week the rule projects.
+                let projected;
+                let expr = if r.name == "disk_full_soon" {
+                    projected = format!(
+                        "predict_linear(steward_disk_used_percent[7d], {}) >= 100",
+                        config.alerts.disk_full_days * 86_400
+                    );
+                    projected.as_str()
+                } else if let Some(expr) = condition_expr(r.name) {
+                    expr
+                } else {
                     continue;
                 };
                 rules.push(Rule {

@@ -1,5 +1,5 @@
-//! Notifiers: webhooks (signed JSON), Telegram (`sendMessage`), ntfy (HTTP publish) and
-//! Prometheus Alertmanager (`/api/v2/alerts`). Each has its own bounded queue and task, so a
+//! Notifiers: webhooks (signed JSON), Telegram (`sendMessage`), ntfy (HTTP publish), email
+//! (SMTP) and Prometheus Alertmanager (`/api/v2/alerts`). Each has its own bounded queue and task, so a
 //! dead or slow receiver delays nobody else; each delivery is tried three times with backoff
 //! (1 s, then 3 s) when the failure may pass (network, timeout, 408, 429, 5xx), and every
 //! outcome is counted and shown. Nothing is dropped silently: a full queue counts a drop.
@@ -16,7 +16,11 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::AlertsConfig;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::config::{AlertsConfig, EmailConfig, SmtpTls};
 
 /// Notices waiting per notifier; more are dropped and counted.
 pub const QUEUE: usize = 256;
@@ -46,6 +50,8 @@ pub enum NotifyError {
     Client(String, reqwest::Error),
     #[error("no notifier is named {0:?}")]
     Unknown(String),
+    #[error("notifier {0}: {1}")]
+    Smtp(String, String),
 }
 
 /// What a notice says.
@@ -95,8 +101,8 @@ enum Target {
         secret: Option<Vec<u8>>,
     },
     Telegram {
-        /// `{api}/bot{token}/sendMessage`: holds the token, never shown or logged.
-        send_url: String,
+        /// `{api}/bot{token}`: holds the token, never shown or logged.
+        bot_url: String,
         chat_id: String,
     },
     Ntfy {
@@ -105,6 +111,12 @@ enum Target {
     },
     Alertmanager {
         url: String,
+    },
+    Email {
+        /// Holds the password, never shown or logged.
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+        to: Vec<Mailbox>,
     },
 }
 
@@ -115,6 +127,7 @@ impl Target {
             Target::Telegram { .. } => "telegram",
             Target::Ntfy { .. } => "ntfy",
             Target::Alertmanager { .. } => "alertmanager",
+            Target::Email { .. } => "email",
         }
     }
 }
@@ -142,12 +155,56 @@ struct Notifier {
 #[derive(Clone, Default)]
 pub struct Notifiers {
     all: Arc<Vec<Arc<Notifier>>>,
+    quiet: Option<Arc<Quiet>>,
+}
+
+/// Quiet hours: notices below `min` wait in `held` (the latest per alert) until the window ends.
+struct Quiet {
+    window: (u32, u32),
+    min: Severity,
+    held: Mutex<std::collections::BTreeMap<String, Payload>>,
+}
+
+/// At most this many alerts wait for the end of quiet hours; past it the notice goes out at once.
+const HELD_MAX: usize = 1000;
+
+fn minute_of_day(ms: i64) -> u32 {
+    (ms.div_euclid(60_000).rem_euclid(1440)) as u32
 }
 
 /// A notifier's queue before its task starts.
 pub struct Pending {
     notifier: Arc<Notifier>,
     rx: mpsc::Receiver<Delivery>,
+}
+
+/// An SMTP transport for one `[[alerts.email]]`, its password read from its file.
+fn email_target(e: &EmailConfig) -> Result<Target, NotifyError> {
+    let smtp = |m: String| NotifyError::Smtp(e.name.clone(), m);
+    let builder = match e.tls {
+        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&e.host),
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&e.host),
+        // Validated: only a loopback relay is spoken to in clear text.
+        SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+            &e.host,
+        )),
+    }
+    .map_err(|err| smtp(err.to_string()))?;
+    let mut builder = builder
+        .port(e.port())
+        .timeout(Some(Duration::from_secs(e.timeout_secs)));
+    if let (Some(user), Some(path)) = (&e.username, &e.password_file) {
+        builder = builder.credentials(Credentials::new(user.clone(), read_secret(&e.name, path)?));
+    }
+    let parse = |a: &str| {
+        a.parse::<Mailbox>()
+            .map_err(|err| smtp(format!("{a:?}: {err}")))
+    };
+    Ok(Target::Email {
+        transport: builder.build(),
+        from: parse(&e.from)?,
+        to: e.to.iter().map(|t| parse(t)).collect::<Result<_, _>>()?,
+    })
 }
 
 fn read_secret(name: &str, path: &Path) -> Result<String, NotifyError> {
@@ -192,7 +249,7 @@ impl Notifiers {
                 t.timeout_secs,
                 t.min_severity.severity(),
                 Target::Telegram {
-                    send_url: format!("{}/bot{token}/sendMessage", t.api_url.trim_end_matches('/')),
+                    bot_url: format!("{}/bot{token}", t.api_url.trim_end_matches('/')),
                     chat_id: t.chat_id.clone(),
                 },
             ));
@@ -222,6 +279,14 @@ impl Notifiers {
                 },
             ));
         }
+        for e in &config.email {
+            targets.push((
+                e.name.clone(),
+                e.timeout_secs,
+                e.min_severity.severity(),
+                email_target(e)?,
+            ));
+        }
         let mut all = Vec::new();
         let mut pending = Vec::new();
         for (name, timeout, min_severity, target) in targets {
@@ -242,7 +307,22 @@ impl Notifiers {
             all.push(notifier.clone());
             pending.push(Pending { notifier, rx });
         }
-        Ok((Self { all: Arc::new(all) }, pending))
+        let quiet = match &config.quiet_hours {
+            Some(q) => Some(Arc::new(Quiet {
+                // Validated with the config.
+                window: q.minutes().unwrap_or((0, 1)),
+                min: q.min_severity.severity(),
+                held: Mutex::default(),
+            })),
+            None => None,
+        };
+        Ok((
+            Self {
+                all: Arc::new(all),
+                quiet,
+            },
+            pending,
+        ))
     }
 
     /// Runs each notifier's queue until shutdown.
@@ -256,13 +336,55 @@ impl Notifiers {
             .collect()
     }
 
-    /// Queues a notice for every notifier that takes its severity.
+    /// Queues a notice for every notifier that takes its severity, or holds it for the end of
+    /// quiet hours.
     pub fn send(&self, payload: &Payload) {
+        if let Some(q) = &self.quiet {
+            if payload.alert.severity < q.min
+                && crate::config::QuietHours::contains(q.window, minute_of_day(payload.sent_at_ms))
+            {
+                let mut held = q.held.lock().unwrap_or_else(|p| p.into_inner());
+                let key = payload.alert.key();
+                if held.len() < HELD_MAX || held.contains_key(&key) {
+                    held.insert(key, payload.clone());
+                    return;
+                }
+            }
+        }
+        self.queue_now(payload);
+    }
+
+    fn queue_now(&self, payload: &Payload) {
         for n in self.all.iter() {
             if payload.alert.severity >= n.min_severity {
                 n.queue(Delivery::Notice(payload.clone()));
             }
         }
+    }
+
+    /// Sends what quiet hours held once they are over (called on each evaluation).
+    pub fn release_held(&self, now: i64) {
+        let Some(q) = &self.quiet else { return };
+        if crate::config::QuietHours::contains(q.window, minute_of_day(now)) {
+            return;
+        }
+        let held = std::mem::take(&mut *q.held.lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, p) in held {
+            self.queue_now(&p);
+        }
+    }
+
+    /// How many alerts wait for the end of quiet hours, and the window, for the page.
+    pub fn quiet_note(&self) -> Option<String> {
+        let q = self.quiet.as_ref()?;
+        let n = q.held.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+        Some(format!(
+            "Quiet hours {}–{} UTC: below {} waits until they end ({n} waiting now).",
+            hm(q.window.0),
+            hm(q.window.1),
+            q.min.as_str()
+        ))
     }
 
     /// Queues the firing alerts for the Alertmanagers (their periodic resend).
@@ -302,6 +424,43 @@ impl Notifiers {
         let result = n.deliver(&Delivery::Notice(payload)).await;
         n.record(&result.as_ref().map(|_| ()).map_err(|e| e.message.clone()));
         Ok(result.map_err(|e| e.message))
+    }
+
+    /// Sends the weekly digest to every notifier but Alertmanager, all at once, each with its
+    /// retries; says how each went (and counts it like any notice).
+    pub async fn send_digest(
+        &self,
+        subject: &str,
+        text: &str,
+        digest: &app::digest::Digest,
+        png: Option<&[u8]>,
+    ) -> Vec<app::digest::DigestDelivery> {
+        let sends = self
+            .all
+            .iter()
+            .filter(|n| !matches!(n.target, Target::Alertmanager { .. }))
+            .map(|n| async move {
+                let mut attempt = 0;
+                let result = loop {
+                    match n.deliver_digest(subject, text, digest, png).await {
+                        Ok(()) => break Ok(()),
+                        Err(f) if f.retry && attempt < BACKOFF.len() => {
+                            tokio::time::sleep(BACKOFF[attempt]).await;
+                            attempt += 1;
+                        }
+                        Err(f) => break Err(f.message),
+                    }
+                };
+                if let Err(e) = &result {
+                    tracing::error!(notifier = %n.name, "digest delivery failed: {e}");
+                }
+                n.record(&result);
+                app::digest::DigestDelivery {
+                    notifier: n.name.clone(),
+                    result,
+                }
+            });
+        futures::future::join_all(sends).await
     }
 
     pub fn statuses(&self) -> Vec<NotifierStatus> {
@@ -361,6 +520,16 @@ impl Notifier {
     /// One attempt.
     async fn deliver(&self, d: &Delivery) -> Result<(), Failure> {
         let request = match (&self.target, d) {
+            (
+                Target::Email {
+                    transport,
+                    from,
+                    to,
+                },
+                Delivery::Notice(p),
+            ) => {
+                return send_mail(transport, from, to, &title(p), body_lines(p)).await;
+            }
             (Target::Webhook { url, secret }, Delivery::Notice(p)) => {
                 let body = serde_json::to_vec(p).unwrap_or_default();
                 let mut r = self
@@ -372,13 +541,14 @@ impl Notifier {
                 }
                 r.body(body)
             }
-            (Target::Telegram { send_url, chat_id }, Delivery::Notice(p)) => {
-                self.client.post(send_url).json(&serde_json::json!({
+            (Target::Telegram { bot_url, chat_id }, Delivery::Notice(p)) => self
+                .client
+                .post(format!("{bot_url}/sendMessage"))
+                .json(&serde_json::json!({
                     "chat_id": chat_id,
                     "text": text(p),
                     "disable_web_page_preview": true,
-                }))
-            }
+                })),
             (Target::Ntfy { url, token }, Delivery::Notice(p)) => {
                 let mut r = self
                     .client
@@ -405,6 +575,11 @@ impl Notifier {
             // Only Alertmanagers are sent the resend batches.
             (_, Delivery::Firing(_)) => return Ok(()),
         };
+        self.answer(request).await
+    }
+
+    /// Sends a request and judges the answer (Telegram's `ok: false` is a failure too).
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<(), Failure> {
         let response = request.send().await.map_err(|e| Failure {
             // Without the URL: a Telegram URL holds the bot token.
             message: format!("{}", e.without_url()),
@@ -431,6 +606,170 @@ impl Notifier {
             retry: code == 408 || code == 429 || status.is_server_error(),
         })
     }
+}
+
+impl Notifier {
+    /// One attempt at the digest: Telegram gets the chart with the text as its caption, email
+    /// the chart inline, webhooks the digest as JSON, ntfy the text.
+    async fn deliver_digest(
+        &self,
+        subject: &str,
+        text: &str,
+        digest: &app::digest::Digest,
+        png: Option<&[u8]>,
+    ) -> Result<(), Failure> {
+        let request = match &self.target {
+            Target::Email {
+                transport,
+                from,
+                to,
+            } => {
+                return send_digest_mail(transport, from, to, subject, text, png).await;
+            }
+            Target::Webhook { url, secret } => {
+                let body = serde_json::to_vec(&serde_json::json!({
+                    "notice": "digest",
+                    "digest": digest,
+                    "text": text,
+                    "sent_at_ms": now_ms(),
+                }))
+                .unwrap_or_default();
+                let mut r = self
+                    .client
+                    .post(url)
+                    .header("content-type", "application/json");
+                if let Some(key) = secret {
+                    r = r.header("x-steward-signature", signature(key, &body));
+                }
+                r.body(body)
+            }
+            // A photo's caption holds at most 1,024 characters; a longer text follows it.
+            Target::Telegram { bot_url, chat_id } => match png {
+                Some(png) if text.chars().count() <= 1024 => {
+                    let photo = reqwest::multipart::Part::bytes(png.to_vec())
+                        .file_name("digest.png")
+                        .mime_str("image/png")
+                        .map_err(|e| Failure {
+                            message: e.to_string(),
+                            retry: false,
+                        })?;
+                    let form = reqwest::multipart::Form::new()
+                        .text("chat_id", chat_id.clone())
+                        .text("caption", text.to_string())
+                        .part("photo", photo);
+                    self.client
+                        .post(format!("{bot_url}/sendPhoto"))
+                        .multipart(form)
+                }
+                _ => self
+                    .client
+                    .post(format!("{bot_url}/sendMessage"))
+                    .json(&serde_json::json!({ "chat_id": chat_id, "text": text })),
+            },
+            Target::Ntfy { url, token } => {
+                let mut r = self
+                    .client
+                    .post(url)
+                    .header("title", "Weekly digest")
+                    .header("tags", "bar_chart")
+                    .body(text.to_string());
+                if let Some(t) = token {
+                    r = r.bearer_auth(t);
+                }
+                r
+            }
+            Target::Alertmanager { .. } => return Ok(()),
+        };
+        self.answer(request).await
+    }
+}
+
+/// The digest as a mail: the text, and an HTML part with the chart inline (`cid:chart`).
+async fn send_digest_mail(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+    to: &[Mailbox],
+    subject: &str,
+    text: &str,
+    png: Option<&[u8]>,
+) -> Result<(), Failure> {
+    use lettre::message::{header::ContentType, Attachment, MultiPart, SinglePart};
+    let html = format!(
+        "<pre style=\"font: 14px/1.5 sans-serif; white-space: pre-wrap\">{}</pre>{}",
+        html_escape(text),
+        if png.is_some() {
+            "<img src=\"cid:chart\" width=\"800\" height=\"400\" alt=\"The week's health score and disk use\">"
+        } else {
+            ""
+        }
+    );
+    let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+    if let Some(png) = png {
+        related = related.singlepart(Attachment::new_inline("chart".into()).body(
+            png.to_vec(),
+            ContentType::parse("image/png").expect("a valid type"),
+        ));
+    }
+    let body = MultiPart::alternative()
+        .singlepart(SinglePart::plain(text.to_string()))
+        .multipart(related);
+    let message = mail(from, to, subject)
+        .multipart(body)
+        .map_err(unbuildable)?;
+    submit(transport, message).await
+}
+
+/// A message's envelope: sender, recipients, subject.
+fn mail(from: &Mailbox, to: &[Mailbox], subject: &str) -> lettre::message::MessageBuilder {
+    to.iter().fold(
+        lettre::Message::builder()
+            .from(from.clone())
+            .subject(subject),
+        |m, t| m.to(t.clone()),
+    )
+}
+
+fn unbuildable(e: lettre::error::Error) -> Failure {
+    Failure {
+        message: format!("cannot build the mail: {e}"),
+        retry: false,
+    }
+}
+
+/// Hands a message to the SMTP server; a refusal it calls permanent (5xx) is not retried.
+async fn submit(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    message: lettre::Message,
+) -> Result<(), Failure> {
+    transport
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| Failure {
+            message: format!("SMTP: {e}"),
+            retry: !e.is_permanent(),
+        })
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Sends one plain-text mail.
+async fn send_mail(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &Mailbox,
+    to: &[Mailbox],
+    subject: &str,
+    body: String,
+) -> Result<(), Failure> {
+    let message = mail(from, to, subject)
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(unbuildable)?;
+    submit(transport, message).await
 }
 
 /// The first 200 characters of a receiver's answer.
@@ -583,6 +922,48 @@ pub fn test_alert(now: i64) -> Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quiet_hours_hold_warnings_and_release_them_after() {
+        let config = AlertsConfig {
+            quiet_hours: Some(crate::config::QuietHours {
+                start: "22:00".into(),
+                end: "07:00".into(),
+                min_severity: crate::config::MinSeverity::Critical,
+            }),
+            ..Default::default()
+        };
+        let (n, _) = Notifiers::load(&config).unwrap();
+        let held = |n: &Notifiers| n.quiet.as_ref().unwrap().held.lock().unwrap().len();
+        let at = |h: i64, m: i64| 1_780_272_000_000 + (h * 60 + m) * 60_000;
+        let mut warning = test_alert(0);
+        warning.rule = "cpu_steal_pct".into();
+        let notice = |alert: Alert, ms| Payload {
+            notice: Kind::Firing,
+            alert,
+            sent_at_ms: ms,
+        };
+        // 23:30: the warning waits; a second notice about it replaces the first.
+        n.send(&notice(warning.clone(), at(23, 30)));
+        n.send(&notice(warning.clone(), at(23, 40)));
+        assert_eq!(held(&n), 1);
+        // A critical one goes at once.
+        let mut critical = warning.clone();
+        critical.rule = "disk_used_pct".into();
+        critical.labels[0].1 = "disk_used_pct".into();
+        critical.severity = Severity::Critical;
+        n.send(&notice(critical, at(23, 50)));
+        assert_eq!(held(&n), 1);
+        assert!(n.quiet_note().unwrap().contains("22:00–07:00 UTC"));
+        // Still quiet at 06:59 the next day; released at 07:00.
+        n.release_held(at(24 + 6, 59));
+        assert_eq!(held(&n), 1);
+        n.release_held(at(24 + 7, 0));
+        assert_eq!(held(&n), 0);
+        // Daytime: nothing waits.
+        n.send(&notice(warning, at(12, 0)));
+        assert_eq!(held(&n), 0);
+    }
 
     #[test]
     fn signature_is_rfc_4231_hmac_sha256() {

@@ -97,6 +97,18 @@ pub const OWN_RULES: &[RuleInfo] = &[
         "A scheduled job reported failure.",
     ),
     condition(
+        "container_oom_killed",
+        "container",
+        Severity::Warning,
+        "A container's last exit was the kernel's out-of-memory kill (Docker's OOMKilled).",
+    ),
+    condition(
+        "disk_full_soon",
+        "mountpoint",
+        Severity::Warning,
+        "A filesystem's trend over the last week reaches 100 % within alerts.disk_full_days.",
+    ),
+    condition(
         "job_missed",
         "job",
         Severity::Warning,
@@ -152,6 +164,8 @@ pub struct Settings {
     /// Percent of a threshold a reading must come back past before the level clears.
     pub clear_margin_pct: f64,
     pub overrides: BTreeMap<String, RuleOverride>,
+    /// `disk_full_soon` fires when a filesystem's trend reaches 100 % within this many days.
+    pub disk_full_days: f64,
 }
 
 impl Settings {
@@ -224,6 +238,9 @@ pub struct Inputs<'a> {
     pub overview: &'a Overview,
     pub models: Option<&'a Models>,
     pub maintenance: Option<&'a Maintenance>,
+    /// Filesystems whose trend reaches 100 %, and in how many days (from history, refreshed
+    /// in the background).
+    pub disk_full: &'a [(String, f64)],
 }
 
 fn labels(rule: &str, label: Option<(&str, &str)>) -> Vec<(String, String)> {
@@ -324,6 +341,17 @@ pub fn evaluate(inputs: &Inputs, s: &Settings) -> Round {
             )
         });
     round.condition(s, "collector_error", Severity::Warning, collectors);
+    let soon = inputs
+        .disk_full
+        .iter()
+        .filter(|(_, days)| *days <= s.disk_full_days)
+        .map(|(mount, days)| {
+            (
+                mount.clone(),
+                format!("Disk {mount} fills up in {days:.1} days at its trend"),
+            )
+        });
+    round.condition(s, "disk_full_soon", Severity::Warning, soon);
     if let Some(m) = inputs.models {
         models(&mut round, s, m);
     }
@@ -366,6 +394,12 @@ fn containers(round: &mut Round, s: &Settings, c: &ContainerSummary) {
         "image_stale",
         Severity::Warning,
         each(&c.stale_images, "runs an image older than the limit"),
+    );
+    round.condition(
+        s,
+        "container_oom_killed",
+        Severity::Warning,
+        each(&c.oom_killed, "was killed for running out of memory"),
     );
 }
 
@@ -489,6 +523,7 @@ mod tests {
         Settings {
             clear_margin_pct: 5.0,
             overrides: BTreeMap::new(),
+            disk_full_days: 7.0,
         }
     }
 
@@ -509,6 +544,7 @@ mod tests {
                 overview: &o,
                 models: None,
                 maintenance: None,
+                disk_full: &[],
             },
             &settings(),
         );
@@ -557,6 +593,7 @@ mod tests {
             overview: &o2,
             models: None,
             maintenance: None,
+            disk_full: &[],
         };
         let round = evaluate(&inputs, &s);
         assert_eq!(round.readings[0].thresholds.warn, Some(10.0));
@@ -591,12 +628,14 @@ mod tests {
             io_anomalies: vec![],
             stale_images: vec!["web".into()],
             watchdog_gave_up: vec![],
+            oom_killed: vec!["batch".into()],
         });
         let round = evaluate(
             &Inputs {
                 overview: &o,
                 models: None,
                 maintenance: None,
+                disk_full: &[],
             },
             &settings(),
         );
@@ -610,10 +649,38 @@ mod tests {
             [
                 "container_unhealthy{container=\"api\"}",
                 "container_unhealthy{container=\"db\"}",
-                "image_stale{container=\"web\"}"
+                "image_stale{container=\"web\"}",
+                "container_oom_killed{container=\"batch\"}"
             ]
         );
         assert!(round.covered.contains(&"watchdog_gave_up"));
+    }
+
+    #[test]
+    fn a_disk_that_fills_within_the_days_warns() {
+        let o = overview(vec![]);
+        let full = [("/".to_string(), 3.5), ("/data".to_string(), 30.0)];
+        let round = evaluate(
+            &Inputs {
+                overview: &o,
+                models: None,
+                maintenance: None,
+                disk_full: &full,
+            },
+            &settings(),
+        );
+        let soon: Vec<&Reading> = round
+            .readings
+            .iter()
+            .filter(|r| r.rule == "disk_full_soon")
+            .collect();
+        assert_eq!(soon.len(), 1, "only / fills within 7 days");
+        assert_eq!(
+            soon[0].labels,
+            labels("disk_full_soon", Some(("mountpoint", "/")))
+        );
+        assert_eq!(soon[0].summary, "Disk / fills up in 3.5 days at its trend");
+        assert!(round.covered.contains(&"disk_full_soon"));
     }
 
     #[test]

@@ -428,6 +428,10 @@ impl app::alerts::backend::AlertsBackend for ServerBackend {
         }
         self.state.alerts.badge()
     }
+
+    fn digest(&self) -> Option<app::digest::Digest> {
+        self.state.digest.latest().map(|d| d.digest)
+    }
 }
 
 impl app::maintenance::backend::MaintenanceBackend for ServerBackend {

@@ -373,6 +373,8 @@ pub enum Action {
     AlertUnsilence,
     AlertAcknowledge,
     NotifierTest,
+    /// The weekly digest sent (on its schedule or by an admin).
+    DigestSend,
     /// A request the guard refused (viewer, missing CSRF token, cross-site).
     Guard,
 }
@@ -400,6 +402,7 @@ impl Action {
             Action::AlertUnsilence => "alert-unsilence",
             Action::AlertAcknowledge => "alert-acknowledge",
             Action::NotifierTest => "notifier-test",
+            Action::DigestSend => "digest-send",
             Action::Guard => "guard",
         }
     }
