@@ -298,7 +298,7 @@ impl DigestService {
             .filter(|a| a.state == AlertState::Firing && !a.silenced)
             .map(|a| (a.severity, a.summary.clone()))
             .collect();
-        firing.sort_by(|a, b| b.0.cmp(&a.0));
+        firing.sort_by_key(|a| std::cmp::Reverse(a.0));
         let fired_now: Vec<_> = alerts
             .active
             .iter()

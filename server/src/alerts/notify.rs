@@ -113,8 +113,9 @@ enum Target {
         url: String,
     },
     Email {
-        /// Holds the password, never shown or logged.
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// Holds the password, never shown or logged. Boxed: it is much larger than the
+        /// other targets.
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
         to: Vec<Mailbox>,
     },
@@ -201,7 +202,7 @@ fn email_target(e: &EmailConfig) -> Result<Target, NotifyError> {
             .map_err(|err| smtp(format!("{a:?}: {err}")))
     };
     Ok(Target::Email {
-        transport: builder.build(),
+        transport: Box::new(builder.build()),
         from: parse(&e.from)?,
         to: e.to.iter().map(|t| parse(t)).collect::<Result<_, _>>()?,
     })
@@ -307,15 +308,14 @@ impl Notifiers {
             all.push(notifier.clone());
             pending.push(Pending { notifier, rx });
         }
-        let quiet = match &config.quiet_hours {
-            Some(q) => Some(Arc::new(Quiet {
+        let quiet = config.quiet_hours.as_ref().map(|q| {
+            Arc::new(Quiet {
                 // Validated with the config.
                 window: q.minutes().unwrap_or((0, 1)),
                 min: q.min_severity.severity(),
                 held: Mutex::default(),
-            })),
-            None => None,
-        };
+            })
+        });
         Ok((
             Self {
                 all: Arc::new(all),
