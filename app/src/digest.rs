@@ -84,7 +84,10 @@ pub struct Digest {
     /// The last send: when, and how each notifier took it.
     pub last_sent_ms: Option<i64>,
     pub deliveries: Vec<DigestDelivery>,
-    /// Why the chart could not be drawn (it is then left out of what is sent).
+    /// Whether the chart was drawn (`/api/v1/digest.png`).
+    pub chart: bool,
+    /// What went wrong with the chart: why it is missing (then it is left out of what is
+    /// sent), or that its words are (no font).
     pub chart_error: Option<String>,
 }
 

@@ -177,9 +177,9 @@ impl DigestService {
                 None
             }
         };
+        digest.chart = png.is_some();
         if let (Some(_), Err(e)) = (&png, &self.font) {
-            digest.chart_error = None;
-            tracing::debug!("digest chart without words: {e}");
+            digest.chart_error = Some(format!("drawn without its words: {e}"));
         }
         let d = Drawn { digest, png };
         *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());

@@ -126,6 +126,7 @@ async fn the_digest_is_drawn_from_history_and_sent_with_its_chart() {
     assert_eq!((next / 86_400_000 + 3) % 7, 0, "a Monday");
     assert_eq!(next % 86_400_000, 8 * 3_600_000);
     assert!(d["chart_error"].is_null(), "{d}");
+    assert_eq!(d["chart"], true);
 
     let png = app.get("/api/v1/digest.png").await;
     assert_eq!(png.status(), 200);

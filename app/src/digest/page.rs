@@ -68,13 +68,11 @@ fn DigestView(
                 }).collect_view()}
             </ul>
             <p data-testid="digest-top-action"><strong>"Top action: "</strong>{d.top_action}</p>
-            {match d.chart_error {
-                Some(e) => view! { <p class="error" data-testid="digest-chart-error">{format!("The chart could not be drawn: {e}")}</p> }.into_any(),
-                None => view! {
-                    <img class="digest-chart" data-testid="digest-chart" src=chart width="800" height="400"
-                        alt="The week's health score and disk use, hour by hour"/>
-                }.into_any(),
-            }}
+            {d.chart.then(|| view! {
+                <img class="digest-chart" data-testid="digest-chart" src=chart width="800" height="400"
+                    alt="The week's health score and disk use, hour by hour"/>
+            })}
+            {d.chart_error.map(|e| view! { <p class="error" data-testid="digest-chart-error">{format!("Chart: {e}")}</p> })}
             <p class="muted">{format!("Figures read {}.", zone.datetime(d.generated_ms))}</p>
         </section>
         <section class="panel" data-testid="digest-schedule">

@@ -530,17 +530,11 @@ impl Notifier {
             ) => {
                 return send_mail(transport, from, to, &title(p), body_lines(p)).await;
             }
-            (Target::Webhook { url, secret }, Delivery::Notice(p)) => {
-                let body = serde_json::to_vec(p).unwrap_or_default();
-                let mut r = self
-                    .client
-                    .post(url)
-                    .header("content-type", "application/json");
-                if let Some(key) = secret {
-                    r = r.header("x-steward-signature", signature(key, &body));
-                }
-                r.body(body)
-            }
+            (Target::Webhook { url, secret }, Delivery::Notice(p)) => self.signed_post(
+                url,
+                secret.as_deref(),
+                serde_json::to_vec(p).unwrap_or_default(),
+            ),
             (Target::Telegram { bot_url, chat_id }, Delivery::Notice(p)) => self
                 .client
                 .post(format!("{bot_url}/sendMessage"))
@@ -576,6 +570,19 @@ impl Notifier {
             (_, Delivery::Firing(_)) => return Ok(()),
         };
         self.answer(request).await
+    }
+
+    /// A webhook's JSON POST, signed when it has a key.
+    fn signed_post(&self, url: &str, key: Option<&[u8]>, body: Vec<u8>) -> reqwest::RequestBuilder {
+        let r = self
+            .client
+            .post(url)
+            .header("content-type", "application/json");
+        match key {
+            Some(key) => r.header("x-steward-signature", signature(key, &body)),
+            None => r,
+        }
+        .body(body)
     }
 
     /// Sends a request and judges the answer (Telegram's `ok: false` is a failure too).
@@ -634,14 +641,7 @@ impl Notifier {
                     "sent_at_ms": now_ms(),
                 }))
                 .unwrap_or_default();
-                let mut r = self
-                    .client
-                    .post(url)
-                    .header("content-type", "application/json");
-                if let Some(key) = secret {
-                    r = r.header("x-steward-signature", signature(key, &body));
-                }
-                r.body(body)
+                self.signed_post(url, secret.as_deref(), body)
             }
             // A photo's caption holds at most 1,024 characters; a longer text follows it.
             Target::Telegram { bot_url, chat_id } => match png {
