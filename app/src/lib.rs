@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod auth;
 pub mod containers;
 pub mod digest;
+pub mod fleet;
 pub mod maintenance;
 pub mod models;
 pub mod overview;

@@ -141,6 +141,8 @@ fn main() {
             models: None,
             maintenance: Some(&maintenance),
             disk_full: &[],
+            hosts: &[],
+            now_ms: 0,
         };
         let t = Instant::now();
         service.evaluate(&inputs, round as i64 * 5_000);

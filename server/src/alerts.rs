@@ -239,6 +239,7 @@ impl AlertsService {
         hub: Arc<crate::hub::Hub>,
         models: Arc<crate::models::ModelsService>,
         maintenance: Arc<crate::maintenance::Maintenance>,
+        fleet: Arc<crate::fleet::Fleet>,
         store: Option<Arc<crate::store::history::HistoryStore>>,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
@@ -274,14 +275,22 @@ impl AlertsService {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .clone();
+                    let now = now_ms();
+                    let hosts: Vec<(String, Option<i64>)> = fleet
+                        .badges(now)
+                        .into_iter()
+                        .map(|(h, _, last)| (h, last))
+                        .collect();
                     let resolved = me.evaluate(
                         &rules::Inputs {
                             overview: &overview,
                             models: Some(&models),
                             maintenance: Some(&maintenance),
                             disk_full: &disk_full,
+                            hosts: &hosts,
+                            now_ms: now,
                         },
-                        now_ms(),
+                        now,
                     );
                     me.record_history(&resolved).await;
                     tokio::select! {
@@ -755,6 +764,8 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &[],
+                hosts: &[],
+                now_ms: 0,
             },
             now,
         )

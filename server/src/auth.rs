@@ -57,6 +57,8 @@ pub struct CurrentUser {
 pub struct AgentIdentity {
     /// The host the token was issued for; everything the agent sends is filed under it.
     pub host: String,
+    /// The token's SHA-256, to record when it was last used.
+    pub digest: String,
 }
 
 /// What start-up did about the first admin.
@@ -306,16 +308,6 @@ impl Auth {
         }))
     }
 
-    /// The agent a bearer token belongs to, if any.
-    pub async fn agent(&self, token: &str) -> Result<Option<AgentIdentity>, AuthError> {
-        let host: Option<String> =
-            sqlx::query_scalar("SELECT host FROM agents WHERE token_hash = ?")
-                .bind(password::token_digest(token))
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(host.map(|host| AgentIdentity { host }))
-    }
-
     /// Ends a session.
     pub async fn logout(&self, token_digest: &str) -> Result<(), AuthError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ? OR expires_ms <= ?")
@@ -433,23 +425,6 @@ async fn admin_exists(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
         .fetch_one(pool)
         .await
-}
-
-/// Issues a new agent token for `host` (replacing its old one) and returns it; only its digest
-/// is stored, so this is the one time it can be read.
-pub async fn issue_agent_token(pool: &SqlitePool, host: &str) -> Result<String, AuthError> {
-    let token = password::random_token();
-    sqlx::query(
-        "INSERT INTO agents (host, token_hash, created_ms) VALUES (?, ?, ?)
-         ON CONFLICT (host) DO UPDATE SET token_hash = excluded.token_hash,
-         created_ms = excluded.created_ms",
-    )
-    .bind(host)
-    .bind(password::token_digest(&token))
-    .bind(now_ms())
-    .execute(pool)
-    .await?;
-    Ok(token)
 }
 
 /// Creates a user or replaces an existing user's password and role; ends their sessions.

@@ -813,6 +813,79 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The hub side of the fleet: what it accepts from agents (`POST /api/v1/agent/heartbeat`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetConfig {
+    /// Largest heartbeat body in bytes, after decompression (1 KiB–16 MiB, default 256 KiB);
+    /// larger ones are answered 413.
+    pub heartbeat_body_limit: u64,
+    /// How far an agent's clock may run ahead of the hub's (0–3600 s, default 60).
+    pub clock_skew_secs: u64,
+    /// Oldest heartbeat stored, e.g. replayed from an agent's buffer after a long cut
+    /// (60 s–30 days, default 1 day; keep it at least the agents' `buffer_max_age_secs`).
+    pub max_age_secs: u64,
+    /// How long a rotated token keeps working beside its successor (0–30 days, default 1 h).
+    pub token_grace_secs: u64,
+    /// Heartbeats waiting for the group commit before new ones are answered 503
+    /// (16–1,000,000, default 8,192).
+    pub ingest_queue: u64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_body_limit: 256 * 1024,
+            clock_skew_secs: 60,
+            max_age_secs: 86_400,
+            token_grace_secs: 3600,
+            ingest_queue: 8192,
+        }
+    }
+}
+
+/// Agent mode (`steward agent`): where to send heartbeats and how much to keep while the hub
+/// cannot be reached.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The hub's base URL (`https://steward.example.org`); `--hub` overrides it.
+    pub hub: String,
+    /// The file holding this host's agent token (from *Add host* or `steward host add`).
+    pub token_file: PathBuf,
+    /// Seconds between heartbeats (1–3600, default 5).
+    pub interval_secs: u64,
+    /// Seconds one delivery may take (1–300, default 10).
+    pub timeout_secs: u64,
+    /// Folder of heartbeats not yet acknowledged by the hub (default `<data_dir>/agent-buffer`).
+    pub buffer_dir: Option<PathBuf>,
+    /// Most bytes the buffer keeps; past it the oldest heartbeats are dropped and counted
+    /// (64 KiB–16 GiB, default 64 MiB: more than a day at 5 s).
+    pub buffer_max_bytes: u64,
+    /// Heartbeats older than this are dropped from the buffer (60 s–30 days, default 1 day).
+    pub buffer_max_age_secs: u64,
+}
+
+impl AgentConfig {
+    pub fn interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.interval_secs)
+    }
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            hub: String::new(),
+            token_file: "agent-token".into(),
+            interval_secs: 5,
+            timeout_secs: 10,
+            buffer_dir: None,
+            buffer_max_bytes: 64 << 20,
+            buffer_max_age_secs: 86_400,
+        }
+    }
+}
+
 /// The whole configuration, as read from the TOML file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -837,6 +910,8 @@ pub struct Config {
     pub maintenance: MaintenanceConfig,
     pub models: ModelsConfig,
     pub alerts: AlertsConfig,
+    pub fleet: FleetConfig,
+    pub agent: AgentConfig,
 }
 
 impl Default for Config {
@@ -859,6 +934,8 @@ impl Default for Config {
             maintenance: MaintenanceConfig::default(),
             models: ModelsConfig::default(),
             alerts: AlertsConfig::default(),
+            fleet: FleetConfig::default(),
+            agent: AgentConfig::default(),
         }
     }
 }
@@ -894,7 +971,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 45] = [
+        let bounded: [(&'static str, u64, u64, u64); 54] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -940,6 +1017,15 @@ impl Config {
             ("alerts.for_secs", c.alerts.for_secs, 0, DAY),
             ("alerts.repeat_secs", c.alerts.repeat_secs, 0, 30 * DAY),
             ("alerts.disk_full_days", c.alerts.disk_full_days, 1, 365),
+            ("fleet.heartbeat_body_limit", c.fleet.heartbeat_body_limit, 1024, 16 << 20),
+            ("fleet.clock_skew_secs", c.fleet.clock_skew_secs, 0, 3600),
+            ("fleet.max_age_secs", c.fleet.max_age_secs, 60, 30 * DAY),
+            ("fleet.token_grace_secs", c.fleet.token_grace_secs, 0, 30 * DAY),
+            ("fleet.ingest_queue", c.fleet.ingest_queue, 16, 1_000_000),
+            ("agent.interval_secs", c.agent.interval_secs, 1, 3600),
+            ("agent.timeout_secs", c.agent.timeout_secs, 1, 300),
+            ("agent.buffer_max_bytes", c.agent.buffer_max_bytes, 64 << 10, 16 << 30),
+            ("agent.buffer_max_age_secs", c.agent.buffer_max_age_secs, 60, 30 * DAY),
         ];
         for (field, value, lo, hi) in bounded {
             if !(lo..=hi).contains(&value) {
@@ -1253,6 +1339,47 @@ pub enum Command {
     /// The alert rules: `list` names each with what it watches; `export` prints Prometheus
     /// alerting rules equivalent to them on Steward's `/metrics` names.
     Rules(RulesArgs),
+    /// Runs as a fleet agent: collects this host and pushes a heartbeat to the hub every
+    /// `agent.interval_secs`, buffering on disk while the hub cannot be reached.
+    Agent(AgentArgs),
+    /// Fleet hosts on this hub: `add NAME` prints the new host's agent token once.
+    Host(HostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The hub's base URL (overrides `agent.hub`).
+    #[arg(long, env = "STEWARD_HUB")]
+    pub hub: Option<String>,
+    /// The file with this host's agent token (overrides `agent.token_file`).
+    #[arg(long, env = "STEWARD_AGENT_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Folder of the agent's buffer and sequence number (default `./data`).
+    #[arg(long, env = "STEWARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Sends one heartbeat, says whether the hub took it (token, connectivity, clock), exits.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    #[command(subcommand)]
+    pub action: HostAction,
+    /// Folder for the SQLite file.
+    #[arg(long, env = "STEWARD_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostAction {
+    /// Adds a host and prints its agent token (shown this once; only its digest is kept).
+    Add {
+        /// The host's name in the fleet (1–64 of a-z, 0-9, `.`, `-`, `_`).
+        name: String,
+    },
+    /// Lists the hosts with their last heartbeat.
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -1366,10 +1493,20 @@ impl Cli {
         let data_dir = match &self.command {
             Command::User(args) => args.data_dir.as_ref(),
             Command::Backup(args) => args.data_dir.as_ref(),
+            Command::Agent(args) => args.data_dir.as_ref(),
+            Command::Host(args) => args.data_dir.as_ref(),
             _ => None,
         };
         if let Some(d) = data_dir {
             config.data_dir = d.clone();
+        }
+        if let Command::Agent(args) = &self.command {
+            if let Some(h) = &args.hub {
+                config.agent.hub = h.clone();
+            }
+            if let Some(t) = &args.token_file {
+                config.agent.token_file = t.clone();
+            }
         }
         config.validate()?;
         Ok(config)

@@ -6,6 +6,7 @@ pub mod auth_routes;
 pub mod containers;
 pub mod digest;
 pub mod error;
+pub mod fleet;
 pub mod guard;
 pub mod maintenance;
 pub mod metrics;
@@ -42,4 +43,5 @@ pub struct AppState {
     pub models: Arc<crate::models::ModelsService>,
     pub alerts: Arc<crate::alerts::AlertsService>,
     pub digest: Arc<crate::digest::DigestService>,
+    pub fleet: Arc<crate::fleet::Fleet>,
 }

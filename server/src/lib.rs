@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod digest;
 pub mod docker;
+pub mod fleet;
 pub mod http;
 pub mod hub;
 pub mod maintenance;
@@ -55,6 +56,8 @@ pub enum StartError {
     Alerts(#[from] alerts::AlertError),
     #[error("first admin: {0}")]
     Auth(#[from] auth::AuthError),
+    #[error("fleet: {0}")]
+    Fleet(#[from] fleet::store::FleetError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -223,6 +226,14 @@ impl Application {
         tasks.push(tokio::spawn(
             models.clone().run(bus.clone(), shutdown.clone()),
         ));
+        let (fleet, fleet_task) = fleet::Fleet::start(
+            store.clone(),
+            config.fleet.clone(),
+            config.thresholds.clone(),
+            shutdown.clone(),
+        )
+        .await?;
+        tasks.push(fleet_task);
         let (alerts, pending) = alerts::AlertsService::new(config.alerts.clone())?;
         let alerts = Arc::new(alerts.with_store(store.pool().clone(), audit.clone()));
         alerts.load().await?;
@@ -231,6 +242,7 @@ impl Application {
             hub.clone(),
             models.clone(),
             maintenance.clone(),
+            fleet.clone(),
             Some(store.clone()),
             &shutdown,
         ));
@@ -288,6 +300,7 @@ impl Application {
             models,
             alerts,
             digest,
+            fleet,
         };
         Ok(Self {
             listener,
@@ -373,6 +386,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::models::router())
         .merge(http::alerts::router())
         .merge(http::digest::router())
+        .merge(http::fleet::router(state.fleet.body_limit()))
         .merge(http::maintenance::router(
             state.config.maintenance.ping_body_limit as usize,
         ))

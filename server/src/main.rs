@@ -1,4 +1,5 @@
-//! The `steward` binary: `steward serve` runs the server, `steward check` checks once.
+//! The `steward` binary: `steward serve` runs the server (the hub), `steward agent` a fleet
+//! agent, `steward check` checks once.
 
 use clap::Parser;
 use server::config::{Cli, Command};
@@ -60,6 +61,50 @@ async fn main() -> anyhow::Result<()> {
                     print!("{}", server::alerts::export::prometheus_rules(&config));
                 }
             }
+            Ok(())
+        }
+        Command::Agent(args) => {
+            if args.check {
+                let said = server::fleet::agent::check(&config).await?;
+                println!("{said}");
+                return Ok(());
+            }
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let stop = cancel.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stop.cancel();
+            });
+            server::fleet::agent::run(config, cancel).await?;
+            Ok(())
+        }
+        Command::Host(args) => {
+            let store = server::store::history::HistoryStore::open(&config.database_path()).await?;
+            let fleet = server::fleet::store::FleetStore::new(store.pool().clone());
+            match args.action {
+                server::config::HostAction::Add { name } => {
+                    let token = fleet.add(&name, None).await?;
+                    // The token alone on stdout, so `steward host add web-01 > token` works.
+                    println!("{token}");
+                    eprintln!(
+                        "host {name} added; its agent token is shown this once: put it in the \
+                         agent's token file and run `steward agent --hub URL --token-file FILE`"
+                    );
+                }
+                server::config::HostAction::List => {
+                    let now = app::shared::clock::now_ms();
+                    for h in fleet.hosts().await? {
+                        let badge = app::fleet::Badge::of(h.last_heartbeat_ms, now);
+                        println!(
+                            "{:<32} {:<10} {}",
+                            h.host,
+                            badge.as_str(),
+                            h.agent_version.as_deref().unwrap_or("-")
+                        );
+                    }
+                }
+            }
+            store.close().await;
             Ok(())
         }
         Command::Backup(args) => {

@@ -19,6 +19,7 @@ fn mutating_routes() -> Vec<(Method, String)> {
         .chain(&server::http::models::ACTIONS)
         .chain(&server::http::alerts::ACTIONS)
         .chain(&server::http::digest::ACTIONS)
+        .chain(&server::http::fleet::ACTIONS)
         .chain(USER_ACTIONS)
         .chain([&server::http::api::EXPLORE])
         .map(|p| {
@@ -27,7 +28,8 @@ fn mutating_routes() -> Vec<(Method, String)> {
                 p.replace("{id}", "some-container")
                     .replace("{slug}", "some-job")
                     .replace("{backend}", "some-backend")
-                    .replace("{name}", "some-notifier"),
+                    .replace("{name}", "some-notifier")
+                    .replace("{host}", "some-host"),
             )
         })
         .collect();
@@ -121,9 +123,9 @@ async fn every_mutating_route_needs_admin_and_csrf() {
     app.stop().await;
 }
 
-/// The guard's second identity: agents with bearer tokens open the agent API (which has no
-/// routes yet, so an accepted request reaches "not found") and nothing else; sessions do not
-/// open the agent API.
+/// The guard's second identity: agents with bearer tokens open the agent API (a path there
+/// that is no route reaches "not found" once accepted) and nothing else; sessions do not open
+/// the agent API.
 #[tokio::test]
 async fn agent_tokens_open_the_agent_api_and_nothing_else() {
     let app = spawn_app(|_, _| {}).await;
@@ -136,7 +138,7 @@ async fn agent_tokens_open_the_agent_api_and_nothing_else() {
             .send()
     };
     let r = bearer(Method::POST, &agent_path, &token).await.unwrap();
-    assert_eq!(r.status(), 404, "accepted: no agent route exists yet");
+    assert_eq!(r.status(), 404, "accepted: no such agent route");
     let r = bearer(Method::POST, &agent_path, "not-a-token")
         .await
         .unwrap();

@@ -133,9 +133,15 @@ impl TestApp {
         let store = server::store::history::HistoryStore::open(&self.db)
             .await
             .unwrap();
-        server::auth::issue_agent_token(store.pool(), host)
-            .await
-            .unwrap()
+        let fleet = server::fleet::store::FleetStore::new(store.pool().clone());
+        match fleet.add(host, None).await {
+            Ok(token) => token,
+            // A second token for the same host replaces the first at once.
+            Err(server::fleet::store::FleetError::Exists(_)) => {
+                fleet.rotate(host, 0).await.unwrap()
+            }
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// The audit log as `session` reads it, newest first.

@@ -6,6 +6,7 @@ mod alerts;
 mod auth;
 mod digest;
 mod docker;
+mod fleet;
 mod fuzz;
 mod guard;
 mod hardening;

@@ -44,6 +44,7 @@ fn condition_expr(rule: &str) -> Option<&'static str> {
 fn levels_expr(rule: &str) -> Option<&'static str> {
     Some(match rule {
         "gpu_temperature_c" => "steward_gpu_temperature_celsius",
+        "heartbeat_stale" => "steward_fleet_heartbeat_age_seconds",
         "gpu_vram_used_pct" => {
             "(100 * steward_gpu_memory_used_bytes / steward_gpu_memory_total_bytes)"
         }

@@ -115,6 +115,16 @@ pub const OWN_RULES: &[RuleInfo] = &[
         "A scheduled job did not report within its grace time.",
     ),
     RuleInfo {
+        name: "heartbeat_stale",
+        description:
+            "A fleet host's last heartbeat is old (seconds): stale after 30 s, missing after 5 min.",
+        label: Some("host"),
+        kind: RuleKind::Levels {
+            warn: 30.0,
+            crit: 300.0,
+        },
+    },
+    RuleInfo {
         name: "gpu_temperature_c",
         description: "A GPU runs hot (°C).",
         label: Some("gpu"),
@@ -241,6 +251,10 @@ pub struct Inputs<'a> {
     /// Filesystems whose trend reaches 100 %, and in how many days (from history, refreshed
     /// in the background).
     pub disk_full: &'a [(String, f64)],
+    /// Fleet hosts and when each was last heard from (`None`: never; not judged).
+    pub hosts: &'a [(String, Option<i64>)],
+    /// The evaluation's clock, for the age of heartbeats.
+    pub now_ms: i64,
 }
 
 fn labels(rule: &str, label: Option<(&str, &str)>) -> Vec<(String, String)> {
@@ -358,7 +372,36 @@ pub fn evaluate(inputs: &Inputs, s: &Settings) -> Round {
     if let Some(m) = inputs.maintenance {
         jobs(&mut round, s, m);
     }
+    heartbeats(&mut round, s, inputs.hosts, inputs.now_ms);
     round
+}
+
+/// Seconds since each fleet host's last heartbeat; a host never heard from is not judged
+/// (its page says "never seen"), a removed host's alert resolves.
+fn heartbeats(round: &mut Round, s: &Settings, hosts: &[(String, Option<i64>)], now: i64) {
+    const RULE: &str = "heartbeat_stale";
+    if !s.enabled(RULE) {
+        return;
+    }
+    let Some(RuleKind::Levels { warn, crit }) =
+        OWN_RULES.iter().find(|r| r.name == RULE).map(|r| r.kind)
+    else {
+        return;
+    };
+    let th = s.levels(RULE, Some(warn), Some(crit));
+    for (host, last) in hosts {
+        let Some(last) = last else { continue };
+        let age = ((now - last).max(0) as f64 / 1000.0).round();
+        round.readings.push(Reading {
+            rule: RULE,
+            labels: labels(RULE, Some(("host", host))),
+            value: Some(age),
+            thresholds: th,
+            numeric: true,
+            summary: format!("Host {host} last sent a heartbeat {age:.0} s ago"),
+        });
+    }
+    round.covered.push(RULE);
 }
 
 fn containers(round: &mut Round, s: &Settings, c: &ContainerSummary) {
@@ -545,6 +588,8 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &[],
+                hosts: &[],
+                now_ms: 0,
             },
             &settings(),
         );
@@ -594,6 +639,8 @@ mod tests {
             models: None,
             maintenance: None,
             disk_full: &[],
+            hosts: &[],
+            now_ms: 0,
         };
         let round = evaluate(&inputs, &s);
         assert_eq!(round.readings[0].thresholds.warn, Some(10.0));
@@ -636,6 +683,8 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &[],
+                hosts: &[],
+                now_ms: 0,
             },
             &settings(),
         );
@@ -666,6 +715,8 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &full,
+                hosts: &[],
+                now_ms: 0,
             },
             &settings(),
         );
@@ -690,5 +741,54 @@ mod tests {
         assert_eq!(set.len(), names.len());
         assert!(is_rule("cpu_steal_pct") && is_rule("container_unhealthy"));
         assert!(!is_rule("nope"));
+    }
+
+    #[test]
+    fn fleet_hosts_are_judged_by_the_age_of_their_last_heartbeat() {
+        let o = overview(vec![]);
+        let now = 1_000_000;
+        let hosts = vec![
+            ("live-01".to_string(), Some(now - 5_000)),
+            ("stale-01".to_string(), Some(now - 40_000)),
+            ("gone-01".to_string(), Some(now - 600_000)),
+            ("new-01".to_string(), None),
+        ];
+        let round = evaluate(
+            &Inputs {
+                overview: &o,
+                models: None,
+                maintenance: None,
+                disk_full: &[],
+                hosts: &hosts,
+                now_ms: now,
+            },
+            &settings(),
+        );
+        let ages: Vec<(String, Option<f64>)> = round
+            .readings
+            .iter()
+            .filter(|r| r.rule == "heartbeat_stale")
+            .map(|r| (r.labels[1].1.clone(), r.value))
+            .collect();
+        assert_eq!(
+            ages,
+            [
+                ("live-01".to_string(), Some(5.0)),
+                ("stale-01".to_string(), Some(40.0)),
+                ("gone-01".to_string(), Some(600.0)),
+            ],
+            "a host never heard from is not judged"
+        );
+        let th = round
+            .readings
+            .iter()
+            .find(|r| r.rule == "heartbeat_stale")
+            .unwrap()
+            .thresholds;
+        assert_eq!((th.warn, th.crit), (Some(30.0), Some(300.0)));
+        assert!(
+            round.covered.contains(&"heartbeat_stale"),
+            "a removed host resolves"
+        );
     }
 }

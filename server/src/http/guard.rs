@@ -22,8 +22,9 @@ use axum::Json;
 
 use super::AppState;
 use crate::auth::{AgentIdentity, CurrentUser};
+use crate::fleet::store::TokenCheck;
 
-/// Routes for fleet agents (none yet: agent mode brings them). Only agent tokens open them.
+/// Routes for fleet agents (the heartbeat). Only agent tokens open them.
 pub const AGENT_PREFIX: &str = "/api/v1/agent/";
 
 /// Mutating routes that need no session: they check credentials or the setup token themselves.
@@ -115,17 +116,25 @@ async fn agent_guard(state: &AppState, mut req: Request, next: Next) -> Response
         };
         return refuse(state, &req, status, reason);
     };
-    match state.auth.agent(token).await {
-        Ok(Some(agent)) => {
-            req.extensions_mut().insert::<AgentIdentity>(agent);
+    match state.fleet.authenticate(token).await {
+        Ok(TokenCheck::Valid { host, digest }) => {
+            req.extensions_mut()
+                .insert::<AgentIdentity>(AgentIdentity { host, digest });
             next.run(req).await
         }
-        Ok(None) => refuse(
+        Ok(TokenCheck::Refused { why, .. }) => refuse(
             state,
             &req,
             StatusCode::UNAUTHORIZED,
-            "unknown or revoked agent token",
+            if why == "revoked" {
+                "this agent token was revoked"
+            } else {
+                "this agent token was rotated and its grace period is over"
+            },
         ),
+        Ok(TokenCheck::Unknown) => {
+            refuse(state, &req, StatusCode::UNAUTHORIZED, "unknown agent token")
+        }
         Err(e) => {
             tracing::error!("agent token lookup failed: {e}");
             error(

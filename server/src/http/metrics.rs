@@ -19,6 +19,7 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
     render_maintenance(&mut body, &state.maintenance);
     render_models(&mut body, &state.models.snapshot());
     render_alerts(&mut body, &state.alerts.snapshot());
+    render_fleet(&mut body, &state.fleet, app::shared::clock::now_ms());
     (
         [(
             header::CONTENT_TYPE,
@@ -359,6 +360,89 @@ fn level_code(l: Level) -> u8 {
         Level::Crit => 2,
         Level::Unknown => 3,
     }
+}
+
+/// The fleet: hosts by badge, each host's heartbeat age, and the ingest's counters.
+fn render_fleet(out: &mut String, fleet: &crate::fleet::Fleet, now: i64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let hosts = fleet.badges(now);
+    family(
+        out,
+        "steward_fleet_hosts",
+        "gauge",
+        "Fleet hosts by badge (live, stale, missing, never seen).",
+    );
+    let mut counts = app::fleet::BadgeCounts::default();
+    for (_, badge, _) in &hosts {
+        counts.add(*badge);
+    }
+    for (badge, n) in [
+        ("live", counts.live),
+        ("stale", counts.stale),
+        ("missing", counts.missing),
+        ("never_seen", counts.never_seen),
+    ] {
+        let _ = writeln!(out, "steward_fleet_hosts{{badge=\"{badge}\"}} {n}");
+    }
+    let ages: Vec<(String, Option<f64>)> = hosts
+        .iter()
+        .map(|(h, _, last)| {
+            (
+                format!("host=\"{}\"", escape(h)),
+                last.map(|t| ((now - t).max(0) as f64 / 1000.0).round()),
+            )
+        })
+        .collect();
+    gauges(
+        out,
+        "steward_fleet_heartbeat_age_seconds",
+        "Seconds since each fleet host's last accepted heartbeat.",
+        &ages,
+    );
+    let st = &fleet.stats;
+    family(
+        out,
+        "steward_fleet_heartbeats_total",
+        "counter",
+        "Heartbeats by outcome: accepted (committed), refused (400/413), busy (503, queue full).",
+    );
+    for (outcome, v) in [
+        ("accepted", st.accepted.load(Relaxed)),
+        ("refused", st.refused.load(Relaxed)),
+        ("busy", st.busy.load(Relaxed)),
+    ] {
+        let _ = writeln!(
+            out,
+            "steward_fleet_heartbeats_total{{outcome=\"{outcome}\"}} {v}"
+        );
+    }
+    family(
+        out,
+        "steward_fleet_commits_total",
+        "counter",
+        "Group commits of heartbeats, by result.",
+    );
+    let _ = writeln!(
+        out,
+        "steward_fleet_commits_total{{result=\"ok\"}} {}",
+        st.commits.load(Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "steward_fleet_commits_total{{result=\"failed\"}} {}",
+        st.commit_failures.load(Relaxed)
+    );
+    family(
+        out,
+        "steward_fleet_unknown_tokens_total",
+        "counter",
+        "Agent API requests with a token no host ever had.",
+    );
+    let _ = writeln!(
+        out,
+        "steward_fleet_unknown_tokens_total {}",
+        fleet.unknown_tokens()
+    );
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -375,6 +375,11 @@ pub enum Action {
     NotifierTest,
     /// The weekly digest sent (on its schedule or by an admin).
     DigestSend,
+    /// Fleet hosts: added (token issued), token rotated, tokens revoked, removed.
+    HostAdd,
+    HostRotate,
+    HostRevoke,
+    HostDelete,
     /// A request the guard refused (viewer, missing CSRF token, cross-site).
     Guard,
 }
@@ -403,6 +408,10 @@ impl Action {
             Action::AlertAcknowledge => "alert-acknowledge",
             Action::NotifierTest => "notifier-test",
             Action::DigestSend => "digest-send",
+            Action::HostAdd => "host-add",
+            Action::HostRotate => "host-rotate",
+            Action::HostRevoke => "host-revoke",
+            Action::HostDelete => "host-delete",
             Action::Guard => "guard",
         }
     }

@@ -1,0 +1,7 @@
+//! Fleet: the hosts that push heartbeats to this hub (`steward agent`). The server's `fleet`
+//! module authenticates, validates and stores them; this is what its API (and the fleet panel)
+//! share: each host's latest state, its badge and its score.
+
+pub mod model;
+
+pub use model::*;

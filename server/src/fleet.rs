@@ -1,0 +1,463 @@
+//! The fleet on the hub: hosts that push heartbeats (`steward agent`), their tokens, and the
+//! read model of their latest state.
+//!
+//! A heartbeat is validated in the request ([`heartbeat::validate`], pure), then queued for the
+//! **group commit**: one task takes every heartbeat waiting (up to [`BATCH`]), writes their
+//! samples into history and their hosts' rows in one go, and only then answers each request;
+//! the agent deletes a heartbeat from its buffer only after that answer. A full queue answers
+//! 503, so an agent backs off instead of the hub's memory growing. Pages and the fleet API read
+//! the in-memory state, never the database.
+
+pub mod agent;
+pub mod buffer;
+pub mod heartbeat;
+pub mod store;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use app::fleet::{AgentStatus, Badge, BadgeCounts, ContainerCounts, FleetHost, FleetPage};
+use app::overview::score::{self, Score};
+use app::vitals::thresholds::Thresholds;
+use app::vitals::Vitals;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::FleetConfig;
+use crate::platform::bus::HostId;
+use crate::store::history::{task::samples_from_vitals, HistoryStore};
+use app::shared::clock::now_ms;
+use heartbeat::{Accepted, Limits};
+use store::{FleetError, FleetStore, HostRow, HostUpdate, TokenCheck};
+
+/// Most heartbeats in one commit.
+pub const BATCH: usize = 1024;
+/// Rejection reasons kept per host.
+const KEEP_REASONS: usize = 5;
+
+/// Why a heartbeat was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the hub is busy: {0} heartbeats wait to be stored; retry later")]
+    Busy(usize),
+    #[error("the hub is shutting down")]
+    Closed,
+    #[error("could not store the heartbeat: {0}")]
+    Store(String),
+}
+
+/// A validated heartbeat waiting for its commit.
+struct Pending {
+    host: String,
+    digest: String,
+    received_ms: i64,
+    accepted: Accepted,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// What the hub keeps in memory per host.
+#[derive(Default)]
+struct HostEntry {
+    row: HostRow,
+    status: Option<AgentStatus>,
+    /// The newest heartbeat by collection time (a replayed old one does not replace it).
+    vitals: Option<Arc<Vitals>>,
+    score: Option<Score>,
+    containers: Option<ContainerCounts>,
+    last_rejections: VecDeque<String>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct FleetStats {
+    pub accepted: AtomicU64,
+    pub refused: AtomicU64,
+    pub busy: AtomicU64,
+    pub commits: AtomicU64,
+    pub commit_failures: AtomicU64,
+}
+
+pub struct Fleet {
+    store: FleetStore,
+    config: FleetConfig,
+    thresholds: Thresholds,
+    hosts: Mutex<BTreeMap<String, HostEntry>>,
+    unknown_tokens: AtomicU64,
+    queue: mpsc::Sender<Pending>,
+    pub stats: FleetStats,
+}
+
+impl Fleet {
+    /// Loads the hosts and starts the group commit (stopped by `cancel`).
+    pub async fn start(
+        history: Arc<HistoryStore>,
+        config: FleetConfig,
+        thresholds: Thresholds,
+        cancel: CancellationToken,
+    ) -> Result<(Arc<Self>, tokio::task::JoinHandle<()>), FleetError> {
+        let store = FleetStore::new(history.pool().clone());
+        let hosts = store
+            .hosts()
+            .await?
+            .into_iter()
+            .map(|row| {
+                (
+                    row.host.clone(),
+                    HostEntry {
+                        status: row.agent_status.as_deref().and_then(parse_status),
+                        row,
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        let unknown = store.unknown_tokens().await?;
+        let (tx, rx) = mpsc::channel(config.ingest_queue as usize);
+        let fleet = Arc::new(Self {
+            store,
+            config,
+            thresholds,
+            hosts: Mutex::new(hosts),
+            unknown_tokens: AtomicU64::new(unknown),
+            queue: tx,
+            stats: FleetStats::default(),
+        });
+        let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
+        Ok((fleet, task))
+    }
+
+    pub fn store(&self) -> &FleetStore {
+        &self.store
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            clock_skew_ms: self.config.clock_skew_secs as i64 * 1000,
+            max_age_ms: self.config.max_age_secs as i64 * 1000,
+        }
+    }
+
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    pub fn body_limit(&self) -> usize {
+        self.config.heartbeat_body_limit as usize
+    }
+
+    /// Checks an agent's token, keeping the in-memory counters in step with the database's.
+    pub async fn authenticate(&self, token: &str) -> Result<TokenCheck, FleetError> {
+        let check = self.store.check(token).await?;
+        match &check {
+            TokenCheck::Unknown => {
+                self.unknown_tokens.fetch_add(1, Ordering::Relaxed);
+            }
+            TokenCheck::Refused { host, .. } => {
+                if let Some(h) = self.lock().get_mut(host) {
+                    h.row.refused_tokens += 1;
+                }
+            }
+            TokenCheck::Valid { host, .. } => {
+                // A host added by `steward host add` while the hub runs.
+                if !self.lock().contains_key(host) {
+                    if let Some(row) = self.store.host(host).await? {
+                        self.lock().entry(host.clone()).or_insert(HostEntry {
+                            row,
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+        }
+        Ok(check)
+    }
+
+    /// Queues a validated heartbeat and waits for its commit.
+    pub async fn ingest(
+        &self,
+        host: String,
+        digest: String,
+        accepted: Accepted,
+    ) -> Result<(), IngestError> {
+        let (done, wait) = oneshot::channel();
+        let pending = Pending {
+            host,
+            digest,
+            received_ms: now_ms(),
+            accepted,
+            done,
+        };
+        match self.queue.try_send(pending) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.busy.fetch_add(1, Ordering::Relaxed);
+                return Err(IngestError::Busy(self.config.ingest_queue as usize));
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(IngestError::Closed),
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(IngestError::Store(e)),
+            Err(_) => Err(IngestError::Closed),
+        }
+    }
+
+    /// Counts a heartbeat refused by validation on its host.
+    pub fn refused(&self, host: &str, reason: &str) {
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        if let Some(h) = self.lock().get_mut(host) {
+            remember(
+                &mut h.last_rejections,
+                format!("heartbeat refused: {reason}"),
+            );
+        }
+    }
+
+    async fn commit_loop(
+        self: Arc<Self>,
+        history: Arc<HistoryStore>,
+        mut rx: mpsc::Receiver<Pending>,
+        cancel: CancellationToken,
+    ) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let n = tokio::select! {
+                _ = cancel.cancelled() => 0,
+                n = rx.recv_many(&mut batch, BATCH) => n,
+            };
+            if n == 0 {
+                break;
+            }
+            self.commit(&history, std::mem::take(&mut batch)).await;
+        }
+        // Answers what still waits, so no agent hangs until its timeout.
+        rx.close();
+        while let Some(p) = rx.recv().await {
+            let _ = p.done.send(Err("the hub is shutting down".into()));
+        }
+    }
+
+    async fn commit(&self, history: &HistoryStore, batch: Vec<Pending>) {
+        let samples: Vec<(HostId, Vec<_>)> = batch
+            .iter()
+            .map(|p| {
+                (
+                    HostId::from(p.host.as_str()),
+                    samples_from_vitals(&p.accepted.vitals),
+                )
+            })
+            .collect();
+        let refs: Vec<(HostId, &[_])> = samples
+            .iter()
+            .map(|(h, s)| (h.clone(), s.as_slice()))
+            .collect();
+        let updates: Vec<HostUpdate> = batch
+            .iter()
+            .map(|p| HostUpdate {
+                host: p.host.clone(),
+                digest: p.digest.clone(),
+                received_ms: p.received_ms,
+                seq: p.accepted.seq,
+                agent_version: p.accepted.agent_version.clone(),
+                agent_status: status_str(p.accepted.status),
+                rejected: p.accepted.rejected.len() as u64,
+                clamped: p.accepted.clamped.len() as u64,
+                agent_dropped: p.accepted.buffer.dropped_total,
+            })
+            .collect();
+        let result = match history.write_hosts(&refs).await {
+            Ok(()) => self.store.record(&updates).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match &result {
+            Ok(()) => {
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .accepted
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let mut hosts = self.lock();
+                for p in &batch {
+                    self.apply(&mut hosts, p);
+                }
+            }
+            Err(e) => {
+                self.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("fleet: {} heartbeats not stored: {e}", batch.len());
+            }
+        }
+        for p in batch {
+            let _ = p.done.send(result.clone());
+        }
+    }
+
+    /// Applies a committed heartbeat to its host's in-memory entry.
+    fn apply(&self, hosts: &mut BTreeMap<String, HostEntry>, p: &Pending) {
+        let h = hosts.entry(p.host.clone()).or_insert_with(|| HostEntry {
+            row: HostRow {
+                host: p.host.clone(),
+                created_ms: p.received_ms,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        let a = &p.accepted;
+        h.row.last_heartbeat_ms = Some(h.row.last_heartbeat_ms.unwrap_or(0).max(p.received_ms));
+        h.row.heartbeats_total += 1;
+        h.row.rejected_fields += a.rejected.len() as u64;
+        h.row.clamped_fields += a.clamped.len() as u64;
+        h.row.agent_dropped = a.buffer.dropped_total;
+        h.row.agent_version = Some(a.agent_version.clone());
+        for r in a.rejected.iter().chain(&a.clamped) {
+            remember(&mut h.last_rejections, r.clone());
+        }
+        let newer = h
+            .vitals
+            .as_ref()
+            .is_none_or(|v| v.collected_at_ms <= a.vitals.collected_at_ms);
+        if newer {
+            h.status = Some(a.status);
+            h.containers = a.containers;
+            h.score = Some(host_score(&a.vitals, &a.disk_mount, a.containers));
+            h.vitals = Some(Arc::new(a.vitals.clone()));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, HostEntry>> {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes a host added or changed through the API or the CLI.
+    pub async fn reload_host(&self, host: &str) -> Result<(), FleetError> {
+        match self.store.host(host).await? {
+            Some(row) => {
+                let mut hosts = self.lock();
+                let entry = hosts.entry(host.to_string()).or_default();
+                entry.row = row;
+            }
+            None => {
+                self.lock().remove(host);
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of hosts matching `query` (name contains) and `badge`, with counts over all.
+    pub fn page(&self, filter: &HostFilter, now: i64) -> FleetPage {
+        let hosts = self.lock();
+        let mut counts = BadgeCounts::default();
+        let mut matched = Vec::new();
+        for (name, h) in hosts.iter() {
+            let badge = Badge::of(h.row.last_heartbeat_ms, now);
+            counts.add(badge);
+            if filter.badge.is_some_and(|b| b != badge) {
+                continue;
+            }
+            if !filter.query.is_empty() && !name.contains(&filter.query) {
+                continue;
+            }
+            matched.push((name, h, badge));
+        }
+        let total = matched.len() as u32;
+        let page = matched
+            .into_iter()
+            .skip(filter.offset)
+            .take(filter.limit)
+            .map(|(_, h, badge)| view(h, badge))
+            .collect();
+        FleetPage {
+            counts,
+            matched: total,
+            hosts: page,
+            unknown_tokens: self.unknown_tokens.load(Ordering::Relaxed),
+            now_ms: now,
+        }
+    }
+
+    /// One host's view, if it exists.
+    pub fn host(&self, host: &str, now: i64) -> Option<FleetHost> {
+        let hosts = self.lock();
+        let h = hosts.get(host)?;
+        Some(view(h, Badge::of(h.row.last_heartbeat_ms, now)))
+    }
+
+    /// Hosts per badge, for `/metrics` and alerts.
+    pub fn badges(&self, now: i64) -> Vec<(String, Badge, Option<i64>)> {
+        self.lock()
+            .iter()
+            .map(|(n, h)| {
+                (
+                    n.clone(),
+                    Badge::of(h.row.last_heartbeat_ms, now),
+                    h.row.last_heartbeat_ms,
+                )
+            })
+            .collect()
+    }
+
+    pub fn unknown_tokens(&self) -> u64 {
+        self.unknown_tokens.load(Ordering::Relaxed)
+    }
+}
+
+/// Which hosts a page shows.
+#[derive(Clone, Debug)]
+pub struct HostFilter {
+    pub query: String,
+    pub badge: Option<Badge>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+fn view(h: &HostEntry, badge: Badge) -> FleetHost {
+    FleetHost {
+        host: h.row.host.clone(),
+        badge,
+        created_ms: h.row.created_ms,
+        last_heartbeat_ms: h.row.last_heartbeat_ms,
+        agent_version: h.row.agent_version.clone(),
+        status: h.status,
+        vitals: h.vitals.as_deref().cloned(),
+        score: h.score.clone(),
+        containers: h.containers,
+        heartbeats_total: h.row.heartbeats_total,
+        rejected_fields: h.row.rejected_fields,
+        clamped_fields: h.row.clamped_fields,
+        last_rejections: h.last_rejections.iter().cloned().collect(),
+        refused_tokens: h.row.refused_tokens,
+        agent_dropped: h.row.agent_dropped,
+        tokens: Vec::new(),
+    }
+}
+
+fn remember(list: &mut VecDeque<String>, reason: String) {
+    list.push_front(reason);
+    list.truncate(KEEP_REASONS);
+}
+
+/// A host's score from its heartbeat, with the same code as the local host's.
+pub fn host_score(v: &Vitals, disk_mount: &str, containers: Option<ContainerCounts>) -> Score {
+    let mut inputs = crate::hub::score_inputs(Some(v), disk_mount);
+    if let Some(c) = containers {
+        inputs.unhealthy_containers = Ok(c.unhealthy);
+    }
+    inputs.last_cleanup = Err("cleanup runs are not reported by agents yet".into());
+    score::compute(&inputs)
+}
+
+pub fn status_str(s: AgentStatus) -> &'static str {
+    match s {
+        AgentStatus::Ready => "ready",
+        AgentStatus::Busy => "busy",
+        AgentStatus::Draining => "draining",
+    }
+}
+
+fn parse_status(s: &str) -> Option<AgentStatus> {
+    match s {
+        "ready" => Some(AgentStatus::Ready),
+        "busy" => Some(AgentStatus::Busy),
+        "draining" => Some(AgentStatus::Draining),
+        _ => None,
+    }
+}

@@ -1,0 +1,337 @@
+//! Agent mode (`steward agent`): collects this host like `serve` does and pushes a heartbeat to
+//! the hub every interval. Nothing listens on the agent. Each heartbeat goes to the disk buffer
+//! first ([`super::buffer`]); a sender sends the buffer oldest first and deletes a heartbeat only
+//! when the hub answered that it committed it. While the hub is down or slow the collector
+//! goes on and the sender retries with backoff (1 s doubling to 60 s).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::fleet::AgentStatus;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::buffer::{Buffer, BufferError};
+use super::heartbeat::{self, BufferReport};
+use crate::config::Config;
+use crate::vitals::collector::VitalsCollector;
+use app::shared::clock::now_ms;
+
+/// The agent API's heartbeat route (under the guard's agent prefix).
+pub const HEARTBEAT_PATH: &str = "/api/v1/agent/heartbeat";
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("agent.hub (or --hub) must be an http:// or https:// URL (got {0:?})")]
+    Hub(String),
+    #[error("cannot read the agent token from {path}: {source}")]
+    Token {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the agent token file {0} is empty")]
+    EmptyToken(PathBuf),
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+    #[error("HTTP client: {0}")]
+    Client(String),
+    #[error("the hub refused the heartbeat ({status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error("cannot reach the hub: {0}")]
+    Unreachable(String),
+    #[error("collection failed: {0}")]
+    Collect(String),
+}
+
+/// What the hub answered to one delivery.
+#[derive(Debug, PartialEq)]
+pub enum Delivery {
+    /// Committed (HTTP 200), with the fields it dropped or clamped.
+    Acked {
+        rejected: Vec<String>,
+        clamped: Vec<String>,
+    },
+    /// Refused for good (400, 413): resending would not help.
+    Refused { status: u16, message: String },
+    /// Not now (401/403 until the token is fixed, 429, 5xx, timeouts, refused connections).
+    Retry(String),
+}
+
+struct Sender {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Sender {
+    fn new(config: &Config) -> Result<Self, AgentError> {
+        let hub = config.agent.hub.trim_end_matches('/');
+        if !(hub.starts_with("http://") || hub.starts_with("https://")) {
+            return Err(AgentError::Hub(config.agent.hub.clone()));
+        }
+        let path = &config.agent.token_file;
+        let token = std::fs::read_to_string(path)
+            .map_err(|source| AgentError::Token {
+                path: path.clone(),
+                source,
+            })?
+            .trim()
+            .to_string();
+        if token.is_empty() {
+            return Err(AgentError::EmptyToken(path.clone()));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.agent.timeout_secs))
+            .user_agent(concat!("steward-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AgentError::Client(e.without_url().to_string()))?;
+        Ok(Self {
+            client,
+            url: format!("{hub}{HEARTBEAT_PATH}"),
+            token,
+        })
+    }
+
+    /// Sends one heartbeat body (gzip-compressed) and reads the answer.
+    async fn send(&self, body: &[u8]) -> Delivery {
+        let gz = match gzip(body) {
+            Ok(gz) => gz,
+            Err(e) => return Delivery::Retry(format!("cannot compress: {e}")),
+        };
+        let r = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(gz)
+            .send()
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => return Delivery::Retry(e.without_url().to_string()),
+        };
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let message = json["error"].as_str().unwrap_or(&text).to_string();
+        let list = |k: &str| -> Vec<String> {
+            json[k]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        match status {
+            200 => Delivery::Acked {
+                rejected: list("rejected"),
+                clamped: list("clamped"),
+            },
+            400 | 413 | 415 | 422 => Delivery::Refused { status, message },
+            _ => Delivery::Retry(format!("HTTP {status}: {message}")),
+        }
+    }
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(body)?;
+    enc.finish()
+}
+
+/// Collects one round on a blocking thread and words it as a heartbeat body.
+async fn collect(
+    collector: &Arc<Mutex<VitalsCollector>>,
+    seq: u64,
+    report: BufferReport,
+    disk_mount: &str,
+) -> Result<(i64, Vec<u8>), AgentError> {
+    let c = collector.clone();
+    let collected = tokio::task::spawn_blocking(move || {
+        c.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .collect_once()
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| AgentError::Collect(e.to_string()))?
+    .map_err(AgentError::Collect)?;
+    let hb = heartbeat::from_vitals(
+        &collected.vitals,
+        seq,
+        AgentStatus::Ready,
+        disk_mount,
+        None,
+        report,
+    );
+    let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
+    Ok((hb.collected_ms, body))
+}
+
+/// `steward agent --check`: one heartbeat, sent at once (not buffered); says what the hub said.
+pub async fn check(config: &Config) -> Result<String, AgentError> {
+    let sender = Sender::new(config)?;
+    let collector = Arc::new(Mutex::new(VitalsCollector::new(config)));
+    let (_, body) = collect(
+        &collector,
+        0,
+        BufferReport::default(),
+        &config.score.disk_mount,
+    )
+    .await?;
+    match sender.send(&body).await {
+        Delivery::Acked { rejected, clamped } => Ok(format!(
+            "ok: {} took the heartbeat ({} fields dropped, {} clamped)",
+            sender.url,
+            rejected.len(),
+            clamped.len()
+        )),
+        Delivery::Refused { status, message } => Err(AgentError::Refused { status, message }),
+        Delivery::Retry(m) => Err(AgentError::Unreachable(m)),
+    }
+}
+
+/// Runs the agent until cancelled.
+pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentError> {
+    let sender = Sender::new(&config)?;
+    let dir = config
+        .agent
+        .buffer_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("agent-buffer"));
+    let buffer = Arc::new(Mutex::new(Buffer::open(
+        &dir,
+        config.agent.buffer_max_bytes,
+        config.agent.buffer_max_age_secs as i64 * 1000,
+    )?));
+    tracing::info!(
+        "agent: sending to {} every {} s; buffer {} ({} waiting)",
+        sender.url,
+        config.agent.interval_secs,
+        dir.display(),
+        lock(&buffer).queued()
+    );
+    let wake = Arc::new(Notify::new());
+    let send_task = tokio::spawn(send_loop(
+        sender,
+        buffer.clone(),
+        wake.clone(),
+        cancel.clone(),
+    ));
+    let collector = Arc::new(Mutex::new(VitalsCollector::new(&config)));
+    let mut tick = tokio::time::interval(config.agent.interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let (seq, report) = {
+            let b = lock(&buffer);
+            (
+                b.next_seq(),
+                BufferReport {
+                    queued: b.queued(),
+                    dropped_total: b.dropped_total(),
+                },
+            )
+        };
+        match collect(&collector, seq, report, &config.score.disk_mount).await {
+            Ok((collected_ms, body)) => {
+                let pushed = lock(&buffer).push(collected_ms, &body, now_ms());
+                match pushed {
+                    Ok(_) => wake.notify_one(),
+                    Err(e) => tracing::error!("agent: heartbeat not buffered: {e}"),
+                }
+            }
+            Err(e) => tracing::error!("agent: {e}"),
+        }
+    }
+    let _ = send_task.await;
+    Ok(())
+}
+
+async fn send_loop(
+    sender: Sender,
+    buffer: Arc<Mutex<Buffer>>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Duration::from_secs(1);
+    let mut last_error: Option<String> = None;
+    loop {
+        let next = lock(&buffer).oldest();
+        let (seq, body) = match next {
+            Ok(Some(item)) => item,
+            Ok(None) => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = wake.notified() => continue,
+                }
+            }
+            Err(e) => {
+                tracing::error!("agent: {e}");
+                if sleep_or_cancel(backoff, &cancel).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let outcome = tokio::select! {
+            _ = cancel.cancelled() => return,
+            d = sender.send(&body) => d,
+        };
+        match outcome {
+            Delivery::Acked { rejected, clamped } => {
+                if last_error.take().is_some() {
+                    tracing::info!("agent: the hub takes heartbeats again");
+                }
+                for r in rejected.iter().chain(&clamped) {
+                    tracing::warn!("agent: the hub adjusted {r}");
+                }
+                backoff = Duration::from_secs(1);
+                if let Err(e) = lock(&buffer).remove(seq) {
+                    tracing::error!("agent: {e}");
+                }
+            }
+            Delivery::Refused { status, message } => {
+                tracing::error!(
+                    "agent: heartbeat {seq} refused for good ({status}): {message}; dropped"
+                );
+                if let Err(e) = lock(&buffer).drop_refused(seq) {
+                    tracing::error!("agent: {e}");
+                }
+            }
+            Delivery::Retry(message) => {
+                if last_error.as_deref() != Some(message.as_str()) {
+                    tracing::warn!(
+                        "agent: heartbeat {seq} not delivered ({message}); keeping it, retrying with backoff"
+                    );
+                    last_error = Some(message);
+                }
+                if sleep_or_cancel(backoff, &cancel).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Sleeps; true when cancelled first.
+async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => true,
+        _ = tokio::time::sleep(d) => false,
+    }
+}
+
+fn lock(b: &Arc<Mutex<Buffer>>) -> std::sync::MutexGuard<'_, Buffer> {
+    b.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,709 @@
+//! The agent's heartbeat: the wire schema (version 1) and the hub's validation rules (pure).
+//!
+//! Parsing is strict (unknown fields are a 400: a new field means a new schema version). Then
+//! each field is kept, brought into range, or dropped, by these rules:
+//!
+//! | Field | Rule |
+//! |---|---|
+//! | `schema` | must be 1, else the heartbeat is refused |
+//! | `collected_ms` | at most `clock_skew` ahead of the hub and at most `max_age` old, else refused |
+//! | `metrics` | at most 1,024; a name not in Steward's metric table is dropped |
+//! | a metric's label | required exactly when the metric has one; ≤ 128 bytes, no control characters |
+//! | the same metric twice | the second is dropped |
+//! | percentages (util, used, pressure) | clamped to 0–100 |
+//! | temperatures | −50…150 °C, else dropped (a sensor glitch, not a temperature) |
+//! | bytes, rates, counts, loads, watts | ≥ 0, else dropped |
+//! | used ≤ total | memory available, swap used and VRAM used are clamped to their totals |
+//! | `gpus` | at most 64 |
+//! | `containers` | unhealthy and running are clamped to total |
+//! | `agent_version` | 1–64 printable characters, else refused |
+//!
+//! A dropped field is reported back in the answer and counted on the host; a clamped one too.
+
+use app::fleet::{AgentStatus, ContainerCounts};
+use app::vitals::metric_def::{self, LabelKind, MetricId};
+use app::vitals::thresholds::Thresholds;
+use app::vitals::{Level, Metric, Unit, Vitals};
+use serde::{Deserialize, Serialize};
+
+/// The schema version this hub reads.
+pub const SCHEMA: u32 = 1;
+pub const MAX_METRICS: usize = 1024;
+pub const MAX_GPUS: usize = 64;
+const MAX_LABEL: usize = 128;
+const MAX_NOTE: usize = 256;
+/// Temperatures outside this range are sensor glitches.
+const CELSIUS: (f64, f64) = (-50.0, 150.0);
+
+/// One heartbeat as the agent sends it (`POST /api/v1/agent/heartbeat`, JSON, optionally gzip).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub schema: u32,
+    pub agent_version: String,
+    #[serde(default)]
+    pub status: AgentStatus,
+    /// The agent's sequence number: increases by one per heartbeat, kept across restarts.
+    pub seq: u64,
+    /// When the sample was taken (agent clock, ms since the epoch).
+    pub collected_ms: i64,
+    #[serde(default)]
+    pub cores: u32,
+    /// The mount the disk dimension of the host's score reads (default `/`).
+    #[serde(default = "root")]
+    pub disk_mount: String,
+    #[serde(default)]
+    pub metrics: Vec<WireMetric>,
+    #[serde(default)]
+    pub gpus: Vec<WireGpu>,
+    #[serde(default)]
+    pub containers: Option<ContainerCounts>,
+    /// The agent's own buffer: how many heartbeats wait, how many it dropped since it started.
+    #[serde(default)]
+    pub buffer: BufferReport,
+}
+
+fn root() -> String {
+    "/".into()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireMetric {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// `null` when the agent could not read it; `note` then says why.
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WireGpu {
+    /// The card's index or bus id: the metrics' label.
+    pub id: String,
+    #[serde(default)]
+    pub util_pct: Option<f64>,
+    #[serde(default)]
+    pub temperature_c: Option<f64>,
+    #[serde(default)]
+    pub vram_used_bytes: Option<f64>,
+    #[serde(default)]
+    pub vram_total_bytes: Option<f64>,
+    #[serde(default)]
+    pub power_w: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BufferReport {
+    pub queued: u64,
+    pub dropped_total: u64,
+}
+
+/// Why a whole heartbeat is refused (400 with this text).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HeartbeatError {
+    #[error("unsupported schema version {0} (this hub reads {SCHEMA})")]
+    Schema(u32),
+    #[error(
+        "collected_ms is {0} ms ahead of the hub's clock (allowed: {1} ms); fix the agent's clock"
+    )]
+    Ahead(i64, i64),
+    #[error("collected_ms is {0} ms old (kept at most {1} ms); the heartbeat is too old to store")]
+    TooOld(i64, i64),
+    #[error("{what}: {n} entries, at most {max}")]
+    TooMany {
+        what: &'static str,
+        n: usize,
+        max: usize,
+    },
+    #[error("agent_version must be 1–64 printable characters")]
+    AgentVersion,
+    #[error("disk_mount must be an absolute path of at most 256 bytes")]
+    DiskMount,
+}
+
+/// The limits a heartbeat is judged by.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub clock_skew_ms: i64,
+    pub max_age_ms: i64,
+}
+
+/// A heartbeat that passed, in the hub's terms.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    pub vitals: Vitals,
+    pub status: AgentStatus,
+    pub agent_version: String,
+    pub seq: u64,
+    pub disk_mount: String,
+    pub containers: Option<ContainerCounts>,
+    pub buffer: BufferReport,
+    /// `field: reason` of each dropped field.
+    pub rejected: Vec<String>,
+    /// `field: from → to` of each clamped field.
+    pub clamped: Vec<String>,
+}
+
+/// Applies the rules above; `host` is the token's host (never a field of the body).
+pub fn validate(
+    hb: Heartbeat,
+    host: &str,
+    now_ms: i64,
+    limits: Limits,
+    thresholds: &Thresholds,
+) -> Result<Accepted, HeartbeatError> {
+    if hb.schema != SCHEMA {
+        return Err(HeartbeatError::Schema(hb.schema));
+    }
+    let ahead = hb.collected_ms.saturating_sub(now_ms);
+    if ahead > limits.clock_skew_ms {
+        return Err(HeartbeatError::Ahead(ahead, limits.clock_skew_ms));
+    }
+    let age = now_ms.saturating_sub(hb.collected_ms);
+    if age > limits.max_age_ms {
+        return Err(HeartbeatError::TooOld(age, limits.max_age_ms));
+    }
+    if hb.agent_version.is_empty()
+        || hb.agent_version.chars().count() > 64
+        || hb.agent_version.chars().any(char::is_control)
+    {
+        return Err(HeartbeatError::AgentVersion);
+    }
+    if !hb.disk_mount.starts_with('/') || hb.disk_mount.len() > 256 {
+        return Err(HeartbeatError::DiskMount);
+    }
+    if hb.metrics.len() > MAX_METRICS {
+        return Err(HeartbeatError::TooMany {
+            what: "metrics",
+            n: hb.metrics.len(),
+            max: MAX_METRICS,
+        });
+    }
+    if hb.gpus.len() > MAX_GPUS {
+        return Err(HeartbeatError::TooMany {
+            what: "gpus",
+            n: hb.gpus.len(),
+            max: MAX_GPUS,
+        });
+    }
+    let mut out = Judge {
+        thresholds,
+        metrics: Vec::with_capacity(hb.metrics.len() + 4 * hb.gpus.len()),
+        rejected: Vec::new(),
+        clamped: Vec::new(),
+    };
+    for m in hb.metrics {
+        out.metric(m);
+    }
+    for g in hb.gpus {
+        out.gpu(g);
+    }
+    out.used_within_total(
+        MetricId::MemAvailableBytes,
+        MetricId::MemTotalBytes,
+        None,
+        None,
+    );
+    out.used_within_total(
+        MetricId::SwapUsedBytes,
+        MetricId::SwapTotalBytes,
+        None,
+        None,
+    );
+    let containers = hb.containers.map(|c| out.containers(c));
+    Ok(Accepted {
+        vitals: Vitals {
+            host: host.to_string(),
+            cores: hb.cores,
+            collected_at_ms: hb.collected_ms,
+            metrics: out.metrics,
+            top_rss: Vec::new(),
+            top_cpu: Vec::new(),
+        },
+        status: hb.status,
+        agent_version: hb.agent_version,
+        seq: hb.seq,
+        disk_mount: hb.disk_mount,
+        containers,
+        buffer: hb.buffer,
+        rejected: out.rejected,
+        clamped: out.clamped,
+    })
+}
+
+struct Judge<'a> {
+    thresholds: &'a Thresholds,
+    metrics: Vec<Metric>,
+    rejected: Vec<String>,
+    clamped: Vec<String>,
+}
+
+impl Judge<'_> {
+    fn metric(&mut self, m: WireMetric) {
+        let key = app::vitals::series_key(&m.name, m.label.as_deref());
+        let Some(def) = metric_def::by_name(&m.name) else {
+            return self
+                .rejected
+                .push(format!("{}: not a metric Steward knows", short(&key)));
+        };
+        match (&m.label, def.label) {
+            (None, LabelKind::None) => {}
+            (Some(_), LabelKind::None) => {
+                return self
+                    .rejected
+                    .push(format!("{}: this metric takes no label", short(&key)));
+            }
+            (None, _) => {
+                return self
+                    .rejected
+                    .push(format!("{}: this metric needs a label", short(&key)));
+            }
+            (Some(l), _)
+                if l.is_empty() || l.len() > MAX_LABEL || l.chars().any(char::is_control) =>
+            {
+                return self.rejected.push(format!(
+                    "{}: a label is 1–{MAX_LABEL} bytes without control characters",
+                    short(&key)
+                ));
+            }
+            (Some(_), _) => {}
+        }
+        if self
+            .metrics
+            .iter()
+            .any(|x| x.name == m.name && x.label == m.label)
+        {
+            return self.rejected.push(format!("{key}: sent twice"));
+        }
+        let value = match m.value {
+            None => None,
+            Some(v) => match self.in_range(&key, def.unit, v) {
+                Some(v) => Some(v),
+                None => return,
+            },
+        };
+        self.push(def.id, m.label, value, m.note);
+    }
+
+    /// The value by its unit's rule: clamped, kept, or `None` when dropped (and reported).
+    fn in_range(&mut self, key: &str, unit: Unit, v: f64) -> Option<f64> {
+        if !v.is_finite() {
+            self.rejected.push(format!("{key}: not a finite number"));
+            return None;
+        }
+        match unit {
+            Unit::Percent => {
+                let c = v.clamp(0.0, 100.0);
+                if c != v {
+                    self.clamped.push(format!("{key}: {v} → {c}"));
+                }
+                Some(c)
+            }
+            Unit::Celsius if !(CELSIUS.0..=CELSIUS.1).contains(&v) => {
+                self.rejected.push(format!(
+                    "{key}: {v} °C is outside {}…{} °C",
+                    CELSIUS.0, CELSIUS.1
+                ));
+                None
+            }
+            Unit::Celsius => Some(v),
+            _ if v < 0.0 => {
+                self.rejected.push(format!("{key}: {v} is negative"));
+                None
+            }
+            _ => Some(v),
+        }
+    }
+
+    fn push(
+        &mut self,
+        id: MetricId,
+        label: Option<String>,
+        value: Option<f64>,
+        note: Option<String>,
+    ) {
+        let def = id.def();
+        let threshold = def
+            .threshold
+            .and_then(|k| self.thresholds.by_key(k, label.as_deref()));
+        let level = match value {
+            Some(v) => threshold.map(|t| t.level(v)).unwrap_or(Level::Ok),
+            None => Level::Unknown,
+        };
+        let note = match (value, note) {
+            (_, Some(n)) => Some(n.chars().take(MAX_NOTE).collect()),
+            (None, None) => Some("the agent could not read it".to_string()),
+            (Some(_), None) => None,
+        };
+        self.metrics.push(Metric {
+            name: def.name.to_string(),
+            label,
+            value,
+            unit: def.unit,
+            level,
+            warn: threshold.and_then(|t| t.warn),
+            crit: threshold.and_then(|t| t.crit),
+            note,
+        });
+    }
+
+    fn gpu(&mut self, g: WireGpu) {
+        if g.id.is_empty() || g.id.len() > MAX_LABEL || g.id.chars().any(char::is_control) {
+            return self.rejected.push(format!(
+                "gpus[{}]: a GPU id is 1–{MAX_LABEL} bytes",
+                short(&g.id)
+            ));
+        }
+        if self.metrics.iter().any(|m| {
+            m.name == MetricId::GpuUtilPct.name() && m.label.as_deref() == Some(g.id.as_str())
+        }) {
+            return self.rejected.push(format!("gpus[{}]: sent twice", g.id));
+        }
+        let fields = [
+            (MetricId::GpuUtilPct, g.util_pct),
+            (MetricId::GpuTemperatureC, g.temperature_c),
+            (MetricId::GpuVramUsedBytes, g.vram_used_bytes),
+            (MetricId::GpuPowerW, g.power_w),
+        ];
+        for (id, value) in fields {
+            let key = id.series_key(Some(&g.id));
+            let value = match value {
+                Some(v) => match self.in_range(&key, id.def().unit, v) {
+                    Some(v) => Some(v),
+                    None => continue,
+                },
+                None => None,
+            };
+            self.push(id, Some(g.id.clone()), value, None);
+        }
+        if let Some(total) = g.vram_total_bytes.filter(|t| t.is_finite() && *t >= 0.0) {
+            self.clamp_to(MetricId::GpuVramUsedBytes, Some(&g.id), total);
+        }
+    }
+
+    /// Clamps `used` to `total` when both were sent.
+    fn used_within_total(
+        &mut self,
+        used: MetricId,
+        total: MetricId,
+        used_label: Option<&str>,
+        total_label: Option<&str>,
+    ) {
+        let total = self
+            .metrics
+            .iter()
+            .find(|m| m.name == total.name() && m.label.as_deref() == total_label)
+            .and_then(|m| m.value);
+        if let Some(total) = total {
+            self.clamp_to(used, used_label, total);
+        }
+    }
+
+    fn clamp_to(&mut self, id: MetricId, label: Option<&str>, max: f64) {
+        let key = id.series_key(label);
+        if let Some(m) = self
+            .metrics
+            .iter_mut()
+            .find(|m| m.name == id.name() && m.label.as_deref() == label)
+        {
+            if let Some(v) = m.value.filter(|v| *v > max) {
+                m.value = Some(max);
+                self.clamped.push(format!("{key}: {v} → {max} (its total)"));
+            }
+        }
+    }
+
+    fn containers(&mut self, c: ContainerCounts) -> ContainerCounts {
+        let mut out = c;
+        if c.running > c.total {
+            out.running = c.total;
+            self.clamped
+                .push(format!("containers.running: {} → {}", c.running, c.total));
+        }
+        if c.unhealthy > c.total {
+            out.unhealthy = c.total;
+            self.clamped.push(format!(
+                "containers.unhealthy: {} → {}",
+                c.unhealthy, c.total
+            ));
+        }
+        out
+    }
+}
+
+/// A field name as the answer repeats it: at most 80 characters of what was sent.
+fn short(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+/// The heartbeat of one collected round (the agent's side).
+pub fn from_vitals(
+    v: &Vitals,
+    seq: u64,
+    status: AgentStatus,
+    disk_mount: &str,
+    containers: Option<ContainerCounts>,
+    buffer: BufferReport,
+) -> Heartbeat {
+    Heartbeat {
+        schema: SCHEMA,
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        status,
+        seq,
+        collected_ms: v.collected_at_ms,
+        cores: v.cores,
+        disk_mount: disk_mount.to_string(),
+        metrics: v
+            .metrics
+            .iter()
+            .map(|m| WireMetric {
+                name: m.name.clone(),
+                label: m.label.clone(),
+                value: m.value,
+                note: m.note.clone(),
+            })
+            .collect(),
+        gpus: Vec::new(),
+        containers,
+        buffer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+    const LIMITS: Limits = Limits {
+        clock_skew_ms: 60_000,
+        max_age_ms: 86_400_000,
+    };
+
+    fn beat(metrics: Vec<WireMetric>) -> Heartbeat {
+        Heartbeat {
+            schema: 1,
+            agent_version: "0.1.0".into(),
+            status: AgentStatus::Ready,
+            seq: 7,
+            collected_ms: NOW - 1_000,
+            cores: 4,
+            disk_mount: "/".into(),
+            metrics,
+            gpus: vec![],
+            containers: None,
+            buffer: BufferReport::default(),
+        }
+    }
+
+    fn m(name: &str, label: Option<&str>, value: f64) -> WireMetric {
+        WireMetric {
+            name: name.into(),
+            label: label.map(Into::into),
+            value: Some(value),
+            note: None,
+        }
+    }
+
+    fn check(hb: Heartbeat) -> Result<Accepted, HeartbeatError> {
+        validate(hb, "web-01", NOW, LIMITS, &Thresholds::default())
+    }
+
+    fn value(a: &Accepted, name: &str, label: Option<&str>) -> Option<f64> {
+        a.vitals.metric(name, label).and_then(|m| m.value)
+    }
+
+    #[test]
+    fn the_schema_version_must_be_one() {
+        let mut hb = beat(vec![]);
+        hb.schema = 2;
+        assert_eq!(check(hb), Err(HeartbeatError::Schema(2)));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_the_parser() {
+        let body = r#"{"schema":1,"agent_version":"1","seq":1,"collected_ms":1,"surprise":true}"#;
+        let e = serde_json::from_str::<Heartbeat>(body).unwrap_err();
+        assert!(e.to_string().contains("unknown field `surprise`"), "{e}");
+    }
+
+    #[test]
+    fn timestamps_must_be_within_the_skew_window_and_the_age_limit() {
+        let mut hb = beat(vec![]);
+        hb.collected_ms = NOW + 60_000;
+        assert!(check(hb.clone()).is_ok(), "exactly the skew is allowed");
+        hb.collected_ms = NOW + 60_001;
+        assert_eq!(
+            check(hb.clone()),
+            Err(HeartbeatError::Ahead(60_001, 60_000))
+        );
+        hb.collected_ms = NOW - 86_400_001;
+        assert!(matches!(check(hb), Err(HeartbeatError::TooOld(..))));
+    }
+
+    #[test]
+    fn percentages_are_clamped_to_0_100() {
+        let a = check(beat(vec![
+            m("cpu_busy_pct", None, 104.0),
+            m("cpu_steal_pct", None, -2.0),
+            m("mem_used_pct", None, 55.5),
+        ]))
+        .unwrap();
+        assert_eq!(value(&a, "cpu_busy_pct", None), Some(100.0));
+        assert_eq!(value(&a, "cpu_steal_pct", None), Some(0.0));
+        assert_eq!(value(&a, "mem_used_pct", None), Some(55.5));
+        assert_eq!(a.clamped.len(), 2, "{:?}", a.clamped);
+        assert!(a.rejected.is_empty());
+    }
+
+    #[test]
+    fn temperatures_outside_minus_50_to_150_are_dropped() {
+        let mut hb = beat(vec![]);
+        hb.gpus = vec![
+            WireGpu {
+                id: "0".into(),
+                temperature_c: Some(151.0),
+                util_pct: Some(40.0),
+                ..Default::default()
+            },
+            WireGpu {
+                id: "1".into(),
+                temperature_c: Some(-50.0),
+                ..Default::default()
+            },
+        ];
+        let a = check(hb).unwrap();
+        assert_eq!(value(&a, "gpu_temperature_c", Some("0")), None);
+        assert!(a.vitals.metric("gpu_temperature_c", Some("0")).is_none());
+        assert_eq!(value(&a, "gpu_util_pct", Some("0")), Some(40.0));
+        assert_eq!(value(&a, "gpu_temperature_c", Some("1")), Some(-50.0));
+        assert_eq!(
+            a.rejected,
+            ["gpu_temperature_c:0: 151 °C is outside -50…150 °C"]
+        );
+    }
+
+    #[test]
+    fn used_is_clamped_to_its_total() {
+        let mut hb = beat(vec![
+            m("mem_total_bytes", None, 1000.0),
+            m("mem_available_bytes", None, 1500.0),
+            m("swap_total_bytes", None, 0.0),
+            m("swap_used_bytes", None, 10.0),
+        ]);
+        hb.gpus = vec![WireGpu {
+            id: "0".into(),
+            vram_used_bytes: Some(90.0),
+            vram_total_bytes: Some(80.0),
+            ..Default::default()
+        }];
+        let a = check(hb).unwrap();
+        assert_eq!(value(&a, "mem_available_bytes", None), Some(1000.0));
+        assert_eq!(value(&a, "swap_used_bytes", None), Some(0.0));
+        assert_eq!(value(&a, "gpu_vram_used_bytes", Some("0")), Some(80.0));
+        assert_eq!(a.clamped.len(), 3, "{:?}", a.clamped);
+    }
+
+    #[test]
+    fn negative_bytes_counts_and_loads_are_dropped() {
+        let a = check(beat(vec![
+            m("disk_read_bps", None, -1.0),
+            m("load1", None, -0.5),
+            m("procs_d_state", None, 3.0),
+        ]))
+        .unwrap();
+        assert_eq!(a.rejected.len(), 2, "{:?}", a.rejected);
+        assert_eq!(value(&a, "procs_d_state", None), Some(3.0));
+    }
+
+    #[test]
+    fn unknown_names_wrong_labels_and_repeats_are_dropped() {
+        let a = check(beat(vec![
+            m("cpu_magic_pct", None, 1.0),
+            m("cpu_busy_pct", Some("x"), 1.0),
+            m("disk_used_pct", None, 1.0),
+            m("disk_used_pct", Some("/"), 40.0),
+            m("disk_used_pct", Some("/"), 41.0),
+            m("disk_used_pct", Some("bad\nlabel"), 1.0),
+        ]))
+        .unwrap();
+        assert_eq!(a.rejected.len(), 5, "{:?}", a.rejected);
+        assert_eq!(value(&a, "disk_used_pct", Some("/")), Some(40.0));
+    }
+
+    #[test]
+    fn levels_come_from_the_hubs_thresholds_and_unknowns_keep_their_reason() {
+        let a = check(beat(vec![
+            m("cpu_steal_pct", None, 16.0),
+            WireMetric {
+                name: "psi_io_some_avg10".into(),
+                label: None,
+                value: None,
+                note: Some("no PSI on this kernel".into()),
+            },
+        ]))
+        .unwrap();
+        let steal = a.vitals.metric("cpu_steal_pct", None).unwrap();
+        assert_eq!(steal.level, Level::Crit, "the default steal crit is 15 %");
+        let psi = a.vitals.metric("psi_io_some_avg10", None).unwrap();
+        assert_eq!(psi.level, Level::Unknown);
+        assert_eq!(psi.note.as_deref(), Some("no PSI on this kernel"));
+    }
+
+    #[test]
+    fn container_counts_are_clamped_to_the_total() {
+        let mut hb = beat(vec![]);
+        hb.containers = Some(ContainerCounts {
+            total: 3,
+            running: 5,
+            unhealthy: 4,
+        });
+        let a = check(hb).unwrap();
+        assert_eq!(
+            a.containers,
+            Some(ContainerCounts {
+                total: 3,
+                running: 3,
+                unhealthy: 3
+            })
+        );
+    }
+
+    #[test]
+    fn too_many_metrics_or_a_bad_version_refuse_the_heartbeat() {
+        let hb = beat(vec![m("load1", None, 1.0); MAX_METRICS + 1]);
+        assert!(matches!(check(hb), Err(HeartbeatError::TooMany { .. })));
+        let mut hb = beat(vec![]);
+        hb.agent_version = "x".repeat(65);
+        assert_eq!(check(hb), Err(HeartbeatError::AgentVersion));
+        let mut hb = beat(vec![]);
+        hb.disk_mount = "relative".into();
+        assert_eq!(check(hb), Err(HeartbeatError::DiskMount));
+    }
+
+    #[test]
+    fn a_collected_round_round_trips_through_the_wire() {
+        let a = check(beat(vec![
+            m("cpu_steal_pct", None, 1.5),
+            m("disk_used_pct", Some("/"), 40.0),
+        ]))
+        .unwrap();
+        let wire = from_vitals(
+            &a.vitals,
+            8,
+            AgentStatus::Busy,
+            "/",
+            None,
+            BufferReport::default(),
+        );
+        let text = serde_json::to_string(&wire).unwrap();
+        let back: Heartbeat = serde_json::from_str(&text).unwrap();
+        let again = check(back).unwrap();
+        assert_eq!(again.vitals.metrics, a.vitals.metrics);
+        assert_eq!(again.status, AgentStatus::Busy);
+    }
+}

@@ -1,0 +1,477 @@
+//! The fleet over HTTP: hosts and their tokens (add, rotate with grace, revoke, counted
+//! refusals), the heartbeat's validation answers (400, 413, clamped fields, gzip), the fleet
+//! state with badges and scores, and a real `steward agent` process that keeps collecting
+//! while its hub is down and replays everything, in order, when the hub is back.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Session, TestApp};
+
+const HEARTBEAT: &str = "/api/v1/agent/heartbeat";
+
+fn now_ms() -> i64 {
+    app::shared::clock::now_ms()
+}
+
+/// A small valid heartbeat (schema 1).
+fn beat(seq: u64, metrics: Value) -> Value {
+    json!({
+        "schema": 1,
+        "agent_version": "0.1.0-test",
+        "status": "ready",
+        "seq": seq,
+        "collected_ms": now_ms(),
+        "cores": 4,
+        "disk_mount": "/",
+        "metrics": metrics,
+        "containers": {"total": 3, "running": 3, "unhealthy": 1},
+    })
+}
+
+async fn send(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
+    app.request(Method::POST, HEARTBEAT, None, None)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn add_host(app: &TestApp, admin: &Session, name: &str) -> String {
+    let r = app
+        .act(admin, "/api/v1/fleet/hosts", Some(json!({ "name": name })))
+        .await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    v["token"].as_str().unwrap().to_string()
+}
+
+async fn host(app: &TestApp, name: &str) -> Value {
+    app.json(&format!("/api/v1/fleet/hosts/{name}")).await
+}
+
+#[tokio::test]
+async fn tokens_are_added_rotated_with_grace_and_revoked_and_refusals_are_counted() {
+    let app = spawn_app(|c, _| c.fleet.token_grace_secs = 3600).await;
+    let admin = app.admin().await;
+    let first = add_host(&app, &admin, "web-01").await;
+    let again = app
+        .act(
+            &admin,
+            "/api/v1/fleet/hosts",
+            Some(json!({ "name": "web-01" })),
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+    let bad = app
+        .act(
+            &admin,
+            "/api/v1/fleet/hosts",
+            Some(json!({ "name": "Web 01" })),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+
+    let never = host(&app, "web-01").await;
+    assert_eq!(never["badge"], "never_seen");
+    assert_eq!(send(&app, &first, &beat(1, json!([]))).await.status(), 200);
+
+    // Rotation: both tokens work during the grace period, and the page says which is which.
+    let r = app
+        .act(&admin, "/api/v1/fleet/hosts/web-01/rotate", None)
+        .await;
+    assert_eq!(r.status(), 200);
+    let second = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(first, second);
+    assert_eq!(send(&app, &first, &beat(2, json!([]))).await.status(), 200);
+    assert_eq!(send(&app, &second, &beat(3, json!([]))).await.status(), 200);
+    let h = host(&app, "web-01").await;
+    let tokens = h["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(
+        tokens.iter().filter(|t| t["expires_ms"].is_i64()).count(),
+        1,
+        "the old token shows its grace end: {tokens:?}"
+    );
+    assert!(tokens.iter().all(|t| t["last_used_ms"].is_i64()));
+    assert!(
+        !h.to_string().contains(&first) && !h.to_string().contains(&second),
+        "tokens are never shown back"
+    );
+
+    // Revocation: both stop at once; each use is refused and counted on the host.
+    let r = app
+        .act(&admin, "/api/v1/fleet/hosts/web-01/revoke", None)
+        .await;
+    assert_eq!(r.status(), 200);
+    for token in [&first, &second, &second] {
+        let r = send(&app, token, &beat(4, json!([]))).await;
+        assert_eq!(r.status(), 401);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "this agent token was revoked");
+    }
+    let h = host(&app, "web-01").await;
+    assert_eq!(h["refused_tokens"], 3);
+    assert_eq!(h["heartbeats_total"], 3);
+
+    // A token no host ever had is counted fleet-wide.
+    assert_eq!(
+        send(&app, "made-up", &beat(1, json!([]))).await.status(),
+        401
+    );
+    let page = app.json("/api/v1/fleet/hosts").await;
+    assert_eq!(page["unknown_tokens"], 1);
+
+    // A viewer cannot add hosts (the guard test covers every action; this is the fleet's).
+    let anonymous = app
+        .request(Method::POST, "/api/v1/fleet/hosts", None, None)
+        .json(&json!({ "name": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let r = app
+        .act(&admin, "/api/v1/fleet/hosts/web-01/delete", None)
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(app.get("/api/v1/fleet/hosts/web-01").await.status(), 404);
+    let actions: Vec<String> = app
+        .audit_log(&admin)
+        .await
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["result"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for a in [
+        "host-add ok",
+        "host-add failed",
+        "host-rotate ok",
+        "host-revoke ok",
+        "host-delete ok",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn heartbeats_are_validated_clamped_compressed_and_limited() {
+    let app = spawn_app(|c, _| c.fleet.heartbeat_body_limit = 64 * 1024).await;
+    let admin = app.admin().await;
+    let token = add_host(&app, &admin, "gpu-01").await;
+
+    // Accepted, with one field clamped and one dropped, both reported and counted.
+    let body = beat(
+        1,
+        json!([
+            {"name": "cpu_steal_pct", "value": 7.5},
+            {"name": "cpu_busy_pct", "value": 140.0},
+            {"name": "mem_total_bytes", "value": 8.0e9},
+            {"name": "mem_available_bytes", "value": 2.0e9},
+            {"name": "disk_used_pct", "label": "/", "value": 40.0},
+            {"name": "cpu_magic_pct", "value": 1.0},
+        ]),
+    );
+    let r = send(&app, &token, &body).await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["acked"], 1);
+    assert_eq!(answer["clamped"], json!(["cpu_busy_pct: 140 → 100"]));
+    assert_eq!(
+        answer["rejected"],
+        json!(["cpu_magic_pct: not a metric Steward knows"])
+    );
+    let h = host(&app, "gpu-01").await;
+    assert_eq!(h["badge"], "live");
+    assert_eq!(h["rejected_fields"], 1);
+    assert_eq!(h["clamped_fields"], 1);
+    assert_eq!(h["status"], "ready");
+    assert_eq!(h["agent_version"], "0.1.0-test");
+    let steal = h["vitals"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "cpu_steal_pct")
+        .unwrap();
+    assert_eq!(steal["level"], "warn", "judged by the hub's thresholds");
+    // The host's score comes from the same code as the local one: CPU (steal), memory, disk,
+    // services (the container counts) and LLM readiness (available RAM) are known from the
+    // heartbeat; maintenance hygiene is not reported by agents.
+    let score = &h["score"];
+    assert!(score["value"].as_u64().is_some(), "{score}");
+    assert_eq!(score["known"], 5, "{score}");
+
+    // Gzip bodies are accepted.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(beat(2, json!([])).to_string().as_bytes())
+        .unwrap();
+    let r = app
+        .request(Method::POST, HEARTBEAT, None, None)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+
+    // Malformed, unknown fields, a future clock, a new schema: 400 with the reason.
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"schema": 1}), "missing field"),
+        (
+            {
+                let mut b = beat(3, json!([]));
+                b["extra"] = json!(1);
+                b
+            },
+            "unknown field `extra`",
+        ),
+        (
+            {
+                let mut b = beat(3, json!([]));
+                b["collected_ms"] = json!(now_ms() + 3_600_000);
+                b
+            },
+            "ahead of the hub's clock",
+        ),
+        (
+            {
+                let mut b = beat(3, json!([]));
+                b["schema"] = json!(2);
+                b
+            },
+            "unsupported schema version 2",
+        ),
+        (
+            {
+                let mut b = beat(3, json!([]));
+                b["status"] = json!("sleeping");
+                b
+            },
+            "unknown variant `sleeping`",
+        ),
+    ];
+    for (body, reason) in cases {
+        let r = send(&app, &token, &body).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert!(
+            e["error"].as_str().unwrap().contains(reason),
+            "{reason} in {e}"
+        );
+    }
+    let r = app
+        .request(Method::POST, HEARTBEAT, None, None)
+        .bearer_auth(&token)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Over the body limit, compressed or not (the limit is on the decompressed size).
+    let big = "x".repeat(100 * 1024);
+    let mut b = beat(4, json!([]));
+    b["agent_version"] = json!(big);
+    assert_eq!(send(&app, &token, &b).await.status(), 413);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(b.to_string().as_bytes()).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 4096, "compresses well: {}", bomb.len());
+    let r = app
+        .request(Method::POST, HEARTBEAT, None, None)
+        .bearer_auth(&token)
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+
+    let h = host(&app, "gpu-01").await;
+    assert_eq!(
+        h["heartbeats_total"], 2,
+        "refused heartbeats are not stored"
+    );
+    assert!(
+        h["last_rejections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("heartbeat refused")),
+        "{h}"
+    );
+    // Filtering and paging.
+    let page = app.json("/api/v1/fleet/hosts?badge=live&q=gpu").await;
+    assert_eq!(page["matched"], 1);
+    assert_eq!(page["counts"]["live"], 1);
+    let page = app.json("/api/v1/fleet/hosts?badge=stale").await;
+    assert_eq!(page["matched"], 0);
+    assert_eq!(app.get("/api/v1/fleet/hosts?badge=odd").await.status(), 400);
+    assert_eq!(
+        app.get("/api/v1/fleet/hosts?limit=100000").await.status(),
+        400
+    );
+    app.stop().await;
+}
+
+fn steward_bin() -> PathBuf {
+    std::env::var("STEWARD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/steward")
+        })
+}
+
+/// Sequence numbers and collection times the hub stored for `host` (one per heartbeat).
+async fn stored(db: &Path, host: &str) -> (i64, i64) {
+    let store = server::store::history::HistoryStore::open(db)
+        .await
+        .unwrap();
+    let times: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT r.ts) FROM samples_raw r JOIN series s ON s.id = r.series_id
+         WHERE s.host = ? AND s.name = 'load1'",
+    )
+    .bind(host)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM fleet_hosts WHERE host = ?")
+        .bind(host)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    (times, last_seq)
+}
+
+#[tokio::test]
+async fn a_real_agent_buffers_while_the_hub_is_down_and_replays_everything() {
+    let bin = steward_bin();
+    assert!(
+        bin.exists(),
+        "the agent test runs the release binary {} (make test builds it)",
+        bin.display()
+    );
+    let port = steward_tests::free_port();
+    let shared = tempfile::tempdir().unwrap();
+    let data = shared.path().join("hub");
+    let with_port = {
+        let data = data.clone();
+        move |c: &mut server::config::Config, _: &Path| {
+            c.listen = format!("127.0.0.1:{port}").parse().unwrap();
+            c.data_dir = data.clone();
+        }
+    };
+    let hub = spawn_app(with_port.clone()).await;
+    let admin = hub.admin().await;
+    let token = add_host(&hub, &admin, "agent-01").await;
+    let token_file = shared.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let config = shared.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "[collector]\ninterval_secs = 1\n[agent]\ninterval_secs = 1\n",
+    )
+    .unwrap();
+    let agent_data = shared.path().join("agent");
+    let mut agent = std::process::Command::new(&bin)
+        .arg("--config")
+        .arg(&config)
+        // The machine's own /proc: the hub's fixture copy goes away with the first hub.
+        .arg("agent")
+        .arg("--hub")
+        .arg(&hub.base)
+        .arg("--token-file")
+        .arg(&token_file)
+        .arg("--data-dir")
+        .arg(&agent_data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let kill = KillOnDrop(&mut agent);
+
+    let live = hub
+        .wait_json(
+            "/api/v1/fleet/hosts/agent-01",
+            Duration::from_secs(20),
+            |h| h["badge"] == "live" && h["heartbeats_total"].as_u64() >= Some(2),
+        )
+        .await;
+    assert_eq!(
+        live["vitals"]["host"], "agent-01",
+        "filed under the token's host"
+    );
+    assert!(live["score"]["value"].is_u64(), "{}", live["score"]);
+
+    // The hub goes away; the agent keeps collecting into its buffer.
+    hub.stop().await;
+    let buffer = agent_data.join("agent-buffer");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while queued(&buffer) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent buffers while the hub is down"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Back on the same port and database: everything buffered arrives, in order, once.
+    let hub = spawn_app(with_port).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while queued(&buffer) > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the buffer drains: {}",
+            queued(&buffer)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(kill);
+    let h = host(&hub, "agent-01").await;
+    assert_eq!(h["agent_dropped"], 0, "nothing dropped: {h}");
+    let db = hub.db.clone();
+    hub.stop().await;
+    let (times, last_seq) = stored(&db, "agent-01").await;
+    assert!(last_seq >= 5, "{last_seq}");
+    assert_eq!(
+        times, last_seq,
+        "every heartbeat 1..{last_seq} is stored once, none lost across the outage"
+    );
+}
+
+/// Heartbeats waiting in an agent's buffer folder.
+fn queued(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+struct KillOnDrop<'a>(&'a mut std::process::Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
