@@ -31,6 +31,14 @@ pub const RECENT: usize = 100;
 const HISTORY_ROWS: i64 = 100_000;
 
 /// Why an alert action failed.
+/// What the rules read: every service with state to judge.
+pub struct Watched {
+    pub hub: Arc<crate::hub::Hub>,
+    pub models: Arc<crate::models::ModelsService>,
+    pub maintenance: Arc<crate::maintenance::Maintenance>,
+    pub fleet: Arc<crate::fleet::Fleet>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
     #[error("no alert {0} is firing")]
@@ -236,13 +244,16 @@ impl AlertsService {
     pub fn start(
         self: &Arc<Self>,
         pending: Vec<notify::Pending>,
-        hub: Arc<crate::hub::Hub>,
-        models: Arc<crate::models::ModelsService>,
-        maintenance: Arc<crate::maintenance::Maintenance>,
-        fleet: Arc<crate::fleet::Fleet>,
+        watched: Watched,
         store: Option<Arc<crate::store::history::HistoryStore>>,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        let Watched {
+            hub,
+            models,
+            maintenance,
+            fleet,
+        } = watched;
         let mut tasks = Notifiers::start(pending, shutdown);
         if let (true, Some(store)) = (self.config.enabled, store) {
             let me = self.clone();

@@ -239,10 +239,12 @@ impl Application {
         alerts.load().await?;
         tasks.extend(alerts.start(
             pending,
-            hub.clone(),
-            models.clone(),
-            maintenance.clone(),
-            fleet.clone(),
+            alerts::Watched {
+                hub: hub.clone(),
+                models: models.clone(),
+                maintenance: maintenance.clone(),
+                fleet: fleet.clone(),
+            },
             Some(store.clone()),
             &shutdown,
         ));
