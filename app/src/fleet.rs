@@ -2,6 +2,10 @@
 //! module authenticates, validates and stores them; this is what its API (and the fleet panel)
 //! share: each host's latest state, its badge and its score.
 
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
 pub mod model;
+pub mod page;
 
 pub use model::*;

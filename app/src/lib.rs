@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <a href="/containers">"Containers"</a>
                     <a href="/maintenance">"Maintenance"</a>
                     <a href="/models">"Models"</a>
+                    <a href="/fleet">"Fleet"</a>
                     <alerts::badge::AlertsLink/>
                     <a href="/audit">"Audit"</a>
                 </nav>
@@ -115,6 +116,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("models") view={Lazy::<models::page::ModelsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("trends") view={Lazy::<trends::page::TrendsRoute>::new()}/>
                     <Route path=StaticSegment("alerts") view={Lazy::<alerts::page::AlertsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("fleet") view={Lazy::<fleet::page::FleetRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("digest") view={Lazy::<digest::page::DigestRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view={Lazy::<auth::audit_page::AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view={Lazy::<auth::login::LoginRoute>::new()}/>

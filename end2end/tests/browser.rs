@@ -885,6 +885,8 @@ async fn axe_finds_no_serious_violation_on_any_page_or_dialog() {
     violations.extend(axe_violations(&c, &axe, "/trends").await);
     navigate(&c, "/audit", r#"[data-testid="audit"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/audit").await);
+    navigate(&c, "/fleet", r#"[data-testid="fleet-counts"]"#).await;
+    violations.extend(axe_violations(&c, &axe, "/fleet").await);
     navigate(&c, "/alerts", r#"[data-testid="alerts-active"]"#).await;
     violations.extend(axe_violations(&c, &axe, "/alerts").await);
     // The digest is reached from the alerts page, not the top bar.
@@ -2339,5 +2341,147 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
         "the digest page is wider than 390 px by {overflow}"
     );
     std::fs::write(shots.join("digest-390.png"), c.screenshot().await.unwrap()).unwrap();
+    c.close().await.unwrap();
+}
+
+/// The fleet panel at phone width: an admin adds a host, its install lines carry the token, a
+/// real `steward agent` started with that token turns the host live on the page without a
+/// reload, and search narrows the list.
+#[tokio::test]
+async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", VISITOR);
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    let base = format!("http://{addr}");
+    c.goto(&format!("{base}/login?next=%2Ffleet"))
+        .await
+        .unwrap();
+    sign_in_as_admin(&c).await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"[data-testid="fleet-empty"]"#))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(r#"[data-testid="add-host-name"]"#))
+        .await
+        .unwrap();
+    // Hydrated when typing enables the button.
+    eventually("the add form works", Duration::from_secs(20), || async {
+        let input = c
+            .find(Locator::Css(r#"[data-testid="add-host-name"]"#))
+            .await
+            .unwrap();
+        input.clear().await.unwrap();
+        input.send_keys("edge-01").await.unwrap();
+        c.find(Locator::Css(r#"[data-testid="add-host-button"]"#))
+            .await
+            .unwrap()
+            .attr("disabled")
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    click(&c, r#"[data-testid="add-host-button"]"#).await;
+    click(&c, r#"[data-testid="confirm-add-host"] button.danger"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"[data-testid="add-host-lines"]"#))
+        .await
+        .unwrap();
+    let lines = text(&c, r#"[data-testid="add-host-lines"]"#).await;
+    let token = lines
+        .split("echo '")
+        .nth(1)
+        .and_then(|t| t.split('\'').next())
+        .unwrap_or_else(|| panic!("a token in {lines}"))
+        .to_string();
+    assert!(lines.contains(&format!("--hub {base} ")), "{lines}");
+    let unit = text(&c, r#"[data-testid="add-host-unit"]"#).await;
+    assert!(
+        unit.contains("[Service]") && !unit.contains(&token),
+        "{unit}"
+    );
+    eventually(
+        "the new host is listed, never seen",
+        Duration::from_secs(15),
+        || async {
+            // Badges are upper-cased by CSS, as WebDriver reads them.
+            shown_text(&c, r#"[data-testid="fleet-host-badge"]"#)
+                .await
+                .to_lowercase()
+                == "never seen"
+        },
+    )
+    .await;
+
+    let token_file = tmp.path().join("agent-token");
+    std::fs::write(&token_file, &token).unwrap();
+    let agent_config = tmp.path().join("agent.toml");
+    std::fs::write(&agent_config, "[agent]\ninterval_secs = 1\n").unwrap();
+    let _agent = Proc(
+        Command::new(steward_bin())
+            .arg("--config")
+            .arg(&agent_config)
+            .arg("agent")
+            .arg("--hub")
+            .arg(&base)
+            .arg("--token-file")
+            .arg(&token_file)
+            .arg("--data-dir")
+            .arg(tmp.path().join("agent"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    eventually(
+        "the agent turns the host live on the page",
+        Duration::from_secs(30),
+        || async {
+            shown_text(&c, r#"[data-testid="fleet-host-badge"]"#)
+                .await
+                .to_lowercase()
+                == "live"
+                && shown_text(&c, r#"[data-testid="fleet-count-live"]"#)
+                    .await
+                    .starts_with('1')
+        },
+    )
+    .await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the fleet page is wider than 390 px by {overflow}"
+    );
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join("fleet-390.png"), c.screenshot().await.unwrap()).unwrap();
+
+    c.find(Locator::Css(r#"[data-testid="fleet-search"]"#))
+        .await
+        .unwrap()
+        .send_keys("no-such-host")
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(r#"[data-testid="fleet-empty"]"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&c, r#"[data-testid="fleet-empty"]"#).await,
+        "No host matches."
+    );
     c.close().await.unwrap();
 }

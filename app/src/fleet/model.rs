@@ -10,6 +10,9 @@ pub const STALE_AFTER_MS: i64 = 30_000;
 /// Past this a host is missing, not merely late.
 pub const MISSING_AFTER_MS: i64 = 5 * 60_000;
 
+/// Hosts on one page of the fleet panel.
+pub const PAGE_ROWS: usize = 50;
+
 /// How fresh a host's last heartbeat is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +34,27 @@ impl Badge {
             Some(t) if now_ms - t > MISSING_AFTER_MS => Badge::Missing,
             Some(t) if now_ms - t > STALE_AFTER_MS => Badge::Stale,
             Some(_) => Badge::Live,
+        }
+    }
+
+    /// The badge named as the API writes it (`live`, `stale`, `missing`, `never_seen`).
+    pub fn parse(s: &str) -> Option<Badge> {
+        Some(match s {
+            "live" => Badge::Live,
+            "stale" => Badge::Stale,
+            "missing" => Badge::Missing,
+            "never_seen" => Badge::NeverSeen,
+            _ => return None,
+        })
+    }
+
+    /// Its name in the API and CSS classes.
+    pub fn key(self) -> &'static str {
+        match self {
+            Badge::Live => "live",
+            Badge::Stale => "stale",
+            Badge::Missing => "missing",
+            Badge::NeverSeen => "never_seen",
         }
     }
 
@@ -135,9 +159,59 @@ pub struct FleetPage {
     pub now_ms: i64,
 }
 
+/// What an operator runs on a new host: the install lines and a systemd unit for its agent.
+/// The token is written by the first line only, so the unit holds no secret.
+pub fn install_instructions(hub: &str, token: &str) -> (String, String) {
+    let hub = hub.trim_end_matches('/');
+    let lines = format!(
+        "sudo install -d -m 700 /etc/steward\n\
+         echo '{token}' | sudo tee /etc/steward/agent-token >/dev/null && sudo chmod 600 /etc/steward/agent-token\n\
+         steward agent --hub {hub} --token-file /etc/steward/agent-token --check"
+    );
+    let unit = format!(
+        "[Unit]\n\
+         Description=Steward agent (heartbeats to {hub})\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         ExecStart=/usr/local/bin/steward agent --hub {hub} --token-file ${{CREDENTIALS_DIRECTORY}}/agent-token\n\
+         LoadCredential=agent-token:/etc/steward/agent-token\n\
+         DynamicUser=yes\n\
+         StateDirectory=steward-agent\n\
+         Environment=STEWARD_DATA_DIR=/var/lib/steward-agent\n\
+         Restart=always\n\
+         RestartSec=5\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n"
+    );
+    (lines, unit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn install_lines_name_the_hub_and_keep_the_token_out_of_the_unit() {
+        let (lines, unit) = install_instructions("https://ops.example.org/", "abc123");
+        assert!(lines.contains("echo 'abc123' | sudo tee /etc/steward/agent-token"));
+        assert!(lines.contains("--hub https://ops.example.org --token-file"));
+        assert!(
+            unit.contains("ExecStart=/usr/local/bin/steward agent --hub https://ops.example.org")
+        );
+        assert!(unit.contains("${CREDENTIALS_DIRECTORY}/agent-token"));
+        assert!(!unit.contains("abc123"));
+    }
+
+    #[test]
+    fn badges_parse_from_their_keys() {
+        for b in [Badge::Live, Badge::Stale, Badge::Missing, Badge::NeverSeen] {
+            assert_eq!(Badge::parse(b.key()), Some(b));
+        }
+        assert_eq!(Badge::parse("odd"), None);
+    }
 
     #[test]
     fn badges_follow_the_age_of_the_last_heartbeat() {

@@ -27,6 +27,7 @@ pub trait Backend:
     + crate::models::backend::ModelsBackend
     + crate::auth::backend::AuditBackend
     + crate::alerts::backend::AlertsBackend
+    + crate::fleet::backend::FleetBackend
 {
 }
 
@@ -38,6 +39,7 @@ impl<T> Backend for T where
         + crate::models::backend::ModelsBackend
         + crate::auth::backend::AuditBackend
         + crate::alerts::backend::AlertsBackend
+        + crate::fleet::backend::FleetBackend
 {
 }
 

@@ -434,6 +434,26 @@ impl app::alerts::backend::AlertsBackend for ServerBackend {
     }
 }
 
+impl app::fleet::backend::FleetBackend for ServerBackend {
+    fn fleet(
+        &self,
+        query: &str,
+        badge: Option<app::fleet::Badge>,
+        offset: usize,
+        limit: usize,
+    ) -> app::fleet::FleetPage {
+        self.state.fleet.page(
+            &crate::fleet::HostFilter {
+                query: query.to_string(),
+                badge,
+                offset,
+                limit,
+            },
+            now_ms(),
+        )
+    }
+}
+
 impl app::maintenance::backend::MaintenanceBackend for ServerBackend {
     fn maintenance(&self) -> app::maintenance::Maintenance {
         (*self.state.maintenance.snapshot()).clone()

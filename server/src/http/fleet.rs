@@ -139,16 +139,15 @@ struct ListQuery {
 async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
     let badge = match q.badge.as_deref() {
         None | Some("") => None,
-        Some("live") => Some(Badge::Live),
-        Some("stale") => Some(Badge::Stale),
-        Some("missing") => Some(Badge::Missing),
-        Some("never_seen") => Some(Badge::NeverSeen),
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("badge must be live, stale, missing or never_seen (got {other:?})"),
-            )
-        }
+        Some(b) => match Badge::parse(b) {
+            Some(b) => Some(b),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("badge must be live, stale, missing or never_seen (got {b:?})"),
+                )
+            }
+        },
     };
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
