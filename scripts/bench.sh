@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Steward's benchmarks. Prints figures to paste into BENCHMARKS.md. Needs the release build
 # (`make build`), Debian's prometheus-node-exporter and wrk. Everything runs on loopback.
-#   scripts/bench.sh [resources|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|all]
+#   scripts/bench.sh [resources|agent|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|all]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${STEWARD_BIN:-$root/target/release/steward}"
@@ -50,6 +50,35 @@ resources() {
   awk -v t=$((s1-s0)) -v c="$clk" -v r="$s_rss" 'BEGIN{printf "| steward serve (collect every 5 s, history, SSE idle) | %.2f s | %.2f %% | %.1f MB |\n", t/c, t/c/60*100, r/1024}'
   awk -v t=$((n1-n0)) -v c="$clk" -v r="$n_rss" 'BEGIN{printf "| prometheus-node-exporter (scraped every 5 s) | %.2f s | %.2f %% | %.1f MB |\n", t/c, t/c/60*100, r/1024}'
   kill "$steward_pid" "$ne_pid"
+}
+
+agent() {
+  echo "## Agent footprint over 120 s, 5 s interval, side by side with node_exporter ($(nproc) cores)"
+  start_steward
+  "$bin" --config "$work/steward.toml" host add bench-agent --data-dir "$work/data" >"$work/agent.token" 2>/dev/null
+  printf '[agent]\ninterval_secs = 5\n' >"$work/agent.toml"
+  "$bin" --config "$work/agent.toml" agent --hub "$base" --token-file "$work/agent.token" --data-dir "$work/agent" \
+    >/dev/null 2>"$work/agent.err" &
+  pids+=($!); local agent_pid=$!
+  local ne_port; ne_port=$(free_port)
+  prometheus-node-exporter --web.listen-address="127.0.0.1:$ne_port" --no-collector.systemd >/dev/null 2>&1 &
+  pids+=($!); local ne_pid=$!
+  sleep 6
+  curl -s "http://127.0.0.1:$ne_port/metrics" >/dev/null
+  local a0 n0 a_rss=0 n_rss=0
+  a0=$(ticks "$agent_pid"); n0=$(ticks "$ne_pid")
+  for _ in $(seq 24); do
+    curl -s "http://127.0.0.1:$ne_port/metrics" >/dev/null
+    a_rss=$(( $(rss_kb "$agent_pid") > a_rss ? $(rss_kb "$agent_pid") : a_rss ))
+    n_rss=$(( $(rss_kb "$ne_pid") > n_rss ? $(rss_kb "$ne_pid") : n_rss ))
+    sleep 5
+  done
+  local a1 n1; a1=$(ticks "$agent_pid"); n1=$(ticks "$ne_pid")
+  local beats; beats=$(curl -s "$base/api/v1/fleet/hosts/bench-agent" | python3 -c 'import json,sys; print(json.load(sys.stdin)["heartbeats_total"])')
+  printf '| process | CPU time in 120 s | avg CPU | peak RSS |\n|---|---|---|---|\n'
+  awk -v t=$((a1-a0)) -v c="$clk" -v r="$a_rss" -v b="$beats" 'BEGIN{printf "| steward agent (collect + gzip + POST every 5 s; %s heartbeats acked) | %.2f s | %.3f %% | %.1f MB |\n", b, t/c, t/c/120*100, r/1024}'
+  awk -v t=$((n1-n0)) -v c="$clk" -v r="$n_rss" 'BEGIN{printf "| prometheus-node-exporter (scraped every 5 s) | %.2f s | %.3f %% | %.1f MB |\n", t/c, t/c/120*100, r/1024}'
+  kill "$agent_pid" "$ne_pid" "$steward_pid"
 }
 
 pageload() {
@@ -133,6 +162,7 @@ prometheus_proxy() {
 
 case "$what" in
   resources) resources ;;
+  agent) agent ;;
   pageload) pageload ;;
   ssr) ssr ;;
   prometheus) prometheus_proxy ;;
@@ -149,5 +179,5 @@ case "$what" in
     (cd "$root" && cargo test --release -p steward-tests --test api history_resumes_after_a_full_disk_is_freed -- --nocapture 2>&1 | grep 'history resumed')
     ;;
   all) resources; echo; pageload; echo; ssr; echo; prometheus_proxy ;;
-  *) echo "usage: $0 [resources|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [resources|agent|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|all]" >&2; exit 2 ;;
 esac

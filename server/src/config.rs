@@ -1534,6 +1534,8 @@ mod tests {
         let example = parse(&readme[start..end]).expect("the README's example parses");
         assert_eq!(example.maintenance, Config::default().maintenance);
         assert_eq!(example.docker, Config::default().docker);
+        assert_eq!(example.fleet, Config::default().fleet);
+        assert_eq!(example.agent, Config::default().agent);
     }
 
     #[test]

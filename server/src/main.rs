@@ -5,9 +5,27 @@ use clap::Parser;
 use server::config::{Cli, Command};
 use server::Application;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     return_large_allocations();
+    let cli = Cli::parse();
+    let runtime = match cli.command {
+        // The agent does one round every few seconds: one thread (and few malloc arenas) keep
+        // its footprint small beside the services it watches.
+        Command::Agent(_) => {
+            few_arenas();
+            tokio::runtime::Builder::new_current_thread()
+                .max_blocking_threads(2)
+                .enable_all()
+                .build()?
+        }
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -17,7 +35,6 @@ async fn main() -> anyhow::Result<()> {
         // Colour codes only for a person at a terminal, never in journald or a log file.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let config = cli.load_config()?;
     match cli.command {
         Command::Serve(args) => {
@@ -156,5 +173,15 @@ fn return_large_allocations() {
     // other than the runtime's exists, and takes plain integers.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+/// Caps glibc's malloc arenas at two (by default up to eight per core, each holding its own
+/// free memory): for the agent, whose few threads allocate little.
+fn few_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: as above: one allocator parameter, set before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

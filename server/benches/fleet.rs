@@ -1,0 +1,174 @@
+//! Fleet ingest on the embedded default: N hosts (default 2,000; `FLEET_HOSTS` sets it) each
+//! send one heartbeat of a real round's size (27 metrics, as the vitals collector reports on a
+//! 2-disk host) per round, all at once, through validation and the group commit into a temp
+//! SQLite file: heartbeats per second, the ack latency (queue + commit) and the database's
+//! growth per heartbeat. 10,000 hosts at 5 s need 2,000 heartbeats per second.
+//!
+//! Run: `cargo bench -p server --bench fleet`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::fleet::AgentStatus;
+use app::vitals::thresholds::Thresholds;
+use server::config::FleetConfig;
+use server::fleet::heartbeat::{self, BufferReport, Heartbeat, WireMetric};
+use server::fleet::store::FleetStore;
+use server::fleet::Fleet;
+use server::store::history::HistoryStore;
+use tokio_util::sync::CancellationToken;
+
+const ROUNDS: usize = 5;
+
+fn beat(seq: u64, at: i64, i: usize) -> Heartbeat {
+    let mut metrics = Vec::new();
+    let x = (i % 50) as f64;
+    for (name, v) in [
+        ("cpu_busy_pct", 20.0 + x),
+        ("cpu_steal_pct", x / 10.0),
+        ("cpu_iowait_pct", 1.0),
+        ("load1", 0.5),
+        ("load5", 0.5),
+        ("load15", 0.5),
+        ("load1_per_core", 0.2),
+        ("mem_total_bytes", 8e9),
+        ("mem_available_bytes", 4e9),
+        ("mem_used_pct", 50.0),
+        ("swap_total_bytes", 2e9),
+        ("swap_used_bytes", 1e8),
+        ("swap_used_pct", 5.0),
+        ("swap_cached_bytes", 1e6),
+        ("disk_read_bps", 1e5),
+        ("disk_write_bps", 2e5),
+        ("net_rx_bps", 3e5),
+        ("net_tx_bps", 4e5),
+        ("procs_d_state", 0.0),
+        ("psi_cpu_some_avg10", 1.0),
+        ("psi_memory_some_avg10", 0.5),
+        ("psi_io_some_avg10", 2.0),
+    ] {
+        metrics.push(WireMetric {
+            name: name.into(),
+            label: None,
+            value: Some(v),
+            note: None,
+        });
+    }
+    for (mount, v) in [("/", 40.0 + x), ("/data", 70.0)] {
+        metrics.push(WireMetric {
+            name: "disk_used_pct".into(),
+            label: Some(mount.into()),
+            value: Some(v),
+            note: None,
+        });
+    }
+    for p in ["rclone", "restic", "nginx"] {
+        metrics.push(WireMetric {
+            name: "process_count".into(),
+            label: Some(p.into()),
+            value: Some(1.0),
+            note: None,
+        });
+    }
+    Heartbeat {
+        schema: heartbeat::SCHEMA,
+        agent_version: "bench".into(),
+        status: AgentStatus::Ready,
+        seq,
+        collected_ms: at,
+        cores: 4,
+        disk_mount: "/".into(),
+        metrics,
+        gpus: vec![],
+        containers: None,
+        buffer: BufferReport::default(),
+    }
+}
+
+fn main() {
+    let hosts: usize = std::env::var("FLEET_HOSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("steward.db");
+        let store = Arc::new(HistoryStore::open(&db).await.unwrap());
+        let fleet_store = FleetStore::new(store.pool().clone());
+        let mut names = Vec::new();
+        for i in 0..hosts {
+            let name = format!("host-{i:05}");
+            fleet_store.add(&name, None).await.unwrap();
+            names.push(name);
+        }
+        let cancel = CancellationToken::new();
+        let (fleet, task) = Fleet::start(
+            store.clone(),
+            FleetConfig {
+                ingest_queue: (hosts * 2) as u64,
+                ..FleetConfig::default()
+            },
+            Thresholds::default(),
+            cancel.clone(),
+        )
+        .await
+        .unwrap();
+        let size0 = store.size_bytes().await.unwrap();
+        let thresholds = Thresholds::default();
+        let limits = fleet.limits();
+        let mut validate_ns = Vec::new();
+        let mut acks = Vec::new();
+        let mut rates = Vec::new();
+        for round in 0..ROUNDS {
+            let at = app::shared::clock::now_ms() - (ROUNDS - round) as i64 * 5000;
+            let started = Instant::now();
+            let mut waits = Vec::with_capacity(hosts);
+            for (i, name) in names.iter().enumerate() {
+                let t = Instant::now();
+                let a = heartbeat::validate(
+                    beat(round as u64 + 1, at, i),
+                    name,
+                    app::shared::clock::now_ms(),
+                    limits,
+                    &thresholds,
+                )
+                .unwrap();
+                validate_ns.push(t.elapsed().as_nanos() as u64);
+                let fleet = fleet.clone();
+                let name = name.clone();
+                waits.push(tokio::spawn(async move {
+                    let t = Instant::now();
+                    fleet.ingest(name, String::new(), a).await.unwrap();
+                    t.elapsed().as_micros() as u64
+                }));
+            }
+            for w in waits {
+                acks.push(w.await.unwrap());
+            }
+            rates.push(hosts as f64 / started.elapsed().as_secs_f64());
+        }
+        let size1 = store.size_bytes().await.unwrap();
+        cancel.cancel();
+        task.await.unwrap();
+        validate_ns.sort_unstable();
+        acks.sort_unstable();
+        let q = |v: &[u64], p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "fleet ingest, {hosts} hosts × {ROUNDS} rounds, 27 metrics each: {:.0} heartbeats/s (median round), \
+             ack p50 {:.1} ms, p99 {:.1} ms; validation p50 {:.1} µs, p99 {:.1} µs; \
+             database +{:.0} bytes per heartbeat (raw samples, before rollups)",
+            rates[rates.len() / 2],
+            q(&acks, 0.5) as f64 / 1000.0,
+            q(&acks, 0.99) as f64 / 1000.0,
+            q(&validate_ns, 0.5) as f64 / 1000.0,
+            q(&validate_ns, 0.99) as f64 / 1000.0,
+            (size1 - size0) as f64 / (hosts * ROUNDS) as f64,
+        );
+        store.close().await;
+    });
+}
