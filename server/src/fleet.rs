@@ -14,7 +14,7 @@ pub mod heartbeat;
 pub mod store;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::fleet::{AgentStatus, Badge, BadgeCounts, ContainerCounts, FleetHost, FleetPage};
@@ -84,6 +84,8 @@ pub struct Fleet {
     thresholds: Thresholds,
     hosts: Mutex<BTreeMap<String, HostEntry>>,
     unknown_tokens: AtomicU64,
+    /// When the unknown-token count was last stored.
+    unknown_saved_ms: AtomicI64,
     queue: mpsc::Sender<Pending>,
     pub stats: FleetStats,
 }
@@ -120,6 +122,7 @@ impl Fleet {
             thresholds,
             hosts: Mutex::new(hosts),
             unknown_tokens: AtomicU64::new(unknown),
+            unknown_saved_ms: AtomicI64::new(0),
             queue: tx,
             stats: FleetStats::default(),
         });
@@ -151,7 +154,18 @@ impl Fleet {
         let check = self.store.check(token).await?;
         match &check {
             TokenCheck::Unknown => {
-                self.unknown_tokens.fetch_add(1, Ordering::Relaxed);
+                // Anyone can send these: counted in memory, stored at most every 10 s.
+                let total = self.unknown_tokens.fetch_add(1, Ordering::Relaxed) + 1;
+                let now = now_ms();
+                let last = self.unknown_saved_ms.load(Ordering::Relaxed);
+                if now - last >= 10_000
+                    && self
+                        .unknown_saved_ms
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    self.store.save_unknown_tokens(total).await?;
+                }
             }
             TokenCheck::Refused { host, .. } => {
                 if let Some(h) = self.lock().get_mut(host) {

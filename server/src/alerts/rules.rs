@@ -376,6 +376,14 @@ pub fn evaluate(inputs: &Inputs, s: &Settings) -> Round {
     round
 }
 
+/// The levels of one of Steward's own numeric rules, with its overrides.
+fn own_levels(s: &Settings, rule: &str) -> Option<Thresholds> {
+    match OWN_RULES.iter().find(|r| r.name == rule)?.kind {
+        RuleKind::Levels { warn, crit } => Some(s.levels(rule, Some(warn), Some(crit))),
+        _ => None,
+    }
+}
+
 /// Seconds since each fleet host's last heartbeat; a host never heard from is not judged
 /// (its page says "never seen"), a removed host's alert resolves.
 fn heartbeats(round: &mut Round, s: &Settings, hosts: &[(String, Option<i64>)], now: i64) {
@@ -383,12 +391,9 @@ fn heartbeats(round: &mut Round, s: &Settings, hosts: &[(String, Option<i64>)], 
     if !s.enabled(RULE) {
         return;
     }
-    let Some(RuleKind::Levels { warn, crit }) =
-        OWN_RULES.iter().find(|r| r.name == RULE).map(|r| r.kind)
-    else {
+    let Some(th) = own_levels(s, RULE) else {
         return;
     };
-    let th = s.levels(RULE, Some(warn), Some(crit));
     for (host, last) in hosts {
         let Some(last) = last else { continue };
         let age = ((now - last).max(0) as f64 / 1000.0).round();
@@ -480,12 +485,9 @@ fn models(round: &mut Round, s: &Settings, m: &Models) {
         if !s.enabled(rule) {
             continue;
         }
-        let Some(RuleKind::Levels { warn, crit }) =
-            OWN_RULES.iter().find(|r| r.name == rule).map(|r| r.kind)
-        else {
+        let Some(th) = own_levels(s, rule) else {
             continue;
         };
-        let th = s.levels(rule, Some(warn), Some(crit));
         for g in gpus {
             let value = read(g);
             let what = if rule == "gpu_temperature_c" {
