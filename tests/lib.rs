@@ -3,6 +3,7 @@
 //! engine, and the recorded container snapshot.
 
 pub mod docker_engine;
+pub mod fake_fleet;
 pub mod fuzz;
 pub mod model_servers;
 pub mod receivers;

@@ -830,6 +830,37 @@ pub struct FleetConfig {
     /// Heartbeats waiting for the group commit before new ones are answered 503
     /// (16–1,000,000, default 8,192).
     pub ingest_queue: u64,
+    /// The health sweep of hosts registered with an address.
+    pub sweep: SweepConfig,
+}
+
+/// `[fleet.sweep]`: checks each host's health URL (`/healthz` of its Steward, or any HTTP health
+/// endpoint) every round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Off: no host is checked (default on; with no addresses it does nothing).
+    pub enabled: bool,
+    /// Seconds between the starts of rounds; a longer round delays the next (1–3600, default 30).
+    pub interval_secs: u64,
+    /// Checks in flight at once (1–4,096, default 256).
+    pub concurrency: u32,
+    /// One check's limit, connection included (100 ms–60 s, default 3,000 ms).
+    pub timeout_ms: u64,
+    /// An answer slower than this makes a host degraded (10 ms–60 s, default 1,000 ms).
+    pub slow_ms: u64,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 30,
+            concurrency: 256,
+            timeout_ms: 3000,
+            slow_ms: 1000,
+        }
+    }
 }
 
 impl Default for FleetConfig {
@@ -840,6 +871,7 @@ impl Default for FleetConfig {
             max_age_secs: 86_400,
             token_grace_secs: 3600,
             ingest_queue: 8192,
+            sweep: SweepConfig::default(),
         }
     }
 }
@@ -971,7 +1003,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 54] = [
+        let bounded: [(&'static str, u64, u64, u64); 58] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -1022,6 +1054,10 @@ impl Config {
             ("fleet.max_age_secs", c.fleet.max_age_secs, 60, 30 * DAY),
             ("fleet.token_grace_secs", c.fleet.token_grace_secs, 0, 30 * DAY),
             ("fleet.ingest_queue", c.fleet.ingest_queue, 16, 1_000_000),
+            ("fleet.sweep.interval_secs", c.fleet.sweep.interval_secs, 1, 3600),
+            ("fleet.sweep.concurrency", c.fleet.sweep.concurrency as u64, 1, 4096),
+            ("fleet.sweep.timeout_ms", c.fleet.sweep.timeout_ms, 100, 60_000),
+            ("fleet.sweep.slow_ms", c.fleet.sweep.slow_ms, 10, 60_000),
             ("agent.interval_secs", c.agent.interval_secs, 1, 3600),
             ("agent.timeout_secs", c.agent.timeout_secs, 1, 300),
             ("agent.buffer_max_bytes", c.agent.buffer_max_bytes, 64 << 10, 16 << 30),

@@ -12,14 +12,19 @@ pub mod agent;
 pub mod buffer;
 pub mod heartbeat;
 pub mod store;
+pub mod sweep;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use app::fleet::{AgentStatus, Badge, BadgeCounts, ContainerCounts, FleetHost, FleetPage};
+use app::fleet::{
+    group_score, AgentStatus, Badge, BadgeCounts, ContainerCounts, FleetHost, FleetPage, GroupView,
+    HealthCheck, HealthCounts, IngestStats, SweepStats, Workers,
+};
 use app::overview::score::{self, Score};
 use app::vitals::thresholds::Thresholds;
+use app::vitals::CollectorStatus;
 use app::vitals::Vitals;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -66,6 +71,8 @@ struct HostEntry {
     score: Option<Score>,
     containers: Option<ContainerCounts>,
     last_rejections: VecDeque<String>,
+    /// The sweep's last check of the host's address.
+    health: Option<HealthCheck>,
 }
 
 /// Counters for `/metrics`.
@@ -88,6 +95,9 @@ pub struct Fleet {
     unknown_saved_ms: AtomicI64,
     queue: mpsc::Sender<Pending>,
     pub stats: FleetStats,
+    sweep: Mutex<SweepStats>,
+    /// Every group, also those without hosts.
+    groups: Mutex<BTreeSet<String>>,
 }
 
 impl Fleet {
@@ -114,6 +124,20 @@ impl Fleet {
                 )
             })
             .collect();
+        let mut hosts: BTreeMap<String, HostEntry> = hosts;
+        for (host, check) in store.latest_health().await? {
+            if let Some(h) = hosts.get_mut(&host) {
+                h.health = Some(check);
+            }
+        }
+        let groups = store.groups().await?.into_iter().collect();
+        let sweep = SweepStats {
+            enabled: config.sweep.enabled,
+            interval_secs: config.sweep.interval_secs,
+            concurrency: config.sweep.concurrency,
+            timeout_ms: config.sweep.timeout_ms,
+            ..Default::default()
+        };
         let unknown = store.unknown_tokens().await?;
         let (tx, rx) = mpsc::channel(config.ingest_queue as usize);
         let fleet = Arc::new(Self {
@@ -125,6 +149,8 @@ impl Fleet {
             unknown_saved_ms: AtomicI64::new(0),
             queue: tx,
             stats: FleetStats::default(),
+            sweep: Mutex::new(sweep),
+            groups: Mutex::new(groups),
         });
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
@@ -356,28 +382,47 @@ impl Fleet {
         Ok(())
     }
 
-    /// A page of hosts matching `query` (name contains) and `badge`, with counts over all.
+    /// A page of hosts matching the filter, with counts and groups over the whole fleet.
     pub fn page(&self, filter: &HostFilter, now: i64) -> FleetPage {
         let hosts = self.lock();
         let mut counts = BadgeCounts::default();
+        let mut health = HealthCounts::default();
+        let mut groups: BTreeMap<String, (BadgeCounts, Vec<Option<u32>>)> = self
+            .lock_groups()
+            .iter()
+            .map(|g| (g.clone(), Default::default()))
+            .collect();
         let mut matched = Vec::new();
         for (name, h) in hosts.iter() {
             let badge = Badge::of(h.row.last_heartbeat_ms, now);
             counts.add(badge);
-            if filter.badge.is_some_and(|b| b != badge) {
+            if h.row.address.is_some() {
+                health.add(h.health.as_ref().map(|c| c.status));
+            }
+            if let Some(g) = h.row.group.as_ref().and_then(|g| groups.get_mut(g)) {
+                g.0.add(badge);
+                g.1.push(h.score.as_ref().and_then(|s| s.value));
+            }
+            if filter.badge.is_some_and(|b| b != badge)
+                || filter
+                    .health
+                    .is_some_and(|want| h.health.as_ref().map(|c| c.status) != Some(want))
+                || filter
+                    .group
+                    .as_ref()
+                    .is_some_and(|g| h.row.group.as_ref() != Some(g))
+                || (!filter.query.is_empty() && !name.contains(&filter.query))
+            {
                 continue;
             }
-            if !filter.query.is_empty() && !name.contains(&filter.query) {
-                continue;
-            }
-            matched.push((name, h, badge));
+            matched.push((h, badge));
         }
         let total = matched.len() as u32;
         let page = matched
             .into_iter()
             .skip(filter.offset)
             .take(filter.limit)
-            .map(|(_, h, badge)| view(h, badge))
+            .map(|(h, badge)| view(h, badge))
             .collect();
         FleetPage {
             counts,
@@ -385,7 +430,131 @@ impl Fleet {
             hosts: page,
             unknown_tokens: self.unknown_tokens.load(Ordering::Relaxed),
             now_ms: now,
+            health,
+            groups: groups
+                .into_iter()
+                .map(|(name, (counts, scores))| {
+                    let hosts = scores.len() as u32;
+                    let (scored, worst_score, average_score) = group_score(scores);
+                    GroupView {
+                        name,
+                        hosts,
+                        scored,
+                        worst_score,
+                        average_score,
+                        counts,
+                    }
+                })
+                .collect(),
         }
+    }
+
+    /// Hosts with an address, the ones checked longest ago (or never) first.
+    pub fn sweep_targets(&self) -> Vec<sweep::Target> {
+        let hosts = self.lock();
+        let mut targets: Vec<(Option<i64>, sweep::Target)> = hosts
+            .values()
+            .filter_map(|h| {
+                let url = h.row.address.clone()?;
+                Some((
+                    h.health.as_ref().map(|c| c.at_ms),
+                    sweep::Target {
+                        host: h.row.host.clone(),
+                        url,
+                    },
+                ))
+            })
+            .collect();
+        targets.sort_by_key(|(at, _)| *at);
+        targets.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Notes the start of a sweep round.
+    pub fn sweep_started(&self, started_ms: i64, targets: u32) {
+        let mut s = self.lock_sweep();
+        s.running = true;
+        s.targets = targets;
+        s.last_run_started_ms = Some(started_ms);
+    }
+
+    /// Applies a round's checks; returns the ones that changed their host's health (to store).
+    pub fn apply_checks(&self, checks: Vec<(String, HealthCheck)>) -> Vec<(String, HealthCheck)> {
+        let mut hosts = self.lock();
+        let mut changes = Vec::new();
+        for (host, check) in checks {
+            // A host deleted during the round is not brought back.
+            let Some(h) = hosts.get_mut(&host) else {
+                continue;
+            };
+            if h.health.as_ref().map(|c| c.status) != Some(check.status) {
+                changes.push((host, check.clone()));
+            }
+            h.health = Some(check);
+        }
+        changes
+    }
+
+    /// Records a finished round (`None`: it failed or timed out) and the sweep's status.
+    pub fn sweep_finished(&self, round: Option<&sweep::Round>, status: &CollectorStatus) {
+        let mut s = self.lock_sweep();
+        s.running = false;
+        s.rounds_total += 1;
+        s.last_run_duration_ms = status.last_duration_ms;
+        s.last_error = status.message.clone();
+        if let Some(r) = round {
+            s.checks_total += r.checked as u64;
+            s.checks_succeeded += r.succeeded as u64;
+            s.checks_failed += (r.checked - r.succeeded) as u64;
+            s.last_run_checked = r.checked;
+            s.last_run_skipped = r.skipped;
+        }
+        s.success_rate =
+            (s.checks_total > 0).then(|| s.checks_succeeded as f64 / s.checks_total as f64);
+    }
+
+    /// The sweep's and the ingest's statistics.
+    pub fn workers(&self) -> Workers {
+        Workers {
+            sweep: self.lock_sweep().clone(),
+            ingest: IngestStats {
+                accepted: self.stats.accepted.load(Ordering::Relaxed),
+                refused: self.stats.refused.load(Ordering::Relaxed),
+                busy: self.stats.busy.load(Ordering::Relaxed),
+                commits: self.stats.commits.load(Ordering::Relaxed),
+                commit_failures: self.stats.commit_failures.load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    /// Hosts per health status, for `/metrics`.
+    pub fn health_counts(&self) -> HealthCounts {
+        let mut c = HealthCounts::default();
+        for h in self.lock().values().filter(|h| h.row.address.is_some()) {
+            c.add(h.health.as_ref().map(|c| c.status));
+        }
+        c
+    }
+
+    /// Re-reads the groups after a change (hosts' groups come with [`Self::reload_host`]).
+    pub async fn reload_groups(&self) -> Result<(), FleetError> {
+        let groups: BTreeSet<String> = self.store.groups().await?.into_iter().collect();
+        let rows = self.store.hosts().await?;
+        let mut hosts = self.lock();
+        for row in rows {
+            if let Some(h) = hosts.get_mut(&row.host) {
+                h.row.group = row.group;
+            }
+        }
+        *self.lock_groups() = groups;
+        Ok(())
+    }
+
+    fn lock_sweep(&self) -> std::sync::MutexGuard<'_, SweepStats> {
+        self.sweep.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_groups(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// One host's view, if it exists.
@@ -415,13 +584,7 @@ impl Fleet {
 }
 
 /// Which hosts a page shows.
-#[derive(Clone, Debug)]
-pub struct HostFilter {
-    pub query: String,
-    pub badge: Option<Badge>,
-    pub offset: usize,
-    pub limit: usize,
-}
+pub type HostFilter = app::fleet::FleetFilter;
 
 fn view(h: &HostEntry, badge: Badge) -> FleetHost {
     FleetHost {
@@ -441,6 +604,10 @@ fn view(h: &HostEntry, badge: Badge) -> FleetHost {
         refused_tokens: h.row.refused_tokens,
         agent_dropped: h.row.agent_dropped,
         tokens: Vec::new(),
+        address: h.row.address.clone(),
+        health: h.health.clone(),
+        group: h.row.group.clone(),
+        health_changes: Vec::new(),
     }
 }
 

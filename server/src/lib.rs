@@ -234,6 +234,14 @@ impl Application {
         )
         .await?;
         tasks.push(fleet_task);
+        if config.fleet.sweep.enabled {
+            tasks.push(tokio::spawn(fleet::sweep::run(
+                fleet.clone(),
+                config.fleet.sweep.clone(),
+                bus.clone(),
+                shutdown.clone(),
+            )));
+        }
         let (alerts, pending) = alerts::AlertsService::new(config.alerts.clone())?;
         let alerts = Arc::new(alerts.with_store(store.pool().clone(), audit.clone()));
         alerts.load().await?;

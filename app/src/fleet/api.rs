@@ -7,23 +7,25 @@ use crate::fleet::FleetPage;
 use crate::shared::codec::JsonText;
 use crate::shared::error::AppError;
 
-/// One page of hosts whose name contains `q` and whose badge is `badge` (any when empty), with
-/// the counts over the whole fleet.
+/// One page of hosts whose name contains `q`, with the badge, health and group asked (any
+/// when empty), and the counts and groups over the whole fleet.
 #[server(input = GetUrl, output = JsonText)]
-pub async fn get_fleet(q: String, badge: String, offset: u32) -> Result<FleetPage, AppError> {
-    let badge = match badge.as_str() {
-        "" => None,
-        b => Some(crate::fleet::Badge::parse(b).ok_or_else(|| {
-            AppError::new(
-                crate::shared::error::ErrorKind::BadRequest,
-                "badge must be live, stale, missing or never_seen",
-            )
-        })?),
-    };
-    Ok(crate::shared::backend::backend()?.fleet(
+pub async fn get_fleet(
+    q: String,
+    badge: String,
+    health: String,
+    group: String,
+    offset: u32,
+) -> Result<FleetPage, AppError> {
+    let filter = crate::fleet::FleetFilter::from_params(
         &q,
-        badge,
+        &badge,
+        &health,
+        &group,
         offset as usize,
         crate::fleet::PAGE_ROWS,
-    ))
+        crate::fleet::PAGE_ROWS,
+    )
+    .map_err(|m| AppError::new(crate::shared::error::ErrorKind::BadRequest, m))?;
+    Ok(crate::shared::backend::backend()?.fleet(&filter))
 }

@@ -117,6 +117,167 @@ pub struct FleetHost {
     /// Heartbeats the agent dropped from its own buffer (oldest first, when it was full).
     pub agent_dropped: u64,
     pub tokens: Vec<TokenView>,
+    /// The health URL the sweep checks, if the host has one.
+    pub address: Option<String>,
+    /// The sweep's last check of that URL.
+    pub health: Option<HealthCheck>,
+    pub group: Option<String>,
+    /// The host's last health changes, newest first (only in the one-host answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_changes: Vec<HealthCheck>,
+}
+
+/// What the health sweep found at a host's health URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// 2xx, quick, and the body (when it says) is ok.
+    Healthy,
+    /// Answered, but slowly or saying it is degraded.
+    Degraded,
+    /// Answered with an error status, or a body saying it fails.
+    Critical,
+    /// No answer: refused, timed out, no route, TLS failure.
+    Unreachable,
+}
+
+impl Health {
+    pub const ALL: [Health; 4] = [
+        Health::Healthy,
+        Health::Degraded,
+        Health::Critical,
+        Health::Unreachable,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Degraded => "degraded",
+            Health::Critical => "critical",
+            Health::Unreachable => "unreachable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Health> {
+        Health::ALL.into_iter().find(|h| h.key() == s)
+    }
+
+    /// Whether the check counts as succeeded in the sweep's statistics.
+    pub fn succeeded(self) -> bool {
+        matches!(self, Health::Healthy | Health::Degraded)
+    }
+}
+
+/// One health check of a host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub at_ms: i64,
+    pub status: Health,
+    /// Time to the answer (none when there was no answer).
+    pub latency_ms: Option<u32>,
+    /// Why it is not healthy, or what answered ("HTTP 200").
+    pub reason: String,
+}
+
+/// Hosts per health status (hosts without an address are not counted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HealthCounts {
+    pub healthy: u32,
+    pub degraded: u32,
+    pub critical: u32,
+    pub unreachable: u32,
+    /// Hosts with an address the sweep has not checked yet.
+    pub unchecked: u32,
+}
+
+impl HealthCounts {
+    pub fn add(&mut self, health: Option<Health>) {
+        match health {
+            Some(Health::Healthy) => self.healthy += 1,
+            Some(Health::Degraded) => self.degraded += 1,
+            Some(Health::Critical) => self.critical += 1,
+            Some(Health::Unreachable) => self.unreachable += 1,
+            None => self.unchecked += 1,
+        }
+    }
+}
+
+/// The health sweep's statistics (`GET /api/v1/fleet/workers`; seed 003's worker API).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SweepStats {
+    pub enabled: bool,
+    pub interval_secs: u64,
+    pub concurrency: u32,
+    pub timeout_ms: u64,
+    /// Hosts with a health URL.
+    pub targets: u32,
+    pub rounds_total: u64,
+    /// Checks performed; succeeded = healthy or degraded, failed = critical or unreachable.
+    pub checks_total: u64,
+    pub checks_succeeded: u64,
+    pub checks_failed: u64,
+    /// succeeded / total over every check so far (none before the first).
+    pub success_rate: Option<f64>,
+    pub running: bool,
+    pub last_run_started_ms: Option<i64>,
+    pub last_run_duration_ms: Option<u64>,
+    pub last_run_checked: u32,
+    /// Checks the last round could not start before its deadline (checked first next round).
+    pub last_run_skipped: u32,
+    /// Why the last round failed to record its results, if it did.
+    pub last_error: Option<String>,
+}
+
+/// The heartbeat ingest's counters, beside the sweep's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IngestStats {
+    pub accepted: u64,
+    pub refused: u64,
+    pub busy: u64,
+    pub commits: u64,
+    pub commit_failures: u64,
+}
+
+/// `GET /api/v1/fleet/workers`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Workers {
+    pub sweep: SweepStats,
+    pub ingest: IngestStats,
+}
+
+/// A group of hosts and its score (worst and average over the hosts that sent vitals).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub name: String,
+    pub hosts: u32,
+    pub scored: u32,
+    pub worst_score: Option<u32>,
+    pub average_score: Option<f64>,
+    pub counts: BadgeCounts,
+}
+
+/// A group's score over its hosts' scores (`None`: the host sent no vitals yet): how many
+/// were scored, the worst and the average.
+pub fn group_score(
+    scores: impl IntoIterator<Item = Option<u32>>,
+) -> (u32, Option<u32>, Option<f64>) {
+    let (mut n, mut worst, mut sum) = (0u32, None::<u32>, 0u64);
+    for s in scores.into_iter().flatten() {
+        n += 1;
+        sum += s as u64;
+        worst = Some(worst.map_or(s, |w| w.min(s)));
+    }
+    let average = (n > 0).then(|| sum as f64 / n as f64);
+    (n, worst, average)
+}
+
+/// A group name: 1–64 of a-z, 0-9, `.`, `-`, `_`.
+pub fn valid_group_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
 /// A host's container counts, as its agent reports them.
@@ -157,6 +318,57 @@ pub struct FleetPage {
     /// Heartbeats that came with a token no host ever had (they cannot be filed under one).
     pub unknown_tokens: u64,
     pub now_ms: i64,
+    pub health: HealthCounts,
+    pub groups: Vec<GroupView>,
+}
+
+/// Which hosts a fleet page lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetFilter {
+    /// Part of the host name.
+    pub query: String,
+    pub badge: Option<Badge>,
+    pub health: Option<Health>,
+    pub group: Option<String>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl FleetFilter {
+    /// Reads a filter from query parameters (empty: any); `limit` must be 1–`max_limit`.
+    pub fn from_params(
+        query: &str,
+        badge: &str,
+        health: &str,
+        group: &str,
+        offset: usize,
+        limit: usize,
+        max_limit: usize,
+    ) -> Result<Self, String> {
+        let badge = match badge {
+            "" => None,
+            b => Some(Badge::parse(b).ok_or_else(|| {
+                format!("badge must be live, stale, missing or never_seen (got {b:?})")
+            })?),
+        };
+        let health = match health {
+            "" => None,
+            h => Some(Health::parse(h).ok_or_else(|| {
+                format!("health must be healthy, degraded, critical or unreachable (got {h:?})")
+            })?),
+        };
+        if limit == 0 || limit > max_limit {
+            return Err(format!("limit must be 1–{max_limit} (got {limit})"));
+        }
+        Ok(Self {
+            query: query.to_string(),
+            badge,
+            health,
+            group: (!group.is_empty()).then(|| group.to_string()),
+            offset,
+            limit,
+        })
+    }
 }
 
 /// What an operator runs on a new host: the install lines and a systemd unit for its agent.
@@ -227,6 +439,64 @@ mod tests {
         );
         // A clock a little ahead of the hub's is still live, not something else.
         assert_eq!(Badge::of(Some(now + 5_000), now), Badge::Live);
+    }
+
+    #[test]
+    fn a_group_scores_its_worst_and_average_over_scored_hosts() {
+        assert_eq!(group_score([]), (0, None, None));
+        assert_eq!(group_score([None, None]), (0, None, None));
+        assert_eq!(
+            group_score([Some(90), None, Some(60), Some(75)]),
+            (3, Some(60), Some(75.0))
+        );
+    }
+
+    #[test]
+    fn health_keys_round_trip_and_only_answers_count_as_succeeded() {
+        for h in Health::ALL {
+            assert_eq!(Health::parse(h.key()), Some(h));
+        }
+        assert!(Health::Degraded.succeeded());
+        assert!(!Health::Unreachable.succeeded());
+        let mut c = HealthCounts::default();
+        for h in [Some(Health::Healthy), None, Some(Health::Critical)] {
+            c.add(h);
+        }
+        assert_eq!((c.healthy, c.critical, c.unchecked), (1, 1, 1));
+    }
+
+    #[test]
+    fn filters_are_read_from_parameters_with_clear_errors() {
+        let f = FleetFilter::from_params("web", "stale", "critical", "eu", 50, 100, 500).unwrap();
+        assert_eq!(
+            (f.badge, f.health, f.group.as_deref(), f.offset, f.limit),
+            (
+                Some(Badge::Stale),
+                Some(Health::Critical),
+                Some("eu"),
+                50,
+                100
+            )
+        );
+        let any = FleetFilter::from_params("", "", "", "", 0, 1, 500).unwrap();
+        assert_eq!((any.badge, any.health, any.group), (None, None, None));
+        assert!(FleetFilter::from_params("", "odd", "", "", 0, 1, 500)
+            .unwrap_err()
+            .contains("badge must be"));
+        assert!(FleetFilter::from_params("", "", "sick", "", 0, 1, 500)
+            .unwrap_err()
+            .contains("health must be"));
+        assert!(FleetFilter::from_params("", "", "", "", 0, 501, 500)
+            .unwrap_err()
+            .contains("limit must be 1–500"));
+    }
+
+    #[test]
+    fn group_names_follow_host_name_rules() {
+        assert!(valid_group_name("gpu-pool.eu_1"));
+        assert!(!valid_group_name(""));
+        assert!(!valid_group_name("GPU"));
+        assert!(!valid_group_name(&"a".repeat(65)));
     }
 
     #[test]

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::fleet::api::get_fleet;
-use crate::fleet::{install_instructions, Badge, FleetHost, FleetPage, PAGE_ROWS};
+use crate::fleet::{
+    install_instructions, Badge, FleetHost, FleetPage, GroupView, Health, PAGE_ROWS,
+};
 use crate::shared::client::post_json;
 use crate::use_session;
 
@@ -17,11 +19,34 @@ const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 pub fn FleetPanel() -> impl IntoView {
     let query = RwSignal::new(String::new());
     let badge = RwSignal::new(String::new());
+    let health = RwSignal::new(String::new());
+    let group = RwSignal::new(String::new());
     let offset = RwSignal::new(0u32);
+    // Hosts an admin ticked, to move into a group at once.
+    let selected = RwSignal::new(std::collections::BTreeSet::<String>::new());
     let data = Resource::new(
-        move || (query.get(), badge.get(), offset.get()),
-        |(q, b, o)| get_fleet(q, b, o),
+        move || {
+            (
+                query.get(),
+                badge.get(),
+                health.get(),
+                group.get(),
+                offset.get(),
+            )
+        },
+        |(q, b, h, g, o)| get_fleet(q, b, h, g, o),
     );
+    // The group names for the admin's "move to" list, outside the refreshed part so that a
+    // form being filled in is not redrawn (filled in after hydration, so SSR matches).
+    let group_names = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = data.get() {
+            let names: Vec<String> = p.groups.iter().map(|g| g.name.clone()).collect();
+            if group_names.with_untracked(|n| *n != names) {
+                group_names.set(names);
+            }
+        }
+    });
     #[cfg(feature = "hydrate")]
     {
         if let Ok(h) = set_interval_with_handle(move || data.refetch(), REFRESH) {
@@ -45,22 +70,37 @@ pub fn FleetPanel() -> impl IntoView {
                         <option value=b.key()>{b.as_str()}</option>
                     }).collect_view()}
                 </select>
+                <select aria-label="Show hosts whose health check is" data-testid="fleet-health"
+                    on:change=move |ev| { health.set(event_target_value(&ev)); offset.set(0); }>
+                    <option value="">"any health"</option>
+                    {Health::ALL.into_iter().map(|h| view! {
+                        <option value=h.key()>{h.key()}</option>
+                    }).collect_view()}
+                </select>
             </div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(p) => view! { <HostList page=p offset=offset/> }.into_any(),
+                        Ok(p) => view! {
+                            <GroupChips groups=p.groups.clone() group=group offset=offset/>
+                            <HostList page=p offset=offset selected=selected/>
+                        }.into_any(),
                         Err(e) => view! { <p class="error" role="alert">{format!("Steward could not read the fleet: {e}")}</p> }.into_any(),
                     }
                 })}
             </Transition>
+            <GroupAdmin names=group_names selected=selected on_changed=Callback::new(move |_| data.refetch())/>
             <AddHost on_added=Callback::new(move |_| data.refetch())/>
         </section>
     }
 }
 
 #[component]
-fn HostList(page: FleetPage, offset: RwSignal<u32>) -> impl IntoView {
+fn HostList(
+    page: FleetPage,
+    offset: RwSignal<u32>,
+    selected: RwSignal<std::collections::BTreeSet<String>>,
+) -> impl IntoView {
     let c = &page.counts;
     let counts = [
         (Badge::Live, c.live),
@@ -80,6 +120,16 @@ fn HostList(page: FleetPage, offset: RwSignal<u32>) -> impl IntoView {
                 </li>
             }).collect_view()}
         </ul>
+        {(page.health != Default::default()).then(|| {
+            let h = &page.health;
+            view! {
+                <p class="fleet-health-counts" data-testid="fleet-health-counts">{format!(
+                    "Health checks: {} healthy, {} degraded, {} critical, {} unreachable{}",
+                    h.healthy, h.degraded, h.critical, h.unreachable,
+                    if h.unchecked > 0 { format!(", {} not checked yet", h.unchecked) } else { String::new() }
+                )}</p>
+            }
+        })}
         {(page.unknown_tokens > 0).then(|| view! {
             <p class="muted" data-testid="fleet-unknown-tokens">{format!(
                 "{} requests came with a token no host ever had.", page.unknown_tokens
@@ -96,7 +146,7 @@ fn HostList(page: FleetPage, offset: RwSignal<u32>) -> impl IntoView {
         } else {
             view! {
                 <ul class="fleet-hosts">
-                    {page.hosts.into_iter().map(|h| view! { <HostCard h=h now=now/> }).collect_view()}
+                    {page.hosts.into_iter().map(|h| view! { <HostCard h=h now=now selected=selected/> }).collect_view()}
                 </ul>
             }.into_any()
         }}
@@ -115,8 +165,42 @@ fn HostList(page: FleetPage, offset: RwSignal<u32>) -> impl IntoView {
 }
 
 #[component]
-fn HostCard(h: FleetHost, now: i64) -> impl IntoView {
+fn HostCard(
+    h: FleetHost,
+    now: i64,
+    selected: RwSignal<std::collections::BTreeSet<String>>,
+) -> impl IntoView {
     let zone = crate::shared::zone::use_zone();
+    let session = use_session();
+    let admin = move || session.with(|s| s.as_ref().is_some_and(|s| s.is_admin()));
+    let name = h.host.clone();
+    let label = format!("Select {}", h.host);
+    let ticked = {
+        let name = name.clone();
+        move || selected.with(|s| s.contains(&name))
+    };
+    let tick = move |ev: leptos::ev::Event| {
+        let on = event_target_checked(&ev);
+        selected.update(|s| {
+            if on {
+                s.insert(name.clone());
+            } else {
+                s.remove(&name);
+            }
+        });
+    };
+    let health = h.health.clone().map(|c| {
+        let latency = c
+            .latency_ms
+            .map(|l| format!(" in {l} ms"))
+            .unwrap_or_default();
+        view! {
+            <p class=format!("fleet-health {}", c.status.key()) data-testid="fleet-host-health">
+                <span class=format!("badge {}", c.status.key())>{c.status.key()}</span>
+                {format!(" {}{latency}, checked {}", c.reason, zone.datetime(c.at_ms))}
+            </p>
+        }
+    });
     let value = |name: &str, label: Option<&str>| {
         h.vitals
             .as_ref()
@@ -143,7 +227,12 @@ fn HostCard(h: FleetHost, now: i64) -> impl IntoView {
     view! {
         <li class="fleet-host card" data-testid="fleet-host">
             <div class="fleet-host-head">
+                {move || admin().then(|| view! {
+                    <input type="checkbox" data-testid="fleet-host-select"
+                        aria-label=label.clone() prop:checked=ticked.clone() on:change=tick.clone()/>
+                })}
                 <strong data-testid="fleet-host-name">{h.host.clone()}</strong>
+                {h.group.clone().map(|g| view! { <span class="chip" data-testid="fleet-host-group">{g}</span> })}
                 <span class=format!("badge {}", h.badge.key()) data-testid="fleet-host-badge">{h.badge.as_str()}</span>
                 <span class=format!("fleet-score {level}") title="Health score (same card as the overview)">{score}</span>
             </div>
@@ -158,6 +247,7 @@ fn HostCard(h: FleetHost, now: i64) -> impl IntoView {
                 {h.agent_version.map(|v| format!(" · agent {v}"))}
                 {h.containers.map(|c| format!(" · {} containers, {} unhealthy", c.total, c.unhealthy))}
             </p>
+            {health}
             {(problems > 0).then(|| view! {
                 <p class="warn-text" data-testid="fleet-host-problems">{format!(
                     "{} fields dropped, {} refused token uses, {} heartbeats the agent dropped",
@@ -165,6 +255,117 @@ fn HostCard(h: FleetHost, now: i64) -> impl IntoView {
                 )}</p>
             })}
         </li>
+    }
+}
+
+/// The groups with their scores; a click filters by one.
+#[component]
+fn GroupChips(
+    groups: Vec<GroupView>,
+    group: RwSignal<String>,
+    offset: RwSignal<u32>,
+) -> impl IntoView {
+    (!groups.is_empty()).then(|| view! {
+        <ul class="fleet-groups" data-testid="fleet-groups">
+            <li><button class:active=move || group.with(String::is_empty)
+                on:click=move |_| { group.set(String::new()); offset.set(0); }>"All groups"</button></li>
+            {groups.into_iter().map(|g| {
+                let name = g.name.clone();
+                let key = g.name.clone();
+                let score = match (g.worst_score, g.average_score) {
+                    (Some(w), Some(a)) => format!("worst {w}, average {a:.0}"),
+                    _ => "no score yet".into(),
+                };
+                view! {
+                    <li data-testid="fleet-group">
+                        <button class:active=move || group.with(|s| *s == key)
+                            on:click=move |_| { group.set(name.clone()); offset.set(0); }>
+                            <strong>{g.name.clone()}</strong>
+                            {format!(" · {} hosts ({} live) · {score}", g.hosts, g.counts.live)}
+                        </button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    })
+}
+
+/// Admins: create a group, and move the ticked hosts into one (or out of any), each after a
+/// confirmation.
+#[component]
+fn GroupAdmin(
+    names: RwSignal<Vec<String>>,
+    selected: RwSignal<std::collections::BTreeSet<String>>,
+    on_changed: Callback<()>,
+) -> impl IntoView {
+    let session = use_session();
+    let admin = move || session.with(|s| s.as_ref().is_some_and(|s| s.is_admin()));
+    let new_name = RwSignal::new(String::new());
+    let target = RwSignal::new(String::new());
+    // What waits for confirmation: (question, url, body).
+    let pending = RwSignal::new(None::<(String, &'static str, String)>);
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let confirm = move |_| {
+        let Some((_, url, body)) = pending.get_untracked() else {
+            return;
+        };
+        pending.set(None);
+        let csrf =
+            session.with_untracked(|s| s.as_ref().map(|s| s.csrf.clone()).unwrap_or_default());
+        leptos::task::spawn_local(async move {
+            let r = post_json(url, &csrf, Some(body))
+                .await
+                .map(|_| "Done.".to_string());
+            if r.is_ok() {
+                selected.set(Default::default());
+                new_name.set(String::new());
+            }
+            outcome.set(Some(r));
+            on_changed.run(());
+        });
+    };
+    move || {
+        admin().then(|| view! {
+        <div class="actions fleet-group-admin" data-testid="fleet-group-admin">
+            <input type="text" placeholder="new group" aria-label="New group's name" data-testid="group-name"
+                prop:value=move || new_name.get() on:input=move |ev| new_name.set(event_target_value(&ev))/>
+            <button data-testid="group-create" disabled=move || new_name.with(String::is_empty)
+                on:click=move |_| {
+                    let n = new_name.get_untracked();
+                    pending.set(Some((format!("Create the group {n}?"), "/api/v1/fleet/groups",
+                        serde_json::json!({ "name": n }).to_string())));
+                }>"Create group"</button>
+            <select aria-label="Group to move the selected hosts to" data-testid="group-target"
+                prop:value=move || target.get()
+                on:change=move |ev| target.set(event_target_value(&ev))>
+                <option value="">"(no group)"</option>
+                {move || names.get().into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+            </select>
+            <button data-testid="group-assign" disabled=move || selected.with(|s| s.is_empty())
+                on:click=move |_| {
+                    let hosts: Vec<String> = selected.get_untracked().into_iter().collect();
+                    let to = target.get_untracked();
+                    let question = match to.as_str() {
+                        "" => format!("Take {} hosts out of their group?", hosts.len()),
+                        g => format!("Move {} hosts into {g}?", hosts.len()),
+                    };
+                    let group = (!to.is_empty()).then_some(to);
+                    pending.set(Some((question, "/api/v1/fleet/assign",
+                        serde_json::json!({ "hosts": hosts, "group": group }).to_string())));
+                }>{move || format!("Move {} selected", selected.with(|s| s.len()))}</button>
+            {move || pending.get().map(|(question, _, _)| view! {
+                <span class="confirm" data-testid="confirm-group">
+                    {question}" "
+                    <button class="danger" on:click=confirm>"Confirm"</button>
+                    <button on:click=move |_| pending.set(None)>"Cancel"</button>
+                </span>
+            })}
+            {move || outcome.get().map(|r| match r {
+                Ok(m) => view! { <span class="ok-text" data-testid="group-outcome">{m}</span> }.into_any(),
+                Err(e) => view! { <span class="error" role="alert" data-testid="group-outcome">{e}</span> }.into_any(),
+            })}
+        </div>
+    })
     }
 }
 

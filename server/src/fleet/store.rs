@@ -1,6 +1,6 @@
 //! SQLite for the fleet: hosts, their agent tokens (digests only) and their counters.
 
-use app::fleet::TokenView;
+use app::fleet::{valid_group_name, Health, HealthCheck, TokenView};
 use sqlx::{Row, SqlitePool};
 
 use crate::auth::password::{random_token, token_digest};
@@ -14,6 +14,14 @@ pub enum FleetError {
     Exists(String),
     #[error("no host {0}")]
     NoHost(String),
+    #[error("a group name is 1–64 of a-z, 0-9, `.`, `-` and `_` (got {0:?})")]
+    BadGroup(String),
+    #[error("the group {0} exists already")]
+    GroupExists(String),
+    #[error("no group {0}")]
+    NoGroup(String),
+    #[error("no host named {0}")]
+    NoHosts(String),
     #[error("fleet database: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -43,7 +51,11 @@ pub struct HostRow {
     pub clamped_fields: u64,
     pub refused_tokens: u64,
     pub agent_dropped: u64,
+    pub group: Option<String>,
 }
+
+/// Health changes kept per host.
+pub const KEEP_HEALTH_CHANGES: i64 = 100;
 
 /// One committed heartbeat's effect on its host row.
 #[derive(Clone, Debug)]
@@ -249,34 +261,199 @@ impl FleetStore {
 
     /// Every host row.
     pub async fn hosts(&self) -> Result<Vec<HostRow>, FleetError> {
+        let rows = sqlx::query(&format!("{HOST_COLUMNS} ORDER BY host"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(host_row).collect())
+    }
+
+    /// One host's row, if it exists.
+    pub async fn host(&self, host: &str) -> Result<Option<HostRow>, FleetError> {
+        let row = sqlx::query(&format!("{HOST_COLUMNS} WHERE host = ?"))
+            .bind(host)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(host_row))
+    }
+
+    /// Sets (or clears) the health URL the sweep checks.
+    pub async fn set_address(&self, host: &str, address: Option<&str>) -> Result<(), FleetError> {
+        let n = sqlx::query("UPDATE fleet_hosts SET address = ? WHERE host = ?")
+            .bind(address)
+            .bind(host)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(FleetError::NoHost(host.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Stores health changes in one transaction and keeps the newest
+    /// [`KEEP_HEALTH_CHANGES`] per changed host.
+    pub async fn record_health(&self, changes: &[(String, HealthCheck)]) -> Result<(), FleetError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (host, c) in changes {
+            sqlx::query(
+                "INSERT INTO fleet_health_changes (host, at_ms, status, latency_ms, reason)
+                 SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM fleet_hosts WHERE host = ?)",
+            )
+            .bind(host)
+            .bind(c.at_ms)
+            .bind(c.status.key())
+            .bind(c.latency_ms.map(i64::from))
+            .bind(&c.reason)
+            .bind(host)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM fleet_health_changes WHERE host = ? AND rowid NOT IN
+                 (SELECT rowid FROM fleet_health_changes WHERE host = ?
+                  ORDER BY at_ms DESC, rowid DESC LIMIT ?)",
+            )
+            .bind(host)
+            .bind(host)
+            .bind(KEEP_HEALTH_CHANGES)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A host's health changes, newest first.
+    pub async fn health_changes(
+        &self,
+        host: &str,
+        limit: i64,
+    ) -> Result<Vec<HealthCheck>, FleetError> {
         let rows = sqlx::query(
-            "SELECT host, created_ms, address, last_heartbeat_ms, agent_version, agent_status,
-             heartbeats_total, rejected_fields, clamped_fields, refused_tokens, agent_dropped
-             FROM fleet_hosts ORDER BY host",
+            "SELECT at_ms, status, latency_ms, reason FROM fleet_health_changes WHERE host = ?
+             ORDER BY at_ms DESC, rowid DESC LIMIT ?",
+        )
+        .bind(host)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().filter_map(health_row).collect())
+    }
+
+    /// Every host's latest health change (its health when the hub starts).
+    pub async fn latest_health(&self) -> Result<Vec<(String, HealthCheck)>, FleetError> {
+        let rows = sqlx::query(
+            "SELECT host, at_ms, status, latency_ms, reason FROM fleet_health_changes c
+             WHERE rowid = (SELECT rowid FROM fleet_health_changes WHERE host = c.host
+                            ORDER BY at_ms DESC, rowid DESC LIMIT 1)",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
-            .map(|r| HostRow {
-                host: r.get(0),
-                created_ms: r.get(1),
-                address: r.get(2),
-                last_heartbeat_ms: r.get(3),
-                agent_version: r.get(4),
-                agent_status: r.get(5),
-                heartbeats_total: r.get::<i64, _>(6) as u64,
-                rejected_fields: r.get::<i64, _>(7) as u64,
-                clamped_fields: r.get::<i64, _>(8) as u64,
-                refused_tokens: r.get::<i64, _>(9) as u64,
-                agent_dropped: r.get::<i64, _>(10) as u64,
+            .filter_map(|r| {
+                let host: String = r.get(0);
+                Some((
+                    host,
+                    HealthCheck {
+                        at_ms: r.get(1),
+                        status: Health::parse(r.get::<&str, _>(2))?,
+                        latency_ms: r.get::<Option<i64>, _>(3).map(|l| l as u32),
+                        reason: r.get(4),
+                    },
+                ))
             })
             .collect())
     }
 
-    /// One host's row, if it exists.
-    pub async fn host(&self, host: &str) -> Result<Option<HostRow>, FleetError> {
-        Ok(self.hosts().await?.into_iter().find(|h| h.host == host))
+    /// Every group's name, in name order.
+    pub async fn groups(&self) -> Result<Vec<String>, FleetError> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM fleet_groups ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn create_group(&self, name: &str) -> Result<(), FleetError> {
+        if !valid_group_name(name) {
+            return Err(FleetError::BadGroup(name.to_string()));
+        }
+        let n = sqlx::query(
+            "INSERT INTO fleet_groups (name, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(FleetError::GroupExists(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Renames a group; its hosts follow (`ON UPDATE CASCADE`).
+    pub async fn rename_group(&self, name: &str, to: &str) -> Result<(), FleetError> {
+        if !valid_group_name(to) {
+            return Err(FleetError::BadGroup(to.to_string()));
+        }
+        let n = sqlx::query("UPDATE fleet_groups SET name = ? WHERE name = ?")
+            .bind(to)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    FleetError::GroupExists(to.to_string())
+                }
+                _ => FleetError::Db(e),
+            })?
+            .rows_affected();
+        if n == 0 {
+            return Err(FleetError::NoGroup(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Deletes a group; its hosts stay, ungrouped.
+    pub async fn delete_group(&self, name: &str) -> Result<(), FleetError> {
+        let n = sqlx::query("DELETE FROM fleet_groups WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(FleetError::NoGroup(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Puts `hosts` into `group` (`None`: out of any group), all or none.
+    pub async fn assign(&self, hosts: &[String], group: Option<&str>) -> Result<u64, FleetError> {
+        let mut tx = self.pool.begin().await?;
+        for host in hosts {
+            let changed = sqlx::query("UPDATE fleet_hosts SET group_name = ? WHERE host = ?")
+                .bind(group)
+                .bind(host)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match (&e, group) {
+                    (sqlx::Error::Database(d), Some(g)) if d.is_foreign_key_violation() => {
+                        FleetError::NoGroup(g.to_string())
+                    }
+                    _ => FleetError::Db(e),
+                })?
+                .rows_affected();
+            if changed == 0 {
+                return Err(FleetError::NoHosts(host.clone()));
+            }
+        }
+        let n = hosts.len() as u64;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// A host's tokens, newest first.
@@ -320,6 +497,36 @@ impl FleetStore {
                 .await?;
         Ok(n.unwrap_or(0) as u64)
     }
+}
+
+const HOST_COLUMNS: &str = "SELECT host, created_ms, address, last_heartbeat_ms, agent_version,
+     agent_status, heartbeats_total, rejected_fields, clamped_fields, refused_tokens,
+     agent_dropped, group_name FROM fleet_hosts";
+
+fn host_row(r: &sqlx::sqlite::SqliteRow) -> HostRow {
+    HostRow {
+        host: r.get(0),
+        created_ms: r.get(1),
+        address: r.get(2),
+        last_heartbeat_ms: r.get(3),
+        agent_version: r.get(4),
+        agent_status: r.get(5),
+        heartbeats_total: r.get::<i64, _>(6) as u64,
+        rejected_fields: r.get::<i64, _>(7) as u64,
+        clamped_fields: r.get::<i64, _>(8) as u64,
+        refused_tokens: r.get::<i64, _>(9) as u64,
+        agent_dropped: r.get::<i64, _>(10) as u64,
+        group: r.get(11),
+    }
+}
+
+fn health_row(r: &sqlx::sqlite::SqliteRow) -> Option<HealthCheck> {
+    Some(HealthCheck {
+        at_ms: r.get(0),
+        status: Health::parse(r.get::<&str, _>(1))?,
+        latency_ms: r.get::<Option<i64>, _>(2).map(|l| l as u32),
+        reason: r.get(3),
+    })
 }
 
 async fn insert_token(

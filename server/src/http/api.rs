@@ -435,22 +435,8 @@ impl app::alerts::backend::AlertsBackend for ServerBackend {
 }
 
 impl app::fleet::backend::FleetBackend for ServerBackend {
-    fn fleet(
-        &self,
-        query: &str,
-        badge: Option<app::fleet::Badge>,
-        offset: usize,
-        limit: usize,
-    ) -> app::fleet::FleetPage {
-        self.state.fleet.page(
-            &crate::fleet::HostFilter {
-                query: query.to_string(),
-                badge,
-                offset,
-                limit,
-            },
-            now_ms(),
-        )
+    fn fleet(&self, filter: &app::fleet::FleetFilter) -> app::fleet::FleetPage {
+        self.state.fleet.page(filter, now_ms())
     }
 }
 

@@ -3,7 +3,7 @@
 //! host and token actions (audited).
 
 use app::auth::SessionView;
-use app::fleet::{Badge, FleetHost, FleetPage};
+use app::fleet::FleetHost;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -22,12 +22,21 @@ use crate::store::audit::{Action, Entry, Outcome};
 use app::shared::clock::now_ms;
 
 /// The mutating routes, for the guard test's list of actions.
-pub const ACTIONS: [&str; 4] = [
+pub const ACTIONS: [&str; 9] = [
     "/api/v1/fleet/hosts",
     "/api/v1/fleet/hosts/{host}/rotate",
     "/api/v1/fleet/hosts/{host}/revoke",
     "/api/v1/fleet/hosts/{host}/delete",
+    "/api/v1/fleet/hosts/{host}/address",
+    "/api/v1/fleet/groups",
+    "/api/v1/fleet/groups/{group}/rename",
+    "/api/v1/fleet/groups/{group}/delete",
+    "/api/v1/fleet/assign",
 ];
+/// Health changes the one-host answer lists.
+const HEALTH_CHANGES: i64 = 20;
+/// Most hosts one assignment names.
+pub const MAX_ASSIGN: usize = 10_000;
 /// Most hosts one page lists.
 pub const MAX_PAGE: usize = 500;
 
@@ -44,6 +53,12 @@ pub fn router(body_limit: usize) -> Router<AppState> {
         .route(ACTIONS[1], post(rotate))
         .route(ACTIONS[2], post(revoke))
         .route(ACTIONS[3], post(delete))
+        .route(ACTIONS[4], post(set_address))
+        .route("/api/v1/fleet/groups", get(groups).post(create_group))
+        .route(ACTIONS[6], post(rename_group))
+        .route(ACTIONS[7], post(delete_group))
+        .route(ACTIONS[8], post(assign))
+        .route("/api/v1/fleet/workers", get(workers))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -55,7 +70,9 @@ impl IntoResponse for FleetError {
         let status = match &self {
             FleetError::BadName(_) => StatusCode::BAD_REQUEST,
             FleetError::Exists(_) => StatusCode::CONFLICT,
-            FleetError::NoHost(_) => StatusCode::NOT_FOUND,
+            FleetError::NoHost(_) | FleetError::NoGroup(_) => StatusCode::NOT_FOUND,
+            FleetError::BadGroup(_) | FleetError::NoHosts(_) => StatusCode::BAD_REQUEST,
+            FleetError::GroupExists(_) => StatusCode::CONFLICT,
             FleetError::Db(e) => {
                 tracing::error!("fleet: {e}");
                 return error(
@@ -128,44 +145,32 @@ async fn heartbeat(
 struct ListQuery {
     #[serde(default)]
     q: String,
-    badge: Option<String>,
+    #[serde(default)]
+    badge: String,
+    #[serde(default)]
+    health: String,
+    #[serde(default)]
+    group: String,
     #[serde(default)]
     offset: usize,
     limit: Option<usize>,
 }
 
-/// `GET /api/v1/fleet/hosts?q=web&badge=stale&offset=0&limit=100`: the counts over the whole
-/// fleet and one page of matching hosts (name order).
+/// `GET /api/v1/fleet/hosts?q=web&badge=stale&health=critical&group=eu&offset=0&limit=100`:
+/// the counts and groups over the whole fleet and one page of matching hosts (name order).
 async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
-    let badge = match q.badge.as_deref() {
-        None | Some("") => None,
-        Some(b) => match Badge::parse(b) {
-            Some(b) => Some(b),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("badge must be live, stale, missing or never_seen (got {b:?})"),
-                )
-            }
-        },
-    };
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("limit must be 1–{MAX_PAGE} (got {limit})"),
-        );
+    match app::fleet::FleetFilter::from_params(
+        &q.q,
+        &q.badge,
+        &q.health,
+        &q.group,
+        q.offset,
+        q.limit.unwrap_or(100),
+        MAX_PAGE,
+    ) {
+        Ok(filter) => Json(state.fleet.page(&filter, now_ms())).into_response(),
+        Err(m) => error(StatusCode::BAD_REQUEST, m),
     }
-    let page: FleetPage = state.fleet.page(
-        &HostFilter {
-            query: q.q,
-            badge,
-            offset: q.offset,
-            limit,
-        },
-        now_ms(),
-    );
-    Json(page).into_response()
 }
 
 /// `GET /api/v1/fleet/hosts/{host}`: one host with its tokens.
@@ -173,11 +178,222 @@ async fn one(State(state): State<AppState>, Path(host): Path<String>) -> Respons
     let Some(mut view): Option<FleetHost> = state.fleet.host(&host, now_ms()) else {
         return FleetError::NoHost(host).into_response();
     };
-    match state.fleet.store().tokens(&host).await {
-        Ok(tokens) => view.tokens = tokens,
+    let store = state.fleet.store();
+    match tokio::try_join!(
+        store.tokens(&host),
+        store.health_changes(&host, HEALTH_CHANGES)
+    ) {
+        Ok((tokens, changes)) => {
+            view.tokens = tokens;
+            view.health_changes = changes;
+        }
         Err(e) => return e.into_response(),
     }
     Json(view).into_response()
+}
+
+/// `GET /api/v1/fleet/workers`: the health sweep's and the ingest's statistics.
+async fn workers(State(state): State<AppState>) -> Json<app::fleet::Workers> {
+    Json(state.fleet.workers())
+}
+
+/// A health URL as the sweep accepts it; otherwise the 400 to answer.
+fn check_address(a: &str) -> Option<Response> {
+    let ok = (a.starts_with("http://") || a.starts_with("https://"))
+        && a.len() <= 512
+        && reqwest::Url::parse(a).is_ok_and(|u| u.host_str().is_some());
+    (!ok).then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "address must be an http:// or https:// health URL with a host, at most 512 bytes",
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetAddress {
+    address: Option<String>,
+}
+
+/// `POST /api/v1/fleet/hosts/{host}/address` `{address}` (admin; `null` stops the checks).
+async fn set_address(
+    State(state): State<AppState>,
+    Extension(user): Extension<SessionView>,
+    Path(host): Path<String>,
+    body: Result<Json<SetAddress>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let address = body.address.filter(|a| !a.is_empty());
+    if let Some(a) = &address {
+        if let Some(r) = check_address(a) {
+            return r;
+        }
+    }
+    let result = state
+        .fleet
+        .store()
+        .set_address(&host, address.as_deref())
+        .await;
+    let detail = address.clone().unwrap_or_else(|| "cleared".into());
+    audit(
+        &state,
+        &user,
+        Action::HostAddress,
+        &host,
+        &result,
+        Some(&detail),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            if let Err(e) = state.fleet.reload_host(&host).await {
+                tracing::error!("fleet: {e}");
+            }
+            Json(serde_json::json!({ "host": host, "address": address })).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/v1/fleet/groups`: every group with its hosts, badges and score.
+async fn groups(State(state): State<AppState>) -> Response {
+    let page = state.fleet.page(
+        &HostFilter {
+            limit: 0,
+            ..Default::default()
+        },
+        now_ms(),
+    );
+    Json(page.groups).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupName {
+    name: String,
+}
+
+/// `POST /api/v1/fleet/groups` `{name}` (admin).
+async fn create_group(
+    State(state): State<AppState>,
+    Extension(user): Extension<SessionView>,
+    body: Result<Json<GroupName>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let result = state.fleet.store().create_group(&body.name).await;
+    audit(
+        &state,
+        &user,
+        Action::GroupCreate,
+        &body.name,
+        &result,
+        None,
+    )
+    .await;
+    group_changed(&state, result, StatusCode::CREATED, &body.name).await
+}
+
+/// `POST /api/v1/fleet/groups/{group}/rename` `{name}` (admin): its hosts follow.
+async fn rename_group(
+    State(state): State<AppState>,
+    Extension(user): Extension<SessionView>,
+    Path(group): Path<String>,
+    body: Result<Json<GroupName>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let result = state.fleet.store().rename_group(&group, &body.name).await;
+    let detail = format!("renamed to {}", body.name);
+    audit(
+        &state,
+        &user,
+        Action::GroupRename,
+        &group,
+        &result,
+        Some(&detail),
+    )
+    .await;
+    group_changed(&state, result, StatusCode::OK, &body.name).await
+}
+
+/// `POST /api/v1/fleet/groups/{group}/delete` (admin): its hosts stay, ungrouped.
+async fn delete_group(
+    State(state): State<AppState>,
+    Extension(user): Extension<SessionView>,
+    Path(group): Path<String>,
+) -> Response {
+    let result = state.fleet.store().delete_group(&group).await;
+    audit(&state, &user, Action::GroupDelete, &group, &result, None).await;
+    group_changed(&state, result, StatusCode::OK, &group).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assign {
+    hosts: Vec<String>,
+    /// `null`: out of any group.
+    group: Option<String>,
+}
+
+/// `POST /api/v1/fleet/assign` `{hosts: [...], group}` (admin): all the hosts, or none when one
+/// does not exist.
+async fn assign(
+    State(state): State<AppState>,
+    Extension(user): Extension<SessionView>,
+    body: Result<Json<Assign>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    if body.hosts.is_empty() || body.hosts.len() > MAX_ASSIGN {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("hosts must name 1–{MAX_ASSIGN} hosts"),
+        );
+    }
+    let result = state
+        .fleet
+        .store()
+        .assign(&body.hosts, body.group.as_deref())
+        .await;
+    let target = body.group.clone().unwrap_or_else(|| "(none)".into());
+    let detail = format!("{} hosts", body.hosts.len());
+    audit(
+        &state,
+        &user,
+        Action::GroupAssign,
+        &target,
+        &result,
+        Some(&detail),
+    )
+    .await;
+    group_changed(&state, result.map(|_| ()), StatusCode::OK, &target).await
+}
+
+/// Answers a group change after bringing the in-memory fleet up to date.
+async fn group_changed(
+    state: &AppState,
+    result: Result<(), FleetError>,
+    status: StatusCode,
+    name: &str,
+) -> Response {
+    if let Err(e) = result {
+        return e.into_response();
+    }
+    if let Err(e) = state.fleet.reload_groups().await {
+        return e.into_response();
+    }
+    (status, Json(serde_json::json!({ "group": name }))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -199,11 +415,8 @@ async fn add(
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
     };
     if let Some(a) = &add.address {
-        if !(a.starts_with("http://") || a.starts_with("https://")) || a.len() > 512 {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "address must be an http:// or https:// health URL of at most 512 bytes",
-            );
+        if let Some(r) = check_address(a) {
+            return r;
         }
     }
     let result = state

@@ -443,6 +443,77 @@ fn render_fleet(out: &mut String, fleet: &crate::fleet::Fleet, now: i64) {
         "steward_fleet_unknown_tokens_total {}",
         fleet.unknown_tokens()
     );
+    render_sweep(out, fleet);
+}
+
+/// The health sweep: hosts by health, checks by result, the last round.
+fn render_sweep(out: &mut String, fleet: &crate::fleet::Fleet) {
+    let h = fleet.health_counts();
+    family(
+        out,
+        "steward_fleet_hosts_health",
+        "gauge",
+        "Fleet hosts with a health URL, by the sweep's last finding (unchecked: not yet).",
+    );
+    for (status, n) in [
+        ("healthy", h.healthy),
+        ("degraded", h.degraded),
+        ("critical", h.critical),
+        ("unreachable", h.unreachable),
+        ("unchecked", h.unchecked),
+    ] {
+        let _ = writeln!(out, "steward_fleet_hosts_health{{status=\"{status}\"}} {n}");
+    }
+    let w = fleet.workers().sweep;
+    family(
+        out,
+        "steward_fleet_sweep_checks_total",
+        "counter",
+        "Health checks by result: succeeded (healthy or degraded), failed (critical or unreachable).",
+    );
+    let _ = writeln!(
+        out,
+        "steward_fleet_sweep_checks_total{{result=\"succeeded\"}} {}",
+        w.checks_succeeded
+    );
+    let _ = writeln!(
+        out,
+        "steward_fleet_sweep_checks_total{{result=\"failed\"}} {}",
+        w.checks_failed
+    );
+    family(
+        out,
+        "steward_fleet_sweep_rounds_total",
+        "counter",
+        "Health sweep rounds finished.",
+    );
+    let _ = writeln!(out, "steward_fleet_sweep_rounds_total {}", w.rounds_total);
+    family(
+        out,
+        "steward_fleet_sweep_last_duration_seconds",
+        "gauge",
+        "How long the last health sweep round took.",
+    );
+    if let Some(ms) = w.last_run_duration_ms {
+        let _ = writeln!(
+            out,
+            "steward_fleet_sweep_last_duration_seconds {}",
+            ms as f64 / 1000.0
+        );
+    }
+    family(
+        out,
+        "steward_fleet_sweep_last_run_timestamp_seconds",
+        "gauge",
+        "When the last health sweep round started (Unix time).",
+    );
+    if let Some(ms) = w.last_run_started_ms {
+        let _ = writeln!(
+            out,
+            "steward_fleet_sweep_last_run_timestamp_seconds {}",
+            ms / 1000
+        );
+    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

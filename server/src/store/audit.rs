@@ -380,6 +380,13 @@ pub enum Action {
     HostRotate,
     HostRevoke,
     HostDelete,
+    /// A host's health URL set or cleared.
+    HostAddress,
+    /// Fleet groups: created, renamed, deleted, hosts assigned.
+    GroupCreate,
+    GroupRename,
+    GroupDelete,
+    GroupAssign,
     /// A request the guard refused (viewer, missing CSRF token, cross-site).
     Guard,
 }
@@ -412,6 +419,11 @@ impl Action {
             Action::HostRotate => "host-rotate",
             Action::HostRevoke => "host-revoke",
             Action::HostDelete => "host-delete",
+            Action::HostAddress => "host-address",
+            Action::GroupCreate => "group-create",
+            Action::GroupRename => "group-rename",
+            Action::GroupDelete => "group-delete",
+            Action::GroupAssign => "group-assign",
             Action::Guard => "guard",
         }
     }
