@@ -373,6 +373,10 @@ impl Fleet {
             Some(row) => {
                 let mut hosts = self.lock();
                 let entry = hosts.entry(host.to_string()).or_default();
+                // A check of another (or no) address says nothing about the new one.
+                if entry.row.address != row.address {
+                    entry.health = None;
+                }
                 entry.row = row;
             }
             None => {

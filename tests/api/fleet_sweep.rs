@@ -197,6 +197,7 @@ async fn the_sweep_classifies_every_host_counts_its_checks_and_stores_changes() 
         page["health"]["unreachable"], 6,
         "the cleared host left the counts: {w}"
     );
+    assert!(app.json("/api/v1/fleet/hosts/refused").await["health"].is_null());
 
     // The same figures in /metrics, and the sweep among the collectors.
     let metrics = app.get("/metrics").await.text().await.unwrap();
