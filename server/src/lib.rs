@@ -29,6 +29,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 
 use crate::config::Config;
@@ -404,11 +405,18 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(backend.clone()),
+            {
+                let backend = backend.clone();
+                move || provide_context(backend.clone())
+            },
             move || app::shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
+        // The "not found" page has the same top bar (and alert count) as every other page.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(backend.clone()), app::shell
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -416,5 +424,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(http::error::json_errors))
         .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(http::error::panic_response))
         .with_state(state)
 }

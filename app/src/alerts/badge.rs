@@ -25,17 +25,32 @@ pub fn AlertsLink() -> impl IntoView {
     let _ = REFRESH;
     // The last good count stays while a refresh is in flight or fails.
     let last = RwSignal::new(Badge::default());
-    // `try_`: the title's formatter also runs after the page's owner is gone (the server's
-    // fallback pages render the title last), where a plain `get` would panic.
-    let current = move || match badge.try_get().flatten() {
-        Some(Ok(b)) => {
-            last.try_set(b);
-            b
+    // The count as the server rendered it, for the title (see the formatter).
+    let rendered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let current = {
+        let rendered = rendered.clone();
+        move || match badge.try_get().flatten() {
+            Some(Ok(b)) => {
+                last.try_set(b);
+                rendered.store(b.firing, std::sync::atomic::Ordering::Relaxed);
+                b
+            }
+            _ => last.try_get_untracked().unwrap_or_default(),
         }
-        _ => last.try_get_untracked().unwrap_or_default(),
     };
     // A formatter, not a text: each page keeps its own title and gains the count in front.
-    let formatter = move |page: String| match current().firing {
+    // On the server the title is formatted after the page's render, on whichever worker
+    // thread finishes the response, where no reactive arena is active and any signal read
+    // panics (seen in the fuzz test). So the server reads the plain count the render stored;
+    // the browser reads the resource, so the title follows each refresh.
+    #[cfg(feature = "hydrate")]
+    let firing = {
+        let current = current.clone();
+        move || current().firing
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let firing = move || rendered.load(std::sync::atomic::Ordering::Relaxed);
+    let formatter = move |page: String| match firing() {
         0 => page,
         n => format!("({n}) {page}"),
     };

@@ -69,7 +69,19 @@ fn Dashboard(initial: Overview) -> impl IntoView {
         let interval = overview.with(|o| o.interval_secs);
         is_stale(now.get(), collected_at(), interval)
     });
+    #[cfg(feature = "hydrate")]
     let title = move || score.with(|s| s.verdict.title(&host()));
+    // The server formats the title after the render, on whichever thread finishes the
+    // response, where reading a signal can panic (see alerts/badge.rs): a plain string there.
+    #[cfg(not(feature = "hydrate"))]
+    let title = overview.with_untracked(|o| {
+        let host = o
+            .vitals
+            .as_ref()
+            .map(|v| v.host.as_str())
+            .unwrap_or_default();
+        o.score.verdict.title(host)
+    });
     // The favicon carries the state, so a background tab tells (set in the browser only; the
     // shell's icon is the plain one, and leaving the page restores it).
     #[cfg(feature = "hydrate")]

@@ -143,3 +143,20 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     }
     out
 }
+
+/// A handler that panicked answers 500 `{"error": "internal error"}` instead of closing the
+/// connection without a word, and the panic is logged with its message: a bug must show up
+/// in the log and to the client, never as a silent dropped request.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(serde_json::json!({ "error": "internal error" })),
+    )
+        .into_response()
+}
