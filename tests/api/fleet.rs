@@ -330,7 +330,7 @@ async fn heartbeats_are_validated_clamped_compressed_and_limited() {
     app.stop().await;
 }
 
-fn steward_bin() -> PathBuf {
+pub(crate) fn steward_bin() -> PathBuf {
     std::env::var("STEWARD_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {

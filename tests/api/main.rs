@@ -7,6 +7,7 @@ mod auth;
 mod digest;
 mod docker;
 mod fleet;
+mod fleet_durability;
 mod fleet_sweep;
 mod fuzz;
 mod guard;
