@@ -22,7 +22,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    Lazy, SsrMode, StaticSegment,
+    Lazy, ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -117,6 +117,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("trends") view={Lazy::<trends::page::TrendsRoute>::new()}/>
                     <Route path=StaticSegment("alerts") view={Lazy::<alerts::page::AlertsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("fleet") view={Lazy::<fleet::page::FleetRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("fleet"), ParamSegment("host")) view={Lazy::<fleet::host_page::FleetHostRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("digest") view={Lazy::<digest::page::DigestRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view={Lazy::<auth::audit_page::AuditRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("login") view={Lazy::<auth::login::LoginRoute>::new()}/>

@@ -10,6 +10,7 @@ pub mod drilldown;
 pub mod gpu_cards;
 pub mod live;
 pub mod page;
+pub mod readout;
 pub mod score;
 pub mod score_gauge;
 pub mod top_processes;

@@ -2468,17 +2468,87 @@ async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("fleet-390.png"), c.screenshot().await.unwrap()).unwrap();
 
-    c.find(Locator::Css(r#"[data-testid="fleet-search"]"#))
-        .await
-        .unwrap()
-        .send_keys("no-such-host")
-        .await
-        .unwrap();
+    // The host page: the overview's gauge and vitals cards, fed by the agent's heartbeats,
+    // kept fresh without a reload.
+    click(&c, r#"[data-testid="fleet-host-link"]"#).await;
     c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(r#"[data-testid="fleet-empty"]"#))
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(r#"[data-testid="fleet-host-title"]"#))
         .await
         .unwrap();
+    assert_eq!(
+        text(&c, r#"[data-testid="fleet-host-title"]"#).await,
+        "edge-01"
+    );
+    eventually(
+        "the host page shows the score and vitals",
+        Duration::from_secs(20),
+        || async {
+            shown_text(&c, r#"[data-testid="score-value"]"#)
+                .await
+                .parse::<u32>()
+                .is_ok()
+                && c.find_all(Locator::Css(".vitals > *"))
+                    .await
+                    .map(|v| v.len() >= 3)
+                    .unwrap_or(false)
+        },
+    )
+    .await;
+    let beats = |t: String| -> u64 {
+        t.split(" heartbeats")
+            .next()
+            .and_then(|p| p.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = beats(text(&c, r#"[data-testid="fleet-host-agent"]"#).await);
+    eventually(
+        "the host page refreshes itself",
+        Duration::from_secs(20),
+        || async { beats(text(&c, r#"[data-testid="fleet-host-agent"]"#).await) > before },
+    )
+    .await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "the host page is wider than 390 px by {overflow}"
+    );
+    std::fs::write(
+        shots.join("fleet-host-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.goto(&format!("{base}/fleet")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(r#"[data-testid="fleet-host"]"#))
+        .await
+        .unwrap();
+    // Typed again until the page (hydrated anew after the navigation) narrows the list.
+    eventually(
+        "search narrows the list",
+        Duration::from_secs(20),
+        || async {
+            let input = c
+                .find(Locator::Css(r#"[data-testid="fleet-search"]"#))
+                .await
+                .unwrap();
+            input.clear().await.unwrap();
+            input.send_keys("no-such-host").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            c.find(Locator::Css(r#"[data-testid="fleet-empty"]"#))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
     assert_eq!(
         text(&c, r#"[data-testid="fleet-empty"]"#).await,
         "No host matches."

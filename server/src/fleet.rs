@@ -26,7 +26,7 @@ use app::overview::score::{self, Score};
 use app::vitals::thresholds::Thresholds;
 use app::vitals::CollectorStatus;
 use app::vitals::Vitals;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::FleetConfig;
@@ -98,6 +98,9 @@ pub struct Fleet {
     sweep: Mutex<SweepStats>,
     /// Every group, also those without hosts.
     groups: Mutex<BTreeSet<String>>,
+    /// Bumped on every change to the hosts' state (commits, checks, edits), for the fleet
+    /// panel's event stream.
+    version: watch::Sender<u64>,
 }
 
 impl Fleet {
@@ -151,6 +154,7 @@ impl Fleet {
             stats: FleetStats::default(),
             sweep: Mutex::new(sweep),
             groups: Mutex::new(groups),
+            version: watch::Sender::new(0),
         });
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
@@ -316,10 +320,13 @@ impl Fleet {
                 self.stats
                     .accepted
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                let mut hosts = self.lock();
-                for p in &batch {
-                    self.apply(&mut hosts, p);
+                {
+                    let mut hosts = self.lock();
+                    for p in &batch {
+                        self.apply(&mut hosts, p);
+                    }
                 }
+                self.changed();
             }
             Err(e) => {
                 self.stats.commit_failures.fetch_add(1, Ordering::Relaxed);
@@ -367,6 +374,16 @@ impl Fleet {
         self.hosts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Says the hosts' state changed (watchers see the newest version only).
+    fn changed(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// The change counter, for the fleet panel's event stream.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
     /// Notes a host added or changed through the API or the CLI.
     pub async fn reload_host(&self, host: &str) -> Result<(), FleetError> {
         match self.store.host(host).await? {
@@ -383,6 +400,7 @@ impl Fleet {
                 self.lock().remove(host);
             }
         }
+        self.changed();
         Ok(())
     }
 
@@ -495,6 +513,8 @@ impl Fleet {
             }
             h.health = Some(check);
         }
+        drop(hosts);
+        self.changed();
         changes
     }
 
@@ -550,6 +570,7 @@ impl Fleet {
             }
         }
         *self.lock_groups() = groups;
+        self.changed();
         Ok(())
     }
 

@@ -420,6 +420,25 @@ async fn a_real_agent_buffers_while_the_hub_is_down_and_replays_everything() {
     );
     assert!(live["score"]["value"].is_u64(), "{}", live["score"]);
 
+    // The host page renders the overview's readout from the host's heartbeat, on the server.
+    let page = hub.get("/fleet/agent-01").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for part in [
+        "data-testid=\"fleet-host-title\"",
+        "data-testid=\"gauge\"",
+        "data-testid=\"score-value\"",
+        "Host vitals",
+        "agent-01",
+    ] {
+        assert!(html.contains(part), "the host page has {part}");
+    }
+    let missing = hub.get("/fleet/no-such-host").await.text().await.unwrap();
+    assert!(
+        missing.contains("no host named \"no-such-host\" in the fleet"),
+        "an unknown host says so"
+    );
+
     // The hub goes away; the agent keeps collecting into its buffer.
     hub.stop().await;
     let buffer = agent_data.join("agent-buffer");
@@ -474,4 +493,49 @@ impl Drop for KillOnDrop<'_> {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Reads the fleet stream until an event named `fleet`; returns its counter.
+async fn next_fleet_event(stream: &mut reqwest::Response, buf: &mut String) -> u64 {
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            if event.lines().any(|l| l == "event: fleet") {
+                let data = event
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: "))
+                    .expect("a fleet event carries data");
+                return data.parse().expect("the counter is a number");
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn the_fleet_stream_tells_pages_when_the_fleet_changed() {
+    let app = spawn_app(|_, _| {}).await;
+    let admin = app.admin().await;
+    let token = add_host(&app, &admin, "streamed-01").await;
+    let mut stream = app.get("/api/v1/fleet/stream").await;
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut buf = String::new();
+    let first = next_fleet_event(&mut stream, &mut buf).await;
+    // A heartbeat changes the fleet: the next event has a higher count.
+    assert_eq!(send(&app, &token, &beat(1, json!([]))).await.status(), 200);
+    let second = next_fleet_event(&mut stream, &mut buf).await;
+    assert!(second > first, "{first} → {second}");
+    // Nothing changes: an event still comes within 5 s (so badges age on screen).
+    let third = next_fleet_event(&mut stream, &mut buf).await;
+    assert_eq!(third, second, "no change, same counter");
 }

@@ -77,7 +77,13 @@ async fn send_until(
             "collected_ms": collected_ms, "cores": 2, "disk_mount": "/",
             "metrics": [{"name": "load1", "value": 0.5}, {"name": "cpu_busy_pct", "value": 12.0}],
         });
-        match client.post(&url).bearer_auth(&token).json(&body).send().await {
+        match client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+        {
             Ok(r) if r.status() == 200 => {
                 acked
                     .lock()
@@ -192,5 +198,8 @@ async fn acked_heartbeats_survive_sigkill_of_the_hub_under_load() {
         per_trial.iter().all(|&n| n > 0),
         "each trial ingested before the kill: {per_trial:?}"
     );
-    assert_eq!(lost, 0, "{lost} of {total} acked heartbeats are not in the database");
+    assert_eq!(
+        lost, 0,
+        "{lost} of {total} acked heartbeats are not in the database"
+    );
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
-use crate::fleet::FleetPage;
+use crate::fleet::{FleetHost, FleetPage};
 use crate::shared::codec::JsonText;
 use crate::shared::error::AppError;
 
@@ -28,4 +28,17 @@ pub async fn get_fleet(
     )
     .map_err(|m| AppError::new(crate::shared::error::ErrorKind::BadRequest, m))?;
     Ok(crate::shared::backend::backend()?.fleet(&filter))
+}
+
+/// One host with its latest heartbeat's vitals and score, for the host page.
+#[server(input = GetUrl, output = JsonText)]
+pub async fn get_fleet_host(host: String) -> Result<FleetHost, AppError> {
+    crate::shared::backend::backend()?
+        .fleet_host(&host)
+        .ok_or_else(|| {
+            AppError::new(
+                crate::shared::error::ErrorKind::NotFound,
+                format!("no host named {host:?} in the fleet"),
+            )
+        })
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::overview::score::Score;
-use crate::vitals::Vitals;
+use crate::vitals::{Overview, Vitals};
 
 /// A heartbeat newer than this keeps a host live (seed 002: "stale badge after 30 s").
 pub const STALE_AFTER_MS: i64 = 30_000;
@@ -125,6 +125,22 @@ pub struct FleetHost {
     /// The host's last health changes, newest first (only in the one-host answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health_changes: Vec<HealthCheck>,
+}
+
+impl FleetHost {
+    /// The overview's readout of this host from its latest heartbeat, so the host page shows
+    /// it with the overview's own components (`None` before the first heartbeat). Agents do
+    /// not report their collectors or container lists yet, so those stay empty.
+    pub fn readout(&self, interval_secs: u64) -> Option<Overview> {
+        Some(Overview {
+            vitals: self.vitals.clone(),
+            score: self.score.clone()?,
+            collectors: Vec::new(),
+            interval_secs,
+            containers: None,
+            gpus: Vec::new(),
+        })
+    }
 }
 
 /// What the health sweep found at a host's health URL.

@@ -12,7 +12,8 @@ use crate::fleet::{
 use crate::shared::client::post_json;
 use crate::use_session;
 
-/// How often the browser asks for the latest fleet state.
+/// How often the browser asks for the latest fleet state when the event stream is not there.
+#[cfg(feature = "hydrate")]
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[component]
@@ -48,13 +49,7 @@ pub fn FleetPanel() -> impl IntoView {
         }
     });
     #[cfg(feature = "hydrate")]
-    {
-        if let Ok(h) = set_interval_with_handle(move || data.refetch(), REFRESH) {
-            on_cleanup(move || h.clear());
-        }
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = REFRESH;
+    live::follow(move || data.refetch());
     view! {
         <section class="fleet" data-testid="fleet">
             <h2>"Fleet"</h2>
@@ -231,7 +226,7 @@ fn HostCard(
                     <input type="checkbox" data-testid="fleet-host-select"
                         aria-label=label.clone() prop:checked=ticked.clone() on:change=tick.clone()/>
                 })}
-                <strong data-testid="fleet-host-name">{h.host.clone()}</strong>
+                <a href=format!("/fleet/{}", h.host) data-testid="fleet-host-link"><strong data-testid="fleet-host-name">{h.host.clone()}</strong></a>
                 {h.group.clone().map(|g| view! { <span class="chip" data-testid="fleet-host-group">{g}</span> })}
                 <span class=format!("badge {}", h.badge.key()) data-testid="fleet-host-badge">{h.badge.as_str()}</span>
                 <span class=format!("fleet-score {level}") title="Health score (same card as the overview)">{score}</span>
@@ -464,5 +459,42 @@ impl LazyRoute for FleetRoute {
 
     fn view(_this: Self) -> AnyView {
         view! { <FleetPanel/> }.into_any()
+    }
+}
+
+/// The fleet stream (`/api/v1/fleet/stream`): the page refetches on each of its events (a
+/// change, at most one a second, at least one every 5 s). The stream is closed when the page
+/// goes away (a browser keeps six connections per host); without it the page polls.
+#[cfg(feature = "hydrate")]
+pub(crate) mod live {
+    use leptos::prelude::*;
+    use send_wrapper::SendWrapper;
+    use wasm_bindgen::{closure::Closure, JsCast};
+    use web_sys::{EventSource, MessageEvent};
+
+    const STREAM_PATH: &str = "/api/v1/fleet/stream";
+
+    pub fn follow(refetch: impl Fn() + Clone + 'static) {
+        let Ok(source) = EventSource::new(STREAM_PATH) else {
+            if let Ok(h) = set_interval_with_handle(refetch, super::REFRESH) {
+                on_cleanup(move || h.clear());
+            }
+            return;
+        };
+        // The first event only says the stream is open: the page was just rendered.
+        let mut first = true;
+        let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+            if !std::mem::take(&mut first) {
+                refetch();
+            }
+        });
+        let _ = source.add_event_listener_with_callback("fleet", on_event.as_ref().unchecked_ref());
+        // The browser has one thread; the wrapper only satisfies `on_cleanup`'s bounds.
+        let held = SendWrapper::new((source, on_event));
+        on_cleanup(move || {
+            let (source, on_event) = held.take();
+            source.close();
+            drop(on_event);
+        });
     }
 }

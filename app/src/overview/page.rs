@@ -5,29 +5,11 @@ use leptos::prelude::*;
 
 use crate::containers::alerts::ContainerAlerts;
 use crate::overview::api::get_overview;
-use crate::overview::dimension_card::DimensionCard;
-use crate::overview::drilldown::Drilldown;
-use crate::overview::gpu_cards::GpuCards;
 use crate::overview::live::{is_stale, use_clock, use_live_overview, LinkState};
-use crate::overview::score::DimensionId;
-use crate::overview::score_gauge::ScoreGauge;
-use crate::overview::top_processes::TopProcesses;
-use crate::overview::vital_card::VitalCard;
+use crate::overview::readout::{HostReadout, TopConsumers};
 use crate::ui::collector_panel::{ago, CollectorPanel};
-use crate::vitals::metric_def::MetricId;
-use crate::vitals::{Metric, Overview};
+use crate::vitals::Overview;
 use leptos_meta::Title;
-
-/// Metrics that are context for others rather than cards of their own.
-const HIDDEN: [MetricId; 2] = [MetricId::MemTotalBytes, MetricId::SwapTotalBytes];
-
-fn visible(metrics: &[Metric]) -> Vec<Metric> {
-    metrics
-        .iter()
-        .filter(|m| !HIDDEN.iter().any(|h| h.name() == m.name))
-        .cloned()
-        .collect()
-}
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -49,10 +31,10 @@ fn Dashboard(initial: Overview) -> impl IntoView {
     let overview = RwSignal::new(initial);
     let link = use_live_overview(overview);
     let now = use_clock();
-    let selected = RwSignal::new(None::<DimensionId>);
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
 
+    #[cfg(feature = "hydrate")]
     let score = Signal::derive(move || overview.with(|o| o.score.clone()));
     let collected_at = move || overview.with(|o| o.vitals.as_ref().map(|v| v.collected_at_ms));
     let host = move || {
@@ -121,41 +103,10 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                 </span>
             </div>
 
-            {view! {<section class="score-row">
-                <ScoreGauge score=score/>
-                <div class="dimensions">
-                    <For each=move || score.with(|s| s.dimensions.iter().map(|d| d.id).collect::<Vec<_>>())
-                        key=|id| *id
-                        let:id>
-                        <DimensionCard
-                            dimension=Signal::derive(move || score.with(|s| s.dimensions.iter().find(|d| d.id == id).cloned().expect("dimension ids are stable")))
-                            selected=selected now=now/>
-                    </For>
-                </div>
-            </section>}.into_any()}
-            <Drilldown score=score selected=selected/>
-
-            <h2>"Host vitals"</h2>
-            {move || overview.with(|o| match &o.vitals {
-                Some(v) => view! {
-                    <div class="vitals">
-                        {visible(&v.metrics).into_iter().map(|m| view! { <VitalCard metric=m/> }).collect_view()}
-                    </div>
-                }.into_any(),
-                None => view! {
-                    <p class="muted" data-testid="no-vitals">
-                        "No vitals yet: see the collector status below for why."
-                    </p>
-                }.into_any(),
-            })}
-
-            {move || overview.with(|o| view! { <GpuCards gpus=o.gpus.clone()/> })}
+            <HostReadout overview=overview now=now no_vitals="No vitals yet: see the collector status below for why."/>
 
             {view! {<div class="panels">
-                {move || overview.with(|o| o.vitals.as_ref().map(|v| view! {
-                    <TopProcesses title="Top memory" processes=v.top_rss.clone()/>
-                    <TopProcesses title="Top CPU" processes=v.top_cpu.clone()/>
-                }))}
+                <TopConsumers overview=overview/>
                 {move || view! { <ContainerAlerts summary=overview.with(|o| o.containers.clone())/> }}
                 {move || view! { <CollectorPanel collectors=overview.with(|o| o.collectors.clone()) now=now/> }}
             </div>}.into_any()}

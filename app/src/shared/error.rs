@@ -14,6 +14,8 @@ pub enum ErrorKind {
     BadRequest,
     /// Sign in first: 401.
     Unauthorized,
+    /// No such thing (a host that is not in the fleet): 404.
+    NotFound,
     /// Storage, Docker or another backend failed: 503.
     Unavailable,
     /// Anything else (a bug, or the request never reached the server): 500.
@@ -25,6 +27,7 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest => 400,
             ErrorKind::Unauthorized => 401,
+            ErrorKind::NotFound => 404,
             ErrorKind::Unavailable => 503,
             ErrorKind::Server => 500,
         }
@@ -34,6 +37,7 @@ impl ErrorKind {
     pub fn from_status(status: u16) -> Self {
         match status {
             401 => ErrorKind::Unauthorized,
+            404 => ErrorKind::NotFound,
             503 => ErrorKind::Unavailable,
             400..=499 => ErrorKind::BadRequest,
             _ => ErrorKind::Server,

@@ -438,6 +438,10 @@ impl app::fleet::backend::FleetBackend for ServerBackend {
     fn fleet(&self, filter: &app::fleet::FleetFilter) -> app::fleet::FleetPage {
         self.state.fleet.page(filter, now_ms())
     }
+
+    fn fleet_host(&self, host: &str) -> Option<app::fleet::FleetHost> {
+        self.state.fleet.host(host, now_ms())
+    }
 }
 
 impl app::maintenance::backend::MaintenanceBackend for ServerBackend {

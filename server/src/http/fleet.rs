@@ -1,6 +1,7 @@
 //! The fleet over HTTP: the agents' heartbeat (`POST /api/v1/agent/heartbeat`, bearer token,
 //! behind the guard's agent branch), the fleet state for pages and scripts, and the admin's
-//! host and token actions (audited).
+//! host and token actions (audited). A malformed JSON body is answered 400 `{"error"}` by the
+//! `json_errors` layer, as everywhere under `/api/`.
 
 use app::auth::SessionView;
 use app::fleet::FleetHost;
@@ -49,6 +50,7 @@ pub fn router(body_limit: usize) -> Router<AppState> {
     Router::new()
         .merge(ingest)
         .route("/api/v1/fleet/hosts", get(list).post(add))
+        .route("/api/v1/fleet/stream", get(stream))
         .route("/api/v1/fleet/hosts/{host}", get(one))
         .route(ACTIONS[1], post(rotate))
         .route(ACTIONS[2], post(revoke))
@@ -63,6 +65,39 @@ pub fn router(body_limit: usize) -> Router<AppState> {
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+/// The least time between two events of the fleet stream.
+const STREAM_MIN_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+/// The most: an event comes this often even when no heartbeat arrived, so a host's badge
+/// turns stale or missing on screen as time passes.
+const STREAM_MAX_GAP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /api/v1/fleet/stream`: Server-Sent Events named `fleet`, each carrying the fleet's
+/// change counter, at most one a second and at least one every 5 s. The fleet panel refetches
+/// its page (its filters, its 100 hosts) on each: pushing every host of a 10,000-host fleet to
+/// every open panel would cost far more than each panel asking for the rows it shows.
+async fn stream(
+    State(state): State<AppState>,
+) -> axum::response::sse::Sse<
+    impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt;
+    let rx = state.fleet.subscribe();
+    let events = futures::stream::unfold((rx, true), |(mut rx, first)| async move {
+        if !first {
+            tokio::time::sleep(STREAM_MIN_GAP).await;
+            // Changed, or the longest gap passed (a closed channel: an event a second
+            // until the shutdown ends the stream).
+            let _ = tokio::time::timeout(STREAM_MAX_GAP - STREAM_MIN_GAP, rx.changed()).await;
+        }
+        let version = *rx.borrow_and_update();
+        let event = Event::default().event("fleet").data(version.to_string());
+        Some((Ok(event), (rx, false)))
+    })
+    .take_until(state.shutdown.clone().cancelled_owned());
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 impl IntoResponse for FleetError {
@@ -221,12 +256,9 @@ async fn set_address(
     State(state): State<AppState>,
     Extension(user): Extension<SessionView>,
     Path(host): Path<String>,
-    body: Result<Json<SetAddress>, axum::extract::rejection::JsonRejection>,
+    // A malformed body is answered 400 `{\"error\"}` by the `json_errors` layer.
+    Json(body): Json<SetAddress>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
     let address = body.address.filter(|a| !a.is_empty());
     if let Some(a) = &address {
         if let Some(r) = check_address(a) {
@@ -281,12 +313,9 @@ struct GroupName {
 async fn create_group(
     State(state): State<AppState>,
     Extension(user): Extension<SessionView>,
-    body: Result<Json<GroupName>, axum::extract::rejection::JsonRejection>,
+    // A malformed body is answered 400 `{\"error\"}` by the `json_errors` layer.
+    Json(body): Json<GroupName>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
     let result = state.fleet.store().create_group(&body.name).await;
     audit(
         &state,
@@ -305,12 +334,9 @@ async fn rename_group(
     State(state): State<AppState>,
     Extension(user): Extension<SessionView>,
     Path(group): Path<String>,
-    body: Result<Json<GroupName>, axum::extract::rejection::JsonRejection>,
+    // A malformed body is answered 400 `{\"error\"}` by the `json_errors` layer.
+    Json(body): Json<GroupName>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
     let result = state.fleet.store().rename_group(&group, &body.name).await;
     let detail = format!("renamed to {}", body.name);
     audit(
@@ -349,12 +375,9 @@ struct Assign {
 async fn assign(
     State(state): State<AppState>,
     Extension(user): Extension<SessionView>,
-    body: Result<Json<Assign>, axum::extract::rejection::JsonRejection>,
+    // A malformed body is answered 400 `{\"error\"}` by the `json_errors` layer.
+    Json(body): Json<Assign>,
 ) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
     if body.hosts.is_empty() || body.hosts.len() > MAX_ASSIGN {
         return error(
             StatusCode::BAD_REQUEST,
@@ -408,12 +431,8 @@ struct AddHost {
 async fn add(
     State(state): State<AppState>,
     Extension(user): Extension<SessionView>,
-    body: Result<Json<AddHost>, axum::extract::rejection::JsonRejection>,
+    Json(add): Json<AddHost>,
 ) -> Response {
-    let Json(add) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
     if let Some(a) = &add.address {
         if let Some(r) = check_address(a) {
             return r;
