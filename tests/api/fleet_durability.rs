@@ -175,7 +175,8 @@ async fn acked_heartbeats_survive_sigkill_of_the_hub_under_load() {
         .unwrap();
     let mut lost = 0usize;
     let mut total = 0usize;
-    for (host, times) in acked.lock().unwrap().iter() {
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    for (host, times) in &acked {
         let stored: BTreeSet<i64> = sqlx::query_scalar(
             "SELECT r.ts FROM samples_raw r JOIN series s ON s.id = r.series_id
              WHERE s.host = ? AND s.name = 'load1'",

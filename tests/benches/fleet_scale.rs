@@ -12,6 +12,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde_json::json;
 
 fn rss_kb(pid: u32) -> u64 {
