@@ -127,7 +127,37 @@ pub struct FleetHost {
     pub health_changes: Vec<HealthCheck>,
 }
 
+/// The metrics a host card shows (name, label), the only ones a card needs.
+pub const CARD_METRICS: [(&str, Option<&str>); 4] = [
+    ("cpu_busy_pct", None),
+    ("mem_used_pct", None),
+    ("disk_used_pct", Some("/")),
+    ("cpu_steal_pct", None),
+];
+
 impl FleetHost {
+    /// The host as a card of the fleet panel needs it: the card's metrics, the score's value
+    /// and verdict level, no top processes, dimensions or tokens. A full host is about 7 KB of
+    /// JSON, and the panel's page carries its rows twice (as HTML and as hydration data).
+    pub fn for_card(mut self) -> Self {
+        if let Some(v) = &mut self.vitals {
+            v.metrics.retain(|m| {
+                CARD_METRICS
+                    .iter()
+                    .any(|(n, l)| m.name == *n && m.label.as_deref() == *l)
+            });
+            v.top_rss.clear();
+            v.top_cpu.clear();
+        }
+        if let Some(s) = &mut self.score {
+            s.dimensions.clear();
+            s.verdict.causes.clear();
+        }
+        self.tokens.clear();
+        self.health_changes.clear();
+        self
+    }
+
     /// The overview's readout of this host from its latest heartbeat, so the host page shows
     /// it with the overview's own components (`None` before the first heartbeat). Agents do
     /// not report their collectors or container lists yet, so those stay empty.

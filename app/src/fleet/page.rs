@@ -203,6 +203,7 @@ fn HostCard(
             .map(crate::shared::format::metric)
             .unwrap_or_else(|| "—".into())
     };
+    // The card's metrics are those `FleetHost::for_card` keeps.
     let disk_mount = "/";
     let score = h
         .score
