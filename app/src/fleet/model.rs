@@ -450,6 +450,140 @@ pub fn install_instructions(hub: &str, token: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overview::score::{compute, CleanupInfo, ScoreInputs};
+    use crate::vitals::{Level, Metric, ProcessInfo, Unit};
+
+    fn metric(name: &str, label: Option<&str>, value: f64) -> Metric {
+        Metric {
+            name: name.into(),
+            label: label.map(String::from),
+            value: Some(value),
+            unit: Unit::Percent,
+            level: Level::Ok,
+            warn: None,
+            crit: None,
+            note: None,
+        }
+    }
+
+    /// A host that sent one heartbeat with more than a card shows.
+    fn full_host() -> FleetHost {
+        let process = ProcessInfo {
+            pid: 1,
+            name: "nginx".into(),
+            rss_bytes: 1,
+            cpu_pct: None,
+            runtime_secs: 1,
+        };
+        let score = compute(&ScoreInputs {
+            steal_pct: Ok(12.0),
+            mem_available_bytes: Ok(1e9),
+            disk_used_pct: Ok(95.0),
+            unhealthy_containers: Ok(1),
+            last_cleanup: Ok(CleanupInfo {
+                age_secs: 60.0,
+                freed_bytes: 1,
+            }),
+            disk_mount: "/".into(),
+            vram_free_bytes: None,
+        });
+        FleetHost {
+            host: "web-01".into(),
+            badge: Badge::Live,
+            created_ms: 0,
+            last_heartbeat_ms: Some(1),
+            agent_version: Some("0.1.0".into()),
+            status: Some(AgentStatus::Ready),
+            vitals: Some(Vitals {
+                host: "web-01".into(),
+                cores: 4,
+                collected_at_ms: 1,
+                metrics: vec![
+                    metric("cpu_busy_pct", None, 20.0),
+                    metric("mem_used_pct", None, 50.0),
+                    metric("disk_used_pct", Some("/"), 95.0),
+                    metric("disk_used_pct", Some("/data"), 10.0),
+                    metric("cpu_steal_pct", None, 12.0),
+                    metric("load1", None, 0.5),
+                ],
+                top_rss: vec![process.clone()],
+                top_cpu: vec![process],
+            }),
+            score: Some(score),
+            containers: Some(ContainerCounts {
+                total: 2,
+                running: 2,
+                unhealthy: 1,
+            }),
+            heartbeats_total: 1,
+            rejected_fields: 0,
+            clamped_fields: 0,
+            last_rejections: Vec::new(),
+            refused_tokens: 0,
+            agent_dropped: 0,
+            tokens: vec![TokenView {
+                id: "abcd1234".into(),
+                created_ms: 0,
+                expires_ms: None,
+                revoked_ms: None,
+                last_used_ms: None,
+            }],
+            address: None,
+            health: None,
+            group: None,
+            health_changes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_card_keeps_its_four_metrics_and_the_score_level_only() {
+        let full = full_host();
+        let card = full.clone().for_card();
+        let v = card.vitals.as_ref().unwrap();
+        let kept: Vec<_> = v
+            .metrics
+            .iter()
+            .map(|m| (m.name.as_str(), m.label.as_deref()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("cpu_busy_pct", None),
+                ("mem_used_pct", None),
+                ("disk_used_pct", Some("/")),
+                ("cpu_steal_pct", None)
+            ]
+        );
+        assert!(v.top_rss.is_empty() && v.top_cpu.is_empty());
+        assert!(card.tokens.is_empty());
+        let (a, b) = (full.score.as_ref().unwrap(), card.score.as_ref().unwrap());
+        assert!(b.dimensions.is_empty());
+        assert_eq!(
+            (a.value, a.level()),
+            (b.value, b.level()),
+            "the card's score reads the same"
+        );
+        assert!(
+            serde_json::to_string(&card).unwrap().len() * 2
+                < serde_json::to_string(&full).unwrap().len(),
+            "a card is less than half a host"
+        );
+    }
+
+    #[test]
+    fn the_readout_is_the_hosts_last_heartbeat_and_none_before_one() {
+        let h = full_host();
+        let o = h.readout(5).unwrap();
+        assert_eq!(o.vitals, h.vitals);
+        assert_eq!(Some(o.score), h.score);
+        assert_eq!(o.interval_secs, 5);
+        let never = FleetHost {
+            vitals: None,
+            score: None,
+            ..h
+        };
+        assert!(never.readout(5).is_none());
+    }
 
     #[test]
     fn install_lines_name_the_hub_and_keep_the_token_out_of_the_unit() {
