@@ -16,6 +16,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 clk=$(getconf CLK_TCK)
+# The page, SSR and fleet benchmarks drive load with wrk; say so plainly instead of failing later.
+case "$what" in
+  ssr|containers|maintenance|models|fleetscale|all)
+    command -v wrk >/dev/null || { echo "scripts/bench.sh $what needs wrk: apt-get install wrk" >&2; exit 2; } ;;
+esac
 
 start_steward() {
   local port; port=$(free_port)
