@@ -46,3 +46,16 @@ pub fn free_port() -> u16 {
         .expect("local address")
         .port()
 }
+
+/// A process's resident memory in KiB (`VmRSS`), for the benchmarks' footprint figures.
+pub fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no VmRSS for process {pid}"))
+}

@@ -9,10 +9,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::fleet::AgentStatus;
 use app::vitals::thresholds::Thresholds;
 use server::config::FleetConfig;
-use server::fleet::heartbeat::{self, BufferReport, Heartbeat, WireMetric};
+use server::fleet::heartbeat;
 use server::fleet::store::FleetStore;
 use server::fleet::Fleet;
 use server::store::history::HistoryStore;
@@ -20,70 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 const ROUNDS: usize = 5;
 
-fn beat(seq: u64, at: i64, i: usize) -> Heartbeat {
-    let mut metrics = Vec::new();
-    let x = (i % 50) as f64;
-    for (name, v) in [
-        ("cpu_busy_pct", 20.0 + x),
-        ("cpu_steal_pct", x / 10.0),
-        ("cpu_iowait_pct", 1.0),
-        ("load1", 0.5),
-        ("load5", 0.5),
-        ("load15", 0.5),
-        ("load1_per_core", 0.2),
-        ("mem_total_bytes", 8e9),
-        ("mem_available_bytes", 4e9),
-        ("mem_used_pct", 50.0),
-        ("swap_total_bytes", 2e9),
-        ("swap_used_bytes", 1e8),
-        ("swap_used_pct", 5.0),
-        ("swap_cached_bytes", 1e6),
-        ("disk_read_bps", 1e5),
-        ("disk_write_bps", 2e5),
-        ("net_rx_bps", 3e5),
-        ("net_tx_bps", 4e5),
-        ("procs_d_state", 0.0),
-        ("psi_cpu_some_avg10", 1.0),
-        ("psi_memory_some_avg10", 0.5),
-        ("psi_io_some_avg10", 2.0),
-    ] {
-        metrics.push(WireMetric {
-            name: name.into(),
-            label: None,
-            value: Some(v),
-            note: None,
-        });
-    }
-    for (mount, v) in [("/", 40.0 + x), ("/data", 70.0)] {
-        metrics.push(WireMetric {
-            name: "disk_used_pct".into(),
-            label: Some(mount.into()),
-            value: Some(v),
-            note: None,
-        });
-    }
-    for p in ["rclone", "restic", "nginx"] {
-        metrics.push(WireMetric {
-            name: "process_count".into(),
-            label: Some(p.into()),
-            value: Some(1.0),
-            note: None,
-        });
-    }
-    Heartbeat {
-        schema: heartbeat::SCHEMA,
-        agent_version: "bench".into(),
-        status: AgentStatus::Ready,
-        seq,
-        collected_ms: at,
-        cores: 4,
-        disk_mount: "/".into(),
-        metrics,
-        gpus: vec![],
-        containers: None,
-        buffer: BufferReport::default(),
-    }
-}
+#[path = "fixtures/heartbeat.rs"]
+mod fixture;
+use fixture::beat;
 
 fn main() {
     let hosts: usize = std::env::var("FLEET_HOSTS")

@@ -501,6 +501,7 @@ impl Fleet {
 
     /// Applies a round's checks; returns the ones that changed their host's health (to store).
     pub fn apply_checks(&self, checks: Vec<(String, HealthCheck)>) -> Vec<(String, HealthCheck)> {
+        let checked = !checks.is_empty();
         let mut hosts = self.lock();
         let mut changes = Vec::new();
         for (host, check) in checks {
@@ -514,7 +515,10 @@ impl Fleet {
             h.health = Some(check);
         }
         drop(hosts);
-        self.changed();
+        // A round with no host to check changed nothing (it runs every interval regardless).
+        if checked {
+            self.changed();
+        }
         changes
     }
 

@@ -13,55 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::json;
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn metrics(i: usize) -> serde_json::Value {
-    let x = (i % 50) as f64;
-    let mut m = vec![];
-    for (name, v) in [
-        ("cpu_busy_pct", 20.0 + x),
-        ("cpu_steal_pct", x / 10.0),
-        ("cpu_iowait_pct", 1.0),
-        ("load1", 0.5),
-        ("load5", 0.5),
-        ("load15", 0.5),
-        ("load1_per_core", 0.2),
-        ("mem_total_bytes", 8e9),
-        ("mem_available_bytes", 4e9),
-        ("mem_used_pct", 50.0),
-        ("swap_total_bytes", 2e9),
-        ("swap_used_bytes", 1e8),
-        ("swap_used_pct", 5.0),
-        ("swap_cached_bytes", 1e6),
-        ("disk_read_bps", 1e5),
-        ("disk_write_bps", 2e5),
-        ("net_rx_bps", 3e5),
-        ("net_tx_bps", 4e5),
-        ("procs_d_state", 0.0),
-        ("psi_cpu_some_avg10", 1.0),
-        ("psi_memory_some_avg10", 0.5),
-        ("psi_io_some_avg10", 2.0),
-    ] {
-        m.push(json!({"name": name, "value": v}));
-    }
-    for (mount, v) in [("/", 40.0 + x), ("/data", 70.0)] {
-        m.push(json!({"name": "disk_used_pct", "label": mount, "value": v}));
-    }
-    for p in ["rclone", "restic", "nginx"] {
-        m.push(json!({"name": "process_count", "label": p, "value": 1.0}));
-    }
-    json!(m)
-}
+#[path = "../../server/benches/fixtures/heartbeat.rs"]
+mod fixture;
 
 fn wrk(url: &str) -> String {
     let out = Command::new("wrk")
@@ -163,7 +117,7 @@ fn main() {
             assert!(Instant::now() < deadline, "the hub did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let rss_empty = rss_kb(pid);
+        let rss_empty = steward_tests::rss_kb(pid);
         let client = reqwest::Client::new();
         let url = format!("{base}/api/v1/agent/heartbeat");
         let started = Instant::now();
@@ -173,16 +127,16 @@ fn main() {
                 let client = client.clone();
                 let url = url.clone();
                 async move {
-                    let body = json!({
-                        "schema": 1, "agent_version": "bench", "status": "ready", "seq": 1,
-                        "collected_ms": now, "cores": 4, "disk_mount": "/",
-                        "metrics": metrics(i),
-                        "containers": {"total": 5, "running": 5, "unhealthy": (i % 7 == 0) as u32},
+                    let mut beat = fixture::beat(1, now, i);
+                    beat.containers = Some(app::fleet::ContainerCounts {
+                        total: 5,
+                        running: 5,
+                        unhealthy: (i % 7 == 0) as u32,
                     });
                     client
                         .post(&url)
                         .bearer_auth(token)
-                        .json(&body)
+                        .json(&beat)
                         .send()
                         .await
                         .map(|r| r.status().as_u16())
@@ -201,7 +155,7 @@ fn main() {
         println!(
             "  hub RSS: {:.1} MB before the heartbeats, {:.1} MB with {hosts} hosts' latest state",
             rss_empty as f64 / 1024.0,
-            rss_kb(pid) as f64 / 1024.0
+            steward_tests::rss_kb(pid) as f64 / 1024.0
         );
         let page = format!("{base}/fleet");
         let t = Instant::now();
@@ -219,7 +173,7 @@ fn main() {
         );
         println!(
             "  hub RSS after the load: {:.1} MB",
-            rss_kb(pid) as f64 / 1024.0
+            steward_tests::rss_kb(pid) as f64 / 1024.0
         );
         drop(hub);
     });

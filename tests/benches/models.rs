@@ -150,16 +150,6 @@ async fn ssr() {
     let _ = stop_ten.send(());
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 async fn rss() {
     let bin = std::env::var("STEWARD_BIN")
         .unwrap_or_else(|_| format!("{}/../target/release/steward", env!("CARGO_MANIFEST_DIR")));
@@ -204,7 +194,7 @@ async fn rss() {
             .expect("the release binary (make build, or STEWARD_BIN)");
         tokio::time::sleep(Duration::from_secs(30)).await;
         let pid = child.id().unwrap();
-        results.push((label, rss_kb(pid)));
+        results.push((label, steward_tests::rss_kb(pid)));
         let _ = child.kill().await;
     }
     for (label, kb) in results {

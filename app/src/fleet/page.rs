@@ -465,13 +465,17 @@ impl LazyRoute for FleetRoute {
 
 /// The fleet stream (`/api/v1/fleet/stream`): the page refetches on each of its events (a
 /// change, at most one a second, at least one every 5 s). The stream is closed when the page
-/// goes away (a browser keeps six connections per host); without it the page polls.
+/// goes away (a browser keeps six connections per host); without it, or when the browser gives
+/// up on it, the page polls.
 #[cfg(feature = "hydrate")]
 pub(crate) mod live {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
     use wasm_bindgen::{closure::Closure, JsCast};
-    use web_sys::{EventSource, MessageEvent};
+    use web_sys::{Event, EventSource, MessageEvent};
 
     const STREAM_PATH: &str = "/api/v1/fleet/stream";
 
@@ -484,18 +488,42 @@ pub(crate) mod live {
         };
         // The first event only says the stream is open: the page was just rendered.
         let mut first = true;
-        let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-            if !std::mem::take(&mut first) {
-                refetch();
-            }
-        });
+        let on_event = {
+            let refetch = refetch.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+                if !std::mem::take(&mut first) {
+                    refetch();
+                }
+            })
+        };
         let _ = source.add_event_listener_with_callback("fleet", on_event.as_ref().unchecked_ref());
+        // The browser retries a dropped stream by itself, but not one it was refused (a 401
+        // once the session ended, a proxy's error page): then the source is closed, and the
+        // page polls instead of silently going still.
+        let polling: Rc<RefCell<Option<IntervalHandle>>> = Default::default();
+        let on_error = {
+            let polling = polling.clone();
+            Closure::<dyn FnMut(Event)>::new(move |ev: Event| {
+                let closed = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<EventSource>().ok())
+                    .is_some_and(|s| s.ready_state() == EventSource::CLOSED);
+                let mut polling = polling.borrow_mut();
+                if closed && polling.is_none() {
+                    *polling = set_interval_with_handle(refetch.clone(), super::REFRESH).ok();
+                }
+            })
+        };
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // The browser has one thread; the wrapper only satisfies `on_cleanup`'s bounds.
-        let held = SendWrapper::new((source, on_event));
+        let held = SendWrapper::new((source, on_event, on_error, polling));
         on_cleanup(move || {
-            let (source, on_event) = held.take();
+            let (source, on_event, on_error, polling) = held.take();
             source.close();
-            drop(on_event);
+            if let Some(h) = polling.borrow_mut().take() {
+                h.clear();
+            }
+            drop((on_event, on_error));
         });
     }
 }
