@@ -2,7 +2,6 @@
 //! route's error, `{"error": "…", "kind": "…"}`; the server's error layer turns `kind` into the
 //! HTTP status (`server/src/http/error.rs`), so a missing argument is a 400, not a 500.
 
-use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
@@ -73,7 +72,9 @@ impl From<crate::shared::backend::BackendError> for AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    // Decoded from text like every other answer the overview reads: one `Deserialize` copy in
+    // the WASM instead of a second one over byte slices.
+    type Encoder = crate::shared::codec::JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         let kind = match &value {
