@@ -32,6 +32,7 @@ fn condition_expr(rule: &str) -> Option<&'static str> {
         "watchdog_gave_up" => "steward_watchdog_gave_up > 0",
         "container_io_anomaly" => "steward_containers_block_write_anomalies > 0",
         "image_stale" => "steward_containers_stale_images > 0",
+        "container_oom_killed" => "steward_containers_oom_killed > 0",
         "collector_error" => "steward_collector_state{state=\"error\"} == 1",
         "model_backend_down" => "steward_model_backend_up == 0",
         "job_failed" => "steward_jobs{status=\"failed\"} > 0",
@@ -209,6 +210,10 @@ mod tests {
             "{y}"
         );
         assert!(y.contains("alert: container_unhealthy\n"));
+        assert!(
+            y.contains("expr: \"steward_containers_oom_killed > 0\""),
+            "the OOM rule has its /metrics family: {y}"
+        );
         assert!(!y.contains("image_stale"), "turned off");
     }
 }

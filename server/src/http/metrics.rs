@@ -577,7 +577,7 @@ pub fn render(o: &Overview) -> String {
     }
 
     if let Some(c) = &o.containers {
-        let gauges: [(&str, &str, usize); 7] = [
+        let gauges: [(&str, &str, usize); 8] = [
             (
                 "steward_containers",
                 "Containers Docker reports, any state.",
@@ -607,6 +607,11 @@ pub fn render(o: &Overview) -> String {
                 "steward_containers_stale_images",
                 "Containers running an image older than docker.image_max_age_days.",
                 c.stale_images.len(),
+            ),
+            (
+                "steward_containers_oom_killed",
+                "Containers whose last exit was an out-of-memory kill.",
+                c.oom_killed.len(),
             ),
             (
                 "steward_watchdog_gave_up",
