@@ -287,11 +287,7 @@ impl AlertsService {
                         .unwrap_or_else(|e| e.into_inner())
                         .clone();
                     let now = now_ms();
-                    let hosts: Vec<(String, Option<i64>)> = fleet
-                        .badges(now)
-                        .into_iter()
-                        .map(|(h, _, last)| (h, last))
-                        .collect();
+                    let hosts = fleet.heartbeat_watch();
                     let resolved = me.evaluate(
                         &rules::Inputs {
                             overview: &overview,

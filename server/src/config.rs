@@ -896,6 +896,9 @@ pub struct AgentConfig {
     pub buffer_max_bytes: u64,
     /// Heartbeats older than this are dropped from the buffer (60 s–30 days, default 1 day).
     pub buffer_max_age_secs: u64,
+    /// Seconds a stopping agent (SIGTERM) takes to deliver its last heartbeat, which says
+    /// `draining`, and what is still buffered (0–300, default 5). What is left stays buffered.
+    pub drain_secs: u64,
 }
 
 impl AgentConfig {
@@ -914,6 +917,7 @@ impl Default for AgentConfig {
             buffer_dir: None,
             buffer_max_bytes: 64 << 20,
             buffer_max_age_secs: 86_400,
+            drain_secs: 5,
         }
     }
 }
@@ -1003,7 +1007,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 58] = [
+        let bounded: [(&'static str, u64, u64, u64); 59] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -1062,6 +1066,7 @@ impl Config {
             ("agent.timeout_secs", c.agent.timeout_secs, 1, 300),
             ("agent.buffer_max_bytes", c.agent.buffer_max_bytes, 64 << 10, 16 << 30),
             ("agent.buffer_max_age_secs", c.agent.buffer_max_age_secs, 60, 30 * DAY),
+            ("agent.drain_secs", c.agent.drain_secs, 0, 300),
         ];
         for (field, value, lo, hi) in bounded {
             if !(lo..=hi).contains(&value) {

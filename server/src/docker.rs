@@ -42,6 +42,25 @@ pub enum DockerError {
     Connect { host: String, message: String },
 }
 
+/// Container counts from one container list (what a fleet agent reports). Health comes from
+/// the list's status words, which Docker writes as "Up 5 minutes (unhealthy)"; the list has no
+/// health field, and inspecting every container each heartbeat would cost an agent far more.
+pub fn parse_counts(list: &[ContainerSummary]) -> app::fleet::ContainerCounts {
+    let running = |c: &&ContainerSummary| {
+        c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+    };
+    let unhealthy = |c: &&ContainerSummary| {
+        c.status
+            .as_deref()
+            .is_some_and(|s| s.contains("(unhealthy)"))
+    };
+    app::fleet::ContainerCounts {
+        total: list.len() as u32,
+        running: list.iter().filter(running).count() as u32,
+        unhealthy: list.iter().filter(running).filter(unhealthy).count() as u32,
+    }
+}
+
 /// A connected Docker client.
 #[derive(Clone)]
 pub struct DockerClient {
@@ -337,5 +356,32 @@ pub(crate) fn classify(
     DockerError::Connect {
         host: host.to_string(),
         message: innermost,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_state_and_the_status_words() {
+        use bollard::models::ContainerSummaryStateEnum as State;
+        let c = |state: State, status: &str| ContainerSummary {
+            state: Some(state),
+            status: Some(status.to_string()),
+            ..Default::default()
+        };
+        let list = [
+            c(State::RUNNING, "Up 5 minutes (unhealthy)"),
+            c(State::RUNNING, "Up 2 hours (healthy)"),
+            c(State::RUNNING, "Up 3 seconds (health: starting)"),
+            c(State::RUNNING, "Up 1 day"),
+            c(State::EXITED, "Exited (137) 2 minutes ago"),
+            c(State::PAUSED, "Up 4 minutes (Paused)"),
+        ];
+        let n = parse_counts(&list);
+        assert_eq!((n.total, n.running, n.unhealthy), (6, 4, 1));
+        let none = parse_counts(&[]);
+        assert_eq!((none.total, none.running, none.unhealthy), (0, 0, 0));
     }
 }

@@ -607,6 +607,21 @@ impl Fleet {
             .collect()
     }
 
+    /// Each host's last heartbeat time for the `heartbeat_stale` rule. A host whose last
+    /// heartbeat said it was draining (its agent stopped on purpose: a reboot, a
+    /// `systemctl stop`) is not judged until it sends again.
+    pub fn heartbeat_watch(&self) -> Vec<(String, Option<i64>)> {
+        self.lock()
+            .iter()
+            .map(|(n, h)| {
+                (
+                    n.clone(),
+                    watched_heartbeat(h.status, h.row.last_heartbeat_ms),
+                )
+            })
+            .collect()
+    }
+
     pub fn unknown_tokens(&self) -> u64 {
         self.unknown_tokens.load(Ordering::Relaxed)
     }
@@ -669,5 +684,29 @@ fn parse_status(s: &str) -> Option<AgentStatus> {
         "busy" => Some(AgentStatus::Busy),
         "draining" => Some(AgentStatus::Draining),
         _ => None,
+    }
+}
+
+/// The last heartbeat the `heartbeat_stale` rule judges: none for a draining host.
+fn watched_heartbeat(status: Option<AgentStatus>, last_ms: Option<i64>) -> Option<i64> {
+    last_ms.filter(|_| status != Some(AgentStatus::Draining))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draining_host_is_not_watched_for_stale_heartbeats() {
+        let last = Some(1_000);
+        assert_eq!(watched_heartbeat(Some(AgentStatus::Ready), last), last);
+        assert_eq!(watched_heartbeat(Some(AgentStatus::Busy), last), last);
+        assert_eq!(
+            watched_heartbeat(None, last),
+            last,
+            "an agent that says nothing"
+        );
+        assert_eq!(watched_heartbeat(Some(AgentStatus::Draining), last), None);
+        assert_eq!(watched_heartbeat(Some(AgentStatus::Ready), None), None);
     }
 }

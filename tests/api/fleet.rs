@@ -1,7 +1,8 @@
 //! The fleet over HTTP: hosts and their tokens (add, rotate with grace, revoke, counted
 //! refusals), the heartbeat's validation answers (400, 413, clamped fields, gzip), the fleet
 //! state with badges and scores, and a real `steward agent` process that keeps collecting
-//! while its hub is down and replays everything, in order, when the hub is back.
+//! while its hub is down and replays everything, in order, when the hub is back, drains on
+//! SIGTERM, and reports its host's containers from a real Docker engine.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -390,17 +391,8 @@ async fn a_real_agent_buffers_while_the_hub_is_down_and_replays_everything() {
     )
     .unwrap();
     let agent_data = shared.path().join("agent");
-    let mut agent = std::process::Command::new(&bin)
-        .arg("--config")
-        .arg(&config)
-        // The machine's own /proc: the hub's fixture copy goes away with the first hub.
-        .arg("agent")
-        .arg("--hub")
-        .arg(&hub.base)
-        .arg("--token-file")
-        .arg(&token_file)
-        .arg("--data-dir")
-        .arg(&agent_data)
+    // The machine's own /proc: the hub's fixture copy goes away with the first hub.
+    let mut agent = agent_command(&config, &hub.base, &token_file, &agent_data)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -462,8 +454,30 @@ async fn a_real_agent_buffers_while_the_hub_is_down_and_replays_everything() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // SIGTERM: the agent drains (a last heartbeat saying so, the buffer delivered) and exits.
+    let pid = kill.0.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(status) = kill.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent exits within its drain time"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "a drained agent exits 0: {exit:?}");
     drop(kill);
+    assert_eq!(queued(&buffer), 0, "the buffer is empty after draining");
     let h = host(&hub, "agent-01").await;
+    assert_eq!(h["status"], "draining", "the last heartbeat said so: {h}");
     assert_eq!(h["agent_dropped"], 0, "nothing dropped: {h}");
     let db = hub.db.clone();
     hub.stop().await;
@@ -471,8 +485,95 @@ async fn a_real_agent_buffers_while_the_hub_is_down_and_replays_everything() {
     assert!(last_seq >= 5, "{last_seq}");
     assert_eq!(
         times, last_seq,
-        "every heartbeat 1..{last_seq} is stored once, none lost across the outage"
+        "every heartbeat 1..{last_seq} is stored once, the draining one included, none lost across the outage"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_agent_reports_the_containers_of_its_host() {
+    let Some(engine) = steward_tests::docker_engine::Engine::start() else {
+        return;
+    };
+    engine.run("web", &[]);
+    engine.run("sick", &[]);
+    engine.run("done", &[]);
+    engine.ok(&["stop", "-t", "3", "done"]);
+    engine.make_unhealthy("sick");
+
+    let hub = spawn_app(|_, _| {}).await;
+    let admin = hub.admin().await;
+    let token = add_host(&hub, &admin, "docker-01").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collector]\ninterval_secs = 1\n[agent]\ninterval_secs = 1\n[docker]\nenabled = true\nhost = \"{}\"\n",
+            engine.host()
+        ),
+    )
+    .unwrap();
+    let agent = |extra: &[&str]| {
+        let mut cmd = agent_command(&config, &hub.base, &token_file, &dir.path().join("agent"));
+        cmd.args(extra);
+        cmd
+    };
+
+    // `--check` says what Docker holds besides what the hub answered.
+    let check = agent(&["--check"]).output().unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(said.contains("took the heartbeat"), "{said}");
+    assert!(said.contains("Docker: 3 containers, 2 running"), "{said}");
+
+    let mut child = agent(&[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _kill = KillOnDrop(&mut child);
+    let h = hub
+        .wait_json(
+            "/api/v1/fleet/hosts/docker-01",
+            Duration::from_secs(40),
+            |h| h["containers"]["unhealthy"] == 1,
+        )
+        .await;
+    assert_eq!(
+        (
+            h["containers"]["total"].as_u64(),
+            h["containers"]["running"].as_u64()
+        ),
+        (Some(3), Some(2)),
+        "counted from the engine's list: {h}"
+    );
+
+    // The engine goes away: heartbeats go on, without container counts.
+    drop(engine);
+    hub.wait_json(
+        "/api/v1/fleet/hosts/docker-01",
+        Duration::from_secs(30),
+        |h| h["containers"].is_null() && h["badge"] == "live",
+    )
+    .await;
+}
+
+/// `steward --config CONFIG agent --hub HUB --token-file TOKEN --data-dir DATA`.
+fn agent_command(config: &Path, hub: &str, token: &Path, data: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(steward_bin());
+    cmd.arg("--config")
+        .arg(config)
+        .args(["agent", "--hub", hub, "--token-file"])
+        .arg(token)
+        .arg("--data-dir")
+        .arg(data);
+    cmd
 }
 
 /// Heartbeats waiting in an agent's buffer folder.

@@ -2,19 +2,26 @@
 //! the hub every interval. Nothing listens on the agent. Each heartbeat goes to the disk buffer
 //! first ([`super::buffer`]); a sender sends the buffer oldest first and deletes a heartbeat only
 //! when the hub answered that it committed it. While the hub is down or slow the collector
-//! goes on and the sender retries with backoff (1 s doubling to 60 s).
+//! goes on and the sender retries with backoff (1 s doubling to 60 s). With `docker.enabled`
+//! each heartbeat also carries the host's container counts (total, running, unhealthy).
+//!
+//! On SIGTERM the agent drains: it collects one last heartbeat with the status `draining` (the
+//! hub then knows the host stops on purpose and does not raise `heartbeat_stale` for it), gives
+//! the sender `agent.drain_secs` to deliver what is buffered, and leaves the rest on disk for the
+//! next start.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::fleet::AgentStatus;
+use app::fleet::{AgentStatus, ContainerCounts};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::buffer::{Buffer, BufferError};
 use super::heartbeat::{self, BufferReport};
 use crate::config::Config;
+use crate::docker::{parse_counts, resolve_host, DockerClient};
 use crate::vitals::collector::VitalsCollector;
 use app::shared::clock::now_ms;
 
@@ -145,10 +152,64 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     enc.finish()
 }
 
+/// Docker as the agent sees it: one container list a round, counted (`docker::parse_counts`).
+/// The client is kept across rounds and dropped after a failure, so the next round reconnects.
+struct Containers {
+    host: String,
+    timeout: Duration,
+    client: Option<DockerClient>,
+    last_error: Option<String>,
+}
+
+impl Containers {
+    /// `None` when `docker.enabled` is off: the heartbeat then carries no container counts.
+    fn new(config: &Config) -> Option<Self> {
+        config.docker.enabled.then(|| Self {
+            host: resolve_host(&config.docker.host),
+            timeout: Duration::from_secs(config.docker.call_timeout_secs),
+            client: None,
+            last_error: None,
+        })
+    }
+
+    /// This round's counts, or the reason Docker could not be read (logged once per reason).
+    async fn counts(&mut self) -> Result<ContainerCounts, String> {
+        let listed = async {
+            if self.client.is_none() {
+                self.client = Some(DockerClient::connect(&self.host, self.timeout).await?);
+            }
+            match &self.client {
+                Some(client) => client.list().await,
+                None => unreachable!("connected above"),
+            }
+        }
+        .await;
+        match listed {
+            Ok(list) => {
+                if self.last_error.take().is_some() {
+                    tracing::info!("agent: Docker answers again; container counts resume");
+                }
+                Ok(parse_counts(&list))
+            }
+            Err(e) => {
+                self.client = None;
+                let message = e.to_string();
+                if self.last_error.as_deref() != Some(message.as_str()) {
+                    tracing::warn!("agent: no container counts in heartbeats: {message}");
+                    self.last_error = Some(message.clone());
+                }
+                Err(message)
+            }
+        }
+    }
+}
+
 /// Collects one round on a blocking thread and words it as a heartbeat body.
 async fn collect(
     collector: &Arc<Mutex<VitalsCollector>>,
     seq: u64,
+    status: AgentStatus,
+    containers: Option<ContainerCounts>,
     report: BufferReport,
     disk_mount: &str,
 ) -> Result<(i64, Vec<u8>), AgentError> {
@@ -165,9 +226,9 @@ async fn collect(
     let hb = heartbeat::from_vitals(
         &collected.vitals,
         seq,
-        AgentStatus::Ready,
+        status,
         disk_mount,
-        None,
+        containers,
         report,
     );
     let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
@@ -178,16 +239,30 @@ async fn collect(
 pub async fn check(config: &Config) -> Result<String, AgentError> {
     let sender = Sender::new(config)?;
     let collector = Arc::new(Mutex::new(VitalsCollector::new(config)));
+    let docker = match Containers::new(config) {
+        Some(mut c) => Some(c.counts().await),
+        None => None,
+    };
     let (_, body) = collect(
         &collector,
         0,
+        AgentStatus::Ready,
+        docker.clone().and_then(Result::ok),
         BufferReport::default(),
         &config.score.disk_mount,
     )
     .await?;
+    let docker = match docker {
+        None => "Docker: off (docker.enabled = false)".to_string(),
+        Some(Ok(n)) => format!(
+            "Docker: {} containers, {} running, {} unhealthy",
+            n.total, n.running, n.unhealthy
+        ),
+        Some(Err(e)) => format!("Docker: not readable, heartbeats carry no container counts: {e}"),
+    };
     match sender.send(&body).await {
         Delivery::Acked { rejected, clamped } => Ok(format!(
-            "ok: {} took the heartbeat ({} fields dropped, {} clamped)",
+            "ok: {} took the heartbeat ({} fields dropped, {} clamped)\n{docker}",
             sender.url,
             rejected.len(),
             clamped.len()
@@ -218,13 +293,17 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         lock(&buffer).queued()
     );
     let wake = Arc::new(Notify::new());
-    let send_task = tokio::spawn(send_loop(
+    let drain = CancellationToken::new();
+    let stop = CancellationToken::new();
+    let mut send_task = tokio::spawn(send_loop(
         sender,
         buffer.clone(),
         wake.clone(),
-        cancel.clone(),
+        drain.clone(),
+        stop.clone(),
     ));
     let collector = Arc::new(Mutex::new(VitalsCollector::new(&config)));
+    let mut containers = Containers::new(&config);
     let mut tick = tokio::time::interval(config.agent.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -232,36 +311,97 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let (seq, report) = {
-            let b = lock(&buffer);
-            (
-                b.next_seq(),
-                BufferReport {
-                    queued: b.queued(),
-                    dropped_total: b.dropped_total(),
-                },
-            )
-        };
-        match collect(&collector, seq, report, &config.score.disk_mount).await {
-            Ok((collected_ms, body)) => {
-                let pushed = lock(&buffer).push(collected_ms, &body, now_ms());
-                match pushed {
-                    Ok(_) => wake.notify_one(),
-                    Err(e) => tracing::error!("agent: heartbeat not buffered: {e}"),
-                }
-            }
-            Err(e) => tracing::error!("agent: {e}"),
-        }
+        collect_and_buffer(
+            &collector,
+            &mut containers,
+            &buffer,
+            AgentStatus::Ready,
+            &config,
+        )
+        .await;
+        wake.notify_one();
     }
-    let _ = send_task.await;
+
+    // Draining: the last heartbeat says so, then the sender empties the buffer or runs out of
+    // time; whatever is left stays on disk and goes first at the next start.
+    collect_and_buffer(
+        &collector,
+        &mut containers,
+        &buffer,
+        AgentStatus::Draining,
+        &config,
+    )
+    .await;
+    drain.cancel();
+    wake.notify_one();
+    let limit = Duration::from_secs(config.agent.drain_secs);
+    if tokio::time::timeout(limit, &mut send_task).await.is_err() {
+        stop.cancel();
+        let _ = send_task.await;
+    }
+    let left = lock(&buffer).queued();
+    if left == 0 {
+        tracing::info!("agent: drained, every heartbeat delivered");
+    } else {
+        tracing::warn!(
+            "agent: stopping with {left} heartbeats undelivered after {} s; they stay in the buffer for the next start",
+            config.agent.drain_secs
+        );
+    }
     Ok(())
 }
 
+/// Collects one round with `status` and puts it in the buffer; failures are logged (the next
+/// round tries again).
+async fn collect_and_buffer(
+    collector: &Arc<Mutex<VitalsCollector>>,
+    containers: &mut Option<Containers>,
+    buffer: &Arc<Mutex<Buffer>>,
+    status: AgentStatus,
+    config: &Config,
+) {
+    let (seq, report) = {
+        let b = lock(buffer);
+        (
+            b.next_seq(),
+            BufferReport {
+                queued: b.queued(),
+                dropped_total: b.dropped_total(),
+            },
+        )
+    };
+    let counts = match containers {
+        Some(c) => c.counts().await.ok(),
+        None => None,
+    };
+    match collect(
+        collector,
+        seq,
+        status,
+        counts,
+        report,
+        &config.score.disk_mount,
+    )
+    .await
+    {
+        Ok((collected_ms, body)) => {
+            if let Err(e) = lock(buffer).push(collected_ms, &body, now_ms()) {
+                tracing::error!("agent: heartbeat not buffered: {e}");
+            }
+        }
+        Err(e) => tracing::error!("agent: {e}"),
+    }
+}
+
+/// Sends the buffer oldest first. Once `drain` is cancelled it returns as soon as the buffer is
+/// empty; `stop` ends it at once (an answer still on its way is not waited for: the heartbeat
+/// stays buffered and is sent again at the next start, its samples landing on the same keys).
 async fn send_loop(
     sender: Sender,
     buffer: Arc<Mutex<Buffer>>,
     wake: Arc<Notify>,
-    cancel: CancellationToken,
+    drain: CancellationToken,
+    stop: CancellationToken,
 ) {
     let mut backoff = Duration::from_secs(1);
     let mut last_error: Option<String> = None;
@@ -269,22 +409,23 @@ async fn send_loop(
         let next = lock(&buffer).oldest();
         let (seq, body) = match next {
             Ok(Some(item)) => item,
+            Ok(None) if drain.is_cancelled() => return,
             Ok(None) => {
                 tokio::select! {
-                    _ = cancel.cancelled() => return,
+                    _ = stop.cancelled() => return,
                     _ = wake.notified() => continue,
                 }
             }
             Err(e) => {
                 tracing::error!("agent: {e}");
-                if sleep_or_cancel(backoff, &cancel).await {
+                if sleep_or_cancel(backoff, &stop).await {
                     return;
                 }
                 continue;
             }
         };
         let outcome = tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = stop.cancelled() => return,
             d = sender.send(&body) => d,
         };
         match outcome {
@@ -315,7 +456,7 @@ async fn send_loop(
                     );
                     last_error = Some(message);
                 }
-                if sleep_or_cancel(backoff, &cancel).await {
+                if sleep_or_cancel(backoff, &stop).await {
                     return;
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
