@@ -163,10 +163,15 @@ struct Containers {
 
 impl Containers {
     /// `None` when `docker.enabled` is off: the heartbeat then carries no container counts.
+    /// A hung engine may delay a heartbeat by at most one interval, never more.
     fn new(config: &Config) -> Option<Self> {
+        let secs = config
+            .docker
+            .call_timeout_secs
+            .min(config.agent.interval_secs);
         config.docker.enabled.then(|| Self {
             host: resolve_host(&config.docker.host),
-            timeout: Duration::from_secs(config.docker.call_timeout_secs),
+            timeout: Duration::from_secs(secs),
             client: None,
             last_error: None,
         })
