@@ -51,6 +51,7 @@ fn main() {
                 ..FleetConfig::default()
             },
             Thresholds::default(),
+            server::store::audit::AuditLog::new(store.pool().clone()),
             cancel.clone(),
         )
         .await

@@ -899,6 +899,9 @@ pub struct AgentConfig {
     /// Seconds a stopping agent (SIGTERM) takes to deliver its last heartbeat, which says
     /// `draining`, and what is still buffered (0–300, default 5). What is left stays buffered.
     pub drain_secs: u64,
+    /// The fleet actions this agent runs when the hub asks (default none; the one kind is
+    /// `"restart_unhealthy"`). An action not named here is refused and reported so.
+    pub allow_actions: Vec<app::fleet::action::ActionKind>,
 }
 
 impl AgentConfig {
@@ -918,6 +921,7 @@ impl Default for AgentConfig {
             buffer_max_bytes: 64 << 20,
             buffer_max_age_secs: 86_400,
             drain_secs: 5,
+            allow_actions: Vec::new(),
         }
     }
 }

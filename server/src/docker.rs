@@ -46,19 +46,37 @@ pub enum DockerError {
 /// the list's status words, which Docker writes as "Up 5 minutes (unhealthy)"; the list has no
 /// health field, and inspecting every container each heartbeat would cost an agent far more.
 pub fn parse_counts(list: &[ContainerSummary]) -> app::fleet::ContainerCounts {
-    let running = |c: &&ContainerSummary| {
-        c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
-    };
-    let unhealthy = |c: &&ContainerSummary| {
-        c.status
-            .as_deref()
-            .is_some_and(|s| s.contains("(unhealthy)"))
-    };
     app::fleet::ContainerCounts {
         total: list.len() as u32,
-        running: list.iter().filter(running).count() as u32,
-        unhealthy: list.iter().filter(running).filter(unhealthy).count() as u32,
+        running: list.iter().filter(|c| is_running(c)).count() as u32,
+        unhealthy: list.iter().filter(|c| is_unhealthy(c)).count() as u32,
     }
+}
+
+/// The names of the running containers whose health check fails, sorted (what a fleet
+/// restart of the host's unhealthy containers names).
+pub fn parse_unhealthy(list: &[ContainerSummary]) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .iter()
+        .filter(|c| is_unhealthy(c))
+        .filter_map(|c| {
+            let name = c.names.as_ref()?.first()?;
+            Some(name.trim_start_matches('/').to_string())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn is_running(c: &ContainerSummary) -> bool {
+    c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+}
+
+fn is_unhealthy(c: &ContainerSummary) -> bool {
+    is_running(c)
+        && c.status
+            .as_deref()
+            .is_some_and(|s| s.contains("(unhealthy)"))
 }
 
 /// A connected Docker client.
@@ -369,6 +387,7 @@ mod tests {
         let c = |state: State, status: &str| ContainerSummary {
             state: Some(state),
             status: Some(status.to_string()),
+            names: Some(vec![format!("/c{}", status.len())]),
             ..Default::default()
         };
         let list = [
@@ -381,6 +400,7 @@ mod tests {
         ];
         let n = parse_counts(&list);
         assert_eq!((n.total, n.running, n.unhealthy), (6, 4, 1));
+        assert_eq!(parse_unhealthy(&list), vec!["c24"], "the name without its slash");
         let none = parse_counts(&[]);
         assert_eq!((none.total, none.running, none.unhealthy), (0, 0, 0));
     }

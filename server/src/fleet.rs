@@ -8,9 +8,11 @@
 //! 503, so an agent backs off instead of the hub's memory growing. Pages and the fleet API read
 //! the in-memory state, never the database.
 
+pub mod actions;
 pub mod agent;
 pub mod buffer;
 pub mod heartbeat;
+pub mod runner;
 pub mod store;
 pub mod sweep;
 
@@ -18,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use app::fleet::action::{ActionKind, ActionOrder, FleetAction};
 use app::fleet::{
     group_score, AgentStatus, Badge, BadgeCounts, ContainerCounts, FleetHost, FleetPage, GroupView,
     HealthCheck, HealthCounts, IngestStats, SweepStats, Workers,
@@ -31,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::FleetConfig;
 use crate::platform::bus::HostId;
+use crate::store::audit::AuditLog;
 use crate::store::history::{task::samples_from_vitals, HistoryStore};
 use app::shared::clock::now_ms;
 use heartbeat::{Accepted, Limits};
@@ -58,7 +62,8 @@ struct Pending {
     digest: String,
     received_ms: i64,
     accepted: Accepted,
-    done: oneshot::Sender<Result<(), String>>,
+    /// The answer: the actions for the agent to run, once the heartbeat is committed.
+    done: oneshot::Sender<Result<Vec<ActionOrder>, String>>,
 }
 
 /// What the hub keeps in memory per host.
@@ -73,6 +78,11 @@ struct HostEntry {
     last_rejections: VecDeque<String>,
     /// The sweep's last check of the host's address.
     health: Option<HealthCheck>,
+    /// From the newest heartbeat: its unhealthy containers, the actions its agent allows.
+    unhealthy: Vec<String>,
+    allowed: Vec<ActionKind>,
+    /// Its recent fleet actions, newest first.
+    actions: VecDeque<FleetAction>,
 }
 
 /// Counters for `/metrics`.
@@ -101,6 +111,9 @@ pub struct Fleet {
     /// Bumped on every change to the hosts' state (commits, checks, edits), for the fleet
     /// panel's event stream.
     version: watch::Sender<u64>,
+    audit: AuditLog,
+    /// Confirmations of fleet actions not yet used, by token.
+    plans: Mutex<std::collections::HashMap<String, actions::StoredPlan>>,
 }
 
 impl Fleet {
@@ -109,6 +122,7 @@ impl Fleet {
         history: Arc<HistoryStore>,
         config: FleetConfig,
         thresholds: Thresholds,
+        audit: AuditLog,
         cancel: CancellationToken,
     ) -> Result<(Arc<Self>, tokio::task::JoinHandle<()>), FleetError> {
         let store = FleetStore::new(history.pool().clone());
@@ -133,6 +147,11 @@ impl Fleet {
                 h.health = Some(check);
             }
         }
+        for a in store.recent_actions().await? {
+            if let Some(h) = hosts.get_mut(&a.host) {
+                h.actions.push_back(a);
+            }
+        }
         let groups = store.groups().await?.into_iter().collect();
         let sweep = SweepStats {
             enabled: config.sweep.enabled,
@@ -155,6 +174,8 @@ impl Fleet {
             sweep: Mutex::new(sweep),
             groups: Mutex::new(groups),
             version: watch::Sender::new(0),
+            audit,
+            plans: Mutex::new(Default::default()),
         });
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
@@ -217,13 +238,14 @@ impl Fleet {
         Ok(check)
     }
 
-    /// Queues a validated heartbeat and waits for its commit.
+    /// Queues a validated heartbeat and waits for its commit; answers the actions for the
+    /// agent to run.
     pub async fn ingest(
         &self,
         host: String,
         digest: String,
         accepted: Accepted,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Vec<ActionOrder>, IngestError> {
         let (done, wait) = oneshot::channel();
         let pending = Pending {
             host,
@@ -241,7 +263,7 @@ impl Fleet {
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(IngestError::Closed),
         }
         match wait.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(orders)) => Ok(orders),
             Ok(Err(e)) => Err(IngestError::Store(e)),
             Err(_) => Err(IngestError::Closed),
         }
@@ -310,8 +332,14 @@ impl Fleet {
                 agent_dropped: p.accepted.buffer.dropped_total,
             })
             .collect();
+        let now = now_ms();
+        let (changed, orders) = self.action_changes(&batch, now);
         let result = match history.write_hosts(&refs).await {
-            Ok(()) => self.store.record(&updates).await.map_err(|e| e.to_string()),
+            Ok(()) => self
+                .store
+                .record(&updates, &changed)
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match &result {
@@ -325,7 +353,9 @@ impl Fleet {
                     for p in &batch {
                         self.apply(&mut hosts, p);
                     }
+                    actions::keep(&mut hosts, &changed);
                 }
+                self.audit_finished(&changed);
                 self.changed();
             }
             Err(e) => {
@@ -333,8 +363,8 @@ impl Fleet {
                 tracing::error!("fleet: {} heartbeats not stored: {e}", batch.len());
             }
         }
-        for p in batch {
-            let _ = p.done.send(result.clone());
+        for (p, orders) in batch.into_iter().zip(orders) {
+            let _ = p.done.send(result.clone().map(|()| orders));
         }
     }
 
@@ -367,6 +397,8 @@ impl Fleet {
             h.containers = a.containers;
             h.score = Some(host_score(&a.vitals, &a.disk_mount, a.containers));
             h.vitals = Some(Arc::new(a.vitals.clone()));
+            h.unhealthy = a.news.unhealthy.clone();
+            h.allowed = a.news.allowed.clone();
         }
     }
 
@@ -590,7 +622,14 @@ impl Fleet {
     pub fn host(&self, host: &str, now: i64) -> Option<FleetHost> {
         let hosts = self.lock();
         let h = hosts.get(host)?;
-        Some(view(h, Badge::of(h.row.last_heartbeat_ms, now)))
+        let mut v = view(h, Badge::of(h.row.last_heartbeat_ms, now));
+        v.unhealthy = h.unhealthy.clone();
+        v.actions = h
+            .actions
+            .iter()
+            .map(|a| actions::shown(a, now))
+            .collect();
+        Some(v)
     }
 
     /// Hosts per badge, for `/metrics` and alerts.
@@ -652,6 +691,9 @@ fn view(h: &HostEntry, badge: Badge) -> FleetHost {
         health: h.health.clone(),
         group: h.row.group.clone(),
         health_changes: Vec::new(),
+        unhealthy: Vec::new(),
+        allowed_actions: h.allowed.clone(),
+        actions: Vec::new(),
     }
 }
 

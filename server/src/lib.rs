@@ -231,6 +231,7 @@ impl Application {
             store.clone(),
             config.fleet.clone(),
             config.thresholds.clone(),
+            audit.clone(),
             shutdown.clone(),
         )
         .await?;

@@ -640,3 +640,213 @@ async fn the_fleet_stream_tells_pages_when_the_fleet_changed() {
     let third = next_fleet_event(&mut stream, &mut buf).await;
     assert_eq!(third, second, "no change, same counter");
 }
+
+/// A fleet restart end to end: two real agents on one private Docker engine, in one group; one
+/// agent allows restarts, the other does not. The admin's group plan names the first host's
+/// unhealthy container and says why the second is left out; confirmed, the first agent gets the
+/// action in a heartbeat answer, restarts the container in the engine, and its report settles
+/// the action (streamed, stored, audited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_restarts_a_groups_unhealthy_containers_through_the_agents() {
+    let Some(engine) = steward_tests::docker_engine::Engine::start() else {
+        return;
+    };
+    engine.run("web", &[]);
+    engine.run("sick", &[]);
+    engine.make_unhealthy("sick");
+    let started = engine.started_at("sick");
+
+    let hub = spawn_app(|_, _| {}).await;
+    let admin = hub.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut children = Vec::new();
+    let mut check = None;
+    for (host, allow) in [("docker-01", true), ("closed-01", false)] {
+        let token = add_host(&hub, &admin, host).await;
+        let token_file = dir.path().join(format!("{host}.token"));
+        std::fs::write(&token_file, &token).unwrap();
+        let config = dir.path().join(format!("{host}.toml"));
+        let allow = if allow {
+            "allow_actions = [\"restart_unhealthy\"]\n"
+        } else {
+            ""
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "[collector]\ninterval_secs = 1\n[agent]\ninterval_secs = 1\n{allow}[docker]\nenabled = true\nhost = \"{}\"\n",
+                engine.host()
+            ),
+        )
+        .unwrap();
+        let mut cmd = agent_command(&config, &hub.base, &token_file, &dir.path().join(host));
+        if host == "docker-01" {
+            check = Some(agent_command(
+                &config,
+                &hub.base,
+                &token_file,
+                &dir.path().join("check"),
+            ));
+        }
+        children.push(
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let _kill: Vec<KillOnDrop> = children.iter_mut().map(KillOnDrop).collect();
+    let r = hub
+        .act(&admin, "/api/v1/fleet/groups", Some(json!({ "name": "eu" })))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = hub
+        .act(
+            &admin,
+            "/api/v1/fleet/assign",
+            Some(json!({ "hosts": ["docker-01", "closed-01"], "group": "eu" })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    for host in ["docker-01", "closed-01"] {
+        let h = hub
+            .wait_json(
+                &format!("/api/v1/fleet/hosts/{host}"),
+                Duration::from_secs(40),
+                |h| h["unhealthy"] == json!(["sick"]),
+            )
+            .await;
+        let allowed = if host == "docker-01" {
+            json!(["restart_unhealthy"])
+        } else {
+            Value::Null
+        };
+        assert_eq!(h["allowed_actions"], allowed, "{h}");
+    }
+    // `--check` names the unhealthy containers and the actions the agent allows.
+    let check = check.unwrap().arg("--check").output().unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(said.contains("1 unhealthy (sick)"), "{said}");
+    assert!(
+        said.contains("Fleet actions allowed: restart_unhealthy"),
+        "{said}"
+    );
+
+    // The plan: fixed by the hub, with the host left out and why.
+    let plan: Value = hub
+        .act(
+            &admin,
+            "/api/v1/fleet/actions/plan",
+            Some(json!({ "group": "eu" })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        plan["hosts"],
+        json!([{ "host": "docker-01", "containers": ["sick"] }]),
+        "{plan}"
+    );
+    assert_eq!(plan["skipped"][0]["host"], "closed-01");
+    assert!(
+        plan["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("agent.allow_actions"),
+        "{plan}"
+    );
+    let alone = hub
+        .act(
+            &admin,
+            "/api/v1/fleet/actions/plan",
+            Some(json!({ "host": "closed-01" })),
+        )
+        .await;
+    assert_eq!(alone.status(), 409, "nothing this host's agent would run");
+    let token = plan["token"].as_str().unwrap();
+
+    // A list other than the plan's is refused and leaves the plan usable.
+    let other = hub
+        .act(
+            &admin,
+            "/api/v1/fleet/actions",
+            Some(json!({ "token": token, "hosts": ["docker-01", "closed-01"] })),
+        )
+        .await;
+    assert_eq!(other.status(), 409);
+    let started_batch = hub
+        .act(
+            &admin,
+            "/api/v1/fleet/actions",
+            Some(json!({ "token": token, "hosts": ["docker-01"] })),
+        )
+        .await;
+    assert_eq!(started_batch.status(), 202);
+    let batch: Value = started_batch.json().await.unwrap();
+    let id = batch["batch"].as_str().unwrap().to_string();
+    let again = hub
+        .act(
+            &admin,
+            "/api/v1/fleet/actions",
+            Some(json!({ "token": token, "hosts": ["docker-01"] })),
+        )
+        .await;
+    assert_eq!(again.status(), 409, "a confirmation runs once");
+
+    // Progress is streamed until every host has reported.
+    let stream = hub
+        .get_as(&format!("/api/v1/fleet/actions/{id}/events"), &admin)
+        .await;
+    assert_eq!(stream.status(), 200);
+    let text = tokio::time::timeout(Duration::from_secs(90), stream.text())
+        .await
+        .expect("the stream ends once every action has finished")
+        .unwrap();
+    let events = crate::helpers::sse_data(&text);
+    let states: Vec<&str> = events
+        .iter()
+        .map(|e| e["actions"][0]["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.last(), Some(&"done"), "{text}");
+    assert!(
+        events.last().unwrap()["finished"] == true,
+        "the last event says so"
+    );
+    let last = &events.last().unwrap()["actions"][0];
+    assert_eq!(last["host"], "docker-01");
+    assert_eq!(
+        last["results"],
+        json!([{ "name": "sick", "outcome": "restarted" }])
+    );
+    assert!(last["delivered_ms"].as_i64().is_some());
+    assert_ne!(
+        engine.started_at("sick"),
+        started,
+        "the engine restarted the container"
+    );
+
+    // Stored and shown on the host, and audited both ways.
+    let h = host(&hub, "docker-01").await;
+    assert_eq!(h["actions"][0]["state"], "done", "{h}");
+    let b = hub.json(&format!("/api/v1/fleet/actions/{id}")).await;
+    assert_eq!(b["finished"], true);
+    let log = hub.audit_log(&admin).await;
+    let entry = |action: &str| {
+        log.iter()
+            .find(|e| e["action"] == action && e["target"] == "docker-01")
+            .unwrap_or_else(|| panic!("no {action} entry in {log:#?}"))
+    };
+    assert!(entry("fleet-restart")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("sick"));
+    let result = entry("fleet-restart-result");
+    assert_eq!(result["actor"], "agent:docker-01");
+    assert!(result["detail"]
+        .as_str()
+        .unwrap()
+        .contains("sick restarted"));
+    // The agent that does not allow restarts was never asked.
+    assert!(host(&hub, "closed-01").await["actions"].is_null());
+}

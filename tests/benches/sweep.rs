@@ -63,6 +63,7 @@ fn main() {
             store.clone(),
             FleetConfig::default(),
             Thresholds::default(),
+            server::store::audit::AuditLog::new(store.pool().clone()),
             cancel.clone(),
         )
         .await

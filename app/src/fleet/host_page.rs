@@ -129,7 +129,58 @@ fn HostDetail(initial: FleetHost) -> impl IntoView {
         } else {
             view! { <p class="muted" data-testid="no-vitals">"No heartbeat yet: the score and vitals appear with the agent's first heartbeat."</p> }.into_any()
         }}
+        <HostActions host=host/>
         <HostHealth host=host/>
+    }
+}
+
+/// The host's unhealthy containers, the admin's restart of them (through the agent), and the
+/// host's recent fleet actions with their progress.
+#[component]
+fn HostActions(host: RwSignal<FleetHost>) -> impl IntoView {
+    use crate::fleet::action::ActionKind;
+    use crate::fleet::restart::{action_detail, FleetRestart, RestartTarget};
+    let zone = crate::shared::zone::use_zone();
+    let session = crate::use_session();
+    let admin = move || session.with(|s| s.as_ref().is_some_and(|s| s.is_admin()));
+    let csrf = Signal::derive(move || {
+        session.with(|s| s.as_ref().map(|s| s.csrf.clone()).unwrap_or_default())
+    });
+    let target = Signal::derive(move || RestartTarget::Host(host.with(|h| h.host.clone())));
+    let label = Signal::derive(move || {
+        format!("Restart unhealthy ({})", host.with(|h| h.unhealthy.len()))
+    });
+    let disabled = Signal::derive(move || host.with(|h| h.unhealthy.is_empty()));
+    view! {
+        <section class="panel" data-testid="fleet-host-actions">
+            <h3>"Containers and actions"</h3>
+            <p data-testid="fleet-host-unhealthy">{move || host.with(|h| {
+                let allowed = if h.allowed_actions.contains(&ActionKind::RestartUnhealthy) {
+                    "its agent allows restarts"
+                } else {
+                    "its agent does not allow restarts (agent.allow_actions)"
+                };
+                match h.unhealthy.as_slice() {
+                    [] => format!("No unhealthy container; {allowed}."),
+                    names => format!("Unhealthy: {}; {allowed}.", names.join(", ")),
+                }
+            })}</p>
+            <div hidden=move || !admin()>
+                <FleetRestart csrf=csrf target=target label=label disabled=disabled/>
+            </div>
+            <ul class="fleet-actions" data-testid="fleet-host-action-list">
+                {move || host.with(|h| h.actions.iter().map(|a| {
+                    let state = a.state.key();
+                    let detail = action_detail(a.state, &a.containers, &a.results, a.message.as_deref());
+                    view! {
+                        <li data-state=state data-action=a.id.clone()>
+                            <span class=format!("badge action-{state}")>{state}</span>
+                            {format!(" {} by {}, {}: {detail}", a.kind.key(), a.requested_by, zone.datetime(a.requested_ms))}
+                        </li>
+                    }
+                }).collect_view())}
+            </ul>
+        </section>
     }
 }
 

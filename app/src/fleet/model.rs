@@ -125,6 +125,15 @@ pub struct FleetHost {
     /// The host's last health changes, newest first (only in the one-host answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health_changes: Vec<HealthCheck>,
+    /// Names of its unhealthy containers, from the latest heartbeat.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unhealthy: Vec<String>,
+    /// The actions its agent allows (`agent.allow_actions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_actions: Vec<crate::fleet::action::ActionKind>,
+    /// Its recent fleet actions, newest first (only in the one-host answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<crate::fleet::action::FleetAction>,
 }
 
 /// The metrics a host card shows (name, label), the only ones a card needs.
@@ -155,6 +164,8 @@ impl FleetHost {
         }
         self.tokens.clear();
         self.health_changes.clear();
+        self.actions.clear();
+        self.unhealthy.clear();
         self
     }
 
@@ -532,6 +543,9 @@ mod tests {
             health: None,
             group: None,
             health_changes: Vec::new(),
+            unhealthy: Vec::new(),
+            allowed_actions: Vec::new(),
+            actions: Vec::new(),
         }
     }
 

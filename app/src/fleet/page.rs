@@ -84,6 +84,7 @@ pub fn FleetPanel() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <GroupRestart group=group/>
             <GroupAdmin names=group_names selected=selected on_changed=Callback::new(move |_| data.refetch())/>
             <AddHost on_added=Callback::new(move |_| data.refetch())/>
         </section>
@@ -284,6 +285,26 @@ fn GroupChips(
             }).collect_view()}
         </ul>
     })
+}
+
+/// Admins, with a group chosen: restart the unhealthy containers of the group's hosts (outside
+/// the refreshed list, so the modal outlives each refresh).
+#[component]
+fn GroupRestart(group: RwSignal<String>) -> impl IntoView {
+    use crate::fleet::restart::{FleetRestart, RestartTarget};
+    let session = use_session();
+    let admin = move || session.with(|s| s.as_ref().is_some_and(|s| s.is_admin()));
+    let csrf = Signal::derive(move || {
+        session.with(|s| s.as_ref().map(|s| s.csrf.clone()).unwrap_or_default())
+    });
+    let target = Signal::derive(move || RestartTarget::Group(group.get()));
+    let label = Signal::derive(move || format!("Restart unhealthy in group {}", group.get()));
+    view! {
+        <div class="fleet-group-actions" data-testid="fleet-group-actions"
+            hidden=move || !admin() || group.with(String::is_empty)>
+            <FleetRestart csrf=csrf target=target label=label/>
+        </div>
+    }
 }
 
 /// Admins: create a group, and move the ticked hosts into one (or out of any), each after a

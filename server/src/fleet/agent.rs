@@ -5,6 +5,10 @@
 //! goes on and the sender retries with backoff (1 s doubling to 60 s). With `docker.enabled`
 //! each heartbeat also carries the host's container counts (total, running, unhealthy).
 //!
+//! Fleet actions come back in the hub's answers; [`super::runner`] runs those the config's
+//! `agent.allow_actions` names (each once) and its reports ride in the next heartbeats, along
+//! with the names of the host's unhealthy containers.
+//!
 //! On SIGTERM the agent drains: it collects one last heartbeat with the status `draining` (the
 //! hub then knows the host stops on purpose and does not raise `heartbeat_stale` for it), gives
 //! the sender `agent.drain_secs` to deliver what is buffered, and leaves the rest on disk for the
@@ -14,14 +18,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use app::fleet::action::ActionOrder;
 use app::fleet::{AgentStatus, ContainerCounts};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::buffer::{Buffer, BufferError};
-use super::heartbeat::{self, BufferReport};
+use super::heartbeat::{self, ActionNews, BufferReport};
+use super::runner::{self, Reports, RunnerConfig};
 use crate::config::Config;
-use crate::docker::{parse_counts, resolve_host, DockerClient};
+use crate::docker::{parse_counts, parse_unhealthy, resolve_host, DockerClient};
 use crate::vitals::collector::VitalsCollector;
 use app::shared::clock::now_ms;
 
@@ -55,10 +61,11 @@ pub enum AgentError {
 /// What the hub answered to one delivery.
 #[derive(Debug, PartialEq)]
 pub enum Delivery {
-    /// Committed (HTTP 200), with the fields it dropped or clamped.
+    /// Committed (HTTP 200), with the fields it dropped or clamped and the actions to run.
     Acked {
         rejected: Vec<String>,
         clamped: Vec<String>,
+        orders: Vec<ActionOrder>,
     },
     /// Refused for good (400, 413): resending would not help.
     Refused { status: u16, message: String },
@@ -138,11 +145,28 @@ impl Sender {
             200 => Delivery::Acked {
                 rejected: list("rejected"),
                 clamped: list("clamped"),
+                orders: orders(&json),
             },
             400 | 413 | 415 | 422 => Delivery::Refused { status, message },
             _ => Delivery::Retry(format!("HTTP {status}: {message}")),
         }
     }
+}
+
+/// The actions in an answer; one this agent cannot read is skipped and said (a newer hub's).
+fn orders(answer: &serde_json::Value) -> Vec<ActionOrder> {
+    let Some(list) = answer["actions"].as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|v| match serde_json::from_value(v.clone()) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::warn!("agent: the hub sent an action this agent cannot read ({e}): {v}");
+                None
+            }
+        })
+        .collect()
 }
 
 fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -177,16 +201,19 @@ impl Containers {
         })
     }
 
-    /// This round's counts, or the reason Docker could not be read (logged once per reason).
-    async fn counts(&mut self) -> Result<ContainerCounts, String> {
+    /// This round's counts and unhealthy containers' names, or the reason Docker could not be
+    /// read (logged once per reason).
+    async fn read(&mut self) -> Result<(ContainerCounts, Vec<String>), String> {
         let listed = async {
-            if self.client.is_none() {
-                self.client = Some(DockerClient::connect(&self.host, self.timeout).await?);
-            }
-            match &self.client {
-                Some(client) => client.list().await,
-                None => unreachable!("connected above"),
-            }
+            let client = match &self.client {
+                Some(c) => c.clone(),
+                None => {
+                    let c = DockerClient::connect(&self.host, self.timeout).await?;
+                    self.client = Some(c.clone());
+                    c
+                }
+            };
+            client.list().await
         }
         .await;
         match listed {
@@ -194,7 +221,7 @@ impl Containers {
                 if self.last_error.take().is_some() {
                     tracing::info!("agent: Docker answers again; container counts resume");
                 }
-                Ok(parse_counts(&list))
+                Ok((parse_counts(&list), parse_unhealthy(&list)))
             }
             Err(e) => {
                 self.client = None;
@@ -216,6 +243,7 @@ async fn collect(
     status: AgentStatus,
     containers: Option<ContainerCounts>,
     report: BufferReport,
+    news: ActionNews,
     disk_mount: &str,
 ) -> Result<(i64, Vec<u8>), AgentError> {
     let c = collector.clone();
@@ -235,6 +263,7 @@ async fn collect(
         disk_mount,
         containers,
         report,
+        news,
     );
     let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
     Ok((hb.collected_ms, body))
@@ -245,29 +274,57 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
     let sender = Sender::new(config)?;
     let collector = Arc::new(Mutex::new(VitalsCollector::new(config)));
     let docker = match Containers::new(config) {
-        Some(mut c) => Some(c.counts().await),
+        Some(mut c) => Some(c.read().await),
         None => None,
+    };
+    let (counts, unhealthy) = match &docker {
+        Some(Ok((n, names))) => (Some(*n), names.clone()),
+        _ => (None, Vec::new()),
+    };
+    let news = ActionNews {
+        unhealthy,
+        allowed: config.agent.allow_actions.clone(),
+        reports: Vec::new(),
     };
     let (_, body) = collect(
         &collector,
         0,
         AgentStatus::Ready,
-        docker.clone().and_then(Result::ok),
+        counts,
         BufferReport::default(),
+        news,
         &config.score.disk_mount,
     )
     .await?;
     let docker = match docker {
         None => "Docker: off (docker.enabled = false)".to_string(),
-        Some(Ok(n)) => format!(
-            "Docker: {} containers, {} running, {} unhealthy",
-            n.total, n.running, n.unhealthy
+        Some(Ok((n, names))) => format!(
+            "Docker: {} containers, {} running, {} unhealthy{}",
+            n.total,
+            n.running,
+            n.unhealthy,
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            }
         ),
         Some(Err(e)) => format!("Docker: not readable, heartbeats carry no container counts: {e}"),
     };
+    let allowed = match config.agent.allow_actions.as_slice() {
+        [] => "Fleet actions: none allowed (agent.allow_actions)".to_string(),
+        kinds => format!(
+            "Fleet actions allowed: {}",
+            kinds.iter().map(|k| k.key()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    // The check's heartbeat has seq 0 and is not buffered: orders in its answer are left for
+    // the running agent, which gets them again.
     match sender.send(&body).await {
-        Delivery::Acked { rejected, clamped } => Ok(format!(
-            "ok: {} took the heartbeat ({} fields dropped, {} clamped)\n{docker}",
+        Delivery::Acked {
+            rejected, clamped, ..
+        } => Ok(format!(
+            "ok: {} took the heartbeat ({} fields dropped, {} clamped)\n{docker}\n{allowed}",
             sender.url,
             rejected.len(),
             clamped.len()
@@ -300,10 +357,25 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
     let wake = Arc::new(Notify::new());
     let drain = CancellationToken::new();
     let stop = CancellationToken::new();
+    let reports = Reports::default();
+    let (orders_tx, orders_rx) = mpsc::channel(64);
+    let runner_task = tokio::spawn(runner::run(
+        RunnerConfig {
+            allowed: config.agent.allow_actions.clone(),
+            docker_enabled: config.docker.enabled,
+            docker_host: resolve_host(&config.docker.host),
+            call_timeout: Duration::from_secs(config.docker.call_timeout_secs),
+            stop_timeout: Duration::from_secs(config.docker.stop_timeout_secs),
+            seen_file: dir.join("actions-seen"),
+        },
+        reports.clone(),
+        orders_rx,
+    ));
     let mut send_task = tokio::spawn(send_loop(
         sender,
         buffer.clone(),
         wake.clone(),
+        orders_tx,
         drain.clone(),
         stop.clone(),
     ));
@@ -320,6 +392,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
             &collector,
             &mut containers,
             &buffer,
+            &reports,
             AgentStatus::Ready,
             &config,
         )
@@ -333,6 +406,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         &collector,
         &mut containers,
         &buffer,
+        &reports,
         AgentStatus::Draining,
         &config,
     )
@@ -344,6 +418,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         stop.cancel();
         let _ = send_task.await;
     }
+    // An action still running stops here; the hub marks it expired when no report comes.
+    runner_task.abort();
     let left = lock(&buffer).queued();
     if left == 0 {
         tracing::info!("agent: drained, every heartbeat delivered");
@@ -362,6 +438,7 @@ async fn collect_and_buffer(
     collector: &Arc<Mutex<VitalsCollector>>,
     containers: &mut Option<Containers>,
     buffer: &Arc<Mutex<Buffer>>,
+    reports: &Reports,
     status: AgentStatus,
     config: &Config,
 ) {
@@ -375,9 +452,18 @@ async fn collect_and_buffer(
             },
         )
     };
-    let counts = match containers {
-        Some(c) => c.counts().await.ok(),
-        None => None,
+    let (counts, unhealthy) = match containers {
+        Some(c) => match c.read().await {
+            Ok((n, names)) => (Some(n), names),
+            Err(_) => (None, Vec::new()),
+        },
+        None => (None, Vec::new()),
+    };
+    let sent = reports.snapshot();
+    let news = ActionNews {
+        unhealthy,
+        allowed: config.agent.allow_actions.clone(),
+        reports: sent.clone(),
     };
     match collect(
         collector,
@@ -385,15 +471,15 @@ async fn collect_and_buffer(
         status,
         counts,
         report,
+        news,
         &config.score.disk_mount,
     )
     .await
     {
-        Ok((collected_ms, body)) => {
-            if let Err(e) = lock(buffer).push(collected_ms, &body, now_ms()) {
-                tracing::error!("agent: heartbeat not buffered: {e}");
-            }
-        }
+        Ok((collected_ms, body)) => match lock(buffer).push(collected_ms, &body, now_ms()) {
+            Ok(_) => reports.buffered(&sent),
+            Err(e) => tracing::error!("agent: heartbeat not buffered: {e}"),
+        },
         Err(e) => tracing::error!("agent: {e}"),
     }
 }
@@ -405,6 +491,7 @@ async fn send_loop(
     sender: Sender,
     buffer: Arc<Mutex<Buffer>>,
     wake: Arc<Notify>,
+    orders: mpsc::Sender<ActionOrder>,
     drain: CancellationToken,
     stop: CancellationToken,
 ) {
@@ -434,7 +521,17 @@ async fn send_loop(
             d = sender.send(&body) => d,
         };
         match outcome {
-            Delivery::Acked { rejected, clamped } => {
+            Delivery::Acked {
+                rejected,
+                clamped,
+                orders: new,
+            } => {
+                for order in new {
+                    // A full queue is fine: the hub sends the order again until it hears back.
+                    if orders.try_send(order).is_err() {
+                        tracing::warn!("agent: action queue full; the hub will send it again");
+                    }
+                }
                 if last_error.take().is_some() {
                     tracing::info!("agent: the hub takes heartbeats again");
                 }

@@ -17,9 +17,19 @@
 //! | `gpus` | at most 64 |
 //! | `containers` | unhealthy and running are clamped to total |
 //! | `agent_version` | 1–64 printable characters, else refused |
+//! | `unhealthy` | at most 256 names; a name Docker would not allow is dropped |
+//! | `allowed_actions` | kinds this hub does not know are refused by the parser |
+//! | `action_reports` | at most 64, else refused; `queued`/`delivered`/`expired` states dropped |
+//!
+//! `unhealthy`, `allowed_actions` and `action_reports` came later in schema 1: optional, and
+//! an agent leaves them out when empty, so an older hub still takes its heartbeats (upgrade
+//! hubs first: an older hub refuses a heartbeat that carries them).
 //!
 //! A dropped field is reported back in the answer and counted on the host; a clamped one too.
 
+use app::fleet::action::{
+    valid_container_name, ActionKind, ActionReport, ActionState, MAX_REPORTS, MAX_UNHEALTHY,
+};
 use app::fleet::{AgentStatus, ContainerCounts};
 use app::vitals::metric_def::{self, LabelKind, MetricId};
 use app::vitals::thresholds::Thresholds;
@@ -61,6 +71,15 @@ pub struct Heartbeat {
     /// The agent's own buffer: how many heartbeats wait, how many it dropped since it started.
     #[serde(default)]
     pub buffer: BufferReport,
+    /// Names of the host's unhealthy containers (what a fleet restart would name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unhealthy: Vec<String>,
+    /// The actions the agent's config allows (`agent.allow_actions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_actions: Vec<ActionKind>,
+    /// Progress and results of actions the hub ordered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_reports: Vec<ActionReport>,
 }
 
 fn root() -> String {
@@ -126,6 +145,15 @@ pub enum HeartbeatError {
     DiskMount,
 }
 
+/// What a heartbeat says beyond its samples: the host's unhealthy containers, the actions its
+/// agent allows, and its reports on actions.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ActionNews {
+    pub unhealthy: Vec<String>,
+    pub allowed: Vec<ActionKind>,
+    pub reports: Vec<ActionReport>,
+}
+
 /// The limits a heartbeat is judged by.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -143,6 +171,7 @@ pub struct Accepted {
     pub disk_mount: String,
     pub containers: Option<ContainerCounts>,
     pub buffer: BufferReport,
+    pub news: ActionNews,
     /// `field: reason` of each dropped field.
     pub rejected: Vec<String>,
     /// `field: from → to` of each clamped field.
@@ -191,6 +220,14 @@ pub fn validate(
             max: MAX_GPUS,
         });
     }
+    for (what, n, max) in [
+        ("unhealthy", hb.unhealthy.len(), MAX_UNHEALTHY),
+        ("action_reports", hb.action_reports.len(), MAX_REPORTS),
+    ] {
+        if n > max {
+            return Err(HeartbeatError::TooMany { what, n, max });
+        }
+    }
     let mut out = Judge {
         thresholds,
         metrics: Vec::with_capacity(hb.metrics.len() + 4 * hb.gpus.len()),
@@ -216,6 +253,7 @@ pub fn validate(
         None,
     );
     let containers = hb.containers.map(|c| out.containers(c));
+    let news = out.news(hb.unhealthy, hb.allowed_actions, hb.action_reports);
     Ok(Accepted {
         vitals: Vitals {
             host: host.to_string(),
@@ -231,6 +269,7 @@ pub fn validate(
         disk_mount: hb.disk_mount,
         containers,
         buffer: hb.buffer,
+        news,
         rejected: out.rejected,
         clamped: out.clamped,
     })
@@ -244,6 +283,64 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
+    fn news(
+        &mut self,
+        unhealthy: Vec<String>,
+        mut allowed: Vec<ActionKind>,
+        reports: Vec<ActionReport>,
+    ) -> ActionNews {
+        let mut names = Vec::with_capacity(unhealthy.len());
+        for n in unhealthy {
+            if !valid_container_name(&n) {
+                self.rejected.push(format!(
+                    "unhealthy: {:?} is not a container name",
+                    short(&n)
+                ));
+            } else if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        allowed.sort();
+        allowed.dedup();
+        let mut kept = Vec::with_capacity(reports.len());
+        for r in reports {
+            let bad = if matches!(
+                r.state,
+                ActionState::Queued | ActionState::Delivered | ActionState::Expired
+            ) {
+                Some(format!("state {} is the hub's to set", r.state.key()))
+            } else if r.id.is_empty() || r.id.len() > 64 {
+                Some("an action id is 1–64 bytes".into())
+            } else if r.results.len() > app::fleet::action::MAX_ACTION_CONTAINERS {
+                Some("too many results".into())
+            } else {
+                None
+            };
+            match bad {
+                Some(why) => self
+                    .rejected
+                    .push(format!("action_reports[{}]: {why}", short(&r.id))),
+                None => kept.push(ActionReport {
+                    message: r.message.map(|m| m.chars().take(MAX_NOTE).collect()),
+                    results: r
+                        .results
+                        .into_iter()
+                        .map(|mut c| {
+                            c.message = c.message.map(|m| m.chars().take(MAX_NOTE).collect());
+                            c
+                        })
+                        .collect(),
+                    ..r
+                }),
+            }
+        }
+        ActionNews {
+            unhealthy: names,
+            allowed,
+            reports: kept,
+        }
+    }
+
     fn metric(&mut self, m: WireMetric) {
         let key = app::vitals::series_key(&m.name, m.label.as_deref());
         let Some(def) = metric_def::by_name(&m.name) else {
@@ -449,6 +546,7 @@ pub fn from_vitals(
     disk_mount: &str,
     containers: Option<ContainerCounts>,
     buffer: BufferReport,
+    news: ActionNews,
 ) -> Heartbeat {
     Heartbeat {
         schema: SCHEMA,
@@ -471,6 +569,9 @@ pub fn from_vitals(
         gpus: Vec::new(),
         containers,
         buffer,
+        unhealthy: news.unhealthy,
+        allowed_actions: news.allowed,
+        action_reports: news.reports,
     }
 }
 
@@ -497,6 +598,9 @@ mod tests {
             gpus: vec![],
             containers: None,
             buffer: BufferReport::default(),
+            unhealthy: vec![],
+            allowed_actions: vec![],
+            action_reports: vec![],
         }
     }
 
@@ -699,11 +803,64 @@ mod tests {
             "/",
             None,
             BufferReport::default(),
+            ActionNews::default(),
         );
         let text = serde_json::to_string(&wire).unwrap();
+        assert!(
+            !text.contains("unhealthy") && !text.contains("action"),
+            "empty action fields stay off the wire, so older hubs still take it: {text}"
+        );
         let back: Heartbeat = serde_json::from_str(&text).unwrap();
         let again = check(back).unwrap();
         assert_eq!(again.vitals.metrics, a.vitals.metrics);
         assert_eq!(again.status, AgentStatus::Busy);
+    }
+
+    #[test]
+    fn action_fields_keep_valid_names_and_agent_states_only() {
+        use app::fleet::action::{ContainerOutcome, ContainerResult};
+        let mut hb = beat(vec![]);
+        hb.unhealthy = vec!["api".into(), "bad name".into(), "api".into(), "db-1".into()];
+        hb.allowed_actions = vec![ActionKind::RestartUnhealthy, ActionKind::RestartUnhealthy];
+        let result = ContainerResult {
+            name: "api".into(),
+            outcome: ContainerOutcome::Restarted,
+            message: Some("x".repeat(1000)),
+        };
+        hb.action_reports = vec![
+            ActionReport {
+                id: "a1".into(),
+                state: ActionState::Done,
+                results: vec![result],
+                message: None,
+            },
+            ActionReport {
+                id: "a2".into(),
+                state: ActionState::Expired,
+                results: vec![],
+                message: None,
+            },
+        ];
+        let a = check(hb.clone()).unwrap();
+        assert_eq!(a.news.unhealthy, vec!["api", "db-1"], "invalid and repeated names dropped");
+        assert_eq!(a.news.allowed, vec![ActionKind::RestartUnhealthy]);
+        assert_eq!(a.news.reports.len(), 1);
+        assert_eq!(a.news.reports[0].id, "a1");
+        assert_eq!(
+            a.news.reports[0].results[0].message.as_ref().map(|m| m.len()),
+            Some(MAX_NOTE),
+            "long messages are cut"
+        );
+        assert_eq!(a.rejected.len(), 2, "{:?}", a.rejected);
+        hb.unhealthy = vec!["a".into(); MAX_UNHEALTHY + 1];
+        assert!(matches!(
+            check(hb.clone()),
+            Err(HeartbeatError::TooMany { what: "unhealthy", .. })
+        ));
+        let text = r#"{"schema":1,"agent_version":"1","seq":1,"collected_ms":1,"allowed_actions":["reboot"]}"#;
+        assert!(
+            serde_json::from_str::<Heartbeat>(text).is_err(),
+            "an action kind this hub does not know is refused by the parser"
+        );
     }
 }

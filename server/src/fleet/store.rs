@@ -1,5 +1,6 @@
 //! SQLite for the fleet: hosts, their agent tokens (digests only) and their counters.
 
+use app::fleet::action::{ActionKind, ActionState, FleetAction};
 use app::fleet::{valid_group_name, Health, HealthCheck, TokenView};
 use sqlx::{Row, SqlitePool};
 
@@ -56,6 +57,9 @@ pub struct HostRow {
 
 /// Health changes kept per host.
 pub const KEEP_HEALTH_CHANGES: i64 = 100;
+/// Fleet actions kept per host in the database, and in memory (the host page's list).
+pub const KEEP_ACTIONS: i64 = 100;
+pub const RECENT_ACTIONS: i64 = 10;
 
 /// One committed heartbeat's effect on its host row.
 #[derive(Clone, Debug)]
@@ -229,8 +233,15 @@ impl FleetStore {
     }
 
     /// Records committed heartbeats on their hosts, in one transaction.
-    pub async fn record(&self, updates: &[HostUpdate]) -> Result<(), FleetError> {
+    pub async fn record(
+        &self,
+        updates: &[HostUpdate],
+        actions: &[FleetAction],
+    ) -> Result<(), FleetError> {
         let mut tx = self.pool.begin().await?;
+        for a in actions {
+            save_action(&mut tx, a).await?;
+        }
         for u in updates {
             sqlx::query(
                 "UPDATE fleet_hosts SET last_heartbeat_ms = max(coalesce(last_heartbeat_ms, 0), ?),
@@ -497,6 +508,109 @@ impl FleetStore {
                 .await?;
         Ok(n.unwrap_or(0) as u64)
     }
+}
+
+impl FleetStore {
+    /// Stores new actions (one confirmation), keeping the newest [`KEEP_ACTIONS`] per host.
+    pub async fn insert_actions(&self, actions: &[FleetAction]) -> Result<(), FleetError> {
+        let mut tx = self.pool.begin().await?;
+        for a in actions {
+            sqlx::query(
+                "INSERT INTO fleet_actions (id, batch, host, kind, containers, requested_by,
+                 requested_ms, state, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&a.id)
+            .bind(&a.batch)
+            .bind(&a.host)
+            .bind(a.kind.key())
+            .bind(serde_json::to_string(&a.containers).unwrap_or_default())
+            .bind(&a.requested_by)
+            .bind(a.requested_ms)
+            .bind(a.state.key())
+            .bind(a.updated_ms)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM fleet_actions WHERE host = ? AND id NOT IN
+                 (SELECT id FROM fleet_actions WHERE host = ? ORDER BY requested_ms DESC LIMIT ?)",
+            )
+            .bind(&a.host)
+            .bind(&a.host)
+            .bind(KEEP_ACTIONS)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest [`RECENT_ACTIONS`] of every host (the hub's memory at start).
+    pub async fn recent_actions(&self) -> Result<Vec<FleetAction>, FleetError> {
+        let rows = sqlx::query(&format!(
+            "{ACTION_COLUMNS} WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER
+             (PARTITION BY host ORDER BY requested_ms DESC) AS n FROM fleet_actions) WHERE n <= ?)
+             ORDER BY host, requested_ms DESC"
+        ))
+        .bind(RECENT_ACTIONS)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().filter_map(action_row).collect())
+    }
+
+    /// The actions of one confirmation.
+    pub async fn batch(&self, batch: &str) -> Result<Vec<FleetAction>, FleetError> {
+        let rows = sqlx::query(&format!(
+            "{ACTION_COLUMNS} WHERE batch = ? ORDER BY host"
+        ))
+        .bind(batch)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().filter_map(action_row).collect())
+    }
+}
+
+async fn save_action(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    a: &FleetAction,
+) -> Result<(), FleetError> {
+    sqlx::query(
+        "UPDATE fleet_actions SET state = ?, delivered_ms = ?, updated_ms = ?, finished_ms = ?,
+         results = ?, message = ? WHERE id = ?",
+    )
+    .bind(a.state.key())
+    .bind(a.delivered_ms)
+    .bind(a.updated_ms)
+    .bind(a.finished_ms)
+    .bind(serde_json::to_string(&a.results).unwrap_or_else(|_| "[]".into()))
+    .bind(&a.message)
+    .bind(&a.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const ACTION_COLUMNS: &str = "SELECT id, batch, host, kind, containers, requested_by,
+     requested_ms, state, delivered_ms, updated_ms, finished_ms, results, message
+     FROM fleet_actions";
+
+/// An action row (`None` for a kind or state this build does not know).
+fn action_row(r: &sqlx::sqlite::SqliteRow) -> Option<FleetAction> {
+    let kind: String = r.get(3);
+    Some(FleetAction {
+        id: r.get(0),
+        batch: r.get(1),
+        host: r.get(2),
+        kind: serde_json::from_value::<ActionKind>(serde_json::Value::String(kind)).ok()?,
+        containers: serde_json::from_str(r.get::<&str, _>(4)).ok()?,
+        requested_by: r.get(5),
+        requested_ms: r.get(6),
+        state: ActionState::parse(r.get::<&str, _>(7))?,
+        delivered_ms: r.get(8),
+        updated_ms: r.get(9),
+        finished_ms: r.get(10),
+        results: serde_json::from_str(r.get::<&str, _>(11)).unwrap_or_default(),
+        message: r.get(12),
+    })
 }
 
 const HOST_COLUMNS: &str = "SELECT host, created_ms, address, last_heartbeat_ms, agent_version,

@@ -16,6 +16,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 
 use super::AppState;
 use crate::auth::AgentIdentity;
+use crate::fleet::actions::{finish_batch, FleetActionError, PlanTarget};
 use crate::fleet::heartbeat::{self, Heartbeat};
 use crate::fleet::store::FleetError;
 use crate::fleet::{HostFilter, IngestError};
@@ -23,7 +24,7 @@ use crate::store::audit::{Action, Entry, Outcome};
 use app::shared::clock::now_ms;
 
 /// The mutating routes, for the guard test's list of actions.
-pub const ACTIONS: [&str; 9] = [
+pub const ACTIONS: [&str; 11] = [
     "/api/v1/fleet/hosts",
     "/api/v1/fleet/hosts/{host}/rotate",
     "/api/v1/fleet/hosts/{host}/revoke",
@@ -33,6 +34,8 @@ pub const ACTIONS: [&str; 9] = [
     "/api/v1/fleet/groups/{group}/rename",
     "/api/v1/fleet/groups/{group}/delete",
     "/api/v1/fleet/assign",
+    "/api/v1/fleet/actions/plan",
+    "/api/v1/fleet/actions",
 ];
 /// Health changes the one-host answer lists.
 const HEALTH_CHANGES: i64 = 20;
@@ -60,6 +63,10 @@ pub fn router(body_limit: usize) -> Router<AppState> {
         .route(ACTIONS[6], post(rename_group))
         .route(ACTIONS[7], post(delete_group))
         .route(ACTIONS[8], post(assign))
+        .route(ACTIONS[9], post(plan_action))
+        .route(ACTIONS[10], post(confirm_action))
+        .route("/api/v1/fleet/actions/{batch}", get(action_batch))
+        .route("/api/v1/fleet/actions/{batch}/events", get(action_events))
         .route("/api/v1/fleet/workers", get(workers))
 }
 
@@ -120,8 +127,28 @@ impl IntoResponse for FleetError {
     }
 }
 
+impl IntoResponse for FleetActionError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            FleetActionError::NoHost(_) | FleetActionError::NoGroup(_) => StatusCode::NOT_FOUND,
+            FleetActionError::NothingToDo(_)
+            | FleetActionError::StalePlan
+            | FleetActionError::PlanMismatch => StatusCode::CONFLICT,
+            FleetActionError::Store(e) => {
+                tracing::error!("fleet actions: {e}");
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "fleet storage is unavailable",
+                );
+            }
+        };
+        error(status, self.to_string())
+    }
+}
+
 /// `POST /api/v1/agent/heartbeat`: strict JSON (optionally gzip), validated, committed, then
-/// answered `{"acked": seq, "rejected": [...], "clamped": [...]}`.
+/// answered `{"acked": seq, "rejected": [...], "clamped": [...], "actions": [...]}` (the
+/// actions for the agent to run, see `app::fleet::action`).
 async fn heartbeat(
     State(state): State<AppState>,
     Extension(agent): Extension<AgentIdentity>,
@@ -155,7 +182,7 @@ async fn heartbeat(
             return error(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
-    let answer = serde_json::json!({
+    let mut answer = serde_json::json!({
         "acked": accepted.seq,
         "rejected": accepted.rejected,
         "clamped": accepted.clamped,
@@ -165,7 +192,12 @@ async fn heartbeat(
         .ingest(agent.host.clone(), agent.digest.clone(), accepted)
         .await
     {
-        Ok(()) => Json(answer).into_response(),
+        Ok(orders) => {
+            if !orders.is_empty() {
+                answer["actions"] = serde_json::json!(orders);
+            }
+            Json(answer).into_response()
+        }
         Err(e @ IngestError::Busy(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [("retry-after", "5")],
@@ -545,4 +577,142 @@ async fn audit<T>(
             detail: error.as_deref().or(detail),
         })
         .await;
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanBody {
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+/// `POST /api/v1/fleet/actions/plan` `{host}` or `{group}` (admin): fixes which containers of
+/// which hosts a restart of the unhealthy ones would name, for the confirmation modal; the
+/// token it answers is valid once, for 5 minutes, for this admin.
+async fn plan_action(
+    State(state): State<AppState>,
+    Extension(user): Extension<SessionView>,
+    Json(body): Json<PlanBody>,
+) -> Response {
+    let target = match (body.host, body.group) {
+        (Some(h), None) => PlanTarget::Host(h),
+        (None, Some(g)) => PlanTarget::Group(g),
+        _ => return error(StatusCode::BAD_REQUEST, "name either a host or a group"),
+    };
+    match state.fleet.plan_restart(&user.username, target, now_ms()) {
+        Ok(plan) => Json(plan).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    token: String,
+    /// The plan's hosts, in its order: what the admin saw.
+    hosts: Vec<String>,
+}
+
+/// `POST /api/v1/fleet/actions` `{token, hosts}` (admin): starts the confirmed actions (one per
+/// host, audited) and answers their batch; progress at `/api/v1/fleet/actions/{batch}/events`.
+async fn confirm_action(
+    State(state): State<AppState>,
+    Extension(user): Extension<SessionView>,
+    Json(body): Json<ConfirmBody>,
+) -> Response {
+    match state
+        .fleet
+        .confirm_restart(&user.username, &body.token, &body.hosts, now_ms())
+        .await
+    {
+        Ok(batch) => (StatusCode::ACCEPTED, Json(batch)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A batch from memory, else from the database (older than the hosts' recent actions).
+async fn find_batch(
+    state: &AppState,
+    batch: &str,
+) -> Result<app::fleet::action::ActionBatch, Response> {
+    if let Some(b) = state.fleet.batch(batch, now_ms()) {
+        return Ok(b);
+    }
+    match state.fleet.store().batch(batch).await {
+        Ok(actions) if !actions.is_empty() => {
+            let now = now_ms();
+            let actions = actions
+                .into_iter()
+                .map(|a| app::fleet::action::FleetAction {
+                    state: a.state_at(now),
+                    ..a
+                })
+                .collect();
+            Ok(finish_batch(batch.to_string(), actions))
+        }
+        Ok(_) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no fleet action batch {batch}"),
+        )),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+/// `GET /api/v1/fleet/actions/{batch}`: the batch's actions with their states and results.
+async fn action_batch(State(state): State<AppState>, Path(batch): Path<String>) -> Response {
+    match find_batch(&state, &batch).await {
+        Ok(b) => Json(b).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/v1/fleet/actions/{batch}/events`: Server-Sent Events (unnamed), each the batch's
+/// JSON, sent when it changes (checked on the fleet's change counter, at least every
+/// 5 s so an expiry shows); the stream ends after the event saying every action finished.
+async fn action_events(
+    State(state): State<AppState>,
+    Path(batch): Path<String>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt;
+    let first = match find_batch(&state, &batch).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let rx = state.fleet.subscribe();
+    let fleet = state.fleet.clone();
+    let events = futures::stream::unfold(
+        (rx, Some(first), None::<app::fleet::action::ActionBatch>),
+        move |(mut rx, next, last)| {
+            let fleet = fleet.clone();
+            let batch = batch.clone();
+            async move {
+                let current = match next {
+                    Some(b) => b,
+                    None => {
+                        // A finished batch ends the stream.
+                        if last.as_ref().is_none_or(|b| b.finished) {
+                            return None;
+                        }
+                        loop {
+                            let _ = tokio::time::timeout(STREAM_MAX_GAP, rx.changed()).await;
+                            let b = fleet.batch(&batch, now_ms())?;
+                            if Some(&b) != last.as_ref() {
+                                break b;
+                            }
+                        }
+                    }
+                };
+                let data = serde_json::to_string(&current).unwrap_or_default();
+                let event = Event::default().data(data);
+                Some((Ok::<_, std::convert::Infallible>(event), (rx, None, Some(current))))
+            }
+        },
+    )
+    .take_until(state.shutdown.clone().cancelled_owned());
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

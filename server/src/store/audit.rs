@@ -387,6 +387,10 @@ pub enum Action {
     GroupRename,
     GroupDelete,
     GroupAssign,
+    /// A fleet action confirmed for a host (one entry per host), and its result as the host's
+    /// agent reported it.
+    FleetRestart,
+    FleetRestartResult,
     /// A request the guard refused (viewer, missing CSRF token, cross-site).
     Guard,
 }
@@ -424,6 +428,8 @@ impl Action {
             Action::GroupRename => "group-rename",
             Action::GroupDelete => "group-delete",
             Action::GroupAssign => "group-assign",
+            Action::FleetRestart => "fleet-restart",
+            Action::FleetRestartResult => "fleet-restart-result",
             Action::Guard => "guard",
         }
     }
