@@ -2626,3 +2626,213 @@ async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
     );
     c.close().await.unwrap();
 }
+
+/// A fleet restart from the browser at phone width: two real agents on one private Docker
+/// engine (one allows restarts), grouped through the fleet page, the group chosen as a filter,
+/// then *Restart unhealthy in group* through the modal: the list names the allowing host's
+/// unhealthy container and says why the other host is left out; confirmed, the progress shows
+/// the agent's report.
+#[tokio::test]
+async fn fleet_group_restart_through_the_modal() {
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    engine.run("web", &[]);
+    engine.run("sick", &[]);
+    engine.make_unhealthy("sick");
+    let tmp = tempfile::tempdir().unwrap();
+    // The hub watches no Docker itself: only the agents act on the engine.
+    let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", "[docker]\nenabled = false\n");
+    let base = format!("http://{addr}");
+    let mut agents = Vec::new();
+    for (host, allow) in [("docker-01", true), ("closed-01", false)] {
+        let added = Command::new(steward_bin())
+            .arg("--config")
+            .arg(tmp.path().join("steward.toml"))
+            .args(["host", "add", host, "--data-dir"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{added:?}");
+        let token_file = tmp.path().join(format!("{host}.token"));
+        std::fs::write(&token_file, &added.stdout).unwrap();
+        let config = tmp.path().join(format!("{host}.toml"));
+        let allow = if allow {
+            "allow_actions = [\"restart_unhealthy\"]\n"
+        } else {
+            ""
+        };
+        std::fs::write(
+            &config,
+            format!(
+                "[agent]\ninterval_secs = 1\n{allow}[docker]\nhost = \"{}\"\n",
+                engine.host()
+            ),
+        )
+        .unwrap();
+        agents.push(Proc(
+            Command::new(steward_bin())
+                .arg("--config")
+                .arg(&config)
+                .args(["agent", "--hub", &base, "--token-file"])
+                .arg(&token_file)
+                .arg("--data-dir")
+                .arg(tmp.path().join(host))
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        ));
+    }
+    let (_driver, port) = start_chromedriver();
+    let c = browser(port, &tmp.path().join("profile")).await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&format!("{base}/login?next=%2Ffleet"))
+        .await
+        .unwrap();
+    sign_in_as_admin(&c).await;
+    eventually("both agents are live", Duration::from_secs(40), || async {
+        shown_text(&c, r#"[data-testid="fleet-count-live"]"#)
+            .await
+            .starts_with('2')
+    })
+    .await;
+
+    // A group, made and filled on the page.
+    eventually("the group form works", Duration::from_secs(20), || async {
+        let input = c
+            .find(Locator::Css(r#"[data-testid="group-name"]"#))
+            .await
+            .unwrap();
+        input.clear().await.unwrap();
+        input.send_keys("eu").await.unwrap();
+        c.find(Locator::Css(r#"[data-testid="group-create"]"#))
+            .await
+            .unwrap()
+            .attr("disabled")
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    click(&c, r#"[data-testid="group-create"]"#).await;
+    click(&c, r#"[data-testid="confirm-group"] button.danger"#).await;
+    eventually("the group exists", Duration::from_secs(15), || async {
+        shown_text(&c, r#"[data-testid="fleet-group"]"#)
+            .await
+            .starts_with("eu")
+    })
+    .await;
+    for e in c
+        .find_all(Locator::Css(r#"[data-testid="fleet-host-select"]"#))
+        .await
+        .unwrap()
+    {
+        e.click().await.unwrap();
+    }
+    eventually("the group is offered", Duration::from_secs(15), || async {
+        match c
+            .find(Locator::Css(r#"[data-testid="group-target"]"#))
+            .await
+        {
+            Ok(s) => s.select_by_value("eu").await.is_ok(),
+            Err(_) => false,
+        }
+    })
+    .await;
+    click(&c, r#"[data-testid="group-assign"]"#).await;
+    click(&c, r#"[data-testid="confirm-group"] button.danger"#).await;
+    eventually(
+        "both hosts show the group",
+        Duration::from_secs(15),
+        || async {
+            c.find_all(Locator::Css(r#"[data-testid="fleet-host-group"]"#))
+                .await
+                .map(|g| g.len() == 2)
+                .unwrap_or(false)
+        },
+    )
+    .await;
+
+    // The group as a filter, then its restart through the modal.
+    click(&c, r#"[data-testid="fleet-group"] button"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(
+            r#"[data-testid="fleet-group-actions"]:not([hidden]) [data-testid="fleet-restart"]"#,
+        ))
+        .await
+        .expect("an admin with a group chosen sees the group's restart");
+    assert!(text(
+        &c,
+        r#"[data-testid="fleet-group-actions"] [data-testid="fleet-restart"]"#
+    )
+    .await
+    .contains("eu"));
+    eventually(
+        "the agents report the unhealthy container",
+        Duration::from_secs(30),
+        || async {
+            click(
+                &c,
+                r#"[data-testid="fleet-group-actions"] [data-testid="fleet-restart"]"#,
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if c.find(Locator::Css(r#"[data-testid="fleet-restart-list"]"#))
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+            // Not yet (no host with an unhealthy container): close and retry.
+            if let Ok(b) = c
+                .find(Locator::Css(
+                    r#"[data-testid="fleet-restart-modal"] .close-dialog"#,
+                ))
+                .await
+            {
+                let _ = b.click().await;
+            }
+            false
+        },
+    )
+    .await;
+    let list = text(&c, r#"[data-testid="fleet-restart-list"]"#).await;
+    assert_eq!(list, "docker-01: sick");
+    let skipped = text(&c, r#"[data-testid="fleet-restart-skipped"]"#).await;
+    assert!(
+        skipped.contains("closed-01") && skipped.contains("agent.allow_actions"),
+        "{skipped}"
+    );
+    let shots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(
+        shots.join("fleet-restart-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    let started = engine.started_at("sick");
+    click(&c, r#"[data-testid="fleet-restart-confirm"]"#).await;
+    c.wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(r#"[data-testid="fleet-restart-done"]"#))
+        .await
+        .expect("the agent's report reaches the modal");
+    let progress = text(
+        &c,
+        r#"[data-testid="fleet-restart-progress"] li[data-host="docker-01"]"#,
+    )
+    .await
+    .to_lowercase();
+    assert!(
+        progress.contains("done") && progress.contains("sick restarted"),
+        "{progress}"
+    );
+    assert_ne!(
+        engine.started_at("sick"),
+        started,
+        "restarted in the engine"
+    );
+    c.close().await.unwrap();
+}

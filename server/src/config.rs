@@ -902,6 +902,9 @@ pub struct AgentConfig {
     /// The fleet actions this agent runs when the hub asks (default none; the one kind is
     /// `"restart_unhealthy"`). An action not named here is refused and reported so.
     pub allow_actions: Vec<app::fleet::action::ActionKind>,
+    /// Where the agent serves its own `/metrics` for a Prometheus beside it (`127.0.0.1:9101`);
+    /// unset (the default): nothing listens on the agent.
+    pub metrics_listen: Option<String>,
 }
 
 impl AgentConfig {
@@ -922,6 +925,7 @@ impl Default for AgentConfig {
             buffer_max_age_secs: 86_400,
             drain_secs: 5,
             allow_actions: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -1105,6 +1109,16 @@ impl Config {
                 "docker.host",
                 "must start with unix://, tcp:// or http:// (TLS is not supported)",
             ));
+        }
+        if let Some(l) = &self.agent.metrics_listen {
+            if l.parse::<std::net::SocketAddr>().is_err() {
+                return Err(ConfigError::Invalid {
+                    field: "agent.metrics_listen",
+                    message: format!(
+                        "must be an address and port such as 127.0.0.1:9101 (got {l:?})"
+                    ),
+                });
+            }
         }
         self.validate_maintenance()?;
         self.validate_models()?;

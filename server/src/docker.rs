@@ -400,7 +400,11 @@ mod tests {
         ];
         let n = parse_counts(&list);
         assert_eq!((n.total, n.running, n.unhealthy), (6, 4, 1));
-        assert_eq!(parse_unhealthy(&list), vec!["c24"], "the name without its slash");
+        assert_eq!(
+            parse_unhealthy(&list),
+            vec!["c24"],
+            "the name without its slash"
+        );
         let none = parse_counts(&[]);
         assert_eq!((none.total, none.running, none.unhealthy), (0, 0, 0));
     }

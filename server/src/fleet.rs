@@ -10,6 +10,7 @@
 
 pub mod actions;
 pub mod agent;
+pub mod agent_metrics;
 pub mod buffer;
 pub mod heartbeat;
 pub mod runner;
@@ -624,11 +625,7 @@ impl Fleet {
         let h = hosts.get(host)?;
         let mut v = view(h, Badge::of(h.row.last_heartbeat_ms, now));
         v.unhealthy = h.unhealthy.clone();
-        v.actions = h
-            .actions
-            .iter()
-            .map(|a| actions::shown(a, now))
-            .collect();
+        v.actions = h.actions.iter().map(|a| actions::shown(a, now)).collect();
         Some(v)
     }
 

@@ -697,7 +697,11 @@ async fn an_admin_restarts_a_groups_unhealthy_containers_through_the_agents() {
     }
     let _kill: Vec<KillOnDrop> = children.iter_mut().map(KillOnDrop).collect();
     let r = hub
-        .act(&admin, "/api/v1/fleet/groups", Some(json!({ "name": "eu" })))
+        .act(
+            &admin,
+            "/api/v1/fleet/groups",
+            Some(json!({ "name": "eu" })),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let r = hub
@@ -849,4 +853,81 @@ async fn an_admin_restarts_a_groups_unhealthy_containers_through_the_agents() {
         .contains("sick restarted"));
     // The agent that does not allow restarts was never asked.
     assert!(host(&hub, "closed-01").await["actions"].is_null());
+}
+
+/// `agent.metrics_listen`: a real agent serves its own `/metrics` — the host's families as
+/// `serve` names them, scored, and its deliveries — for a Prometheus beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_agent_serves_its_own_metrics_when_asked() {
+    let hub = spawn_app(|_, _| {}).await;
+    let admin = hub.admin().await;
+    let token = add_host(&hub, &admin, "scraped-01").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\ninterval_secs = 1\nmetrics_listen = \"127.0.0.1:{port}\"\n[docker]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let mut child = agent_command(&config, &hub.base, &token_file, &dir.path().join("agent"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _kill = KillOnDrop(&mut child);
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        if let Ok(r) = reqwest::get(&url).await {
+            let t = r.text().await.unwrap();
+            if t.contains("steward_agent_heartbeats_acked_total") && t.contains("steward_score ") {
+                let acked = t
+                    .lines()
+                    .find_map(|l| l.strip_prefix("steward_agent_heartbeats_acked_total "))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if acked >= 2 {
+                    break t;
+                }
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scored /metrics with acked heartbeats from the agent"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        text.contains("# TYPE steward_cpu_busy_percent gauge"),
+        "{text}"
+    );
+    assert!(text.contains("steward_agent_buffer_queued "), "{text}");
+    assert!(
+        text.contains("steward_agent_last_ack_timestamp_seconds "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("steward_containers "),
+        "Docker is off: no container counts"
+    );
+    // A bad address is a config error, said at start.
+    std::fs::write(&config, "[agent]\nmetrics_listen = \"nowhere\"\n").unwrap();
+    let bad = agent_command(&config, &hub.base, &token_file, &dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("agent.metrics_listen"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }

@@ -417,7 +417,10 @@ mod tests {
             unhealthy: &[],
             ..base
         };
-        assert_eq!(plan_host(&fine, kind).unwrap_err(), "no unhealthy container");
+        assert_eq!(
+            plan_host(&fine, kind).unwrap_err(),
+            "no unhealthy container"
+        );
     }
 
     #[test]

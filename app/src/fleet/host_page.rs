@@ -147,9 +147,8 @@ fn HostActions(host: RwSignal<FleetHost>) -> impl IntoView {
         session.with(|s| s.as_ref().map(|s| s.csrf.clone()).unwrap_or_default())
     });
     let target = Signal::derive(move || RestartTarget::Host(host.with(|h| h.host.clone())));
-    let label = Signal::derive(move || {
-        format!("Restart unhealthy ({})", host.with(|h| h.unhealthy.len()))
-    });
+    let label =
+        Signal::derive(move || format!("Restart unhealthy ({})", host.with(|h| h.unhealthy.len())));
     let disabled = Signal::derive(move || host.with(|h| h.unhealthy.is_empty()));
     view! {
         <section class="panel" data-testid="fleet-host-actions">

@@ -1,13 +1,15 @@
 //! Agent mode (`steward agent`): collects this host like `serve` does and pushes a heartbeat to
-//! the hub every interval. Nothing listens on the agent. Each heartbeat goes to the disk buffer
-//! first ([`super::buffer`]); a sender sends the buffer oldest first and deletes a heartbeat only
-//! when the hub answered that it committed it. While the hub is down or slow the collector
-//! goes on and the sender retries with backoff (1 s doubling to 60 s). With `docker.enabled`
+//! the hub every interval. Nothing listens on the agent unless `agent.metrics_listen` asks for
+//! its own `/metrics`. Each heartbeat goes to the disk buffer first ([`super::buffer`]); a
+//! sender sends the buffer oldest first and deletes a heartbeat only when the hub answered that
+//! it committed it. While the hub is down or slow the collector goes on and the sender retries with backoff (1 s doubling to 60 s). With `docker.enabled`
 //! each heartbeat also carries the host's container counts (total, running, unhealthy).
 //!
 //! Fleet actions come back in the hub's answers; [`super::runner`] runs those the config's
 //! `agent.allow_actions` names (each once) and its reports ride in the next heartbeats, along
 //! with the names of the host's unhealthy containers.
+//!
+//! With `agent.metrics_listen` the agent also serves its own `/metrics` ([`super::agent_metrics`]).
 //!
 //! On SIGTERM the agent drains: it collects one last heartbeat with the status `draining` (the
 //! hub then knows the host stops on purpose and does not raise `heartbeat_stale` for it), gives
@@ -15,6 +17,7 @@
 //! next start.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +26,7 @@ use app::fleet::{AgentStatus, ContainerCounts};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::agent_metrics::{self, AgentMetrics};
 use super::buffer::{Buffer, BufferError};
 use super::heartbeat::{self, ActionNews, BufferReport};
 use super::runner::{self, Reports, RunnerConfig};
@@ -56,6 +60,11 @@ pub enum AgentError {
     Unreachable(String),
     #[error("collection failed: {0}")]
     Collect(String),
+    #[error("cannot serve /metrics on {addr} (agent.metrics_listen): {source}")]
+    Metrics {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// What the hub answered to one delivery.
@@ -245,7 +254,7 @@ async fn collect(
     report: BufferReport,
     news: ActionNews,
     disk_mount: &str,
-) -> Result<(i64, Vec<u8>), AgentError> {
+) -> Result<(i64, Vec<u8>, app::vitals::Vitals), AgentError> {
     let c = collector.clone();
     let collected = tokio::task::spawn_blocking(move || {
         c.lock()
@@ -266,7 +275,7 @@ async fn collect(
         news,
     );
     let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
-    Ok((hb.collected_ms, body))
+    Ok((hb.collected_ms, body, collected.vitals))
 }
 
 /// `steward agent --check`: one heartbeat, sent at once (not buffered); says what the hub said.
@@ -286,7 +295,7 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
         allowed: config.agent.allow_actions.clone(),
         reports: Vec::new(),
     };
-    let (_, body) = collect(
+    let (_, body, _) = collect(
         &collector,
         0,
         AgentStatus::Ready,
@@ -354,6 +363,23 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         dir.display(),
         lock(&buffer).queued()
     );
+    let metrics = Arc::new(AgentMetrics::default());
+    let metrics_stop = CancellationToken::new();
+    if let Some(addr) = &config.agent.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| AgentError::Metrics {
+                addr: addr.clone(),
+                source,
+            })?;
+        tracing::info!("agent: /metrics on http://{addr}/metrics");
+        tokio::spawn(agent_metrics::serve(
+            listener,
+            metrics.clone(),
+            buffer.clone(),
+            metrics_stop.clone(),
+        ));
+    }
     let wake = Arc::new(Notify::new());
     let drain = CancellationToken::new();
     let stop = CancellationToken::new();
@@ -376,6 +402,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         buffer.clone(),
         wake.clone(),
         orders_tx,
+        metrics.clone(),
         drain.clone(),
         stop.clone(),
     ));
@@ -393,6 +420,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
             &mut containers,
             &buffer,
             &reports,
+            &metrics,
             AgentStatus::Ready,
             &config,
         )
@@ -407,6 +435,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         &mut containers,
         &buffer,
         &reports,
+        &metrics,
         AgentStatus::Draining,
         &config,
     )
@@ -420,6 +449,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
     }
     // An action still running stops here; the hub marks it expired when no report comes.
     runner_task.abort();
+    metrics_stop.cancel();
     let left = lock(&buffer).queued();
     if left == 0 {
         tracing::info!("agent: drained, every heartbeat delivered");
@@ -439,6 +469,7 @@ async fn collect_and_buffer(
     containers: &mut Option<Containers>,
     buffer: &Arc<Mutex<Buffer>>,
     reports: &Reports,
+    metrics: &AgentMetrics,
     status: AgentStatus,
     config: &Config,
 ) {
@@ -476,10 +507,18 @@ async fn collect_and_buffer(
     )
     .await
     {
-        Ok((collected_ms, body)) => match lock(buffer).push(collected_ms, &body, now_ms()) {
-            Ok(_) => reports.buffered(&sent),
-            Err(e) => tracing::error!("agent: heartbeat not buffered: {e}"),
-        },
+        Ok((collected_ms, body, vitals)) => {
+            metrics.collected(
+                &vitals,
+                &config.score.disk_mount,
+                counts,
+                config.agent.interval_secs,
+            );
+            match lock(buffer).push(collected_ms, &body, now_ms()) {
+                Ok(_) => reports.buffered(&sent),
+                Err(e) => tracing::error!("agent: heartbeat not buffered: {e}"),
+            }
+        }
         Err(e) => tracing::error!("agent: {e}"),
     }
 }
@@ -492,6 +531,7 @@ async fn send_loop(
     buffer: Arc<Mutex<Buffer>>,
     wake: Arc<Notify>,
     orders: mpsc::Sender<ActionOrder>,
+    metrics: Arc<AgentMetrics>,
     drain: CancellationToken,
     stop: CancellationToken,
 ) {
@@ -532,6 +572,8 @@ async fn send_loop(
                         tracing::warn!("agent: action queue full; the hub will send it again");
                     }
                 }
+                metrics.acked.fetch_add(1, Ordering::Relaxed);
+                metrics.last_ack_ms.store(now_ms(), Ordering::Relaxed);
                 if last_error.take().is_some() {
                     tracing::info!("agent: the hub takes heartbeats again");
                 }
@@ -544,6 +586,7 @@ async fn send_loop(
                 }
             }
             Delivery::Refused { status, message } => {
+                metrics.refused.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(
                     "agent: heartbeat {seq} refused for good ({status}): {message}; dropped"
                 );
@@ -552,6 +595,7 @@ async fn send_loop(
                 }
             }
             Delivery::Retry(message) => {
+                metrics.failed.fetch_add(1, Ordering::Relaxed);
                 if last_error.as_deref() != Some(message.as_str()) {
                     tracing::warn!(
                         "agent: heartbeat {seq} not delivered ({message}); keeping it, retrying with backoff"

@@ -842,12 +842,19 @@ mod tests {
             },
         ];
         let a = check(hb.clone()).unwrap();
-        assert_eq!(a.news.unhealthy, vec!["api", "db-1"], "invalid and repeated names dropped");
+        assert_eq!(
+            a.news.unhealthy,
+            vec!["api", "db-1"],
+            "invalid and repeated names dropped"
+        );
         assert_eq!(a.news.allowed, vec![ActionKind::RestartUnhealthy]);
         assert_eq!(a.news.reports.len(), 1);
         assert_eq!(a.news.reports[0].id, "a1");
         assert_eq!(
-            a.news.reports[0].results[0].message.as_ref().map(|m| m.len()),
+            a.news.reports[0].results[0]
+                .message
+                .as_ref()
+                .map(|m| m.len()),
             Some(MAX_NOTE),
             "long messages are cut"
         );
@@ -855,7 +862,10 @@ mod tests {
         hb.unhealthy = vec!["a".into(); MAX_UNHEALTHY + 1];
         assert!(matches!(
             check(hb.clone()),
-            Err(HeartbeatError::TooMany { what: "unhealthy", .. })
+            Err(HeartbeatError::TooMany {
+                what: "unhealthy",
+                ..
+            })
         ));
         let text = r#"{"schema":1,"agent_version":"1","seq":1,"collected_ms":1,"allowed_actions":["reboot"]}"#;
         assert!(

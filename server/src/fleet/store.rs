@@ -559,12 +559,10 @@ impl FleetStore {
 
     /// The actions of one confirmation.
     pub async fn batch(&self, batch: &str) -> Result<Vec<FleetAction>, FleetError> {
-        let rows = sqlx::query(&format!(
-            "{ACTION_COLUMNS} WHERE batch = ? ORDER BY host"
-        ))
-        .bind(batch)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("{ACTION_COLUMNS} WHERE batch = ? ORDER BY host"))
+            .bind(batch)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().filter_map(action_row).collect())
     }
 }

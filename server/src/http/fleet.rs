@@ -671,10 +671,7 @@ async fn action_batch(State(state): State<AppState>, Path(batch): Path<String>) 
 /// `GET /api/v1/fleet/actions/{batch}/events`: Server-Sent Events (unnamed), each the batch's
 /// JSON, sent when it changes (checked on the fleet's change counter, at least every
 /// 5 s so an expiry shows); the stream ends after the event saying every action finished.
-async fn action_events(
-    State(state): State<AppState>,
-    Path(batch): Path<String>,
-) -> Response {
+async fn action_events(State(state): State<AppState>, Path(batch): Path<String>) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures::StreamExt;
     let first = match find_batch(&state, &batch).await {
@@ -707,7 +704,10 @@ async fn action_events(
                 };
                 let data = serde_json::to_string(&current).unwrap_or_default();
                 let event = Event::default().data(data);
-                Some((Ok::<_, std::convert::Infallible>(event), (rx, None, Some(current))))
+                Some((
+                    Ok::<_, std::convert::Infallible>(event),
+                    (rx, None, Some(current)),
+                ))
             }
         },
     )
