@@ -17,6 +17,9 @@ use super::{Fleet, HostEntry, Pending};
 use crate::auth::password::random_token;
 use crate::store::audit::{Action, Entry, Outcome};
 
+/// Most confirmations waiting at once (each lives 5 minutes); past it planning is refused.
+const MAX_PLANS: usize = 1024;
+
 /// A confirmation waiting to be used.
 pub struct StoredPlan {
     user: String,
@@ -42,6 +45,8 @@ pub enum FleetActionError {
     StalePlan,
     #[error("the confirmed hosts differ from the list this confirmation was issued for")]
     PlanMismatch,
+    #[error("too many confirmations are open ({MAX_PLANS}); use or let some expire first")]
+    TooManyPlans,
     #[error(transparent)]
     Store(#[from] FleetError),
 }
@@ -114,6 +119,9 @@ impl Fleet {
         };
         let mut plans = self.lock_plans();
         plans.retain(|_, p| p.plan.expires_ms > now);
+        if plans.len() >= MAX_PLANS {
+            return Err(FleetActionError::TooManyPlans);
+        }
         plans.insert(
             plan.token.clone(),
             StoredPlan {
@@ -218,6 +226,20 @@ impl Fleet {
         (!actions.is_empty()).then(|| finish_batch(batch.to_string(), actions))
     }
 
+    /// The same, looking only at the batch's own hosts (its stream knows them from the first
+    /// answer, so a change of a 10,000-host fleet does not walk every host).
+    pub fn batch_of(&self, batch: &str, members: &[String], now: i64) -> Option<ActionBatch> {
+        let hosts = self.lock();
+        let actions: Vec<FleetAction> = members
+            .iter()
+            .filter_map(|m| hosts.get(m))
+            .flat_map(|h| h.actions.iter())
+            .filter(|a| a.batch == batch)
+            .map(|a| shown(a, now))
+            .collect();
+        (!actions.is_empty()).then(|| finish_batch(batch.to_string(), actions))
+    }
+
     /// For one commit: the actions whose state the batch's heartbeats change (reports, first
     /// deliveries), and each heartbeat's orders. Nothing changes in memory until the commit
     /// succeeds ([`keep`]).
@@ -243,11 +265,19 @@ impl Fleet {
             };
             for report in &p.accepted.news.reports {
                 // Only this host's own actions: an agent cannot report on another host's.
-                if let Some(a) = h.actions.iter().find(|a| a.id == report.id) {
-                    let mut a = current(&changed, a);
-                    if a.apply(report, now) {
-                        changed.insert(a.id.clone(), a);
+                match h.actions.iter().find(|a| a.id == report.id) {
+                    Some(a) => {
+                        let mut a = current(&changed, a);
+                        if a.apply(report, now) {
+                            changed.insert(a.id.clone(), a);
+                        }
                     }
+                    // Older than the host's recent actions, or another host's: not applied.
+                    None => tracing::debug!(
+                        "fleet: {} reported on action {}, not one of its recent actions",
+                        p.host,
+                        report.id
+                    ),
                 }
             }
             let mut mine = Vec::new();

@@ -313,6 +313,8 @@ impl Judge<'_> {
                 Some("an action id is 1–64 bytes".into())
             } else if r.results.len() > app::fleet::action::MAX_ACTION_CONTAINERS {
                 Some("too many results".into())
+            } else if r.results.iter().any(|c| !valid_container_name(&c.name)) {
+                Some("a result names no valid container".into())
             } else {
                 None
             };
@@ -840,6 +842,16 @@ mod tests {
                 results: vec![],
                 message: None,
             },
+            ActionReport {
+                id: "a3".into(),
+                state: ActionState::Failed,
+                results: vec![ContainerResult {
+                    name: "../etc".into(),
+                    outcome: ContainerOutcome::Failed,
+                    message: None,
+                }],
+                message: None,
+            },
         ];
         let a = check(hb.clone()).unwrap();
         assert_eq!(
@@ -858,7 +870,7 @@ mod tests {
             Some(MAX_NOTE),
             "long messages are cut"
         );
-        assert_eq!(a.rejected.len(), 2, "{:?}", a.rejected);
+        assert_eq!(a.rejected.len(), 3, "{:?}", a.rejected);
         hb.unhealthy = vec!["a".into(); MAX_UNHEALTHY + 1];
         assert!(matches!(
             check(hb.clone()),

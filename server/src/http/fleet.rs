@@ -134,6 +134,7 @@ impl IntoResponse for FleetActionError {
             FleetActionError::NothingToDo(_)
             | FleetActionError::StalePlan
             | FleetActionError::PlanMismatch => StatusCode::CONFLICT,
+            FleetActionError::TooManyPlans => StatusCode::TOO_MANY_REQUESTS,
             FleetActionError::Store(e) => {
                 tracing::error!("fleet actions: {e}");
                 return error(
@@ -669,8 +670,8 @@ async fn action_batch(State(state): State<AppState>, Path(batch): Path<String>) 
 }
 
 /// `GET /api/v1/fleet/actions/{batch}/events`: Server-Sent Events (unnamed), each the batch's
-/// JSON, sent when it changes (checked on the fleet's change counter, at least every
-/// 5 s so an expiry shows); the stream ends after the event saying every action finished.
+/// JSON, sent when it changes (checked on the fleet's change counter at most once a second
+/// and at least every 6 s, so an expiry shows); the stream ends after the event saying every action finished.
 async fn action_events(State(state): State<AppState>, Path(batch): Path<String>) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures::StreamExt;
@@ -680,11 +681,13 @@ async fn action_events(State(state): State<AppState>, Path(batch): Path<String>)
     };
     let rx = state.fleet.subscribe();
     let fleet = state.fleet.clone();
+    let members: std::sync::Arc<[String]> = first.actions.iter().map(|a| a.host.clone()).collect();
     let events = futures::stream::unfold(
         (rx, Some(first), None::<app::fleet::action::ActionBatch>),
         move |(mut rx, next, last)| {
             let fleet = fleet.clone();
             let batch = batch.clone();
+            let members = members.clone();
             async move {
                 let current = match next {
                     Some(b) => b,
@@ -694,8 +697,10 @@ async fn action_events(State(state): State<AppState>, Path(batch): Path<String>)
                             return None;
                         }
                         loop {
+                            // At most one look a second, however fast heartbeats commit.
+                            tokio::time::sleep(STREAM_MIN_GAP).await;
                             let _ = tokio::time::timeout(STREAM_MAX_GAP, rx.changed()).await;
-                            let b = fleet.batch(&batch, now_ms())?;
+                            let b = fleet.batch_of(&batch, &members, now_ms())?;
                             if Some(&b) != last.as_ref() {
                                 break b;
                             }
