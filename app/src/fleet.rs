@@ -10,5 +10,6 @@ pub mod host_page;
 pub mod model;
 pub mod page;
 pub mod restart;
+pub mod spark;
 
 pub use model::*;

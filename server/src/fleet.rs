@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::fleet::action::{ActionKind, ActionOrder, FleetAction};
+use app::fleet::spark::{SparkRing, SPARK_METRICS};
 use app::fleet::{
     group_score, AgentStatus, Badge, BadgeCounts, ContainerCounts, FleetHost, FleetPage, GroupView,
     HealthCheck, HealthCounts, IngestStats, SweepStats, Workers,
@@ -82,8 +83,21 @@ struct HostEntry {
     /// From the newest heartbeat: its unhealthy containers, the actions its agent allows.
     unhealthy: Vec<String>,
     allowed: Vec<ActionKind>,
+    /// From the newest heartbeat: its GPUs, or why the agent could not read them.
+    gpus: Vec<app::models::GpuSummary>,
+    gpu_error: Option<String>,
+    /// The card's lines: per-minute means of the last half hour.
+    sparks: SparkRing,
+    /// The mount its score's disk dimension reads (from its newest heartbeat).
+    disk_mount: Option<String>,
     /// Its recent fleet actions, newest first.
     actions: VecDeque<FleetAction>,
+}
+
+/// A host as its trends see it ([`Fleet::trend_view`]).
+pub struct HostTrendView {
+    pub disk_mount: String,
+    pub silent_since_ms: Option<i64>,
 }
 
 /// Counters for `/metrics`.
@@ -389,6 +403,9 @@ impl Fleet {
         for r in a.rejected.iter().chain(&a.clamped) {
             remember(&mut h.last_rejections, r.clone());
         }
+        let spark_values =
+            SPARK_METRICS.map(|(name, label)| a.vitals.metric(name, label).and_then(|m| m.value));
+        h.sparks.push(a.vitals.collected_at_ms, spark_values);
         let newer = h
             .vitals
             .as_ref()
@@ -400,6 +417,11 @@ impl Fleet {
             h.vitals = Some(Arc::new(a.vitals.clone()));
             h.unhealthy = a.news.unhealthy.clone();
             h.allowed = a.news.allowed.clone();
+            h.gpus = a.gpus.clone();
+            h.gpu_error = a.gpu_error.clone();
+            if h.disk_mount.as_deref() != Some(a.disk_mount.as_str()) {
+                h.disk_mount = Some(a.disk_mount.clone());
+            }
         }
     }
 
@@ -629,6 +651,20 @@ impl Fleet {
         Some(v)
     }
 
+    /// What a host's trends need: the mount its score reads, and since when it has been silent
+    /// (stale or missing); `None` for a host the fleet does not have.
+    pub fn trend_view(&self, host: &str, now: i64) -> Option<HostTrendView> {
+        let hosts = self.lock();
+        let h = hosts.get(host)?;
+        let badge = Badge::of(h.row.last_heartbeat_ms, now);
+        Some(HostTrendView {
+            disk_mount: h.disk_mount.clone().unwrap_or_else(|| "/".into()),
+            silent_since_ms: matches!(badge, Badge::Stale | Badge::Missing)
+                .then_some(h.row.last_heartbeat_ms)
+                .flatten(),
+        })
+    }
+
     /// Hosts per badge, for `/metrics` and alerts.
     pub fn badges(&self, now: i64) -> Vec<(String, Badge, Option<i64>)> {
         self.lock()
@@ -691,6 +727,9 @@ fn view(h: &HostEntry, badge: Badge) -> FleetHost {
         unhealthy: Vec::new(),
         allowed_actions: h.allowed.clone(),
         actions: Vec::new(),
+        gpus: h.gpus.clone(),
+        gpu_error: h.gpu_error.clone(),
+        sparks: h.sparks.sparks(),
     }
 }
 

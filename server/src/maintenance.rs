@@ -756,14 +756,19 @@ impl Maintenance {
             .await;
         // The history shows the run as ended before anyone is told it finished.
         let finished_event = event("", StepPhase::Finished, Some(run.freed_bytes), summary);
-        let done = lock(&self.live).take();
-        let tx = done.map(|mut l| {
-            l.events.push(finished_event.clone());
-            let mut finished = lock(&self.finished);
-            finished.retain(|&k, _| k > l.id - 5);
-            finished.insert(l.id, l.events);
-            l.tx
-        });
+        // The run moves from `live` to `finished` while `live` stays locked: a page subscribing
+        // in between would otherwise find it in neither and get a 404 (its progress panel then
+        // said "ended early" although the run had just finished).
+        let tx = {
+            let mut live = lock(&self.live);
+            live.take().map(|mut l| {
+                l.events.push(finished_event.clone());
+                let mut finished = lock(&self.finished);
+                finished.retain(|&k, _| k > l.id - 5);
+                finished.insert(l.id, l.events);
+                l.tx
+            })
+        };
         self.reload_cleanups().await;
         if let Some(tx) = tx {
             let _ = tx.send(finished_event);

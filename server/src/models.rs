@@ -253,8 +253,7 @@ struct Slot {
 pub struct ModelsCollector {
     service: Arc<ModelsService>,
     slots: Vec<Slot>,
-    /// NVML, opened on the first round that finds an NVIDIA card (and retried while it fails).
-    nvml: Arc<Mutex<Option<Box<dyn nvml::NvmlSource>>>>,
+    gpus: gpu::GpuReader,
 }
 
 impl ModelsCollector {
@@ -276,7 +275,7 @@ impl ModelsCollector {
         Self {
             service,
             slots,
-            nvml: Arc::default(),
+            gpus: gpu::GpuReader::default(),
         }
     }
 }
@@ -535,23 +534,9 @@ impl periodic::Collector for ModelsCollector {
         futures::future::join_all(self.slots.iter_mut().map(|s| s.round(&service))).await;
         let paths = service.paths.clone();
         let gpus_on = service.config.gpus;
-        let nvml_slot = self.nvml.clone();
+        let reader = self.gpus.clone();
         let (gpus, memory) = tokio::task::spawn_blocking(move || {
-            let gpus = if gpus_on {
-                gpu::read_all(&paths.sysfs, || {
-                    let mut slot = lock(&nvml_slot);
-                    if slot.is_none() {
-                        *slot = Some(Box::new(nvml::RealNvml::open()?));
-                    }
-                    let source = slot.as_mut().expect("opened above");
-                    Ok(nvml::to_gpus(source.read()?, &paths.procfs))
-                })
-            } else {
-                GpuReport::None {
-                    detail: "GPU reading is off (models.gpus = false)".into(),
-                }
-            };
-            (gpus, host_memory(&paths.procfs))
+            (reader.read(gpus_on, &paths), host_memory(&paths.procfs))
         })
         .await
         .map_err(|e| format!("GPU and memory read crashed: {e}"))?;

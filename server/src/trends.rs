@@ -38,7 +38,15 @@ pub enum TrendError {
     Prometheus(#[from] PromError),
     #[error("{0}")]
     Explore(String),
+    #[error("trend {0:?} is not kept for fleet hosts; their trends: {names}", names = HOST_TRENDS.join(", "))]
+    NotForHosts(String),
+    #[error("no fleet host {0:?}")]
+    UnknownHost(String),
 }
+
+/// The trends a fleet host's heartbeats feed (its vitals and GPUs; agents send no container,
+/// disk-item or model-backend series).
+pub const HOST_TRENDS: [&str; 6] = ["disk", "memory", "steal", "io", "gpu_util", "gpu_vram"];
 
 /// Where one line (or, for a prefix, a family of lines) of a trend is stored.
 pub enum Stored {
@@ -123,6 +131,23 @@ fn one(
 
 /// The definition of a named trend, from the configured thresholds and score mount.
 pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
+    definition_on(name, config, &config.score.disk_mount)
+}
+
+/// The definition of a named trend of a fleet host whose score reads `disk_mount`.
+pub fn host_definition(
+    name: &str,
+    config: &Config,
+    disk_mount: &str,
+) -> Result<TrendDef, TrendError> {
+    if !HOST_TRENDS.contains(&name) {
+        definition(name, config)?;
+        return Err(TrendError::NotForHosts(name.to_string()));
+    }
+    definition_on(name, config, disk_mount)
+}
+
+fn definition_on(name: &str, config: &Config, disk_mount: &str) -> Result<TrendDef, TrendError> {
     let t = &config.thresholds;
     let def = |name, title, series, levels| TrendDef {
         name,
@@ -138,11 +163,11 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
             "Disk used",
             vec![one(
                 MetricId::DiskUsedPct,
-                Some(&config.score.disk_mount),
+                Some(disk_mount),
                 "used",
                 format!(
                     "max(100 * (1 - node_filesystem_avail_bytes{{mountpoint=\"{m}\"}} / node_filesystem_size_bytes{{mountpoint=\"{m}\"}}))",
-                    m = promql_string(&config.score.disk_mount)
+                    m = promql_string(disk_mount)
                 ),
             )],
             // 55 % is where the score's disk dimension drops to 5 points (seed §4.2).
@@ -498,12 +523,13 @@ pub async fn prometheus_trend(
 /// grows as samples arrive instead of once an hour.
 pub async fn stitched(
     store: &HistoryStore,
+    host: &str,
     key: &str,
     resolution: Resolution,
     window: &Window,
 ) -> Result<Vec<HistoryPoint>, HistoryError> {
     let mut points = store
-        .query_between(key, resolution, window.start_ms, window.end_ms)
+        .query_host_between(host, key, resolution, window.start_ms, window.end_ms)
         .await?;
     let finer: &[Resolution] = match resolution {
         Resolution::Day => &[Resolution::Hour, Resolution::Minute, Resolution::Raw],
@@ -520,7 +546,7 @@ pub async fn stitched(
             break;
         }
         let tail = store
-            .query_between(key, *next, covered, window.end_ms)
+            .query_host_between(host, key, *next, covered, window.end_ms)
             .await?;
         if let Some(p) = tail.last() {
             covered = p.ts_ms + next.bucket_ms().unwrap_or(1);
@@ -530,9 +556,11 @@ pub async fn stitched(
     Ok(points)
 }
 
-/// Reads a trend from SQLite. A defined series with nothing stored yet is an empty line.
+/// Reads a trend of `host` (this machine: `platform::bus::LOCAL_HOST`) from SQLite. A defined
+/// series with nothing stored yet is an empty line.
 pub async fn sqlite_trend(
     store: &HistoryStore,
+    host: &str,
     history: &HistoryConfig,
     def: TrendDef,
     window: &Window,
@@ -544,7 +572,7 @@ pub async fn sqlite_trend(
         let keys: Vec<(String, String)> = match &line.stored {
             Stored::Key(k) => vec![(k.clone(), line.label.to_string())],
             Stored::Prefix(p) => store
-                .series_with_prefix(p)
+                .host_series_with_prefix(host, p)
                 .await?
                 .into_iter()
                 .map(|k| {
@@ -554,7 +582,7 @@ pub async fn sqlite_trend(
                 .collect(),
         };
         for (key, label) in keys {
-            let points = match stitched(store, &key, resolution, window).await {
+            let points = match stitched(store, host, &key, resolution, window).await {
                 Ok(p) => p,
                 Err(HistoryError::UnknownMetric(_)) => Vec::new(),
                 Err(e) => return Err(e.into()),
@@ -634,6 +662,7 @@ pub async fn explore(client: &PrometheusClient, e: Explore<'_>) -> Result<Trend,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::bus::LOCAL_HOST;
 
     #[test]
     fn each_trend_knows_the_collector_that_feeds_it() {
@@ -699,6 +728,7 @@ mod tests {
             |range: &str| app::trends::resolve_window(Some(range), None, None, "7d", now).unwrap();
         let year = sqlite_trend(
             &store,
+            LOCAL_HOST,
             &c.history,
             definition("disk", &c).unwrap(),
             &last("1y"),
@@ -715,6 +745,7 @@ mod tests {
         );
         let month = sqlite_trend(
             &store,
+            LOCAL_HOST,
             &c.history,
             definition("disk", &c).unwrap(),
             &last("30d"),
@@ -745,6 +776,7 @@ mod tests {
         // A known series with no data yet is an empty line and "too few points".
         let steal = sqlite_trend(
             &store,
+            LOCAL_HOST,
             &c.history,
             definition("steal", &c).unwrap(),
             &last("7d"),
@@ -793,7 +825,7 @@ mod tests {
         store.rollup(t0 + 150 * MIN).await.unwrap();
         let now = t0 + 180 * MIN;
         let w = app::trends::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
-        let p = stitched(&store, "cpu_steal_pct", Resolution::Hour, &w)
+        let p = stitched(&store, LOCAL_HOST, "cpu_steal_pct", Resolution::Hour, &w)
             .await
             .unwrap();
         // Two whole hours, 30 one-minute rollups, then the raw samples of the last 30 minutes.
@@ -853,6 +885,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_fleet_hosts_trend_reads_its_own_series_on_its_own_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = HistoryStore::open(&dir.path().join("s.db")).await.unwrap();
+        let t0 = 1_700_000_000_000_i64;
+        let sample = |series: &str, v: f64| Sample {
+            series: series.into(),
+            ts_ms: t0,
+            value: v,
+        };
+        let local = [sample("disk_used_pct:/data", 10.0)];
+        let edge = [
+            sample("disk_used_pct:/data", 80.0),
+            sample("gpu_util_pct:0", 40.0),
+            sample("gpu_util_pct:1", 60.0),
+        ];
+        store.write(&local).await.unwrap();
+        let host: crate::platform::bus::HostId = "edge-01".into();
+        store.write_hosts(&[(host, &edge[..])]).await.unwrap();
+        let c = Config::default();
+        let w = app::trends::resolve_window(Some("1h"), None, None, "7d", t0 + 60_000).unwrap();
+        let read = |host: &'static str, name: &'static str| {
+            let (store, c, w) = (&store, &c, &w);
+            async move {
+                sqlite_trend(
+                    store,
+                    host,
+                    &c.history,
+                    host_definition(name, c, "/data").unwrap(),
+                    w,
+                    t0 + 60_000,
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let disk = read("edge-01", "disk").await;
+        assert_eq!(
+            disk.series[0].key, "disk_used_pct:/data",
+            "the host's mount"
+        );
+        assert_eq!(disk.series[0].points[0].avg, 80.0, "the host's own sample");
+        assert_eq!(read(LOCAL_HOST, "disk").await.series[0].points[0].avg, 10.0);
+        let gpus = read("edge-01", "gpu_util").await;
+        let labels: Vec<&str> = gpus.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["0", "1"], "its GPUs, not this machine's");
+        assert!(matches!(
+            host_definition("container_io", &c, "/"),
+            Err(TrendError::NotForHosts(_))
+        ));
+        assert!(matches!(
+            host_definition("nope", &c, "/"),
+            Err(TrendError::Unknown(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn container_lines_and_anomaly_days_from_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let store = HistoryStore::open(&dir.path().join("s.db")).await.unwrap();
@@ -882,6 +970,7 @@ mod tests {
         let w = app::trends::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
         let t = sqlite_trend(
             &store,
+            LOCAL_HOST,
             &c.history,
             definition("container_io", &c).unwrap(),
             &w,
@@ -896,6 +985,7 @@ mod tests {
         assert_eq!(t.flags[0].series, "db");
         let u = sqlite_trend(
             &store,
+            LOCAL_HOST,
             &c.history,
             definition("containers", &c).unwrap(),
             &w,

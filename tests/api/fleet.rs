@@ -931,3 +931,156 @@ async fn a_real_agent_serves_its_own_metrics_when_asked() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// Agent GPUs: a real agent reads its host's GPUs like `serve` does and its heartbeats carry
+/// them; the hub shows them on the host (the page's GPU cards) and on the fleet card. No GPU
+/// runs here, so the AMD card is node_exporter's drm fixture under `paths.sysfs` (the files
+/// amdgpu writes), and an NVIDIA card is a sysfs entry with NVIDIA's vendor id: NVML is not
+/// installed here, so that agent must say its GPU error, not "no GPU" (on a machine with the
+/// NVIDIA driver it reads the real cards instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_agents_report_their_gpus_and_a_gpu_error_is_not_no_gpu() {
+    let hub = spawn_app(|_, _| {}).await;
+    let admin = hub.admin().await;
+    let dir = tempfile::tempdir().unwrap();
+    let nvidia_sysfs = dir.path().join("sysfs-nvidia");
+    std::fs::create_dir_all(nvidia_sysfs.join("class/drm/card0/device")).unwrap();
+    for disk in ["block/sda", "block/vda"] {
+        std::fs::create_dir_all(nvidia_sysfs.join(disk)).unwrap();
+    }
+    std::fs::write(
+        nvidia_sysfs.join("class/drm/card0/device/vendor"),
+        "0x10de\n",
+    )
+    .unwrap();
+    let amd_sysfs = crate::helpers::fixtures().join("sysfs-amdgpu");
+    let mut children = Vec::new();
+    let mut checks = Vec::new();
+    for (name, sysfs) in [("amd-01", &amd_sysfs), ("nvidia-01", &nvidia_sysfs)] {
+        let token = add_host(&hub, &admin, name).await;
+        let token_file = dir.path().join(format!("{name}.token"));
+        std::fs::write(&token_file, &token).unwrap();
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[agent]\ninterval_secs = 1\n[docker]\nenabled = false\n[paths]\nsysfs = {:?}\n",
+                sysfs.display().to_string()
+            ),
+        )
+        .unwrap();
+        let data = dir.path().join(name);
+        checks.push(
+            agent_command(&config, &hub.base, &token_file, &data.join("check"))
+                .arg("--check")
+                .output()
+                .unwrap(),
+        );
+        children.push(
+            agent_command(&config, &hub.base, &token_file, &data)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let _kill: Vec<_> = children.iter_mut().map(KillOnDrop).collect();
+
+    let amd = hub
+        .wait_json("/api/v1/fleet/hosts/amd-01", Duration::from_secs(30), |h| {
+            h["gpus"].is_array()
+        })
+        .await;
+    let g = &amd["gpus"][0];
+    assert_eq!(g["index"], 0, "{amd}");
+    assert_eq!(g["util_pct"], 4.0, "gpu_busy_percent: {amd}");
+    assert_eq!(g["vram_used_bytes"], 1_490_378_752u64, "{amd}");
+    assert_eq!(g["vram_total_bytes"], 8_573_157_376u64, "{amd}");
+    assert_eq!(g["temperature_c"], 51.0, "hwmon millidegrees: {amd}");
+    assert_eq!(g["power_limit_w"], 150.0, "{amd}");
+    assert!(amd["gpu_error"].is_null(), "{amd}");
+    // The same readings are the host's GPU series (history, trends, alerts).
+    let util = amd["vitals"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "gpu_util_pct" && m["label"] == "0")
+        .cloned();
+    assert_eq!(util.map(|m| m["value"].clone()), Some(json!(4.0)), "{amd}");
+    // The fleet list's cards carry them too, and the card's lines (this minute's mean of the
+    // host's CPU, memory and disk use, whole percent).
+    let list: Value = hub.json("/api/v1/fleet/hosts?q=amd-01").await;
+    let card = &list["hosts"][0];
+    assert_eq!(card["gpus"][0]["util_pct"], 4.0, "{list}");
+    for line in ["cpu", "mem", "disk"] {
+        let points = card["sparks"][line].as_array().expect("a line");
+        assert!((1..=30).contains(&points.len()), "{line}: {points:?}");
+        let last = points.last().unwrap().as_u64().unwrap();
+        // 255 is a gap: a test machine's `/` may be an overlay, which has no disk reading.
+        assert!(
+            last <= 100 || (line == "disk" && last == 255),
+            "{line}: a reading, not a gap: {points:?}"
+        );
+    }
+
+    // Its trends come from its own stored heartbeats (the trend API with `host`).
+    let trend: Value = hub
+        .json("/api/v1/trend/gpu_util?range=1h&host=amd-01")
+        .await;
+    assert_eq!(trend["source"], "sqlite", "{trend}");
+    assert_eq!(trend["series"][0]["label"], "0", "{trend}");
+    assert!(
+        trend["series"][0]["points"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["avg"] == 4.0)),
+        "{trend}"
+    );
+    assert!(trend["source_down"].is_null(), "a live host: {trend}");
+    assert_eq!(
+        hub.get("/api/v1/trend/gpu_util?host=nowhere-01")
+            .await
+            .status(),
+        404
+    );
+    let refused = hub.get("/api/v1/trend/container_io?host=amd-01").await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("not kept for fleet hosts"));
+    let local: Value = hub.json("/api/v1/trend/gpu_util?range=1h").await;
+    assert!(
+        local["series"].as_array().unwrap().is_empty(),
+        "this machine has no GPU series of its own: {local}"
+    );
+
+    let nvidia = hub
+        .wait_json(
+            "/api/v1/fleet/hosts/nvidia-01",
+            Duration::from_secs(30),
+            |h| h["gpu_error"].is_string() || h["gpus"].is_array(),
+        )
+        .await;
+    if let Some(e) = nvidia["gpu_error"].as_str() {
+        assert!(e.contains("NVML"), "says what failed: {e}");
+        assert!(nvidia["gpus"].is_null(), "no card read: {nvidia}");
+    }
+
+    // `--check` says what it read.
+    let said: Vec<String> = checks
+        .iter()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .collect();
+    assert!(
+        said[0].contains("GPUs: 0 AMD GPU (card0)"),
+        "{}{}",
+        said[0],
+        String::from_utf8_lossy(&checks[0].stderr)
+    );
+    assert!(
+        said[1].contains("GPUs: not readable") || said[1].contains("GPUs: 0"),
+        "{}",
+        said[1]
+    );
+}

@@ -12,6 +12,7 @@ use crate::fleet::api::get_fleet_host;
 use crate::fleet::FleetHost;
 use crate::overview::live::use_clock;
 use crate::overview::readout::{HostReadout, TopConsumers};
+use crate::trends::trend_chart::TrendChart;
 use crate::vitals::Overview;
 
 /// The agents' default interval (the readout's collection interval).
@@ -120,6 +121,9 @@ fn HostDetail(initial: FleetHost) -> impl IntoView {
         {move || refresh_error.get().map(|e| view! {
             <p class="warn-text" role="status">{format!("Refresh failed, showing the last answer: {e}")}</p>
         })}
+        {move || host.with(|h| h.gpu_error.clone()).map(|e| view! {
+            <p class="error" data-testid="fleet-host-gpu-error">{format!("GPU error on this host: {e}")}</p>
+        })}
         <HostProblems host=host/>
         {move || if has_readout.get() {
             view! {
@@ -129,8 +133,39 @@ fn HostDetail(initial: FleetHost) -> impl IntoView {
         } else {
             view! { <p class="muted" data-testid="no-vitals">"No heartbeat yet: the score and vitals appear with the agent's first heartbeat."</p> }.into_any()
         }}
+        <HostTrends host=host/>
         <HostActions host=host/>
         <HostHealth host=host/>
+    }
+}
+
+/// The host's trends, the trends page's own charts fed by its stored heartbeats (24 h first;
+/// the ranges, zoom and live tail work as there). GPU charts appear once it reports a GPU.
+/// Drawn in the browser only, after hydration: the charts load through local resources, which
+/// the page's `Suspense` would otherwise wait for on the server forever.
+#[component]
+fn HostTrends(host: RwSignal<FleetHost>) -> impl IntoView {
+    let name = host.with_untracked(|h| h.host.clone());
+    let has_gpus = Memo::new(move |_| host.with(|h| !h.gpus.is_empty()));
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    view! {
+        <h3>"Trends"</h3>
+        <div class="trends" data-testid="fleet-host-trends">
+            {move || mounted.get().then(|| {
+                let (name, gpu_name) = (name.clone(), name.clone());
+                view! {
+                    <TrendChart name="memory" range="24h" host=name.clone()/>
+                    <TrendChart name="disk" range="24h" host=name.clone()/>
+                    <TrendChart name="steal" range="24h" host=name.clone()/>
+                    <TrendChart name="io" range="24h" host=name/>
+                    {move || has_gpus.get().then(|| view! {
+                        <TrendChart name="gpu_util" range="24h" host=gpu_name.clone()/>
+                        <TrendChart name="gpu_vram" range="24h" host=gpu_name.clone()/>
+                    })}
+                }
+            })}
+        </div>
     }
 }
 

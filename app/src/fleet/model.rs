@@ -134,6 +134,15 @@ pub struct FleetHost {
     /// Its recent fleet actions, newest first (only in the one-host answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<crate::fleet::action::FleetAction>,
+    /// Its GPUs from the latest heartbeat (validated like every field; none when it has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<crate::models::GpuSummary>,
+    /// Why the agent could not read its GPUs (NVML missing, say): an error, not "no GPU".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_error: Option<String>,
+    /// The last half hour of CPU, memory and disk use, a point a minute (the card's lines).
+    #[serde(default, skip_serializing_if = "crate::fleet::spark::Sparks::is_empty")]
+    pub sparks: crate::fleet::spark::Sparks,
 }
 
 /// The metrics a host card shows (name, label), the only ones a card needs.
@@ -169,9 +178,61 @@ impl FleetHost {
         self
     }
 
+    /// The card's GPU summary and its level: how many, the mean busy %, the hottest card, the
+    /// fullest VRAM; or the agent's GPU error. `None` for a host without GPUs.
+    pub fn gpu_line(&self) -> Option<(String, crate::vitals::Level)> {
+        use crate::vitals::Level;
+        if let Some(e) = &self.gpu_error {
+            return Some((format!("GPU error: {e}"), Level::Crit));
+        }
+        if self.gpus.is_empty() {
+            return None;
+        }
+        let n = self.gpus.len();
+        let mut parts = vec![format!("{n} GPU{}", if n == 1 { "" } else { "s" })];
+        let busy: Vec<f64> = self.gpus.iter().filter_map(|g| g.util_pct).collect();
+        let mut readings = Vec::new();
+        if !busy.is_empty() {
+            readings.push(format!(
+                "{:.0} % busy",
+                busy.iter().sum::<f64>() / busy.len() as f64
+            ));
+        }
+        let hottest = self
+            .gpus
+            .iter()
+            .filter_map(|g| g.temperature_c)
+            .reduce(f64::max);
+        if let Some(t) = hottest {
+            readings.push(format!("{t:.0} °C"));
+        }
+        let fullest = self
+            .gpus
+            .iter()
+            .filter_map(|g| match (g.vram_used_bytes, g.vram_total_bytes) {
+                (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
+                _ => None,
+            })
+            .reduce(f64::max);
+        if let Some(v) = fullest {
+            readings.push(format!("VRAM {v:.0} %"));
+        }
+        if !readings.is_empty() {
+            parts[0].push(':');
+            parts.push(readings.join(", "));
+        }
+        let level = self
+            .gpus
+            .iter()
+            .map(crate::models::gpu_level)
+            .fold(Level::Ok, Level::worst);
+        Some((parts.join(" "), level))
+    }
+
     /// The overview's readout of this host from its latest heartbeat, so the host page shows
     /// it with the overview's own components (`None` before the first heartbeat). Agents do
-    /// not report their collectors or container lists yet, so those stay empty.
+    /// not report their collectors or container lists yet, so those stay empty; GPUs are the
+    /// ones its heartbeat named.
     pub fn readout(&self, interval_secs: u64) -> Option<Overview> {
         Some(Overview {
             vitals: self.vitals.clone(),
@@ -179,7 +240,7 @@ impl FleetHost {
             collectors: Vec::new(),
             interval_secs,
             containers: None,
-            gpus: Vec::new(),
+            gpus: self.gpus.clone(),
         })
     }
 }
@@ -546,6 +607,21 @@ mod tests {
             unhealthy: Vec::new(),
             allowed_actions: Vec::new(),
             actions: Vec::new(),
+            gpus: vec![crate::models::GpuSummary {
+                index: 0,
+                name: "NVIDIA H100".into(),
+                util_pct: Some(40.0),
+                vram_used_bytes: Some(20_000_000_000),
+                vram_total_bytes: Some(80_000_000_000),
+                temperature_c: Some(71.0),
+                ..Default::default()
+            }],
+            gpu_error: None,
+            sparks: crate::fleet::spark::Sparks {
+                cpu: vec![20; 30],
+                mem: vec![50; 30],
+                disk: vec![95; 30],
+            },
         }
     }
 
@@ -591,12 +667,49 @@ mod tests {
         assert_eq!(o.vitals, h.vitals);
         assert_eq!(Some(o.score), h.score);
         assert_eq!(o.interval_secs, 5);
+        assert_eq!(
+            o.gpus, h.gpus,
+            "the host page's GPU cards are the heartbeat's"
+        );
         let never = FleetHost {
             vitals: None,
             score: None,
             ..h
         };
         assert!(never.readout(5).is_none());
+    }
+
+    #[test]
+    fn the_gpu_line_sums_up_the_cards_and_says_an_error() {
+        let mut h = full_host();
+        assert_eq!(
+            h.gpu_line().unwrap(),
+            ("1 GPU: 40 % busy, 71 °C, VRAM 25 %".to_string(), Level::Ok)
+        );
+        let mut hot = h.gpus[0].clone();
+        hot.index = 1;
+        hot.util_pct = Some(90.0);
+        hot.temperature_c = Some(91.0);
+        hot.vram_used_bytes = None;
+        h.gpus.push(hot);
+        assert_eq!(
+            h.gpu_line().unwrap(),
+            (
+                "2 GPUs: 65 % busy, 91 °C, VRAM 25 %".to_string(),
+                Level::Crit
+            ),
+            "the mean busy, the hottest card, the fullest VRAM, the worst level"
+        );
+        h.gpus.clear();
+        assert_eq!(h.gpu_line(), None, "no GPU, no line");
+        h.gpu_error = Some("NVML could not be loaded".into());
+        assert_eq!(
+            h.gpu_line().unwrap(),
+            (
+                "GPU error: NVML could not be loaded".to_string(),
+                Level::Crit
+            )
+        );
     }
 
     #[test]

@@ -221,6 +221,9 @@ fn HostCard(
         None => "never".into(),
     };
     let problems = h.rejected_fields + h.refused_tokens + h.agent_dropped;
+    let gpu = h.gpu_line().map(|(text, level)| {
+        view! { <p class=format!("fleet-gpu {}", level.as_str()) data-testid="fleet-host-gpu">{text}</p> }
+    });
     view! {
         <li class="fleet-host card" data-testid="fleet-host">
             <div class="fleet-host-head">
@@ -234,11 +237,12 @@ fn HostCard(
                 <span class=format!("fleet-score {level}") title="Health score (same card as the overview)">{score}</span>
             </div>
             <dl class="fleet-vitals">
-                <dt>"CPU"</dt><dd>{value("cpu_busy_pct", None)}</dd>
-                <dt>"Memory"</dt><dd>{value("mem_used_pct", None)}</dd>
-                <dt>"Disk /"</dt><dd>{value("disk_used_pct", Some(disk_mount))}</dd>
+                <dt>"CPU"</dt><dd>{value("cpu_busy_pct", None)}<SparkLine values=h.sparks.cpu.clone()/></dd>
+                <dt>"Memory"</dt><dd>{value("mem_used_pct", None)}<SparkLine values=h.sparks.mem.clone()/></dd>
+                <dt>"Disk /"</dt><dd>{value("disk_used_pct", Some(disk_mount))}<SparkLine values=h.sparks.disk.clone()/></dd>
                 <dt>"Steal"</dt><dd>{value("cpu_steal_pct", None)}</dd>
             </dl>
+            {gpu}
             <p class="muted">
                 {format!("Last heartbeat {heard}")}
                 {h.agent_version.map(|v| format!(" · agent {v}"))}
@@ -253,6 +257,20 @@ fn HostCard(
             })}
         </li>
     }
+}
+
+/// A card's sparkline: the last half hour of one metric, a point a minute. Decorative (the
+/// value is written beside it), so screen readers skip it.
+#[component]
+fn SparkLine(values: Vec<u8>) -> impl IntoView {
+    let lines = crate::fleet::spark::polylines(&values, 58.0, 12.0);
+    (!lines.is_empty()).then(|| {
+        view! {
+            <svg class="spark" viewBox="-1 -1 60 14" width="60" height="14" aria-hidden="true" data-testid="fleet-spark">
+                {lines.into_iter().map(|p| view! { <polyline points=p/> }).collect_view()}
+            </svg>
+        }
+    })
 }
 
 /// The groups with their scores; a click filters by one.

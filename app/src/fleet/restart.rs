@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::fleet::action::{ActionBatch, ActionState, ContainerOutcome, FleetPlan};
 use crate::shared::client::{post_json, EventStream};
+use crate::shared::format::count;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Step {
@@ -139,7 +140,12 @@ pub fn FleetRestart(
                         let p = plan.clone();
                         let n: usize = plan.hosts.iter().map(|h| h.containers.len()).sum();
                         view! {
-                            <p>{format!("{}: these {n} containers on {} hosts will be restarted:", plan.target, plan.hosts.len())}</p>
+                            <p>{format!(
+                                "{}: {} on {} will be restarted:",
+                                plan.target,
+                                count(n, "container", "containers"),
+                                count(plan.hosts.len(), "host", "hosts")
+                            )}</p>
                             <ul data-testid="fleet-restart-list">
                                 {plan.hosts.iter().map(|h| view! {
                                     <li data-host=h.host.clone()><strong>{h.host.clone()}</strong>": "{h.containers.join(", ")}</li>

@@ -36,20 +36,30 @@ fn thermals_text(g: &GpuSummary) -> String {
 }
 
 #[component]
-pub fn GpuCards(gpus: Vec<GpuSummary>) -> impl IntoView {
+pub fn GpuCards(
+    gpus: Vec<GpuSummary>,
+    /// Where each card leads; `None` makes plain cards (a fleet host has no models page here).
+    link: Option<&'static str>,
+) -> impl IntoView {
     (!gpus.is_empty()).then(|| {
         view! {
             <h2>"GPUs"</h2>
             <div class="vitals gpus" data-testid="overview-gpus">
                 {gpus.into_iter().map(|g| {
                     let class = format!("card vital gpu {}", gpu_level(&g).as_str());
-                    view! {
-                        <a class=class href="/models" data-testid="gpu-card" data-gpu=g.index>
-                            <span class="card-title">{format!("GPU {} · {}", g.index, g.name)}</span>
-                            <span class="card-value">{g.util_pct.map_or("busy —".into(), |u| format!("{u:.0} % busy"))}</span>
-                            <span class="card-note">{vram_text(&g)}</span>
-                            <span class="card-note">{thermals_text(&g)}</span>
-                        </a>
+                    let body = view! {
+                        <span class="card-title">{format!("GPU {} · {}", g.index, g.name)}</span>
+                        <span class="card-value">{g.util_pct.map_or("busy —".into(), |u| format!("{u:.0} % busy"))}</span>
+                        <span class="card-note">{vram_text(&g)}</span>
+                        <span class="card-note">{thermals_text(&g)}</span>
+                    };
+                    match link {
+                        Some(href) => view! {
+                            <a class=class href=href data-testid="gpu-card" data-gpu=g.index>{body}</a>
+                        }.into_any(),
+                        None => view! {
+                            <div class=class data-testid="gpu-card" data-gpu=g.index>{body}</div>
+                        }.into_any(),
                     }
                 }).collect_view()}
             </div>

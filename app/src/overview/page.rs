@@ -103,7 +103,7 @@ fn Dashboard(initial: Overview) -> impl IntoView {
                 </span>
             </div>
 
-            <HostReadout overview=overview now=now no_vitals="No vitals yet: see the collector status below for why."/>
+            <HostReadout overview=overview now=now no_vitals="No vitals yet: see the collector status below for why." gpu_link="/models"/>
 
             {view! {<div class="panels">
                 <TopConsumers overview=overview/>

@@ -17,10 +17,16 @@ use crate::vitals::{Metric, Overview};
 /// Metrics that are context for others rather than cards of their own.
 const HIDDEN: [MetricId; 2] = [MetricId::MemTotalBytes, MetricId::SwapTotalBytes];
 
+/// The vitals that get a card: not the hidden ones, and not per-GPU readings (a fleet host's
+/// heartbeat carries them as metrics; they are shown once, on the GPU cards).
 fn visible(metrics: &[Metric]) -> Vec<Metric> {
     metrics
         .iter()
         .filter(|m| !HIDDEN.iter().any(|h| h.name() == m.name))
+        .filter(|m| {
+            crate::vitals::metric_def::by_name(&m.name)
+                .is_none_or(|d| d.label != crate::vitals::metric_def::LabelKind::Gpu)
+        })
         .cloned()
         .collect()
 }
@@ -32,6 +38,9 @@ pub fn HostReadout(
     overview: RwSignal<Overview>,
     now: ReadSignal<i64>,
     no_vitals: &'static str,
+    /// Where a GPU card leads (the local models page); `None` on a fleet host's page.
+    #[prop(optional)]
+    gpu_link: Option<&'static str>,
 ) -> impl IntoView {
     let selected = RwSignal::new(None::<DimensionId>);
     let score = Signal::derive(move || overview.with(|o| o.score.clone()));
@@ -60,7 +69,7 @@ pub fn HostReadout(
             None => view! { <p class="muted" data-testid="no-vitals">{no_vitals}</p> }.into_any(),
         })}
 
-        {move || overview.with(|o| view! { <GpuCards gpus=o.gpus.clone()/> })}
+        {move || overview.with(|o| view! { <GpuCards gpus=o.gpus.clone() link=gpu_link/> })}
     }
 }
 

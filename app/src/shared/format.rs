@@ -101,6 +101,11 @@ pub fn utc_time_ms(ms: i64) -> String {
     format!("{}.{:03}", &utc_datetime(ms)[11..], ms.rem_euclid(1000))
 }
 
+/// "1 container", "3 containers": a count with its noun in the right number.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +145,12 @@ mod tests {
         assert_eq!(super::bytes_binary(1536.0), "1.5 KiB");
         assert_eq!(super::bytes_binary(2.0 * 1024f64.powi(3)), "2.0 GiB");
         assert_eq!(super::bytes_binary(512.0), "512 B");
+    }
+
+    #[test]
+    fn counts_take_the_nouns_number() {
+        assert_eq!(count(1, "host", "hosts"), "1 host");
+        assert_eq!(count(0, "host", "hosts"), "0 hosts");
+        assert_eq!(count(3, "container", "containers"), "3 containers");
     }
 }

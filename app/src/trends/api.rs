@@ -17,17 +17,19 @@ pub async fn get_history(metric: String, range: String) -> Result<History, AppEr
         .map_err(AppError::from)
 }
 
-/// A named trend over the last `range` (e.g. `7d`), or from `from` to `to` (ms) after a zoom.
+/// A named trend over the last `range` (e.g. `7d`), or from `from` to `to` (ms) after a zoom;
+/// with `host`, that fleet host's.
 #[server(input = GetUrl)]
 pub async fn get_trend(
     name: String,
     range: Option<String>,
     from: Option<i64>,
     to: Option<i64>,
+    host: Option<String>,
 ) -> Result<Trend, AppError> {
     let backend = crate::shared::backend::backend()?;
     backend
-        .trend(&name, range, from, to)
+        .trend(&name, range, from, to, host)
         .await
         .map_err(AppError::from)
 }

@@ -57,6 +57,9 @@ fn fitted_note(t: &Trend, zone: Zone) -> Option<String> {
 pub fn TrendChart(
     name: &'static str,
     #[prop(default = "7d")] range: &'static str,
+    /// A fleet host's trend (from its heartbeats) instead of this machine's.
+    #[prop(optional, into)]
+    host: Option<String>,
 ) -> impl IntoView {
     let zone = use_zone();
     let span = RwSignal::new(Span::Last(range.to_string()));
@@ -64,10 +67,11 @@ pub fn TrendChart(
     let data = LocalResource::new(move || {
         let s = span.get();
         tick.track();
+        let host = host.clone();
         async move {
             match s {
-                Span::Last(r) => get_trend(name.into(), Some(r), None, None).await,
-                Span::Between(a, b) => get_trend(name.into(), None, Some(a), Some(b)).await,
+                Span::Last(r) => get_trend(name.into(), Some(r), None, None, host).await,
+                Span::Between(a, b) => get_trend(name.into(), None, Some(a), Some(b), host).await,
             }
         }
     });

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use app::fleet::action::ActionOrder;
 use app::fleet::{AgentStatus, ContainerCounts};
+use app::models::GpuReport;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +33,7 @@ use super::heartbeat::{self, ActionNews, BufferReport};
 use super::runner::{self, Reports, RunnerConfig};
 use crate::config::Config;
 use crate::docker::{parse_counts, parse_unhealthy, resolve_host, DockerClient};
+use crate::models::gpu::GpuReader;
 use crate::vitals::collector::VitalsCollector;
 use app::shared::clock::now_ms;
 
@@ -245,43 +247,96 @@ impl Containers {
     }
 }
 
+/// What the agent reads on its host each round: the vitals and the GPUs (the same readers
+/// `serve` uses).
+#[derive(Clone)]
+struct HostReaders {
+    vitals: Arc<Mutex<VitalsCollector>>,
+    gpus: GpuReader,
+}
+
+impl HostReaders {
+    fn new(config: &Config) -> Self {
+        Self {
+            vitals: Arc::new(Mutex::new(VitalsCollector::new(config))),
+            gpus: GpuReader::default(),
+        }
+    }
+}
+
+/// One collected round as the agent sends it.
+struct Round {
+    collected_ms: i64,
+    body: Vec<u8>,
+    vitals: app::vitals::Vitals,
+    gpus: GpuReport,
+}
+
 /// Collects one round on a blocking thread and words it as a heartbeat body.
 async fn collect(
-    collector: &Arc<Mutex<VitalsCollector>>,
+    readers: &HostReaders,
     seq: u64,
     status: AgentStatus,
     containers: Option<ContainerCounts>,
     report: BufferReport,
     news: ActionNews,
-    disk_mount: &str,
-) -> Result<(i64, Vec<u8>, app::vitals::Vitals), AgentError> {
-    let c = collector.clone();
-    let collected = tokio::task::spawn_blocking(move || {
-        c.lock()
+    config: &Config,
+) -> Result<Round, AgentError> {
+    let r = readers.clone();
+    let (gpus_on, paths) = (config.models.gpus, config.paths.clone());
+    let (collected, gpus) = tokio::task::spawn_blocking(move || {
+        let vitals = r
+            .vitals
+            .lock()
             .unwrap_or_else(|p| p.into_inner())
             .collect_once()
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        (vitals, r.gpus.read(gpus_on, &paths))
     })
     .await
-    .map_err(|e| AgentError::Collect(e.to_string()))?
-    .map_err(AgentError::Collect)?;
+    .map_err(|e| AgentError::Collect(e.to_string()))?;
+    let collected = collected.map_err(AgentError::Collect)?;
     let hb = heartbeat::from_vitals(
         &collected.vitals,
         seq,
         status,
-        disk_mount,
+        &config.score.disk_mount,
         containers,
         report,
         news,
-    );
+    )
+    .with_gpus(&gpus);
     let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
-    Ok((hb.collected_ms, body, collected.vitals))
+    Ok(Round {
+        collected_ms: hb.collected_ms,
+        body,
+        vitals: collected.vitals,
+        gpus,
+    })
+}
+
+/// `--check`'s line about the GPUs.
+fn gpu_line(report: &GpuReport) -> String {
+    match report {
+        GpuReport::Ok { gpus } => format!(
+            "GPUs: {}",
+            gpus.iter()
+                .map(|g| format!("{} {}", g.index, g.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        GpuReport::Error { message, .. } => {
+            format!("GPUs: not readable, heartbeats say so: {message}")
+        }
+        GpuReport::None { detail } => detail.clone(),
+        GpuReport::Starting => "GPUs: not read".into(),
+    }
 }
 
 /// `steward agent --check`: one heartbeat, sent at once (not buffered); says what the hub said.
 pub async fn check(config: &Config) -> Result<String, AgentError> {
     let sender = Sender::new(config)?;
-    let collector = Arc::new(Mutex::new(VitalsCollector::new(config)));
+    let readers = HostReaders::new(config);
     let docker = match Containers::new(config) {
         Some(mut c) => Some(c.read().await),
         None => None,
@@ -295,16 +350,17 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
         allowed: config.agent.allow_actions.clone(),
         reports: Vec::new(),
     };
-    let (_, body, _) = collect(
-        &collector,
+    let round = collect(
+        &readers,
         0,
         AgentStatus::Ready,
         counts,
         BufferReport::default(),
         news,
-        &config.score.disk_mount,
+        config,
     )
     .await?;
+    let gpus = gpu_line(&round.gpus);
     let docker = match docker {
         None => "Docker: off (docker.enabled = false)".to_string(),
         Some(Ok((n, names))) => format!(
@@ -329,11 +385,11 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
     };
     // The check's heartbeat has seq 0 and is not buffered: orders in its answer are left for
     // the running agent, which gets them again.
-    match sender.send(&body).await {
+    match sender.send(&round.body).await {
         Delivery::Acked {
             rejected, clamped, ..
         } => Ok(format!(
-            "ok: {} took the heartbeat ({} fields dropped, {} clamped)\n{docker}\n{allowed}",
+            "ok: {} took the heartbeat ({} fields dropped, {} clamped)\n{docker}\n{gpus}\n{allowed}",
             sender.url,
             rejected.len(),
             clamped.len()
@@ -406,7 +462,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         drain.clone(),
         stop.clone(),
     ));
-    let collector = Arc::new(Mutex::new(VitalsCollector::new(&config)));
+    let readers = HostReaders::new(&config);
     let mut containers = Containers::new(&config);
     let mut tick = tokio::time::interval(config.agent.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -416,7 +472,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
             _ = tick.tick() => {}
         }
         collect_and_buffer(
-            &collector,
+            &readers,
             &mut containers,
             &buffer,
             &reports,
@@ -431,7 +487,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
     // Draining: the last heartbeat says so, then the sender empties the buffer or runs out of
     // time; whatever is left stays on disk and goes first at the next start.
     collect_and_buffer(
-        &collector,
+        &readers,
         &mut containers,
         &buffer,
         &reports,
@@ -465,7 +521,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
 /// Collects one round with `status` and puts it in the buffer; failures are logged (the next
 /// round tries again).
 async fn collect_and_buffer(
-    collector: &Arc<Mutex<VitalsCollector>>,
+    readers: &HostReaders,
     containers: &mut Option<Containers>,
     buffer: &Arc<Mutex<Buffer>>,
     reports: &Reports,
@@ -496,25 +552,16 @@ async fn collect_and_buffer(
         allowed: config.agent.allow_actions.clone(),
         reports: sent.clone(),
     };
-    match collect(
-        collector,
-        seq,
-        status,
-        counts,
-        report,
-        news,
-        &config.score.disk_mount,
-    )
-    .await
-    {
-        Ok((collected_ms, body, vitals)) => {
+    match collect(readers, seq, status, counts, report, news, config).await {
+        Ok(round) => {
             metrics.collected(
-                &vitals,
+                &round.vitals,
                 &config.score.disk_mount,
                 counts,
+                round.gpus.gpus(),
                 config.agent.interval_secs,
             );
-            match lock(buffer).push(collected_ms, &body, now_ms()) {
+            match lock(buffer).push(round.collected_ms, &round.body, now_ms()) {
                 Ok(_) => reports.buffered(&sent),
                 Err(e) => tracing::error!("agent: heartbeat not buffered: {e}"),
             }

@@ -1,5 +1,5 @@
-//! The agent's own `/metrics` (opt-in with `agent.metrics_listen`): the host's vitals and score
-//! in the same families as `serve`'s `/metrics` (one renderer, `http::metrics::render`), and
+//! The agent's own `/metrics` (opt-in with `agent.metrics_listen`): the host's vitals, score and
+//! GPUs in the same families as `serve`'s `/metrics` (one renderer, `http::metrics`), and
 //! the agent's delivery: heartbeats buffered and dropped, deliveries acked, refused and failed,
 //! the last ack, fleet actions run. A Prometheus next to the agent can scrape it even while the
 //! hub is away; the rendering reads the last collected round, never collects in the request.
@@ -9,15 +9,24 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::fleet::ContainerCounts;
+use app::models::Gpu;
 use app::vitals::{Overview, Vitals};
 use tokio_util::sync::CancellationToken;
 
 use super::buffer::Buffer;
 
+/// The last collected round.
+#[derive(Clone)]
+struct Latest {
+    overview: Overview,
+    containers: Option<ContainerCounts>,
+    gpus: Vec<Gpu>,
+}
+
 /// What the agent counts, for its `/metrics`.
 #[derive(Default)]
 pub struct AgentMetrics {
-    latest: Mutex<Option<(Overview, Option<ContainerCounts>)>>,
+    latest: Mutex<Option<Latest>>,
     pub acked: AtomicU64,
     pub refused: AtomicU64,
     pub failed: AtomicU64,
@@ -31,6 +40,7 @@ impl AgentMetrics {
         vitals: &Vitals,
         disk_mount: &str,
         containers: Option<ContainerCounts>,
+        gpus: &[Gpu],
         interval_secs: u64,
     ) {
         let overview = Overview {
@@ -41,7 +51,11 @@ impl AgentMetrics {
             containers: None,
             gpus: Vec::new(),
         };
-        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some((overview, containers));
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(Latest {
+            overview,
+            containers,
+            gpus: gpus.to_vec(),
+        });
     }
 
     /// The text exposition: the last round's families, then the agent's.
@@ -52,7 +66,11 @@ impl AgentMetrics {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let mut out = match &latest {
-            Some((o, _)) => crate::http::metrics::render(o),
+            Some(l) => {
+                let mut out = crate::http::metrics::render(&l.overview);
+                crate::http::metrics::render_gpus(&mut out, &l.gpus);
+                out
+            }
             None => String::new(),
         };
         let mut gauge = |name: &str, kind: &str, help: &str, value: String| {
@@ -61,7 +79,7 @@ impl AgentMetrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         };
-        if let Some((_, Some(c))) = &latest {
+        if let Some(c) = latest.as_ref().and_then(|l| l.containers) {
             gauge(
                 "steward_containers",
                 "gauge",
@@ -201,6 +219,19 @@ mod tests {
                 running: 2,
                 unhealthy: 1,
             }),
+            &[Gpu {
+                index: 0,
+                vendor: app::models::GpuVendor::Amd,
+                name: "AMD GPU (card0)".into(),
+                util_pct: Some(4.0),
+                vram_used_bytes: None,
+                vram_total_bytes: None,
+                temperature_c: None,
+                power_w: None,
+                power_limit_w: None,
+                fan_pct: None,
+                processes: vec![],
+            }],
             5,
         );
         m.acked.store(7, Ordering::Relaxed);
@@ -212,6 +243,10 @@ mod tests {
             "scored like the hub scores it"
         );
         assert!(text.contains("steward_containers_unhealthy 1"));
+        assert!(
+            text.contains(r#"steward_gpu_utilization_ratio{gpu="0",name="AMD GPU (card0)"} 0.04"#),
+            "{text}"
+        );
         assert!(text.contains("steward_agent_heartbeats_acked_total 7"));
         assert!(text.contains("steward_agent_last_ack_timestamp_seconds 1.500"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -14,15 +14,16 @@
 //! | temperatures | −50…150 °C, else dropped (a sensor glitch, not a temperature) |
 //! | bytes, rates, counts, loads, watts | ≥ 0, else dropped |
 //! | used ≤ total | memory available, swap used and VRAM used are clamped to their totals |
-//! | `gpus` | at most 64 |
+//! | `gpus` | at most 64; an id is 1–128 bytes, each once; a name over 128 bytes or with control characters is dropped (the id names it) |
+//! | `gpu_error` | cut to 256 characters |
 //! | `containers` | unhealthy and running are clamped to total |
 //! | `agent_version` | 1–64 printable characters, else refused |
 //! | `unhealthy` | at most 256 names; a name Docker would not allow is dropped |
 //! | `allowed_actions` | kinds this hub does not know are refused by the parser |
 //! | `action_reports` | at most 64, else refused; `queued`/`delivered`/`expired` states dropped |
 //!
-//! `unhealthy`, `allowed_actions` and `action_reports` came later in schema 1: optional, and
-//! an agent leaves them out when empty, so an older hub still takes its heartbeats (upgrade
+//! `unhealthy`, `allowed_actions`, `action_reports`, `gpu_error` and a GPU's `name` and
+//! `power_limit_w` came later in schema 1: optional, and an agent leaves them out when empty, so an older hub still takes its heartbeats (upgrade
 //! hubs first: an older hub refuses a heartbeat that carries them).
 //!
 //! A dropped field is reported back in the answer and counted on the host; a clamped one too.
@@ -31,6 +32,7 @@ use app::fleet::action::{
     valid_container_name, ActionKind, ActionReport, ActionState, MAX_REPORTS, MAX_UNHEALTHY,
 };
 use app::fleet::{AgentStatus, ContainerCounts};
+use app::models::{GpuReport, GpuSummary};
 use app::vitals::metric_def::{self, LabelKind, MetricId};
 use app::vitals::thresholds::Thresholds;
 use app::vitals::{Level, Metric, Unit, Vitals};
@@ -80,6 +82,10 @@ pub struct Heartbeat {
     /// Progress and results of actions the hub ordered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub action_reports: Vec<ActionReport>,
+    /// Why the agent could not read its GPUs (NVML failing, say); absent when it could, or
+    /// when the host has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_error: Option<String>,
 }
 
 fn root() -> String {
@@ -113,6 +119,26 @@ pub struct WireGpu {
     pub vram_total_bytes: Option<f64>,
     #[serde(default)]
     pub power_w: Option<f64>,
+    /// The card's model name, as its driver says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_limit_w: Option<f64>,
+}
+
+impl WireGpu {
+    fn from_gpu(g: &app::models::Gpu) -> Self {
+        Self {
+            id: g.index.to_string(),
+            util_pct: g.util_pct,
+            temperature_c: g.temperature_c,
+            vram_used_bytes: g.vram_used_bytes.map(|v| v as f64),
+            vram_total_bytes: g.vram_total_bytes.map(|v| v as f64),
+            power_w: g.power_w,
+            name: Some(g.name.clone()),
+            power_limit_w: g.power_limit_w,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -176,6 +202,9 @@ pub struct Accepted {
     pub rejected: Vec<String>,
     /// `field: from → to` of each clamped field.
     pub clamped: Vec<String>,
+    /// The host's GPUs as its page shows them, with the readings as kept above.
+    pub gpus: Vec<GpuSummary>,
+    pub gpu_error: Option<String>,
 }
 
 /// Applies the rules above; `host` is the token's host (never a field of the body).
@@ -233,6 +262,7 @@ pub fn validate(
         metrics: Vec::with_capacity(hb.metrics.len() + 4 * hb.gpus.len()),
         rejected: Vec::new(),
         clamped: Vec::new(),
+        gpus: Vec::with_capacity(hb.gpus.len()),
     };
     for m in hb.metrics {
         out.metric(m);
@@ -272,6 +302,13 @@ pub fn validate(
         news,
         rejected: out.rejected,
         clamped: out.clamped,
+        gpus: out.gpus,
+        gpu_error: hb.gpu_error.map(|e| {
+            e.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_NOTE)
+                .collect()
+        }),
     })
 }
 
@@ -280,6 +317,7 @@ struct Judge<'a> {
     metrics: Vec<Metric>,
     rejected: Vec<String>,
     clamped: Vec<String>,
+    gpus: Vec<GpuSummary>,
 }
 
 impl Judge<'_> {
@@ -480,9 +518,45 @@ impl Judge<'_> {
             };
             self.push(id, Some(g.id.clone()), value, None);
         }
-        if let Some(total) = g.vram_total_bytes.filter(|t| t.is_finite() && *t >= 0.0) {
+        let total = g.vram_total_bytes.filter(|t| t.is_finite() && *t >= 0.0);
+        if let Some(total) = total {
             self.clamp_to(MetricId::GpuVramUsedBytes, Some(&g.id), total);
         }
+        let name = match g.name {
+            Some(n) if n.len() > MAX_LABEL || n.chars().any(char::is_control) => {
+                self.rejected.push(format!(
+                    "gpus[{}].name: over {MAX_LABEL} bytes or unprintable",
+                    g.id
+                ));
+                None
+            }
+            n => n.filter(|n| !n.trim().is_empty()),
+        };
+        let power_limit_w = match g.power_limit_w {
+            Some(w) if !w.is_finite() || w < 0.0 => {
+                self.rejected
+                    .push(format!("gpus[{}].power_limit_w: {w} is not a power", g.id));
+                None
+            }
+            w => w,
+        };
+        let kept = |id: MetricId| {
+            self.metrics
+                .iter()
+                .find(|m| m.name == id.name() && m.label.as_deref() == Some(g.id.as_str()))
+                .and_then(|m| m.value)
+        };
+        let summary = GpuSummary {
+            index: g.id.parse().unwrap_or(self.gpus.len() as u32),
+            name: name.unwrap_or_else(|| format!("GPU {}", g.id)),
+            util_pct: kept(MetricId::GpuUtilPct),
+            vram_used_bytes: kept(MetricId::GpuVramUsedBytes).map(|v| v as u64),
+            vram_total_bytes: total.map(|t| t as u64),
+            temperature_c: kept(MetricId::GpuTemperatureC),
+            power_w: kept(MetricId::GpuPowerW),
+            power_limit_w,
+        };
+        self.gpus.push(summary);
     }
 
     /// Clamps `used` to `total` when both were sent.
@@ -574,6 +648,22 @@ pub fn from_vitals(
         unhealthy: news.unhealthy,
         allowed_actions: news.allowed,
         action_reports: news.reports,
+        gpu_error: None,
+    }
+}
+
+impl Heartbeat {
+    /// Adds the round's GPU reading: each card, and the error when the agent could not read
+    /// them (no GPU is neither).
+    pub fn with_gpus(mut self, report: &GpuReport) -> Self {
+        let (gpus, error) = match report {
+            GpuReport::Ok { gpus } => (gpus.as_slice(), None),
+            GpuReport::Error { message, gpus } => (gpus.as_slice(), Some(message.clone())),
+            GpuReport::None { .. } | GpuReport::Starting => (&[][..], None),
+        };
+        self.gpus = gpus.iter().take(MAX_GPUS).map(WireGpu::from_gpu).collect();
+        self.gpu_error = error;
+        self
     }
 }
 
@@ -603,6 +693,7 @@ mod tests {
             unhealthy: vec![],
             allowed_actions: vec![],
             action_reports: vec![],
+            gpu_error: None,
         }
     }
 
@@ -712,6 +803,105 @@ mod tests {
         assert_eq!(value(&a, "swap_used_bytes", None), Some(0.0));
         assert_eq!(value(&a, "gpu_vram_used_bytes", Some("0")), Some(80.0));
         assert_eq!(a.clamped.len(), 3, "{:?}", a.clamped);
+    }
+
+    #[test]
+    fn gpus_reach_the_host_page_as_kept_and_an_agents_gpu_error_is_kept() {
+        let mut hb = beat(vec![]);
+        hb.gpus = vec![
+            WireGpu {
+                id: "0".into(),
+                util_pct: Some(130.0),
+                temperature_c: Some(71.0),
+                vram_used_bytes: Some(90.0),
+                vram_total_bytes: Some(80.0),
+                power_w: Some(300.0),
+                name: Some("NVIDIA H200".into()),
+                power_limit_w: Some(700.0),
+            },
+            WireGpu {
+                id: "1".into(),
+                temperature_c: Some(400.0),
+                name: Some("bad\u{7}name".into()),
+                power_limit_w: Some(-1.0),
+                ..Default::default()
+            },
+        ];
+        hb.gpu_error = Some(format!("NVML\nfailed {}", "x".repeat(400)));
+        let a = check(hb).unwrap();
+        let g0 = &a.gpus[0];
+        assert_eq!(
+            (g0.index, g0.name.as_str(), g0.util_pct, g0.temperature_c),
+            (0, "NVIDIA H200", Some(100.0), Some(71.0)),
+            "clamped like the metric"
+        );
+        assert_eq!(
+            (
+                g0.vram_used_bytes,
+                g0.vram_total_bytes,
+                g0.power_w,
+                g0.power_limit_w
+            ),
+            (Some(80), Some(80), Some(300.0), Some(700.0))
+        );
+        let g1 = &a.gpus[1];
+        assert_eq!(
+            (
+                g1.index,
+                g1.name.as_str(),
+                g1.temperature_c,
+                g1.power_limit_w
+            ),
+            (1, "GPU 1", None, None),
+            "a glitch, an unprintable name and a negative limit are dropped"
+        );
+        assert_eq!(a.rejected.len(), 3, "{:?}", a.rejected);
+        let e = a.gpu_error.unwrap();
+        assert!(
+            e.starts_with("NVMLfailed") && e.chars().count() == 256,
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_agents_gpu_reading_goes_on_the_wire_with_its_error() {
+        let card = app::models::Gpu {
+            index: 2,
+            vendor: app::models::GpuVendor::Amd,
+            name: "AMD Radeon".into(),
+            util_pct: Some(4.0),
+            vram_used_bytes: Some(1),
+            vram_total_bytes: Some(8),
+            temperature_c: Some(51.0),
+            power_w: Some(25.0),
+            power_limit_w: Some(150.0),
+            fan_pct: None,
+            processes: Vec::new(),
+        };
+        let hb = beat(vec![]).with_gpus(&GpuReport::Error {
+            message: "NVML could not be loaded".into(),
+            gpus: vec![card],
+        });
+        assert_eq!(hb.gpu_error.as_deref(), Some("NVML could not be loaded"));
+        assert_eq!(
+            (
+                hb.gpus[0].id.as_str(),
+                hb.gpus[0].name.as_deref(),
+                hb.gpus[0].vram_total_bytes
+            ),
+            ("2", Some("AMD Radeon"), Some(8.0))
+        );
+        let none = beat(vec![]).with_gpus(&GpuReport::None {
+            detail: "none".into(),
+        });
+        assert!(none.gpus.is_empty() && none.gpu_error.is_none());
+        let wire = serde_json::to_string(&none).unwrap();
+        assert!(
+            !wire.contains("gpu_error"),
+            "left off when empty, so an older hub takes it: {wire}"
+        );
+        let a = check(hb).unwrap();
+        assert_eq!(a.gpus[0].index, 2);
     }
 
     #[test]

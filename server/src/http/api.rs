@@ -82,11 +82,14 @@ pub struct TrendQuery {
     /// Absolute window in ms since the epoch (both or neither), e.g. after a drag-zoom.
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// A fleet host's trend instead of this machine's (from its heartbeats, in SQLite).
+    pub host: Option<String>,
 }
 
-/// `GET /api/v1/trend/{name}?range=7d` or `?from=MS&to=MS` (default `range=7d`): an
-/// allow-listed trend from Prometheus when `prometheus.url` is set, else SQLite history,
-/// downsampled to at most 1,000 points a series, with its projection.
+/// `GET /api/v1/trend/{name}?range=7d` or `?from=MS&to=MS` (default `range=7d`), and
+/// `&host=NAME` for a fleet host: an allow-listed trend from Prometheus when `prometheus.url`
+/// is set, else SQLite history, downsampled to at most 1,000 points a series, with its
+/// projection. A fleet host's trends always come from SQLite (its heartbeats are stored there).
 async fn trend(
     State(state): State<AppState>,
     axum::extract::Path(name): axum::extract::Path<String>,
@@ -101,6 +104,9 @@ pub async fn trend_for(
     name: &str,
     q: &TrendQuery,
 ) -> Result<app::trends::Trend, crate::trends::TrendError> {
+    if let Some(host) = &q.host {
+        return host_trend_for(state, name, host, q).await;
+    }
     let def = crate::trends::definition(name, &state.config)?;
     let now = now_ms();
     let window = app::trends::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
@@ -113,9 +119,15 @@ pub async fn trend_for(
         None => {
             let since = state.store.history_started_ms();
             let fitted = app::trends::fit_to_history(window, Some(since));
-            let mut t =
-                crate::trends::sqlite_trend(&state.store, &state.config.history, def, &fitted, now)
-                    .await?;
+            let mut t = crate::trends::sqlite_trend(
+                &state.store,
+                crate::platform::bus::LOCAL_HOST,
+                &state.config.history,
+                def,
+                &fitted,
+                now,
+            )
+            .await?;
             t.history_since_ms = Some(since);
             t.fitted = fitted != window;
             t
@@ -126,6 +138,37 @@ pub async fn trend_for(
         mark_cleanups(&mut trend, &state.maintenance);
     }
     Ok(trend)
+}
+
+/// A fleet host's trend: its own series, on the mount its score reads, from SQLite; a host
+/// whose heartbeats stopped says since when (the chart's "source down" line).
+async fn host_trend_for(
+    state: &AppState,
+    name: &str,
+    host: &str,
+    q: &TrendQuery,
+) -> Result<app::trends::Trend, crate::trends::TrendError> {
+    let now = now_ms();
+    let seen = state
+        .fleet
+        .trend_view(host, now)
+        .ok_or_else(|| crate::trends::TrendError::UnknownHost(host.to_string()))?;
+    let def = crate::trends::host_definition(name, &state.config, &seen.disk_mount)?;
+    let window = app::trends::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
+    let since = state.store.history_started_ms();
+    let fitted = app::trends::fit_to_history(window, Some(since));
+    let mut t =
+        crate::trends::sqlite_trend(&state.store, host, &state.config.history, def, &fitted, now)
+            .await?;
+    t.history_since_ms = Some(since);
+    t.fitted = fitted != window;
+    t.source_down = seen.silent_since_ms.map(|ms| {
+        format!(
+            "no heartbeat from {host} since {}",
+            app::shared::format::utc_datetime(ms)
+        )
+    });
+    Ok(t)
 }
 
 /// The disk trend names what grows fastest and marks each cleanup run (from the maintenance
@@ -351,8 +394,14 @@ impl app::trends::backend::TrendsBackend for ServerBackend {
         range: Option<String>,
         from: Option<i64>,
         to: Option<i64>,
+        host: Option<String>,
     ) -> Result<app::trends::Trend, BackendError> {
-        let q = TrendQuery { range, from, to };
+        let q = TrendQuery {
+            range,
+            from,
+            to,
+            host,
+        };
         trend_for(&self.state, name, &q)
             .await
             .map_err(|e| backend_error(ApiError::from(e)))

@@ -45,10 +45,12 @@ impl From<HistoryError> for ApiError {
 impl From<crate::trends::TrendError> for ApiError {
     fn from(e: crate::trends::TrendError) -> Self {
         match e {
-            crate::trends::TrendError::Unknown(_) => ApiError::NotFound(e.to_string()),
-            crate::trends::TrendError::Window(_) | crate::trends::TrendError::Explore(_) => {
-                ApiError::BadRequest(e.to_string())
+            crate::trends::TrendError::Unknown(_) | crate::trends::TrendError::UnknownHost(_) => {
+                ApiError::NotFound(e.to_string())
             }
+            crate::trends::TrendError::Window(_)
+            | crate::trends::TrendError::Explore(_)
+            | crate::trends::TrendError::NotForHosts(_) => ApiError::BadRequest(e.to_string()),
             crate::trends::TrendError::History(h) => h.into(),
             crate::trends::TrendError::Prometheus(p) => match p {
                 crate::trends::prometheus::PromError::Timeout { .. } => {

@@ -135,7 +135,11 @@ fn render_models(out: &mut String, m: &app::models::Models) {
     for (name, help, f) in rows {
         gauges(out, name, help, &per_backend(f));
     }
-    let gpus = m.gpus.gpus();
+    render_gpus(out, m.gpus.gpus());
+}
+
+/// The per-GPU families (`{gpu,name}`): `serve`'s models and an agent's own `/metrics`.
+pub fn render_gpus(out: &mut String, gpus: &[app::models::Gpu]) {
     let per_gpu = |f: &dyn Fn(&app::models::Gpu) -> Option<f64>| -> Vec<(String, Option<f64>)> {
         gpus.iter()
             .map(|g| {

@@ -5,8 +5,12 @@
 //! No GPU is a state ("none"), not an error.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use app::models::{Gpu, GpuReport, GpuVendor};
+
+use super::nvml;
+use crate::config::HostPaths;
 
 const AMD: &str = "0x1002";
 const NVIDIA: &str = "0x10de";
@@ -101,6 +105,33 @@ pub fn read_all(sysfs: &Path, nvidia: impl FnOnce() -> Result<Vec<Gpu>, String>)
         }
     } else {
         GpuReport::Ok { gpus }
+    }
+}
+
+/// Reads the host's GPUs each round (blocking: run it on a blocking thread). NVML is opened
+/// on the first round that finds an NVIDIA card, kept, and retried while it fails. The models
+/// collector and the agent each hold one; clones share the library handle.
+#[derive(Clone, Default)]
+pub struct GpuReader {
+    nvml: Arc<Mutex<Option<Box<dyn nvml::NvmlSource>>>>,
+}
+
+impl GpuReader {
+    /// This round's GPUs; `on` is `models.gpus`.
+    pub fn read(&self, on: bool, paths: &HostPaths) -> GpuReport {
+        if !on {
+            return GpuReport::None {
+                detail: "GPU reading is off (models.gpus = false)".into(),
+            };
+        }
+        read_all(&paths.sysfs, || {
+            let mut slot = self.nvml.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(Box::new(nvml::RealNvml::open()?));
+            }
+            let source = slot.as_mut().expect("opened above");
+            Ok(nvml::to_gpus(source.read()?, &paths.procfs))
+        })
     }
 }
 

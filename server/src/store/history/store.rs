@@ -491,12 +491,21 @@ impl HistoryStore {
 
     /// The stored series whose names start with `prefix` (e.g. every container's write rate).
     pub async fn series_with_prefix(&self, prefix: &str) -> Result<Vec<String>, HistoryError> {
+        self.host_series_with_prefix(LOCAL_HOST, prefix).await
+    }
+
+    /// [`HistoryStore::series_with_prefix`] of one host (a fleet host's GPUs, say).
+    pub async fn host_series_with_prefix(
+        &self,
+        host: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, HistoryError> {
         // Range on the name instead of LIKE, so `_` and `%` in names match literally.
         let end = format!("{prefix}\u{10ffff}");
         Ok(sqlx::query_scalar(
             "SELECT name FROM series WHERE host = ? AND name >= ? AND name < ? ORDER BY name",
         )
-        .bind(LOCAL_HOST)
+        .bind(host)
         .bind(prefix)
         .bind(end)
         .fetch_all(&self.pool)
