@@ -639,11 +639,18 @@ async fn engine_events_show_changes_at_once_and_keep_oom_kills() {
         let r = app.get("/api/v1/containers/hog/events").await;
         if r.status() == 200 {
             let v: Value = r.json().await.unwrap();
-            if v.as_array()
-                .is_some_and(|e| e.iter().any(|e| e["kind"] == "oom"))
-            {
+            // The engine sends `oom` just before `die`: wait for both (CI once read between).
+            let has = |kind: &str| {
+                v.as_array()
+                    .is_some_and(|e| e.iter().any(|e| e["kind"] == kind))
+            };
+            if has("oom") && has("lifecycle") {
                 break v;
             }
+            assert!(
+                Instant::now() < deadline,
+                "no OOM kill and exit recorded for hog: {v}"
+            );
         }
         assert!(Instant::now() < deadline, "no OOM kill recorded for hog");
         tokio::time::sleep(Duration::from_millis(200)).await;
