@@ -116,28 +116,32 @@ pub async fn trend_for(
             let min_step = state.config.prometheus.min_step_secs;
             crate::trends::prometheus_trend(client, def, &window, min_step).await?
         }
-        None => {
-            let since = state.store.history_started_ms();
-            let fitted = app::trends::fit_to_history(window, Some(since));
-            let mut t = crate::trends::sqlite_trend(
-                &state.store,
-                crate::platform::bus::LOCAL_HOST,
-                &state.config.history,
-                def,
-                &fitted,
-                now,
-            )
-            .await?;
-            t.history_since_ms = Some(since);
-            t.fitted = fitted != window;
-            t
-        }
+        None => sqlite_fitted(state, crate::platform::bus::LOCAL_HOST, def, window, now).await?,
     };
     trend.source_down = source_down(&state.hub.overview().collectors, source);
     if name == "disk" {
         mark_cleanups(&mut trend, &state.maintenance);
     }
     Ok(trend)
+}
+
+/// A trend of `host` from SQLite over `window` fitted to the history kept (a range reaching
+/// before the history starts where it starts, and says so).
+async fn sqlite_fitted(
+    state: &AppState,
+    host: &str,
+    def: crate::trends::TrendDef,
+    window: app::trends::Window,
+    now: i64,
+) -> Result<app::trends::Trend, crate::trends::TrendError> {
+    let since = state.store.history_started_ms();
+    let fitted = app::trends::fit_to_history(window, Some(since));
+    let mut t =
+        crate::trends::sqlite_trend(&state.store, host, &state.config.history, def, &fitted, now)
+            .await?;
+    t.history_since_ms = Some(since);
+    t.fitted = fitted != window;
+    Ok(t)
 }
 
 /// A fleet host's trend: its own series, on the mount its score reads, from SQLite; a host
@@ -155,13 +159,7 @@ async fn host_trend_for(
         .ok_or_else(|| crate::trends::TrendError::UnknownHost(host.to_string()))?;
     let def = crate::trends::host_definition(name, &state.config, &seen.disk_mount)?;
     let window = app::trends::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
-    let since = state.store.history_started_ms();
-    let fitted = app::trends::fit_to_history(window, Some(since));
-    let mut t =
-        crate::trends::sqlite_trend(&state.store, host, &state.config.history, def, &fitted, now)
-            .await?;
-    t.history_since_ms = Some(since);
-    t.fitted = fitted != window;
+    let mut t = sqlite_fitted(state, host, def, window, now).await?;
     t.source_down = seen.silent_since_ms.map(|ms| {
         format!(
             "no heartbeat from {host} since {}",
