@@ -52,6 +52,7 @@ fn main() {
             },
             Thresholds::default(),
             server::store::audit::AuditLog::new(store.pool().clone()),
+            None,
             cancel.clone(),
         )
         .await

@@ -159,6 +159,53 @@ impl Default for PrometheusConfig {
     }
 }
 
+/// Prometheus remote write of the fleet's samples (`[remote_write]`): every committed
+/// heartbeat's vitals go to Prometheus-compatible storage (Prometheus with its remote-write
+/// receiver, VictoriaMetrics, Mimir, Thanos Receive) under their `/metrics` family names with
+/// `host` and `group` labels. Empty `url`: off (the samples stay in SQLite only). When
+/// `prometheus.url` is set too, fleet hosts' trends are read from there; point both at the
+/// same storage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteWriteConfig {
+    /// The receiver's write URL, e.g. `http://127.0.0.1:9090/api/v1/write` (default empty: off).
+    pub url: String,
+    /// A file holding a bearer token sent with each request (default none).
+    pub bearer_token_file: Option<PathBuf>,
+    /// Seconds one request may take (1–300, default 10).
+    pub timeout_secs: u64,
+    /// Samples at most per request (100–100,000, default 5,000).
+    pub max_samples_per_send: u64,
+    /// Milliseconds a partial batch waits before it is sent (10–60,000, default 1,000).
+    pub batch_deadline_ms: u64,
+    /// Samples kept while the receiver is down or slow (10,000–100,000,000, default 1,000,000,
+    /// about 70 MB); past it the oldest heartbeats' samples are dropped and counted.
+    pub capacity_samples: u64,
+    /// The longest wait between retries in milliseconds (100–600,000, default 5,000); waits
+    /// start at 100 ms and double.
+    pub max_backoff_ms: u64,
+    /// Agent mode only: the `host` label the agent writes its own samples under (default
+    /// empty: the machine's host name). Use the host's name on the hub, so that the hub's
+    /// host trends find them. (An agent with `[remote_write]` writes its host's samples
+    /// itself; the hub writes what it receives only when its own `[remote_write]` is set.)
+    pub host: String,
+}
+
+impl Default for RemoteWriteConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            bearer_token_file: None,
+            timeout_secs: 10,
+            max_samples_per_send: 5_000,
+            batch_deadline_ms: 1_000,
+            capacity_samples: 1_000_000,
+            max_backoff_ms: 5_000,
+            host: String::new(),
+        }
+    }
+}
+
 /// The Docker collector (`[docker]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -945,6 +992,7 @@ pub struct Config {
     pub score: ScoreConfig,
     pub history: HistoryConfig,
     pub prometheus: PrometheusConfig,
+    pub remote_write: RemoteWriteConfig,
     pub thresholds: Thresholds,
     pub docker: DockerConfig,
     pub watchdog: WatchdogConfig,
@@ -969,6 +1017,7 @@ impl Default for Config {
             score: ScoreConfig::default(),
             history: HistoryConfig::default(),
             prometheus: PrometheusConfig::default(),
+            remote_write: RemoteWriteConfig::default(),
             thresholds: Thresholds::default(),
             docker: DockerConfig::default(),
             watchdog: WatchdogConfig::default(),
@@ -1015,7 +1064,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 59] = [
+        let bounded: [(&'static str, u64, u64, u64); 64] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -1029,6 +1078,11 @@ impl Config {
             ("prometheus.timeout_secs", c.prometheus.timeout_secs, 1, 300),
             ("prometheus.min_step_secs", c.prometheus.min_step_secs, 1, DAY),
             ("prometheus.explore_max_range_days", c.prometheus.explore_max_range_days, 1, 3650),
+            ("remote_write.timeout_secs", c.remote_write.timeout_secs, 1, 300),
+            ("remote_write.max_samples_per_send", c.remote_write.max_samples_per_send, 100, 100_000),
+            ("remote_write.batch_deadline_ms", c.remote_write.batch_deadline_ms, 10, 60_000),
+            ("remote_write.capacity_samples", c.remote_write.capacity_samples, 10_000, 100_000_000),
+            ("remote_write.max_backoff_ms", c.remote_write.max_backoff_ms, 100, 600_000),
             ("docker.interval_secs", c.docker.interval_secs, 1, 3600),
             ("docker.call_timeout_secs", c.docker.call_timeout_secs, 1, 300),
             ("docker.concurrency", c.docker.concurrency as u64, 1, 64),
@@ -1098,6 +1152,13 @@ impl Config {
             return Err(invalid(
                 "prometheus.url",
                 "must be an http:// URL (or empty to use SQLite)",
+            ));
+        }
+        let rw = &self.remote_write.url;
+        if !(rw.is_empty() || rw.starts_with("http://") || rw.starts_with("https://")) {
+            return Err(invalid(
+                "remote_write.url",
+                "must be an http:// or https:// URL (or empty: off)",
             ));
         }
         if !self.docker.host.is_empty()
@@ -1398,6 +1459,9 @@ pub enum Command {
     /// The alert rules: `list` names each with what it watches; `export` prints Prometheus
     /// alerting rules equivalent to them on Steward's `/metrics` names.
     Rules(RulesArgs),
+    /// Grafana dashboards: `export` prints the fleet dashboard (JSON) on the series
+    /// `[remote_write]` sends.
+    Dashboards(DashboardsArgs),
     /// Runs as a fleet agent: collects this host and pushes a heartbeat to the hub every
     /// `agent.interval_secs`, buffering on disk while the hub cannot be reached.
     Agent(AgentArgs),
@@ -1453,6 +1517,18 @@ pub enum RulesAction {
     List,
     /// Prometheus alerting rules (YAML) for `promtool check rules` and a Prometheus that
     /// scrapes Steward.
+    Export,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardsArgs {
+    #[command(subcommand)]
+    pub action: DashboardsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DashboardsAction {
+    /// The fleet dashboard as Grafana JSON (Dashboards → New → Import).
     Export,
 }
 
@@ -1595,6 +1671,21 @@ mod tests {
         assert_eq!(example.docker, Config::default().docker);
         assert_eq!(example.fleet, Config::default().fleet);
         assert_eq!(example.agent, Config::default().agent);
+        assert_eq!(example.remote_write, Config::default().remote_write);
+    }
+
+    #[test]
+    fn remote_write_settings_are_checked() {
+        let e = parse("[remote_write]\nurl = \"ftp://x\"\n").unwrap_err();
+        assert!(e.to_string().contains("remote_write.url"), "{e}");
+        let e = parse("[remote_write]\nurl = \"http://x/api/v1/write\"\ncapacity_samples = 5\n")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("remote_write.capacity_samples"),
+            "{e}"
+        );
+        let c = parse("[remote_write]\nurl = \"https://mimir.example/api/v1/push\"\n").unwrap();
+        assert_eq!(c.remote_write.max_samples_per_send, 5_000);
     }
 
     #[test]

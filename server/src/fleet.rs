@@ -12,6 +12,7 @@ pub mod actions;
 pub mod agent;
 pub mod agent_metrics;
 pub mod buffer;
+pub mod dashboard;
 pub mod heartbeat;
 pub mod runner;
 pub mod store;
@@ -36,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::FleetConfig;
 use crate::platform::bus::HostId;
+use crate::remote_write::{self, RemoteWriter};
 use crate::store::audit::AuditLog;
 use crate::store::history::{task::samples_from_vitals, HistoryStore};
 use app::shared::clock::now_ms;
@@ -129,6 +131,8 @@ pub struct Fleet {
     audit: AuditLog,
     /// Confirmations of fleet actions not yet used, by token.
     plans: Mutex<std::collections::HashMap<String, actions::StoredPlan>>,
+    /// Where committed samples are also sent, when `[remote_write]` is configured.
+    remote_write: Option<Arc<RemoteWriter>>,
 }
 
 impl Fleet {
@@ -138,6 +142,7 @@ impl Fleet {
         config: FleetConfig,
         thresholds: Thresholds,
         audit: AuditLog,
+        remote_write: Option<Arc<RemoteWriter>>,
         cancel: CancellationToken,
     ) -> Result<(Arc<Self>, tokio::task::JoinHandle<()>), FleetError> {
         let store = FleetStore::new(history.pool().clone());
@@ -191,6 +196,7 @@ impl Fleet {
             version: watch::Sender::new(0),
             audit,
             plans: Mutex::new(Default::default()),
+            remote_write,
         });
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
@@ -369,6 +375,19 @@ impl Fleet {
                         self.apply(&mut hosts, p);
                     }
                     actions::keep(&mut hosts, &changed);
+                    if let Some(w) = &self.remote_write {
+                        for (host, samples) in samples {
+                            let group = hosts
+                                .get(host.as_ref())
+                                .and_then(|h| h.row.group.as_deref())
+                                .map(Arc::from);
+                            w.push(remote_write::Entry {
+                                host,
+                                group,
+                                samples,
+                            });
+                        }
+                    }
                 }
                 self.audit_finished(&changed);
                 self.changed();
@@ -692,6 +711,11 @@ impl Fleet {
                 )
             })
             .collect()
+    }
+
+    /// The remote writer, when `[remote_write]` is configured (for `/metrics`).
+    pub fn remote_write(&self) -> Option<&RemoteWriter> {
+        self.remote_write.as_deref()
     }
 
     pub fn unknown_tokens(&self) -> u64 {

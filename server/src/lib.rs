@@ -14,6 +14,7 @@ pub mod hub;
 pub mod maintenance;
 pub mod models;
 pub mod platform;
+pub mod remote_write;
 pub mod store;
 pub mod trends;
 pub mod vitals;
@@ -59,6 +60,8 @@ pub enum StartError {
     Auth(#[from] auth::AuthError),
     #[error("fleet: {0}")]
     Fleet(#[from] fleet::store::FleetError),
+    #[error("remote write: {0}")]
+    RemoteWrite(#[from] remote_write::RemoteWriteError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -227,11 +230,22 @@ impl Application {
         tasks.push(tokio::spawn(
             models.clone().run(bus.clone(), shutdown.clone()),
         ));
+        let remote_write = match config.remote_write.url.as_str() {
+            "" => None,
+            _ => {
+                let writer = remote_write::RemoteWriter::new(&config.remote_write)?;
+                tasks.push(tokio::spawn(
+                    writer.clone().run(bus.clone(), shutdown.clone()),
+                ));
+                Some(writer)
+            }
+        };
         let (fleet, fleet_task) = fleet::Fleet::start(
             store.clone(),
             config.fleet.clone(),
             config.thresholds.clone(),
             audit.clone(),
+            remote_write,
             shutdown.clone(),
         )
         .await?;

@@ -80,6 +80,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Dashboards(args) => {
+            match args.action {
+                server::config::DashboardsAction::Export => {
+                    let d = server::fleet::dashboard::fleet_dashboard();
+                    println!("{}", serde_json::to_string_pretty(&d)?);
+                }
+            }
+            Ok(())
+        }
         Command::Agent(args) => {
             if args.check {
                 let said = server::fleet::agent::check(&config).await?;

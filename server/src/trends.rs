@@ -134,17 +134,51 @@ pub fn definition(name: &str, config: &Config) -> Result<TrendDef, TrendError> {
     definition_on(name, config, &config.score.disk_mount)
 }
 
-/// The definition of a named trend of a fleet host whose score reads `disk_mount`.
+/// The definition of a named trend of the fleet host `host` whose score reads `disk_mount`:
+/// its stored series, and PromQL over the families the remote writer sends with its `host`
+/// label (not node_exporter's names: a fleet host's samples come from its heartbeats).
 pub fn host_definition(
     name: &str,
     config: &Config,
+    host: &str,
     disk_mount: &str,
 ) -> Result<TrendDef, TrendError> {
     if !HOST_TRENDS.contains(&name) {
         definition(name, config)?;
         return Err(TrendError::NotForHosts(name.to_string()));
     }
-    definition_on(name, config, disk_mount)
+    let mut def = definition_on(name, config, disk_mount)?;
+    for s in &mut def.series {
+        s.promql = host_promql(&s.stored, host);
+    }
+    Ok(def)
+}
+
+/// The PromQL reading a stored series of `host` back from remote-written samples, in the
+/// metric's own unit. `max` joins the series a host leaves when it changes group.
+fn host_promql(stored: &Stored, host: &str) -> String {
+    let key = match stored {
+        Stored::Key(k) => k.as_str(),
+        Stored::Prefix(p) => p,
+    };
+    let Some(def) = app::vitals::metric_def::by_series_key(key) else {
+        return String::new();
+    };
+    let label = def.label.export_label();
+    let mut selector = format!("host=\"{}\"", promql_string(host));
+    let by = match (stored, key.split_once(':')) {
+        (Stored::Key(_), Some((_, l))) => {
+            selector.push_str(&format!(",{label}=\"{}\"", promql_string(l)));
+            String::new()
+        }
+        (Stored::Prefix(_), _) => format!(" by ({label})"),
+        _ => String::new(),
+    };
+    let read = format!("max{by}({}{{{selector}}})", def.export);
+    match def.export_scale() {
+        1.0 => read,
+        scale => format!("{scale} * {read}"),
+    }
 }
 
 fn definition_on(name: &str, config: &Config, disk_mount: &str) -> Result<TrendDef, TrendError> {
@@ -912,7 +946,7 @@ mod tests {
                     store,
                     host,
                     &c.history,
-                    host_definition(name, c, "/data").unwrap(),
+                    host_definition(name, c, host, "/data").unwrap(),
                     w,
                     t0 + 60_000,
                 )
@@ -930,12 +964,35 @@ mod tests {
         let gpus = read("edge-01", "gpu_util").await;
         let labels: Vec<&str> = gpus.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["0", "1"], "its GPUs, not this machine's");
+        let promql = |name| {
+            host_definition(name, &c, "edge-\"01", "/data")
+                .unwrap()
+                .series
+                .into_iter()
+                .map(|s| (s.promql, s.prom_label))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            promql("disk"),
+            [(
+                r#"max(steward_disk_used_percent{host="edge-\"01",mountpoint="/data"})"#.into(),
+                None
+            )]
+        );
+        assert_eq!(
+            promql("gpu_util"),
+            [(
+                r#"100 * max by (gpu)(steward_gpu_utilization_ratio{host="edge-\"01"})"#.into(),
+                Some("gpu")
+            )]
+        );
+        assert_eq!(promql("memory").len(), 2);
         assert!(matches!(
-            host_definition("container_io", &c, "/"),
+            host_definition("container_io", &c, "edge-01", "/"),
             Err(TrendError::NotForHosts(_))
         ));
         assert!(matches!(
-            host_definition("nope", &c, "/"),
+            host_definition("nope", &c, "edge-01", "/"),
             Err(TrendError::Unknown(_))
         ));
     }

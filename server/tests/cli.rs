@@ -429,3 +429,23 @@ fn exported_rules_pass_promtool() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no rule is named \"cpu_stel_pct\""), "{err}");
 }
+
+/// `steward dashboards export` prints Grafana JSON on the families Steward writes. (The API
+/// suite runs every panel's query against a real Prometheus the hub remote-wrote to.)
+#[test]
+fn the_fleet_dashboard_exports_as_grafana_json() {
+    let out = steward().args(["dashboards", "export"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(d["uid"], "steward-fleet");
+    let panels = d["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10, "{d}");
+    let exprs = server::fleet::dashboard::expressions(&d);
+    assert!(exprs
+        .iter()
+        .any(|e| e.contains(r#"steward_disk_used_percent{host=~"$host",group=~"$group"}"#)));
+}

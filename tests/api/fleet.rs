@@ -565,7 +565,12 @@ async fn a_real_agent_reports_the_containers_of_its_host() {
 }
 
 /// `steward --config CONFIG agent --hub HUB --token-file TOKEN --data-dir DATA`.
-fn agent_command(config: &Path, hub: &str, token: &Path, data: &Path) -> std::process::Command {
+pub(crate) fn agent_command(
+    config: &Path,
+    hub: &str,
+    token: &Path,
+    data: &Path,
+) -> std::process::Command {
     let mut cmd = std::process::Command::new(steward_bin());
     cmd.arg("--config")
         .arg(config)

@@ -20,4 +20,5 @@ mod metrics;
 mod models;
 mod pages;
 mod prometheus;
+mod remote_write;
 mod vitals;

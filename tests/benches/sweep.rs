@@ -64,6 +64,7 @@ fn main() {
             FleetConfig::default(),
             Thresholds::default(),
             server::store::audit::AuditLog::new(store.pool().clone()),
+            None,
             cancel.clone(),
         )
         .await

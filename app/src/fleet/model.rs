@@ -209,10 +209,7 @@ impl FleetHost {
         let fullest = self
             .gpus
             .iter()
-            .filter_map(|g| match (g.vram_used_bytes, g.vram_total_bytes) {
-                (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
-                _ => None,
-            })
+            .filter_map(|g| g.vram_pct())
             .reduce(f64::max);
         if let Some(v) = fullest {
             readings.push(format!("VRAM {v:.0} %"));

@@ -285,6 +285,16 @@ pub struct GpuSummary {
     pub power_limit_w: Option<f64>,
 }
 
+impl GpuSummary {
+    /// VRAM used as a percentage of the card's, when both are known.
+    pub fn vram_pct(&self) -> Option<f64> {
+        match (self.vram_used_bytes, self.vram_total_bytes) {
+            (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
+            _ => None,
+        }
+    }
+}
+
 impl From<&Gpu> for GpuSummary {
     fn from(g: &Gpu) -> Self {
         Self {
@@ -305,10 +315,7 @@ impl From<&Gpu> for GpuSummary {
 /// down) and ≥ 90 °C is critical.
 pub fn gpu_level(g: &GpuSummary) -> crate::vitals::Level {
     use crate::vitals::Level;
-    let vram_pct = match (g.vram_used_bytes, g.vram_total_bytes) {
-        (Some(u), Some(t)) if t > 0 => Some(u as f64 / t as f64 * 100.0),
-        _ => None,
-    };
+    let vram_pct = g.vram_pct();
     let level = |v: Option<f64>, warn: f64, crit: f64| match v {
         Some(v) if v >= crit => Level::Crit,
         Some(v) if v >= warn => Level::Warn,

@@ -9,14 +9,13 @@ use crate::shared::format::bytes;
 
 /// "1.5 GB / 8.6 GB VRAM (17 %)", or what is known of it.
 fn vram_text(g: &GpuSummary) -> String {
-    match (g.vram_used_bytes, g.vram_total_bytes) {
-        (Some(u), Some(t)) if t > 0 => format!(
-            "{} / {} VRAM ({:.0} %)",
+    match (g.vram_used_bytes, g.vram_total_bytes, g.vram_pct()) {
+        (Some(u), Some(t), Some(pct)) => format!(
+            "{} / {} VRAM ({pct:.0} %)",
             bytes(u as f64),
-            bytes(t as f64),
-            u as f64 / t as f64 * 100.0
+            bytes(t as f64)
         ),
-        (Some(u), _) => format!("{} VRAM used", bytes(u as f64)),
+        (Some(u), _, _) => format!("{} VRAM used", bytes(u as f64)),
         _ => "VRAM unknown".into(),
     }
 }

@@ -193,6 +193,23 @@ pub const METRICS: &[MetricDef] = &[
     def(M::GpuPowerW, "gpu_power_w", "GPU power", Unit::Watts, L::Gpu, None, "steward_gpu_power_watts", Models),
 ];
 
+impl MetricDef {
+    /// A value in this metric's unit in its `/metrics` family's base unit: a percentage
+    /// exported as a ratio, milliseconds as seconds, anything else as it is.
+    pub fn export_value(&self, v: f64) -> f64 {
+        v / self.export_scale()
+    }
+
+    /// What a family's value is multiplied by to read it in this metric's unit again.
+    pub fn export_scale(&self) -> f64 {
+        match self.unit {
+            Unit::Percent if self.export.ends_with("_ratio") => 100.0,
+            Unit::Milliseconds if self.export.ends_with("_seconds") => 1000.0,
+            _ => 1.0,
+        }
+    }
+}
+
 impl MetricId {
     /// This metric's definition.
     pub fn def(self) -> &'static MetricDef {
@@ -246,6 +263,18 @@ mod tests {
         families.sort();
         families.dedup();
         assert_eq!(families.len(), METRICS.len());
+    }
+
+    #[test]
+    fn families_in_other_units_say_how_to_convert() {
+        for d in METRICS {
+            let scaled = d.export_scale() != 1.0;
+            let other_unit = d.export.ends_with("_ratio") || d.export.ends_with("_seconds");
+            assert_eq!(scaled, other_unit, "{}", d.name);
+        }
+        assert_eq!(MetricId::GpuUtilPct.def().export_value(65.0), 0.65);
+        assert_eq!(MetricId::ModelCheckMs.def().export_value(250.0), 0.25);
+        assert_eq!(MetricId::MemUsedPct.def().export_value(65.0), 65.0);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! with the names of the host's unhealthy containers.
 //!
 //! With `agent.metrics_listen` the agent also serves its own `/metrics` ([`super::agent_metrics`]).
+//! With `[remote_write]` it also sends each round's samples (as the hub would store them) to
+//! Prometheus-compatible storage itself, under `remote_write.host`.
 //!
 //! On SIGTERM the agent drains: it collects one last heartbeat with the status `draining` (the
 //! hub then knows the host stops on purpose and does not raise `heartbeat_stale` for it), gives
@@ -34,6 +36,7 @@ use super::runner::{self, Reports, RunnerConfig};
 use crate::config::Config;
 use crate::docker::{parse_counts, parse_unhealthy, resolve_host, DockerClient};
 use crate::models::gpu::GpuReader;
+use crate::remote_write::RemoteWriter;
 use crate::vitals::collector::VitalsCollector;
 use app::shared::clock::now_ms;
 
@@ -62,6 +65,8 @@ pub enum AgentError {
     Unreachable(String),
     #[error("collection failed: {0}")]
     Collect(String),
+    #[error("remote write: {0}")]
+    RemoteWrite(#[from] crate::remote_write::RemoteWriteError),
     #[error("cannot serve /metrics on {addr} (agent.metrics_listen): {source}")]
     Metrics {
         addr: String,
@@ -268,6 +273,7 @@ impl HostReaders {
 struct Round {
     collected_ms: i64,
     body: Vec<u8>,
+    heartbeat: heartbeat::Heartbeat,
     vitals: app::vitals::Vitals,
     gpus: GpuReport,
 }
@@ -310,6 +316,7 @@ async fn collect(
     Ok(Round {
         collected_ms: hb.collected_ms,
         body,
+        heartbeat: hb,
         vitals: collected.vitals,
         gpus,
     })
@@ -436,6 +443,20 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
             metrics_stop.clone(),
         ));
     }
+    let remote = match config.remote_write.url.as_str() {
+        "" => None,
+        url => {
+            let writer = RemoteWriter::new(&config.remote_write)?;
+            let host = remote_host(&config);
+            tracing::info!("agent: remote write to {url} as host {host:?}");
+            // Nothing shows an agent's collector lines; the writer logs its changes.
+            tokio::spawn(writer.clone().run(
+                Arc::new(crate::platform::bus::Bus::new()),
+                metrics_stop.clone(),
+            ));
+            Some(OwnSamples { writer, host })
+        }
+    };
     let wake = Arc::new(Notify::new());
     let drain = CancellationToken::new();
     let stop = CancellationToken::new();
@@ -464,6 +485,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
     ));
     let readers = HostReaders::new(&config);
     let mut containers = Containers::new(&config);
+    let outputs = Outputs {
+        buffer: &buffer,
+        reports: &reports,
+        metrics: &metrics,
+        remote: remote.as_ref(),
+    };
     let mut tick = tokio::time::interval(config.agent.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -474,9 +501,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
         collect_and_buffer(
             &readers,
             &mut containers,
-            &buffer,
-            &reports,
-            &metrics,
+            &outputs,
             AgentStatus::Ready,
             &config,
         )
@@ -489,9 +514,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
     collect_and_buffer(
         &readers,
         &mut containers,
-        &buffer,
-        &reports,
-        &metrics,
+        &outputs,
         AgentStatus::Draining,
         &config,
     )
@@ -523,12 +546,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
 async fn collect_and_buffer(
     readers: &HostReaders,
     containers: &mut Option<Containers>,
-    buffer: &Arc<Mutex<Buffer>>,
-    reports: &Reports,
-    metrics: &AgentMetrics,
+    outputs: &Outputs<'_>,
     status: AgentStatus,
     config: &Config,
 ) {
+    let Outputs {
+        buffer,
+        reports,
+        metrics,
+        remote,
+    } = *outputs;
     let (seq, report) = {
         let b = lock(buffer);
         (
@@ -565,8 +592,63 @@ async fn collect_and_buffer(
                 Ok(_) => reports.buffered(&sent),
                 Err(e) => tracing::error!("agent: heartbeat not buffered: {e}"),
             }
+            if let Some(own) = remote {
+                own.writer.push(crate::remote_write::Entry {
+                    host: own.host.clone(),
+                    group: None,
+                    samples: own_samples(round.heartbeat, config),
+                });
+            }
         }
         Err(e) => tracing::error!("agent: {e}"),
+    }
+}
+
+/// Where a collected round goes: the buffer (and the reports it carries), the agent's own
+/// `/metrics`, and its remote write when configured.
+#[derive(Clone, Copy)]
+struct Outputs<'a> {
+    buffer: &'a Arc<Mutex<Buffer>>,
+    reports: &'a Reports,
+    metrics: &'a AgentMetrics,
+    remote: Option<&'a OwnSamples>,
+}
+
+/// The agent's own remote write: the writer and the `host` label.
+struct OwnSamples {
+    writer: Arc<RemoteWriter>,
+    host: Arc<str>,
+}
+
+/// `remote_write.host`, else the machine's host name (from the configured procfs).
+fn remote_host(config: &Config) -> Arc<str> {
+    let name = match config.remote_write.host.trim() {
+        "" => std::fs::read_to_string(config.paths.procfs.join("sys/kernel/hostname"))
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+        h => h.to_string(),
+    };
+    Arc::from(if name.is_empty() {
+        "unknown"
+    } else {
+        name.as_str()
+    })
+}
+
+/// The samples the hub would store from this heartbeat: the hub's own validation (the GPU
+/// readings become their series, out-of-range values clamped or dropped), without its clock
+/// window, so the agent's and the hub's remote copies are the same series.
+fn own_samples(hb: heartbeat::Heartbeat, config: &Config) -> Vec<crate::store::history::Sample> {
+    let unbounded = heartbeat::Limits {
+        clock_skew_ms: i64::MAX,
+        max_age_ms: i64::MAX,
+    };
+    match heartbeat::validate(hb, "", now_ms(), unbounded, &config.thresholds) {
+        Ok(a) => crate::store::history::task::samples_from_vitals(&a.vitals),
+        Err(e) => {
+            tracing::warn!("agent: samples not written: {e}");
+            Vec::new()
+        }
     }
 }
 

@@ -144,7 +144,8 @@ async fn sqlite_fitted(
     Ok(t)
 }
 
-/// A fleet host's trend: its own series, on the mount its score reads, from SQLite; a host
+/// A fleet host's trend: its own series, on the mount its score reads, from Prometheus when the
+/// hub remote-writes there, else from SQLite; a host
 /// whose heartbeats stopped says since when (the chart's "source down" line).
 async fn host_trend_for(
     state: &AppState,
@@ -157,9 +158,16 @@ async fn host_trend_for(
         .fleet
         .trend_view(host, now)
         .ok_or_else(|| crate::trends::TrendError::UnknownHost(host.to_string()))?;
-    let def = crate::trends::host_definition(name, &state.config, &seen.disk_mount)?;
+    let def = crate::trends::host_definition(name, &state.config, host, &seen.disk_mount)?;
     let window = app::trends::resolve_window(q.range.as_deref(), q.from, q.to, "7d", now)?;
-    let mut t = sqlite_fitted(state, host, def, window, now).await?;
+    // Fleet samples are in Prometheus only when the hub writes them there.
+    let mut t = match (&state.prometheus, state.fleet.remote_write()) {
+        (Some(client), Some(_)) => {
+            let min_step = state.config.prometheus.min_step_secs;
+            crate::trends::prometheus_trend(client, def, &window, min_step).await?
+        }
+        _ => sqlite_fitted(state, host, def, window, now).await?,
+    };
     t.source_down = seen.silent_since_ms.map(|ms| {
         format!(
             "no heartbeat from {host} since {}",

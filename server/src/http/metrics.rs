@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
 use app::vitals::{CollectorState, CollectorStatus, Level, Metric, Overview};
 use axum::extract::State;
@@ -20,6 +21,9 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
     render_models(&mut body, &state.models.snapshot());
     render_alerts(&mut body, &state.alerts.snapshot());
     render_fleet(&mut body, &state.fleet, app::shared::clock::now_ms());
+    if let Some(w) = state.fleet.remote_write() {
+        render_remote_write(&mut body, w);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -183,7 +187,6 @@ pub fn render_gpus(out: &mut String, gpus: &[app::models::Gpu]) {
 /// Job heartbeats (pings accepted and refused), jobs per status, and the last cleanup.
 fn render_maintenance(out: &mut String, m: &crate::maintenance::Maintenance) {
     use std::fmt::Write;
-    use std::sync::atomic::Ordering;
     let snap = m.snapshot();
     let _ = writeln!(
         out,
@@ -451,6 +454,64 @@ fn render_fleet(out: &mut String, fleet: &crate::fleet::Fleet, now: i64) {
 }
 
 /// The health sweep: hosts by health, checks by result, the last round.
+/// The remote writer's counters (the names Prometheus's own remote write uses, under
+/// `steward_`).
+fn render_remote_write(out: &mut String, w: &crate::remote_write::RemoteWriter) {
+    let s = &w.stats;
+    family(
+        out,
+        "steward_remote_write_samples_total",
+        "counter",
+        "Fleet samples by what became of them: sent, refused by the receiver, dropped (queue full).",
+    );
+    for (outcome, n) in [
+        ("sent", s.sent_samples.load(Ordering::Relaxed)),
+        ("refused", s.refused_samples.load(Ordering::Relaxed)),
+        ("dropped", w.dropped()),
+    ] {
+        let _ = writeln!(
+            out,
+            "steward_remote_write_samples_total{{outcome=\"{outcome}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "steward_remote_write_requests_total",
+        "counter",
+        "Remote-write requests: sent, or failed and retried.",
+    );
+    for (outcome, n) in [
+        ("sent", s.sent_requests.load(Ordering::Relaxed)),
+        ("failed", s.failed_requests.load(Ordering::Relaxed)),
+    ] {
+        let _ = writeln!(
+            out,
+            "steward_remote_write_requests_total{{outcome=\"{outcome}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "steward_remote_write_pending_samples",
+        "gauge",
+        "Fleet samples queued for the receiver.",
+    );
+    let _ = writeln!(out, "steward_remote_write_pending_samples {}", w.waiting());
+    let last = s.last_success_ms.load(Ordering::Relaxed);
+    if last > 0 {
+        family(
+            out,
+            "steward_remote_write_last_success_timestamp_seconds",
+            "gauge",
+            "When the receiver last took a batch.",
+        );
+        let _ = writeln!(
+            out,
+            "steward_remote_write_last_success_timestamp_seconds {}",
+            last as f64 / 1e3
+        );
+    }
+}
+
 fn render_sweep(out: &mut String, fleet: &crate::fleet::Fleet) {
     let h = fleet.health_counts();
     family(
@@ -646,6 +707,8 @@ pub fn render(o: &Overview) -> String {
                 let Some(value) = m.value.filter(|v| v.is_finite()) else {
                     continue;
                 };
+                let value = app::vitals::metric_def::by_name(&m.name)
+                    .map_or(value, |d| d.export_value(value));
                 match &m.label {
                     Some(l) => {
                         let _ = writeln!(
