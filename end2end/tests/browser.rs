@@ -227,6 +227,44 @@ where
     }
 }
 
+/// Fails unless the page fits the 390-px viewport (nothing wider than it).
+async fn assert_fits_390(c: &Client, what: &str) {
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "{what} is wider than 390 px by {overflow}"
+    );
+}
+
+/// Polls the text of `css` until `ok` accepts it; on timeout fails with the last text seen, so
+/// a flaky wait says what the page showed instead.
+async fn eventually_text(
+    c: &Client,
+    css: &str,
+    what: &str,
+    timeout: Duration,
+    ok: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now = text(c, css).await;
+        if ok(&now) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {what}; {css} says: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// One GET over HTTP/1.0 (no chunked framing) asking for brotli: the status, the
 /// content-encoding and the body's size on the wire.
 fn get_br(addr: SocketAddr, path: &str) -> (u16, String, usize) {
@@ -392,17 +430,7 @@ async fn overview_hydrates_updates_live_and_fits_a_phone() {
         .expect("drill-down draws the last hour");
 
     // Fits a 390 px phone: nothing wider than the viewport.
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "page is wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the page").await;
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(
@@ -696,17 +724,7 @@ async fn containers_panel_filters_and_bulk_restarts_through_the_modal() {
     );
 
     // Fits a phone.
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "panel is wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the panel").await;
     c.close().await.unwrap();
 }
 
@@ -1821,17 +1839,14 @@ async fn maintenance_page_dry_run_then_a_confirmed_run_with_live_progress() {
 
     // Confirmed: each step's progress arrives live, then the summary.
     click(&c, r#"[data-testid="run-cleanup"]"#).await;
-    eventually(
+    let progress = eventually_text(
+        &c,
+        r#"[data-testid="cleanup-progress"]"#,
         "the slow step shows as running",
         Duration::from_secs(10),
-        || async {
-            text(&c, r#"[data-testid="cleanup-progress"]"#)
-                .await
-                .contains("slow-tidy running")
-        },
+        |t| t.contains("slow-tidy running"),
     )
     .await;
-    let progress = text(&c, r#"[data-testid="cleanup-progress"]"#).await;
     assert!(
         progress.contains("apt_cache done — freed 1.0 MiB"),
         "{progress}"
@@ -2068,17 +2083,7 @@ async fn models_panel_checks_loads_and_unloads_through_the_dialog() {
     .await;
     std::fs::write(shots.join("models-390.png"), c.screenshot().await.unwrap()).unwrap();
     // The page fits the phone.
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the page").await;
 
     // Unload, confirmed in the browser's dialog.
     click(
@@ -2163,14 +2168,7 @@ async fn overview_shows_gpu_cards_live_where_a_gpu_exists() {
         .await
         .unwrap();
     assert_eq!(marker.as_i64(), Some(1), "updated live, not reloaded");
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(overflow.as_i64().unwrap() <= 0, "wider than 390 px");
+    assert_fits_390(&c, "the page").await;
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     c.execute(
@@ -2351,17 +2349,7 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
         },
     )
     .await;
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "page is wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the page").await;
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("alerts-390.png"), c.screenshot().await.unwrap()).unwrap();
@@ -2406,17 +2394,7 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
                 .contains("dead-hook")
     })
     .await;
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the digest page is wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the digest page").await;
     std::fs::write(shots.join("digest-390.png"), c.screenshot().await.unwrap()).unwrap();
     c.close().await.unwrap();
 }
@@ -2545,17 +2523,7 @@ async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
         "1 GPU: 4 % busy, 51 °C, VRAM 17 %",
         "the card sums up the agent's GPU"
     );
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the fleet page is wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the fleet page").await;
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("fleet-390.png"), c.screenshot().await.unwrap()).unwrap();
@@ -2636,17 +2604,7 @@ async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
         || async { beats(text(&c, r#"[data-testid="fleet-host-agent"]"#).await) > before },
     )
     .await;
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the host page is wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the host page").await;
     std::fs::write(
         shots.join("fleet-host-390.png"),
         c.screenshot().await.unwrap(),
@@ -3089,17 +3047,7 @@ async fn fleet_panel_with_a_thousand_hosts_filters_by_group_and_status() {
     {
         assert_eq!(b.text().await.unwrap().to_lowercase(), "never seen");
     }
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "the fleet page is wider than 390 px by {overflow}"
-    );
+    assert_fits_390(&c, "the fleet page").await;
     let shots = workspace().join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     // Back to every live host for the picture: the cards with their lines.
