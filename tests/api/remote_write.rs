@@ -242,6 +242,24 @@ async fn trend_points(hub: &TestApp, name: &str) -> (Value, Vec<(i64, f64)>) {
     (t, points)
 }
 
+/// Polls a host trend until `ok` accepts its points: a receiver's range queries may see the
+/// newest samples a moment after its raw reads do (VictoriaMetrics did once in CI).
+async fn wait_trend(
+    hub: &TestApp,
+    name: &str,
+    ok: impl Fn(&[(i64, f64)]) -> bool,
+) -> (Value, Vec<(i64, f64)>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (t, points) = trend_points(hub, name).await;
+        if ok(&points) {
+            return (t, points);
+        }
+        assert!(Instant::now() < deadline, "{name}: {t}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_real_prometheus_gets_the_fleet_samples_after_it_was_down_and_refuses_the_past() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,14 +318,14 @@ async fn a_real_prometheus_gets_the_fleet_samples_after_it_was_down_and_refuses_
     );
 
     // The host's trends read them back from there, in the chart's units.
-    let (t, points) = trend_points(&hub, "disk").await;
+    let (t, points) = wait_trend(&hub, "disk", |p| p.last().is_some_and(|l| l.1 == 41.0)).await;
     assert_eq!(t["source"], "prometheus", "{t}");
-    assert!(!points.is_empty(), "{t}");
     assert!(points.iter().all(|(_, v)| [40.0, 41.0].contains(v)), "{t}");
-    assert_eq!(points.last().unwrap().1, 41.0, "{t}");
-    let (t, points) = trend_points(&hub, "gpu_util").await;
+    let (t, _) = wait_trend(&hub, "gpu_util", |p| {
+        p.last().is_some_and(|l| (l.1 - 70.0).abs() < 1e-9)
+    })
+    .await;
     assert_eq!(t["series"][0]["label"], "0", "{t}");
-    assert!((points.last().unwrap().1 - 70.0).abs() < 1e-9, "{t}");
 
     // Every chart of the exported Grafana dashboard finds the host on the same storage.
     let http = reqwest::Client::new();
@@ -388,9 +406,8 @@ async fn a_real_victoria_metrics_gets_the_fleet_samples_and_serves_the_host_tren
     .await;
     assert_eq!(disk, [(t0, 60.0), (t0 + 5_000, 61.0), (t0 + 10_000, 62.5)]);
     wait_writer(&hub, |s| s["state"] == "ok").await;
-    let (t, points) = trend_points(&hub, "disk").await;
+    let (t, points) = wait_trend(&hub, "disk", |p| p.last().is_some_and(|l| l.1 == 62.5)).await;
     assert_eq!(t["source"], "prometheus", "{t}");
-    assert_eq!(points.last().map(|p| p.1), Some(62.5), "{t}");
     assert!(
         points.iter().all(|(_, v)| [60.0, 61.0, 62.5].contains(v)),
         "{t}"
