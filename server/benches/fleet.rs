@@ -4,7 +4,11 @@
 //! SQLite file: heartbeats per second, the ack latency (queue + commit) and the database's
 //! growth per heartbeat. 10,000 hosts at 5 s need 2,000 heartbeats per second.
 //!
-//! Run: `cargo bench -p server --bench fleet`.
+//! With `FLEET_REMOTE_WRITE=1` the hub also remote-writes every committed heartbeat to a real
+//! receiver on loopback (VictoriaMetrics, else Prometheus), as `[remote_write]` does, so the
+//! ingest figures show what the writer costs the commit path.
+//!
+//! Run: `cargo bench -p server --bench fleet` (and `FLEET_REMOTE_WRITE=1 cargo bench …`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +26,8 @@ const ROUNDS: usize = 5;
 #[path = "fixtures/heartbeat.rs"]
 mod fixture;
 use fixture::beat;
+#[path = "fixtures/receiver.rs"]
+mod receiver;
 
 fn main() {
     let hosts: usize = std::env::var("FLEET_HOSTS")
@@ -44,6 +50,26 @@ fn main() {
             names.push(name);
         }
         let cancel = CancellationToken::new();
+        let remote = std::env::var("FLEET_REMOTE_WRITE").is_ok_and(|v| v == "1");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let receiver = remote.then(|| receiver::start_receiver(dir.path(), port));
+        let writer = receiver.as_ref().map(|(_, _, url)| {
+            let w = server::remote_write::RemoteWriter::new(&server::config::RemoteWriteConfig {
+                url: url.clone(),
+                capacity_samples: (hosts * ROUNDS * 30) as u64,
+                ..Default::default()
+            })
+            .unwrap();
+            tokio::spawn(w.clone().run(
+                Arc::new(server::platform::bus::Bus::new()),
+                cancel.clone(),
+            ));
+            w
+        });
         let (fleet, task) = Fleet::start(
             store.clone(),
             FleetConfig {
@@ -52,7 +78,7 @@ fn main() {
             },
             Thresholds::default(),
             server::store::audit::AuditLog::new(store.pool().clone()),
-            None,
+            writer.clone(),
             cancel.clone(),
         )
         .await
@@ -92,6 +118,19 @@ fn main() {
             rates.push(hosts as f64 / started.elapsed().as_secs_f64());
         }
         let size1 = store.size_bytes().await.unwrap();
+        if let (Some(w), Some((child, name, _))) = (&writer, &receiver) {
+            let ordering = std::sync::atomic::Ordering::Relaxed;
+            println!(
+                "remote write to {name} on: {} samples sent in {} requests, {} waiting, {} dropped at the end of the last round; \
+                 receiver CPU {:.1} s, this process {:.1} s",
+                w.stats.sent_samples.load(ordering),
+                w.stats.sent_requests.load(ordering),
+                w.waiting(),
+                w.dropped(),
+                receiver::cpu_secs(&child.0.id().to_string()),
+                receiver::cpu_secs("self"),
+            );
+        }
         cancel.cancel();
         task.await.unwrap();
         validate_ns.sort_unstable();

@@ -1,13 +1,12 @@
 //! Remote write of fleet samples: how fast the hub turns committed heartbeats into remote-write
 //! bodies (encode only), and how many samples per second reach a real receiver on loopback
 //! (VictoriaMetrics when `victoria-metrics` is installed, else Prometheus with its receiver),
-//! for one 5-second round of N hosts (default 100,000; `RW_HOSTS` sets it), each a
+//! for one 5-second round of N hosts (default 100,000; `RW_HOSTS` sets it; `RW_SHARDS` the requests in flight), each a
 //! node-exporter-sized heartbeat (27 samples). Figures: samples/s delivered, the lag from the
 //! last push to the last ack, this process's CPU time, the receiver's CPU time.
 //!
 //! Run: `cargo bench -p server --bench remote_write`.
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "fixtures/heartbeat.rs"]
 mod fixture;
+#[path = "fixtures/receiver.rs"]
+mod receiver;
+use receiver::{cpu_secs, start_receiver};
 
 fn entry(i: usize, at: i64) -> Entry {
     let hb = fixture::beat(1, at, i);
@@ -36,67 +38,6 @@ fn entry(i: usize, at: i64) -> Entry {
             })
             .collect(),
     }
-}
-
-/// CPU seconds (user + system) of a process from `/proc/PID/stat`.
-fn cpu_secs(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields 14 and 15 (utime, stime), counted from the state field (3) after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_receiver(dir: &std::path::Path, port: u16) -> (Child, &'static str, String) {
-    let data = dir.join("data");
-    let vm = Command::new("victoria-metrics")
-        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-        .arg(format!("-storageDataPath={}", data.display()))
-        .arg("-retentionPeriod=1d")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let (child, name, ready) = match vm {
-        Ok(c) => (c, "VictoriaMetrics", "/health"),
-        Err(_) => {
-            let config = dir.join("prometheus.yml");
-            std::fs::write(&config, "scrape_configs: []\n").unwrap();
-            let c = Command::new("prometheus")
-                .arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--web.enable-remote-write-receiver")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("victoria-metrics or prometheus is installed");
-            (c, "Prometheus", "/-/ready")
-        }
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Command::new("curl")
-        .args(["-sf", &format!("http://127.0.0.1:{port}{ready}")])
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "{name} did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (
-        Child(child),
-        name,
-        format!("http://127.0.0.1:{port}/api/v1/write"),
-    )
 }
 
 fn main() {
@@ -136,8 +77,14 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
+        let shards = std::env::var("RW_SHARDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(RemoteWriteConfig::default().shards);
+        println!("{shards} requests in flight at most (remote_write.shards; RW_SHARDS sets it)");
         let writer = RemoteWriter::new(&RemoteWriteConfig {
             url,
+            shards,
             capacity_samples: (samples * 2) as u64,
             ..RemoteWriteConfig::default()
         })

@@ -184,6 +184,11 @@ pub struct RemoteWriteConfig {
     /// The longest wait between retries in milliseconds (100–600,000, default 5,000); waits
     /// start at 100 ms and double.
     pub max_backoff_ms: u64,
+    /// Requests in flight at once (1–64, default 4): hosts are spread over this many queues,
+    /// each sending its own batches, so one host's samples stay in order (a receiver refuses
+    /// a series that goes back in time) while several requests overlap. `capacity_samples` is
+    /// shared out among them.
+    pub shards: u64,
     /// Agent mode only: the `host` label the agent writes its own samples under (default
     /// empty: the machine's host name). Use the host's name on the hub, so that the hub's
     /// host trends find them. (An agent with `[remote_write]` writes its host's samples
@@ -201,6 +206,7 @@ impl Default for RemoteWriteConfig {
             batch_deadline_ms: 1_000,
             capacity_samples: 1_000_000,
             max_backoff_ms: 5_000,
+            shards: 4,
             host: String::new(),
         }
     }
@@ -1064,7 +1070,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 64] = [
+        let bounded: [(&'static str, u64, u64, u64); 65] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -1083,6 +1089,7 @@ impl Config {
             ("remote_write.batch_deadline_ms", c.remote_write.batch_deadline_ms, 10, 60_000),
             ("remote_write.capacity_samples", c.remote_write.capacity_samples, 10_000, 100_000_000),
             ("remote_write.max_backoff_ms", c.remote_write.max_backoff_ms, 100, 600_000),
+            ("remote_write.shards", c.remote_write.shards, 1, 64),
             ("docker.interval_secs", c.docker.interval_secs, 1, 3600),
             ("docker.call_timeout_secs", c.docker.call_timeout_secs, 1, 300),
             ("docker.concurrency", c.docker.concurrency as u64, 1, 64),

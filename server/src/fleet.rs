@@ -369,24 +369,33 @@ impl Fleet {
                 self.stats
                     .accepted
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                {
+                let groups: Vec<Option<Arc<str>>> = {
                     let mut hosts = self.lock();
                     for p in &batch {
                         self.apply(&mut hosts, p);
                     }
                     actions::keep(&mut hosts, &changed);
-                    if let Some(w) = &self.remote_write {
-                        for (host, samples) in samples {
-                            let group = hosts
-                                .get(host.as_ref())
-                                .and_then(|h| h.row.group.as_deref())
-                                .map(Arc::from);
-                            w.push(remote_write::Entry {
-                                host,
-                                group,
-                                samples,
-                            });
-                        }
+                    match &self.remote_write {
+                        Some(_) => samples
+                            .iter()
+                            .map(|(host, _)| {
+                                hosts
+                                    .get(host.as_ref())
+                                    .and_then(|h| h.row.group.as_deref())
+                                    .map(Arc::from)
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    }
+                };
+                // Queued after the hosts lock is released: ingest holds one lock at a time.
+                if let Some(w) = &self.remote_write {
+                    for ((host, samples), group) in samples.into_iter().zip(groups) {
+                        w.push(remote_write::Entry {
+                            host,
+                            group,
+                            samples,
+                        });
                     }
                 }
                 self.audit_finished(&changed);

@@ -91,15 +91,30 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// One of the writer's queues and the task sending it: a host's heartbeats always land in the
+/// same one, so its series are written in order however many requests are in flight.
+struct Shard {
+    queue: Mutex<Queue>,
+    /// Woken when a full batch waits.
+    full: Notify,
+}
+
+impl Shard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 pub struct RemoteWriter {
     config: RemoteWriteConfig,
     http: reqwest::Client,
     token: Option<String>,
-    queue: Mutex<Queue>,
-    /// Woken when a full batch waits.
-    full: Notify,
+    shards: Vec<Shard>,
     pub stats: WriterStats,
 }
+
+/// How long, at most, the queued samples are sent for once the writer is told to stop.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 impl RemoteWriter {
     /// A writer for `config` (whose `url` is set); reads the token file once.
@@ -124,36 +139,47 @@ impl RemoteWriter {
                 url: config.url.clone(),
                 message: chain(&e),
             })?;
+        let n = config.shards.max(1) as usize;
+        let each = (config.capacity_samples as usize / n).max(1);
         Ok(Arc::new(Self {
             config: config.clone(),
             http,
             token,
-            queue: Mutex::new(Queue::new(config.capacity_samples as usize)),
-            full: Notify::new(),
+            shards: (0..n)
+                .map(|_| Shard {
+                    queue: Mutex::new(Queue::new(each)),
+                    full: Notify::new(),
+                })
+                .collect(),
             stats: WriterStats::default(),
         }))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    /// The queue a host's samples go through.
+    fn shard_of(&self, host: &str) -> &Shard {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        host.hash(&mut h);
+        &self.shards[(h.finish() % self.shards.len() as u64) as usize]
     }
 
     /// Queues a committed heartbeat's samples; never waits.
     pub fn push(&self, entry: Entry) {
-        let waiting = self.lock().push(entry);
+        let shard = self.shard_of(&entry.host);
+        let waiting = shard.lock().push(entry);
         if waiting >= self.config.max_samples_per_send as usize {
-            self.full.notify_one();
+            shard.full.notify_one();
         }
     }
 
     /// Samples waiting to be sent.
     pub fn waiting(&self) -> usize {
-        self.lock().len()
+        self.shards.iter().map(|s| s.lock().len()).sum()
     }
 
-    /// Samples dropped because the queue was full.
+    /// Samples dropped because a queue was full.
     pub fn dropped(&self) -> u64 {
-        self.lock().dropped()
+        self.shards.iter().map(|s| s.lock().dropped()).sum()
     }
 
     async fn send(&self, body: Vec<u8>) -> Outcome {
@@ -171,82 +197,97 @@ impl RemoteWriter {
             Err(e) => Outcome::Retry(format!("cannot reach {}: {}", self.config.url, chain(&e))),
             Ok(r) => {
                 let status = r.status().as_u16();
-                if r.status().is_success() {
-                    return Outcome::Sent;
-                }
                 let answer = r.text().await.unwrap_or_default();
                 outcome(status, &answer)
             }
         }
     }
 
-    /// Sends what is queued until `cancel`: a batch when `max_samples_per_send` wait or
-    /// `batch_deadline_ms` passed, one request at a time, each batch retried until it is sent
-    /// or refused.
+    /// Sends what is queued until `cancel`, then what is still queued for at most
+    /// [`FLUSH_DEADLINE`] (no retries then): each queue has its own task, sending a batch when
+    /// `max_samples_per_send` wait or `batch_deadline_ms` passed, each batch retried until it
+    /// is sent or refused.
     pub async fn run(self: Arc<Self>, bus: Arc<Bus>, cancel: CancellationToken) {
-        let mut status = Publisher::new(bus);
+        let health = Arc::new(Mutex::new(Health::new(
+            bus,
+            self.shards.len(),
+            self.config.capacity_samples,
+        )));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..self.shards.len() {
+            tasks.spawn(self.clone().run_shard(i, health.clone(), cancel.clone()));
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn run_shard(
+        self: Arc<Self>,
+        i: usize,
+        health: Arc<Mutex<Health>>,
+        cancel: CancellationToken,
+    ) {
+        let shard = &self.shards[i];
         let max = self.config.max_samples_per_send as usize;
         let deadline = Duration::from_millis(self.config.batch_deadline_ms);
         let max_backoff = Duration::from_millis(self.config.max_backoff_ms);
-        let mut dropped_seen = 0;
-        // Shown as "starting" until the first batch, so the line is there from the start.
-        status.publish(CollectorStatus {
-            message: Some("no samples to send yet".into()),
-            ..CollectorStatus::starting(NAME)
-        });
+        let report = |started: Instant, issue: Option<Issue>| {
+            let dropped = self.dropped();
+            health
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .report(i, started, issue, dropped);
+        };
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = self.full.notified() => {}
+                _ = cancel.cancelled() => break,
+                _ = shard.full.notified() => {}
                 _ = tokio::time::sleep(deadline) => {}
             }
             loop {
-                let batch = self.lock().take(max);
+                let batch = shard.lock().take(max);
                 if batch.is_empty() {
                     break;
                 }
-                let (body, samples) = proto::encode(&batch);
-                drop(batch);
+                // Encoding takes milliseconds of CPU: off the runtime's worker threads.
+                let (body, samples) =
+                    match tokio::task::spawn_blocking(move || proto::encode(&batch)).await {
+                        Ok(encoded) => encoded,
+                        Err(e) => {
+                            tracing::error!("remote write: encoding a batch failed: {e}");
+                            continue;
+                        }
+                    };
                 let mut backoff = MIN_BACKOFF;
                 loop {
-                    status.book.begin();
+                    let started = Instant::now();
                     match self.send(body.clone()).await {
                         Outcome::Sent => {
-                            let s = &self.stats;
-                            s.sent_samples.fetch_add(samples as u64, Ordering::Relaxed);
-                            s.sent_requests.fetch_add(1, Ordering::Relaxed);
-                            s.last_success_ms.store(now_ms(), Ordering::Relaxed);
-                            let dropped = self.dropped();
-                            let problems = match dropped - dropped_seen {
-                                0 => Vec::new(),
-                                n => vec![format!(
-                                    "{n} samples dropped: the queue was full ({} samples) while the receiver was unreachable",
-                                    self.config.capacity_samples
-                                )],
-                            };
-                            dropped_seen = dropped;
-                            let st = status.book.succeeded(&problems);
-                            status.publish(st);
+                            self.count_sent(samples);
+                            report(started, None);
                             break;
                         }
                         Outcome::Refused(why) => {
                             self.stats
                                 .refused_samples
                                 .fetch_add(samples as u64, Ordering::Relaxed);
-                            let st = status.book.succeeded(&[format!(
-                                "the receiver refused {samples} samples ({why}); they were dropped"
-                            )]);
-                            status.publish(st);
+                            report(
+                                started,
+                                Some(Issue::Refused(format!(
+                                    "the receiver refused {samples} samples ({why}); they were dropped"
+                                ))),
+                            );
                             break;
                         }
                         Outcome::Retry(why) => {
                             self.stats.failed_requests.fetch_add(1, Ordering::Relaxed);
-                            let st = status.book.failed(format!(
-                                "{why}; {} samples waiting, retrying in {} ms",
-                                samples + self.waiting(),
-                                backoff.as_millis()
-                            ));
-                            status.publish(st);
+                            report(
+                                started,
+                                Some(Issue::Retrying(format!(
+                                    "{why}; {} samples waiting, retrying in {} ms",
+                                    samples + self.waiting(),
+                                    backoff.as_millis()
+                                ))),
+                            );
                             tokio::select! {
                                 _ = cancel.cancelled() => return,
                                 _ = tokio::time::sleep(backoff) => {}
@@ -257,6 +298,133 @@ impl RemoteWriter {
                 }
             }
         }
+        self.flush(shard).await;
+    }
+
+    /// Sends what `shard` still holds, once each batch, until the first failure or
+    /// [`FLUSH_DEADLINE`]; what is left stays in SQLite only (logged).
+    async fn flush(&self, shard: &Shard) {
+        let until = Instant::now() + FLUSH_DEADLINE;
+        let max = self.config.max_samples_per_send as usize;
+        while Instant::now() < until {
+            let batch = shard.lock().take(max);
+            if batch.is_empty() {
+                return;
+            }
+            let (body, samples) = proto::encode(&batch);
+            let left = until.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.send(body)).await {
+                Ok(Outcome::Sent) => self.count_sent(samples),
+                Ok(Outcome::Refused(_)) => {
+                    self.stats
+                        .refused_samples
+                        .fetch_add(samples as u64, Ordering::Relaxed);
+                }
+                Ok(Outcome::Retry(why)) => {
+                    tracing::warn!(
+                        "remote write at shutdown: {why}; {} samples not sent",
+                        samples + shard.lock().len()
+                    );
+                    return;
+                }
+                Err(_) => break,
+            }
+        }
+        let left = shard.lock().len();
+        if left > 0 {
+            tracing::warn!("remote write at shutdown: {left} samples not sent in time");
+        }
+    }
+
+    fn count_sent(&self, samples: usize) {
+        let s = &self.stats;
+        s.sent_samples.fetch_add(samples as u64, Ordering::Relaxed);
+        s.sent_requests.fetch_add(1, Ordering::Relaxed);
+        s.last_success_ms.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// What the last request of a queue left wrong.
+#[derive(Clone, Debug, PartialEq)]
+enum Issue {
+    /// Its batch is being retried.
+    Retrying(String),
+    /// Its last batch was refused (shown until that queue sends one).
+    Refused(String),
+}
+
+/// The writer's one status line over all its queues: an error while any queue retries, degraded
+/// while a queue's last batch was refused or after samples were dropped, else ok.
+struct Health {
+    publisher: Publisher,
+    issues: Vec<Option<Issue>>,
+    capacity: u64,
+    dropped_seen: u64,
+}
+
+impl Health {
+    fn new(bus: Arc<Bus>, shards: usize, capacity: u64) -> Self {
+        let mut publisher = Publisher::new(bus);
+        // Shown as "starting" until the first batch, so the line is there from the start.
+        publisher.publish(CollectorStatus {
+            message: Some("no samples to send yet".into()),
+            ..CollectorStatus::starting(NAME)
+        });
+        Self {
+            publisher,
+            issues: vec![None; shards],
+            capacity,
+            dropped_seen: 0,
+        }
+    }
+
+    fn report(
+        &mut self,
+        shard: usize,
+        started: Instant,
+        issue: Option<Issue>,
+        dropped: u64,
+    ) -> CollectorStatus {
+        self.issues[shard] = issue;
+        let retrying: Vec<&str> = self
+            .issues
+            .iter()
+            .filter_map(|i| match i {
+                Some(Issue::Retrying(m)) => Some(m.as_str()),
+                _ => None,
+            })
+            .collect();
+        let book = &mut self.publisher.book;
+        book.begin_at(started);
+        let status = match retrying.as_slice() {
+            [] => {
+                let mut problems: Vec<String> = self
+                    .issues
+                    .iter()
+                    .filter_map(|i| match i {
+                        Some(Issue::Refused(m)) => Some(m.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if dropped > self.dropped_seen {
+                    problems.push(format!(
+                        "{} samples dropped: the queue was full ({} samples) while the receiver was unreachable",
+                        dropped - self.dropped_seen,
+                        self.capacity
+                    ));
+                }
+                self.dropped_seen = dropped;
+                book.succeeded(&problems)
+            }
+            [one] => book.failed(one.to_string()),
+            [first, ..] => book.failed(format!(
+                "{first} ({} of {} queues retrying)",
+                retrying.len(),
+                self.issues.len()
+            )),
+        };
+        self.publisher.publish(status.clone());
+        status
     }
 }
 
@@ -297,6 +465,70 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_line_speaks_for_every_queue() {
+        let mut h = Health::new(Arc::new(Bus::new()), 3, 1_000);
+        let now = Instant::now;
+        let retry = |m: &str| Some(Issue::Retrying(m.into()));
+        let st = h.report(0, now(), retry("cannot reach x"), 0);
+        assert_eq!(st.state, CollectorState::Error);
+        assert_eq!(st.message.as_deref(), Some("cannot reach x"));
+        let st = h.report(1, now(), None, 0);
+        assert_eq!(st.state, CollectorState::Error, "queue 0 still retries");
+        let st = h.report(2, now(), retry("HTTP 503: busy"), 0);
+        assert_eq!(
+            st.message.as_deref(),
+            Some("cannot reach x (2 of 3 queues retrying)")
+        );
+        h.report(0, now(), None, 0);
+        let st = h.report(2, now(), Some(Issue::Refused("refused 9".into())), 0);
+        assert_eq!(st.state, CollectorState::Degraded);
+        let st = h.report(1, now(), None, 0);
+        assert_eq!(
+            st.message.as_deref(),
+            Some("refused 9"),
+            "a refusal stays until its queue sends a batch"
+        );
+        let st = h.report(2, now(), None, 4);
+        assert_eq!(st.state, CollectorState::Degraded);
+        assert!(st.message.unwrap().starts_with("4 samples dropped"));
+        let st = h.report(2, now(), None, 4);
+        assert_eq!(st.state, CollectorState::Ok, "drops are told once");
+        assert_eq!(st.rounds_total, 8, "one round per request");
+    }
+
+    #[test]
+    fn a_hosts_samples_always_take_the_same_queue() {
+        let w = RemoteWriter::new(&RemoteWriteConfig {
+            url: "http://127.0.0.1:9/api/v1/write".into(),
+            shards: 4,
+            ..RemoteWriteConfig::default()
+        })
+        .unwrap();
+        let entry = |host: &str| Entry {
+            host: Arc::from(host),
+            group: None,
+            samples: vec![crate::store::history::Sample {
+                series: "mem_used_pct".into(),
+                ts_ms: 1,
+                value: 1.0,
+            }],
+        };
+        for i in 0..100 {
+            w.push(entry(&format!("h{i}")));
+            w.push(entry(&format!("h{i}")));
+        }
+        assert_eq!(w.waiting(), 200);
+        let used = w.shards.iter().filter(|s| !s.lock().is_empty()).count();
+        assert!(used > 1, "hosts are spread over the queues");
+        for s in &w.shards {
+            let mut hosts: Vec<_> = s.lock().take(1_000).into_iter().map(|e| e.host).collect();
+            let n = hosts.len();
+            hosts.dedup();
+            assert_eq!(hosts.len() * 2, n, "both heartbeats of a host in one queue");
+        }
+    }
 
     #[test]
     fn answers_follow_the_remote_write_retry_rules() {

@@ -166,19 +166,15 @@ fn host_promql(stored: &Stored, host: &str) -> String {
     };
     let label = def.label.export_label();
     let mut selector = format!("host=\"{}\"", promql_string(host));
-    let by = match (stored, key.split_once(':')) {
+    let wrap = match (stored, key.split_once(':')) {
         (Stored::Key(_), Some((_, l))) => {
             selector.push_str(&format!(",{label}=\"{}\"", promql_string(l)));
-            String::new()
+            "max".to_string()
         }
-        (Stored::Prefix(_), _) => format!(" by ({label})"),
-        _ => String::new(),
+        (Stored::Prefix(_), _) => format!("max by ({label})"),
+        _ => "max".to_string(),
     };
-    let read = format!("max{by}({}{{{selector}}})", def.export);
-    match def.export_scale() {
-        1.0 => read,
-        scale => format!("{scale} * {read}"),
-    }
+    def.promql(&selector, &wrap)
 }
 
 fn definition_on(name: &str, config: &Config, disk_mount: &str) -> Result<TrendDef, TrendError> {

@@ -119,9 +119,14 @@ async fn wait_read_back(kind: Kind, base: &str, selector: &str, n: usize) -> Vec
 /// A hub that remote-writes to `port` and reads trends from there, a host `edge-01` in group
 /// `eu`, and its token.
 async fn hub_writing_to(port: u16) -> (TestApp, Session, String) {
+    hub_batching(port, 100).await
+}
+
+/// [`hub_writing_to`] with partial batches waiting `deadline_ms`.
+async fn hub_batching(port: u16, deadline_ms: u64) -> (TestApp, Session, String) {
     let hub = spawn_app(move |c, _| {
         c.remote_write.url = format!("http://127.0.0.1:{port}/api/v1/write");
-        c.remote_write.batch_deadline_ms = 100;
+        c.remote_write.batch_deadline_ms = deadline_ms;
         c.remote_write.max_backoff_ms = 300;
         c.prometheus.url = format!("http://127.0.0.1:{port}");
     })
@@ -414,6 +419,32 @@ async fn a_real_victoria_metrics_gets_the_fleet_samples_and_serves_the_host_tren
     );
 }
 
+/// Samples still queued when the hub stops are sent before it exits (partial batches wait a
+/// minute here, so only the shutdown sends them).
+#[tokio::test]
+async fn the_queue_is_sent_when_the_hub_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _prometheus = start_receiver(Kind::Prometheus, dir.path(), port);
+    let (hub, _admin, token) = hub_batching(port, 60_000).await;
+    let t0 = app::shared::clock::now_ms() - 10_000;
+    beat(&hub, &token, 1, t0, 33.0, 5.0).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let selector = r#"steward_disk_used_percent{host="edge-01",mountpoint="/"}"#;
+    assert!(
+        read_back(Kind::Prometheus, &base, selector)
+            .await
+            .is_empty(),
+        "nothing is sent before the batch deadline"
+    );
+    hub.stop().await;
+    assert_eq!(
+        read_back(Kind::Prometheus, &base, selector).await,
+        [(t0, 33.0)],
+        "sent at shutdown"
+    );
+}
+
 /// An agent configured with `[remote_write]` writes its own host's samples; they are the ones
 /// the hub stored from the same heartbeats (same instant, same value).
 #[tokio::test]
@@ -438,10 +469,11 @@ async fn a_real_agent_writes_its_own_samples_when_configured() {
     let token_file = dir.path().join("agent.token");
     std::fs::write(&token_file, token).unwrap();
     let config = dir.path().join("agent.toml");
+    let metrics_port = free_port();
     std::fs::write(
         &config,
         format!(
-            "[agent]\ninterval_secs = 1\n[docker]\nenabled = false\n[remote_write]\nurl = \"http://127.0.0.1:{port}/api/v1/write\"\nhost = \"agent-rw\"\nbatch_deadline_ms = 100\n"
+            "[agent]\ninterval_secs = 1\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n[docker]\nenabled = false\n[remote_write]\nurl = \"http://127.0.0.1:{port}/api/v1/write\"\nhost = \"agent-rw\"\nbatch_deadline_ms = 100\n"
         ),
     )
     .unwrap();
@@ -480,4 +512,17 @@ async fn a_real_agent_writes_its_own_samples_when_configured() {
             .any(|(t, v)| *t == at && (v - value).abs() <= value.abs() * 1e-12),
         "the hub has ({at}, {value}); the agent wrote {written:?}"
     );
+    // The agent's own /metrics counts what its writer sent.
+    let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sent: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("steward_remote_write_samples_total{outcome=\"sent\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no sent counter on the agent's /metrics:\n{text}"));
+    assert!(sent >= written.len() as f64, "{sent} < {}", written.len());
 }

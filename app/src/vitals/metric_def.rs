@@ -208,6 +208,20 @@ impl MetricDef {
             _ => 1.0,
         }
     }
+
+    /// The PromQL reading this metric's family back in the metric's own unit: `selector` is
+    /// the label matchers (without braces) and `wrap` an aggregation around the read (e.g.
+    /// `max by (gpu)`; empty for none).
+    pub fn promql(&self, selector: &str, wrap: &str) -> String {
+        let read = match wrap {
+            "" => format!("{}{{{selector}}}", self.export),
+            w => format!("{w}({}{{{selector}}})", self.export),
+        };
+        match self.export_scale() {
+            1.0 => read,
+            scale => format!("{scale} * {read}"),
+        }
+    }
 }
 
 impl MetricId {

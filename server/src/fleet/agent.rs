@@ -443,18 +443,19 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
             metrics_stop.clone(),
         ));
     }
-    let remote = match config.remote_write.url.as_str() {
-        "" => None,
+    let (remote, remote_task) = match config.remote_write.url.as_str() {
+        "" => (None, None),
         url => {
             let writer = RemoteWriter::new(&config.remote_write)?;
+            let _ = metrics.remote_write.set(writer.clone());
             let host = remote_host(&config);
             tracing::info!("agent: remote write to {url} as host {host:?}");
             // Nothing shows an agent's collector lines; the writer logs its changes.
-            tokio::spawn(writer.clone().run(
+            let task = tokio::spawn(writer.clone().run(
                 Arc::new(crate::platform::bus::Bus::new()),
                 metrics_stop.clone(),
             ));
-            Some(OwnSamples { writer, host })
+            (Some(OwnSamples { writer, host }), Some(task))
         }
     };
     let wake = Arc::new(Notify::new());
@@ -529,6 +530,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
     // An action still running stops here; the hub marks it expired when no report comes.
     runner_task.abort();
     metrics_stop.cancel();
+    // The writer sends what it still holds (a few seconds at most) before the agent exits.
+    if let Some(task) = remote_task {
+        let _ = task.await;
+    }
     let left = lock(&buffer).queued();
     if left == 0 {
         tracing::info!("agent: drained, every heartbeat delivered");

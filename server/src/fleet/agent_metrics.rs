@@ -1,7 +1,7 @@
 //! The agent's own `/metrics` (opt-in with `agent.metrics_listen`): the host's vitals, score and
 //! GPUs in the same families as `serve`'s `/metrics` (one renderer, `http::metrics`), and
 //! the agent's delivery: heartbeats buffered and dropped, deliveries acked, refused and failed,
-//! the last ack, fleet actions run. A Prometheus next to the agent can scrape it even while the
+//! the last ack, fleet actions run, and its remote writer's counters when it has one. A Prometheus next to the agent can scrape it even while the
 //! hub is away; the rendering reads the last collected round, never collects in the request.
 
 use std::fmt::Write;
@@ -31,6 +31,8 @@ pub struct AgentMetrics {
     pub refused: AtomicU64,
     pub failed: AtomicU64,
     pub last_ack_ms: AtomicI64,
+    /// The agent's own remote writer, when `[remote_write]` is set (its counters are shown).
+    pub remote_write: std::sync::OnceLock<Arc<crate::remote_write::RemoteWriter>>,
 }
 
 impl AgentMetrics {
@@ -138,6 +140,9 @@ impl AgentMetrics {
                 "When the hub last acknowledged a heartbeat.",
                 format!("{:.3}", last as f64 / 1000.0),
             );
+        }
+        if let Some(w) = self.remote_write.get() {
+            crate::http::metrics::render_remote_write(&mut out, w);
         }
         out
     }

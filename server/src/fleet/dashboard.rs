@@ -75,12 +75,7 @@ const CHARTS: &[Chart] = &[
 
 /// The PromQL of a chart, in the metric's own unit (a ratio family shown as percent).
 fn expr(c: &Chart) -> String {
-    let def = c.metric.def();
-    let read = format!("{}{{{SELECTOR}}}", def.export);
-    match def.export_scale() {
-        1.0 => read,
-        scale => format!("{scale} * {read}"),
-    }
+    c.metric.def().promql(SELECTOR, "")
 }
 
 fn legend(c: &Chart) -> String {

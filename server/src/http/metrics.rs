@@ -453,41 +453,34 @@ fn render_fleet(out: &mut String, fleet: &crate::fleet::Fleet, now: i64) {
     render_sweep(out, fleet);
 }
 
-/// The health sweep: hosts by health, checks by result, the last round.
 /// The remote writer's counters (the names Prometheus's own remote write uses, under
 /// `steward_`).
-fn render_remote_write(out: &mut String, w: &crate::remote_write::RemoteWriter) {
+pub fn render_remote_write(out: &mut String, w: &crate::remote_write::RemoteWriter) {
     let s = &w.stats;
-    family(
-        out,
-        "steward_remote_write_samples_total",
-        "counter",
-        "Fleet samples by what became of them: sent, refused by the receiver, dropped (queue full).",
-    );
-    for (outcome, n) in [
-        ("sent", s.sent_samples.load(Ordering::Relaxed)),
-        ("refused", s.refused_samples.load(Ordering::Relaxed)),
-        ("dropped", w.dropped()),
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+    for (name, help, outcomes) in [
+        (
+            "steward_remote_write_samples_total",
+            "Fleet samples by what became of them: sent, refused by the receiver, dropped (queue full).",
+            vec![
+                ("sent", load(&s.sent_samples)),
+                ("refused", load(&s.refused_samples)),
+                ("dropped", w.dropped()),
+            ],
+        ),
+        (
+            "steward_remote_write_requests_total",
+            "Remote-write requests: sent, or failed and retried.",
+            vec![
+                ("sent", load(&s.sent_requests)),
+                ("failed", load(&s.failed_requests)),
+            ],
+        ),
     ] {
-        let _ = writeln!(
-            out,
-            "steward_remote_write_samples_total{{outcome=\"{outcome}\"}} {n}"
-        );
-    }
-    family(
-        out,
-        "steward_remote_write_requests_total",
-        "counter",
-        "Remote-write requests: sent, or failed and retried.",
-    );
-    for (outcome, n) in [
-        ("sent", s.sent_requests.load(Ordering::Relaxed)),
-        ("failed", s.failed_requests.load(Ordering::Relaxed)),
-    ] {
-        let _ = writeln!(
-            out,
-            "steward_remote_write_requests_total{{outcome=\"{outcome}\"}} {n}"
-        );
+        family(out, name, "counter", help);
+        for (outcome, n) in outcomes {
+            let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {n}");
+        }
     }
     family(
         out,
@@ -512,6 +505,7 @@ fn render_remote_write(out: &mut String, w: &crate::remote_write::RemoteWriter) 
     }
 }
 
+/// The health sweep: hosts by health, checks by result, the last round.
 fn render_sweep(out: &mut String, fleet: &crate::fleet::Fleet) {
     let h = fleet.health_counts();
     family(

@@ -53,8 +53,14 @@ impl StatusBook {
 
     /// A round begins.
     pub fn begin(&mut self) {
-        self.started = Instant::now();
-        self.status.last_attempt_ms = Some(now_ms());
+        self.begin_at(Instant::now());
+    }
+
+    /// A round began at `started` (for a book several tasks report into after their round).
+    pub fn begin_at(&mut self, started: Instant) {
+        self.started = started;
+        let ago = started.elapsed().as_millis() as i64;
+        self.status.last_attempt_ms = Some(now_ms() - ago);
         self.status.rounds_total += 1;
     }
 

@@ -4,7 +4,7 @@
 //! The messages are the four of `prometheus/prompb` version 1 that a writer needs (metadata,
 //! exemplars and histograms are left out: receivers treat them as optional).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use prost::Message;
 
@@ -84,41 +84,61 @@ pub fn series_of(
     Some((labels, def.export_value(value)))
 }
 
-/// The request for `entries`: one series per label set, its samples oldest first.
+/// The request for `entries`: one series per label set, its samples oldest first. Labels are
+/// built once per series in the batch (a host's series recur when a backlog is replayed).
 pub fn request(entries: &[Entry]) -> WriteRequest {
-    let mut series: BTreeMap<Vec<Label>, Vec<Sample>> = BTreeMap::new();
+    type Key<'a> = (&'a str, Option<&'a str>, &'a str);
+    let mut index: HashMap<Key<'_>, usize> = HashMap::new();
+    let mut timeseries: Vec<TimeSeries> = Vec::new();
     for e in entries {
         for s in &e.samples {
             if !s.value.is_finite() {
                 continue;
             }
-            if let Some((labels, value)) =
-                series_of(&e.host, e.group.as_deref(), &s.series, s.value)
-            {
-                series.entry(labels).or_default().push(Sample {
-                    value,
-                    timestamp: s.ts_ms,
-                });
-            }
+            let key = (&*e.host, e.group.as_deref(), s.series.as_str());
+            let Some((labels, value)) = (match index.get(&key) {
+                // The family is known: only the value needs its unit.
+                Some(_) => app::vitals::metric_def::by_series_key(&s.series)
+                    .map(|d| (None, d.export_value(s.value))),
+                None => series_of(&e.host, e.group.as_deref(), &s.series, s.value)
+                    .map(|(l, v)| (Some(l), v)),
+            }) else {
+                continue;
+            };
+            let i = match labels {
+                Some(labels) => {
+                    timeseries.push(TimeSeries {
+                        labels,
+                        samples: Vec::new(),
+                    });
+                    index.insert(key, timeseries.len() - 1);
+                    timeseries.len() - 1
+                }
+                None => index[&key],
+            };
+            timeseries[i].samples.push(Sample {
+                value,
+                timestamp: s.ts_ms,
+            });
         }
     }
-    WriteRequest {
-        timeseries: series
-            .into_iter()
-            .map(|(labels, mut samples)| {
-                samples.sort_by_key(|s| s.timestamp);
-                // Two samples at one instant: the later one stands (a receiver refuses both).
-                samples.dedup_by(|later, earlier| {
-                    let same = later.timestamp == earlier.timestamp;
-                    if same {
-                        earlier.value = later.value;
-                    }
-                    same
-                });
-                TimeSeries { labels, samples }
-            })
-            .collect(),
+    for t in &mut timeseries {
+        if t.samples
+            .windows(2)
+            .any(|w| w[1].timestamp <= w[0].timestamp)
+        {
+            t.samples.sort_by_key(|s| s.timestamp);
+            // Two samples at one instant: the later one stands (a receiver refuses both).
+            t.samples.dedup_by(|later, earlier| {
+                let same = later.timestamp == earlier.timestamp;
+                if same {
+                    earlier.value = later.value;
+                }
+                same
+            });
+        }
     }
+    WriteRequest { timeseries }
 }
 
 /// The HTTP body for `entries`: the protobuf, snappy block-compressed (not framed), and the
