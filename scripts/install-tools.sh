@@ -21,8 +21,9 @@ apt_packages=(pkg-config brotli fonts-dejavu-core)
 if [ "$mode" = test ]; then
   # cmake and g++ build the real llama-server the model tests talk to (scripts/llama-server.sh);
   # python3-aiosmtpd is the SMTP server the email tests deliver to; victoria-metrics is the
-  # second remote-write receiver the fleet samples are tested against.
-  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static cmake g++ python3 curl prometheus-alertmanager python3-aiosmtpd victoria-metrics)
+  # second remote-write receiver the fleet samples are tested against; postgresql holds users
+  # and sessions shared by hub replicas ([database] url), tested on a throwaway cluster.
+  apt_packages+=(chromium chromium-driver prometheus prometheus-node-exporter docker.io busybox-static cmake g++ python3 curl prometheus-alertmanager python3-aiosmtpd victoria-metrics postgresql)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -6,6 +6,7 @@ pub mod docker_engine;
 pub mod fake_fleet;
 pub mod fuzz;
 pub mod model_servers;
+pub mod postgres;
 pub mod receivers;
 pub mod smtp;
 pub mod snapshot;

@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::store::users::{NewSession, UserStore};
 use app::auth::{Role, SessionView};
-use sqlx::{Row, SqlitePool};
+use std::sync::Arc;
 
 use crate::config::AuthConfig;
 use app::shared::clock::now_ms;
@@ -74,7 +75,7 @@ pub enum Bootstrap {
 
 /// The auth service shared by the guard and the sign-in routes.
 pub struct Auth {
-    pool: SqlitePool,
+    users: Arc<dyn UserStore>,
     config: AuthConfig,
     limiter: Mutex<RateLimiter>,
     /// Bounds the password verifications running at once: each argon2id check holds ~19 MB,
@@ -89,7 +90,7 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(pool: SqlitePool, config: AuthConfig) -> Self {
+    pub fn new(users: Arc<dyn UserStore>, config: AuthConfig) -> Self {
         Self {
             limiter: Mutex::new(RateLimiter::new(
                 config.login_max_failures,
@@ -99,7 +100,7 @@ impl Auth {
                 config.verify_concurrency,
             ))),
             verifier: Verifier::start(verify_slots(config.verify_concurrency)),
-            pool,
+            users,
             config,
             setup_token: Mutex::new(None),
             dummy_hash: password::hash("not a real password, only for timing"),
@@ -116,12 +117,12 @@ impl Auth {
         &self,
         admin_password_file: Option<&Path>,
     ) -> Result<Bootstrap, AuthError> {
-        if admin_exists(&self.pool).await? {
+        if self.users.admin_exists().await? {
             return Ok(Bootstrap::Ready);
         }
         if let Some(path) = admin_password_file {
             let password = read_password_file(path)?;
-            upsert_user(&self.pool, "admin", Role::Admin, &password).await?;
+            upsert_user(self.users.as_ref(), "admin", Role::Admin, &password).await?;
             return Ok(Bootstrap::CreatedAdmin);
         }
         let token = password::random_token();
@@ -135,7 +136,7 @@ impl Auth {
         if self.setup_token_slot().is_none() {
             return false;
         }
-        match admin_exists(&self.pool).await {
+        match self.users.admin_exists().await {
             Ok(true) => {
                 *self.setup_token_slot() = None;
                 false
@@ -181,19 +182,12 @@ impl Auth {
         drop(permit);
         // The check and the insert are one statement, so a concurrent `steward user` cannot
         // slip an admin in between; an existing username is never overwritten.
-        let created = sqlx::query(
-            "INSERT INTO users (username, password_hash, role, created_ms)
-             SELECT ?, ?, 'admin', ? WHERE NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')
-             ON CONFLICT (username) DO NOTHING",
-        )
-        .bind(username)
-        .bind(phc)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if created == 0 {
-            return Err(match admin_exists(&self.pool).await? {
+        let created = self
+            .users
+            .create_first_admin(username, &phc, now_ms())
+            .await?;
+        if !created {
+            return Err(match self.users.admin_exists().await? {
                 true => AuthError::SetupClosed,
                 false => AuthError::UsernameTaken(username.to_string()),
             });
@@ -237,12 +231,10 @@ impl Auth {
                 return Err(e);
             }
         };
-        let row = sqlx::query("SELECT password_hash FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
-        let stored = row
-            .map(|r| r.get::<String, _>(0))
+        let stored = self
+            .users
+            .password_hash(username)
+            .await?
             .unwrap_or_else(|| self.dummy_hash.clone());
         let ok = self.verifier.verify(password, stored, permit).await;
         if !ok {
@@ -261,24 +253,23 @@ impl Auth {
     }
 
     async fn start_session(&self, username: &str) -> Result<(String, SessionView), AuthError> {
-        let row = sqlx::query("SELECT id, role FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_one(&self.pool)
-            .await?;
-        let (id, role): (i64, String) = (row.get(0), row.get(1));
+        let (id, role) = self
+            .users
+            .user(username)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
         let token = password::random_token();
         let csrf = password::random_token();
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(password::token_digest(&token))
-        .bind(id)
-        .bind(&csrf)
-        .bind(now)
-        .bind(now + self.config.session_hours as i64 * 3_600_000)
-        .execute(&self.pool)
-        .await?;
+        self.users
+            .insert_session(NewSession {
+                token_hash: &password::token_digest(&token),
+                user_id: id,
+                csrf: &csrf,
+                created_ms: now,
+                expires_ms: now + self.config.session_hours as i64 * 3_600_000,
+            })
+            .await?;
         let view = SessionView {
             username: username.to_string(),
             role: Role::parse(&role).unwrap_or(Role::Viewer),
@@ -290,19 +281,12 @@ impl Auth {
     /// The user of a session cookie's token, if the session exists and has not expired.
     pub async fn session(&self, token: &str) -> Result<Option<CurrentUser>, AuthError> {
         let digest = password::token_digest(token);
-        let row = sqlx::query(
-            "SELECT u.username, u.role, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_ms > ?",
-        )
-        .bind(&digest)
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self.users.session(&digest, now_ms()).await?;
         Ok(row.map(|r| CurrentUser {
             view: SessionView {
-                username: r.get(0),
-                role: Role::parse(&r.get::<String, _>(1)).unwrap_or(Role::Viewer),
-                csrf: r.get(2),
+                username: r.username,
+                role: Role::parse(&r.role).unwrap_or(Role::Viewer),
+                csrf: r.csrf,
             },
             token_digest: digest,
         }))
@@ -310,12 +294,7 @@ impl Auth {
 
     /// Ends a session.
     pub async fn logout(&self, token_digest: &str) -> Result<(), AuthError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ? OR expires_ms <= ?")
-            .bind(token_digest)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(self.users.end_session(token_digest, now_ms()).await?)
     }
 
     /// The `Set-Cookie` value for a new session.
@@ -421,15 +400,9 @@ fn verify_slots(configured: usize) -> usize {
     }
 }
 
-async fn admin_exists(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')")
-        .fetch_one(pool)
-        .await
-}
-
 /// Creates a user or replaces an existing user's password and role; ends their sessions.
 pub async fn upsert_user(
-    pool: &SqlitePool,
+    users: &dyn UserStore,
     username: &str,
     role: Role,
     password: &str,
@@ -440,19 +413,8 @@ pub async fn upsert_user(
     let phc = tokio::task::spawn_blocking(move || password::hash(&given))
         .await
         .unwrap_or_else(|_| String::from("$invalid$"));
-    sqlx::query(
-        "INSERT INTO users (username, password_hash, role, created_ms) VALUES (?, ?, ?, ?)
-         ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
-    )
-    .bind(username)
-    .bind(phc)
-    .bind(role.as_str())
-    .bind(now_ms())
-    .execute(pool)
-    .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?)")
-        .bind(username)
-        .execute(pool)
+    users
+        .upsert_user(username, &phc, role.as_str(), now_ms())
         .await?;
     Ok(())
 }

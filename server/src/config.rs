@@ -212,6 +212,33 @@ impl Default for RemoteWriteConfig {
     }
 }
 
+/// Where the hub's shared state lives (`[database]`). Empty `url`: the SQLite file in
+/// `data_dir` (the embedded default). A `postgres://` URL moves users and sessions to
+/// PostgreSQL, so several hub replicas behind one address share them: a session made on one is
+/// valid on every one. (The other stores still live in each replica's SQLite file; see
+/// ARCHITECTURE.md.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (default empty: SQLite only). Prefer a
+    /// password in `~/.pgpass` or `PGPASSWORD` over one in the URL.
+    pub url: String,
+    /// Seconds to wait for a connection at start and per query (1–300, default 10).
+    pub connect_timeout_secs: u64,
+    /// Connections per replica (1–100, default 8).
+    pub max_connections: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            connect_timeout_secs: 10,
+            max_connections: 8,
+        }
+    }
+}
+
 /// The Docker collector (`[docker]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -999,6 +1026,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub prometheus: PrometheusConfig,
     pub remote_write: RemoteWriteConfig,
+    pub database: DatabaseConfig,
     pub thresholds: Thresholds,
     pub docker: DockerConfig,
     pub watchdog: WatchdogConfig,
@@ -1024,6 +1052,7 @@ impl Default for Config {
             history: HistoryConfig::default(),
             prometheus: PrometheusConfig::default(),
             remote_write: RemoteWriteConfig::default(),
+            database: DatabaseConfig::default(),
             thresholds: Thresholds::default(),
             docker: DockerConfig::default(),
             watchdog: WatchdogConfig::default(),
@@ -1070,7 +1099,7 @@ impl Config {
         let c = self;
         // One row per bounded field: name, value, lowest, highest.
         #[rustfmt::skip]
-        let bounded: [(&'static str, u64, u64, u64); 65] = [
+        let bounded: [(&'static str, u64, u64, u64); 67] = [
             ("collector.interval_secs", c.collector.interval_secs, 1, 3600),
             ("collector.top_processes", c.collector.top_processes as u64, 1, 50),
             ("collector.round_timeout_secs", c.collector.round_timeout_secs, 1, 600),
@@ -1090,6 +1119,8 @@ impl Config {
             ("remote_write.capacity_samples", c.remote_write.capacity_samples, 10_000, 100_000_000),
             ("remote_write.max_backoff_ms", c.remote_write.max_backoff_ms, 100, 600_000),
             ("remote_write.shards", c.remote_write.shards, 1, 64),
+            ("database.connect_timeout_secs", c.database.connect_timeout_secs, 1, 300),
+            ("database.max_connections", c.database.max_connections, 1, 100),
             ("docker.interval_secs", c.docker.interval_secs, 1, 3600),
             ("docker.call_timeout_secs", c.docker.call_timeout_secs, 1, 300),
             ("docker.concurrency", c.docker.concurrency as u64, 1, 64),
@@ -1159,6 +1190,13 @@ impl Config {
             return Err(invalid(
                 "prometheus.url",
                 "must be an http:// URL (or empty to use SQLite)",
+            ));
+        }
+        let db = &self.database.url;
+        if !(db.is_empty() || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+            return Err(invalid(
+                "database.url",
+                "must be a postgres:// or postgresql:// URL (or empty: the SQLite file)",
             ));
         }
         let rw = &self.remote_write.url;
@@ -1679,6 +1717,15 @@ mod tests {
         assert_eq!(example.fleet, Config::default().fleet);
         assert_eq!(example.agent, Config::default().agent);
         assert_eq!(example.remote_write, Config::default().remote_write);
+        assert_eq!(example.database, Config::default().database);
+    }
+
+    #[test]
+    fn the_database_url_is_checked() {
+        let e = parse("[database]\nurl = \"mysql://db/steward\"\n").unwrap_err();
+        assert!(e.to_string().contains("database.url"), "{e}");
+        let c = parse("[database]\nurl = \"postgresql://steward@db/steward\"\n").unwrap();
+        assert_eq!(c.database.max_connections, 8);
     }
 
     #[test]

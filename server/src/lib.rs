@@ -62,6 +62,8 @@ pub enum StartError {
     Fleet(#[from] fleet::store::FleetError),
     #[error("remote write: {0}")]
     RemoteWrite(#[from] remote_write::RemoteWriteError),
+    #[error("database: {0}")]
+    Postgres(#[from] store::postgres::PostgresError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -109,7 +111,9 @@ impl Application {
             source,
         })?;
 
-        let auth = Arc::new(auth::Auth::new(store.pool().clone(), config.auth.clone()));
+        let users = user_store(&config, &store).await?;
+        tracing::info!("users and sessions: {}", users.engine());
+        let auth = Arc::new(auth::Auth::new(users, config.auth.clone()));
         let audit = store::audit::AuditLog::new(store.pool().clone());
         if let Err(e) = audit.load_restart_counts().await {
             tracing::error!("audit log: could not count past restarts (they show as 0): {e}");
@@ -381,6 +385,26 @@ impl Application {
         self.store.close().await;
         served.map_err(StartError::Serve)
     }
+}
+
+/// Where users and sessions live: PostgreSQL when `database.url` is set (shared by replicas),
+/// else the SQLite file.
+pub async fn user_store(
+    config: &Config,
+    sqlite: &HistoryStore,
+) -> Result<Arc<dyn store::users::UserStore>, store::postgres::PostgresError> {
+    let db = &config.database;
+    Ok(match db.url.as_str() {
+        "" => Arc::new(store::users::SqliteUsers(sqlite.pool().clone())),
+        url => Arc::new(store::users::PgUsers(
+            store::postgres::open(
+                url,
+                std::time::Duration::from_secs(db.connect_timeout_secs),
+                db.max_connections as u32,
+            )
+            .await?,
+        )),
+    })
 }
 
 /// Says loudly when the site root holds no built client: the pages would still render, but

@@ -58,7 +58,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("--role must be admin or viewer"))?;
             let password = server::auth::read_password_file(&args.password_file)?;
             let store = server::store::history::HistoryStore::open(&config.database_path()).await?;
-            server::auth::upsert_user(store.pool(), &args.username, role, &password).await?;
+            let users = server::user_store(&config, &store).await?;
+            server::auth::upsert_user(users.as_ref(), &args.username, role, &password).await?;
             println!("user {} saved with role {}", args.username, role.as_str());
             Ok(())
         }

@@ -73,7 +73,8 @@ async fn the_setup_link_dies_once_an_admin_exists() {
     let store = server::store::history::HistoryStore::open(&db)
         .await
         .unwrap();
-    server::auth::upsert_user(store.pool(), "ops", Role::Admin, "the-real-password")
+    let users = server::store::users::SqliteUsers(store.pool().clone());
+    server::auth::upsert_user(&users, "ops", Role::Admin, "the-real-password")
         .await
         .unwrap();
     let client = reqwest::Client::builder()

@@ -123,7 +123,8 @@ impl TestApp {
         let store = server::store::history::HistoryStore::open(&self.db)
             .await
             .unwrap();
-        server::auth::upsert_user(store.pool(), name, role, password)
+        let users = server::store::users::SqliteUsers(store.pool().clone());
+        server::auth::upsert_user(&users, name, role, password)
             .await
             .unwrap();
     }

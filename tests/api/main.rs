@@ -4,6 +4,7 @@
 mod alertmanager;
 mod alerts;
 mod auth;
+mod database;
 mod digest;
 mod docker;
 mod fleet;
