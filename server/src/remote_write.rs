@@ -302,37 +302,39 @@ impl RemoteWriter {
     }
 
     /// Sends what `shard` still holds, once each batch, until the first failure or
-    /// [`FLUSH_DEADLINE`]; what is left stays in SQLite only (logged).
+    /// [`FLUSH_DEADLINE`]; what is left, the batch in hand included, stays in SQLite only
+    /// (logged with its count).
     async fn flush(&self, shard: &Shard) {
         let until = Instant::now() + FLUSH_DEADLINE;
         let max = self.config.max_samples_per_send as usize;
-        while Instant::now() < until {
+        loop {
             let batch = shard.lock().take(max);
             if batch.is_empty() {
                 return;
             }
             let (body, samples) = proto::encode(&batch);
             let left = until.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.send(body)).await {
-                Ok(Outcome::Sent) => self.count_sent(samples),
-                Ok(Outcome::Refused(_)) => {
+            let why = match tokio::time::timeout(left, self.send(body)).await {
+                Ok(Outcome::Sent) => {
+                    self.count_sent(samples);
+                    continue;
+                }
+                Ok(Outcome::Refused(why)) => {
                     self.stats
                         .refused_samples
                         .fetch_add(samples as u64, Ordering::Relaxed);
+                    tracing::warn!("remote write at shutdown: {samples} samples refused ({why})");
+                    continue;
                 }
-                Ok(Outcome::Retry(why)) => {
-                    tracing::warn!(
-                        "remote write at shutdown: {why}; {} samples not sent",
-                        samples + shard.lock().len()
-                    );
-                    return;
-                }
-                Err(_) => break,
-            }
-        }
-        let left = shard.lock().len();
-        if left > 0 {
-            tracing::warn!("remote write at shutdown: {left} samples not sent in time");
+                Ok(Outcome::Retry(why)) => why,
+                Err(_) => format!("not sent within {} s", FLUSH_DEADLINE.as_secs()),
+            };
+            // The batch in hand and what is still queued stay in SQLite only.
+            tracing::warn!(
+                "remote write at shutdown: {why}; {} samples not sent",
+                samples + shard.lock().len()
+            );
+            return;
         }
     }
 
@@ -351,6 +353,24 @@ enum Issue {
     Retrying(String),
     /// Its last batch was refused (shown until that queue sends one).
     Refused(String),
+}
+
+impl Issue {
+    /// A queue's retry message, if it is retrying.
+    fn retrying(issue: &Option<Issue>) -> Option<&str> {
+        match issue {
+            Some(Issue::Retrying(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// A queue's refusal message, if its last batch was refused.
+    fn refused(issue: &Option<Issue>) -> Option<&str> {
+        match issue {
+            Some(Issue::Refused(m)) => Some(m),
+            _ => None,
+        }
+    }
 }
 
 /// The writer's one status line over all its queues: an error while any queue retries, degraded
@@ -386,14 +406,7 @@ impl Health {
         dropped: u64,
     ) -> CollectorStatus {
         self.issues[shard] = issue;
-        let retrying: Vec<&str> = self
-            .issues
-            .iter()
-            .filter_map(|i| match i {
-                Some(Issue::Retrying(m)) => Some(m.as_str()),
-                _ => None,
-            })
-            .collect();
+        let retrying: Vec<&str> = self.issues.iter().filter_map(Issue::retrying).collect();
         let book = &mut self.publisher.book;
         book.begin_at(started);
         let status = match retrying.as_slice() {
@@ -401,10 +414,8 @@ impl Health {
                 let mut problems: Vec<String> = self
                     .issues
                     .iter()
-                    .filter_map(|i| match i {
-                        Some(Issue::Refused(m)) => Some(m.clone()),
-                        _ => None,
-                    })
+                    .filter_map(Issue::refused)
+                    .map(str::to_string)
                     .collect();
                 if dropped > self.dropped_seen {
                     problems.push(format!(
