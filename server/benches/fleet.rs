@@ -72,6 +72,7 @@ fn main() {
         });
         let (fleet, task) = Fleet::start(
             store.clone(),
+            fleet_store.clone(),
             FleetConfig {
                 ingest_queue: (hosts * 2) as u64,
                 ..FleetConfig::default()

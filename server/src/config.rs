@@ -961,7 +961,9 @@ impl Default for FleetConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
-    /// The hub's base URL (`https://steward.example.org`); `--hub` overrides it.
+    /// The hub's base URL (`https://steward.example.org`), or the base URLs of hub replicas
+    /// separated by commas: heartbeats go to one until it cannot be reached or answers 5xx,
+    /// then to the next. `--hub` overrides it.
     pub hub: String,
     /// The file holding this host's agent token (from *Add host* or `steward host add`).
     pub token_file: PathBuf,
@@ -1516,7 +1518,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The hub's base URL (overrides `agent.hub`).
+    /// The hub's base URL, or hub replicas' separated by commas (overrides `agent.hub`).
     #[arg(long, env = "STEWARD_HUB")]
     pub hub: Option<String>,
     /// The file with this host's agent token (overrides `agent.token_file`).

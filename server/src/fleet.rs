@@ -14,6 +14,7 @@ pub mod agent_metrics;
 pub mod buffer;
 pub mod dashboard;
 pub mod heartbeat;
+pub mod replica_sync;
 pub mod runner;
 pub mod store;
 pub mod sweep;
@@ -40,6 +41,7 @@ use crate::platform::bus::HostId;
 use crate::remote_write::{self, RemoteWriter};
 use crate::store::audit::AuditLog;
 use crate::store::history::{task::samples_from_vitals, HistoryStore};
+use crate::store::lease::Holder;
 use app::shared::clock::now_ms;
 use heartbeat::{Accepted, Limits};
 use store::{FleetError, FleetStore, HostRow, HostUpdate, TokenCheck};
@@ -133,19 +135,21 @@ pub struct Fleet {
     plans: Mutex<std::collections::HashMap<String, actions::StoredPlan>>,
     /// Where committed samples are also sent, when `[remote_write]` is configured.
     remote_write: Option<Arc<RemoteWriter>>,
+    /// When [`Fleet::refresh`] last read the shared database (replicas only).
+    synced_ms: AtomicI64,
 }
 
 impl Fleet {
     /// Loads the hosts and starts the group commit (stopped by `cancel`).
     pub async fn start(
         history: Arc<HistoryStore>,
+        store: FleetStore,
         config: FleetConfig,
         thresholds: Thresholds,
         audit: AuditLog,
         remote_write: Option<Arc<RemoteWriter>>,
         cancel: CancellationToken,
     ) -> Result<(Arc<Self>, tokio::task::JoinHandle<()>), FleetError> {
-        let store = FleetStore::new(history.pool().clone());
         let hosts = store
             .hosts()
             .await?
@@ -197,6 +201,7 @@ impl Fleet {
             audit,
             plans: Mutex::new(Default::default()),
             remote_write,
+            synced_ms: AtomicI64::new(now_ms()),
         });
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
@@ -606,9 +611,24 @@ impl Fleet {
     }
 
     /// Records a finished round (`None`: it failed or timed out) and the sweep's status.
-    pub fn sweep_finished(&self, round: Option<&sweep::Round>, status: &CollectorStatus) {
+    pub fn sweep_finished(
+        &self,
+        round: Option<&sweep::Round>,
+        status: &CollectorStatus,
+        holder: Holder,
+    ) {
         let mut s = self.lock_sweep();
         s.running = false;
+        s.leader = match holder {
+            Holder::Alone => None,
+            Holder::This => Some(true),
+            Holder::Other => Some(false),
+        };
+        if round.is_some_and(|r| r.standby) {
+            // Another replica sweeps: its checks reach this one through the database.
+            s.last_error = None;
+            return;
+        }
         s.rounds_total += 1;
         s.last_run_duration_ms = status.last_duration_ms;
         s.last_error = status.message.clone();
@@ -656,6 +676,57 @@ impl Fleet {
                 h.row.group = row.group;
             }
         }
+        *self.lock_groups() = groups;
+        self.changed();
+        Ok(())
+    }
+
+    /// Brings this replica's memory in step with the shared database: hosts added, changed or
+    /// deleted through another replica, their newest heartbeats and counters (the database
+    /// holds every replica's commits), the health the sweep's leader stored, and the groups.
+    /// Actions another replica queued or heard about come in too, so any replica delivers
+    /// them (an agent runs an action id once, whoever delivers it twice). The vitals and
+    /// sparklines of a host stay those of the heartbeats this replica received.
+    pub async fn refresh(&self) -> Result<(), FleetError> {
+        let started = now_ms();
+        let rows = self.store.hosts().await?;
+        let health = self.store.latest_health().await?;
+        let groups: BTreeSet<String> = self.store.groups().await?.into_iter().collect();
+        // The margin covers a commit whose time was taken before this read and that became
+        // visible after it.
+        let since = self.synced_ms.load(Ordering::Relaxed) - 10_000;
+        let actions = self.store.actions_since(since).await?;
+        {
+            let mut hosts = self.lock();
+            let names: std::collections::HashSet<&str> =
+                rows.iter().map(|r| r.host.as_str()).collect();
+            hosts.retain(|host, _| names.contains(host.as_str()));
+            for row in rows {
+                let h = hosts.entry(row.host.clone()).or_default();
+                if h.row.last_heartbeat_ms > row.last_heartbeat_ms {
+                    // Committed here after the read: only what heartbeats do not change.
+                    h.row.address = row.address;
+                    h.row.group = row.group;
+                    h.row.refused_tokens = h.row.refused_tokens.max(row.refused_tokens);
+                } else {
+                    h.status = row.agent_status.as_deref().and_then(parse_status);
+                    h.row = row;
+                }
+            }
+            for (host, check) in health {
+                if let Some(h) = hosts.get_mut(&host) {
+                    if h.health.as_ref().is_none_or(|c| c.at_ms < check.at_ms) {
+                        h.health = Some(check);
+                    }
+                }
+            }
+            for a in actions {
+                if let Some(h) = hosts.get_mut(&a.host) {
+                    actions::merge(&mut h.actions, a);
+                }
+            }
+        }
+        self.synced_ms.store(started, Ordering::Relaxed);
         *self.lock_groups() = groups;
         self.changed();
         Ok(())

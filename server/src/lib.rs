@@ -37,6 +37,7 @@ use crate::config::Config;
 use crate::http::AppState;
 use crate::hub::Hub;
 use crate::store::history::{task::WriterSettings, HistoryError, HistoryStore};
+use crate::store::hub_state::HubState;
 use crate::vitals::collector::VitalsCollector;
 
 /// Why the server could not start.
@@ -111,9 +112,9 @@ impl Application {
             source,
         })?;
 
-        let users = user_store(&config, &store).await?;
-        tracing::info!("users and sessions: {}", users.engine());
-        let auth = Arc::new(auth::Auth::new(users, config.auth.clone()));
+        let state = HubState::open(&config.database, store.pool()).await?;
+        tracing::info!("users, sessions and the fleet registry: {}", state.engine());
+        let auth = Arc::new(auth::Auth::new(state.users(), config.auth.clone()));
         let audit = store::audit::AuditLog::new(store.pool().clone());
         if let Err(e) = audit.load_restart_counts().await {
             tracing::error!("audit log: could not count past restarts (they show as 0): {e}");
@@ -246,6 +247,7 @@ impl Application {
         };
         let (fleet, fleet_task) = fleet::Fleet::start(
             store.clone(),
+            state.fleet(),
             config.fleet.clone(),
             config.thresholds.clone(),
             audit.clone(),
@@ -254,10 +256,18 @@ impl Application {
         )
         .await?;
         tasks.push(fleet_task);
+        if state.postgres().is_some() {
+            tasks.push(tokio::spawn(fleet::replica_sync::run(
+                fleet.clone(),
+                bus.clone(),
+                shutdown.clone(),
+            )));
+        }
         if config.fleet.sweep.enabled {
             tasks.push(tokio::spawn(fleet::sweep::run(
                 fleet.clone(),
                 config.fleet.sweep.clone(),
+                Arc::new(store::lease::Lease::new(&state, "fleet sweep")),
                 bus.clone(),
                 shutdown.clone(),
             )));
@@ -385,26 +395,6 @@ impl Application {
         self.store.close().await;
         served.map_err(StartError::Serve)
     }
-}
-
-/// Where users and sessions live: PostgreSQL when `database.url` is set (shared by replicas),
-/// else the SQLite file.
-pub async fn user_store(
-    config: &Config,
-    sqlite: &HistoryStore,
-) -> Result<Arc<dyn store::users::UserStore>, store::postgres::PostgresError> {
-    let db = &config.database;
-    Ok(match db.url.as_str() {
-        "" => Arc::new(store::users::SqliteUsers(sqlite.pool().clone())),
-        url => Arc::new(store::users::PgUsers(
-            store::postgres::open(
-                url,
-                std::time::Duration::from_secs(db.connect_timeout_secs),
-                db.max_connections as u32,
-            )
-            .await?,
-        )),
-    })
 }
 
 /// Says loudly when the site root holds no built client: the pages would still render, but

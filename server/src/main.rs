@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use server::config::{Cli, Command};
+use server::store::hub_state::HubState;
 use server::Application;
 
 fn main() -> anyhow::Result<()> {
@@ -58,8 +59,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("--role must be admin or viewer"))?;
             let password = server::auth::read_password_file(&args.password_file)?;
             let store = server::store::history::HistoryStore::open(&config.database_path()).await?;
-            let users = server::user_store(&config, &store).await?;
-            server::auth::upsert_user(users.as_ref(), &args.username, role, &password).await?;
+            let state = HubState::open(&config.database, store.pool()).await?;
+            server::auth::upsert_user(state.users().as_ref(), &args.username, role, &password)
+                .await?;
             println!("user {} saved with role {}", args.username, role.as_str());
             Ok(())
         }
@@ -107,7 +109,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Host(args) => {
             let store = server::store::history::HistoryStore::open(&config.database_path()).await?;
-            let fleet = server::fleet::store::FleetStore::new(store.pool().clone());
+            let fleet = HubState::open(&config.database, store.pool())
+                .await?
+                .fleet();
             match args.action {
                 server::config::HostAction::Add { name } => {
                     let token = fleet.add(&name, None).await?;

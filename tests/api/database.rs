@@ -1,9 +1,13 @@
-//! Users and sessions on the embedded SQLite file and on a real PostgreSQL (`[database] url`,
-//! a fresh cluster on loopback per test): the same suite through the same trait on both, and
-//! two hub replicas on one PostgreSQL where a session made on one works on the other.
+//! Users, sessions and the fleet registry on the embedded SQLite file and on a real
+//! PostgreSQL (`[database] url`, a fresh cluster on loopback per test): the same suites through
+//! the same traits on both, and two hub replicas on one PostgreSQL where a session made on one
+//! works on the other and a host added on one is served by the other.
 
 use std::sync::Arc;
 
+use app::fleet::action::{ActionKind, ActionState, FleetAction};
+use app::fleet::{Health, HealthCheck};
+use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, TokenCheck};
 use server::store::users::{NewSession, PgUsers, SqliteUsers, UserStore};
 use steward_tests::postgres::Postgres;
 
@@ -95,6 +99,269 @@ async fn exercise(users: &dyn UserStore) {
         None,
         "{engine}: b expired at 100 and went"
     );
+}
+
+/// What every engine must do alike with the fleet registry.
+async fn exercise_fleet(s: &dyn FleetDb) {
+    let engine = s.engine();
+    let first = s.add("gpu-01", None).await.unwrap();
+    assert!(
+        matches!(s.add("gpu-01", None).await, Err(FleetError::Exists(_))),
+        "{engine}"
+    );
+    assert!(matches!(
+        s.add("Bad Name", None).await,
+        Err(FleetError::BadName(_))
+    ));
+    assert!(
+        matches!(s.check(&first).await.unwrap(), TokenCheck::Valid { ref host, .. } if host == "gpu-01"),
+        "{engine}"
+    );
+
+    // Rotated with a grace period: both work, the old one shows its end; without grace the
+    // older ones stop at once and their uses are counted on the host.
+    let second = s.rotate("gpu-01", 60_000).await.unwrap();
+    assert!(matches!(
+        s.check(&first).await.unwrap(),
+        TokenCheck::Valid { .. }
+    ));
+    let tokens = s.tokens("gpu-01").await.unwrap();
+    assert_eq!(tokens.len(), 2, "{engine}");
+    assert!(tokens[1].expires_ms.is_some(), "{engine}: newest first");
+    let third = s.rotate("gpu-01", 0).await.unwrap();
+    for old in [&first, &second] {
+        assert!(
+            matches!(s.check(old).await.unwrap(), TokenCheck::Refused { .. }),
+            "{engine}"
+        );
+    }
+    assert!(matches!(
+        s.check(&third).await.unwrap(),
+        TokenCheck::Valid { .. }
+    ));
+    assert_eq!(s.revoke("gpu-01").await.unwrap(), 1, "{engine}");
+    assert_eq!(
+        s.check(&third).await.unwrap(),
+        TokenCheck::Refused {
+            host: "gpu-01".into(),
+            why: "revoked"
+        }
+    );
+    assert_eq!(s.host("gpu-01").await.unwrap().unwrap().refused_tokens, 3);
+    assert_eq!(s.check("never-issued").await.unwrap(), TokenCheck::Unknown);
+    assert_eq!(s.unknown_tokens().await.unwrap(), 0, "{engine}");
+    s.save_unknown_tokens(2).await.unwrap();
+    s.save_unknown_tokens(5).await.unwrap();
+    assert_eq!(s.unknown_tokens().await.unwrap(), 5, "{engine}");
+    assert!(matches!(
+        s.rotate("nope", 0).await,
+        Err(FleetError::NoHost(_))
+    ));
+    assert!(matches!(s.revoke("nope").await, Err(FleetError::NoHost(_))));
+
+    // Heartbeats: counters add up, the newest heartbeat wins over a late commit.
+    let token = s
+        .add("web-01", Some("http://127.0.0.1:1/healthz"))
+        .await
+        .unwrap();
+    let TokenCheck::Valid { digest, .. } = s.check(&token).await.unwrap() else {
+        panic!("{engine}: a new token is valid");
+    };
+    let update = |received_ms, seq| HostUpdate {
+        host: "web-01".into(),
+        digest: digest.clone(),
+        received_ms,
+        seq,
+        agent_version: "1.2.3".into(),
+        agent_status: "ready",
+        rejected: 1,
+        clamped: 2,
+        agent_dropped: 7,
+    };
+    s.record(&[update(5_000, 9)], &[]).await.unwrap();
+    s.record(&[update(4_000, 8)], &[]).await.unwrap();
+    let h = s.host("web-01").await.unwrap().unwrap();
+    assert_eq!(h.last_heartbeat_ms, Some(5_000), "{engine}: newest wins");
+    assert_eq!(
+        (
+            h.heartbeats_total,
+            h.rejected_fields,
+            h.clamped_fields,
+            h.agent_dropped
+        ),
+        (2, 2, 4, 7),
+        "{engine}"
+    );
+    assert_eq!(h.agent_version.as_deref(), Some("1.2.3"));
+    assert_eq!(h.address.as_deref(), Some("http://127.0.0.1:1/healthz"));
+    let used = s.tokens("web-01").await.unwrap();
+    assert_eq!(used[0].last_used_ms, Some(4_000), "{engine}: the last use");
+    s.set_address("web-01", None).await.unwrap();
+    assert_eq!(s.host("web-01").await.unwrap().unwrap().address, None);
+    assert!(matches!(
+        s.set_address("nope", None).await,
+        Err(FleetError::NoHost(_))
+    ));
+    let names: Vec<String> = s
+        .hosts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.host)
+        .collect();
+    assert_eq!(names, ["gpu-01", "web-01"], "{engine}");
+
+    // Health changes: stored for known hosts only, trimmed to the newest, latest per host.
+    let check = |at_ms, status| HealthCheck {
+        at_ms,
+        status,
+        latency_ms: Some(12),
+        reason: format!("at {at_ms}"),
+    };
+    let mut changes: Vec<(String, HealthCheck)> = (0..105)
+        .map(|i| ("web-01".to_string(), check(i, Health::Healthy)))
+        .collect();
+    changes.push(("web-01".into(), check(200, Health::Critical)));
+    changes.push(("gpu-01".into(), check(150, Health::Unreachable)));
+    changes.push(("ghost".into(), check(150, Health::Healthy)));
+    s.record_health(&changes).await.unwrap();
+    let web = s.health_changes("web-01", 1_000).await.unwrap();
+    assert_eq!(
+        web.len() as i64,
+        server::fleet::store::KEEP_HEALTH_CHANGES,
+        "{engine}"
+    );
+    assert_eq!(
+        web[0],
+        check(200, Health::Critical),
+        "{engine}: newest first"
+    );
+    let mut latest = s.latest_health().await.unwrap();
+    latest.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        latest,
+        vec![
+            ("gpu-01".to_string(), check(150, Health::Unreachable)),
+            ("web-01".to_string(), check(200, Health::Critical)),
+        ],
+        "{engine}: no row for a host that does not exist"
+    );
+
+    // Groups: names checked, renames carry their hosts, deletes leave them ungrouped.
+    s.create_group("prod").await.unwrap();
+    assert!(matches!(
+        s.create_group("prod").await,
+        Err(FleetError::GroupExists(_))
+    ));
+    assert!(matches!(
+        s.create_group("Not OK").await,
+        Err(FleetError::BadGroup(_))
+    ));
+    let both = ["gpu-01".to_string(), "web-01".to_string()];
+    assert_eq!(s.assign(&both, Some("prod")).await.unwrap(), 2);
+    assert!(
+        matches!(
+            s.assign(&both, Some("none")).await,
+            Err(FleetError::NoGroup(_))
+        ),
+        "{engine}"
+    );
+    assert!(matches!(
+        s.assign(&["web-01".to_string(), "ghost".to_string()], None)
+            .await,
+        Err(FleetError::NoHosts(_))
+    ));
+    assert_eq!(
+        s.host("web-01").await.unwrap().unwrap().group.as_deref(),
+        Some("prod"),
+        "{engine}: all or none"
+    );
+    s.create_group("staging").await.unwrap();
+    assert!(matches!(
+        s.rename_group("prod", "staging").await,
+        Err(FleetError::GroupExists(_))
+    ));
+    s.rename_group("prod", "live").await.unwrap();
+    assert_eq!(
+        s.host("gpu-01").await.unwrap().unwrap().group.as_deref(),
+        Some("live"),
+        "{engine}: the hosts follow a rename"
+    );
+    s.delete_group("live").await.unwrap();
+    assert!(matches!(
+        s.delete_group("live").await,
+        Err(FleetError::NoGroup(_))
+    ));
+    assert_eq!(s.groups().await.unwrap(), ["staging"]);
+    assert_eq!(s.host("gpu-01").await.unwrap().unwrap().group, None);
+
+    // Actions: stored per confirmation, updated by a heartbeat's commit, newest kept.
+    let action = |i: i64| FleetAction {
+        id: format!("a{i:03}"),
+        batch: format!("b{}", i / 2),
+        host: "web-01".into(),
+        kind: ActionKind::RestartUnhealthy,
+        containers: vec!["db".into()],
+        requested_by: "admin".into(),
+        requested_ms: i,
+        state: ActionState::Queued,
+        delivered_ms: None,
+        updated_ms: i,
+        finished_ms: None,
+        results: Vec::new(),
+        message: None,
+    };
+    let many: Vec<FleetAction> = (0..105).map(action).collect();
+    s.insert_actions(&many).await.unwrap();
+    let mut done = action(104);
+    done.state = ActionState::Done;
+    done.finished_ms = Some(999);
+    done.message = Some("restarted 1".into());
+    s.record(&[], &[done.clone()]).await.unwrap();
+    let batch = s.batch("b52").await.unwrap();
+    assert_eq!(batch.len(), 1, "{engine}: a104 alone in b52");
+    assert_eq!(batch[0], done, "{engine}");
+    let recent = s.recent_actions().await.unwrap();
+    assert_eq!(
+        recent.len() as i64,
+        server::fleet::store::RECENT_ACTIONS,
+        "{engine}"
+    );
+    assert_eq!(recent[0].id, "a104", "{engine}: newest first");
+    assert!(s.batch("b0").await.unwrap().is_empty(), "{engine}: trimmed");
+    let since: Vec<String> = s
+        .actions_since(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(since, ["a100", "a101", "a102", "a103", "a104"], "{engine}");
+
+    // Deleting a host takes its tokens, health and actions with it.
+    s.delete("web-01").await.unwrap();
+    assert!(matches!(
+        s.delete("web-01").await,
+        Err(FleetError::NoHost(_))
+    ));
+    assert_eq!(s.check(&token).await.unwrap(), TokenCheck::Unknown);
+    assert!(s.health_changes("web-01", 10).await.unwrap().is_empty());
+    assert!(s.recent_actions().await.unwrap().is_empty(), "{engine}");
+}
+
+#[tokio::test]
+async fn the_fleet_registry_behaves_alike_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    exercise_fleet(&*FleetStore::new(sqlite.pool().clone())).await;
+
+    let pg = Postgres::start();
+    let pool = server::store::postgres::open(&pg.url(), std::time::Duration::from_secs(10), 4)
+        .await
+        .unwrap();
+    exercise_fleet(&*FleetStore::postgres(pool)).await;
 }
 
 #[tokio::test]

@@ -22,4 +22,5 @@ mod models;
 mod pages;
 mod prometheus;
 mod remote_write;
+mod replicas;
 mod vitals;

@@ -61,6 +61,7 @@ fn main() {
         let cancel = CancellationToken::new();
         let (fleet, task) = Fleet::start(
             store.clone(),
+            fleet_store.clone(),
             FleetConfig::default(),
             Thresholds::default(),
             server::store::audit::AuditLog::new(store.pool().clone()),
@@ -78,7 +79,12 @@ fn main() {
              {ROUNDS} rounds per scenario (fake fleet in the same process)",
             config.concurrency, config.timeout_ms
         );
-        let mut sweep = Sweep::new(fleet.clone(), config);
+        // One replica on SQLite: the sweep's lease is always this one's.
+        let lease = server::store::lease::Lease::new(
+            &server::store::hub_state::HubState::Sqlite(store.pool().clone()),
+            "fleet sweep",
+        );
+        let mut sweep = Sweep::new(fleet.clone(), config, std::sync::Arc::new(lease));
         for scenario in ["all healthy", "1 % hang, 1 % slow 1.5 s, 1 % 503, 1 % degraded"] {
             if scenario != "all healthy" {
                 for i in 0..hosts {

@@ -341,6 +341,10 @@ pub struct SweepStats {
     pub last_run_skipped: u32,
     /// Why the last round failed to record its results, if it did.
     pub last_error: Option<String>,
+    /// Hub replicas on one PostgreSQL lease the sweep to one of them: `None` with one replica
+    /// (it sweeps), `true` when this replica holds the lease, `false` when another does.
+    #[serde(default)]
+    pub leader: Option<bool>,
 }
 
 /// The heartbeat ingest's counters, beside the sweep's.

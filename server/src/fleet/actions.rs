@@ -345,6 +345,24 @@ pub(super) fn keep(hosts: &mut BTreeMap<String, HostEntry>, changed: &[FleetActi
     }
 }
 
+/// Takes in an action another replica stored: a newer report replaces the one in memory, an
+/// action not yet known goes in its place by request time (newest first, at most
+/// [`RECENT_ACTIONS`]).
+pub(super) fn merge(list: &mut std::collections::VecDeque<FleetAction>, a: FleetAction) {
+    if let Some(known) = list.iter_mut().find(|x| x.id == a.id) {
+        if a.updated_ms > known.updated_ms || (a.state.finished() && !known.state.finished()) {
+            *known = a;
+        }
+        return;
+    }
+    let at = list
+        .iter()
+        .position(|x| x.requested_ms < a.requested_ms)
+        .unwrap_or(list.len());
+    list.insert(at, a);
+    list.truncate(RECENT_ACTIONS as usize);
+}
+
 /// An action as shown at `now` (an unfinished one without news for the TTL shows as expired).
 pub(super) fn shown(a: &FleetAction, now: i64) -> FleetAction {
     FleetAction {
@@ -380,4 +398,52 @@ fn summary(a: &FleetAction) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::fleet::action::{ActionKind, ActionState};
+    use std::collections::VecDeque;
+
+    fn action(id: &str, requested_ms: i64, updated_ms: i64, state: ActionState) -> FleetAction {
+        FleetAction {
+            id: id.into(),
+            batch: "b".into(),
+            host: "h".into(),
+            kind: ActionKind::RestartUnhealthy,
+            containers: Vec::new(),
+            requested_by: "admin".into(),
+            requested_ms,
+            state,
+            delivered_ms: None,
+            updated_ms,
+            finished_ms: None,
+            results: Vec::new(),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn another_replicas_actions_merge_by_news_and_request_time() {
+        let mut list = VecDeque::from([
+            action("c", 30, 30, ActionState::Queued),
+            action("a", 10, 10, ActionState::Running),
+        ]);
+        merge(&mut list, action("b", 20, 20, ActionState::Queued));
+        let ids: Vec<&str> = list.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["c", "b", "a"], "in its place, newest first");
+        merge(&mut list, action("a", 10, 50, ActionState::Done));
+        assert_eq!(list[2].state, ActionState::Done, "newer news wins");
+        merge(&mut list, action("a", 10, 5, ActionState::Running));
+        assert_eq!(list[2].state, ActionState::Done, "older news is ignored");
+        for i in 0..20 {
+            merge(
+                &mut list,
+                action(&format!("n{i}"), 100 + i, 100, ActionState::Queued),
+            );
+        }
+        assert_eq!(list.len(), RECENT_ACTIONS as usize);
+        assert_eq!(list[0].id, "n19");
+    }
 }

@@ -19,7 +19,7 @@
 //! next start.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,16 +91,29 @@ pub enum Delivery {
 
 struct Sender {
     client: reqwest::Client,
-    url: String,
+    /// Every hub replica's heartbeat URL; deliveries go to `current` until it fails.
+    urls: Vec<String>,
+    current: AtomicUsize,
     token: String,
+}
+
+/// The heartbeat URLs of `hub`: one base URL, or several (hub replicas) separated by commas.
+fn heartbeat_urls(hub: &str) -> Result<Vec<String>, AgentError> {
+    hub.split(',')
+        .map(|h| {
+            let h = h.trim().trim_end_matches('/');
+            if h.starts_with("http://") || h.starts_with("https://") {
+                Ok(format!("{h}{HEARTBEAT_PATH}"))
+            } else {
+                Err(AgentError::Hub(hub.to_string()))
+            }
+        })
+        .collect()
 }
 
 impl Sender {
     fn new(config: &Config) -> Result<Self, AgentError> {
-        let hub = config.agent.hub.trim_end_matches('/');
-        if !(hub.starts_with("http://") || hub.starts_with("https://")) {
-            return Err(AgentError::Hub(config.agent.hub.clone()));
-        }
+        let urls = heartbeat_urls(&config.agent.hub)?;
         let path = &config.agent.token_file;
         let token = std::fs::read_to_string(path)
             .map_err(|source| AgentError::Token {
@@ -119,9 +132,28 @@ impl Sender {
             .map_err(|e| AgentError::Client(e.without_url().to_string()))?;
         Ok(Self {
             client,
-            url: format!("{hub}{HEARTBEAT_PATH}"),
+            urls,
+            current: AtomicUsize::new(0),
             token,
         })
+    }
+
+    /// Where the next delivery goes.
+    fn url(&self) -> &str {
+        &self.urls[self.current.load(Ordering::Relaxed) % self.urls.len()]
+    }
+
+    /// The hub in use cannot take heartbeats now: the next delivery goes to the next replica
+    /// (the buffer keeps what was not acked, so nothing is lost in the move).
+    fn fail_over(&self, why: &str) {
+        if self.urls.len() > 1 {
+            let from = self.url().to_string();
+            self.current.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "agent: {from} failed ({why}); next delivery to {}",
+                self.url()
+            );
+        }
     }
 
     /// Sends one heartbeat body (gzip-compressed) and reads the answer.
@@ -132,7 +164,7 @@ impl Sender {
         };
         let r = self
             .client
-            .post(&self.url)
+            .post(self.url())
             .bearer_auth(&self.token)
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")
@@ -141,9 +173,16 @@ impl Sender {
             .await;
         let r = match r {
             Ok(r) => r,
-            Err(e) => return Delivery::Retry(e.without_url().to_string()),
+            Err(e) => {
+                let why = e.without_url().to_string();
+                self.fail_over(&why);
+                return Delivery::Retry(why);
+            }
         };
         let status = r.status().as_u16();
+        if status >= 500 {
+            self.fail_over(&format!("HTTP {status}"));
+        }
         let text = r.text().await.unwrap_or_default();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let message = json["error"].as_str().unwrap_or(&text).to_string();
@@ -397,7 +436,7 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
             rejected, clamped, ..
         } => Ok(format!(
             "ok: {} took the heartbeat ({} fields dropped, {} clamped)\n{docker}\n{gpus}\n{allowed}",
-            sender.url,
+            sender.url(),
             rejected.len(),
             clamped.len()
         )),
@@ -421,7 +460,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AgentE
     )?));
     tracing::info!(
         "agent: sending to {} every {} s; buffer {} ({} waiting)",
-        sender.url,
+        sender.urls.join(", "),
         config.agent.interval_secs,
         dir.display(),
         lock(&buffer).queued()
@@ -755,4 +794,30 @@ async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
 
 fn lock(b: &Arc<Mutex<Buffer>>) -> std::sync::MutexGuard<'_, Buffer> {
     b.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hub_or_several_replicas() {
+        assert_eq!(
+            heartbeat_urls("https://hub.example.org/").unwrap(),
+            ["https://hub.example.org/api/v1/agent/heartbeat"]
+        );
+        assert_eq!(
+            heartbeat_urls("http://10.0.0.1:8080, http://10.0.0.2:8080/").unwrap(),
+            [
+                "http://10.0.0.1:8080/api/v1/agent/heartbeat",
+                "http://10.0.0.2:8080/api/v1/agent/heartbeat"
+            ]
+        );
+        for bad in ["", "hub.example.org", "http://a,", "http://a,ftp://b"] {
+            assert!(
+                matches!(heartbeat_urls(bad), Err(AgentError::Hub(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

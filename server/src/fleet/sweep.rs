@@ -18,6 +18,7 @@ use super::Fleet;
 use crate::config::SweepConfig;
 use crate::platform::bus::{local_host, Bus, Event};
 use crate::platform::periodic::{self, Collected, Collector};
+use crate::store::lease::Lease;
 use app::shared::clock::now_ms;
 
 /// Most bytes of an answer read to judge it (a health body is small).
@@ -222,6 +223,8 @@ pub struct Round {
     pub succeeded: u32,
     pub skipped: u32,
     pub targets: u32,
+    /// Another replica holds the sweep's lease: this one checked nothing.
+    pub standby: bool,
 }
 
 /// The sweep as a periodic collector.
@@ -229,14 +232,16 @@ pub struct Sweep {
     fleet: Arc<Fleet>,
     client: reqwest::Client,
     config: SweepConfig,
+    lease: Arc<Lease>,
 }
 
 impl Sweep {
-    pub fn new(fleet: Arc<Fleet>, config: SweepConfig) -> Self {
+    pub fn new(fleet: Arc<Fleet>, config: SweepConfig, lease: Arc<Lease>) -> Self {
         Self {
             client: client(Duration::from_millis(config.timeout_ms)),
             fleet,
             config,
+            lease,
         }
     }
 
@@ -254,6 +259,17 @@ impl Collector for Sweep {
     }
 
     async fn collect(&mut self) -> Result<Collected<Round>, String> {
+        // Asked every round, so a replica takes the sweep over within one interval of the
+        // leader's death; an error sweeps nothing rather than risk two sweeps.
+        if !self.lease.hold().await.map_err(|e| e.to_string())? {
+            return Ok(Collected {
+                data: Round {
+                    standby: true,
+                    ..Default::default()
+                },
+                problems: Vec::new(),
+            });
+        }
         let targets = self.fleet.sweep_targets();
         let mut round = Round {
             started_ms: now_ms(),
@@ -296,15 +312,16 @@ impl Collector for Sweep {
 pub async fn run(
     fleet: Arc<Fleet>,
     config: SweepConfig,
+    lease: Arc<Lease>,
     bus: Arc<Bus>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let interval = Duration::from_secs(config.interval_secs);
     // Past the budget no check starts; those started finish within their own timeout.
     let timeout = Sweep::round_budget(&config) + Duration::from_millis(config.timeout_ms * 2);
-    let sweep = Sweep::new(fleet.clone(), config);
+    let sweep = Sweep::new(fleet.clone(), config, lease.clone());
     periodic::run(sweep, interval, timeout, shutdown, move |round, status| {
-        fleet.sweep_finished(round.as_ref(), &status);
+        fleet.sweep_finished(round.as_ref(), &status, lease.holder());
         if round.is_none_or(|r| r.targets > 0) {
             bus.publish(Event::Status {
                 host: local_host(),

@@ -1,0 +1,65 @@
+//! Where the hub's shared state lives: the SQLite file (the embedded default) or PostgreSQL
+//! (`[database] url`), opened once at start and handed to each store that can live on either.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{PgPool, SqlitePool};
+
+use super::postgres::{self, PostgresError};
+use super::users::{PgUsers, SqliteUsers, UserStore};
+use crate::config::DatabaseConfig;
+use crate::fleet::store::FleetStore;
+
+#[derive(Clone)]
+pub enum HubState {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl HubState {
+    /// PostgreSQL when `config.url` is set (connected and migrated), else the SQLite file.
+    pub async fn open(config: &DatabaseConfig, sqlite: &SqlitePool) -> Result<Self, PostgresError> {
+        Ok(match config.url.as_str() {
+            "" => Self::Sqlite(sqlite.clone()),
+            url => Self::Postgres(
+                postgres::open(
+                    url,
+                    Duration::from_secs(config.connect_timeout_secs),
+                    config.max_connections as u32,
+                )
+                .await?,
+            ),
+        })
+    }
+
+    /// `sqlite` or `postgresql`, for logs.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgresql",
+        }
+    }
+
+    pub fn users(&self) -> Arc<dyn UserStore> {
+        match self {
+            Self::Sqlite(p) => Arc::new(SqliteUsers(p.clone())),
+            Self::Postgres(p) => Arc::new(PgUsers(p.clone())),
+        }
+    }
+
+    pub fn fleet(&self) -> FleetStore {
+        match self {
+            Self::Sqlite(p) => FleetStore::new(p.clone()),
+            Self::Postgres(p) => FleetStore::postgres(p.clone()),
+        }
+    }
+
+    /// The shared database, when replicas share one.
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match self {
+            Self::Postgres(p) => Some(p),
+            Self::Sqlite(_) => None,
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Two hub replicas — the real release binary, each in its own process — on one real
+//! PostgreSQL, with real agents pointed at both: the replicas share the fleet registry, one
+//! holds the sweep's lease, and when that one is killed with SIGKILL under load the agents
+//! fail over, no heartbeat either replica acked is missing from the shared registry, the other
+//! replica takes the sweep over within one interval, and a session made on the dead replica
+//! still works on the live one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use server::fleet::store::FleetStore;
+use steward_tests::postgres::Postgres;
+
+use super::fleet::{agent_command, steward_bin};
+
+/// Seconds between sweep rounds: the lease moves within one of them.
+const SWEEP_SECS: u64 = 1;
+const PASSWORD: &str = "replica-password";
+
+/// A process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a replica on `port` with its own data folder and the shared database.
+fn start_replica(dir: &Path, name: &str, port: u16, database: &str) -> Proc {
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("steward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[docker]\nenabled = false\n[collector]\ninterval_secs = 60\n\
+             [database]\nurl = \"{database}\"\n\
+             [fleet.sweep]\ninterval_secs = {SWEEP_SECS}\ntimeout_ms = 500\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("admin.pw"), format!("{PASSWORD}\n")).unwrap();
+    let mut child = Command::new(steward_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .arg("--admin-password-file")
+        .arg(dir.join("admin.pw"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--site-root")
+        .arg(dir.join("no-site"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("replica {name} exited at start: {status}");
+        }
+        assert!(Instant::now() < deadline, "replica {name} did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Proc(child)
+}
+
+/// Signs in as the admin on `base`; returns the session cookie (`name=value`).
+async fn login(base: &str) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "sign-in on {base}");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+/// Polls `url` until `ok` holds; panics with the last answer after `timeout`.
+async fn wait_for(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(r) = client.get(url).send().await {
+            if let Ok(v) = r.json::<serde_json::Value>().await {
+                if ok(&v) {
+                    return v;
+                }
+                assert!(Instant::now() < deadline, "timed out on {url}; last: {v:#}");
+            }
+        }
+        assert!(Instant::now() < deadline, "timed out on {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+type Acked = Arc<Mutex<BTreeMap<String, Vec<u64>>>>;
+
+/// Sends heartbeats for `host` back to back, to the first replica that answers, until `stop`;
+/// records the sequence numbers acked.
+async fn send_until(
+    client: reqwest::Client,
+    hubs: [String; 2],
+    (host, token): (String, String),
+    stop: Arc<AtomicBool>,
+    acked: Acked,
+) {
+    let (mut seq, mut last_ms, mut hub) = (0u64, 0i64, 0usize);
+    while !stop.load(Ordering::Relaxed) {
+        seq += 1;
+        let collected_ms = app::shared::clock::now_ms().max(last_ms + 1);
+        last_ms = collected_ms;
+        let body = serde_json::json!({
+            "schema": 1, "agent_version": "replica-load", "status": "ready", "seq": seq,
+            "collected_ms": collected_ms, "cores": 2, "disk_mount": "/",
+            "metrics": [{"name": "load1", "value": 0.5}],
+        });
+        let url = format!("{}/api/v1/agent/heartbeat", hubs[hub]);
+        match client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(r) if r.status() == 200 => acked
+                .lock()
+                .unwrap()
+                .entry(host.clone())
+                .or_default()
+                .push(seq),
+            Ok(r) => panic!("{host}: heartbeat {seq} answered {}", r.status()),
+            // Not acked: the agent would keep it and send it to the other replica.
+            Err(_) => hub = 1 - hub,
+        }
+    }
+}
+
+#[tokio::test]
+async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
+    let bin = steward_bin();
+    assert!(
+        bin.exists(),
+        "this test runs the release binary {} (make test builds it)",
+        bin.display()
+    );
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ports = [steward_tests::free_port(), steward_tests::free_port()];
+    let bases = ports.map(|p| format!("http://127.0.0.1:{p}"));
+    let mut replicas = vec![Some(start_replica(dir.path(), "a", ports[0], &pg.url()))];
+    replicas.push(Some(start_replica(dir.path(), "b", ports[1], &pg.url())));
+    // Reading the fleet takes a session; this one is made on replica a.
+    let cookie = login(&bases[0]).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::COOKIE,
+            cookie.parse().unwrap(),
+        )]))
+        .build()
+        .unwrap();
+
+    // The registry, written once into the shared database: each replica's own health URL
+    // as a host for the sweep, two agents and eight load senders.
+    let pool = server::store::postgres::open(&pg.url(), Duration::from_secs(10), 2)
+        .await
+        .unwrap();
+    let registry = FleetStore::postgres(pool.clone());
+    for (name, base) in ["web-a", "web-b"].iter().zip(&bases) {
+        registry
+            .add(name, Some(&format!("{base}/healthz")))
+            .await
+            .unwrap();
+    }
+    let mut agents = Vec::new();
+    for (i, hubs) in [
+        format!("{},{}", bases[0], bases[1]),
+        format!("{},{}", bases[1], bases[0]),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("agent-{i}");
+        let token = registry.add(&name, None).await.unwrap();
+        let home = dir.path().join(&name);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("token"), format!("{token}\n")).unwrap();
+        std::fs::write(
+            home.join("agent.toml"),
+            "[docker]\nenabled = false\n[collector]\ninterval_secs = 1\n\
+             [agent]\ninterval_secs = 1\ntimeout_secs = 2\n",
+        )
+        .unwrap();
+        let child = agent_command(
+            &home.join("agent.toml"),
+            hubs,
+            &home.join("token"),
+            &home.join("data"),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        agents.push(Proc(child));
+    }
+    let mut load = Vec::new();
+    for i in 0..8 {
+        let name = format!("load-{i}");
+        let token = registry.add(&name, None).await.unwrap();
+        load.push((name, token));
+    }
+
+    // Both replicas serve every host (those whose heartbeats go to the other one included)
+    // and one of them holds the sweep.
+    for base in &bases {
+        for agent in ["agent-0", "agent-1"] {
+            wait_for(
+                &client,
+                &format!("{base}/api/v1/fleet/hosts/{agent}"),
+                Duration::from_secs(30),
+                |h| h["badge"] == "live",
+            )
+            .await;
+        }
+    }
+    let mut leaders = Vec::new();
+    for base in &bases {
+        let w = wait_for(
+            &client,
+            &format!("{base}/api/v1/fleet/workers"),
+            Duration::from_secs(10),
+            |w| w["sweep"]["leader"].is_boolean(),
+        )
+        .await;
+        leaders.push(w["sweep"]["leader"] == true);
+    }
+    assert_eq!(
+        leaders.iter().filter(|l| **l).count(),
+        1,
+        "one sweep leader: {leaders:?}"
+    );
+    let leader = leaders.iter().position(|l| *l).unwrap();
+    let other = 1 - leader;
+    // The follower shows the health the leader stored.
+    for host in ["web-a", "web-b"] {
+        wait_for(
+            &client,
+            &format!("{}/api/v1/fleet/hosts/{host}", bases[other]),
+            Duration::from_secs(20),
+            |h| h["health"]["status"] == "healthy",
+        )
+        .await;
+    }
+
+    // A session made on the replica about to die.
+    let cookie = login(&bases[leader]).await;
+
+    // Load on both replicas, then SIGKILL of the sweep's leader mid-stream.
+    let acked: Acked = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = load
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let hubs = if i % 2 == 0 {
+                [bases[leader].clone(), bases[other].clone()]
+            } else {
+                [bases[other].clone(), bases[leader].clone()]
+            };
+            tokio::spawn(send_until(
+                client.clone(),
+                hubs,
+                host.clone(),
+                stop.clone(),
+                acked.clone(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut dead = replicas[leader].take().unwrap();
+    dead.0.kill().unwrap();
+    dead.0.wait().unwrap();
+    let killed_ms = app::shared::clock::now_ms();
+    let killed = Instant::now();
+    drop(dead);
+
+    // The other replica takes the sweep within one interval (plus a round's own time), and
+    // its first checks find the dead replica's health URL unreachable.
+    wait_for(
+        &client,
+        &format!("{}/api/v1/fleet/workers", bases[other]),
+        Duration::from_secs(10),
+        |w| w["sweep"]["leader"] == true,
+    )
+    .await;
+    let takeover = killed.elapsed();
+    let dead_host = ["web-a", "web-b"][leader];
+    wait_for(
+        &client,
+        &format!("{}/api/v1/fleet/hosts/{dead_host}", bases[other]),
+        Duration::from_secs(10),
+        |h| {
+            h["health"]["status"] == "unreachable"
+                && h["health"]["at_ms"].as_i64() > Some(killed_ms)
+        },
+    )
+    .await;
+
+    // Both agents now deliver to the live replica.
+    for agent in ["agent-0", "agent-1"] {
+        wait_for(
+            &client,
+            &format!("{}/api/v1/fleet/hosts/{agent}", bases[other]),
+            Duration::from_secs(20),
+            |h| h["last_heartbeat_ms"].as_i64() > Some(killed_ms + 1000),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for s in senders {
+        s.await.unwrap();
+    }
+
+    // Every acked heartbeat is in the shared registry: its count and its newest sequence.
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let mut total = 0;
+    for (host, seqs) in &acked {
+        let row = registry.host(host).await.unwrap().unwrap();
+        total += seqs.len();
+        assert!(
+            row.heartbeats_total >= seqs.len() as u64,
+            "{host}: {} acked, {} stored",
+            seqs.len(),
+            row.heartbeats_total
+        );
+        let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM fleet_hosts WHERE host = $1")
+            .bind(host)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(last_seq as u64 >= *seqs.iter().max().unwrap(), "{host}");
+    }
+    assert_eq!(acked.len(), load.len(), "every sender was acked");
+
+    // The dead replica's session works on the live one.
+    let who = reqwest::Client::new()
+        .get(format!("{}/api/v1/auth/session", bases[other]))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.status(), 200);
+    assert_eq!(
+        who.json::<serde_json::Value>().await.unwrap()["username"],
+        "admin"
+    );
+    println!(
+        "replica failover: sweep taken over {} ms after SIGKILL (interval {SWEEP_SECS} s); \
+         {total} heartbeats acked by both replicas, none missing from PostgreSQL",
+        takeover.as_millis()
+    );
+    drop(agents);
+    drop(replicas);
+}
