@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Steward's benchmarks. Prints figures to paste into BENCHMARKS.md. Needs the release build
 # (`make build`), Debian's prometheus-node-exporter and wrk. Everything runs on loopback.
-#   scripts/bench.sh [resources|agent|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|sweep|killtrials|fleetscale|all]
+#   scripts/bench.sh [resources|agent|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|sweep|killtrials|fleetscale|replicas|failover|all]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${STEWARD_BIN:-$root/target/release/steward}"
@@ -179,6 +179,12 @@ case "$what" in
   filter) (cd "$root" && STEWARD_BIN="$bin" STEWARD_SITE_ROOT="$site" cargo test --release -p end2end --test browser bench_filter_500_containers -- --ignored --nocapture) ;;
   sweep) (cd "$root" && cargo bench -p steward-tests --bench sweep) ;;
   fleetscale) (cd "$root" && STEWARD_BIN="$bin" STEWARD_SITE_ROOT="$site" cargo bench -p steward-tests --bench fleet_scale) ;;
+  replicas) (cd "$root" && cargo bench -p steward-tests --bench replicas) ;;
+  failover)
+    # Five SIGKILLs of the replica holding the sweep's lease, each in a fresh cluster.
+    for _ in 1 2 3 4 5; do
+      (cd "$root" && STEWARD_BIN="$bin" cargo test --release -p steward-tests --test api replicas_share_the_fleet -- --nocapture 2>&1 | grep 'replica failover')
+    done ;;
   killtrials) (cd "$root" && STEWARD_BIN="$bin" STEWARD_KILL_TRIALS=20 cargo test --release -p steward-tests --test api acked_heartbeats_survive_sigkill -- --nocapture 2>&1 | grep 'kill -9 trials') ;;
   hardening)
     start_steward
@@ -187,5 +193,5 @@ case "$what" in
     (cd "$root" && cargo test --release -p steward-tests --test api history_resumes_after_a_full_disk_is_freed -- --nocapture 2>&1 | grep 'history resumed')
     ;;
   all) resources; echo; pageload; echo; ssr; echo; prometheus_proxy ;;
-  *) echo "usage: $0 [resources|agent|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|sweep|killtrials|fleetscale|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [resources|agent|pageload|ssr|prometheus|containers|stream|maintenance|models|chart|filter|hardening|sweep|killtrials|fleetscale|replicas|failover|all]" >&2; exit 2 ;;
 esac

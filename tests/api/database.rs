@@ -178,7 +178,10 @@ async fn exercise_fleet(s: &dyn FleetDb) {
         clamped: 2,
         agent_dropped: 7,
     };
-    s.record(&[update(5_000, 9)], &[]).await.unwrap();
+    // One batch with two of the host's heartbeats (a replay), then a late one alone.
+    s.record(&[update(5_000, 9), update(3_000, 7)], &[])
+        .await
+        .unwrap();
     s.record(&[update(4_000, 8)], &[]).await.unwrap();
     let h = s.host("web-01").await.unwrap().unwrap();
     assert_eq!(h.last_heartbeat_ms, Some(5_000), "{engine}: newest wins");
@@ -189,13 +192,17 @@ async fn exercise_fleet(s: &dyn FleetDb) {
             h.clamped_fields,
             h.agent_dropped
         ),
-        (2, 2, 4, 7),
+        (3, 3, 6, 7),
         "{engine}"
     );
     assert_eq!(h.agent_version.as_deref(), Some("1.2.3"));
     assert_eq!(h.address.as_deref(), Some("http://127.0.0.1:1/healthz"));
     let used = s.tokens("web-01").await.unwrap();
-    assert_eq!(used[0].last_used_ms, Some(4_000), "{engine}: the last use");
+    assert_eq!(
+        used[0].last_used_ms,
+        Some(5_000),
+        "{engine}: the newest use"
+    );
     s.set_address("web-01", None).await.unwrap();
     assert_eq!(s.host("web-01").await.unwrap().unwrap().address, None);
     assert!(matches!(
