@@ -23,16 +23,28 @@ type Acked = Arc<Mutex<BTreeMap<String, BTreeSet<i64>>>>;
 
 /// Starts the hub on `port` over `data`; returns once it listens.
 fn start_hub(dir: &Path, port: u16) -> std::process::Child {
-    let config = dir.join("steward.toml");
-    std::fs::write(
-        &config,
+    spawn_serve(
+        dir,
+        port,
         "[docker]\nenabled = false\n[collector]\ninterval_secs = 60\n",
+        "kill-trials-password",
     )
-    .unwrap();
-    std::fs::write(dir.join("admin.pw"), "kill-trials-password\n").unwrap();
+}
+
+/// Runs `steward serve` from the release binary on `port` with `config`, its data in `dir`
+/// and `password` for the admin; returns once it listens.
+pub(crate) fn spawn_serve(
+    dir: &Path,
+    port: u16,
+    config: &str,
+    password: &str,
+) -> std::process::Child {
+    let config_file = dir.join("steward.toml");
+    std::fs::write(&config_file, config).unwrap();
+    std::fs::write(dir.join("admin.pw"), format!("{password}\n")).unwrap();
     let mut child = Command::new(steward_bin())
         .arg("--config")
-        .arg(&config)
+        .arg(&config_file)
         .arg("serve")
         .arg("--admin-password-file")
         .arg(dir.join("admin.pw"))
@@ -49,9 +61,15 @@ fn start_hub(dir: &Path, port: u16) -> std::process::Child {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("the hub exited at start: {status}");
+            panic!(
+                "steward serve in {} exited at start: {status}",
+                dir.display()
+            );
         }
-        assert!(Instant::now() < deadline, "the hub did not start listening");
+        assert!(
+            Instant::now() < deadline,
+            "steward serve did not start listening"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     child

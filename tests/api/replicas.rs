@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use server::fleet::store::FleetStore;
 use steward_tests::postgres::Postgres;
 
 use super::fleet::{agent_command, steward_bin};
+use super::fleet_durability::spawn_serve;
 
 /// Seconds between sweep rounds: the lease moves within one of them.
 const SWEEP_SECS: u64 = 1;
@@ -35,42 +36,16 @@ impl Drop for Proc {
 fn start_replica(dir: &Path, name: &str, port: u16, database: &str) -> Proc {
     let dir = dir.join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("steward.toml");
-    std::fs::write(
-        &config,
-        format!(
+    Proc(spawn_serve(
+        &dir,
+        port,
+        &format!(
             "[docker]\nenabled = false\n[collector]\ninterval_secs = 60\n\
              [database]\nurl = \"{database}\"\n\
              [fleet.sweep]\ninterval_secs = {SWEEP_SECS}\ntimeout_ms = 500\n"
         ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("admin.pw"), format!("{PASSWORD}\n")).unwrap();
-    let mut child = Command::new(steward_bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .arg("--admin-password-file")
-        .arg(dir.join("admin.pw"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--site-root")
-        .arg(dir.join("no-site"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("replica {name} exited at start: {status}");
-        }
-        assert!(Instant::now() < deadline, "replica {name} did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Proc(child)
+        PASSWORD,
+    ))
 }
 
 /// Signs in as the admin on `base`; returns the session cookie (`name=value`).
