@@ -331,12 +331,19 @@ async fn heartbeats_are_validated_clamped_compressed_and_limited() {
     app.stop().await;
 }
 
+/// The release binary the process tests run; panics with how to get it when it is missing.
 pub(crate) fn steward_bin() -> PathBuf {
-    std::env::var("STEWARD_BIN")
+    let bin = std::env::var("STEWARD_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/steward")
-        })
+        });
+    assert!(
+        bin.exists(),
+        "this test runs the release binary {} (make test builds it)",
+        bin.display()
+    );
+    bin
 }
 
 /// Sequence numbers and collection times the hub stored for `host` (one per heartbeat).
@@ -363,12 +370,7 @@ async fn stored(db: &Path, host: &str) -> (i64, i64) {
 
 #[tokio::test]
 async fn a_real_agent_buffers_while_the_hub_is_down_and_replays_everything() {
-    let bin = steward_bin();
-    assert!(
-        bin.exists(),
-        "the agent test runs the release binary {} (make test builds it)",
-        bin.display()
-    );
+    steward_bin();
     let port = steward_tests::free_port();
     let shared = tempfile::tempdir().unwrap();
     let data = shared.path().join("hub");
