@@ -696,13 +696,21 @@ impl Fleet {
         // visible after it.
         let since = self.synced_ms.load(Ordering::Relaxed) - 10_000;
         let actions = self.store.actions_since(since).await?;
+        // Said to the fleet stream only when something changed, so idle pages do not refetch.
+        let mut dirty = false;
         {
             let mut hosts = self.lock();
             let names: std::collections::HashSet<&str> =
                 rows.iter().map(|r| r.host.as_str()).collect();
+            let before = hosts.len();
             hosts.retain(|host, _| names.contains(host.as_str()));
+            dirty |= hosts.len() != before;
             for row in rows {
                 let h = hosts.entry(row.host.clone()).or_default();
+                if h.row == row {
+                    continue;
+                }
+                dirty = true;
                 if h.row.last_heartbeat_ms > row.last_heartbeat_ms {
                     // Committed here after the read: only what heartbeats do not change.
                     h.row.address = row.address;
@@ -717,18 +725,27 @@ impl Fleet {
                 if let Some(h) = hosts.get_mut(&host) {
                     if h.health.as_ref().is_none_or(|c| c.at_ms < check.at_ms) {
                         h.health = Some(check);
+                        dirty = true;
                     }
                 }
             }
             for a in actions {
                 if let Some(h) = hosts.get_mut(&a.host) {
-                    actions::merge(&mut h.actions, a);
+                    dirty |= actions::merge(&mut h.actions, a);
                 }
             }
         }
         self.synced_ms.store(started, Ordering::Relaxed);
-        *self.lock_groups() = groups;
-        self.changed();
+        {
+            let mut known = self.lock_groups();
+            if *known != groups {
+                *known = groups;
+                dirty = true;
+            }
+        }
+        if dirty {
+            self.changed();
+        }
         Ok(())
     }
 

@@ -347,20 +347,27 @@ pub(super) fn keep(hosts: &mut BTreeMap<String, HostEntry>, changed: &[FleetActi
 
 /// Takes in an action another replica stored: a newer report replaces the one in memory, an
 /// action not yet known goes in its place by request time (newest first, at most
-/// [`RECENT_ACTIONS`]).
-pub(super) fn merge(list: &mut std::collections::VecDeque<FleetAction>, a: FleetAction) {
+/// [`RECENT_ACTIONS`]). True when the list changed.
+pub(super) fn merge(list: &mut std::collections::VecDeque<FleetAction>, a: FleetAction) -> bool {
     if let Some(known) = list.iter_mut().find(|x| x.id == a.id) {
-        if a.updated_ms > known.updated_ms || (a.state.finished() && !known.state.finished()) {
+        let newer =
+            a.updated_ms > known.updated_ms || (a.state.finished() && !known.state.finished());
+        if newer {
             *known = a;
         }
-        return;
+        return newer;
     }
     let at = list
         .iter()
         .position(|x| x.requested_ms < a.requested_ms)
         .unwrap_or(list.len());
+    if at >= RECENT_ACTIONS as usize {
+        // Older than every action kept: it would be cut at once.
+        return false;
+    }
     list.insert(at, a);
     list.truncate(RECENT_ACTIONS as usize);
+    true
 }
 
 /// An action as shown at `now` (an unfinished one without news for the TTL shows as expired).
@@ -430,12 +437,12 @@ mod tests {
             action("c", 30, 30, ActionState::Queued),
             action("a", 10, 10, ActionState::Running),
         ]);
-        merge(&mut list, action("b", 20, 20, ActionState::Queued));
+        assert!(merge(&mut list, action("b", 20, 20, ActionState::Queued)));
         let ids: Vec<&str> = list.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["c", "b", "a"], "in its place, newest first");
         merge(&mut list, action("a", 10, 50, ActionState::Done));
         assert_eq!(list[2].state, ActionState::Done, "newer news wins");
-        merge(&mut list, action("a", 10, 5, ActionState::Running));
+        assert!(!merge(&mut list, action("a", 10, 5, ActionState::Running)));
         assert_eq!(list[2].state, ActionState::Done, "older news is ignored");
         for i in 0..20 {
             merge(
@@ -445,5 +452,9 @@ mod tests {
         }
         assert_eq!(list.len(), RECENT_ACTIONS as usize);
         assert_eq!(list[0].id, "n19");
+        assert!(
+            !merge(&mut list, action("old", 1, 1, ActionState::Queued)),
+            "older than all kept: not taken in"
+        );
     }
 }

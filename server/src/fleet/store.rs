@@ -48,7 +48,7 @@ pub enum TokenCheck {
 }
 
 /// A host row as loaded at start.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HostRow {
     pub host: String,
     pub created_ms: i64,
