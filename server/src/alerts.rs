@@ -37,6 +37,8 @@ pub struct Watched {
     pub models: Arc<crate::models::ModelsService>,
     pub maintenance: Arc<crate::maintenance::Maintenance>,
     pub fleet: Arc<crate::fleet::Fleet>,
+    /// Replicas sharing one fleet judge its rules one at a time: the holder of this lease.
+    pub fleet_lease: Arc<crate::store::lease::Lease>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +255,7 @@ impl AlertsService {
             models,
             maintenance,
             fleet,
+            fleet_lease,
         } = watched;
         let mut tasks = Notifiers::start(pending, shutdown);
         if let (true, Some(store)) = (self.config.enabled, store) {
@@ -277,7 +280,17 @@ impl AlertsService {
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
                 let mut rx = hub.subscribe();
+                let mut leads = false;
                 loop {
+                    // A replica that cannot ask keeps its last answer: dropping the fleet's
+                    // alerts on a database hiccup would notify them again when it comes back.
+                    leads = match fleet_lease.hold().await {
+                        Ok(leads) => leads,
+                        Err(e) => {
+                            tracing::warn!("fleet alerts: {e}");
+                            leads
+                        }
+                    };
                     let overview = rx.borrow_and_update().clone();
                     let models = models.snapshot();
                     let maintenance = maintenance.snapshot();
@@ -294,7 +307,7 @@ impl AlertsService {
                             models: Some(&models),
                             maintenance: Some(&maintenance),
                             disk_full: &disk_full,
-                            hosts: &hosts,
+                            hosts: leads.then_some(&hosts[..]),
                             now_ms: now,
                         },
                         now,
@@ -324,6 +337,8 @@ impl AlertsService {
             ..
         } = &mut *s;
         silences.retain(|x| x.ends_ms > now);
+        // Another replica judges these now and notifies for them: no notice from here.
+        instances.retain(|_, t| !round.handed_over.contains(&t.rule));
         let timing = |rule: &str| Timing {
             for_ms: self
                 .settings
@@ -771,7 +786,7 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &[],
-                hosts: &[],
+                hosts: Some(&[]),
                 now_ms: 0,
             },
             now,
@@ -825,5 +840,42 @@ mod tests {
             s.acknowledge(key, "ops").await,
             Err(AlertError::NotFiring(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_loses_the_fleet_lease_drops_its_fleet_alerts_without_resolving() {
+        let config = AlertsConfig {
+            for_secs: 0,
+            ..Default::default()
+        };
+        let (s, _) = AlertsService::new(config).unwrap();
+        let o = overview(&[]);
+        let now = 1_000_000;
+        let hosts = [("edge-01".to_string(), Some(now - 400_000))];
+        let judge = |hosts: Option<&[(String, Option<i64>)]>, now| {
+            s.evaluate(
+                &rules::Inputs {
+                    overview: &o,
+                    models: None,
+                    maintenance: None,
+                    disk_full: &[],
+                    hosts,
+                    now_ms: now,
+                },
+                now,
+            )
+        };
+        assert!(judge(Some(&hosts), now).is_empty());
+        let key = "heartbeat_stale{host=\"edge-01\"}";
+        assert!(s.snapshot().active.iter().any(|a| a.key() == key));
+        // Another replica took the lease: the alert leaves this one without a "resolved".
+        assert!(judge(None, now + 5_000).is_empty());
+        let snap = s.snapshot();
+        assert!(snap.active.iter().all(|a| a.rule != "heartbeat_stale"));
+        assert!(
+            snap.recent.is_empty(),
+            "nothing resolved: {:?}",
+            snap.recent
+        );
     }
 }

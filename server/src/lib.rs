@@ -282,6 +282,7 @@ impl Application {
                 models: models.clone(),
                 maintenance: maintenance.clone(),
                 fleet: fleet.clone(),
+                fleet_lease: Arc::new(store::lease::Lease::new(&state, "fleet alerts")),
             },
             Some(store.clone()),
             &shutdown,

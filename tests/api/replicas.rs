@@ -3,7 +3,8 @@
 //! holds the sweep's lease, and when that one is killed with SIGKILL under load the agents
 //! fail over, no heartbeat either replica acked is missing from the shared registry, the other
 //! replica takes the sweep over within one interval, and a session made on the dead replica
-//! still works on the live one.
+//! still works on the live one. A silent host's `heartbeat_stale` alert is judged by one
+//! replica at a time (one notice, not one per replica) and by the survivor after the kill.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use server::fleet::store::FleetStore;
 use steward_tests::postgres::Postgres;
+use steward_tests::receivers::Receivers;
 
 use super::fleet::{agent_command, steward_bin};
 use super::fleet_durability::spawn_serve;
@@ -32,17 +34,20 @@ impl Drop for Proc {
     }
 }
 
-/// Starts a replica on `port` with its own data folder and the shared database.
-fn start_replica(dir: &Path, name: &str, port: u16, database: &str) -> Proc {
+/// Starts a replica on `port` with its own data folder and the shared database; its alerts
+/// go to the webhook `hook`, and a host is stale after 3 s.
+fn start_replica(dir: &Path, name: &str, port: u16, database: &str, hook: &str) -> Proc {
     let dir = dir.join(name);
     std::fs::create_dir_all(&dir).unwrap();
     Proc(spawn_serve(
         &dir,
         port,
         &format!(
-            "[docker]\nenabled = false\n[collector]\ninterval_secs = 60\n\
+            "[docker]\nenabled = false\n[collector]\ninterval_secs = 1\n\
              [database]\nurl = \"{database}\"\n\
-             [fleet.sweep]\ninterval_secs = {SWEEP_SECS}\ntimeout_ms = 500\n"
+             [fleet.sweep]\ninterval_secs = {SWEEP_SECS}\ntimeout_ms = 500\n\
+             [alerts]\nfor_secs = 0\n[alerts.rules.heartbeat_stale]\nwarn = 3\ncrit = 100000\n\
+             [[alerts.webhooks]]\nname = \"ops\"\nurl = \"{hook}\"\n"
         ),
         PASSWORD,
     ))
@@ -125,6 +130,25 @@ async fn send_until(
     }
 }
 
+/// Whether `base` shows quiet-01's `heartbeat_stale` alert firing.
+async fn quiet_fires(client: &reqwest::Client, base: &str) -> bool {
+    let v: serde_json::Value = client
+        .get(format!("{base}/api/v1/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["active"].as_array().unwrap().iter().any(|a| {
+        a["rule"] == "heartbeat_stale"
+            && a["state"] == "firing"
+            && a["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains("quiet-01"))
+    })
+}
+
 #[tokio::test]
 async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     // Fails at once, saying how to build it, when the release binary is missing.
@@ -133,8 +157,22 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let ports = [steward_tests::free_port(), steward_tests::free_port()];
     let bases = ports.map(|p| format!("http://127.0.0.1:{p}"));
-    let mut replicas = vec![Some(start_replica(dir.path(), "a", ports[0], &pg.url()))];
-    replicas.push(Some(start_replica(dir.path(), "b", ports[1], &pg.url())));
+    let rx = Receivers::start().await;
+    let hook = format!("{}/hook/ops", rx.base);
+    let mut replicas = vec![Some(start_replica(
+        dir.path(),
+        "a",
+        ports[0],
+        &pg.url(),
+        &hook,
+    ))];
+    replicas.push(Some(start_replica(
+        dir.path(),
+        "b",
+        ports[1],
+        &pg.url(),
+        &hook,
+    )));
     // Reading the fleet takes a session; this one is made on replica a.
     let cookie = login(&bases[0]).await;
     let client = reqwest::Client::builder()
@@ -189,6 +227,20 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         .unwrap();
         agents.push(Proc(child));
     }
+    // A host heard from once, on replica a, then silent: stale on both replicas' fleet.
+    let quiet = registry.add("quiet-01", None).await.unwrap();
+    let r = client
+        .post(format!("{}/api/v1/agent/heartbeat", bases[0]))
+        .bearer_auth(&quiet)
+        .json(&serde_json::json!({
+            "schema": 1, "agent_version": "replica-quiet", "status": "ready", "seq": 1,
+            "collected_ms": app::shared::clock::now_ms(), "cores": 2, "disk_mount": "/",
+            "metrics": [{"name": "load1", "value": 0.5}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let mut load = Vec::new();
     for i in 0..8 {
         let name = format!("load-{i}");
@@ -237,6 +289,37 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         )
         .await;
     }
+
+    // The silent host's alert fires once: one replica judges the fleet's rules.
+    let stale_notices = || {
+        rx.received("/hook/ops")
+            .iter()
+            .map(|r| r.json())
+            .filter(|v| {
+                v["alert"]["rule"] == "heartbeat_stale"
+                    && v["alert"]["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("quiet-01"))
+                    && v["notice"] == "firing"
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stale_notices() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeat_stale notice for quiet-01"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both replicas evaluate every second: three more rounds each.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(stale_notices(), 1, "one notice, not one per replica");
+    let mut judging = Vec::new();
+    for base in &bases {
+        judging.push(quiet_fires(&client, base).await);
+    }
+    assert_eq!(judging.iter().filter(|j| **j).count(), 1, "{judging:?}");
 
     // A session made on the replica about to die.
     let cookie = login(&bases[leader]).await;
@@ -291,6 +374,16 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         },
     )
     .await;
+
+    // The survivor judges the fleet's rules (it did already, or takes their lease over).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !quiet_fires(&client, &bases[other]).await {
+        assert!(
+            Instant::now() < deadline,
+            "the survivor does not show quiet-01 stale"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Both agents now deliver to the live replica.
     for agent in ["agent-0", "agent-1"] {

@@ -241,6 +241,9 @@ pub struct Round {
     /// Rules whose whole set of instances this round holds: their instances missing from it
     /// are fine again.
     pub covered: Vec<&'static str>,
+    /// Rules another replica judges now (it holds their lease): their instances here are
+    /// dropped without a notice, so a stale host notifies once, from one replica.
+    pub handed_over: Vec<&'static str>,
 }
 
 /// What the rules read.
@@ -251,8 +254,9 @@ pub struct Inputs<'a> {
     /// Filesystems whose trend reaches 100 %, and in how many days (from history, refreshed
     /// in the background).
     pub disk_full: &'a [(String, f64)],
-    /// Fleet hosts and when each was last heard from (`None`: never; not judged).
-    pub hosts: &'a [(String, Option<i64>)],
+    /// Fleet hosts and when each was last heard from (`None`: never; not judged). `None` when
+    /// another replica holds the fleet alerts' lease and judges them.
+    pub hosts: Option<&'a [(String, Option<i64>)]>,
     /// The evaluation's clock, for the age of heartbeats.
     pub now_ms: i64,
 }
@@ -372,7 +376,10 @@ pub fn evaluate(inputs: &Inputs, s: &Settings) -> Round {
     if let Some(m) = inputs.maintenance {
         jobs(&mut round, s, m);
     }
-    heartbeats(&mut round, s, inputs.hosts, inputs.now_ms);
+    match inputs.hosts {
+        Some(hosts) => heartbeats(&mut round, s, hosts, inputs.now_ms),
+        None => round.handed_over.push(HEARTBEAT_STALE),
+    }
     round
 }
 
@@ -384,10 +391,13 @@ fn own_levels(s: &Settings, rule: &str) -> Option<Thresholds> {
     }
 }
 
+/// The fleet's rule: judged by one replica at a time.
+const HEARTBEAT_STALE: &str = "heartbeat_stale";
+
 /// Seconds since each fleet host's last heartbeat; a host never heard from is not judged
 /// (its page says "never seen"), a removed host's alert resolves.
 fn heartbeats(round: &mut Round, s: &Settings, hosts: &[(String, Option<i64>)], now: i64) {
-    const RULE: &str = "heartbeat_stale";
+    const RULE: &str = HEARTBEAT_STALE;
     if !s.enabled(RULE) {
         return;
     }
@@ -590,7 +600,7 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &[],
-                hosts: &[],
+                hosts: Some(&[]),
                 now_ms: 0,
             },
             &settings(),
@@ -641,7 +651,7 @@ mod tests {
             models: None,
             maintenance: None,
             disk_full: &[],
-            hosts: &[],
+            hosts: Some(&[]),
             now_ms: 0,
         };
         let round = evaluate(&inputs, &s);
@@ -685,7 +695,7 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &[],
-                hosts: &[],
+                hosts: Some(&[]),
                 now_ms: 0,
             },
             &settings(),
@@ -717,7 +727,7 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &full,
-                hosts: &[],
+                hosts: Some(&[]),
                 now_ms: 0,
             },
             &settings(),
@@ -761,7 +771,7 @@ mod tests {
                 models: None,
                 maintenance: None,
                 disk_full: &[],
-                hosts: &hosts,
+                hosts: Some(&hosts),
                 now_ms: now,
             },
             &settings(),
@@ -792,5 +802,25 @@ mod tests {
             round.covered.contains(&"heartbeat_stale"),
             "a removed host resolves"
         );
+        assert!(round.handed_over.is_empty());
+
+        // Another replica holds the lease: nothing judged here, the rule handed over.
+        let elsewhere = evaluate(
+            &Inputs {
+                overview: &o,
+                models: None,
+                maintenance: None,
+                disk_full: &[],
+                hosts: None,
+                now_ms: now,
+            },
+            &settings(),
+        );
+        assert!(elsewhere
+            .readings
+            .iter()
+            .all(|r| r.rule != "heartbeat_stale"));
+        assert!(!elsewhere.covered.contains(&"heartbeat_stale"));
+        assert_eq!(elsewhere.handed_over, ["heartbeat_stale"]);
     }
 }
