@@ -213,10 +213,10 @@ impl Default for RemoteWriteConfig {
 }
 
 /// Where the hub's shared state lives (`[database]`). Empty `url`: the SQLite file in
-/// `data_dir` (the embedded default). A `postgres://` URL moves users and sessions to
-/// PostgreSQL, so several hub replicas behind one address share them: a session made on one is
-/// valid on every one. (The other stores still live in each replica's SQLite file; see
-/// ARCHITECTURE.md.)
+/// `data_dir` (the embedded default). A `postgres://` URL moves users and sessions, the fleet
+/// registry and the audit log to PostgreSQL, so several hub replicas behind one address share
+/// them: a session made on one is valid on every one. (The other stores still live in each
+/// replica's SQLite file; see ARCHITECTURE.md.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
@@ -1527,7 +1527,8 @@ pub struct AgentArgs {
     /// Folder of the agent's buffer and sequence number (default `./data`).
     #[arg(long, env = "STEWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Sends one heartbeat, says whether the hub took it (token, connectivity, clock), exits.
+    /// Sends one heartbeat to each hub listed, says whether each took it (token, connectivity,
+    /// clock), exits (non-zero unless all did).
     #[arg(long)]
     pub check: bool,
 }

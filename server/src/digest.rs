@@ -81,11 +81,8 @@ impl DigestService {
         if let Err(e) = &font {
             tracing::warn!("digest chart: {e}; it is drawn without words");
         }
-        let host = std::fs::read_to_string(config.paths.procfs.join("sys/kernel/hostname"))
-            .map(|h| h.trim().to_string())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "this host".into());
+        let host =
+            crate::platform::host_name(&config.paths.procfs).unwrap_or_else(|| "this host".into());
         Self {
             schedule: config.alerts.digest.schedule.parse().ok(),
             notifiers: sources.alerts.notifiers(),
@@ -350,7 +347,13 @@ impl DigestService {
                 .flatten()
                 .and_then(|h| h.values().last().map(|v| v.0)),
             unhealthy_now,
-            restarts: count_restarts(pool, start).await,
+            restarts: self
+                .sources
+                .audit
+                .restarts_since(start)
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string()),
             models_used: models_used(pool, start).await,
             cleanups: cleanup_counts(pool, start).await,
             next_cleanup_ms: self.sources.maintenance.next_cleanup_ms(now),
@@ -504,18 +507,6 @@ async fn cleanup_counts(pool: &SqlitePool, from: i64) -> Figure<(u64, u64)> {
         count("scheduled"),
         count("manual") + count("imported"),
     )))
-}
-
-async fn count_restarts(pool: &SqlitePool, from: i64) -> Figure<u64> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE ts_ms >= ? AND result = 'ok'
-         AND action IN ('restart', 'restart-unhealthy', 'watchdog-restart')",
-    )
-    .bind(from)
-    .fetch_one(pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(Some(n.max(0) as u64))
 }
 
 async fn models_used(pool: &SqlitePool, from: i64) -> Figure<Vec<(String, u64)>> {

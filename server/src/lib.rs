@@ -113,9 +113,13 @@ impl Application {
         })?;
 
         let state = HubState::open(&config.database, store.pool()).await?;
-        tracing::info!("users, sessions and the fleet registry: {}", state.engine());
+        tracing::info!(
+            "users, sessions, the fleet registry and the audit log: {}",
+            state.engine()
+        );
         let auth = Arc::new(auth::Auth::new(state.users(), config.auth.clone()));
-        let audit = store::audit::AuditLog::new(store.pool().clone());
+        let node = platform::host_name(&config.paths.procfs).unwrap_or_default();
+        let audit = state.audit(store.pool(), &node);
         if let Err(e) = audit.load_restart_counts().await {
             tracing::error!("audit log: could not count past restarts (they show as 0): {e}");
         }
@@ -192,9 +196,11 @@ impl Application {
             )),
         ];
 
-        tasks.push(tokio::spawn(
-            audit.clone().run(config.audit.clone(), shutdown.clone()),
-        ));
+        tasks.push(tokio::spawn(audit.clone().run(
+            config.audit.clone(),
+            Arc::new(store::lease::Lease::new(&state, "audit retention")),
+            shutdown.clone(),
+        )));
         if let Some(handle) = &docker {
             tasks.push(tokio::spawn(docker::collector::run(
                 docker::collector::DockerCollector::new(

@@ -4,3 +4,11 @@
 pub mod bus;
 pub mod jobs;
 pub mod periodic;
+
+/// The machine's host name from the configured procfs (`None` when unreadable or empty).
+pub fn host_name(procfs: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(procfs.join("sys/kernel/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+}

@@ -1,4 +1,4 @@
-//! Users, sessions and the fleet registry on the embedded SQLite file and on a real
+//! Users, sessions, the fleet registry and the audit log on the embedded SQLite file and on a real
 //! PostgreSQL (`[database] url`, a fresh cluster on loopback per test): the same suites through
 //! the same traits on both, and two hub replicas on one PostgreSQL where a session made on one
 //! works on the other and a host added on one is served by the other.
@@ -8,6 +8,8 @@ use std::sync::Arc;
 use app::fleet::action::{ActionKind, ActionState, FleetAction};
 use app::fleet::{Health, HealthCheck};
 use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, TokenCheck};
+use server::store::audit::db::{AuditDb, PgAudit, SqliteAudit};
+use server::store::audit::{Action, AuditLog, Entry, Outcome, Refusal};
 use server::store::users::{NewSession, PgUsers, SqliteUsers, UserStore};
 use steward_tests::postgres::Postgres;
 
@@ -356,6 +358,122 @@ async fn exercise_fleet(s: &dyn FleetDb) {
     assert!(s.recent_actions().await.unwrap().is_empty(), "{engine}");
 }
 
+/// The audit log through two nodes sharing one log: what each wrote, paging, refusals
+/// written per key, restarts counted per node, long details clipped, retention.
+async fn exercise_audit(engine: &str, local: &sqlx::SqlitePool, log: Arc<dyn AuditDb>) {
+    let a = AuditLog::with_log(local.clone(), log.clone(), "node-a");
+    let b = AuditLog::with_log(local.clone(), log.clone(), "node-b");
+    let entry = |action, target, outcome| Entry {
+        actor: "ops",
+        action,
+        target,
+        outcome,
+        detail: None,
+    };
+    for _ in 0..3 {
+        a.record(entry(Action::Restart, "nginx", Outcome::Ok)).await;
+    }
+    a.record(entry(Action::Restart, "nginx", Outcome::Failed))
+        .await;
+    b.record(entry(Action::WatchdogRestart, "nginx", Outcome::Ok))
+        .await;
+    b.record(Entry {
+        detail: Some(&"é".repeat(3000)),
+        ..entry(Action::Explore, "promql", Outcome::Ok)
+    })
+    .await;
+    a.refused(Refusal {
+        action: Action::Login,
+        actor: "mallory",
+        client: "203.0.113.9",
+        target: "admin",
+        reason: "wrong password",
+    });
+    a.refused(Refusal {
+        action: Action::Login,
+        actor: "mallory",
+        client: "203.0.113.9",
+        target: "admin",
+        reason: "wrong password",
+    });
+    assert_eq!(a.flush_refusals().await.unwrap(), 1, "{engine}");
+    assert_eq!(a.flush_refusals().await.unwrap(), 0, "{engine}");
+
+    // Either node reads everything, newest first, in pages.
+    let all = b.list(None, 500).await.unwrap();
+    assert_eq!(all.len(), 7, "{engine}: {all:?}");
+    assert_eq!(all[0].result, "refused", "{engine}");
+    assert_eq!(all[0].node, "node-a", "{engine}");
+    assert!(
+        all[0].detail.as_deref().unwrap().starts_with("2 times in"),
+        "{engine}: {:?}",
+        all[0].detail
+    );
+    let explore = &all[1];
+    assert_eq!(
+        (explore.node.as_str(), explore.action.as_str()),
+        ("node-b", "explore")
+    );
+    assert_eq!(
+        explore.detail.as_ref().unwrap().len(),
+        4096,
+        "{engine}: clipped"
+    );
+    let page = a.list(Some(all[2].id), 2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[3].id, all[4].id],
+        "{engine}"
+    );
+
+    // Restarts are counted per node: a's three, b's one (a failed one is not a restart).
+    assert_eq!(a.restarts_since(0).await.unwrap(), 3, "{engine}");
+    assert_eq!(b.restarts_since(0).await.unwrap(), 1, "{engine}");
+    assert_eq!(a.restarts_since(i64::MAX).await.unwrap(), 0, "{engine}");
+    let fresh = AuditLog::with_log(local.clone(), log.clone(), "node-a");
+    fresh.load_restart_counts().await.unwrap();
+    assert_eq!(fresh.restarts_of("nginx"), 3, "{engine}");
+
+    // Retention: the row count first, then the age.
+    let config = server::config::AuditConfig {
+        retention_days: 0,
+        max_rows: 5,
+        ..Default::default()
+    };
+    a.enforce_retention(&config, app::shared::clock::now_ms())
+        .await
+        .unwrap();
+    let kept = a.list(None, 500).await.unwrap();
+    assert_eq!(
+        kept.iter().map(|e| e.id).collect::<Vec<_>>(),
+        all[..5].iter().map(|e| e.id).collect::<Vec<_>>(),
+        "{engine}: the oldest go first"
+    );
+    let config = server::config::AuditConfig {
+        retention_days: 1,
+        ..config
+    };
+    let tomorrow = app::shared::clock::now_ms() + 2 * 86_400_000;
+    a.enforce_retention(&config, tomorrow).await.unwrap();
+    assert!(a.list(None, 500).await.unwrap().is_empty(), "{engine}");
+}
+
+#[tokio::test]
+async fn the_audit_log_behaves_alike_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    let local = sqlite.pool().clone();
+    exercise_audit("sqlite", &local, Arc::new(SqliteAudit(local.clone()))).await;
+
+    let pg = Postgres::start();
+    let pool = server::store::postgres::open(&pg.url(), std::time::Duration::from_secs(10), 4)
+        .await
+        .unwrap();
+    exercise_audit("postgresql", &local, Arc::new(PgAudit(pool))).await;
+}
+
 #[tokio::test]
 async fn the_fleet_registry_behaves_alike_on_sqlite_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
@@ -425,6 +543,13 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
     assert_eq!(who["csrf"].as_str(), Some(admin.csrf.as_str()), "{who}");
     // A guarded action on b with a's session and CSRF token: signing out, which ends the
     // session on every replica.
+    // One audit log: b shows the admin a created at start.
+    let log = b.audit_log(&admin).await;
+    assert!(
+        log.iter()
+            .any(|e| e["action"] == "setup" && e["target"] == "admin"),
+        "{log:?}"
+    );
     let r = b.act(&admin, "/api/v1/auth/logout", None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(a.get_as("/api/v1/score", &admin).await.status(), 401);

@@ -130,6 +130,40 @@ async fn send_until(
     }
 }
 
+/// `steward agent --check` checks every hub listed: both replicas take the token; with a dead
+/// one listed, the check fails and says which.
+fn check_every_hub(home: &Path, hubs: &str, live: &str) {
+    let run = |hubs: &str| {
+        agent_command(
+            &home.join("agent.toml"),
+            hubs,
+            &home.join("token"),
+            &home.join("check"),
+        )
+        .arg("--check")
+        .output()
+        .unwrap()
+    };
+    let both = run(hubs);
+    let said = String::from_utf8_lossy(&both.stdout);
+    assert!(
+        both.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    assert_eq!(said.matches("took the heartbeat").count(), 2, "{said}");
+    let dead = format!("http://127.0.0.1:{}", steward_tests::free_port());
+    let one_dead = run(&format!("{live},{dead}"));
+    let err = String::from_utf8_lossy(&one_dead.stderr);
+    assert!(!one_dead.status.success());
+    assert!(err.contains("1 of 2 hubs failed the check"), "{err}");
+    assert!(
+        err.contains(&format!("ok: {live}/api/v1/agent/heartbeat")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("cannot reach {dead}")), "{err}");
+}
+
 /// Whether `base` shows quiet-01's `heartbeat_stale` alert firing.
 async fn quiet_fires(client: &reqwest::Client, base: &str) -> bool {
     let v: serde_json::Value = client
@@ -215,6 +249,9 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
              [agent]\ninterval_secs = 1\ntimeout_secs = 2\n",
         )
         .unwrap();
+        if i == 0 {
+            check_every_hub(&home, hubs, &bases[0]);
+        }
         let child = agent_command(
             &home.join("agent.toml"),
             hubs,

@@ -46,7 +46,7 @@ fn AuditTable(initial: Vec<AuditEntry>) -> impl IntoView {
                     <For each=move || entries.get() key=|e| e.id let:e>
                         <tr class=format!("result-{}", e.result)>
                             <td>{zone.datetime(e.ts_ms)}</td>
-                            <td>{e.actor.clone()}</td>
+                            <td>{who(&e)}</td>
                             <td>{e.action.clone()}</td>
                             <td>{e.target.clone()}</td>
                             <td><span class="badge">{e.result.clone()}</span></td>
@@ -59,6 +59,14 @@ fn AuditTable(initial: Vec<AuditEntry>) -> impl IntoView {
         {move || entries.with(|e| e.is_empty()).then(|| view! { <p class="muted">"No actions recorded yet."</p> })}
         {move || more_error.get().map(|e| view! { <p class="error">{e}</p> })}
         <button on:click=older disabled=move || exhausted.get()>"Older entries"</button>
+    }
+}
+
+/// The actor, and the replica it acted on where replicas share one log.
+fn who(e: &AuditEntry) -> String {
+    match e.node.as_str() {
+        "" => e.actor.clone(),
+        node => format!("{} on {node}", e.actor),
     }
 }
 

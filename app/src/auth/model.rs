@@ -48,6 +48,10 @@ impl SessionView {
 pub struct AuditEntry {
     pub id: i64,
     pub ts_ms: i64,
+    /// The host name of the Steward that wrote it, where replicas share one log (empty for
+    /// the embedded default).
+    #[serde(default)]
+    pub node: String,
     /// A username, or `watchdog` for the watchdog's own decisions.
     pub actor: String,
     pub action: String,

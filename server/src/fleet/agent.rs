@@ -63,6 +63,12 @@ pub enum AgentError {
     Refused { status: u16, message: String },
     #[error("cannot reach the hub: {0}")]
     Unreachable(String),
+    #[error("{failed} of {total} hubs failed the check:\n{lines}")]
+    SomeHubs {
+        failed: usize,
+        total: usize,
+        lines: String,
+    },
     #[error("collection failed: {0}")]
     Collect(String),
     #[error("remote write: {0}")]
@@ -430,18 +436,42 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
         ),
     };
     // The check's heartbeat has seq 0 and is not buffered: orders in its answer are left for
-    // the running agent, which gets them again.
-    match sender.send(&round.body).await {
-        Delivery::Acked {
-            rejected, clamped, ..
-        } => Ok(format!(
-            "ok: {} took the heartbeat ({} fields dropped, {} clamped)\n{docker}\n{gpus}\n{allowed}",
-            sender.url(),
-            rejected.len(),
-            clamped.len()
-        )),
-        Delivery::Refused { status, message } => Err(AgentError::Refused { status, message }),
-        Delivery::Retry(m) => Err(AgentError::Unreachable(m)),
+    // the running agent, which gets them again. Every replica listed is checked: the agent
+    // fails over only to hubs that take its token.
+    let total = sender.urls.len();
+    let mut lines = Vec::with_capacity(total);
+    let mut failures = Vec::new();
+    for i in 0..total {
+        sender.current.store(i, Ordering::Relaxed);
+        let url = sender.url().to_string();
+        match sender.send(&round.body).await {
+            Delivery::Acked {
+                rejected, clamped, ..
+            } => lines.push(format!(
+                "ok: {url} took the heartbeat ({} fields dropped, {} clamped)",
+                rejected.len(),
+                clamped.len()
+            )),
+            Delivery::Refused { status, message } => {
+                lines.push(format!(
+                    "failed: {url} refused the heartbeat ({status}): {message}"
+                ));
+                failures.push(AgentError::Refused { status, message });
+            }
+            Delivery::Retry(m) => {
+                lines.push(format!("failed: cannot reach {url}: {m}"));
+                failures.push(AgentError::Unreachable(m));
+            }
+        }
+    }
+    match failures.len() {
+        0 => Ok(format!("{}\n{docker}\n{gpus}\n{allowed}", lines.join("\n"))),
+        1 if total == 1 => Err(failures.remove(0)),
+        failed => Err(AgentError::SomeHubs {
+            failed,
+            total,
+            lines: lines.join("\n"),
+        }),
     }
 }
 
@@ -667,9 +697,7 @@ struct OwnSamples {
 /// `remote_write.host`, else the machine's host name (from the configured procfs).
 fn remote_host(config: &Config) -> Arc<str> {
     let name = match config.remote_write.host.trim() {
-        "" => std::fs::read_to_string(config.paths.procfs.join("sys/kernel/hostname"))
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default(),
+        "" => crate::platform::host_name(&config.paths.procfs).unwrap_or_default(),
         h => h.to_string(),
     };
     Arc::from(if name.is_empty() {

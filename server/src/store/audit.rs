@@ -1,10 +1,14 @@
 //! The audit log (who did what to which target, and how it ended) and Steward's own record of
-//! container events (health transitions, watchdog decisions), both in SQLite.
+//! container events (health transitions, watchdog decisions).
 //!
-//! Actions by signed-in users get a row each. Refusals that anyone can cause (failed sign-ins,
-//! requests the guard turns away) are counted per minute and written as one row per address,
-//! username and action (`refusals.rs`), and the log has a retention by age and row count.
+//! The log lives where the hub's state lives (`db.rs`: the SQLite file, or PostgreSQL shared
+//! by replicas, each row naming the node that wrote it); container events describe this
+//! machine's containers and stay in its SQLite file. Actions by signed-in users get a row
+//! each. Refusals that anyone can cause (failed sign-ins, requests the guard turns away) are
+//! counted per minute and written as one row per address, username and action
+//! (`refusals.rs`), and the log has a retention by age and row count.
 
+pub mod db;
 pub mod refusals;
 
 use std::collections::HashMap;
@@ -19,7 +23,9 @@ use sqlx::{Row, SqlitePool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::AuditConfig;
+use crate::store::lease::Lease;
 use app::shared::clock::now_ms;
+use db::{AuditDb, NewRow, SqliteAudit};
 use refusals::Refusals;
 
 /// Longest `detail` stored for one entry (an explore query is at most 2,000 characters).
@@ -31,7 +37,11 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// logged loudly instead, because losing the action's result would be worse.
 #[derive(Clone)]
 pub struct AuditLog {
+    /// This machine's SQLite file (container events).
     pool: SqlitePool,
+    log: Arc<dyn AuditDb>,
+    /// The node this Steward writes as (its host name; empty for the embedded default).
+    node: Arc<str>,
     refusals: Arc<Mutex<Refusals>>,
     /// Steward's restarts per container name (manual, bulk and watchdog, successful ones):
     /// Docker's `RestartCount` counts only its own restart-policy restarts.
@@ -45,33 +55,49 @@ const RESTARTS: [Action; 3] = [
     Action::WatchdogRestart,
 ];
 
+fn restart_names() -> [&'static str; 3] {
+    RESTARTS.map(Action::as_str)
+}
+
 impl AuditLog {
+    /// The log and the container events in one SQLite file.
     pub fn new(pool: SqlitePool) -> Self {
+        let log = Arc::new(SqliteAudit(pool.clone()));
+        Self::with_log(pool, log, "")
+    }
+
+    /// The log in `log` (shared by replicas), written as `node`; container events in `pool`.
+    pub fn with_log(pool: SqlitePool, log: Arc<dyn AuditDb>, node: &str) -> Self {
         Self {
             pool,
+            log,
+            node: node.into(),
             refusals: Arc::default(),
             restarts: Arc::default(),
         }
     }
 
-    /// Counts the restarts already in the log (at start; the log's retention bounds how far
-    /// back this reaches).
+    /// Counts this node's restarts already in the log (at start; the log's retention bounds
+    /// how far back this reaches).
     pub async fn load_restart_counts(&self) -> Result<(), sqlx::Error> {
-        let names: Vec<&str> = RESTARTS.iter().map(|a| a.as_str()).collect();
-        let rows = sqlx::query(
-            "SELECT target, COUNT(*) AS n FROM audit_log WHERE result = 'ok' AND action IN (?, ?, ?) GROUP BY target",
-        )
-        .bind(names[0])
-        .bind(names[1])
-        .bind(names[2])
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .log
+            .count_by_target(&self.node, &restart_names(), i64::MIN)
+            .await?;
         let mut counts = self.restarts.lock().unwrap_or_else(|p| p.into_inner());
-        for row in rows {
-            let n: i64 = row.get("n");
-            counts.insert(row.get("target"), n.max(0) as u64);
+        for (target, n) in rows {
+            counts.insert(target, n.max(0) as u64);
         }
         Ok(())
+    }
+
+    /// This node's successful container restarts since `from_ms`.
+    pub async fn restarts_since(&self, from_ms: i64) -> Result<u64, sqlx::Error> {
+        let rows = self
+            .log
+            .count_by_target(&self.node, &restart_names(), from_ms)
+            .await?;
+        Ok(rows.iter().map(|(_, n)| (*n).max(0) as u64).sum())
     }
 
     /// How many times Steward restarted the container with this name.
@@ -109,62 +135,61 @@ impl AuditLog {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await?;
-        for (key, c) in &rows {
-            let detail = match c.count {
-                1 => format!("{}: {}", key.client, c.reason),
-                n => format!(
-                    "{n} times in {} s from {}: {}",
-                    (c.last_ms - c.first_ms + 999) / 1000,
-                    key.client,
-                    c.reason
-                ),
-            };
-            sqlx::query(
-                "INSERT INTO audit_log (ts_ms, actor, action, target, result, detail) VALUES (?, ?, ?, ?, 'refused', ?)",
-            )
-            .bind(c.last_ms)
-            .bind(&key.actor)
-            .bind(&key.action)
-            .bind(&c.target)
-            .bind(detail)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        let new: Vec<NewRow> = rows
+            .iter()
+            .map(|(key, c)| NewRow {
+                ts_ms: c.last_ms,
+                actor: key.actor.clone(),
+                action: key.action.clone(),
+                target: c.target.clone(),
+                result: Outcome::Refused.as_str().to_string(),
+                detail: Some(match c.count {
+                    1 => format!("{}: {}", key.client, c.reason),
+                    n => format!(
+                        "{n} times in {} s from {}: {}",
+                        (c.last_ms - c.first_ms + 999) / 1000,
+                        key.client,
+                        c.reason
+                    ),
+                }),
+            })
+            .collect();
+        self.log.insert(&self.node, &new).await?;
         Ok(rows.len())
     }
 
     /// Deletes entries older than the retention and the oldest beyond `max_rows`, in the audit
-    /// log and in the container events (the watchdog writes those on its own).
+    /// log and in this machine's container events (the watchdog writes those on its own).
     pub async fn enforce_retention(
         &self,
         config: &AuditConfig,
         now_ms: i64,
     ) -> Result<u64, sqlx::Error> {
+        let cutoff = (config.retention_days > 0)
+            .then(|| now_ms - (config.retention_days as i64) * 86_400_000);
         let mut deleted = 0;
-        for table in ["audit_log", "container_events"] {
-            if config.retention_days > 0 {
-                deleted += sqlx::query(&format!("DELETE FROM {table} WHERE ts_ms < ?"))
-                    .bind(now_ms - (config.retention_days as i64) * 86_400_000)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-            }
-            deleted += sqlx::query(&format!(
-                "DELETE FROM {table} WHERE id <= (SELECT max(id) FROM {table}) - ?"
-            ))
-            .bind(config.max_rows as i64)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        if let Some(cutoff) = cutoff {
+            deleted += sqlx::query("DELETE FROM container_events WHERE ts_ms < ?")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         }
+        deleted += sqlx::query(
+            "DELETE FROM container_events WHERE id <= (SELECT max(id) FROM container_events) - ?",
+        )
+        .bind(config.max_rows as i64)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        deleted += self.log.retain(cutoff, config.max_rows as i64).await?;
         Ok(deleted)
     }
 
-    /// Writes counted refusals every `refusal_flush_secs` and applies the retention every hour, until
-    /// `cancel`; then writes what is left.
-    pub async fn run(self, config: AuditConfig, cancel: CancellationToken) {
+    /// Writes counted refusals every `refusal_flush_secs` and applies the retention every hour
+    /// while this replica holds `lease` (one replica trims a shared log), until `cancel`; then
+    /// writes what is left.
+    pub async fn run(self, config: AuditConfig, lease: Arc<Lease>, cancel: CancellationToken) {
         let mut flush = tokio::time::interval(Duration::from_secs(config.refusal_flush_secs));
         let mut retention = tokio::time::interval(RETENTION_INTERVAL);
         loop {
@@ -175,10 +200,14 @@ impl AuditLog {
                         tracing::error!("audit log: writing counted refusals failed: {e}");
                     }
                 }
-                _ = retention.tick() => match self.enforce_retention(&config, now_ms()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!("audit log retention deleted {n} entries"),
-                    Err(e) => tracing::error!("audit log retention failed: {e}"),
+                _ = retention.tick() => match lease.hold().await {
+                    Ok(false) => {}
+                    Ok(true) => match self.enforce_retention(&config, now_ms()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!("audit log retention deleted {n} entries"),
+                        Err(e) => tracing::error!("audit log retention failed: {e}"),
+                    },
+                    Err(e) => tracing::error!("audit log retention skipped: {e}"),
                 },
             }
         }
@@ -198,17 +227,17 @@ impl AuditLog {
                 .entry(entry.target.to_string())
                 .or_default() += 1;
         }
-        let written = sqlx::query(
-            "INSERT INTO audit_log (ts_ms, actor, action, target, result, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(now_ms())
-        .bind(entry.actor)
-        .bind(entry.action.as_str())
-        .bind(entry.target)
-        .bind(entry.outcome.as_str())
-        .bind(entry.detail.map(|d| clip_bytes(d, MAX_DETAIL_BYTES)))
-        .execute(&self.pool)
-        .await;
+        let row = NewRow {
+            ts_ms: now_ms(),
+            actor: entry.actor.to_string(),
+            action: entry.action.as_str().to_string(),
+            target: entry.target.to_string(),
+            result: entry.outcome.as_str().to_string(),
+            detail: entry
+                .detail
+                .map(|d| clip_bytes(d, MAX_DETAIL_BYTES).to_string()),
+        };
+        let written = self.log.insert(&self.node, &[row]).await;
         if let Err(e) = written {
             tracing::error!(
                 actor = entry.actor,
@@ -243,26 +272,12 @@ impl AuditLog {
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, ts_ms, actor, action, target, result, detail FROM audit_log
-             WHERE id < ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(before_id.unwrap_or(i64::MAX))
-        .bind(limit.clamp(1, 500))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEntry {
-                id: r.get(0),
-                ts_ms: r.get(1),
-                actor: r.get(2),
-                action: r.get(3),
-                target: r.get(4),
-                result: r.get(5),
-                detail: r.get(6),
-            })
-            .collect())
+        self.log
+            .list(
+                before_id.unwrap_or(i64::MAX),
+                i64::from(limit.clamp(1, 500)),
+            )
+            .await
     }
 
     /// Records a round's container events in one transaction (a Docker round no longer waits

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use sqlx::{PgPool, SqlitePool};
 
+use super::audit::db::{PgAudit, SqliteAudit};
+use super::audit::AuditLog;
 use super::postgres::{self, PostgresError};
 use super::users::{PgUsers, SqliteUsers, UserStore};
 use crate::config::DatabaseConfig;
@@ -45,6 +47,19 @@ impl HubState {
         match self {
             Self::Sqlite(p) => Arc::new(SqliteUsers(p.clone())),
             Self::Postgres(p) => Arc::new(PgUsers(p.clone())),
+        }
+    }
+
+    /// The audit log: in the SQLite file with no node, or shared on PostgreSQL with each row
+    /// naming `node` (this replica's host name). Container events stay in `local`.
+    pub fn audit(&self, local: &SqlitePool, node: &str) -> AuditLog {
+        match self {
+            Self::Sqlite(p) => {
+                AuditLog::with_log(local.clone(), Arc::new(SqliteAudit(p.clone())), "")
+            }
+            Self::Postgres(p) => {
+                AuditLog::with_log(local.clone(), Arc::new(PgAudit(p.clone())), node)
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! The hub's state on PostgreSQL (`[database] url`): the pool, and the schema in
-//! `migrations/postgres/`, applied at start and versioned like the SQLite file's. Today it holds
-//! users and sessions (see ARCHITECTURE.md for what still lives in each replica's SQLite file).
+//! `migrations/postgres/`, applied at start and versioned like the SQLite file's. It holds users
+//! and sessions, the fleet registry and the audit log (see ARCHITECTURE.md for what still lives
+//! in each replica's SQLite file).
 
 use std::time::Duration;
 
