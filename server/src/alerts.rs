@@ -7,6 +7,7 @@ pub mod engine;
 pub mod export;
 pub mod notify;
 pub mod rules;
+pub mod silences;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -107,7 +108,10 @@ pub struct AlertsService {
     state: Mutex<State>,
     notifiers: Notifiers,
     tx: watch::Sender<Arc<Alerts>>,
+    /// The alert history (this machine's alerts).
     pool: Option<SqlitePool>,
+    /// Silences: in the SQLite file, or in PostgreSQL shared by replicas.
+    silence_db: Option<Arc<dyn silences::SilenceDb>>,
     audit: Option<AuditLog>,
     /// Filesystems whose week-long trend reaches 100 %, with the days until it does.
     disk_full: Mutex<Vec<(String, f64)>>,
@@ -161,6 +165,7 @@ impl AlertsService {
                 notifiers,
                 tx: watch::channel(Arc::new(first)).0,
                 pool: None,
+                silence_db: None,
                 audit: None,
                 disk_full: Mutex::default(),
             },
@@ -168,11 +173,29 @@ impl AlertsService {
         ))
     }
 
-    /// Keeps silences and history in this database and audits actions.
-    pub fn with_store(mut self, pool: SqlitePool, audit: AuditLog) -> Self {
+    /// Keeps the history in `pool`, the silences in `silences`, and audits actions.
+    pub fn with_store(
+        mut self,
+        pool: SqlitePool,
+        silences: Arc<dyn silences::SilenceDb>,
+        audit: AuditLog,
+    ) -> Self {
         self.pool = Some(pool);
+        self.silence_db = Some(silences);
         self.audit = Some(audit);
         self
+    }
+
+    /// Re-reads the silences other replicas may have added or ended (shared store only).
+    /// A failed read keeps the silences known, and says so.
+    async fn reload_silences(&self) {
+        let Some(db) = self.silence_db.as_ref().filter(|d| d.shared()) else {
+            return;
+        };
+        match db.active(now_ms()).await {
+            Ok(silences) => self.lock().silences = silences,
+            Err(e) => tracing::warn!("alerts: could not re-read the shared silences: {e}"),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -185,26 +208,10 @@ impl AlertsService {
             return Ok(());
         };
         let now = now_ms();
-        let rows: Vec<(i64, String, i64, i64, String, String)> = sqlx::query_as(
-            "SELECT id, matchers, starts_ms, ends_ms, comment, created_by FROM alert_silences
-             WHERE ends_ms > ? ORDER BY id",
-        )
-        .bind(now)
-        .fetch_all(pool)
-        .await?;
-        let silences = rows
-            .into_iter()
-            .filter_map(|(id, m, starts_ms, ends_ms, comment, created_by)| {
-                Some(SilenceView {
-                    id,
-                    matchers: serde_json::from_str(&m).ok()?,
-                    starts_ms,
-                    ends_ms,
-                    comment,
-                    created_by,
-                })
-            })
-            .collect();
+        let silences = match &self.silence_db {
+            Some(db) => db.active(now).await?,
+            None => Vec::new(),
+        };
         type Row = (String, String, String, String, Option<f64>, i64, i64);
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT rule, labels, severity, summary, value, since_ms, resolved_ms FROM alert_history
@@ -291,6 +298,7 @@ impl AlertsService {
                             leads
                         }
                     };
+                    me.reload_silences().await;
                     let overview = rx.borrow_and_update().clone();
                     let models = models.snapshot();
                     let maintenance = maintenance.snapshot();
@@ -613,29 +621,19 @@ impl AlertsService {
         let now = now_ms();
         let ends = now + i64::from(new.minutes) * 60_000;
         let matchers = serde_json::to_string(&new.matchers).unwrap_or_default();
-        let id =
-            match &self.pool {
-                Some(pool) => sqlx::query_scalar(
-                    "INSERT INTO alert_silences (matchers, starts_ms, ends_ms, comment, created_by)
-                 VALUES (?, ?, ?, ?, ?) RETURNING id",
-                )
-                .bind(&matchers)
-                .bind(now)
-                .bind(ends)
-                .bind(&new.comment)
-                .bind(by)
-                .fetch_one(pool)
-                .await?,
-                None => self.lock().silences.iter().map(|s| s.id).max().unwrap_or(0) + 1,
-            };
-        let view = SilenceView {
-            id,
+        let mut view = SilenceView {
+            id: 0,
             matchers: new.matchers,
             starts_ms: now,
             ends_ms: ends,
             comment: new.comment,
             created_by: by.to_string(),
         };
+        view.id = match &self.silence_db {
+            Some(db) => db.insert(&view).await?,
+            None => self.lock().silences.iter().map(|s| s.id).max().unwrap_or(0) + 1,
+        };
+        let id = view.id;
         self.lock().silences.push(view.clone());
         self.publish();
         let detail = format!("{} for {} min: {}", matchers, new.minutes, view.comment);
@@ -653,22 +651,19 @@ impl AlertsService {
     /// Ends a silence now.
     pub async fn expire(&self, id: i64, by: &str) -> Result<(), AlertError> {
         let now = now_ms();
-        let found = {
+        // The store decides (another replica may have made or ended it); memory follows.
+        let stored = match &self.silence_db {
+            Some(db) => Some(db.end(id, now).await?),
+            None => None,
+        };
+        let in_memory = {
             let mut s = self.lock();
             let before = s.silences.len();
             s.silences.retain(|x| x.id != id);
             s.silences.len() != before
         };
-        if !found {
+        if !stored.unwrap_or(in_memory) {
             return Err(AlertError::UnknownSilence(id));
-        }
-        if let Some(pool) = &self.pool {
-            sqlx::query("UPDATE alert_silences SET ends_ms = ? WHERE id = ? AND ends_ms > ?")
-                .bind(now)
-                .bind(id)
-                .bind(now)
-                .execute(pool)
-                .await?;
         }
         self.publish();
         self.audit(

@@ -214,7 +214,7 @@ impl Default for RemoteWriteConfig {
 
 /// Where the hub's shared state lives (`[database]`). Empty `url`: the SQLite file in
 /// `data_dir` (the embedded default). A `postgres://` URL moves users and sessions, the fleet
-/// registry and the audit log to PostgreSQL, so several hub replicas behind one address share
+/// registry, the audit log and alert silences to PostgreSQL, so several hub replicas behind one address share
 /// them: a session made on one is valid on every one. (The other stores still live in each
 /// replica's SQLite file; see ARCHITECTURE.md.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -279,7 +279,8 @@ impl Application {
             )));
         }
         let (alerts, pending) = alerts::AlertsService::new(config.alerts.clone())?;
-        let alerts = Arc::new(alerts.with_store(store.pool().clone(), audit.clone()));
+        let alerts =
+            Arc::new(alerts.with_store(store.pool().clone(), state.silences(), audit.clone()));
         alerts.load().await?;
         tasks.extend(alerts.start(
             pending,

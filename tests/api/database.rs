@@ -1,12 +1,14 @@
-//! Users, sessions, the fleet registry and the audit log on the embedded SQLite file and on a real
+//! Users, sessions, the fleet registry, the audit log and alert silences on the embedded SQLite file and on a real
 //! PostgreSQL (`[database] url`, a fresh cluster on loopback per test): the same suites through
 //! the same traits on both, and two hub replicas on one PostgreSQL where a session made on one
 //! works on the other and a host added on one is served by the other.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::fleet::action::{ActionKind, ActionState, FleetAction};
 use app::fleet::{Health, HealthCheck};
+use server::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
 use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, TokenCheck};
 use server::store::audit::db::{AuditDb, PgAudit, SqliteAudit};
 use server::store::audit::{Action, AuditLog, Entry, Outcome, Refusal};
@@ -458,6 +460,57 @@ async fn exercise_audit(engine: &str, local: &sqlx::SqlitePool, log: Arc<dyn Aud
     assert!(a.list(None, 500).await.unwrap().is_empty(), "{engine}");
 }
 
+/// Silences alike on both engines: stored, in force until their end, ended once.
+async fn exercise_silences(engine: &str, db: &dyn SilenceDb) {
+    let silence = |minutes: i64, comment: &str| app::alerts::SilenceView {
+        id: 0,
+        matchers: vec![("alertname".into(), "heartbeat_stale".into())],
+        starts_ms: 1_000,
+        ends_ms: 1_000 + minutes * 60_000,
+        comment: comment.into(),
+        created_by: "ops".into(),
+    };
+    let long = db.insert(&silence(60, "long")).await.unwrap();
+    let short = db.insert(&silence(1, "short")).await.unwrap();
+    assert_ne!(long, short, "{engine}");
+    let now = 2_000;
+    let active = db.active(now).await.unwrap();
+    assert_eq!(
+        active
+            .iter()
+            .map(|s| (s.id, s.comment.as_str()))
+            .collect::<Vec<_>>(),
+        [(long, "long"), (short, "short")],
+        "{engine}"
+    );
+    assert_eq!(active[0].matchers, silence(1, "").matchers, "{engine}");
+    // The short one has run out two minutes later; the long one is ended early, once.
+    assert_eq!(db.active(121_000).await.unwrap().len(), 1, "{engine}");
+    assert!(
+        !db.end(short, 121_000).await.unwrap(),
+        "{engine}: over already"
+    );
+    assert!(db.end(long, 121_000).await.unwrap(), "{engine}");
+    assert!(!db.end(long, 122_000).await.unwrap(), "{engine}");
+    assert!(db.active(121_000).await.unwrap().is_empty(), "{engine}");
+    assert_eq!(db.shared(), engine == "postgresql");
+}
+
+#[tokio::test]
+async fn silences_behave_alike_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    exercise_silences("sqlite", &SqliteSilences(sqlite.pool().clone())).await;
+
+    let pg = Postgres::start();
+    let pool = server::store::postgres::open(&pg.url(), Duration::from_secs(10), 4)
+        .await
+        .unwrap();
+    exercise_silences("postgresql", &PgSilences(pool)).await;
+}
+
 #[tokio::test]
 async fn the_audit_log_behaves_alike_on_sqlite_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
@@ -550,6 +603,44 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
             .any(|e| e["action"] == "setup" && e["target"] == "admin"),
         "{log:?}"
     );
+    // One set of silences: made on a, b applies it within a round; ended on b, gone on a.
+    let r = a
+        .act(
+            &admin,
+            "/api/v1/alerts/silences",
+            Some(serde_json::json!({
+                "matchers": [["alertname", "heartbeat_stale"]],
+                "minutes": 60,
+                "comment": "fleet move, ticket 7"
+            })),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let has_silence = |v: &serde_json::Value| {
+        v["silences"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x["id"] == id))
+    };
+    let seen = b
+        .wait_json_as(
+            "/api/v1/alerts",
+            &admin,
+            Duration::from_secs(10),
+            has_silence,
+        )
+        .await;
+    assert_eq!(seen["silences"][0]["comment"], "fleet move, ticket 7");
+    let expire = format!("/api/v1/alerts/silences/{id}/expire");
+    assert_eq!(b.act(&admin, &expire, None).await.status(), 204);
+    a.wait_json_as("/api/v1/alerts", &admin, Duration::from_secs(10), |v| {
+        !has_silence(v)
+    })
+    .await;
+    assert_eq!(a.act(&admin, &expire, None).await.status(), 404);
+
     let r = b.act(&admin, "/api/v1/auth/logout", None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(a.get_as("/api/v1/score", &admin).await.status(), 401);

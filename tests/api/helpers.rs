@@ -73,9 +73,35 @@ impl TestApp {
         timeout: Duration,
         ok: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
+        self.wait_json_with(path, None, timeout, ok).await
+    }
+
+    /// [`TestApp::wait_json`] with a session's cookie.
+    pub async fn wait_json_as(
+        &self,
+        path: &str,
+        session: &Session,
+        timeout: Duration,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        self.wait_json_with(path, Some(session), timeout, ok).await
+    }
+
+    async fn wait_json_with(
+        &self,
+        path: &str,
+        session: Option<&Session>,
+        timeout: Duration,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let v = self.json(path).await;
+            let r = match session {
+                Some(s) => self.get_as(path, s).await,
+                None => self.get(path).await,
+            };
+            assert!(r.status().is_success(), "GET {path}: {}", r.status());
+            let v: serde_json::Value = r.json().await.unwrap();
             if ok(&v) {
                 return v;
             }

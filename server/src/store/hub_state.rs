@@ -10,6 +10,7 @@ use super::audit::db::{PgAudit, SqliteAudit};
 use super::audit::AuditLog;
 use super::postgres::{self, PostgresError};
 use super::users::{PgUsers, SqliteUsers, UserStore};
+use crate::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
 use crate::config::DatabaseConfig;
 use crate::fleet::store::FleetStore;
 
@@ -60,6 +61,14 @@ impl HubState {
             Self::Postgres(p) => {
                 AuditLog::with_log(local.clone(), Arc::new(PgAudit(p.clone())), node)
             }
+        }
+    }
+
+    /// Alert silences (a silence made on one replica quiets the alert on every one).
+    pub fn silences(&self) -> Arc<dyn SilenceDb> {
+        match self {
+            Self::Sqlite(p) => Arc::new(SqliteSilences(p.clone())),
+            Self::Postgres(p) => Arc::new(PgSilences(p.clone())),
         }
     }
 

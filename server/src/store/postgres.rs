@@ -1,6 +1,6 @@
 //! The hub's state on PostgreSQL (`[database] url`): the pool, and the schema in
 //! `migrations/postgres/`, applied at start and versioned like the SQLite file's. It holds users
-//! and sessions, the fleet registry and the audit log (see ARCHITECTURE.md for what still lives
+//! and sessions, the fleet registry, the audit log and alert silences (see ARCHITECTURE.md for what still lives
 //! in each replica's SQLite file).
 
 use std::time::Duration;
