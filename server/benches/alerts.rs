@@ -141,7 +141,7 @@ fn main() {
             models: None,
             maintenance: Some(&maintenance),
             disk_full: &[],
-            hosts: &[],
+            hosts: Some(&[]),
             now_ms: 0,
         };
         let t = Instant::now();
