@@ -119,6 +119,12 @@ impl Application {
         );
         let auth = Arc::new(auth::Auth::new(state.users(), config.auth.clone()));
         let node = platform::host_name(&config.paths.procfs).unwrap_or_default();
+        if node.is_empty() && state.postgres().is_some() {
+            tracing::warn!(
+                "no host name readable: this replica's audit entries name no node, and its \
+                 restart counts include those of other replicas without one"
+            );
+        }
         let audit = state.audit(store.pool(), &node);
         if let Err(e) = audit.load_restart_counts().await {
             tracing::error!("audit log: could not count past restarts (they show as 0): {e}");

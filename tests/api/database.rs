@@ -384,20 +384,15 @@ async fn exercise_audit(engine: &str, local: &sqlx::SqlitePool, log: Arc<dyn Aud
         ..entry(Action::Explore, "promql", Outcome::Ok)
     })
     .await;
-    a.refused(Refusal {
-        action: Action::Login,
-        actor: "mallory",
-        client: "203.0.113.9",
-        target: "admin",
-        reason: "wrong password",
-    });
-    a.refused(Refusal {
-        action: Action::Login,
-        actor: "mallory",
-        client: "203.0.113.9",
-        target: "admin",
-        reason: "wrong password",
-    });
+    for _ in 0..2 {
+        a.refused(Refusal {
+            action: Action::Login,
+            actor: "mallory",
+            client: "203.0.113.9",
+            target: "admin",
+            reason: "wrong password",
+        });
+    }
     assert_eq!(a.flush_refusals().await.unwrap(), 1, "{engine}");
     assert_eq!(a.flush_refusals().await.unwrap(), 0, "{engine}");
 

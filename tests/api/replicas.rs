@@ -88,6 +88,15 @@ async fn wait_for(
     }
 }
 
+/// A small heartbeat (one metric) from the test's own senders.
+fn heartbeat(seq: u64, collected_ms: i64) -> serde_json::Value {
+    serde_json::json!({
+        "schema": 1, "agent_version": "replica-test", "status": "ready", "seq": seq,
+        "collected_ms": collected_ms, "cores": 2, "disk_mount": "/",
+        "metrics": [{"name": "load1", "value": 0.5}],
+    })
+}
+
 type Acked = Arc<Mutex<BTreeMap<String, Vec<u64>>>>;
 
 /// Sends heartbeats for `host` back to back, to the first replica that answers, until `stop`;
@@ -104,11 +113,7 @@ async fn send_until(
         seq += 1;
         let collected_ms = app::shared::clock::now_ms().max(last_ms + 1);
         last_ms = collected_ms;
-        let body = serde_json::json!({
-            "schema": 1, "agent_version": "replica-load", "status": "ready", "seq": seq,
-            "collected_ms": collected_ms, "cores": 2, "disk_mount": "/",
-            "metrics": [{"name": "load1", "value": 0.5}],
-        });
+        let body = heartbeat(seq, collected_ms);
         let url = format!("{}/api/v1/agent/heartbeat", hubs[hub]);
         match client
             .post(&url)
@@ -269,11 +274,7 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     let r = client
         .post(format!("{}/api/v1/agent/heartbeat", bases[0]))
         .bearer_auth(&quiet)
-        .json(&serde_json::json!({
-            "schema": 1, "agent_version": "replica-quiet", "status": "ready", "seq": 1,
-            "collected_ms": app::shared::clock::now_ms(), "cores": 2, "disk_mount": "/",
-            "metrics": [{"name": "load1", "value": 0.5}],
-        }))
+        .json(&heartbeat(1, app::shared::clock::now_ms()))
         .send()
         .await
         .unwrap();
