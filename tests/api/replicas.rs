@@ -169,22 +169,16 @@ fn check_every_hub(home: &Path, hubs: &str, live: &str) {
     assert!(err.contains(&format!("cannot reach {dead}")), "{err}");
 }
 
-/// Whether `base` shows quiet-01's `heartbeat_stale` alert firing.
-async fn quiet_fires(client: &reqwest::Client, base: &str) -> bool {
-    let v: serde_json::Value = client
-        .get(format!("{base}/api/v1/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["active"].as_array().unwrap().iter().any(|a| {
-        a["rule"] == "heartbeat_stale"
-            && a["state"] == "firing"
-            && a["summary"]
-                .as_str()
-                .is_some_and(|s| s.contains("quiet-01"))
+/// Whether an `/api/v1/alerts` answer shows quiet-01's `heartbeat_stale` alert firing.
+fn quiet_fires(alerts: &serde_json::Value) -> bool {
+    alerts["active"].as_array().is_some_and(|active| {
+        active.iter().any(|a| {
+            a["rule"] == "heartbeat_stale"
+                && a["state"] == "firing"
+                && a["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("quiet-01"))
+        })
     })
 }
 
@@ -355,7 +349,9 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     assert_eq!(stale_notices(), 1, "one notice, not one per replica");
     let mut judging = Vec::new();
     for base in &bases {
-        judging.push(quiet_fires(&client, base).await);
+        let alerts = format!("{base}/api/v1/alerts");
+        let v = wait_for(&client, &alerts, Duration::from_secs(5), |_| true).await;
+        judging.push(quiet_fires(&v));
     }
     assert_eq!(judging.iter().filter(|j| **j).count(), 1, "{judging:?}");
 
@@ -414,14 +410,13 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     .await;
 
     // The survivor judges the fleet's rules (it did already, or takes their lease over).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !quiet_fires(&client, &bases[other]).await {
-        assert!(
-            Instant::now() < deadline,
-            "the survivor does not show quiet-01 stale"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for(
+        &client,
+        &format!("{}/api/v1/alerts", bases[other]),
+        Duration::from_secs(10),
+        quiet_fires,
+    )
+    .await;
 
     // Both agents now deliver to the live replica.
     for agent in ["agent-0", "agent-1"] {
