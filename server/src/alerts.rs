@@ -7,9 +7,10 @@ pub mod engine;
 pub mod export;
 pub mod notify;
 pub mod rules;
+pub mod shared;
 pub mod silences;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -30,6 +31,11 @@ use notify::{Kind, Notifiers, Payload};
 pub const RECENT: usize = 100;
 /// Resolved alerts kept in SQLite (the oldest go first).
 const HISTORY_ROWS: i64 = 100_000;
+/// The judge rewrites the shared fleet alerts at least this often (their readings move every
+/// round; their state only now and then, and that is written at once).
+const SHARED_REFRESH_MS: i64 = 30_000;
+/// How long an acknowledgement asked of another replica shows here before its rows say so.
+const ASKED_SHOWN_MS: i64 = 60_000;
 
 /// Why an alert action failed.
 /// What the rules read: every service with state to judge.
@@ -87,8 +93,48 @@ impl Tracked {
             resolved_ms: None,
             acknowledged_by: self.instance.acknowledged_by.clone(),
             silenced,
+            judged_on: None,
         })
     }
+
+    /// A fleet instance another replica judged, taken over as it was (same spell, same
+    /// acknowledgement, the notices it sent), so a failover does not notify it again.
+    fn adopt(held: shared::Held) -> Option<Self> {
+        let a = held.alert;
+        let phase = match a.state {
+            AlertState::Pending => Phase::Pending {
+                since_ms: a.since_ms,
+            },
+            AlertState::Firing => Phase::Firing {
+                since_ms: a.since_ms,
+            },
+            AlertState::Resolved => return None,
+        };
+        Some(Self {
+            rule: rules::fleet_rule(&a.rule)?,
+            instance: Instance {
+                phase,
+                severity: Some(a.severity),
+                value: a.value,
+                sent: held.sent,
+                acknowledged_by: a.acknowledged_by,
+                resolved_ms: None,
+            },
+            labels: a.labels,
+            summary: a.summary,
+            numeric: a.value.is_some(),
+            threshold: a.threshold,
+            worst: held.worst,
+        })
+    }
+}
+
+/// What the judge last wrote to the shared table: each instance's state without its reading
+/// (which moves every round), and when.
+#[derive(Default, PartialEq)]
+struct Written {
+    states: Vec<(String, AlertState, Severity, i64, Option<String>, bool)>,
+    at_ms: i64,
 }
 
 #[derive(Default)]
@@ -99,6 +145,15 @@ struct State {
     last_resend_ms: i64,
     evaluated_ms: Option<i64>,
     evaluation_us: Option<u64>,
+    /// The fleet's alerts another replica judges, as it last wrote them.
+    elsewhere: Vec<Alert>,
+    /// Acknowledgements asked here of the judging replica: key → (by, when), shown until its
+    /// rows carry them (or [`ASKED_SHOWN_MS`] passed).
+    asked: HashMap<String, (String, i64)>,
+    /// The judge's last write (`None`: write on the next round).
+    written: Option<Written>,
+    /// Why the shared state could not be read or written on the last try.
+    sync_error: Option<String>,
 }
 
 /// The alerts service: rules, state, silences, notifiers.
@@ -112,6 +167,8 @@ pub struct AlertsService {
     pool: Option<SqlitePool>,
     /// Silences: in the SQLite file, or in PostgreSQL shared by replicas.
     silence_db: Option<Arc<dyn silences::SilenceDb>>,
+    /// The fleet's alerts shared with the other replicas (PostgreSQL only).
+    shared: Option<shared::SharedAlerts>,
     audit: Option<AuditLog>,
     /// Filesystems whose week-long trend reaches 100 %, with the days until it does.
     disk_full: Mutex<Vec<(String, f64)>>,
@@ -166,6 +223,7 @@ impl AlertsService {
                 tx: watch::channel(Arc::new(first)).0,
                 pool: None,
                 silence_db: None,
+                shared: None,
                 audit: None,
                 disk_full: Mutex::default(),
             },
@@ -186,15 +244,164 @@ impl AlertsService {
         self
     }
 
+    /// Shares the fleet's alerts with the other replicas through `shared`.
+    pub fn with_shared(mut self, shared: Option<shared::SharedAlerts>) -> Self {
+        self.shared = shared;
+        self
+    }
+
     /// Re-reads the silences other replicas may have added or ended (shared store only).
-    /// A failed read keeps the silences known, and says so.
-    async fn reload_silences(&self) {
-        let Some(db) = self.silence_db.as_ref().filter(|d| d.shared()) else {
-            return;
-        };
+    /// A failed read keeps the silences known, and says so. Returns the failure.
+    async fn reload_silences(&self) -> Option<String> {
+        let db = self.silence_db.as_ref().filter(|d| d.shared())?;
         match db.active(now_ms()).await {
-            Ok(silences) => self.lock().silences = silences,
-            Err(e) => tracing::warn!("alerts: could not re-read the shared silences: {e}"),
+            Ok(silences) => {
+                self.lock().silences = silences;
+                None
+            }
+            Err(e) => {
+                tracing::warn!("alerts: could not re-read the shared silences: {e}");
+                Some(format!("the silences could not be read: {e}"))
+            }
+        }
+    }
+
+    /// Before a round, with the fleet's alerts shared: the judge adopts the rows when it has
+    /// just taken the lease over and applies the acknowledgements asked on other replicas;
+    /// the others read what the judge wrote. Returns the failure, if any.
+    async fn sync_before(&self, leads: bool, took_over: bool) -> Option<String> {
+        let shared = self.shared.as_ref()?;
+        if !leads {
+            return match shared.read().await {
+                Ok(rows) => {
+                    self.show_elsewhere(rows, now_ms());
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!("alerts: could not read the fleet's shared alerts: {e}");
+                    Some(format!("the fleet's alerts could not be read: {e}"))
+                }
+            };
+        }
+        if took_over {
+            match shared.read().await {
+                Ok(rows) => self.adopt(rows.into_iter().map(|r| r.held)),
+                Err(e) => {
+                    tracing::warn!("alerts: could not adopt the fleet's shared alerts: {e}");
+                    return Some(format!("the fleet's alerts could not be read: {e}"));
+                }
+            }
+        }
+        match shared.take_acks().await {
+            Ok(acks) => {
+                let mut s = self.lock();
+                for (key, by) in acks {
+                    if let Some(t) = s.instances.get_mut(&key) {
+                        t.instance.acknowledge(&by);
+                    }
+                }
+                None
+            }
+            Err(e) => {
+                tracing::warn!("alerts: could not take the acknowledgements asked elsewhere: {e}");
+                Some(format!("the acknowledgements asked elsewhere could not be read: {e}"))
+            }
+        }
+    }
+
+    /// Takes over the fleet instances another replica judged (this one holds the lease now).
+    fn adopt(&self, held: impl IntoIterator<Item = shared::Held>) {
+        let mut s = self.lock();
+        s.elsewhere.clear();
+        s.written = None;
+        for h in held {
+            let key = h.alert.key();
+            if s.instances.contains_key(&key) {
+                continue;
+            }
+            if let Some(t) = Tracked::adopt(h) {
+                s.instances.insert(key, t);
+            }
+        }
+    }
+
+    /// Shows the fleet's alerts as the judging replica wrote them, with the acknowledgements
+    /// asked here that it has not taken yet.
+    fn show_elsewhere(&self, rows: Vec<shared::Shared>, now: i64) {
+        let mut s = self.lock();
+        let State {
+            elsewhere,
+            asked,
+            written,
+            ..
+        } = &mut *s;
+        // It judges nothing of the fleet now: the next time it does, it writes first.
+        *written = None;
+        *elsewhere = rows
+            .into_iter()
+            .map(|r| {
+                let mut a = r.held.alert;
+                a.judged_on = Some(r.node);
+                a
+            })
+            .collect();
+        asked.retain(|key, (by, at)| {
+            let Some(a) = elsewhere.iter_mut().find(|a| a.key() == *key) else {
+                return false;
+            };
+            if a.acknowledged_by.is_some() || now - *at > ASKED_SHOWN_MS {
+                return false;
+            }
+            a.acknowledged_by = Some(by.clone());
+            true
+        });
+    }
+
+    /// The fleet instances this replica judges, as the other replicas are to see them.
+    fn fleet_held(&self, now: i64) -> Vec<shared::Held> {
+        let s = self.lock();
+        s.instances
+            .values()
+            .filter(|t| rules::fleet_rule(t.rule).is_some())
+            .filter_map(|t| {
+                Some(shared::Held {
+                    alert: t.view(silenced(&s.silences, &t.labels, now))?,
+                    sent: t.instance.sent,
+                    worst: t.worst,
+                })
+            })
+            .collect()
+    }
+
+    /// After the judge's round: writes its fleet instances when their state changed (or
+    /// [`SHARED_REFRESH_MS`] passed). Returns the failure, if any.
+    async fn sync_after(&self, now: i64) -> Option<String> {
+        let shared = self.shared.as_ref()?;
+        let held = self.fleet_held(now);
+        let states = held
+            .iter()
+            .map(|h| {
+                let a = &h.alert;
+                let acked = a.acknowledged_by.clone();
+                (a.key(), a.state, a.severity, a.since_ms, acked, a.silenced)
+            })
+            .collect();
+        let fresh = self.lock().written.as_ref().is_some_and(|w| {
+            w.states == states && now - w.at_ms < SHARED_REFRESH_MS
+        });
+        if fresh {
+            return None;
+        }
+        match shared.write(&held, now).await {
+            Ok(()) => {
+                self.lock().written = Some(Written { states, at_ms: now });
+                None
+            }
+            Err(e) => {
+                tracing::warn!("alerts: could not write the fleet's shared alerts: {e}");
+                self.lock().written = None;
+                Some(format!("the fleet's alerts could not be written: {e}"))
+            }
         }
     }
 
@@ -236,6 +443,7 @@ impl AlertsService {
                         resolved_ms: Some(resolved_ms),
                         acknowledged_by: None,
                         silenced: false,
+                        judged_on: None,
                     })
                 },
             )
@@ -288,6 +496,7 @@ impl AlertsService {
             tasks.push(tokio::spawn(async move {
                 let mut rx = hub.subscribe();
                 let mut leads = false;
+                let mut led = false;
                 loop {
                     // A replica that cannot ask keeps its last answer: dropping the fleet's
                     // alerts on a database hiccup would notify them again when it comes back.
@@ -298,7 +507,12 @@ impl AlertsService {
                             leads
                         }
                     };
-                    me.reload_silences().await;
+                    let took_over = leads && !led;
+                    led = leads;
+                    let mut sync_error = me.reload_silences().await;
+                    if let Some(e) = me.sync_before(leads, took_over).await {
+                        sync_error.get_or_insert(e);
+                    }
                     let overview = rx.borrow_and_update().clone();
                     let models = models.snapshot();
                     let maintenance = maintenance.snapshot();
@@ -320,6 +534,18 @@ impl AlertsService {
                         },
                         now,
                     );
+                    if leads {
+                        if let Some(e) = me.sync_after(now).await {
+                            sync_error.get_or_insert(e);
+                        }
+                    }
+                    let changed = {
+                        let mut s = me.lock();
+                        std::mem::replace(&mut s.sync_error, sync_error.clone()) != sync_error
+                    };
+                    if changed {
+                        me.publish();
+                    }
                     me.record_history(&resolved).await;
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
@@ -389,6 +615,7 @@ impl AlertsService {
                     resolved_ms: Some(now),
                     acknowledged_by: None,
                     silenced: quiet,
+                    judged_on: None,
                 });
                 t.worst = None;
             }
@@ -480,6 +707,13 @@ impl AlertsService {
             .values()
             .filter_map(|t| t.view(silenced(&s.silences, &t.labels, now)))
             .collect();
+        // The fleet's alerts another replica judges (none while this one does).
+        active.extend(
+            s.elsewhere
+                .iter()
+                .filter(|a| !s.instances.contains_key(&a.key()))
+                .cloned(),
+        );
         // Firing before pending, critical before warning, newest first.
         active.sort_by(|a, b| {
             (b.state == AlertState::Firing, b.severity, b.since_ms).cmp(&(
@@ -497,6 +731,7 @@ impl AlertsService {
             evaluated_ms: s.evaluated_ms,
             evaluation_us: s.evaluation_us,
             quiet: self.notifiers.quiet_note(),
+            sync_error: s.sync_error.clone(),
         });
         drop(s);
         self.tx.send_replace(snapshot.clone());
@@ -600,8 +835,9 @@ impl AlertsService {
                 t.instance.acknowledge(by).then(|| t.view(quiet)).flatten()
             })
         };
-        let Some(alert) = acked else {
-            return Err(AlertError::NotFiring(key.to_string()));
+        let alert = match acked {
+            Some(alert) => alert,
+            None => self.ask_judge(key, by).await?,
         };
         self.publish();
         self.audit(
@@ -613,6 +849,30 @@ impl AlertsService {
         )
         .await;
         Ok(alert)
+    }
+
+    /// Acknowledges a fleet alert another replica judges: asks it (it applies the
+    /// acknowledgement on its next round) and shows it acknowledged here meanwhile.
+    async fn ask_judge(&self, key: &str, by: &str) -> Result<Alert, AlertError> {
+        let not_firing = || AlertError::NotFiring(key.to_string());
+        let shared = self.shared.as_ref().ok_or_else(not_firing)?;
+        let firing = |a: &Alert| {
+            a.key() == key && a.state == AlertState::Firing && a.acknowledged_by.is_none()
+        };
+        if !self.lock().elsewhere.iter().any(firing) {
+            return Err(not_firing());
+        }
+        let now = now_ms();
+        shared.ask_ack(key, by, now).await?;
+        let mut s = self.lock();
+        s.asked.insert(key.to_string(), (by.to_string(), now));
+        let a = s
+            .elsewhere
+            .iter_mut()
+            .find(|a| a.key() == key)
+            .ok_or_else(not_firing)?;
+        a.acknowledged_by = Some(by.to_string());
+        Ok(a.clone())
     }
 
     /// Adds a silence from now for its minutes.
@@ -872,5 +1132,77 @@ mod tests {
             "nothing resolved: {:?}",
             snap.recent
         );
+    }
+
+    #[tokio::test]
+    async fn a_replica_taking_the_fleet_lease_over_carries_the_judges_alerts_on() {
+        let config = AlertsConfig {
+            for_secs: 0,
+            ..Default::default()
+        };
+        let replica = || AlertsService::new(config.clone()).unwrap().0;
+        let (judge, other, next) = (replica(), replica(), replica());
+        let o = overview(&[]);
+        let now = 1_000_000;
+        let hosts = [("edge-01".to_string(), Some(now - 400_000))];
+        let judge_round = |s: &AlertsService, now| {
+            s.evaluate(
+                &rules::Inputs {
+                    overview: &o,
+                    models: None,
+                    maintenance: None,
+                    disk_full: &[],
+                    hosts: Some(&hosts),
+                    now_ms: now,
+                },
+                now,
+            )
+        };
+        judge_round(&judge, now);
+        let key = "heartbeat_stale{host=\"edge-01\"}";
+        judge.acknowledge(key, "alice").await.unwrap();
+        let held = judge.fleet_held(now);
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(held[0].alert.state, AlertState::Firing);
+        assert_eq!(held[0].sent.map(|(_, at)| at), Some(now), "notified once");
+
+        // Another replica shows the alert as written, naming the judge.
+        let rows = held
+            .iter()
+            .map(|h| shared::Shared {
+                held: h.clone(),
+                node: "node-a".into(),
+            })
+            .collect();
+        other.show_elsewhere(rows, now);
+        other.publish();
+        let shown = other.snapshot();
+        let a = shown.active.iter().find(|a| a.key() == key).unwrap();
+        assert_eq!(a.judged_on.as_deref(), Some("node-a"));
+        assert_eq!(a.acknowledged_by.as_deref(), Some("alice"));
+        assert_eq!(shown.firing(), 1, "the badge counts it there too");
+        // Without a shared store there is no judge to ask.
+        assert!(matches!(
+            other.acknowledge(key, "bob").await,
+            Err(AlertError::NotFiring(_))
+        ));
+
+        // The judge dies and the next replica takes the lease: same spell, no second notice,
+        // still acknowledged, judged here now.
+        next.adopt(held.clone());
+        judge_round(&next, now + 5_000);
+        let carried = next.fleet_held(now + 5_000);
+        assert_eq!(carried.len(), 1, "{carried:?}");
+        assert_eq!(carried[0].alert.since_ms, held[0].alert.since_ms);
+        assert_eq!(carried[0].sent, held[0].sent, "no new notice");
+        assert_eq!(carried[0].alert.acknowledged_by.as_deref(), Some("alice"));
+        assert_eq!(carried[0].alert.judged_on, None);
+        // A row that is not a fleet rule's is not adopted.
+        let mut local = held[0].clone();
+        local.alert.rule = "cpu_steal_pct".into();
+        local.alert.labels = vec![("alertname".into(), "cpu_steal_pct".into())];
+        next.adopt([local]);
+        let keys: Vec<String> = next.lock().instances.keys().cloned().collect();
+        assert_eq!(keys, [key]);
     }
 }

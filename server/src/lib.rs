@@ -285,8 +285,11 @@ impl Application {
             )));
         }
         let (alerts, pending) = alerts::AlertsService::new(config.alerts.clone())?;
-        let alerts =
-            Arc::new(alerts.with_store(store.pool().clone(), state.silences(), audit.clone()));
+        let alerts = Arc::new(
+            alerts
+                .with_store(store.pool().clone(), state.silences(), audit.clone())
+                .with_shared(state.shared_alerts(&node)),
+        );
         alerts.load().await?;
         tasks.extend(alerts.start(
             pending,

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use app::fleet::action::{ActionKind, ActionState, FleetAction};
 use app::fleet::{Health, HealthCheck};
+use app::alerts::{AlertState, Severity};
+use server::alerts::shared::{Held, SharedAlerts};
 use server::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
 use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, TokenCheck};
 use server::store::audit::db::{AuditDb, PgAudit, SqliteAudit};
@@ -504,6 +506,86 @@ async fn silences_behave_alike_on_sqlite_and_postgresql() {
         .await
         .unwrap();
     exercise_silences("postgresql", &PgSilences(pool)).await;
+}
+
+/// The fleet's alerts as the judging replica shares them on PostgreSQL (the embedded default
+/// has one process and nothing to share): the set is replaced whole, acknowledgements asked on
+/// other replicas are taken once, oldest first.
+#[tokio::test]
+async fn the_fleet_alerts_are_shared_through_postgresql() {
+    let pg = Postgres::start();
+    let pool = server::store::postgres::open(&pg.url(), Duration::from_secs(10), 4)
+        .await
+        .unwrap();
+    let (a, b) = (
+        SharedAlerts::new(pool.clone(), "node-a"),
+        SharedAlerts::new(pool, "node-b"),
+    );
+    let stale = |host: &str, state: AlertState| Held {
+        alert: app::alerts::Alert {
+            rule: "heartbeat_stale".into(),
+            labels: vec![
+                ("alertname".into(), "heartbeat_stale".into()),
+                ("host".into(), host.into()),
+            ],
+            state,
+            severity: Severity::Warning,
+            value: Some(45.0),
+            threshold: Some(30.0),
+            summary: format!("Host {host} last sent a heartbeat 45 s ago"),
+            since_ms: 1_000,
+            resolved_ms: None,
+            acknowledged_by: None,
+            silenced: false,
+            judged_on: None,
+        },
+        sent: (state == AlertState::Firing).then_some((Severity::Warning, 1_000)),
+        worst: Some(Severity::Warning),
+    };
+    assert!(b.read().await.unwrap().is_empty());
+    let first = [
+        stale("edge-01", AlertState::Firing),
+        stale("edge-02", AlertState::Pending),
+    ];
+    a.write(&first, 2_000).await.unwrap();
+    let read = b.read().await.unwrap();
+    assert_eq!(
+        read.iter().map(|r| r.held.clone()).collect::<Vec<_>>(),
+        first,
+        "as written, by key"
+    );
+    assert!(read.iter().all(|r| r.node == "node-a"));
+
+    // The next round: edge-01 resolved, edge-02 fires. The whole set is replaced; a replica
+    // that took the lease over writes its own name.
+    let mut second = stale("edge-02", AlertState::Firing);
+    second.alert.acknowledged_by = Some("alice".into());
+    b.write(std::slice::from_ref(&second), 3_000).await.unwrap();
+    let read = a.read().await.unwrap();
+    assert_eq!(read.len(), 1, "{read:?}");
+    assert_eq!(read[0].held, second);
+    assert_eq!(read[0].node, "node-b");
+
+    // Acknowledgements asked on any replica are taken by the judge once, oldest first.
+    a.ask_ack("heartbeat_stale{host=\"edge-02\"}", "bob", 4_000)
+        .await
+        .unwrap();
+    a.ask_ack("heartbeat_stale{host=\"edge-03\"}", "carol", 4_001)
+        .await
+        .unwrap();
+    let taken = b.take_acks().await.unwrap();
+    assert_eq!(
+        taken,
+        [
+            ("heartbeat_stale{host=\"edge-02\"}".to_string(), "bob".to_string()),
+            ("heartbeat_stale{host=\"edge-03\"}".to_string(), "carol".to_string()),
+        ]
+    );
+    assert!(b.take_acks().await.unwrap().is_empty(), "taken once");
+
+    // Nothing stale any more: the set is empty.
+    b.write(&[], 5_000).await.unwrap();
+    assert!(a.read().await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! fail over, no heartbeat either replica acked is missing from the shared registry, the other
 //! replica takes the sweep over within one interval, and a session made on the dead replica
 //! still works on the live one. A silent host's `heartbeat_stale` alert is judged by one
-//! replica at a time (one notice, not one per replica) and by the survivor after the kill.
+//! replica at a time (one notice, not one per replica), shown by both, acknowledged on the one
+//! that does not judge it, and carried on by the survivor after the kill (still acknowledged,
+//! not notified again).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -53,8 +55,9 @@ fn start_replica(dir: &Path, name: &str, port: u16, database: &str, hook: &str) 
     ))
 }
 
-/// Signs in as the admin on `base`; returns the session cookie (`name=value`).
-async fn login(base: &str) -> String {
+/// Signs in as the admin on `base`; returns the session cookie (`name=value`) and the
+/// session's CSRF token.
+async fn login(base: &str) -> (String, String) {
     let r = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
         .json(&serde_json::json!({"username": "admin", "password": PASSWORD}))
@@ -63,7 +66,9 @@ async fn login(base: &str) -> String {
         .unwrap();
     assert_eq!(r.status(), 200, "sign-in on {base}");
     let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_string()
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let body: serde_json::Value = r.json().await.unwrap();
+    (cookie, body["csrf"].as_str().unwrap().to_string())
 }
 
 /// Polls `url` until `ok` holds; panics with the last answer after `timeout`.
@@ -169,6 +174,23 @@ fn check_every_hub(home: &Path, hubs: &str, live: &str) {
     assert!(err.contains(&format!("cannot reach {dead}")), "{err}");
 }
 
+/// quiet-01's `heartbeat_stale` alert in an `/api/v1/alerts` answer (null when absent).
+fn quiet_alert(alerts: &serde_json::Value) -> serde_json::Value {
+    alerts["active"]
+        .as_array()
+        .and_then(|active| {
+            active.iter().find(|a| {
+                a["rule"] == "heartbeat_stale"
+                    && a["labels"].to_string().contains("quiet-01")
+            })
+        })
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The key an acknowledgement names quiet-01's stale alert by.
+const QUIET_KEY: &str = "heartbeat_stale{host=\"quiet-01\"}";
+
 /// Whether an `/api/v1/alerts` answer shows quiet-01's `heartbeat_stale` alert firing.
 fn quiet_fires(alerts: &serde_json::Value) -> bool {
     alerts["active"].as_array().is_some_and(|active| {
@@ -207,7 +229,7 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         &hook,
     )));
     // Reading the fleet takes a session; this one is made on replica a.
-    let cookie = login(&bases[0]).await;
+    let (cookie, csrf) = login(&bases[0]).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .default_headers(reqwest::header::HeaderMap::from_iter([(
@@ -347,16 +369,43 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     // Both replicas evaluate every second: three more rounds each.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(stale_notices(), 1, "one notice, not one per replica");
-    let mut judging = Vec::new();
+    // Both replicas show it (and their badges count it); the one that does not judge it
+    // names the one that does.
+    let mut judged_here = Vec::new();
     for base in &bases {
         let alerts = format!("{base}/api/v1/alerts");
-        let v = wait_for(&client, &alerts, Duration::from_secs(5), |_| true).await;
-        judging.push(quiet_fires(&v));
+        let v = wait_for(&client, &alerts, Duration::from_secs(5), quiet_fires).await;
+        let quiet = quiet_alert(&v);
+        judged_here.push(quiet["judged_on"].is_null());
     }
-    assert_eq!(judging.iter().filter(|j| **j).count(), 1, "{judging:?}");
+    assert_eq!(
+        judged_here.iter().filter(|j| **j).count(),
+        1,
+        "one replica judges it: {judged_here:?}"
+    );
+    let judge = judged_here.iter().position(|j| *j).unwrap();
+    // Acknowledged on the other replica: the judge takes it on its next round, so it stops
+    // the repeats, and both show who acknowledged it.
+    let r = client
+        .post(format!("{}/api/v1/alerts/acknowledge", bases[1 - judge]))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "key": QUIET_KEY }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    for base in [&bases[judge], &bases[1 - judge]] {
+        wait_for(
+            &client,
+            &format!("{base}/api/v1/alerts"),
+            Duration::from_secs(10),
+            |v| quiet_fires(v) && quiet_alert(v)["acknowledged_by"] == "admin",
+        )
+        .await;
+    }
 
     // A session made on the replica about to die.
-    let cookie = login(&bases[leader]).await;
+    let (cookie, _) = login(&bases[leader]).await;
 
     // Load on both replicas, then SIGKILL of the sweep's leader mid-stream.
     let acked: Acked = Default::default();
@@ -409,12 +458,16 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     )
     .await;
 
-    // The survivor judges the fleet's rules (it did already, or takes their lease over).
+    // The survivor judges the fleet's rules (it did already, or takes their lease over and
+    // carries the alert on: still acknowledged, and no second "firing" notice).
     wait_for(
         &client,
         &format!("{}/api/v1/alerts", bases[other]),
         Duration::from_secs(10),
-        quiet_fires,
+        |v| {
+            let quiet = quiet_alert(v);
+            quiet_fires(v) && quiet["judged_on"].is_null() && quiet["acknowledged_by"] == "admin"
+        },
     )
     .await;
 
@@ -428,6 +481,11 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         )
         .await;
     }
+    assert_eq!(
+        stale_notices(),
+        1,
+        "the alert was carried over the failover, not notified again"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
     for s in senders {

@@ -62,6 +62,10 @@ pub struct Alert {
     pub acknowledged_by: Option<String>,
     /// A silence covers it now: it keeps its state but nothing is sent.
     pub silenced: bool,
+    /// The replica that judges it, when that is another one (the fleet's rules, judged by one
+    /// hub replica at a time on shared state); `None`: judged here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_on: Option<String>,
 }
 
 impl Alert {
@@ -138,6 +142,10 @@ pub struct Alerts {
     /// Quiet hours, when configured: the window and how many alerts wait for its end.
     #[serde(default)]
     pub quiet: Option<String>,
+    /// Hub replicas only: why the state shared with the other replicas (silences, the fleet's
+    /// alerts) could not be read or written on the last try; `None` when it worked.
+    #[serde(default)]
+    pub sync_error: Option<String>,
 }
 
 impl Alerts {

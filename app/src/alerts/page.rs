@@ -102,6 +102,9 @@ fn Panel(initial: Alerts) -> impl IntoView {
         })}
         <p><a href="/digest" data-testid="digest-link">"Weekly digest →"</a></p>
         {move || data.with(|d| d.quiet.clone()).map(|q| view! { <p class="muted" data-testid="alerts-quiet">{q}</p> })}
+        {move || data.with(|d| d.sync_error.clone()).map(|e| view! {
+            <p class="error" data-testid="alerts-sync-error">{format!("Shared with the other replicas, not up to date: {e}")}</p>
+        })}
         <p class="muted" data-testid="alerts-evaluated">
             {move || data.with(|d| match (d.evaluated_ms, d.evaluation_us) {
                 (Some(t), Some(us)) => format!("Rules evaluated {} (took {us} µs).", zone.datetime(t)),
@@ -266,6 +269,7 @@ fn ActiveAlert(alert: Alert, ctx: Ctx) -> impl IntoView {
             <div class="muted">
                 <code>{shown}</code>" · "{state}" since "{zone.datetime(alert.since_ms)}
                 {acked.clone().map(|by| format!(" · acknowledged by {by}"))}
+                {alert.judged_on.clone().map(|node| format!(" · judged on {node}"))}
             </div>
             {move || ctx.admin.get().then(|| {
                 let matchers = matchers.clone();

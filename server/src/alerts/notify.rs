@@ -916,6 +916,7 @@ pub fn test_alert(now: i64) -> Alert {
         resolved_ms: None,
         acknowledged_by: None,
         silenced: false,
+        judged_on: None,
     }
 }
 

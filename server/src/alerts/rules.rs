@@ -394,6 +394,15 @@ fn own_levels(s: &Settings, rule: &str) -> Option<Thresholds> {
 /// The fleet's rule: judged by one replica at a time.
 const HEARTBEAT_STALE: &str = "heartbeat_stale";
 
+/// The rules on the fleet's shared state, judged by the holder of the `fleet alerts` lease
+/// (what it shares with the other replicas).
+pub const FLEET_RULES: &[&str] = &[HEARTBEAT_STALE];
+
+/// A fleet rule's name as the `'static` the engine keys on (`None`: not a fleet rule).
+pub fn fleet_rule(name: &str) -> Option<&'static str> {
+    FLEET_RULES.iter().copied().find(|r| *r == name)
+}
+
 /// Seconds since each fleet host's last heartbeat; a host never heard from is not judged
 /// (its page says "never seen"), a removed host's alert resolves.
 fn heartbeats(round: &mut Round, s: &Settings, hosts: &[(String, Option<i64>)], now: i64) {

@@ -10,6 +10,7 @@ use super::audit::db::{PgAudit, SqliteAudit};
 use super::audit::AuditLog;
 use super::postgres::{self, PostgresError};
 use super::users::{PgUsers, SqliteUsers, UserStore};
+use crate::alerts::shared::SharedAlerts;
 use crate::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
 use crate::config::DatabaseConfig;
 use crate::fleet::store::FleetStore;
@@ -70,6 +71,12 @@ impl HubState {
             Self::Sqlite(p) => Arc::new(SqliteSilences(p.clone())),
             Self::Postgres(p) => Arc::new(PgSilences(p.clone())),
         }
+    }
+
+    /// The fleet's alerts shared by replicas (`None` on the embedded default: one process
+    /// judges every rule). `node` names this replica beside the alerts it judges.
+    pub fn shared_alerts(&self, node: &str) -> Option<SharedAlerts> {
+        self.postgres().map(|p| SharedAlerts::new(p.clone(), node))
     }
 
     pub fn fleet(&self) -> FleetStore {
