@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod export;
+pub mod history;
 pub mod notify;
 pub mod rules;
 pub mod shared;
@@ -18,7 +19,6 @@ use app::alerts::{
     instance_key, Alert, AlertState, Alerts, NewSilence, Severity, SilenceError, SilenceView,
 };
 use app::shared::clock::now_ms;
-use sqlx::SqlitePool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -156,6 +156,15 @@ struct State {
     sync_error: Option<String>,
 }
 
+/// Where the alerts keep what must outlive a restart (see `HubState::alert_stores`).
+pub struct Stores {
+    pub history: Arc<dyn history::AlertHistoryDb>,
+    pub silences: Arc<dyn silences::SilenceDb>,
+    pub audit: AuditLog,
+    /// This replica's host name (empty on the embedded default).
+    pub node: String,
+}
+
 /// The alerts service: rules, state, silences, notifiers.
 pub struct AlertsService {
     config: AlertsConfig,
@@ -163,8 +172,10 @@ pub struct AlertsService {
     state: Mutex<State>,
     notifiers: Notifiers,
     tx: watch::Sender<Arc<Alerts>>,
-    /// The alert history (this machine's alerts).
-    pool: Option<SqlitePool>,
+    /// Resolved alerts: in the SQLite file, or on PostgreSQL shared by replicas.
+    history: Option<Arc<dyn history::AlertHistoryDb>>,
+    /// This replica's host name, written beside what it judges (empty on the embedded default).
+    node: String,
     /// Silences: in the SQLite file, or in PostgreSQL shared by replicas.
     silence_db: Option<Arc<dyn silences::SilenceDb>>,
     /// The fleet's alerts shared with the other replicas (PostgreSQL only).
@@ -221,7 +232,8 @@ impl AlertsService {
                 state: Mutex::default(),
                 notifiers,
                 tx: watch::channel(Arc::new(first)).0,
-                pool: None,
+                history: None,
+                node: String::new(),
                 silence_db: None,
                 shared: None,
                 audit: None,
@@ -231,16 +243,12 @@ impl AlertsService {
         ))
     }
 
-    /// Keeps the history in `pool`, the silences in `silences`, and audits actions.
-    pub fn with_store(
-        mut self,
-        pool: SqlitePool,
-        silences: Arc<dyn silences::SilenceDb>,
-        audit: AuditLog,
-    ) -> Self {
-        self.pool = Some(pool);
-        self.silence_db = Some(silences);
-        self.audit = Some(audit);
+    /// Keeps the history and the silences in `stores` and audits actions.
+    pub fn with_store(mut self, stores: Stores) -> Self {
+        self.history = Some(stores.history);
+        self.silence_db = Some(stores.silences);
+        self.audit = Some(stores.audit);
+        self.node = stores.node;
         self
     }
 
@@ -304,7 +312,9 @@ impl AlertsService {
             }
             Err(e) => {
                 tracing::warn!("alerts: could not take the acknowledgements asked elsewhere: {e}");
-                Some(format!("the acknowledgements asked elsewhere could not be read: {e}"))
+                Some(format!(
+                    "the acknowledgements asked elsewhere could not be read: {e}"
+                ))
             }
         }
     }
@@ -386,9 +396,11 @@ impl AlertsService {
                 (a.key(), a.state, a.severity, a.since_ms, acked, a.silenced)
             })
             .collect();
-        let fresh = self.lock().written.as_ref().is_some_and(|w| {
-            w.states == states && now - w.at_ms < SHARED_REFRESH_MS
-        });
+        let fresh = self
+            .lock()
+            .written
+            .as_ref()
+            .is_some_and(|w| w.states == states && now - w.at_ms < SHARED_REFRESH_MS);
         if fresh {
             return None;
         }
@@ -411,50 +423,31 @@ impl AlertsService {
 
     /// Loads the silences still in force and the latest history.
     pub async fn load(&self) -> Result<(), AlertError> {
-        let Some(pool) = &self.pool else {
+        let Some(history) = &self.history else {
             return Ok(());
         };
-        let now = now_ms();
         let silences = match &self.silence_db {
-            Some(db) => db.active(now).await?,
+            Some(db) => db.active(now_ms()).await?,
             None => Vec::new(),
         };
-        type Row = (String, String, String, String, Option<f64>, i64, i64);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT rule, labels, severity, summary, value, since_ms, resolved_ms FROM alert_history
-             ORDER BY resolved_ms DESC, id DESC LIMIT ?",
-        )
-        .bind(RECENT as i64)
-        .fetch_all(pool)
-        .await?;
-        let recent = rows
-            .into_iter()
-            .filter_map(
-                |(rule, labels, severity, summary, value, since_ms, resolved_ms)| {
-                    Some(Alert {
-                        rule,
-                        labels: serde_json::from_str(&labels).ok()?,
-                        state: AlertState::Resolved,
-                        severity: serde_json::from_value(severity.into()).ok()?,
-                        value,
-                        threshold: None,
-                        summary,
-                        since_ms,
-                        resolved_ms: Some(resolved_ms),
-                        acknowledged_by: None,
-                        silenced: false,
-                        judged_on: None,
-                    })
-                },
-            )
-            .collect();
-        {
-            let mut s = self.lock();
-            s.silences = silences;
-            s.recent = recent;
-        }
+        let recent = history.recent(RECENT as i64).await?;
+        self.lock().silences = silences;
+        self.show_recent(recent);
         self.publish();
         Ok(())
+    }
+
+    /// Shows these resolved alerts as the recent ones, each naming the replica that judged
+    /// it when that was another one.
+    fn show_recent(&self, rows: Vec<(Alert, String)>) {
+        let recent = rows
+            .into_iter()
+            .map(|(mut a, node)| {
+                a.judged_on = (!node.is_empty() && node != self.node).then_some(node);
+                a
+            })
+            .collect();
+        self.lock().recent = recent;
     }
 
     /// Starts the notifiers' queues and the evaluation loop.
@@ -539,14 +532,19 @@ impl AlertsService {
                             sync_error.get_or_insert(e);
                         }
                     }
+                    if let Some(e) = me.record_history(&resolved).await {
+                        sync_error.get_or_insert(e);
+                    }
+                    // A shared history may have changed the recent ones (the evaluation has
+                    // published this round's state already).
+                    let reread = me.history.as_ref().is_some_and(|h| h.shared());
                     let changed = {
                         let mut s = me.lock();
                         std::mem::replace(&mut s.sync_error, sync_error.clone()) != sync_error
                     };
-                    if changed {
+                    if changed || reread {
                         me.publish();
                     }
-                    me.record_history(&resolved).await;
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         changed = rx.changed() => if changed.is_err() { return },
@@ -738,39 +736,34 @@ impl AlertsService {
         snapshot
     }
 
-    async fn record_history(&self, resolved: &[Alert]) {
-        let Some(pool) = &self.pool else {
-            return;
-        };
-        for a in resolved {
-            let labels = serde_json::to_string(&a.labels).unwrap_or_default();
-            let r = sqlx::query(
-                "INSERT INTO alert_history (rule, labels, severity, summary, value, since_ms, resolved_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&a.rule)
-            .bind(labels)
-            .bind(a.severity.as_str())
-            .bind(&a.summary)
-            .bind(a.value)
-            .bind(a.since_ms)
-            .bind(a.resolved_ms.unwrap_or_default())
-            .execute(pool)
-            .await;
-            if let Err(e) = r {
-                tracing::error!("alert history: could not record {}: {e}", a.key());
+    /// Records the alerts that resolved; with a shared history, re-reads the recent ones
+    /// (other replicas add theirs). Returns why the shared history could not be read.
+    async fn record_history(&self, resolved: &[Alert]) -> Option<String> {
+        let history = self.history.as_ref()?;
+        if let Err(e) = history.record(resolved, &self.node, HISTORY_ROWS).await {
+            let keys: Vec<String> = resolved.iter().map(Alert::key).collect();
+            tracing::error!("alert history: could not record {keys:?}: {e}");
+        }
+        if !history.shared() {
+            return None;
+        }
+        match history.recent(RECENT as i64).await {
+            Ok(rows) => {
+                self.show_recent(rows);
+                None
+            }
+            Err(e) => {
+                tracing::warn!("alerts: could not read the shared history: {e}");
+                Some(format!("the resolved alerts could not be read: {e}"))
             }
         }
-        if !resolved.is_empty() {
-            let r = sqlx::query(
-                "DELETE FROM alert_history WHERE id <= (SELECT MAX(id) FROM alert_history) - ?",
-            )
-            .bind(HISTORY_ROWS)
-            .execute(pool)
-            .await;
-            if let Err(e) = r {
-                tracing::error!("alert history: could not trim: {e}");
-            }
+    }
+
+    /// Alerts judged here that fired since `from_ms` and have resolved: (critical, warning).
+    pub async fn fired_since(&self, from_ms: i64) -> Result<(u64, u64), AlertError> {
+        match &self.history {
+            Some(h) => Ok(h.fired_since(from_ms, &self.node).await?),
+            None => Ok((0, 0)),
         }
     }
 

@@ -299,7 +299,9 @@ impl DigestService {
         let fired_now: Vec<_> = alerts
             .active
             .iter()
+            // Another replica's digest counts what that one judges.
             .filter(|a| a.state == AlertState::Firing && a.since_ms >= start)
+            .filter(|a| a.judged_on.is_none())
             .map(|a| a.severity)
             .collect();
         let containers = self.sources.hub.containers();
@@ -357,13 +359,19 @@ impl DigestService {
             models_used: models_used(pool, start).await,
             cleanups: cleanup_counts(pool, start).await,
             next_cleanup_ms: self.sources.maintenance.next_cleanup_ms(now),
-            alerts_fired: alerts_fired(pool, start).await.map(|(c, w)| {
-                let crit = fired_now
-                    .iter()
-                    .filter(|s| **s == app::alerts::Severity::Critical)
-                    .count() as u64;
-                Some((c + crit, w + fired_now.len() as u64 - crit))
-            }),
+            alerts_fired: self
+                .sources
+                .alerts
+                .fired_since(start)
+                .await
+                .map_err(|e| e.to_string())
+                .map(|(c, w)| {
+                    let crit = fired_now
+                        .iter()
+                        .filter(|s| **s == app::alerts::Severity::Critical)
+                        .count() as u64;
+                    Some((c + crit, w + fired_now.len() as u64 - crit))
+                }),
             firing_now: firing,
         };
         let score = hourly_score(
@@ -522,24 +530,6 @@ async fn models_used(pool: &SqlitePool, from: i64) -> Figure<Vec<(String, u64)>>
             .map(|(m, n)| (m, n.max(0) as u64))
             .collect(),
     ))
-}
-
-/// Alerts that fired this week and have resolved: (critical, warning).
-async fn alerts_fired(pool: &SqlitePool, from: i64) -> Result<(u64, u64), String> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT severity, COUNT(*) FROM alert_history WHERE since_ms >= ? GROUP BY severity",
-    )
-    .bind(from)
-    .fetch_all(pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    let count = |s: &str| {
-        rows.iter()
-            .filter(|r| r.0 == s)
-            .map(|r| r.1.max(0) as u64)
-            .sum()
-    };
-    Ok((count("critical"), count("warning")))
 }
 
 #[cfg(test)]

@@ -287,7 +287,7 @@ impl Application {
         let (alerts, pending) = alerts::AlertsService::new(config.alerts.clone())?;
         let alerts = Arc::new(
             alerts
-                .with_store(store.pool().clone(), state.silences(), audit.clone())
+                .with_store(state.alert_stores(audit.clone(), &node))
                 .with_shared(state.shared_alerts(&node)),
         );
         alerts.load().await?;

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::alerts::{AlertState, Severity};
 use app::fleet::action::{ActionKind, ActionState, FleetAction};
 use app::fleet::{Health, HealthCheck};
-use app::alerts::{AlertState, Severity};
+use server::alerts::history::{AlertHistoryDb, PgAlertHistory, SqliteAlertHistory};
 use server::alerts::shared::{Held, SharedAlerts};
 use server::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
 use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, TokenCheck};
@@ -508,6 +509,102 @@ async fn silences_behave_alike_on_sqlite_and_postgresql() {
     exercise_silences("postgresql", &PgSilences(pool)).await;
 }
 
+/// Resolved alerts alike on both engines: newest first with the node that judged each, the
+/// week's counts per node, the oldest rows trimmed past the limit.
+async fn exercise_alert_history(engine: &str, db: &dyn AlertHistoryDb) {
+    let resolved = |rule: &str, severity: Severity, since_ms: i64| app::alerts::Alert {
+        rule: rule.into(),
+        labels: vec![("alertname".into(), rule.into())],
+        state: AlertState::Resolved,
+        severity,
+        value: Some(12.5),
+        threshold: None,
+        summary: format!("{rule} was over"),
+        since_ms,
+        resolved_ms: Some(since_ms + 1_000),
+        acknowledged_by: None,
+        silenced: false,
+        judged_on: None,
+    };
+    assert!(db.recent(10).await.unwrap().is_empty(), "{engine}");
+    let a = [
+        resolved("cpu_steal_pct", Severity::Warning, 1_000),
+        resolved("disk_used_pct", Severity::Critical, 2_000),
+    ];
+    db.record(&a, "node-a", 100).await.unwrap();
+    db.record(
+        &[resolved("heartbeat_stale", Severity::Warning, 3_000)],
+        "node-b",
+        100,
+    )
+    .await
+    .unwrap();
+    db.record(&[], "node-b", 100).await.unwrap();
+    let recent = db.recent(10).await.unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|(a, node)| (a.rule.as_str(), node.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("heartbeat_stale", "node-b"),
+            ("disk_used_pct", "node-a"),
+            ("cpu_steal_pct", "node-a"),
+        ],
+        "{engine}: newest first"
+    );
+    assert_eq!(recent[1].0, a[1], "{engine}: as recorded");
+    assert_eq!(db.recent(1).await.unwrap().len(), 1, "{engine}");
+    // Each replica's digest counts what it judged, from the week's start.
+    assert_eq!(
+        db.fired_since(0, "node-a").await.unwrap(),
+        (1, 1),
+        "{engine}"
+    );
+    assert_eq!(
+        db.fired_since(1_500, "node-a").await.unwrap(),
+        (1, 0),
+        "{engine}"
+    );
+    assert_eq!(
+        db.fired_since(0, "node-b").await.unwrap(),
+        (0, 1),
+        "{engine}"
+    );
+    // Past the limit the oldest go.
+    db.record(
+        &[resolved("mem_used_pct", Severity::Warning, 4_000)],
+        "node-a",
+        2,
+    )
+    .await
+    .unwrap();
+    let kept: Vec<String> = db
+        .recent(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(a, _)| a.rule)
+        .collect();
+    assert_eq!(kept, ["mem_used_pct", "heartbeat_stale"], "{engine}");
+    assert_eq!(db.shared(), engine == "postgresql");
+}
+
+#[tokio::test]
+async fn the_alert_history_behaves_alike_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    exercise_alert_history("sqlite", &SqliteAlertHistory(sqlite.pool().clone())).await;
+
+    let pg = Postgres::start();
+    let pool = server::store::postgres::open(&pg.url(), Duration::from_secs(10), 4)
+        .await
+        .unwrap();
+    exercise_alert_history("postgresql", &PgAlertHistory(pool)).await;
+}
+
 /// The fleet's alerts as the judging replica shares them on PostgreSQL (the embedded default
 /// has one process and nothing to share): the set is replaced whole, acknowledgements asked on
 /// other replicas are taken once, oldest first.
@@ -577,8 +674,14 @@ async fn the_fleet_alerts_are_shared_through_postgresql() {
     assert_eq!(
         taken,
         [
-            ("heartbeat_stale{host=\"edge-02\"}".to_string(), "bob".to_string()),
-            ("heartbeat_stale{host=\"edge-03\"}".to_string(), "carol".to_string()),
+            (
+                "heartbeat_stale{host=\"edge-02\"}".to_string(),
+                "bob".to_string()
+            ),
+            (
+                "heartbeat_stale{host=\"edge-03\"}".to_string(),
+                "carol".to_string()
+            ),
         ]
     );
     assert!(b.take_acks().await.unwrap().is_empty(), "taken once");

@@ -180,8 +180,7 @@ fn quiet_alert(alerts: &serde_json::Value) -> serde_json::Value {
         .as_array()
         .and_then(|active| {
             active.iter().find(|a| {
-                a["rule"] == "heartbeat_stale"
-                    && a["labels"].to_string().contains("quiet-01")
+                a["rule"] == "heartbeat_stale" && a["labels"].to_string().contains("quiet-01")
             })
         })
         .cloned()

@@ -10,8 +10,10 @@ use super::audit::db::{PgAudit, SqliteAudit};
 use super::audit::AuditLog;
 use super::postgres::{self, PostgresError};
 use super::users::{PgUsers, SqliteUsers, UserStore};
+use crate::alerts::history::{AlertHistoryDb, PgAlertHistory, SqliteAlertHistory};
 use crate::alerts::shared::SharedAlerts;
 use crate::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
+use crate::alerts::Stores;
 use crate::config::DatabaseConfig;
 use crate::fleet::store::FleetStore;
 
@@ -62,6 +64,22 @@ impl HubState {
             Self::Postgres(p) => {
                 AuditLog::with_log(local.clone(), Arc::new(PgAudit(p.clone())), node)
             }
+        }
+    }
+
+    /// Where the alerts keep their history and silences: the SQLite file with no node, or
+    /// PostgreSQL shared by replicas, each naming `node` beside the alerts it judges (every
+    /// replica's page shows the fleet's resolved alerts; each digest counts its own).
+    pub fn alert_stores(&self, audit: AuditLog, node: &str) -> Stores {
+        let (history, node): (Arc<dyn AlertHistoryDb>, _) = match self {
+            Self::Sqlite(p) => (Arc::new(SqliteAlertHistory(p.clone())), ""),
+            Self::Postgres(p) => (Arc::new(PgAlertHistory(p.clone())), node),
+        };
+        Stores {
+            history,
+            silences: self.silences(),
+            audit,
+            node: node.to_string(),
         }
     }
 
