@@ -821,6 +821,43 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
     .await;
     assert_eq!(a.act(&admin, &expire, None).await.status(), 404);
 
+    // The fleet's shared alerts unreadable (their tables moved away): both replicas say so on
+    // the alerts answer, the judge (taking acknowledgements) and the other (reading the rows);
+    // put back, both are quiet again.
+    let pool = server::store::postgres::open(&url, Duration::from_secs(10), 1)
+        .await
+        .unwrap();
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    for (from, to) in [
+        ("alert_fleet_active", "moved_active"),
+        ("alert_fleet_acks", "moved_acks"),
+    ] {
+        sqlx::query(&rename(from, to)).execute(&pool).await.unwrap();
+    }
+    for replica in [&a, &b] {
+        replica
+            .wait_json_as("/api/v1/alerts", &admin, Duration::from_secs(10), |v| {
+                v["sync_error"].as_str().is_some_and(|e| {
+                    e.contains("the fleet's alerts could not be read")
+                        || e.contains("the acknowledgements asked elsewhere could not be read")
+                })
+            })
+            .await;
+    }
+    for (from, to) in [
+        ("moved_active", "alert_fleet_active"),
+        ("moved_acks", "alert_fleet_acks"),
+    ] {
+        sqlx::query(&rename(from, to)).execute(&pool).await.unwrap();
+    }
+    for replica in [&a, &b] {
+        replica
+            .wait_json_as("/api/v1/alerts", &admin, Duration::from_secs(10), |v| {
+                v["sync_error"].is_null()
+            })
+            .await;
+    }
+
     let r = b.act(&admin, "/api/v1/auth/logout", None).await;
     assert_eq!(r.status(), 200);
     assert_eq!(a.get_as("/api/v1/score", &admin).await.status(), 401);
