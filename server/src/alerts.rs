@@ -1090,6 +1090,26 @@ mod tests {
         ));
     }
 
+    /// A round with the fleet's hosts only (`None`: another replica judges them).
+    fn fleet_round(
+        s: &AlertsService,
+        o: &Overview,
+        hosts: Option<&[(String, Option<i64>)]>,
+        now: i64,
+    ) -> Vec<Alert> {
+        s.evaluate(
+            &rules::Inputs {
+                overview: o,
+                models: None,
+                maintenance: None,
+                disk_full: &[],
+                hosts,
+                now_ms: now,
+            },
+            now,
+        )
+    }
+
     #[tokio::test]
     async fn a_replica_that_loses_the_fleet_lease_drops_its_fleet_alerts_without_resolving() {
         let config = AlertsConfig {
@@ -1100,19 +1120,7 @@ mod tests {
         let o = overview(&[]);
         let now = 1_000_000;
         let hosts = [("edge-01".to_string(), Some(now - 400_000))];
-        let judge = |hosts: Option<&[(String, Option<i64>)]>, now| {
-            s.evaluate(
-                &rules::Inputs {
-                    overview: &o,
-                    models: None,
-                    maintenance: None,
-                    disk_full: &[],
-                    hosts,
-                    now_ms: now,
-                },
-                now,
-            )
-        };
+        let judge = |hosts, now| fleet_round(&s, &o, hosts, now);
         assert!(judge(Some(&hosts), now).is_empty());
         let key = "heartbeat_stale{host=\"edge-01\"}";
         assert!(s.snapshot().active.iter().any(|a| a.key() == key));
@@ -1138,19 +1146,7 @@ mod tests {
         let o = overview(&[]);
         let now = 1_000_000;
         let hosts = [("edge-01".to_string(), Some(now - 400_000))];
-        let judge_round = |s: &AlertsService, now| {
-            s.evaluate(
-                &rules::Inputs {
-                    overview: &o,
-                    models: None,
-                    maintenance: None,
-                    disk_full: &[],
-                    hosts: Some(&hosts),
-                    now_ms: now,
-                },
-                now,
-            )
-        };
+        let judge_round = |s: &AlertsService, now| fleet_round(s, &o, Some(&hosts), now);
         judge_round(&judge, now);
         let key = "heartbeat_stale{host=\"edge-01\"}";
         judge.acknowledge(key, "alice").await.unwrap();
