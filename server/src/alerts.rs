@@ -29,7 +29,7 @@ use notify::{Kind, Notifiers, Payload};
 
 /// Resolved alerts the snapshot shows.
 pub const RECENT: usize = 100;
-/// Resolved alerts kept in SQLite (the oldest go first).
+/// Resolved alerts kept (the oldest go first), in SQLite or in the shared PostgreSQL history.
 const HISTORY_ROWS: i64 = 100_000;
 /// The judge rewrites the shared fleet alerts at least this often (their readings move every
 /// round; their state only now and then, and that is written at once).
