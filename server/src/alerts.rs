@@ -1028,17 +1028,7 @@ mod tests {
     }
 
     fn eval(s: &AlertsService, o: &Overview, now: i64) -> Vec<Alert> {
-        s.evaluate(
-            &rules::Inputs {
-                overview: o,
-                models: None,
-                maintenance: None,
-                disk_full: &[],
-                hosts: Some(&[]),
-                now_ms: 0,
-            },
-            now,
-        )
+        fleet_round(s, o, Some(&[]), now)
     }
 
     #[tokio::test]
@@ -1090,7 +1080,7 @@ mod tests {
         ));
     }
 
-    /// A round with the fleet's hosts only (`None`: another replica judges them).
+    /// A round of this overview and the fleet's hosts (`None`: another replica judges them).
     fn fleet_round(
         s: &AlertsService,
         o: &Overview,
