@@ -131,7 +131,6 @@ impl Tracked {
 
 /// What the judge last wrote to the shared table: each instance's state without its reading
 /// (which moves every round), and when.
-#[derive(Default, PartialEq)]
 struct Written {
     states: Vec<(String, AlertState, Severity, i64, Option<String>, bool)>,
     at_ms: i64,
@@ -274,12 +273,29 @@ impl AlertsService {
         }
     }
 
-    /// Before a round, with the fleet's alerts shared: the judge adopts the rows when it has
-    /// just taken the lease over and applies the acknowledgements asked on other replicas;
-    /// the others read what the judge wrote. Returns the failure, if any.
-    async fn sync_before(&self, leads: bool, took_over: bool) -> Option<String> {
+    /// On taking the `fleet alerts` lease over: adopts the fleet's alerts its last holder
+    /// wrote. Fails when they cannot be read.
+    async fn take_over(&self) -> Result<(), String> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        match shared.read().await {
+            Ok(rows) => {
+                self.adopt(rows.into_iter().map(|r| r.held));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("alerts: could not adopt the fleet's shared alerts: {e}");
+                Err(format!("the fleet's alerts could not be read: {e}"))
+            }
+        }
+    }
+
+    /// Before a round, with the fleet's alerts shared: the judge applies the acknowledgements
+    /// asked on other replicas; the others read what the judge wrote. Returns the failure.
+    async fn sync_before(&self, judging: bool) -> Option<String> {
         let shared = self.shared.as_ref()?;
-        if !leads {
+        if !judging {
             return match shared.read().await {
                 Ok(rows) => {
                     self.show_elsewhere(rows, now_ms());
@@ -290,15 +306,6 @@ impl AlertsService {
                     Some(format!("the fleet's alerts could not be read: {e}"))
                 }
             };
-        }
-        if took_over {
-            match shared.read().await {
-                Ok(rows) => self.adopt(rows.into_iter().map(|r| r.held)),
-                Err(e) => {
-                    tracing::warn!("alerts: could not adopt the fleet's shared alerts: {e}");
-                    return Some(format!("the fleet's alerts could not be read: {e}"));
-                }
-            }
         }
         match shared.take_acks().await {
             Ok(acks) => {
@@ -500,10 +507,19 @@ impl AlertsService {
                             leads
                         }
                     };
-                    let took_over = leads && !led;
-                    led = leads;
                     let mut sync_error = me.reload_silences().await;
-                    if let Some(e) = me.sync_before(leads, took_over).await {
+                    // A new holder judges the fleet only once it has adopted what the last one
+                    // wrote (judging before would notify those alerts again); a failed read
+                    // is tried again next round.
+                    let mut judging = leads;
+                    if leads && !led {
+                        if let Err(e) = me.take_over().await {
+                            sync_error.get_or_insert(e);
+                            judging = false;
+                        }
+                    }
+                    led = judging;
+                    if let Some(e) = me.sync_before(judging).await {
                         sync_error.get_or_insert(e);
                     }
                     let overview = rx.borrow_and_update().clone();
@@ -522,12 +538,12 @@ impl AlertsService {
                             models: Some(&models),
                             maintenance: Some(&maintenance),
                             disk_full: &disk_full,
-                            hosts: leads.then_some(&hosts[..]),
+                            hosts: judging.then_some(&hosts[..]),
                             now_ms: now,
                         },
                         now,
                     );
-                    if leads {
+                    if judging {
                         if let Some(e) = me.sync_after(now).await {
                             sync_error.get_or_insert(e);
                         }
@@ -737,12 +753,17 @@ impl AlertsService {
     }
 
     /// Records the alerts that resolved; with a shared history, re-reads the recent ones
-    /// (other replicas add theirs). Returns why the shared history could not be read.
+    /// (other replicas add theirs). Returns why the shared history failed.
     async fn record_history(&self, resolved: &[Alert]) -> Option<String> {
         let history = self.history.as_ref()?;
         if let Err(e) = history.record(resolved, &self.node, HISTORY_ROWS).await {
             let keys: Vec<String> = resolved.iter().map(Alert::key).collect();
             tracing::error!("alert history: could not record {keys:?}: {e}");
+            // The page keeps showing them from memory (a re-read now would drop them); a shared
+            // history says so on the page too.
+            return history
+                .shared()
+                .then(|| format!("the resolved alerts could not be recorded: {e}"));
         }
         if !history.shared() {
             return None;

@@ -494,18 +494,32 @@ async fn exercise_silences(engine: &str, db: &dyn SilenceDb) {
     assert_eq!(db.shared(), engine == "postgresql");
 }
 
-#[tokio::test]
-async fn silences_behave_alike_on_sqlite_and_postgresql() {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
+/// A migrated SQLite file in `dir`: a suite's embedded-default run.
+async fn sqlite_pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
+    server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
         .await
-        .unwrap();
-    exercise_silences("sqlite", &SqliteSilences(sqlite.pool().clone())).await;
+        .unwrap()
+        .pool()
+        .clone()
+}
 
+/// A real PostgreSQL on loopback (stopped when the first value drops) and a pool on its
+/// migrated database: a suite's shared run.
+async fn postgres_pool() -> (Postgres, sqlx::PgPool) {
     let pg = Postgres::start();
     let pool = server::store::postgres::open(&pg.url(), Duration::from_secs(10), 4)
         .await
         .unwrap();
+    (pg, pool)
+}
+
+#[tokio::test]
+async fn silences_behave_alike_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = sqlite_pool(&dir).await;
+    exercise_silences("sqlite", &SqliteSilences(sqlite.clone())).await;
+
+    let (_pg, pool) = postgres_pool().await;
     exercise_silences("postgresql", &PgSilences(pool)).await;
 }
 
@@ -593,15 +607,10 @@ async fn exercise_alert_history(engine: &str, db: &dyn AlertHistoryDb) {
 #[tokio::test]
 async fn the_alert_history_behaves_alike_on_sqlite_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
-        .await
-        .unwrap();
-    exercise_alert_history("sqlite", &SqliteAlertHistory(sqlite.pool().clone())).await;
+    let sqlite = sqlite_pool(&dir).await;
+    exercise_alert_history("sqlite", &SqliteAlertHistory(sqlite.clone())).await;
 
-    let pg = Postgres::start();
-    let pool = server::store::postgres::open(&pg.url(), Duration::from_secs(10), 4)
-        .await
-        .unwrap();
+    let (_pg, pool) = postgres_pool().await;
     exercise_alert_history("postgresql", &PgAlertHistory(pool)).await;
 }
 
@@ -610,10 +619,7 @@ async fn the_alert_history_behaves_alike_on_sqlite_and_postgresql() {
 /// other replicas are taken once, oldest first.
 #[tokio::test]
 async fn the_fleet_alerts_are_shared_through_postgresql() {
-    let pg = Postgres::start();
-    let pool = server::store::postgres::open(&pg.url(), Duration::from_secs(10), 4)
-        .await
-        .unwrap();
+    let (_pg, pool) = postgres_pool().await;
     let (a, b) = (
         SharedAlerts::new(pool.clone(), "node-a"),
         SharedAlerts::new(pool, "node-b"),
@@ -694,46 +700,31 @@ async fn the_fleet_alerts_are_shared_through_postgresql() {
 #[tokio::test]
 async fn the_audit_log_behaves_alike_on_sqlite_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
-        .await
-        .unwrap();
-    let local = sqlite.pool().clone();
+    let sqlite = sqlite_pool(&dir).await;
+    let local = sqlite;
     exercise_audit("sqlite", &local, Arc::new(SqliteAudit(local.clone()))).await;
 
-    let pg = Postgres::start();
-    let pool = server::store::postgres::open(&pg.url(), std::time::Duration::from_secs(10), 4)
-        .await
-        .unwrap();
+    let (_pg, pool) = postgres_pool().await;
     exercise_audit("postgresql", &local, Arc::new(PgAudit(pool))).await;
 }
 
 #[tokio::test]
 async fn the_fleet_registry_behaves_alike_on_sqlite_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
-        .await
-        .unwrap();
-    exercise_fleet(&*FleetStore::new(sqlite.pool().clone())).await;
+    let sqlite = sqlite_pool(&dir).await;
+    exercise_fleet(&*FleetStore::new(sqlite.clone())).await;
 
-    let pg = Postgres::start();
-    let pool = server::store::postgres::open(&pg.url(), std::time::Duration::from_secs(10), 4)
-        .await
-        .unwrap();
+    let (_pg, pool) = postgres_pool().await;
     exercise_fleet(&*FleetStore::postgres(pool)).await;
 }
 
 #[tokio::test]
 async fn users_and_sessions_behave_alike_on_sqlite_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
-        .await
-        .unwrap();
-    exercise(&SqliteUsers(sqlite.pool().clone())).await;
+    let sqlite = sqlite_pool(&dir).await;
+    exercise(&SqliteUsers(sqlite.clone())).await;
 
-    let pg = Postgres::start();
-    let pool = server::store::postgres::open(&pg.url(), std::time::Duration::from_secs(10), 4)
-        .await
-        .unwrap();
+    let (pg, pool) = postgres_pool().await;
     exercise(&PgUsers(pool.clone())).await;
     // Applying the migrations again (a second replica starting) changes nothing.
     server::store::postgres::open(&pg.url(), std::time::Duration::from_secs(10), 4)
