@@ -225,6 +225,7 @@ impl Application {
             maintenance::Maintenance::new(
                 config.maintenance.clone(),
                 maintenance::store::MaintenanceStore::new(store.pool().clone()),
+                state.jobs(),
                 maintenance::cleanup::Ctx {
                     docker: docker.clone(),
                     rootfs: config.paths.rootfs.clone(),

@@ -11,6 +11,7 @@ pub mod culprits;
 pub mod discover;
 pub mod heartbeat;
 pub mod import;
+pub mod job_store;
 pub mod schedule;
 pub mod store;
 pub mod timers;
@@ -34,8 +35,9 @@ use crate::config::MaintenanceConfig;
 use crate::platform::bus::{local_host, Bus, Event};
 use crate::platform::periodic::StatusBook;
 use crate::store::audit::{Action, AuditLog, Entry, Outcome, Refusal};
+use job_store::{End, HeartbeatJob, JobStore, Ping};
 use schedule::Schedule;
-use store::{HeartbeatJob, MaintenanceStore, Ping};
+use store::MaintenanceStore;
 
 /// The status line's name.
 pub const NAME: &str = "maintenance";
@@ -95,7 +97,10 @@ pub struct PingCounters {
 
 pub struct Maintenance {
     config: MaintenanceConfig,
+    /// This machine's cleanup runs.
     store: MaintenanceStore,
+    /// The heartbeat jobs (shared by replicas on PostgreSQL).
+    jobs: Arc<dyn JobStore>,
     ctx: cleanup::Ctx,
     audit: AuditLog,
     bus: Arc<Bus>,
@@ -111,7 +116,8 @@ pub struct Maintenance {
     culprits: Mutex<Vec<app::maintenance::Culprit>>,
     /// slug → (job id, token digest): a ping is checked without a database read. Changed in
     /// the same call that changes the database, so a rotated token stops at once; a slug not
-    /// here (created by another process) is looked up in the database.
+    /// here (created by another process) is looked up in the database. Not used when the jobs
+    /// are shared: another replica may have rotated or deleted a token since.
     tokens: std::sync::RwLock<HashMap<String, (i64, String)>>,
 }
 
@@ -123,6 +129,7 @@ impl Maintenance {
     pub fn new(
         config: MaintenanceConfig,
         store: MaintenanceStore,
+        jobs: Arc<dyn JobStore>,
         ctx: cleanup::Ctx,
         audit: AuditLog,
         bus: Arc<Bus>,
@@ -131,6 +138,7 @@ impl Maintenance {
         Self {
             config,
             store,
+            jobs,
             ctx,
             audit,
             bus,
@@ -321,20 +329,24 @@ impl Maintenance {
         self.load_tokens()
             .await
             .map_err(|e| format!("storage: {e}"))?;
+        self.jobs
+            .trim(RUNS_KEPT)
+            .await
+            .map_err(|e| format!("storage: {e}"))?;
         self.store
-            .trim(RUNS_KEPT, DRY_RUNS_KEPT)
+            .trim_dry_runs(DRY_RUNS_KEPT)
             .await
             .map_err(|e| format!("storage: {e}"))?;
         let zone = schedule::host_zone();
         let mut jobs = Vec::new();
         for hb in self
-            .store
+            .jobs
             .jobs()
             .await
             .map_err(|e| format!("storage: {e}"))?
         {
             let runs = self
-                .store
+                .jobs
                 .runs(hb.id, RUNS_PER_JOB)
                 .await
                 .map_err(|e| format!("storage: {e}"))?;
@@ -418,7 +430,7 @@ impl Maintenance {
     }
 
     async fn load_tokens(&self) -> Result<(), sqlx::Error> {
-        let all = self.store.tokens().await?;
+        let all = self.jobs.tokens().await?;
         *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = all
             .into_iter()
             .map(|(slug, id, digest)| (slug, (id, digest)))
@@ -451,23 +463,26 @@ impl Maintenance {
             return Err(refused("no job token (Authorization: Bearer)"));
         };
         let digest = crate::auth::password::token_digest(token);
-        let cached = self
-            .tokens
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(slug)
-            .cloned();
+        let cached = (!self.jobs.shared())
+            .then(|| {
+                self.tokens
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(slug)
+                    .cloned()
+            })
+            .flatten();
         let id = match cached {
             Some((id, known)) if crate::auth::password::same_secret(&known, &digest) => id,
             Some(_) => return Err(refused("unknown job or wrong token")),
-            None => match self.store.job_by_token(slug, &digest).await? {
+            None => match self.jobs.job_by_token(slug, &digest).await? {
                 Some(id) => id,
                 None => return Err(refused("unknown job or wrong token")),
             },
         };
         let log = (!body.trim().is_empty()).then_some(body);
-        self.store
-            .ping(id, kind, now_ms(), exit_code, log, OPEN_RUN_MS)
+        self.jobs
+            .ping(id, kind, now_ms(), End { exit_code, log }, OPEN_RUN_MS)
             .await?;
         self.pings.accepted.fetch_add(1, Ordering::Relaxed);
         self.poke();
@@ -513,7 +528,7 @@ impl Maintenance {
             created_ms: now_ms(),
         };
         let created = self
-            .store
+            .jobs
             .create_job(&job, &crate::auth::password::token_digest(&token), user)
             .await?;
         if !created {
@@ -534,7 +549,7 @@ impl Maintenance {
     pub async fn rotate(&self, user: &str, slug: &str) -> Result<JobToken, MaintenanceError> {
         let token = crate::auth::password::random_token();
         if !self
-            .store
+            .jobs
             .rotate_token(slug, &crate::auth::password::token_digest(&token))
             .await?
         {
@@ -554,7 +569,7 @@ impl Maintenance {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(slug);
-        if !self.store.delete_job(slug).await? {
+        if !self.jobs.delete_job(slug).await? {
             return Err(MaintenanceError::UnknownJob(slug.into()));
         }
         self.audited(user, Action::JobDelete, slug, None).await;

@@ -1,4 +1,4 @@
-//! Users, sessions, the fleet registry, the audit log and alert silences on the embedded SQLite file and on a real
+//! Users, sessions, the fleet registry, the audit log, alerts and heartbeat jobs on the embedded SQLite file and on a real
 //! PostgreSQL (`[database] url`, a fresh cluster on loopback per test): the same suites through
 //! the same traits on both, and two hub replicas on one PostgreSQL where a session made on one
 //! works on the other and a host added on one is served by the other.
@@ -13,12 +13,14 @@ use server::alerts::history::{AlertHistoryDb, PgAlertHistory, SqliteAlertHistory
 use server::alerts::shared::{Held, SharedAlerts};
 use server::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
 use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, TokenCheck};
+use server::maintenance::job_store::{End, HeartbeatJob, JobStore, PgJobs, Ping, SqliteJobs};
 use server::store::audit::db::{AuditDb, PgAudit, SqliteAudit};
 use server::store::audit::{Action, AuditLog, Entry, Outcome, Refusal};
 use server::store::users::{NewSession, PgUsers, SqliteUsers, UserStore};
 use steward_tests::postgres::Postgres;
 
 use crate::helpers::spawn_app;
+use crate::maintenance::{job, ping};
 
 /// What every engine must do alike.
 async fn exercise(users: &dyn UserStore) {
@@ -494,6 +496,144 @@ async fn exercise_silences(engine: &str, db: &dyn SilenceDb) {
     assert_eq!(db.shared(), engine == "postgresql");
 }
 
+/// Heartbeat jobs alike on both engines: created once per slug, found by slug and token digest,
+/// a start paired with its end, an end without a start a run of its own, rotated, trimmed per
+/// job, deleted with their reports.
+async fn exercise_jobs(engine: &str, db: &dyn JobStore) {
+    let job = |slug: &str| HeartbeatJob {
+        id: 0,
+        slug: slug.into(),
+        name: format!("Job {slug}"),
+        schedule: "0 2 * * *".into(),
+        grace_secs: 3600,
+        created_ms: 1_000,
+    };
+    assert!(db.create_job(&job("backup"), "d1", "ops").await.unwrap());
+    assert!(
+        !db.create_job(&job("backup"), "d9", "ops").await.unwrap(),
+        "{engine}: the slug is taken"
+    );
+    assert!(db.create_job(&job("vacuum"), "d2", "ops").await.unwrap());
+    let jobs = db.jobs().await.unwrap();
+    assert_eq!(
+        jobs.iter().map(|j| j.slug.as_str()).collect::<Vec<_>>(),
+        ["backup", "vacuum"],
+        "{engine}"
+    );
+    assert_eq!(
+        (
+            jobs[0].grace_secs,
+            jobs[0].created_ms,
+            jobs[0].name.as_str()
+        ),
+        (3600, 1_000, "Job backup"),
+        "{engine}"
+    );
+    let id = db.job_by_token("backup", "d1").await.unwrap().unwrap();
+    assert_eq!(id, jobs[0].id, "{engine}");
+    assert_eq!(
+        db.job_by_token("backup", "d2").await.unwrap(),
+        None,
+        "{engine}"
+    );
+    assert_eq!(
+        db.job_by_token("nobody", "d1").await.unwrap(),
+        None,
+        "{engine}"
+    );
+    let mut tokens = db.tokens().await.unwrap();
+    tokens.sort();
+    assert_eq!(
+        tokens[0],
+        ("backup".to_string(), id, "d1".to_string()),
+        "{engine}"
+    );
+
+    // A start and its failure pair into one run; an ok with no open run is a run of its own;
+    // an end after the pairing window does not close a start that old.
+    db.ping(id, Ping::Start, 10_000, End::default(), 60_000)
+        .await
+        .unwrap();
+    let fail = End {
+        exit_code: Some(3),
+        log: Some("rsync: disk full\n"),
+    };
+    db.ping(id, Ping::Fail, 20_000, fail, 60_000).await.unwrap();
+    db.ping(id, Ping::Ok, 30_000, End::default(), 60_000)
+        .await
+        .unwrap();
+    db.ping(id, Ping::Start, 40_000, End::default(), 60_000)
+        .await
+        .unwrap();
+    db.ping(id, Ping::Ok, 200_000, End::default(), 60_000)
+        .await
+        .unwrap();
+    let runs = db.runs(id, 10).await.unwrap();
+    let seen: Vec<_> = runs
+        .iter()
+        .map(|r| (r.started_ms, r.ended_ms, r.result, r.exit_code))
+        .collect();
+    use app::maintenance::RunResult::{Failed, Ok as Done, Running};
+    assert_eq!(
+        seen,
+        [
+            (None, Some(200_000), Done, None),
+            (Some(40_000), None, Running, None),
+            (None, Some(30_000), Done, None),
+            (Some(10_000), Some(20_000), Failed, Some(3)),
+        ],
+        "{engine}"
+    );
+    assert_eq!(runs[3].log_tail.as_deref(), Some("rsync: disk full\n"));
+    assert_eq!(
+        db.runs(id, 2).await.unwrap().len(),
+        2,
+        "{engine}: the limit"
+    );
+
+    // Rotation: the old digest no longer finds the job.
+    assert!(db.rotate_token("backup", "d3").await.unwrap());
+    assert!(!db.rotate_token("nobody", "d4").await.unwrap(), "{engine}");
+    assert_eq!(
+        db.job_by_token("backup", "d1").await.unwrap(),
+        None,
+        "{engine}"
+    );
+    assert_eq!(db.job_by_token("backup", "d3").await.unwrap(), Some(id));
+
+    // Trimming keeps each job's newest reports.
+    let other = db.job_by_token("vacuum", "d2").await.unwrap().unwrap();
+    db.ping(other, Ping::Ok, 5_000, End::default(), 60_000)
+        .await
+        .unwrap();
+    assert_eq!(db.trim(2).await.unwrap(), 2, "{engine}");
+    let kept: Vec<_> = db
+        .runs(id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.ended_ms)
+        .collect();
+    assert_eq!(kept, [Some(200_000), None], "{engine}");
+    assert_eq!(db.runs(other, 10).await.unwrap().len(), 1, "{engine}");
+
+    // Deleting a job takes its reports with it, once.
+    assert!(db.delete_job("backup").await.unwrap());
+    assert!(!db.delete_job("backup").await.unwrap(), "{engine}");
+    assert!(db.runs(id, 10).await.unwrap().is_empty(), "{engine}");
+    assert_eq!(db.jobs().await.unwrap().len(), 1, "{engine}");
+    assert_eq!(db.shared(), engine == "postgresql");
+}
+
+#[tokio::test]
+async fn heartbeat_jobs_behave_alike_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    exercise_jobs("sqlite", &SqliteJobs(sqlite_pool(&dir).await)).await;
+
+    let (_pg, pool) = postgres_pool().await;
+    exercise_jobs("postgresql", &PgJobs(pool)).await;
+}
+
 /// A migrated SQLite file in `dir`: a suite's embedded-default run.
 async fn sqlite_pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
     server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
@@ -742,11 +882,13 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
     let a = spawn_app(move |c, _| {
         c.database.url = u1;
         c.auth.anonymous_read = false;
+        c.maintenance.interval_secs = 10;
     })
     .await;
     let b = spawn_app(move |c, _| {
         c.database.url = u2;
         c.auth.anonymous_read = false;
+        c.maintenance.interval_secs = 10;
     })
     .await;
     assert_eq!(
@@ -811,6 +953,57 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
     })
     .await;
     assert_eq!(a.act(&admin, &expire, None).await.status(), 404);
+
+    // One set of heartbeat jobs: made on a, pinged on b, judged alike on both (a within its
+    // refresh interval); rotated on a, the old token is refused on b at once; deleted on b,
+    // refused on a.
+    let created = a
+        .act(
+            &admin,
+            "/api/v1/maintenance/jobs",
+            Some(
+                serde_json::json!({"slug": "backup", "name": "Nightly backup",
+                "schedule": "0 2 * * *", "grace_secs": 3600}),
+            ),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let token = created.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    const FAIL: &str = "/api/v1/jobs/backup/ping/fail?exit_code=4";
+    assert_eq!(ping(&b, FAIL, &token, "disk full").await, 204);
+    for replica in [&a, &b] {
+        let m = replica
+            .wait_json_as(
+                "/api/v1/maintenance",
+                &admin,
+                Duration::from_secs(20),
+                |m| job(m, "backup").is_some_and(|j| j["status"] == "failed"),
+            )
+            .await;
+        let run = &job(&m, "backup").unwrap()["runs"][0];
+        assert_eq!(
+            (&run["exit_code"], &run["log_tail"]),
+            (&4.into(), &"disk full".into())
+        );
+    }
+    let rotated = a
+        .act(&admin, "/api/v1/maintenance/jobs/backup/rotate", None)
+        .await;
+    assert_eq!(rotated.status(), 200);
+    let new_token = rotated.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ping(&b, FAIL, &token, "").await, 401, "the old token on b");
+    assert_eq!(ping(&b, FAIL, &new_token, "").await, 204);
+    let deleted = b
+        .act(&admin, "/api/v1/maintenance/jobs/backup/delete", None)
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(ping(&a, FAIL, &new_token, "").await, 401, "deleted on b");
 
     // The fleet's shared alerts unreadable (their tables moved away): both replicas say so on
     // the alerts answer, the judge (taking acknowledgements) and the other (reading the rows);

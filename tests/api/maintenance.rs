@@ -11,11 +11,11 @@ use server::config::CleanupStep;
 use crate::helpers::{spawn_app, TestApp};
 use steward_tests::docker_engine::Engine;
 
-fn job<'a>(m: &'a Value, slug: &str) -> Option<&'a Value> {
+pub fn job<'a>(m: &'a Value, slug: &str) -> Option<&'a Value> {
     m["jobs"].as_array()?.iter().find(|j| j["slug"] == slug)
 }
 
-async fn ping(app: &TestApp, path: &str, token: &str, body: &str) -> StatusCode {
+pub async fn ping(app: &TestApp, path: &str, token: &str, body: &str) -> StatusCode {
     app.client
         .post(format!("{}{path}", app.base))
         .bearer_auth(token)

@@ -15,7 +15,7 @@ use futures::Stream;
 use serde::Deserialize;
 
 use super::AppState;
-use crate::maintenance::store::Ping;
+use crate::maintenance::job_store::Ping;
 use crate::maintenance::{MaintenanceError, PingError};
 
 /// Mutating routes of this module with sample paths, for the guard test.

@@ -1,29 +1,11 @@
-//! Maintenance records in SQLite: heartbeat jobs and their reports, and cleanup runs.
+//! This machine's cleanup runs in the SQLite file (manual, scheduled, dry and imported). The
+//! heartbeat jobs, which replicas may share, are in [`super::job_store`].
 
-use app::maintenance::{CleanupRun, JobRun, RunResult, StepRecord, Trigger};
+use app::maintenance::{CleanupRun, RunResult, StepRecord, Trigger};
 use sqlx::{Row, SqlitePool};
 
 /// Longest log tail kept per report.
 pub const MAX_LOG_TAIL: usize = 4096;
-
-/// A heartbeat job as stored (its token only as a digest).
-#[derive(Clone, Debug)]
-pub struct HeartbeatJob {
-    pub id: i64,
-    pub slug: String,
-    pub name: String,
-    pub schedule: String,
-    pub grace_secs: u64,
-    pub created_ms: i64,
-}
-
-/// What a ping says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ping {
-    Start,
-    Ok,
-    Fail,
-}
 
 #[derive(Clone)]
 pub struct MaintenanceStore {
@@ -34,7 +16,7 @@ fn result_str(r: RunResult) -> &'static str {
     r.as_str()
 }
 
-fn parse_result(s: &str) -> RunResult {
+pub(super) fn parse_result(s: &str) -> RunResult {
     match s {
         "running" => RunResult::Running,
         "ok" => RunResult::Ok,
@@ -66,173 +48,6 @@ pub fn tail(s: &str, max: usize) -> &str {
 impl MaintenanceStore {
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
-    }
-
-    /// Every job's slug, id and token digest (the ping check's cache).
-    pub async fn tokens(&self) -> Result<Vec<(String, i64, String)>, sqlx::Error> {
-        let rows = sqlx::query("SELECT slug, id, token_digest FROM heartbeat_jobs")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
-    }
-
-    pub async fn jobs(&self) -> Result<Vec<HeartbeatJob>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, slug, name, schedule, grace_secs, created_ms FROM heartbeat_jobs ORDER BY slug",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| HeartbeatJob {
-                id: r.get(0),
-                slug: r.get(1),
-                name: r.get(2),
-                schedule: r.get(3),
-                grace_secs: r.get::<i64, _>(4).max(0) as u64,
-                created_ms: r.get(5),
-            })
-            .collect())
-    }
-
-    /// Creates a job; `Ok(false)` when the slug is taken.
-    pub async fn create_job(
-        &self,
-        job: &HeartbeatJob,
-        token_digest: &str,
-        by: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let r = sqlx::query(
-            "INSERT INTO heartbeat_jobs (slug, name, schedule, grace_secs, token_digest, created_ms, created_by)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(&job.slug)
-        .bind(&job.name)
-        .bind(&job.schedule)
-        .bind(job.grace_secs as i64)
-        .bind(token_digest)
-        .bind(job.created_ms)
-        .bind(by)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Replaces a job's token; `Ok(false)` when there is no such job.
-    pub async fn rotate_token(&self, slug: &str, token_digest: &str) -> Result<bool, sqlx::Error> {
-        let r = sqlx::query("UPDATE heartbeat_jobs SET token_digest = ? WHERE slug = ?")
-            .bind(token_digest)
-            .bind(slug)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Deletes a job and its reports; `Ok(false)` when there is no such job.
-    pub async fn delete_job(&self, slug: &str) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "DELETE FROM job_runs WHERE job_id = (SELECT id FROM heartbeat_jobs WHERE slug = ?)",
-        )
-        .bind(slug)
-        .execute(&mut *tx)
-        .await?;
-        let r = sqlx::query("DELETE FROM heartbeat_jobs WHERE slug = ?")
-            .bind(slug)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// The job whose slug and token digest match, if any.
-    pub async fn job_by_token(&self, slug: &str, digest: &str) -> Result<Option<i64>, sqlx::Error> {
-        let row = sqlx::query("SELECT id FROM heartbeat_jobs WHERE slug = ? AND token_digest = ?")
-            .bind(slug)
-            .bind(digest)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
-    /// Records a ping: a start opens a run; an end closes the open run (when it started within
-    /// `open_ms`), else it is a run of its own without a start.
-    pub async fn ping(
-        &self,
-        job_id: i64,
-        ping: Ping,
-        at_ms: i64,
-        exit_code: Option<i32>,
-        log: Option<&str>,
-        open_ms: i64,
-    ) -> Result<(), sqlx::Error> {
-        let log = log.map(|l| tail(l, MAX_LOG_TAIL));
-        if ping == Ping::Start {
-            sqlx::query(
-                "INSERT INTO job_runs (job_id, started_ms, result, log_tail) VALUES (?, ?, 'running', ?)",
-            )
-            .bind(job_id)
-            .bind(at_ms)
-            .bind(log)
-            .execute(&self.pool)
-            .await?;
-            return Ok(());
-        }
-        let result = if ping == Ping::Ok { "ok" } else { "failed" };
-        let updated = sqlx::query(
-            // Only the job's latest run can be the open one: one index probe, however many
-            // runs the job has (a scan for any running row grew with every ping).
-            "UPDATE job_runs SET ended_ms = ?, result = ?, exit_code = ?, log_tail = COALESCE(?, log_tail)
-             WHERE id = (SELECT id FROM job_runs WHERE job_id = ? ORDER BY id DESC LIMIT 1)
-               AND result = 'running' AND started_ms >= ?",
-        )
-        .bind(at_ms)
-        .bind(result)
-        .bind(exit_code)
-        .bind(log)
-        .bind(job_id)
-        .bind(at_ms - open_ms)
-        .execute(&self.pool)
-        .await?;
-        if updated.rows_affected() == 0 {
-            sqlx::query(
-                "INSERT INTO job_runs (job_id, ended_ms, result, exit_code, log_tail) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(job_id)
-            .bind(at_ms)
-            .bind(result)
-            .bind(exit_code)
-            .bind(log)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// A job's newest runs first.
-    pub async fn runs(&self, job_id: i64, limit: usize) -> Result<Vec<JobRun>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, started_ms, ended_ms, result, exit_code, log_tail FROM job_runs
-             WHERE job_id = ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(job_id)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| JobRun {
-                id: r.get(0),
-                started_ms: r.get(1),
-                ended_ms: r.get(2),
-                result: parse_result(r.get::<&str, _>(3)),
-                exit_code: r.get(4),
-                log_tail: r.get(5),
-            })
-            .collect())
     }
 
     /// Inserts a cleanup run (its id is assigned) and returns the id; an imported run that is
@@ -311,27 +126,16 @@ impl MaintenanceStore {
         Ok(row.as_ref().map(cleanup_from_row))
     }
 
-    /// Keeps each job's newest `keep` reports and the newest `keep_dry` dry runs; returns how
-    /// many rows went. Pings write a row each, so without this a chatty job (or a leaked
-    /// token) would grow the file without end.
-    pub async fn trim(&self, keep: usize, keep_dry: usize) -> Result<u64, sqlx::Error> {
-        let runs = sqlx::query(
-            "DELETE FROM job_runs WHERE id IN (
-               SELECT id FROM (
-                 SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n FROM job_runs
-               ) WHERE n > ?)",
-        )
-        .bind(keep as i64)
-        .execute(&self.pool)
-        .await?;
+    /// Keeps the newest `keep` dry runs; returns how many went (every dry run writes a row).
+    pub async fn trim_dry_runs(&self, keep: usize) -> Result<u64, sqlx::Error> {
         let dry = sqlx::query(
             "DELETE FROM cleanup_runs WHERE dry_run = 1 AND id NOT IN (
                SELECT id FROM cleanup_runs WHERE dry_run = 1 ORDER BY id DESC LIMIT ?)",
         )
-        .bind(keep_dry as i64)
+        .bind(keep as i64)
         .execute(&self.pool)
         .await?;
-        Ok(runs.rows_affected() + dry.rows_affected())
+        Ok(dry.rows_affected())
     }
 
     /// Marks runs left `running` by a previous process as failed (Steward stopped mid-run).
@@ -370,29 +174,12 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn trimming_keeps_each_jobs_newest_reports_and_the_newest_dry_runs() {
+    async fn trimming_keeps_the_newest_dry_runs_and_every_real_run() {
         let dir = tempfile::tempdir().unwrap();
         let history = crate::store::history::HistoryStore::open(&dir.path().join("t.db"))
             .await
             .unwrap();
         let store = MaintenanceStore::new(history.pool().clone());
-        for (slug, digest) in [("a", "da"), ("b", "db")] {
-            let job = HeartbeatJob {
-                id: 0,
-                slug: slug.into(),
-                name: slug.into(),
-                schedule: "* * * * *".into(),
-                grace_secs: 60,
-                created_ms: 0,
-            };
-            assert!(store.create_job(&job, digest, "t").await.unwrap());
-        }
-        let a = store.job_by_token("a", "da").await.unwrap().unwrap();
-        let b = store.job_by_token("b", "db").await.unwrap().unwrap();
-        for t in 0..5 {
-            store.ping(a, Ping::Ok, t, None, None, 1).await.unwrap();
-        }
-        store.ping(b, Ping::Ok, 9, None, None, 1).await.unwrap();
         let dry = CleanupRun {
             id: 0,
             started_ms: 0,
@@ -407,24 +194,21 @@ mod tests {
             result: RunResult::Ok,
             error: None,
         };
+        let mut ids = Vec::new();
         for _ in 0..3 {
-            store.insert_cleanup(&dry, true).await.unwrap();
+            ids.push(store.insert_cleanup(&dry, true).await.unwrap().unwrap());
         }
         let mut real = dry.clone();
         real.started_ms = 5;
         store.insert_cleanup(&real, false).await.unwrap();
-        assert_eq!(store.trim(2, 1).await.unwrap(), 3 + 2);
-        let kept: Vec<Option<i64>> = store
-            .runs(a, 10)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.ended_ms)
-            .collect();
-        assert_eq!(kept, [Some(4), Some(3)], "the newest two of a");
-        assert_eq!(store.runs(b, 10).await.unwrap().len(), 1, "b is untouched");
+        assert_eq!(store.trim_dry_runs(1).await.unwrap(), 2);
+        assert!(
+            store.dry_run(ids[2]).await.unwrap().is_some(),
+            "the newest stays"
+        );
+        assert!(store.dry_run(ids[0]).await.unwrap().is_none());
         assert_eq!(store.cleanups(10).await.unwrap().len(), 1, "real runs stay");
-        assert_eq!(store.trim(2, 1).await.unwrap(), 0);
+        assert_eq!(store.trim_dry_runs(1).await.unwrap(), 0);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
 use crate::alerts::Stores;
 use crate::config::DatabaseConfig;
 use crate::fleet::store::FleetStore;
+use crate::maintenance::job_store::{JobStore, PgJobs, SqliteJobs};
 
 #[derive(Clone)]
 pub enum HubState {
@@ -95,6 +96,14 @@ impl HubState {
     /// judges every rule). `node` names this replica beside the alerts it judges.
     pub fn shared_alerts(&self, node: &str) -> Option<SharedAlerts> {
         self.postgres().map(|p| SharedAlerts::new(p.clone(), node))
+    }
+
+    /// The heartbeat jobs and their reports.
+    pub fn jobs(&self) -> Arc<dyn JobStore> {
+        match self {
+            Self::Sqlite(p) => Arc::new(SqliteJobs(p.clone())),
+            Self::Postgres(p) => Arc::new(PgJobs(p.clone())),
+        }
     }
 
     pub fn fleet(&self) -> FleetStore {
