@@ -142,6 +142,7 @@ fn main() {
             maintenance: Some(&maintenance),
             disk_full: &[],
             hosts: Some(&[]),
+            jobs_elsewhere: false,
             now_ms: 0,
         };
         let t = Instant::now();

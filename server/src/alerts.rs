@@ -524,6 +524,7 @@ impl AlertsService {
                     }
                     let overview = rx.borrow_and_update().clone();
                     let models = models.snapshot();
+                    let jobs_shared = maintenance.jobs_shared();
                     let maintenance = maintenance.snapshot();
                     let disk_full = me
                         .disk_full
@@ -539,6 +540,7 @@ impl AlertsService {
                             maintenance: Some(&maintenance),
                             disk_full: &disk_full,
                             hosts: judging.then_some(&hosts[..]),
+                            jobs_elsewhere: !judging && jobs_shared,
                             now_ms: now,
                         },
                         now,
@@ -575,7 +577,8 @@ impl AlertsService {
     /// resolved (for the history).
     pub fn evaluate(&self, inputs: &rules::Inputs, now: i64) -> Vec<Alert> {
         let started = Instant::now();
-        let round = rules::evaluate(inputs, &self.settings);
+        let mut round = rules::evaluate(inputs, &self.settings);
+        let elsewhere = std::mem::take(&mut round.notified_elsewhere);
         let mut notices = Vec::new();
         let mut resolved = Vec::new();
         let mut s = self.lock();
@@ -679,6 +682,9 @@ impl AlertsService {
             }
         }
         instances.retain(|_, t| t.instance.phase != Phase::Inactive);
+        // What the judge notifies for and records is neither sent nor recorded from here.
+        notices.retain(|(_, a)| !elsewhere.contains(&a.key()));
+        resolved.retain(|a| !elsewhere.contains(&a.key()));
         for a in &resolved {
             s.recent.push_front(a.clone());
         }
@@ -704,7 +710,9 @@ impl AlertsService {
             let firing: Vec<Alert> = snapshot
                 .active
                 .iter()
-                .filter(|a| a.state == AlertState::Firing && !a.silenced)
+                .filter(|a| {
+                    a.state == AlertState::Firing && !a.silenced && !elsewhere.contains(&a.key())
+                })
                 .cloned()
                 .collect();
             self.notifiers.resend_firing(&firing);
@@ -1115,6 +1123,7 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts,
+                jobs_elsewhere: false,
                 now_ms: now,
             },
             now,
@@ -1204,5 +1213,96 @@ mod tests {
         next.adopt([local]);
         let keys: Vec<String> = next.lock().instances.keys().cloned().collect();
         assert_eq!(keys, [key]);
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_does_not_judge_shows_shared_jobs_and_leaves_their_notices() {
+        let config = AlertsConfig {
+            for_secs: 0,
+            webhooks: vec![crate::config::WebhookConfig {
+                name: "ops".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                secret_file: None,
+                timeout_secs: 5,
+                min_severity: crate::config::MinSeverity::Warning,
+            }],
+            ..Default::default()
+        };
+        let (s, mut pending) = AlertsService::new(config).unwrap();
+        let job = |slug: &str, source, status| app::maintenance::Job {
+            slug: slug.into(),
+            name: slug.into(),
+            source,
+            schedule: None,
+            schedule_words: None,
+            command: None,
+            user: None,
+            origin: None,
+            grace_secs: None,
+            next_run_ms: None,
+            status,
+            reason: "exit code 3".into(),
+            runs: vec![],
+            freed_bytes: None,
+        };
+        use app::maintenance::{JobSource, JobStatus};
+        let jobs = |status| app::maintenance::Maintenance {
+            jobs: vec![
+                job("backup", JobSource::Heartbeat, status),
+                job("logrotate", JobSource::Timer, status),
+            ],
+            ..Default::default()
+        };
+        let o = overview(&[]);
+        let round = |m: &app::maintenance::Maintenance, elsewhere, now| {
+            s.evaluate(
+                &rules::Inputs {
+                    overview: &o,
+                    models: None,
+                    maintenance: Some(m),
+                    disk_full: &[],
+                    hosts: None,
+                    jobs_elsewhere: elsewhere,
+                    now_ms: now,
+                },
+                now,
+            )
+        };
+        let notified = |pending: &mut Vec<notify::Pending>| {
+            let mut keys: Vec<(Kind, String)> = pending[0]
+                .queued()
+                .into_iter()
+                .map(|p| (p.notice, p.alert.key()))
+                .collect();
+            keys.sort_by(|a, b| a.1.cmp(&b.1));
+            keys
+        };
+        let backup = "job_failed{job=\"backup\"}";
+        let timer = "job_failed{job=\"logrotate\"}";
+        // Both fail: both show here, only this machine's timer is notified from here.
+        assert!(round(&jobs(JobStatus::Failed), true, 0).is_empty());
+        let shown: Vec<String> = s.snapshot().active.iter().map(|a| a.key()).collect();
+        assert!(shown.contains(&backup.to_string()) && shown.contains(&timer.to_string()));
+        assert_eq!(notified(&mut pending), [(Kind::Firing, timer.to_string())]);
+        // Both fine again: only the timer's resolution is sent and recorded from here (the
+        // judge records the shared job's).
+        let resolved = round(&jobs(JobStatus::Ok), true, 5_000);
+        assert_eq!(
+            resolved.iter().map(|a| a.key()).collect::<Vec<_>>(),
+            [timer]
+        );
+        assert_eq!(
+            notified(&mut pending),
+            [(Kind::Resolved, timer.to_string())]
+        );
+        // The judge (or a replica whose jobs are its own) notifies for both.
+        round(&jobs(JobStatus::Failed), false, 10_000);
+        assert_eq!(
+            notified(&mut pending),
+            [
+                (Kind::Firing, backup.to_string()),
+                (Kind::Firing, timer.to_string())
+            ]
+        );
     }
 }

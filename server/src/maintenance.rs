@@ -160,6 +160,11 @@ impl Maintenance {
         self
     }
 
+    /// Whether the heartbeat jobs are shared with other replicas.
+    pub fn jobs_shared(&self) -> bool {
+        self.jobs.shared()
+    }
+
     /// The latest disk culprits, largest first.
     pub fn culprits(&self) -> Vec<app::maintenance::Culprit> {
         lock(&self.culprits).clone()

@@ -6,7 +6,7 @@
 //! still works on the live one. A silent host's `heartbeat_stale` alert is judged by one
 //! replica at a time (one notice, not one per replica), shown by both, acknowledged on the one
 //! that does not judge it, and carried on by the survivor after the kill (still acknowledged,
-//! not notified again).
+//! not notified again). A shared heartbeat job that fails is shown by both and notified once.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,6 +48,7 @@ fn start_replica(dir: &Path, name: &str, port: u16, database: &str, hook: &str) 
             "[docker]\nenabled = false\n[collector]\ninterval_secs = 1\n\
              [database]\nurl = \"{database}\"\n\
              [fleet.sweep]\ninterval_secs = {SWEEP_SECS}\ntimeout_ms = 500\n\
+             [maintenance]\ninterval_secs = 10\n\
              [alerts]\nfor_secs = 0\n[alerts.rules.heartbeat_stale]\nwarn = 3\ncrit = 100000\n\
              [[alerts.webhooks]]\nname = \"ops\"\nurl = \"{hook}\"\n"
         ),
@@ -344,19 +345,20 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     }
 
     // The silent host's alert fires once: one replica judges the fleet's rules.
-    let stale_notices = || {
+    let firing_notices = |rule: &str, about: &str| {
         rx.received("/hook/ops")
             .iter()
             .map(|r| r.json())
             .filter(|v| {
-                v["alert"]["rule"] == "heartbeat_stale"
+                v["alert"]["rule"] == rule
                     && v["alert"]["summary"]
                         .as_str()
-                        .is_some_and(|s| s.contains("quiet-01"))
+                        .is_some_and(|s| s.contains(about))
                     && v["notice"] == "firing"
             })
             .count()
     };
+    let stale_notices = || firing_notices("heartbeat_stale", "quiet-01");
     let deadline = Instant::now() + Duration::from_secs(20);
     while stale_notices() == 0 {
         assert!(
@@ -402,6 +404,57 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         )
         .await;
     }
+
+    // A shared heartbeat job made on one replica fails through a ping to the other: both
+    // judge it from the shared reports and show the alert, one notifies.
+    let r = client
+        .post(format!("{}/api/v1/maintenance/jobs", bases[0]))
+        .header("x-csrf-token", &csrf)
+        .json(
+            &serde_json::json!({"slug": "backup", "name": "Nightly backup",
+            "schedule": "0 2 * * *", "grace_secs": 3600}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let token = r.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = client
+        .post(format!(
+            "{}/api/v1/jobs/backup/ping/fail?exit_code=3",
+            bases[1]
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    for base in &bases {
+        wait_for(
+            &client,
+            &format!("{base}/api/v1/alerts"),
+            Duration::from_secs(20),
+            |v| {
+                v["active"].as_array().is_some_and(|a| {
+                    a.iter().any(|a| {
+                        a["rule"] == "job_failed"
+                            && a["state"] == "firing"
+                            && a["labels"].to_string().contains("backup")
+                    })
+                })
+            },
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        firing_notices("job_failed", "Nightly backup"),
+        1,
+        "one notice for the shared job, not one per replica"
+    );
 
     // A session made on the replica about to die.
     let (cookie, _) = login(&bases[leader]).await;

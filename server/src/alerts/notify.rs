@@ -179,6 +179,19 @@ pub struct Pending {
     rx: mpsc::Receiver<Delivery>,
 }
 
+#[cfg(test)]
+impl Pending {
+    /// The notices queued so far: what would be sent (a test reads them without sending).
+    pub fn queued(&mut self) -> Vec<Payload> {
+        std::iter::from_fn(|| self.rx.try_recv().ok())
+            .filter_map(|d| match d {
+                Delivery::Notice(p) => Some(p),
+                Delivery::Firing(_) => None,
+            })
+            .collect()
+    }
+}
+
 /// An SMTP transport for one `[[alerts.email]]`, its password read from its file.
 fn email_target(e: &EmailConfig) -> Result<Target, NotifyError> {
     let smtp = |m: String| NotifyError::Smtp(e.name.clone(), m);

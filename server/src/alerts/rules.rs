@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use app::alerts::Severity;
 use app::containers::ContainerSummary;
-use app::maintenance::{JobStatus, Maintenance};
+use app::maintenance::{JobSource, JobStatus, Maintenance};
 use app::models::{BackendState, GpuReport, Models};
 use app::vitals::metric_def::{self, LabelKind};
 use app::vitals::{CollectorState, Overview};
@@ -234,6 +234,15 @@ pub struct Reading {
     pub summary: String,
 }
 
+/// The label that tells one instance of Steward's own condition rule from another.
+fn own_label(rule: &str) -> &'static str {
+    OWN_RULES
+        .iter()
+        .find(|r| r.name == rule)
+        .and_then(|r| r.label)
+        .unwrap_or("instance")
+}
+
 /// One round of readings.
 #[derive(Clone, Debug, Default)]
 pub struct Round {
@@ -244,6 +253,9 @@ pub struct Round {
     /// Rules another replica judges now (it holds their lease): their instances here are
     /// dropped without a notice, so a stale host notifies once, from one replica.
     pub handed_over: Vec<&'static str>,
+    /// Instances (their keys) judged here from shared data while another replica, the fleet
+    /// alerts' judge, notifies for them: shown here, never sent or recorded from here.
+    pub notified_elsewhere: std::collections::HashSet<String>,
 }
 
 /// What the rules read.
@@ -257,6 +269,9 @@ pub struct Inputs<'a> {
     /// Fleet hosts and when each was last heard from (`None`: never; not judged). `None` when
     /// another replica holds the fleet alerts' lease and judges them.
     pub hosts: Option<&'a [(String, Option<i64>)]>,
+    /// The heartbeat jobs are shared by replicas and another judges the fleet's alerts: it
+    /// alone notifies for those jobs.
+    pub jobs_elsewhere: bool,
     /// The evaluation's clock, for the age of heartbeats.
     pub now_ms: i64,
 }
@@ -280,11 +295,7 @@ impl Round {
         if !s.enabled(rule) {
             return;
         }
-        let label = OWN_RULES
-            .iter()
-            .find(|r| r.name == rule)
-            .and_then(|r| r.label)
-            .unwrap_or("instance");
+        let label = own_label(rule);
         let th = s.condition(rule, default);
         for (name, summary) in instances {
             self.readings.push(Reading {
@@ -374,7 +385,7 @@ pub fn evaluate(inputs: &Inputs, s: &Settings) -> Round {
         models(&mut round, s, m);
     }
     if let Some(m) = inputs.maintenance {
-        jobs(&mut round, s, m);
+        jobs(&mut round, s, m, inputs.jobs_elsewhere);
     }
     match inputs.hosts {
         Some(hosts) => heartbeats(&mut round, s, hosts, inputs.now_ms),
@@ -527,7 +538,7 @@ fn models(round: &mut Round, s: &Settings, m: &Models) {
     }
 }
 
-fn jobs(round: &mut Round, s: &Settings, m: &Maintenance) {
+fn jobs(round: &mut Round, s: &Settings, m: &Maintenance, elsewhere: bool) {
     let with = |status: JobStatus| {
         m.jobs
             .iter()
@@ -535,9 +546,24 @@ fn jobs(round: &mut Round, s: &Settings, m: &Maintenance) {
             .map(|j| (j.slug.clone(), format!("Job {}: {}", j.name, j.reason)))
             .collect::<Vec<_>>()
     };
-    round.condition(s, "job_failed", Severity::Critical, with(JobStatus::Failed));
-    round.condition(s, "job_missed", Severity::Warning, with(JobStatus::Missed));
+    round.condition(s, JOB_FAILED, Severity::Critical, with(JobStatus::Failed));
+    round.condition(s, JOB_MISSED, Severity::Warning, with(JobStatus::Missed));
+    // Shared heartbeat jobs read alike on every replica: the fleet's judge alone notifies for
+    // them (each replica would send the same notice otherwise). This machine's own jobs (its
+    // timers, its cleanup) stay its own.
+    if elsewhere {
+        for j in m.jobs.iter().filter(|j| j.source == JobSource::Heartbeat) {
+            for rule in [JOB_FAILED, JOB_MISSED] {
+                let key =
+                    app::alerts::instance_key(&labels(rule, Some((own_label(rule), &j.slug))));
+                round.notified_elsewhere.insert(key);
+            }
+        }
+    }
 }
+
+const JOB_FAILED: &str = "job_failed";
+const JOB_MISSED: &str = "job_missed";
 
 #[cfg(test)]
 mod tests {
@@ -610,6 +636,7 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: Some(&[]),
+                jobs_elsewhere: false,
                 now_ms: 0,
             },
             &settings(),
@@ -661,6 +688,7 @@ mod tests {
             maintenance: None,
             disk_full: &[],
             hosts: Some(&[]),
+            jobs_elsewhere: false,
             now_ms: 0,
         };
         let round = evaluate(&inputs, &s);
@@ -705,6 +733,7 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: Some(&[]),
+                jobs_elsewhere: false,
                 now_ms: 0,
             },
             &settings(),
@@ -737,6 +766,7 @@ mod tests {
                 maintenance: None,
                 disk_full: &full,
                 hosts: Some(&[]),
+                jobs_elsewhere: false,
                 now_ms: 0,
             },
             &settings(),
@@ -781,6 +811,7 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: Some(&hosts),
+                jobs_elsewhere: false,
                 now_ms: now,
             },
             &settings(),
@@ -821,6 +852,7 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: None,
+                jobs_elsewhere: false,
                 now_ms: now,
             },
             &settings(),
