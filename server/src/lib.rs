@@ -238,6 +238,13 @@ impl Application {
             .with_history(store.clone()),
         );
         tasks.push(tokio::spawn(maintenance.clone().run(shutdown.clone())));
+        if let Some(pool) = state.postgres() {
+            tasks.push(tokio::spawn(
+                maintenance
+                    .clone()
+                    .follow_replicas(pool.clone(), shutdown.clone()),
+            ));
+        }
         tasks.push(tokio::spawn(
             maintenance.clone().run_culprits(shutdown.clone()),
         ));

@@ -283,6 +283,54 @@ impl Maintenance {
         }
     }
 
+    /// Replicas sharing the jobs: refreshes soon after another replica records a report or
+    /// changes a job (PostgreSQL `LISTEN`), not at its next interval. The interval stays the
+    /// fallback while the listener is down (reconnected every few seconds, said in the log).
+    pub async fn follow_replicas(self: Arc<Self>, pool: sqlx::PgPool, shutdown: CancellationToken) {
+        const RETRY: Duration = Duration::from_secs(5);
+        let mut listener = None;
+        loop {
+            let l = match listener.as_mut() {
+                Some(l) => l,
+                None => match job_store::listen(&pool).await {
+                    Ok(l) => {
+                        // Changes made while no one listened are read now.
+                        self.poke();
+                        listener.insert(l)
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "heartbeat jobs: cannot listen for other replicas' changes: {e}"
+                        );
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(RETRY) => continue,
+                        }
+                    }
+                },
+            };
+            let got = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                got = l.try_recv() => got,
+            };
+            match got {
+                Ok(Some(_)) => self.poke(),
+                Ok(None) => {
+                    tracing::warn!(
+                        "heartbeat jobs: the listening connection was lost; reconnecting"
+                    );
+                    self.poke();
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "heartbeat jobs: listening for other replicas' changes failed: {e}"
+                    );
+                    listener = None;
+                }
+            }
+        }
+    }
+
     /// The next scheduled cleanup after `after_ms` (the digest says it).
     pub fn next_cleanup_ms(&self, after_ms: i64) -> Option<i64> {
         self.cleanup_schedule

@@ -37,7 +37,8 @@ impl Drop for Proc {
 }
 
 /// Starts a replica on `port` with its own data folder and the shared database; its alerts
-/// go to the webhook `hook`, and a host is stale after 3 s.
+/// go to the webhook `hook`, a host is stale after 3 s, and its jobs refresh hourly (sooner only
+/// when a replica announces a change).
 fn start_replica(dir: &Path, name: &str, port: u16, database: &str, hook: &str) -> Proc {
     let dir = dir.join(name);
     std::fs::create_dir_all(&dir).unwrap();
@@ -48,7 +49,7 @@ fn start_replica(dir: &Path, name: &str, port: u16, database: &str, hook: &str) 
             "[docker]\nenabled = false\n[collector]\ninterval_secs = 1\n\
              [database]\nurl = \"{database}\"\n\
              [fleet.sweep]\ninterval_secs = {SWEEP_SECS}\ntimeout_ms = 500\n\
-             [maintenance]\ninterval_secs = 10\n\
+             [maintenance]\ninterval_secs = 3600\n\
              [alerts]\nfor_secs = 0\n[alerts.rules.heartbeat_stale]\nwarn = 3\ncrit = 100000\n\
              [[alerts.webhooks]]\nname = \"ops\"\nurl = \"{hook}\"\n"
         ),

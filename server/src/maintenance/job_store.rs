@@ -6,6 +6,7 @@
 
 use app::maintenance::JobRun;
 use async_trait::async_trait;
+use sqlx::postgres::PgListener;
 use sqlx::{PgPool, SqlitePool};
 
 use super::store::{parse_result, tail, MAX_LOG_TAIL};
@@ -135,6 +136,43 @@ fn run((id, started_ms, ended_ms, result, exit_code, log_tail): RunRow) -> JobRu
     }
 }
 
+/// The PostgreSQL channel on which a replica says it changed a job or recorded a report, so the
+/// others refresh at once instead of at their next interval.
+pub const CHANNEL: &str = "steward_jobs";
+
+/// Listens on [`CHANNEL`] (a connection of its own from the pool).
+pub async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Tells the other replicas that the jobs changed (nothing to tell on SQLite). What was
+/// written is committed already: a failed announcement is logged, not returned, and the
+/// others see the change at their next refresh.
+#[async_trait]
+trait Announce {
+    async fn announce(&self);
+}
+
+#[async_trait]
+impl Announce for SqlitePool {
+    async fn announce(&self) {}
+}
+
+#[async_trait]
+impl Announce for PgPool {
+    async fn announce(&self) {
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(self)
+            .await
+        {
+            tracing::warn!("heartbeat jobs: could not tell the other replicas of a change: {e}");
+        }
+    }
+}
+
 /// The jobs in the SQLite file.
 #[derive(Clone)]
 pub struct SqliteJobs(pub SqlitePool);
@@ -176,6 +214,7 @@ macro_rules! job_store {
                     .bind(by)
                     .execute(&self.0)
                     .await?;
+                self.0.announce().await;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -189,6 +228,7 @@ macro_rules! job_store {
                     .bind(slug)
                     .execute(&self.0)
                     .await?;
+                self.0.announce().await;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -200,6 +240,7 @@ macro_rules! job_store {
                     .await?;
                 let r = sqlx::query(DELETE_JOB).bind(slug).execute(&mut *tx).await?;
                 tx.commit().await?;
+                self.0.announce().await;
                 Ok(r.rows_affected() == 1)
             }
 
@@ -232,6 +273,7 @@ macro_rules! job_store {
                         .bind(log)
                         .execute(&self.0)
                         .await?;
+                    self.0.announce().await;
                     return Ok(());
                 }
                 let result = if ping == Ping::Ok { "ok" } else { "failed" };
@@ -254,6 +296,7 @@ macro_rules! job_store {
                         .execute(&self.0)
                         .await?;
                 }
+                self.0.announce().await;
                 Ok(())
             }
 
