@@ -119,6 +119,9 @@ pub struct Maintenance {
     /// here (created by another process) is looked up in the database. Not used when the jobs
     /// are shared: another replica may have rotated or deleted a token since.
     tokens: std::sync::RwLock<HashMap<String, (i64, String)>>,
+    /// Why this replica does not hear the others' job changes now (shown in its status line
+    /// until it listens again).
+    deaf: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,6 +154,7 @@ impl Maintenance {
             history: None,
             culprits: Mutex::default(),
             tokens: std::sync::RwLock::default(),
+            deaf: Mutex::default(),
         }
     }
 
@@ -288,20 +292,30 @@ impl Maintenance {
     /// fallback while the listener is down (reconnected every few seconds, said in the log).
     pub async fn follow_replicas(self: Arc<Self>, pool: sqlx::PgPool, shutdown: CancellationToken) {
         const RETRY: Duration = Duration::from_secs(5);
+        let deaf = |why: Option<String>| {
+            if let Some(w) = &why {
+                tracing::warn!("heartbeat jobs: {w}");
+            }
+            // The status line says it (or stops saying it) at the next refresh: now.
+            if std::mem::replace(&mut *lock(&self.deaf), why.clone()) != why {
+                self.poke();
+            }
+        };
         let mut listener = None;
         loop {
             let l = match listener.as_mut() {
                 Some(l) => l,
                 None => match job_store::listen(&pool).await {
                     Ok(l) => {
+                        deaf(None);
                         // Changes made while no one listened are read now.
                         self.poke();
                         listener.insert(l)
                     }
                     Err(e) => {
-                        tracing::warn!(
-                            "heartbeat jobs: cannot listen for other replicas' changes: {e}"
-                        );
+                        deaf(Some(format!(
+                            "other replicas' job changes are seen only at each refresh: cannot listen ({e})"
+                        )));
                         tokio::select! {
                             _ = shutdown.cancelled() => return,
                             _ = tokio::time::sleep(RETRY) => continue,
@@ -317,14 +331,14 @@ impl Maintenance {
                 Ok(Some(_)) => self.poke(),
                 Ok(None) => {
                     tracing::warn!(
-                        "heartbeat jobs: the listening connection was lost; reconnecting"
+                        "heartbeat jobs: the listening connection was lost; reconnected"
                     );
                     self.poke();
                 }
                 Err(e) => {
-                    tracing::warn!(
-                        "heartbeat jobs: listening for other replicas' changes failed: {e}"
-                    );
+                    deaf(Some(format!(
+                        "other replicas' job changes are seen only at each refresh: listening failed ({e})"
+                    )));
                     listener = None;
                 }
             }
@@ -430,10 +444,11 @@ impl Maintenance {
         jobs.extend(discovered);
         // Problems first; the order within a status stays (heartbeats, cleanup, discovered).
         jobs.sort_by_key(|j| j.status.rank());
-        let problems: Vec<String> = findings
+        let mut problems: Vec<String> = findings
             .iter()
             .map(|f| format!("{}: {}", f.origin, f.message))
             .collect();
+        problems.extend(lock(&self.deaf).clone());
         let running = lock(&self.live).as_ref().map(|l| l.id);
         let snapshot = Snapshot {
             jobs,
