@@ -153,6 +153,9 @@ struct State {
     written: Option<Written>,
     /// Why the shared state could not be read or written on the last try.
     sync_error: Option<String>,
+    /// The last round's instances notified by the judge ([`rules::Round::notified_elsewhere`]):
+    /// a shared job deleted since still resolves quietly on a replica that does not judge.
+    notified_elsewhere: std::collections::HashSet<String>,
 }
 
 /// Where the alerts keep what must outlive a restart (see `HubState::alert_stores`).
@@ -578,10 +581,15 @@ impl AlertsService {
     pub fn evaluate(&self, inputs: &rules::Inputs, now: i64) -> Vec<Alert> {
         let started = Instant::now();
         let mut round = rules::evaluate(inputs, &self.settings);
-        let elsewhere = std::mem::take(&mut round.notified_elsewhere);
+        let mut elsewhere = std::mem::take(&mut round.notified_elsewhere);
         let mut notices = Vec::new();
         let mut resolved = Vec::new();
         let mut s = self.lock();
+        let last = std::mem::replace(&mut s.notified_elsewhere, elsewhere.clone());
+        // Still not the judge: a shared job deleted since the last round resolves quietly too.
+        if inputs.jobs_elsewhere {
+            elsewhere.extend(last);
+        }
         let State {
             instances,
             silences,
@@ -1295,6 +1303,19 @@ mod tests {
             notified(&mut pending),
             [(Kind::Resolved, timer.to_string())]
         );
+        // The shared job fails again, then is deleted (gone from the jobs): its resolution is
+        // the judge's too.
+        round(&jobs(JobStatus::Failed), true, 6_000);
+        assert_eq!(notified(&mut pending), [(Kind::Firing, timer.to_string())]);
+        let mut deleted = jobs(JobStatus::Failed);
+        deleted.jobs.remove(0);
+        assert!(
+            round(&deleted, true, 7_000).is_empty(),
+            "recorded by the judge"
+        );
+        assert!(notified(&mut pending).is_empty());
+        round(&jobs(JobStatus::Ok), true, 8_000);
+        notified(&mut pending);
         // The judge (or a replica whose jobs are its own) notifies for both.
         round(&jobs(JobStatus::Failed), false, 10_000);
         assert_eq!(
