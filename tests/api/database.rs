@@ -20,7 +20,7 @@ use server::store::users::{NewSession, PgUsers, SqliteUsers, UserStore};
 use steward_tests::postgres::Postgres;
 
 use crate::helpers::spawn_app;
-use crate::maintenance::{job, ping};
+use crate::maintenance::{job, job_token, ping};
 
 /// What every engine must do alike.
 async fn exercise(users: &dyn UserStore) {
@@ -969,10 +969,7 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
         )
         .await;
     assert_eq!(created.status(), 201);
-    let token = created.json::<serde_json::Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = job_token(created).await;
     const FAIL: &str = "/api/v1/jobs/backup/ping/fail?exit_code=4";
     assert_eq!(ping(&b, FAIL, &token, "disk full").await, 204);
     for replica in [&a, &b] {
@@ -994,10 +991,7 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
         .act(&admin, "/api/v1/maintenance/jobs/backup/rotate", None)
         .await;
     assert_eq!(rotated.status(), 200);
-    let new_token = rotated.json::<serde_json::Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new_token = job_token(rotated).await;
     assert_eq!(ping(&b, FAIL, &token, "").await, 401, "the old token on b");
     assert_eq!(ping(&b, FAIL, &new_token, "").await, 204);
     let deleted = b

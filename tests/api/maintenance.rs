@@ -26,6 +26,14 @@ pub async fn ping(app: &TestApp, path: &str, token: &str, body: &str) -> StatusC
         .status()
 }
 
+/// The token a job's creation or rotation answered with (shown once).
+pub async fn job_token(r: reqwest::Response) -> String {
+    r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn wait_status(app: &TestApp, slug: &str, status: &str) -> Value {
     let m = app
         .wait_json("/api/v1/maintenance", Duration::from_secs(15), |m| {
@@ -147,10 +155,7 @@ async fn heartbeats_tokens_limits_discovery_and_import() {
         .act(&admin, "/api/v1/maintenance/jobs", Some(json!({"slug": "backup", "name": "Nightly backup", "schedule": "0 2 * * *", "grace_secs": 3600})))
         .await;
     assert_eq!(created.status(), 201);
-    let token = created.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = job_token(created).await;
     let again = app
         .act(
             &admin,
@@ -253,10 +258,7 @@ async fn heartbeats_tokens_limits_discovery_and_import() {
         .act(&admin, "/api/v1/maintenance/jobs/backup/rotate", None)
         .await;
     assert_eq!(rotated.status(), 200);
-    let new_token = rotated.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new_token = job_token(rotated).await;
     assert_eq!(
         ping(&app, "/api/v1/jobs/backup/ping", &token, "").await,
         401

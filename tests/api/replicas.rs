@@ -21,6 +21,7 @@ use steward_tests::receivers::Receivers;
 
 use super::fleet::{agent_command, steward_bin};
 use super::fleet_durability::spawn_serve;
+use super::maintenance::job_token;
 
 /// Seconds between sweep rounds: the lease moves within one of them.
 const SWEEP_SECS: u64 = 1;
@@ -419,10 +420,7 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let token = r.json::<serde_json::Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = job_token(r).await;
     let r = client
         .post(format!(
             "{}/api/v1/jobs/backup/ping/fail?exit_code=3",

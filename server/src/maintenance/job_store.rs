@@ -173,6 +173,15 @@ impl Announce for PgPool {
     }
 }
 
+/// Announces a write that changed something and passes on whether it did (a refused create,
+/// rotation or deletion changed nothing, so nothing is announced).
+async fn announced<P: Announce + Sync>(pool: &P, changed: bool) -> bool {
+    if changed {
+        pool.announce().await;
+    }
+    changed
+}
+
 /// The jobs in the SQLite file.
 #[derive(Clone)]
 pub struct SqliteJobs(pub SqlitePool);
@@ -214,8 +223,7 @@ macro_rules! job_store {
                     .bind(by)
                     .execute(&self.0)
                     .await?;
-                self.0.announce().await;
-                Ok(r.rows_affected() == 1)
+                Ok(announced(&self.0, r.rows_affected() == 1).await)
             }
 
             async fn rotate_token(
@@ -228,8 +236,7 @@ macro_rules! job_store {
                     .bind(slug)
                     .execute(&self.0)
                     .await?;
-                self.0.announce().await;
-                Ok(r.rows_affected() == 1)
+                Ok(announced(&self.0, r.rows_affected() == 1).await)
             }
 
             async fn delete_job(&self, slug: &str) -> Result<bool, sqlx::Error> {
@@ -240,8 +247,7 @@ macro_rules! job_store {
                     .await?;
                 let r = sqlx::query(DELETE_JOB).bind(slug).execute(&mut *tx).await?;
                 tx.commit().await?;
-                self.0.announce().await;
-                Ok(r.rows_affected() == 1)
+                Ok(announced(&self.0, r.rows_affected() == 1).await)
             }
 
             async fn job_by_token(
