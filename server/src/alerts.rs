@@ -11,7 +11,7 @@ pub mod rules;
 pub mod shared;
 pub mod silences;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -99,6 +99,7 @@ impl Tracked {
 
     /// A fleet instance another replica judged, taken over as it was (same spell, same
     /// acknowledgement, the notices it sent), so a failover does not notify it again.
+    /// Shared jobs' instances are adopted too (this replica may not have read the report yet).
     fn adopt(held: shared::Held) -> Option<Self> {
         let a = held.alert;
         let phase = match a.state {
@@ -111,7 +112,7 @@ impl Tracked {
             AlertState::Resolved => return None,
         };
         Some(Self {
-            rule: rules::fleet_rule(&a.rule)?,
+            rule: rules::shared_rule(&a.rule)?,
             instance: Instance {
                 phase,
                 severity: Some(a.severity),
@@ -126,6 +127,15 @@ impl Tracked {
             threshold: a.threshold,
             worst: held.worst,
         })
+    }
+}
+
+impl Tracked {
+    /// Carries on what the judge did for an instance this replica judges too (a shared
+    /// job's): the notice it sent and who acknowledged it.
+    fn follow(&mut self, sent: Option<(Severity, i64)>, acknowledged_by: Option<String>) {
+        self.instance.sent = sent;
+        self.instance.acknowledged_by = acknowledged_by;
     }
 }
 
@@ -153,9 +163,12 @@ struct State {
     written: Option<Written>,
     /// Why the shared state could not be read or written on the last try.
     sync_error: Option<String>,
-    /// The last round's instances notified by the judge ([`rules::Round::notified_elsewhere`]):
-    /// a shared job deleted since still resolves quietly on a replica that does not judge.
-    notified_elsewhere: std::collections::HashSet<String>,
+    /// The last round's shared jobs' instances ([`rules::Round::shared_jobs`]): the judge
+    /// shares them; a shared job deleted since still resolves quietly on another replica.
+    shared_jobs: HashSet<String>,
+    /// The last round's instances judged here that the judge notifies for (the shared jobs'
+    /// on a replica that does not judge): an acknowledgement here is passed on to it.
+    judged_elsewhere: HashSet<String>,
 }
 
 /// Where the alerts keep what must outlive a restart (see `HubState::alert_stores`).
@@ -336,7 +349,10 @@ impl AlertsService {
         s.written = None;
         for h in held {
             let key = h.alert.key();
-            if s.instances.contains_key(&key) {
+            // A shared job's alert judged here too: what the last judge sent and who
+            // acknowledged it carry on (nothing sent there: it is notified from here now).
+            if let Some(t) = s.instances.get_mut(&key) {
+                t.follow(h.sent, h.alert.acknowledged_by);
                 continue;
             }
             if let Some(t) = Tracked::adopt(h) {
@@ -346,21 +362,25 @@ impl AlertsService {
     }
 
     /// Shows the fleet's alerts as the judging replica wrote them, with the acknowledgements
-    /// asked here that it has not taken yet.
+    /// asked here that it has not taken yet. A shared job's alert this replica judges too
+    /// takes the judge's notices and acknowledgement.
     fn show_elsewhere(&self, rows: Vec<shared::Shared>, now: i64) {
         let mut s = self.lock();
         let State {
             elsewhere,
             asked,
             written,
+            instances,
             ..
         } = &mut *s;
         // It judges nothing of the fleet now: the next time it does, it writes first.
         *written = None;
+        let mut sent = HashMap::new();
         *elsewhere = rows
             .into_iter()
             .map(|r| {
                 let mut a = r.held.alert;
+                sent.insert(a.key(), r.held.sent);
                 a.judged_on = Some(r.node);
                 a
             })
@@ -375,15 +395,22 @@ impl AlertsService {
             a.acknowledged_by = Some(by.clone());
             true
         });
+        for a in elsewhere.iter() {
+            if let Some(t) = instances.get_mut(&a.key()) {
+                let sent = sent.get(&a.key()).copied().flatten();
+                t.follow(sent, a.acknowledged_by.clone());
+            }
+        }
     }
 
-    /// The fleet instances this replica judges, as the other replicas are to see them.
+    /// The fleet instances this replica judges (the fleet rules' and the shared jobs'), as
+    /// the other replicas are to see them.
     fn fleet_held(&self, now: i64) -> Vec<shared::Held> {
         let s = self.lock();
         s.instances
-            .values()
-            .filter(|t| rules::fleet_rule(t.rule).is_some())
-            .filter_map(|t| {
+            .iter()
+            .filter(|(key, t)| rules::fleet_rule(t.rule).is_some() || s.shared_jobs.contains(*key))
+            .filter_map(|(_, t)| {
                 Some(shared::Held {
                     alert: t.view(silenced(&s.silences, &t.labels, now))?,
                     sent: t.instance.sent,
@@ -543,7 +570,8 @@ impl AlertsService {
                             maintenance: Some(&maintenance),
                             disk_full: &disk_full,
                             hosts: judging.then_some(&hosts[..]),
-                            jobs_elsewhere: !judging && jobs_shared,
+                            jobs_shared,
+                            judges_fleet: judging,
                             now_ms: now,
                         },
                         now,
@@ -581,15 +609,19 @@ impl AlertsService {
     pub fn evaluate(&self, inputs: &rules::Inputs, now: i64) -> Vec<Alert> {
         let started = Instant::now();
         let mut round = rules::evaluate(inputs, &self.settings);
-        let mut elsewhere = std::mem::take(&mut round.notified_elsewhere);
+        let shared_jobs = std::mem::take(&mut round.shared_jobs);
         let mut notices = Vec::new();
         let mut resolved = Vec::new();
         let mut s = self.lock();
-        let last = std::mem::replace(&mut s.notified_elsewhere, elsewhere.clone());
-        // Still not the judge: a shared job deleted since the last round resolves quietly too.
-        if inputs.jobs_elsewhere {
-            elsewhere.extend(last);
-        }
+        let last = std::mem::replace(&mut s.shared_jobs, shared_jobs.clone());
+        // The judge notifies for the shared jobs; another replica only shows them, and a
+        // shared job deleted since the last round resolves quietly there too.
+        let elsewhere: HashSet<String> = if inputs.judges_fleet {
+            HashSet::new()
+        } else {
+            shared_jobs.into_iter().chain(last).collect()
+        };
+        s.judged_elsewhere = elsewhere.clone();
         let State {
             instances,
             silences,
@@ -675,7 +707,13 @@ impl AlertsService {
             if r.value.is_some() {
                 t.summary = r.summary;
             }
+            let sent = t.instance.sent;
             step(t, &r.thresholds, r.value, &mut notices, &mut resolved);
+            // Nothing is sent from here for it: what was sent stays the judge's word (a
+            // replica taking the lease over notifies what its last judge did not).
+            if elsewhere.contains(&instance_key(&t.labels)) {
+                t.instance.sent = sent;
+            }
         }
         // A covered rule's instance that is gone from the round is fine again.
         let fine = engine::Thresholds {
@@ -853,19 +891,26 @@ impl AlertsService {
 
     /// Stops the repeats of a firing alert (by its key, `rule{label="value"}`).
     pub async fn acknowledge(&self, key: &str, by: &str) -> Result<Alert, AlertError> {
-        let acked = {
+        let (acked, judged_elsewhere) = {
             let mut s = self.lock();
             let State {
                 instances,
                 silences,
+                judged_elsewhere,
                 ..
             } = &mut *s;
-            instances.get_mut(key).and_then(|t| {
+            let acked = instances.get_mut(key).and_then(|t| {
                 let quiet = silenced(silences, &t.labels, now_ms());
                 t.instance.acknowledge(by).then(|| t.view(quiet)).flatten()
-            })
+            });
+            (acked, judged_elsewhere.contains(key))
         };
         let alert = match acked {
+            // A shared job's alert: the judge's repeats stop only when it hears of it.
+            Some(alert) if judged_elsewhere => {
+                self.pass_on(key, by).await?;
+                alert
+            }
             Some(alert) => alert,
             None => self.ask_judge(key, by).await?,
         };
@@ -885,17 +930,17 @@ impl AlertsService {
     /// acknowledgement on its next round) and shows it acknowledged here meanwhile.
     async fn ask_judge(&self, key: &str, by: &str) -> Result<Alert, AlertError> {
         let not_firing = || AlertError::NotFiring(key.to_string());
-        let shared = self.shared.as_ref().ok_or_else(not_firing)?;
+        if self.shared.is_none() {
+            return Err(not_firing());
+        }
         let firing = |a: &Alert| {
             a.key() == key && a.state == AlertState::Firing && a.acknowledged_by.is_none()
         };
         if !self.lock().elsewhere.iter().any(firing) {
             return Err(not_firing());
         }
-        let now = now_ms();
-        shared.ask_ack(key, by, now).await?;
+        self.pass_on(key, by).await?;
         let mut s = self.lock();
-        s.asked.insert(key.to_string(), (by.to_string(), now));
         let a = s
             .elsewhere
             .iter_mut()
@@ -903,6 +948,20 @@ impl AlertsService {
             .ok_or_else(not_firing)?;
         a.acknowledged_by = Some(by.to_string());
         Ok(a.clone())
+    }
+
+    /// Asks the judging replica to acknowledge `key` on its next round, and remembers it
+    /// here meanwhile (without a shared store there is no other replica to ask).
+    async fn pass_on(&self, key: &str, by: &str) -> Result<(), AlertError> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let now = now_ms();
+        shared.ask_ack(key, by, now).await?;
+        self.lock()
+            .asked
+            .insert(key.to_string(), (by.to_string(), now));
+        Ok(())
     }
 
     /// Adds a silence from now for its minutes.
@@ -1131,7 +1190,8 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts,
-                jobs_elsewhere: false,
+                jobs_shared: false,
+                judges_fleet: hosts.is_some(),
                 now_ms: now,
             },
             now,
@@ -1223,8 +1283,8 @@ mod tests {
         assert_eq!(keys, [key]);
     }
 
-    #[tokio::test]
-    async fn a_replica_that_does_not_judge_shows_shared_jobs_and_leaves_their_notices() {
+    /// A service that notifies one webhook, at once (no `for`).
+    fn notifying() -> (AlertsService, Vec<notify::Pending>) {
         let config = AlertsConfig {
             for_secs: 0,
             webhooks: vec![crate::config::WebhookConfig {
@@ -1236,65 +1296,89 @@ mod tests {
             }],
             ..Default::default()
         };
-        let (s, mut pending) = AlertsService::new(config).unwrap();
-        let job = |slug: &str, source, status| app::maintenance::Job {
-            slug: slug.into(),
-            name: slug.into(),
-            source,
-            schedule: None,
-            schedule_words: None,
-            command: None,
-            user: None,
-            origin: None,
-            grace_secs: None,
-            next_run_ms: None,
-            status,
-            reason: "exit code 3".into(),
-            runs: vec![],
-            freed_bytes: None,
+        AlertsService::new(config).unwrap()
+    }
+
+    /// The notices queued since the last call, as (kind, key), by key.
+    fn notified(pending: &mut [notify::Pending]) -> Vec<(Kind, String)> {
+        let mut keys: Vec<(Kind, String)> = pending[0]
+            .queued()
+            .into_iter()
+            .map(|p| (p.notice, p.alert.key()))
+            .collect();
+        keys.sort_by(|a, b| a.1.cmp(&b.1));
+        keys
+    }
+
+    use app::maintenance::{JobSource, JobStatus};
+
+    /// These jobs (slug, source, status), as the maintenance collector shows them.
+    fn jobs(list: &[(&str, JobSource, JobStatus)]) -> app::maintenance::Maintenance {
+        let job = |&(slug, source, status): &(&str, JobSource, JobStatus)| {
+            app::maintenance::Job {
+                slug: slug.into(),
+                name: slug.into(),
+                source,
+                schedule: None,
+                schedule_words: None,
+                command: None,
+                user: None,
+                origin: None,
+                grace_secs: None,
+                next_run_ms: None,
+                status,
+                reason: "exit code 3".into(),
+                runs: vec![],
+                freed_bytes: None,
+            }
         };
-        use app::maintenance::{JobSource, JobStatus};
-        let jobs = |status| app::maintenance::Maintenance {
-            jobs: vec![
-                job("backup", JobSource::Heartbeat, status),
-                job("logrotate", JobSource::Timer, status),
-            ],
+        app::maintenance::Maintenance {
+            jobs: list.iter().map(job).collect(),
             ..Default::default()
-        };
-        let o = overview(&[]);
-        let round = |m: &app::maintenance::Maintenance, elsewhere, now| {
-            s.evaluate(
-                &rules::Inputs {
-                    overview: &o,
-                    models: None,
-                    maintenance: Some(m),
-                    disk_full: &[],
-                    hosts: None,
-                    jobs_elsewhere: elsewhere,
-                    now_ms: now,
-                },
-                now,
-            )
-        };
-        let notified = |pending: &mut Vec<notify::Pending>| {
-            let mut keys: Vec<(Kind, String)> = pending[0]
-                .queued()
-                .into_iter()
-                .map(|p| (p.notice, p.alert.key()))
-                .collect();
-            keys.sort_by(|a, b| a.1.cmp(&b.1));
-            keys
+        }
+    }
+
+    /// A round of these jobs, shared by replicas, on the judge or another replica.
+    fn job_round(
+        s: &AlertsService,
+        m: &app::maintenance::Maintenance,
+        judges: bool,
+        now: i64,
+    ) -> Vec<Alert> {
+        s.evaluate(
+            &rules::Inputs {
+                overview: &overview(&[]),
+                models: None,
+                maintenance: Some(m),
+                disk_full: &[],
+                hosts: None,
+                jobs_shared: true,
+                judges_fleet: judges,
+                now_ms: now,
+            },
+            now,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_does_not_judge_shows_shared_jobs_and_leaves_their_notices() {
+        let (s, mut pending) = notifying();
+        let both = |status| {
+            jobs(&[
+                ("backup", JobSource::Heartbeat, status),
+                ("logrotate", JobSource::Timer, status),
+            ])
         };
         let backup = "job_failed{job=\"backup\"}";
         let timer = "job_failed{job=\"logrotate\"}";
         // Both fail: both show here, only this machine's timer is notified from here.
-        assert!(round(&jobs(JobStatus::Failed), true, 0).is_empty());
+        assert!(job_round(&s, &both(JobStatus::Failed), false, 0).is_empty());
         let shown: Vec<String> = s.snapshot().active.iter().map(|a| a.key()).collect();
         assert!(shown.contains(&backup.to_string()) && shown.contains(&timer.to_string()));
         assert_eq!(notified(&mut pending), [(Kind::Firing, timer.to_string())]);
         // Both fine again: only the timer's resolution is sent and recorded from here (the
         // judge records the shared job's).
-        let resolved = round(&jobs(JobStatus::Ok), true, 5_000);
+        let resolved = job_round(&s, &both(JobStatus::Ok), false, 5_000);
         assert_eq!(
             resolved.iter().map(|a| a.key()).collect::<Vec<_>>(),
             [timer]
@@ -1305,19 +1389,19 @@ mod tests {
         );
         // The shared job fails again, then is deleted (gone from the jobs): its resolution is
         // the judge's too.
-        round(&jobs(JobStatus::Failed), true, 6_000);
+        job_round(&s, &both(JobStatus::Failed), false, 6_000);
         assert_eq!(notified(&mut pending), [(Kind::Firing, timer.to_string())]);
-        let mut deleted = jobs(JobStatus::Failed);
+        let mut deleted = both(JobStatus::Failed);
         deleted.jobs.remove(0);
         assert!(
-            round(&deleted, true, 7_000).is_empty(),
+            job_round(&s, &deleted, false, 7_000).is_empty(),
             "recorded by the judge"
         );
         assert!(notified(&mut pending).is_empty());
-        round(&jobs(JobStatus::Ok), true, 8_000);
+        job_round(&s, &both(JobStatus::Ok), false, 8_000);
         notified(&mut pending);
-        // The judge (or a replica whose jobs are its own) notifies for both.
-        round(&jobs(JobStatus::Failed), false, 10_000);
+        // The judge notifies for both.
+        job_round(&s, &both(JobStatus::Failed), true, 10_000);
         assert_eq!(
             notified(&mut pending),
             [
@@ -1325,5 +1409,70 @@ mod tests {
                 (Kind::Firing, timer.to_string())
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_shared_job_failing_while_no_replica_judges_is_notified_by_the_next_judge() {
+        let (judge, mut judge_sent) = notifying();
+        let (other, mut other_sent) = notifying();
+        let backup = "job_failed{job=\"backup\"}";
+        let sync = "job_failed{job=\"sync\"}";
+        let failed = |slugs: &[&'static str]| {
+            let list: Vec<_> = ["backup", "sync"]
+                .into_iter()
+                .map(|j| {
+                    let status = if slugs.contains(&j) {
+                        JobStatus::Failed
+                    } else {
+                        JobStatus::Ok
+                    };
+                    (j, JobSource::Heartbeat, status)
+                })
+                .collect();
+            jobs(&list)
+        };
+        // backup fails: the judge notifies it, alice acknowledges it there, and the judge
+        // shares it with the fleet's alerts.
+        job_round(&judge, &failed(&["backup"]), true, 0);
+        assert_eq!(notified(&mut judge_sent), [(Kind::Firing, backup.into())]);
+        judge.acknowledge(backup, "alice").await.unwrap();
+        let held = judge.fleet_held(0);
+        assert_eq!(
+            held.iter().map(|h| h.alert.key()).collect::<Vec<_>>(),
+            [backup]
+        );
+        let rows = |held: &[shared::Held]| {
+            held.iter()
+                .map(|h| shared::Shared {
+                    held: h.clone(),
+                    node: "node-a".into(),
+                })
+                .collect::<Vec<_>>()
+        };
+        // The other replica judges it too, sends nothing, and shows the judge's
+        // acknowledgement.
+        job_round(&other, &failed(&["backup"]), false, 0);
+        other.show_elsewhere(rows(&held), 1_000);
+        other.publish();
+        let shown = other.snapshot();
+        let a = shown.active.iter().find(|a| a.key() == backup).unwrap();
+        assert_eq!(a.acknowledged_by.as_deref(), Some("alice"));
+        assert_eq!(shown.active.len(), 1, "shown once: {:?}", shown.active);
+        // The judge dies; sync fails before the other replica takes the lease over.
+        job_round(&other, &failed(&["backup", "sync"]), false, 5_000);
+        assert!(notified(&mut other_sent).is_empty());
+        // It takes over what the judge last wrote: sync, never notified, is notified now;
+        // backup, notified and acknowledged, is not notified again.
+        other.adopt(held);
+        job_round(&other, &failed(&["backup", "sync"]), true, 10_000);
+        assert_eq!(notified(&mut other_sent), [(Kind::Firing, sync.into())]);
+        let carried = other.fleet_held(10_000);
+        let ack = |key: &str| {
+            let h = carried.iter().find(|h| h.alert.key() == key).unwrap();
+            h.alert.acknowledged_by.clone()
+        };
+        assert_eq!(ack(backup).as_deref(), Some("alice"));
+        assert_eq!(ack(sync), None);
+        assert!(notified(&mut judge_sent).is_empty());
     }
 }

@@ -454,6 +454,31 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         1,
         "one notice for the shared job, not one per replica"
     );
+    // Acknowledged on the replica that does not judge: the judge takes it, both show it.
+    let job_key = "job_failed{job=\"backup\"}";
+    let r = client
+        .post(format!("{}/api/v1/alerts/acknowledge", bases[1 - judge]))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "key": job_key }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let job_acked = |v: &serde_json::Value| {
+        v["active"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|a| a["rule"] == "job_failed" && a["acknowledged_by"] == "admin")
+        })
+    };
+    for base in [&bases[judge], &bases[1 - judge]] {
+        wait_for(
+            &client,
+            &format!("{base}/api/v1/alerts"),
+            Duration::from_secs(10),
+            job_acked,
+        )
+        .await;
+    }
 
     // A session made on the replica about to die.
     let (cookie, _) = login(&bases[leader]).await;
@@ -537,6 +562,15 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         1,
         "the alert was carried over the failover, not notified again"
     );
+    // The shared job's alert too: still acknowledged on the survivor, notified once.
+    wait_for(
+        &client,
+        &format!("{}/api/v1/alerts", bases[other]),
+        Duration::from_secs(10),
+        job_acked,
+    )
+    .await;
+    assert_eq!(firing_notices("job_failed", "Nightly backup"), 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
     for s in senders {

@@ -253,9 +253,10 @@ pub struct Round {
     /// Rules another replica judges now (it holds their lease): their instances here are
     /// dropped without a notice, so a stale host notifies once, from one replica.
     pub handed_over: Vec<&'static str>,
-    /// Instances (their keys) judged here from shared data while another replica, the fleet
-    /// alerts' judge, notifies for them: shown here, never sent or recorded from here.
-    pub notified_elsewhere: std::collections::HashSet<String>,
+    /// Instances (their keys) of the heartbeat jobs shared by replicas: every replica judges
+    /// them from the same reports, only the fleet alerts' judge notifies for them, records
+    /// them and shares them with the others (like the fleet's rules).
+    pub shared_jobs: std::collections::HashSet<String>,
 }
 
 /// What the rules read.
@@ -269,9 +270,12 @@ pub struct Inputs<'a> {
     /// Fleet hosts and when each was last heard from (`None`: never; not judged). `None` when
     /// another replica holds the fleet alerts' lease and judges them.
     pub hosts: Option<&'a [(String, Option<i64>)]>,
-    /// The heartbeat jobs are shared by replicas and another judges the fleet's alerts: it
-    /// alone notifies for those jobs.
-    pub jobs_elsewhere: bool,
+    /// The heartbeat jobs are shared by replicas (on PostgreSQL): their alerts are the fleet
+    /// alerts' judge's to notify.
+    pub jobs_shared: bool,
+    /// This replica holds the fleet alerts' lease (always so on the embedded default): it
+    /// notifies for the shared jobs; another replica only shows them.
+    pub judges_fleet: bool,
     /// The evaluation's clock, for the age of heartbeats.
     pub now_ms: i64,
 }
@@ -385,7 +389,7 @@ pub fn evaluate(inputs: &Inputs, s: &Settings) -> Round {
         models(&mut round, s, m);
     }
     if let Some(m) = inputs.maintenance {
-        jobs(&mut round, s, m, inputs.jobs_elsewhere);
+        jobs(&mut round, s, m, inputs.jobs_shared);
     }
     match inputs.hosts {
         Some(hosts) => heartbeats(&mut round, s, hosts, inputs.now_ms),
@@ -412,6 +416,12 @@ pub const FLEET_RULES: &[&str] = &[HEARTBEAT_STALE];
 /// A fleet rule's name as the `'static` the engine keys on (`None`: not a fleet rule).
 pub fn fleet_rule(name: &str) -> Option<&'static str> {
     FLEET_RULES.iter().copied().find(|r| *r == name)
+}
+
+/// A rule whose instances the judge may share with the other replicas: the fleet's rules and
+/// the shared heartbeat jobs' (`None`: neither).
+pub fn shared_rule(name: &str) -> Option<&'static str> {
+    fleet_rule(name).or_else(|| [JOB_FAILED, JOB_MISSED].into_iter().find(|r| *r == name))
 }
 
 /// Seconds since each fleet host's last heartbeat; a host never heard from is not judged
@@ -538,7 +548,7 @@ fn models(round: &mut Round, s: &Settings, m: &Models) {
     }
 }
 
-fn jobs(round: &mut Round, s: &Settings, m: &Maintenance, elsewhere: bool) {
+fn jobs(round: &mut Round, s: &Settings, m: &Maintenance, shared: bool) {
     let with = |status: JobStatus| {
         m.jobs
             .iter()
@@ -551,12 +561,12 @@ fn jobs(round: &mut Round, s: &Settings, m: &Maintenance, elsewhere: bool) {
     // Shared heartbeat jobs read alike on every replica: the fleet's judge alone notifies for
     // them (each replica would send the same notice otherwise). This machine's own jobs (its
     // timers, its cleanup) stay its own.
-    if elsewhere {
+    if shared {
         for j in m.jobs.iter().filter(|j| j.source == JobSource::Heartbeat) {
             for rule in [JOB_FAILED, JOB_MISSED] {
                 let key =
                     app::alerts::instance_key(&labels(rule, Some((own_label(rule), &j.slug))));
-                round.notified_elsewhere.insert(key);
+                round.shared_jobs.insert(key);
             }
         }
     }
@@ -636,7 +646,8 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: Some(&[]),
-                jobs_elsewhere: false,
+                jobs_shared: false,
+                judges_fleet: true,
                 now_ms: 0,
             },
             &settings(),
@@ -688,7 +699,8 @@ mod tests {
             maintenance: None,
             disk_full: &[],
             hosts: Some(&[]),
-            jobs_elsewhere: false,
+            jobs_shared: false,
+            judges_fleet: true,
             now_ms: 0,
         };
         let round = evaluate(&inputs, &s);
@@ -733,7 +745,8 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: Some(&[]),
-                jobs_elsewhere: false,
+                jobs_shared: false,
+                judges_fleet: true,
                 now_ms: 0,
             },
             &settings(),
@@ -766,7 +779,8 @@ mod tests {
                 maintenance: None,
                 disk_full: &full,
                 hosts: Some(&[]),
-                jobs_elsewhere: false,
+                jobs_shared: false,
+                judges_fleet: true,
                 now_ms: 0,
             },
             &settings(),
@@ -811,7 +825,8 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: Some(&hosts),
-                jobs_elsewhere: false,
+                jobs_shared: false,
+                judges_fleet: true,
                 now_ms: now,
             },
             &settings(),
@@ -852,7 +867,8 @@ mod tests {
                 maintenance: None,
                 disk_full: &[],
                 hosts: None,
-                jobs_elsewhere: false,
+                jobs_shared: false,
+                judges_fleet: true,
                 now_ms: now,
             },
             &settings(),
