@@ -43,7 +43,8 @@ use store::MaintenanceStore;
 pub const NAME: &str = "maintenance";
 /// Woken refreshes are at least this far apart, so a burst of pings costs one refresh.
 const REFRESH_GAP: Duration = Duration::from_secs(1);
-/// Reports kept per heartbeat job, and dry runs kept (older ones go at each refresh).
+/// Reports kept per heartbeat job (older ones go at its next report), and dry runs kept (older
+/// ones go at each refresh).
 const RUNS_KEPT: usize = 1000;
 const DRY_RUNS_KEPT: usize = 50;
 /// A start and its end are paired when the end comes within this long.
@@ -396,10 +397,6 @@ impl Maintenance {
         self.load_tokens()
             .await
             .map_err(|e| format!("storage: {e}"))?;
-        self.jobs
-            .trim(RUNS_KEPT)
-            .await
-            .map_err(|e| format!("storage: {e}"))?;
         self.store
             .trim_dry_runs(DRY_RUNS_KEPT)
             .await
@@ -552,6 +549,11 @@ impl Maintenance {
         self.jobs
             .ping(id, kind, now_ms(), End { exit_code, log }, OPEN_RUN_MS)
             .await?;
+        // The report stands even when its job's oldest cannot be trimmed now (the next
+        // report tries again).
+        if let Err(e) = self.jobs.trim_job(id, RUNS_KEPT).await {
+            tracing::warn!("heartbeat job {slug}: could not trim its old reports: {e}");
+        }
         self.pings.accepted.fetch_add(1, Ordering::Relaxed);
         self.poke();
         Ok(())

@@ -606,7 +606,8 @@ async fn exercise_jobs(engine: &str, db: &dyn JobStore) {
     db.ping(other, Ping::Ok, 5_000, End::default(), 60_000)
         .await
         .unwrap();
-    assert_eq!(db.trim(2).await.unwrap(), 2, "{engine}");
+    assert_eq!(db.trim_job(id, 2).await.unwrap(), 2, "{engine}");
+    assert_eq!(db.trim_job(other, 2).await.unwrap(), 0, "{engine}");
     let kept: Vec<_> = db
         .runs(id, 10)
         .await

@@ -64,9 +64,11 @@ pub trait JobStore: Send + Sync {
     ) -> Result<(), sqlx::Error>;
     /// A job's newest runs first.
     async fn runs(&self, job_id: i64, limit: usize) -> Result<Vec<JobRun>, sqlx::Error>;
-    /// Keeps each job's newest `keep` reports; returns how many went. Pings write a row each,
-    /// so without this a chatty job (or a leaked token) would grow the store without end.
-    async fn trim(&self, keep: usize) -> Result<u64, sqlx::Error>;
+    /// Keeps the job's newest `keep` reports (at least one); returns how many went. Pings
+    /// write a row each, so without this a chatty job (or a leaked token) would grow the store
+    /// without end. Run by the replica that took the ping, for that job only: no periodic
+    /// sweep over every job's reports on every replica.
+    async fn trim_job(&self, job_id: i64, keep: usize) -> Result<u64, sqlx::Error>;
 }
 
 /// What a ping carries besides its kind.
@@ -99,10 +101,10 @@ const ENDED: &str = "INSERT INTO job_runs (job_id, ended_ms, result, exit_code, 
      VALUES ($1, $2, $3, $4, $5)";
 const RUNS: &str = "SELECT id, started_ms, ended_ms, result, exit_code, log_tail FROM job_runs
      WHERE job_id = $1 ORDER BY id DESC LIMIT $2";
-const TRIM: &str = "DELETE FROM job_runs WHERE id IN (
-       SELECT id FROM (
-         SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n FROM job_runs
-       ) AS ranked WHERE n > $1)";
+// The job's `keep`-th newest report bounds what goes (none while it has fewer): a walk of
+// `keep` entries of the (job_id, id) index.
+const TRIM_JOB: &str = "DELETE FROM job_runs WHERE job_id = $1 AND id < (
+       SELECT id FROM job_runs WHERE job_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)";
 
 type JobRow = (i64, String, String, String, i64, i64);
 type RunRow = (
@@ -315,8 +317,12 @@ macro_rules! job_store {
                 Ok(rows.into_iter().map(run).collect())
             }
 
-            async fn trim(&self, keep: usize) -> Result<u64, sqlx::Error> {
-                let r = sqlx::query(TRIM).bind(keep as i64).execute(&self.0).await?;
+            async fn trim_job(&self, job_id: i64, keep: usize) -> Result<u64, sqlx::Error> {
+                let r = sqlx::query(TRIM_JOB)
+                    .bind(job_id)
+                    .bind(keep.max(1) as i64 - 1)
+                    .execute(&self.0)
+                    .await?;
                 Ok(r.rows_affected())
             }
         }
@@ -354,7 +360,7 @@ mod tests {
             store.ping(a, Ping::Ok, t, End::default(), 1).await.unwrap();
         }
         store.ping(b, Ping::Ok, 9, End::default(), 1).await.unwrap();
-        assert_eq!(store.trim(2).await.unwrap(), 3);
+        assert_eq!(store.trim_job(a, 2).await.unwrap(), 3);
         let kept: Vec<Option<i64>> = store
             .runs(a, 10)
             .await
@@ -364,6 +370,7 @@ mod tests {
             .collect();
         assert_eq!(kept, [Some(4), Some(3)], "the newest two of a");
         assert_eq!(store.runs(b, 10).await.unwrap().len(), 1, "b is untouched");
-        assert_eq!(store.trim(2).await.unwrap(), 0);
+        assert_eq!(store.trim_job(a, 2).await.unwrap(), 0);
+        assert_eq!(store.trim_job(b, 2).await.unwrap(), 0, "fewer than kept");
     }
 }
