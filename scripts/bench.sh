@@ -60,30 +60,42 @@ resources() {
 agent() {
   echo "## Agent footprint over 120 s, 5 s interval, side by side with node_exporter ($(nproc) cores)"
   start_steward
-  "$bin" --config "$work/steward.toml" host add bench-agent --data-dir "$work/data" >"$work/agent.token" 2>/dev/null
+  # Two hosts: one for `steward agent` (the whole binary), one for `steward-agent` (the agent
+  # alone, built beside it), each with its own token and buffer.
+  local small="${bin%/*}/steward-agent"
   printf '[agent]\ninterval_secs = 5\n' >"$work/agent.toml"
-  "$bin" --config "$work/agent.toml" agent --hub "$base" --token-file "$work/agent.token" --data-dir "$work/agent" \
-    >/dev/null 2>"$work/agent.err" &
-  pids+=($!); local agent_pid=$!
+  local a
+  for a in full small; do
+    "$bin" --config "$work/steward.toml" host add "bench-$a" --data-dir "$work/data" >"$work/$a.token" 2>/dev/null
+  done
+  "$bin" --config "$work/agent.toml" agent --hub "$base" --token-file "$work/full.token" --data-dir "$work/full" \
+    >/dev/null 2>"$work/full.err" &
+  pids+=($!); local full_pid=$!
+  "$small" --config "$work/agent.toml" --hub "$base" --token-file "$work/small.token" --data-dir "$work/small" \
+    >/dev/null 2>"$work/small.err" &
+  pids+=($!); local small_pid=$!
   local ne_port; ne_port=$(free_port)
   prometheus-node-exporter --web.listen-address="127.0.0.1:$ne_port" --no-collector.systemd >/dev/null 2>&1 &
   pids+=($!); local ne_pid=$!
   sleep 6
   curl -s "http://127.0.0.1:$ne_port/metrics" >/dev/null
-  local a0 n0 a_rss=0 n_rss=0
-  a0=$(ticks "$agent_pid"); n0=$(ticks "$ne_pid")
+  local f0 s0 n0 f_rss=0 s_rss=0 n_rss=0
+  f0=$(ticks "$full_pid"); s0=$(ticks "$small_pid"); n0=$(ticks "$ne_pid")
   for _ in $(seq 24); do
     curl -s "http://127.0.0.1:$ne_port/metrics" >/dev/null
-    a_rss=$(( $(rss_kb "$agent_pid") > a_rss ? $(rss_kb "$agent_pid") : a_rss ))
+    f_rss=$(( $(rss_kb "$full_pid") > f_rss ? $(rss_kb "$full_pid") : f_rss ))
+    s_rss=$(( $(rss_kb "$small_pid") > s_rss ? $(rss_kb "$small_pid") : s_rss ))
     n_rss=$(( $(rss_kb "$ne_pid") > n_rss ? $(rss_kb "$ne_pid") : n_rss ))
     sleep 5
   done
-  local a1 n1; a1=$(ticks "$agent_pid"); n1=$(ticks "$ne_pid")
-  local beats; beats=$(curl -s "$base/api/v1/fleet/hosts/bench-agent" | python3 -c 'import json,sys; print(json.load(sys.stdin)["heartbeats_total"])')
+  local f1 s1 n1; f1=$(ticks "$full_pid"); s1=$(ticks "$small_pid"); n1=$(ticks "$ne_pid")
+  beats() { curl -s "$base/api/v1/fleet/hosts/bench-$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["heartbeats_total"])'; }
+  local size_full size_small; size_full=$(stat -c %s "$bin"); size_small=$(stat -c %s "$small")
   printf '| process | CPU time in 120 s | avg CPU | peak RSS |\n|---|---|---|---|\n'
-  awk -v t=$((a1-a0)) -v c="$clk" -v r="$a_rss" -v b="$beats" 'BEGIN{printf "| steward agent (collect + gzip + POST every 5 s; %s heartbeats acked) | %.2f s | %.3f %% | %.1f MB |\n", b, t/c, t/c/120*100, r/1024}'
+  awk -v t=$((f1-f0)) -v c="$clk" -v r="$f_rss" -v b="$(beats full)" -v z="$size_full" 'BEGIN{printf "| steward agent (%.0f MB binary; collect + gzip + POST every 5 s; %s heartbeats acked) | %.2f s | %.3f %% | %.1f MB |\n", z/1e6, b, t/c, t/c/120*100, r/1024}'
+  awk -v t=$((s1-s0)) -v c="$clk" -v r="$s_rss" -v b="$(beats small)" -v z="$size_small" 'BEGIN{printf "| steward-agent (%.0f MB binary; the same; %s heartbeats acked) | %.2f s | %.3f %% | %.1f MB |\n", z/1e6, b, t/c, t/c/120*100, r/1024}'
   awk -v t=$((n1-n0)) -v c="$clk" -v r="$n_rss" 'BEGIN{printf "| prometheus-node-exporter (scraped every 5 s) | %.2f s | %.3f %% | %.1f MB |\n", t/c, t/c/120*100, r/1024}'
-  kill "$agent_pid" "$ne_pid" "$steward_pid"
+  kill "$full_pid" "$small_pid" "$ne_pid" "$steward_pid"
 }
 
 pageload() {

@@ -2400,7 +2400,7 @@ async fn alerts_page_counts_silences_acknowledges_and_tests_a_notifier() {
 }
 
 /// The fleet panel at phone width: an admin adds a host, its install lines carry the token, a
-/// real `steward agent` started with that token turns the host live on the page without a
+/// real `steward-agent` started with that token turns the host live on the page without a
 /// reload, and search narrows the list.
 #[tokio::test]
 async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
@@ -2455,7 +2455,10 @@ async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
         .and_then(|t| t.split('\'').next())
         .unwrap_or_else(|| panic!("a token in {lines}"))
         .to_string();
-    assert!(lines.contains(&format!("--hub {base} ")), "{lines}");
+    assert!(
+        lines.contains(&format!("steward-agent --hub {base} ")),
+        "{lines}"
+    );
     let unit = text(&c, r#"[data-testid="add-host-unit"]"#).await;
     assert!(
         unit.contains("[Service]") && !unit.contains(&token),
@@ -2488,11 +2491,11 @@ async fn fleet_panel_adds_a_host_whose_agent_goes_live() {
         ),
     )
     .unwrap();
+    // What the install lines run: `steward-agent`, built beside `steward`.
     let _agent = Proc(
-        Command::new(steward_bin())
+        Command::new(steward_bin().with_file_name("steward-agent"))
             .arg("--config")
             .arg(&agent_config)
-            .arg("agent")
             .arg("--hub")
             .arg(&base)
             .arg("--token-file")

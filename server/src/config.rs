@@ -1472,6 +1472,15 @@ impl Config {
     about = "Watches, scores and heals Linux VMs."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The flags every command takes (and `steward-agent`).
+#[derive(Debug, Args)]
+pub struct CommonArgs {
     /// TOML config file. Without it, `./steward.toml` is read when present.
     #[arg(long, env = "STEWARD_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -1487,8 +1496,29 @@ pub struct Cli {
     /// Seconds between collection rounds.
     #[arg(long, env = "STEWARD_COLLECT_INTERVAL", global = true)]
     pub collect_interval: Option<u64>,
-    #[command(subcommand)]
-    pub command: Command,
+}
+
+/// Command line of the `steward-agent` binary: `steward agent`'s, without the other commands.
+#[derive(Debug, Parser)]
+#[command(
+    name = "steward-agent",
+    version,
+    about = "Steward's fleet agent alone: sends this host's heartbeats to the hub."
+)]
+pub struct AgentCli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+impl From<AgentCli> for Cli {
+    fn from(a: AgentCli) -> Self {
+        Cli {
+            common: a.common,
+            command: Command::Agent(a.agent),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -1640,23 +1670,24 @@ pub struct CheckArgs {
 impl Cli {
     /// Builds the configuration: defaults, then the file, then env and flags; then validates it.
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        let mut config = match &self.config {
+        let common = &self.common;
+        let mut config = match &common.config {
             Some(path) => Config::from_file(path)?,
             None if Path::new("steward.toml").exists() => {
                 Config::from_file(Path::new("steward.toml"))?
             }
             None => Config::default(),
         };
-        if let Some(p) = &self.procfs {
+        if let Some(p) = &common.procfs {
             config.paths.procfs = p.clone();
         }
-        if let Some(p) = &self.sysfs {
+        if let Some(p) = &common.sysfs {
             config.paths.sysfs = p.clone();
         }
-        if let Some(p) = &self.rootfs {
+        if let Some(p) = &common.rootfs {
             config.paths.rootfs = p.clone();
         }
-        if let Some(i) = self.collect_interval {
+        if let Some(i) = common.collect_interval {
             config.collector.interval_secs = i;
         }
         if let Command::Serve(args) = &self.command {
@@ -1911,5 +1942,26 @@ mod tests {
         assert_eq!(c.paths.procfs, PathBuf::from("/fixture/proc"));
         assert_eq!(c.collector.interval_secs, 2);
         assert_eq!(c.listen.port(), 0);
+    }
+
+    #[test]
+    fn steward_agent_takes_the_agent_commands_flags() {
+        let cli = AgentCli::parse_from([
+            "steward-agent",
+            "--hub",
+            "http://hub-a:3000,http://hub-b:3000",
+            "--token-file",
+            "/etc/steward/token",
+            "--path.rootfs",
+            "/host",
+            "--check",
+        ]);
+        assert!(cli.agent.check);
+        let c = Cli::from(cli).load_config().unwrap();
+        assert_eq!(c.agent.hub, "http://hub-a:3000,http://hub-b:3000");
+        assert_eq!(c.agent.token_file, PathBuf::from("/etc/steward/token"));
+        assert_eq!(c.paths.rootfs, PathBuf::from("/host"));
+        // What `steward agent` does not take, neither does it.
+        assert!(AgentCli::try_parse_from(["steward-agent", "--listen", "127.0.0.1:0"]).is_err());
     }
 }

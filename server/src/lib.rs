@@ -14,6 +14,7 @@ pub mod hub;
 pub mod maintenance;
 pub mod models;
 pub mod platform;
+pub mod process;
 pub mod remote_write;
 pub mod store;
 pub mod trends;

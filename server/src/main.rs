@@ -1,8 +1,9 @@
 //! The `steward` binary: `steward serve` runs the server (the hub), `steward agent` a fleet
-//! agent, `steward check` checks once.
+//! agent, `steward check` checks once. `steward-agent` (`src/bin/`) is the agent alone.
 
 use clap::Parser;
 use server::config::{Cli, Command};
+use server::process::{return_large_allocations, shutdown_signal};
 use server::store::hub_state::HubState;
 use server::Application;
 
@@ -10,15 +11,7 @@ fn main() -> anyhow::Result<()> {
     return_large_allocations();
     let cli = Cli::parse();
     let runtime = match cli.command {
-        // The agent does one round every few seconds: one thread (and few malloc arenas) keep
-        // its footprint small beside the services it watches.
-        Command::Agent(_) => {
-            few_arenas();
-            tokio::runtime::Builder::new_current_thread()
-                .max_blocking_threads(2)
-                .enable_all()
-                .build()?
-        }
+        Command::Agent(_) => server::process::agent_runtime()?,
         _ => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?,
@@ -27,15 +20,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never in journald or a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    server::process::init_logging();
     let config = cli.load_config()?;
     match cli.command {
         Command::Serve(args) => {
@@ -93,18 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Agent(args) => {
-            if args.check {
-                let said = server::fleet::agent::check(&config).await?;
-                println!("{said}");
-                return Ok(());
-            }
-            let cancel = tokio_util::sync::CancellationToken::new();
-            let stop = cancel.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                stop.cancel();
-            });
-            server::fleet::agent::run(config, cancel).await?;
+            server::process::run_agent(config, args.check).await?;
             Ok(())
         }
         Command::Host(args) => {
@@ -151,51 +125,5 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: flushing history");
-}
-
-/// Makes glibc serve allocations of 4 MiB and more with their own mappings, returned to the OS
-/// when freed. By default its threshold grows to the size of the largest block freed, so after
-/// the first password check each 19 MB argon2 buffer came from the heap and stayed there: the
-/// resident size grew with every burst of sign-ins and never came back down.
-fn return_large_allocations() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called once, before any thread
-    // other than the runtime's exists, and takes plain integers.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-    }
-}
-
-/// Caps glibc's malloc arenas at two (by default up to eight per core, each holding its own
-/// free memory): for the agent, whose few threads allocate little.
-fn few_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: as above: one allocator parameter, set before other threads exist.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

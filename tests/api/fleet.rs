@@ -574,13 +574,32 @@ pub(crate) fn agent_command(
     data: &Path,
 ) -> std::process::Command {
     let mut cmd = std::process::Command::new(steward_bin());
-    cmd.arg("--config")
-        .arg(config)
-        .args(["agent", "--hub", hub, "--token-file"])
+    cmd.arg("--config").arg(config).arg("agent");
+    agent_flags(&mut cmd, hub, token, data);
+    cmd
+}
+
+/// `steward-agent --config CONFIG --hub HUB --token-file TOKEN --data-dir DATA`: the agent
+/// alone, built beside `steward` (`make test` builds both), with the same flags.
+pub(crate) fn small_agent_command(
+    config: &Path,
+    hub: &str,
+    token: &Path,
+    data: &Path,
+) -> std::process::Command {
+    let bin = steward_bin().with_file_name("steward-agent");
+    assert!(bin.exists(), "{} is built beside steward", bin.display());
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg("--config").arg(config);
+    agent_flags(&mut cmd, hub, token, data);
+    cmd
+}
+
+fn agent_flags(cmd: &mut std::process::Command, hub: &str, token: &Path, data: &Path) {
+    cmd.args(["--hub", hub, "--token-file"])
         .arg(token)
         .arg("--data-dir")
         .arg(data);
-    cmd
 }
 
 /// Heartbeats waiting in an agent's buffer folder.
@@ -863,7 +882,8 @@ async fn an_admin_restarts_a_groups_unhealthy_containers_through_the_agents() {
 }
 
 /// `agent.metrics_listen`: a real agent serves its own `/metrics` — the host's families as
-/// `serve` names them, scored, and its deliveries — for a Prometheus beside it.
+/// `serve` names them, scored, and its deliveries — for a Prometheus beside it. The agent
+/// here is `steward-agent`, the small binary (the other agent tests run `steward agent`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_agent_serves_its_own_metrics_when_asked() {
     let hub = spawn_app(|_, _| {}).await;
@@ -885,7 +905,7 @@ async fn a_real_agent_serves_its_own_metrics_when_asked() {
         ),
     )
     .unwrap();
-    let mut child = agent_command(&config, &hub.base, &token_file, &dir.path().join("agent"))
+    let mut child = small_agent_command(&config, &hub.base, &token_file, &dir.path().join("agent"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -926,6 +946,10 @@ async fn a_real_agent_serves_its_own_metrics_when_asked() {
         !text.contains("steward_containers "),
         "Docker is off: no container counts"
     );
+    // The hub holds them, from the same version as `steward`.
+    let h = host(&hub, "scraped-01").await;
+    assert_eq!(h["badge"], "live", "{h}");
+    assert_eq!(h["agent_version"], env!("CARGO_PKG_VERSION"), "{h}");
     // A bad address is a config error, said at start.
     std::fs::write(&config, "[agent]\nmetrics_listen = \"nowhere\"\n").unwrap();
     let bad = agent_command(&config, &hub.base, &token_file, &dir.path().join("bad"))

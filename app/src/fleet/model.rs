@@ -490,14 +490,15 @@ impl FleetFilter {
     }
 }
 
-/// What an operator runs on a new host: the install lines and a systemd unit for its agent.
+/// What an operator runs on a new host: the install lines and a systemd unit for its agent,
+/// `steward-agent` (the agent alone: its resident memory is about half of `steward agent`'s).
 /// The token is written by the first line only, so the unit holds no secret.
 pub fn install_instructions(hub: &str, token: &str) -> (String, String) {
     let hub = hub.trim_end_matches('/');
     let lines = format!(
         "sudo install -d -m 700 /etc/steward\n\
          echo '{token}' | sudo tee /etc/steward/agent-token >/dev/null && sudo chmod 600 /etc/steward/agent-token\n\
-         steward agent --hub {hub} --token-file /etc/steward/agent-token --check"
+         steward-agent --hub {hub} --token-file /etc/steward/agent-token --check"
     );
     let unit = format!(
         "[Unit]\n\
@@ -506,7 +507,7 @@ pub fn install_instructions(hub: &str, token: &str) -> (String, String) {
          Wants=network-online.target\n\
          \n\
          [Service]\n\
-         ExecStart=/usr/local/bin/steward agent --hub {hub} --token-file ${{CREDENTIALS_DIRECTORY}}/agent-token\n\
+         ExecStart=/usr/local/bin/steward-agent --hub {hub} --token-file ${{CREDENTIALS_DIRECTORY}}/agent-token\n\
          LoadCredential=agent-token:/etc/steward/agent-token\n\
          DynamicUser=yes\n\
          StateDirectory=steward-agent\n\
@@ -719,7 +720,7 @@ mod tests {
         assert!(lines.contains("echo 'abc123' | sudo tee /etc/steward/agent-token"));
         assert!(lines.contains("--hub https://ops.example.org --token-file"));
         assert!(
-            unit.contains("ExecStart=/usr/local/bin/steward agent --hub https://ops.example.org")
+            unit.contains("ExecStart=/usr/local/bin/steward-agent --hub https://ops.example.org")
         );
         assert!(unit.contains("${CREDENTIALS_DIRECTORY}/agent-token"));
         assert!(!unit.contains("abc123"));
