@@ -17,6 +17,8 @@ ctx="${IMAGE_CONTEXT:-$root/target/image}"
 rm -rf "$ctx"
 mkdir -p "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/usr/share/steward" "$ctx/rootfs/data" "$ctx/rootfs/tmp" "$ctx/rootfs/etc/ssl/certs"
 cp "$bin" "$ctx/rootfs/usr/local/bin/steward"
+# The agent alone, built beside it (`docker run IMAGE steward-agent --hub …` on a fleet host).
+[ -f "${bin%/*}/steward-agent" ] && cp "${bin%/*}/steward-agent" "$ctx/rootfs/usr/local/bin/steward-agent"
 cp -r "$site" "$ctx/rootfs/usr/share/steward/site"
 # The dynamic loader and every library the binary links, at the paths it expects them.
 for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do

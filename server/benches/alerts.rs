@@ -142,7 +142,8 @@ fn main() {
             maintenance: Some(&maintenance),
             disk_full: &[],
             hosts: Some(&[]),
-            jobs_elsewhere: false,
+            jobs_shared: false,
+            judges_fleet: true,
             now_ms: 0,
         };
         let t = Instant::now();

@@ -1314,23 +1314,21 @@ mod tests {
 
     /// These jobs (slug, source, status), as the maintenance collector shows them.
     fn jobs(list: &[(&str, JobSource, JobStatus)]) -> app::maintenance::Maintenance {
-        let job = |&(slug, source, status): &(&str, JobSource, JobStatus)| {
-            app::maintenance::Job {
-                slug: slug.into(),
-                name: slug.into(),
-                source,
-                schedule: None,
-                schedule_words: None,
-                command: None,
-                user: None,
-                origin: None,
-                grace_secs: None,
-                next_run_ms: None,
-                status,
-                reason: "exit code 3".into(),
-                runs: vec![],
-                freed_bytes: None,
-            }
+        let job = |&(slug, source, status): &(&str, JobSource, JobStatus)| app::maintenance::Job {
+            slug: slug.into(),
+            name: slug.into(),
+            source,
+            schedule: None,
+            schedule_words: None,
+            command: None,
+            user: None,
+            origin: None,
+            grace_secs: None,
+            next_run_ms: None,
+            status,
+            reason: "exit code 3".into(),
+            runs: vec![],
+            freed_bytes: None,
         };
         app::maintenance::Maintenance {
             jobs: list.iter().map(job).collect(),
