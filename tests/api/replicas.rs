@@ -74,6 +74,18 @@ async fn login(base: &str) -> (String, String) {
     (cookie, body["csrf"].as_str().unwrap().to_string())
 }
 
+/// Acknowledges the alert `key` on the replica at `base` (signed-in `client`); it must take it.
+async fn acknowledge(client: &reqwest::Client, base: &str, csrf: &str, key: &str) {
+    let r = client
+        .post(format!("{base}/api/v1/alerts/acknowledge"))
+        .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({ "key": key }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
 /// Polls `url` until `ok` holds; panics with the last answer after `timeout`.
 async fn wait_for(
     client: &reqwest::Client,
@@ -389,14 +401,7 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     let judge = judged_here.iter().position(|j| *j).unwrap();
     // Acknowledged on the other replica: the judge takes it on its next round, so it stops
     // the repeats, and both show who acknowledged it.
-    let r = client
-        .post(format!("{}/api/v1/alerts/acknowledge", bases[1 - judge]))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({ "key": QUIET_KEY }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    acknowledge(&client, &bases[1 - judge], &csrf, QUIET_KEY).await;
     for base in [&bases[judge], &bases[1 - judge]] {
         wait_for(
             &client,
@@ -456,14 +461,7 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     );
     // Acknowledged on the replica that does not judge: the judge takes it, both show it.
     let job_key = "job_failed{job=\"backup\"}";
-    let r = client
-        .post(format!("{}/api/v1/alerts/acknowledge", bases[1 - judge]))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({ "key": job_key }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    acknowledge(&client, &bases[1 - judge], &csrf, job_key).await;
     let job_acked = |v: &serde_json::Value| {
         v["active"].as_array().is_some_and(|a| {
             a.iter()
