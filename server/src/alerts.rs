@@ -694,6 +694,7 @@ impl AlertsService {
         };
         for r in round.readings {
             let key = instance_key(&r.labels);
+            let judge_notifies = elsewhere.contains(&key);
             seen.insert(key.clone());
             let t = instances.entry(key).or_insert_with(|| Tracked {
                 rule: r.rule,
@@ -711,7 +712,7 @@ impl AlertsService {
             step(t, &r.thresholds, r.value, &mut notices, &mut resolved);
             // Nothing is sent from here for it: what was sent stays the judge's word (a
             // replica taking the lease over notifies what its last judge did not).
-            if elsewhere.contains(&instance_key(&t.labels)) {
+            if judge_notifies {
                 t.instance.sent = sent;
             }
         }
