@@ -14,6 +14,7 @@ pub mod agent_metrics;
 pub mod buffer;
 pub mod dashboard;
 pub mod heartbeat;
+pub mod latest;
 pub mod replica_sync;
 pub mod runner;
 pub mod store;
@@ -44,7 +45,8 @@ use crate::store::history::{task::samples_from_vitals, HistoryStore};
 use crate::store::lease::Holder;
 use app::shared::clock::now_ms;
 use heartbeat::{Accepted, Limits};
-use store::{FleetError, FleetStore, HostRow, HostUpdate, TokenCheck};
+use latest::Latest;
+use store::{FleetError, FleetStore, HostRow, HostUpdate, LatestRow, TokenCheck};
 
 /// Most heartbeats in one commit.
 pub const BATCH: usize = 1024;
@@ -68,6 +70,9 @@ struct Pending {
     digest: String,
     received_ms: i64,
     accepted: Accepted,
+    /// The heartbeat's state for the other replicas ([`latest::encode`]), worded in the
+    /// request (in parallel) rather than in the one commit task; `None` on a hub alone.
+    shared_state: Option<String>,
     /// The answer: the actions for the agent to run, once the heartbeat is committed.
     done: oneshot::Sender<Result<Vec<ActionOrder>, String>>,
 }
@@ -90,6 +95,8 @@ struct HostEntry {
     /// From the newest heartbeat: its GPUs, or why the agent could not read them.
     gpus: Vec<app::models::GpuSummary>,
     gpu_error: Option<String>,
+    /// From the newest heartbeat: why its agent could not read Docker.
+    containers_error: Option<String>,
     /// The card's lines: per-minute means of the last half hour.
     sparks: SparkRing,
     /// The mount its score's disk dimension reads (from its newest heartbeat).
@@ -137,6 +144,9 @@ pub struct Fleet {
     remote_write: Option<Arc<RemoteWriter>>,
     /// When [`Fleet::refresh`] last read the shared database (replicas only).
     synced_ms: AtomicI64,
+    /// This process's name on the hosts' latest states it shares, when the registry is
+    /// shared (PostgreSQL); `None` on a hub alone.
+    writer: Option<String>,
 }
 
 impl Fleet {
@@ -176,6 +186,20 @@ impl Fleet {
                 h.actions.push_back(a);
             }
         }
+        // A replica shows every host's last known state at once, not after its next heartbeat.
+        let writer = store.is_shared().then(|| {
+            format!(
+                "{}-{}",
+                std::process::id(),
+                &crate::auth::password::random_token()[..12]
+            )
+        });
+        if writer.is_some() {
+            let rows = store.latest_since(0, "").await?;
+            for problem in take_latest(&mut hosts, rows).problems() {
+                tracing::warn!("fleet: {problem}");
+            }
+        }
         let groups = store.groups().await?.into_iter().collect();
         let sweep = SweepStats {
             enabled: config.sweep.enabled,
@@ -202,6 +226,7 @@ impl Fleet {
             plans: Mutex::new(Default::default()),
             remote_write,
             synced_ms: AtomicI64::new(now_ms()),
+            writer,
         });
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
@@ -273,11 +298,13 @@ impl Fleet {
         accepted: Accepted,
     ) -> Result<Vec<ActionOrder>, IngestError> {
         let (done, wait) = oneshot::channel();
+        let shared_state = self.writer.is_some().then(|| latest::encode(&accepted));
         let pending = Pending {
             host,
             digest,
             received_ms: now_ms(),
             accepted,
+            shared_state,
             done,
         };
         match self.queue.try_send(pending) {
@@ -358,12 +385,26 @@ impl Fleet {
                 agent_dropped: p.accepted.buffer.dropped_total,
             })
             .collect();
+        let shared: Vec<LatestRow> = match &self.writer {
+            Some(writer) => batch
+                .iter()
+                .filter_map(|p| {
+                    Some(LatestRow {
+                        host: p.host.clone(),
+                        collected_ms: p.accepted.vitals.collected_at_ms,
+                        writer: writer.clone(),
+                        state: p.shared_state.clone()?,
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let now = now_ms();
         let (changed, orders) = self.action_changes(&batch, now);
         let result = match history.write_hosts(&refs).await {
             Ok(()) => self
                 .store
-                .record(&updates, &changed)
+                .record(&updates, &changed, &shared)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -444,17 +485,7 @@ impl Fleet {
             .as_ref()
             .is_none_or(|v| v.collected_at_ms <= a.vitals.collected_at_ms);
         if newer {
-            h.status = Some(a.status);
-            h.containers = a.containers;
-            h.score = Some(host_score(&a.vitals, &a.disk_mount, a.containers));
-            h.vitals = Some(Arc::new(a.vitals.clone()));
-            h.unhealthy = a.news.unhealthy.clone();
-            h.allowed = a.news.allowed.clone();
-            h.gpus = a.gpus.clone();
-            h.gpu_error = a.gpu_error.clone();
-            if h.disk_mount.as_deref() != Some(a.disk_mount.as_str()) {
-                h.disk_mount = Some(a.disk_mount.clone());
-            }
+            h.take(Latest::of(a));
         }
     }
 
@@ -685,9 +716,10 @@ impl Fleet {
     /// deleted through another replica, their newest heartbeats and counters (the database
     /// holds every replica's commits), the health the sweep's leader stored, and the groups.
     /// Actions another replica queued or heard about come in too, so any replica delivers
-    /// them (an agent runs an action id once, whoever delivers it twice). The vitals and
-    /// sparklines of a host stay those of the heartbeats this replica received.
-    pub async fn refresh(&self) -> Result<(), FleetError> {
+    /// them (an agent runs an action id once, whoever delivers it twice), and the latest state
+    /// (vitals, score, containers, GPUs) of hosts whose newest heartbeat another replica
+    /// took. Returns the states it could not read (the rest is applied).
+    pub async fn refresh(&self) -> Result<Vec<String>, FleetError> {
         let started = now_ms();
         let rows = self.store.hosts().await?;
         let health = self.store.latest_health().await?;
@@ -696,8 +728,13 @@ impl Fleet {
         // visible after it.
         let since = self.synced_ms.load(Ordering::Relaxed) - 10_000;
         let actions = self.store.actions_since(since).await?;
+        let shared = match &self.writer {
+            Some(me) => self.store.latest_since(since, me).await?,
+            None => Vec::new(),
+        };
         // Said to the fleet stream only when something changed, so idle pages do not refetch.
         let mut dirty = false;
+        let taken;
         {
             let mut hosts = self.lock();
             let names: std::collections::HashSet<&str> =
@@ -734,6 +771,8 @@ impl Fleet {
                     dirty |= actions::merge(&mut h.actions, a);
                 }
             }
+            taken = take_latest(&mut hosts, shared);
+            dirty |= taken.applied > 0;
         }
         self.synced_ms.store(started, Ordering::Relaxed);
         {
@@ -746,7 +785,7 @@ impl Fleet {
         if dirty {
             self.changed();
         }
-        Ok(())
+        Ok(taken.problems())
     }
 
     fn lock_sweep(&self) -> std::sync::MutexGuard<'_, SweepStats> {
@@ -850,8 +889,87 @@ fn view(h: &HostEntry, badge: Badge) -> FleetHost {
         actions: Vec::new(),
         gpus: h.gpus.clone(),
         gpu_error: h.gpu_error.clone(),
+        containers_error: h.containers_error.clone(),
         sparks: h.sparks.sparks(),
     }
+}
+
+impl HostEntry {
+    /// Takes a newer heartbeat's state (committed here, or by another replica).
+    fn take(&mut self, l: Latest) {
+        self.status = Some(l.status);
+        self.containers = l.containers;
+        self.score = Some(host_score(
+            &l.vitals,
+            &l.disk_mount,
+            l.containers,
+            l.containers_error.as_deref(),
+        ));
+        self.vitals = Some(Arc::new(l.vitals));
+        self.unhealthy = l.unhealthy;
+        self.allowed = l.allowed;
+        self.gpus = l.gpus;
+        self.gpu_error = l.gpu_error;
+        self.containers_error = l.containers_error;
+        if self.disk_mount.as_deref() != Some(l.disk_mount.as_str()) {
+            self.disk_mount = Some(l.disk_mount);
+        }
+    }
+
+    fn collected_ms(&self) -> Option<i64> {
+        self.vitals.as_ref().map(|v| v.collected_at_ms)
+    }
+}
+
+/// What [`take_latest`] did.
+#[derive(Debug, Default)]
+struct Taken {
+    applied: usize,
+    /// `host: why` of each state that could not be read.
+    unreadable: Vec<String>,
+}
+
+impl Taken {
+    /// The status lines: the first few unreadable states, then how many more.
+    fn problems(&self) -> Vec<String> {
+        const SHOWN: usize = 3;
+        let mut lines: Vec<String> = self.unreadable.iter().take(SHOWN).cloned().collect();
+        if self.unreadable.len() > SHOWN {
+            lines.push(format!(
+                "and {} more hosts' stored states unreadable",
+                self.unreadable.len() - SHOWN
+            ));
+        }
+        lines
+    }
+}
+
+/// Applies the latest states other replicas stored to the hosts they are newer for (their
+/// sparklines get the point too).
+fn take_latest(hosts: &mut BTreeMap<String, HostEntry>, rows: Vec<LatestRow>) -> Taken {
+    let mut taken = Taken::default();
+    for row in rows {
+        let Some(h) = hosts.get_mut(&row.host) else {
+            continue;
+        };
+        if h.collected_ms().is_some_and(|c| c >= row.collected_ms) {
+            continue;
+        }
+        match latest::decode(&row.state) {
+            Ok(l) => {
+                let values = SPARK_METRICS
+                    .map(|(name, label)| l.vitals.metric(name, label).and_then(|m| m.value));
+                h.sparks.push(l.collected_ms(), values);
+                h.take(l);
+                taken.applied += 1;
+            }
+            Err(e) => taken.unreadable.push(format!(
+                "{}: the latest state replica {} stored: {e}",
+                row.host, row.writer
+            )),
+        }
+    }
+    taken
 }
 
 fn remember(list: &mut VecDeque<String>, reason: String) {
@@ -859,11 +977,21 @@ fn remember(list: &mut VecDeque<String>, reason: String) {
     list.truncate(KEEP_REASONS);
 }
 
-/// A host's score from its heartbeat, with the same code as the local host's.
-pub fn host_score(v: &Vitals, disk_mount: &str, containers: Option<ContainerCounts>) -> Score {
+/// A host's score from its heartbeat, with the same code as the local host's. A Docker its
+/// agent could not read leaves the services dimension unknown, saying why.
+pub fn host_score(
+    v: &Vitals,
+    disk_mount: &str,
+    containers: Option<ContainerCounts>,
+    containers_error: Option<&str>,
+) -> Score {
     let mut inputs = crate::hub::score_inputs(Some(v), disk_mount);
-    if let Some(c) = containers {
-        inputs.unhealthy_containers = Ok(c.unhealthy);
+    match (containers, containers_error) {
+        (Some(c), _) => inputs.unhealthy_containers = Ok(c.unhealthy),
+        (None, Some(e)) => {
+            inputs.unhealthy_containers = Err(format!("the agent cannot read Docker: {e}"))
+        }
+        (None, None) => {}
     }
     inputs.last_cleanup = Err("cleanup runs are not reported by agents yet".into());
     score::compute(&inputs)
@@ -907,5 +1035,82 @@ mod tests {
         );
         assert_eq!(watched_heartbeat(Some(AgentStatus::Draining), last), None);
         assert_eq!(watched_heartbeat(Some(AgentStatus::Ready), None), None);
+    }
+
+    #[test]
+    fn a_docker_the_agent_cannot_read_is_an_unknown_dimension_saying_why() {
+        let v = latest::tests::accepted().vitals;
+        let reasons = |s: &Score| -> Vec<String> {
+            s.dimensions
+                .iter()
+                .filter_map(|d| d.reason.clone())
+                .collect()
+        };
+        let failed = host_score(&v, "/", None, Some("connection refused"));
+        assert!(
+            reasons(&failed).contains(&"the agent cannot read Docker: connection refused".into()),
+            "{:?}",
+            reasons(&failed)
+        );
+        let counted = ContainerCounts {
+            total: 2,
+            running: 2,
+            unhealthy: 0,
+        };
+        let read = host_score(&v, "/", Some(counted), None);
+        assert!(!reasons(&read).iter().any(|r| r.contains("Docker")));
+    }
+
+    #[test]
+    fn another_replicas_newer_state_is_taken_and_a_broken_one_is_said() {
+        let a = latest::tests::accepted();
+        let at = a.vitals.collected_at_ms;
+        let row = |host: &str, collected_ms: i64, state: String| LatestRow {
+            host: host.into(),
+            collected_ms,
+            writer: "other".into(),
+            state,
+        };
+        let mut hosts: BTreeMap<String, HostEntry> = ["web-1", "web-2", "web-3"]
+            .into_iter()
+            .map(|h| (h.to_string(), HostEntry::default()))
+            .collect();
+        // web-3 holds a newer heartbeat of its own: the stored one is older, so skipped.
+        let mut newer = Latest::of(&a);
+        newer.vitals.collected_at_ms = at + 5_000;
+        hosts.get_mut("web-3").unwrap().take(newer);
+        let taken = take_latest(
+            &mut hosts,
+            vec![
+                row("web-1", at, latest::encode(&a)),
+                row("web-2", at, "{".into()),
+                row("web-3", at, latest::encode(&a)),
+                row("gone", at, latest::encode(&a)),
+            ],
+        );
+        assert_eq!(taken.applied, 1);
+        let web1 = &hosts["web-1"];
+        assert_eq!(web1.collected_ms(), Some(at));
+        assert!(web1.score.is_some(), "the score is computed here");
+        assert_eq!(web1.unhealthy, ["api"]);
+        assert_eq!(web1.status, Some(AgentStatus::Busy));
+        assert_eq!(hosts["web-2"].collected_ms(), None);
+        assert_eq!(hosts["web-3"].collected_ms(), Some(at + 5_000));
+        let problems = taken.problems();
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with(
+                "web-2: the latest state replica other stored: stored state is not readable"
+            ),
+            "{problems:?}"
+        );
+        let many = Taken {
+            applied: 0,
+            unreadable: (0..5).map(|i| format!("h{i}: broken")).collect(),
+        };
+        assert_eq!(
+            many.problems().last().map(String::as_str),
+            Some("and 2 more hosts' stored states unreadable")
+        );
     }
 }

@@ -12,7 +12,7 @@ use app::fleet::{Health, HealthCheck};
 use server::alerts::history::{AlertHistoryDb, PgAlertHistory, SqliteAlertHistory};
 use server::alerts::shared::{Held, SharedAlerts};
 use server::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
-use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, TokenCheck};
+use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, LatestRow, TokenCheck};
 use server::maintenance::job_store::{End, HeartbeatJob, JobStore, PgJobs, Ping, SqliteJobs};
 use server::store::audit::db::{AuditDb, PgAudit, SqliteAudit};
 use server::store::audit::{Action, AuditLog, Entry, Outcome, Refusal};
@@ -188,10 +188,40 @@ async fn exercise_fleet(s: &dyn FleetDb) {
         agent_dropped: 7,
     };
     // One batch with two of the host's heartbeats (a replay), then a late one alone.
-    s.record(&[update(5_000, 9), update(3_000, 7)], &[])
+    // Each carries the host's latest state as replicas share it: the newest collected wins,
+    // a replica reads only others' rows, and a host deleted meanwhile fails nothing.
+    let state = |collected_ms: i64, writer: &str| LatestRow {
+        host: "web-01".into(),
+        collected_ms,
+        writer: writer.into(),
+        state: format!("state at {collected_ms}"),
+    };
+    let gone = LatestRow {
+        host: "no-such-host".into(),
+        ..state(1, "r1")
+    };
+    let before = app::shared::clock::now_ms();
+    s.record(
+        &[update(5_000, 9), update(3_000, 7)],
+        &[],
+        &[state(5_000, "r1"), state(3_000, "r1"), gone],
+    )
+    .await
+    .unwrap();
+    s.record(&[update(4_000, 8)], &[], &[state(4_000, "r2")])
         .await
         .unwrap();
-    s.record(&[update(4_000, 8)], &[]).await.unwrap();
+    let seen = s.latest_since(before, "r2").await.unwrap();
+    assert_eq!(seen, [state(5_000, "r1")], "{engine}: newest kept, once");
+    assert!(
+        s.latest_since(before, "r1").await.unwrap().is_empty(),
+        "{engine}: a replica skips its own rows"
+    );
+    assert!(s
+        .latest_since(app::shared::clock::now_ms() + 60_000, "r2")
+        .await
+        .unwrap()
+        .is_empty());
     let h = s.host("web-01").await.unwrap().unwrap();
     assert_eq!(h.last_heartbeat_ms, Some(5_000), "{engine}: newest wins");
     assert_eq!(
@@ -333,7 +363,7 @@ async fn exercise_fleet(s: &dyn FleetDb) {
     done.state = ActionState::Done;
     done.finished_ms = Some(999);
     done.message = Some("restarted 1".into());
-    s.record(&[], &[done.clone()]).await.unwrap();
+    s.record(&[], &[done.clone()], &[]).await.unwrap();
     let batch = s.batch("b52").await.unwrap();
     assert_eq!(batch.len(), 1, "{engine}: a104 alone in b52");
     assert_eq!(batch[0], done, "{engine}");
@@ -354,8 +384,9 @@ async fn exercise_fleet(s: &dyn FleetDb) {
         .collect();
     assert_eq!(since, ["a100", "a101", "a102", "a103", "a104"], "{engine}");
 
-    // Deleting a host takes its tokens, health and actions with it.
+    // Deleting a host takes its tokens, health, actions and latest state with it.
     s.delete("web-01").await.unwrap();
+    assert!(s.latest_since(0, "").await.unwrap().is_empty(), "{engine}");
     assert!(matches!(
         s.delete("web-01").await,
         Err(FleetError::NoHost(_))

@@ -987,7 +987,12 @@ async fn real_agents_report_their_gpus_and_a_gpu_error_is_not_no_gpu() {
     let amd_sysfs = crate::helpers::fixtures().join("sysfs-amdgpu");
     let mut children = Vec::new();
     let mut checks = Vec::new();
-    for (name, sysfs) in [("amd-01", &amd_sysfs), ("nvidia-01", &nvidia_sysfs)] {
+    // nvidia-01's agent also has a Docker it cannot reach: an error, not "no containers".
+    let dead_docker = "[docker]\nenabled = true\nhost = \"unix:///nonexistent/docker.sock\"\n";
+    for (name, sysfs, docker) in [
+        ("amd-01", &amd_sysfs, "[docker]\nenabled = false\n"),
+        ("nvidia-01", &nvidia_sysfs, dead_docker),
+    ] {
         let token = add_host(&hub, &admin, name).await;
         let token_file = dir.path().join(format!("{name}.token"));
         std::fs::write(&token_file, &token).unwrap();
@@ -995,7 +1000,7 @@ async fn real_agents_report_their_gpus_and_a_gpu_error_is_not_no_gpu() {
         std::fs::write(
             &config,
             format!(
-                "[agent]\ninterval_secs = 1\n[docker]\nenabled = false\n[paths]\nsysfs = {:?}\n",
+                "[agent]\ninterval_secs = 1\n{docker}[paths]\nsysfs = {:?}\n",
                 sysfs.display().to_string()
             ),
         )
@@ -1097,6 +1102,27 @@ async fn real_agents_report_their_gpus_and_a_gpu_error_is_not_no_gpu() {
         assert!(e.contains("NVML"), "says what failed: {e}");
         assert!(nvidia["gpus"].is_null(), "no card read: {nvidia}");
     }
+    let docker = nvidia["containers_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the agent says Docker failed: {nvidia:#}"));
+    assert!(docker.contains("nonexistent"), "names the socket: {docker}");
+    assert!(nvidia["containers"].is_null(), "no counts: {nvidia}");
+    assert!(
+        amd["containers_error"].is_null(),
+        "Docker off is no error: {amd}"
+    );
+    let reasons: Vec<&str> = nvidia["score"]["dimensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["reason"].as_str())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("the agent cannot read Docker:")),
+        "the services dimension says why it is unknown: {reasons:?}"
+    );
 
     // `--check` says what it read.
     let said: Vec<String> = checks
@@ -1114,4 +1140,5 @@ async fn real_agents_report_their_gpus_and_a_gpu_error_is_not_no_gpu() {
         "{}",
         said[1]
     );
+    assert!(said[1].contains("Docker: not readable"), "{}", said[1]);
 }

@@ -316,17 +316,20 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         load.push((name, token));
     }
 
-    // Both replicas serve every host (those whose heartbeats go to the other one included)
-    // and one of them holds the sweep.
+    // Both replicas serve every host, those whose heartbeats go to the other one included:
+    // live, with the vitals and the score of its newest heartbeat (shared through the
+    // database); and one of them holds the sweep.
     for base in &bases {
         for agent in ["agent-0", "agent-1"] {
-            wait_for(
+            let h = wait_for(
                 &client,
                 &format!("{base}/api/v1/fleet/hosts/{agent}"),
                 Duration::from_secs(30),
-                |h| h["badge"] == "live",
+                |h| h["badge"] == "live" && h["vitals"]["metrics"].is_array(),
             )
             .await;
+            assert!(h["score"]["dimensions"].is_array(), "{base} {agent}: {h:#}");
+            assert_eq!(h["status"], "ready", "{base} {agent}");
         }
     }
     let mut leaders = Vec::new();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use app::vitals::thresholds::Thresholds;
 use server::config::FleetConfig;
 use server::fleet::heartbeat;
-use server::fleet::store::{FleetStore, HostUpdate};
+use server::fleet::store::{FleetStore, HostUpdate, LatestRow};
 use server::fleet::Fleet;
 use server::store::history::HistoryStore;
 use steward_tests::postgres::Postgres;
@@ -111,8 +111,14 @@ async fn ingest(hubs: &[Hub], names: &[String]) -> (f64, f64, f64) {
     (rates[rates.len() / 2], q(0.5), q(0.99))
 }
 
-/// Median time of one registry commit of `n` host rows (the group commit's second half).
-async fn registry_commit(store: &FleetStore, names: &[String], n: usize) -> Duration {
+/// Median time of one registry commit of `n` host rows (the group commit's second half),
+/// with each host's latest state (`state`, as replicas share it) when given.
+async fn registry_commit(
+    store: &FleetStore,
+    names: &[String],
+    n: usize,
+    state: Option<&str>,
+) -> Duration {
     let mut times = Vec::new();
     for round in 0..5u64 {
         let updates: Vec<HostUpdate> = names[..n]
@@ -129,8 +135,20 @@ async fn registry_commit(store: &FleetStore, names: &[String], n: usize) -> Dura
                 agent_dropped: 0,
             })
             .collect();
+        let latest: Vec<LatestRow> = match state {
+            Some(state) => names[..n]
+                .iter()
+                .map(|h| LatestRow {
+                    host: h.clone(),
+                    collected_ms: app::shared::clock::now_ms(),
+                    writer: "bench".into(),
+                    state: state.to_string(),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let t = Instant::now();
-        store.record(&updates, &[]).await.unwrap();
+        store.record(&updates, &[], &latest).await.unwrap();
         times.push(t.elapsed());
     }
     times.sort();
@@ -194,12 +212,28 @@ fn main() {
         );
 
         let n = 500.min(hosts);
-        let on_sqlite = registry_commit(&sqlite_registry, &names, n).await;
-        let on_pg = registry_commit(&shared, &names, n).await;
+        let on_sqlite = registry_commit(&sqlite_registry, &names, n, None).await;
+        let on_pg = registry_commit(&shared, &names, n, None).await;
+        // A real round's state, as the group commit of a replica writes it per host.
+        let now = app::shared::clock::now_ms();
+        let state = server::fleet::latest::encode(
+            &heartbeat::validate(
+                fixture::beat(1, now, 0),
+                &names[0],
+                now,
+                one.fleet.limits(),
+                &Thresholds::default(),
+            )
+            .unwrap(),
+        );
+        let with_state = registry_commit(&shared, &names, n, Some(&state)).await;
         println!(
-            "  registry commit of {n} host rows alone (median of 5): SQLite {:.1} ms, PostgreSQL {:.1} ms",
+            "  registry commit of {n} host rows alone (median of 5): SQLite {:.1} ms, PostgreSQL {:.1} ms, \
+             PostgreSQL with the hosts' latest states {:.1} ms ({} bytes each)",
             on_sqlite.as_secs_f64() * 1e3,
-            on_pg.as_secs_f64() * 1e3
+            on_pg.as_secs_f64() * 1e3,
+            with_state.as_secs_f64() * 1e3,
+            state.len()
         );
 
         cancel.cancel();

@@ -124,6 +124,9 @@ fn HostDetail(initial: FleetHost) -> impl IntoView {
         {move || host.with(|h| h.gpu_error.clone()).map(|e| view! {
             <p class="error" data-testid="fleet-host-gpu-error">{format!("GPU error on this host: {e}")}</p>
         })}
+        {move || host.with(|h| h.containers_error.clone()).map(|e| view! {
+            <p class="error" data-testid="fleet-host-docker-error">{format!("Docker error on this host: {e}")}</p>
+        })}
         <HostProblems host=host/>
         {move || if has_readout.get() {
             view! {
@@ -194,9 +197,10 @@ fn HostActions(host: RwSignal<FleetHost>) -> impl IntoView {
                 } else {
                     "its agent does not allow restarts (agent.allow_actions)"
                 };
-                match h.unhealthy.as_slice() {
-                    [] => format!("No unhealthy container; {allowed}."),
-                    names => format!("Unhealthy: {}; {allowed}.", names.join(", ")),
+                match (h.containers_error.as_deref(), h.unhealthy.as_slice()) {
+                    (Some(_), _) => format!("Containers unknown: its agent cannot read Docker; {allowed}."),
+                    (None, []) => format!("No unhealthy container; {allowed}."),
+                    (None, names) => format!("Unhealthy: {}; {allowed}.", names.join(", ")),
                 }
             })}</p>
             <div hidden=move || !admin()>

@@ -140,6 +140,10 @@ pub struct FleetHost {
     /// Why the agent could not read its GPUs (NVML missing, say): an error, not "no GPU".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_error: Option<String>,
+    /// Why the agent could not read Docker: an error, not "no containers" (`containers` is
+    /// then absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers_error: Option<String>,
     /// The last half hour of CPU, memory and disk use, a point a minute (the card's lines).
     #[serde(default, skip_serializing_if = "crate::fleet::spark::Sparks::is_empty")]
     pub sparks: crate::fleet::spark::Sparks,
@@ -619,6 +623,7 @@ mod tests {
                 ..Default::default()
             }],
             gpu_error: None,
+            containers_error: None,
             sparks: crate::fleet::spark::Sparks {
                 cpu: vec![20; 30],
                 mem: vec![50; 30],

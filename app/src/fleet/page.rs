@@ -243,6 +243,9 @@ fn HostCard(
                 <dt>"Steal"</dt><dd>{value("cpu_steal_pct", None)}</dd>
             </dl>
             {gpu}
+            {h.containers_error.clone().map(|e| view! {
+                <p class="fleet-docker" data-testid="fleet-host-docker-error">{format!("Docker error: {e}")}</p>
+            })}
             <p class="muted">
                 {format!("Last heartbeat {heard}")}
                 {h.agent_version.map(|v| format!(" · agent {v}"))}

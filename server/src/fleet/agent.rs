@@ -297,6 +297,43 @@ impl Containers {
     }
 }
 
+/// What a round read from Docker: the counts and unhealthy names, or why there are none
+/// (the heartbeat then says so: "Docker not readable" is not "no Docker").
+#[derive(Default)]
+struct DockerRead {
+    counts: Option<ContainerCounts>,
+    unhealthy: Vec<String>,
+    error: Option<String>,
+}
+
+impl DockerRead {
+    /// `None`: `docker.enabled` is off.
+    fn of(read: Option<&Result<(ContainerCounts, Vec<String>), String>>) -> Self {
+        match read {
+            None => Self::default(),
+            Some(Ok((counts, unhealthy))) => Self {
+                counts: Some(*counts),
+                unhealthy: unhealthy.clone(),
+                error: None,
+            },
+            Some(Err(e)) => Self {
+                error: Some(e.clone()),
+                ..Self::default()
+            },
+        }
+    }
+}
+
+/// What a heartbeat says of actions: those the config allows and the reports (its unhealthy
+/// names are added from the round's [`DockerRead`]).
+fn news(config: &Config, reports: Vec<app::fleet::action::ActionReport>) -> ActionNews {
+    ActionNews {
+        unhealthy: Vec::new(),
+        allowed: config.agent.allow_actions.clone(),
+        reports,
+    }
+}
+
 /// What the agent reads on its host each round: the vitals and the GPUs (the same readers
 /// `serve` uses).
 #[derive(Clone)]
@@ -328,9 +365,9 @@ async fn collect(
     readers: &HostReaders,
     seq: u64,
     status: AgentStatus,
-    containers: Option<ContainerCounts>,
+    docker: DockerRead,
     report: BufferReport,
-    news: ActionNews,
+    mut news: ActionNews,
     config: &Config,
 ) -> Result<Round, AgentError> {
     let r = readers.clone();
@@ -347,16 +384,18 @@ async fn collect(
     .await
     .map_err(|e| AgentError::Collect(e.to_string()))?;
     let collected = collected.map_err(AgentError::Collect)?;
-    let hb = heartbeat::from_vitals(
+    news.unhealthy = docker.unhealthy;
+    let mut hb = heartbeat::from_vitals(
         &collected.vitals,
         seq,
         status,
         &config.score.disk_mount,
-        containers,
+        docker.counts,
         report,
         news,
     )
     .with_gpus(&gpus);
+    hb.containers_error = docker.error;
     let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
     Ok(Round {
         collected_ms: hb.collected_ms,
@@ -393,22 +432,13 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
         Some(mut c) => Some(c.read().await),
         None => None,
     };
-    let (counts, unhealthy) = match &docker {
-        Some(Ok((n, names))) => (Some(*n), names.clone()),
-        _ => (None, Vec::new()),
-    };
-    let news = ActionNews {
-        unhealthy,
-        allowed: config.agent.allow_actions.clone(),
-        reports: Vec::new(),
-    };
     let round = collect(
         &readers,
         0,
         AgentStatus::Ready,
-        counts,
+        DockerRead::of(docker.as_ref()),
         BufferReport::default(),
-        news,
+        news(config, Vec::new()),
         config,
     )
     .await?;
@@ -640,25 +670,21 @@ async fn collect_and_buffer(
             },
         )
     };
-    let (counts, unhealthy) = match containers {
-        Some(c) => match c.read().await {
-            Ok((n, names)) => (Some(n), names),
-            Err(_) => (None, Vec::new()),
-        },
-        None => (None, Vec::new()),
+    let read = match containers {
+        Some(c) => Some(c.read().await),
+        None => None,
     };
+    let docker = DockerRead::of(read.as_ref());
+    let counts = docker.counts;
     let sent = reports.snapshot();
-    let news = ActionNews {
-        unhealthy,
-        allowed: config.agent.allow_actions.clone(),
-        reports: sent.clone(),
-    };
-    match collect(readers, seq, status, counts, report, news, config).await {
+    let news = news(config, sent.clone());
+    match collect(readers, seq, status, docker, report, news, config).await {
         Ok(round) => {
             metrics.collected(
                 &round.vitals,
                 &config.score.disk_mount,
                 counts,
+                round.heartbeat.containers_error.as_deref(),
                 round.gpus.gpus(),
                 config.agent.interval_secs,
             );

@@ -42,11 +42,12 @@ impl AgentMetrics {
         vitals: &Vitals,
         disk_mount: &str,
         containers: Option<ContainerCounts>,
+        containers_error: Option<&str>,
         gpus: &[Gpu],
         interval_secs: u64,
     ) {
         let overview = Overview {
-            score: super::host_score(vitals, disk_mount, containers),
+            score: super::host_score(vitals, disk_mount, containers, containers_error),
             vitals: Some(vitals.clone()),
             collectors: Vec::new(),
             interval_secs,
@@ -224,6 +225,7 @@ mod tests {
                 running: 2,
                 unhealthy: 1,
             }),
+            None,
             &[Gpu {
                 index: 0,
                 vendor: app::models::GpuVendor::Amd,

@@ -15,14 +15,14 @@
 //! | bytes, rates, counts, loads, watts | ≥ 0, else dropped |
 //! | used ≤ total | memory available, swap used and VRAM used are clamped to their totals |
 //! | `gpus` | at most 64; an id is 1–128 bytes, each once; a name over 128 bytes or with control characters is dropped (the id names it) |
-//! | `gpu_error` | cut to 256 characters |
+//! | `gpu_error`, `containers_error` | control characters dropped, cut to 256 characters |
 //! | `containers` | unhealthy and running are clamped to total |
 //! | `agent_version` | 1–64 printable characters, else refused |
 //! | `unhealthy` | at most 256 names; a name Docker would not allow is dropped |
 //! | `allowed_actions` | kinds this hub does not know are refused by the parser |
 //! | `action_reports` | at most 64, else refused; `queued`/`delivered`/`expired` states dropped |
 //!
-//! `unhealthy`, `allowed_actions`, `action_reports`, `gpu_error` and a GPU's `name` and
+//! `unhealthy`, `allowed_actions`, `action_reports`, `gpu_error`, `containers_error` and a GPU's `name` and
 //! `power_limit_w` came later in schema 1: optional, and an agent leaves them out when empty, so an older hub still takes its heartbeats (upgrade
 //! hubs first: an older hub refuses a heartbeat that carries them).
 //!
@@ -86,6 +86,10 @@ pub struct Heartbeat {
     /// when the host has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_error: Option<String>,
+    /// Why the agent could not read Docker (its socket refused, a call timed out); absent
+    /// when it could, or when `docker.enabled` is off. `containers` is then absent too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers_error: Option<String>,
 }
 
 fn root() -> String {
@@ -205,6 +209,7 @@ pub struct Accepted {
     /// The host's GPUs as its page shows them, with the readings as kept above.
     pub gpus: Vec<GpuSummary>,
     pub gpu_error: Option<String>,
+    pub containers_error: Option<String>,
 }
 
 /// Applies the rules above; `host` is the token's host (never a field of the body).
@@ -303,13 +308,17 @@ pub fn validate(
         rejected: out.rejected,
         clamped: out.clamped,
         gpus: out.gpus,
-        gpu_error: hb.gpu_error.map(|e| {
-            e.chars()
-                .filter(|c| !c.is_control())
-                .take(MAX_NOTE)
-                .collect()
-        }),
+        gpu_error: hb.gpu_error.map(error_text),
+        containers_error: hb.containers_error.map(error_text),
     })
+}
+
+/// An agent's error message as kept: control characters dropped, cut to 256 characters.
+fn error_text(e: String) -> String {
+    e.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NOTE)
+        .collect()
 }
 
 struct Judge<'a> {
@@ -649,6 +658,7 @@ pub fn from_vitals(
         allowed_actions: news.allowed,
         action_reports: news.reports,
         gpu_error: None,
+        containers_error: None,
     }
 }
 
@@ -694,6 +704,7 @@ mod tests {
             allowed_actions: vec![],
             action_reports: vec![],
             gpu_error: None,
+            containers_error: None,
         }
     }
 
@@ -859,6 +870,19 @@ mod tests {
         let e = a.gpu_error.unwrap();
         assert!(
             e.starts_with("NVMLfailed") && e.chars().count() == 256,
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_agents_docker_error_is_kept_cut_and_left_off_the_wire_when_none() {
+        let mut hb = beat(vec![]);
+        let wire = serde_json::to_string(&hb).unwrap();
+        assert!(!wire.contains("containers_error"), "{wire}");
+        hb.containers_error = Some(format!("connect\r\nrefused {}", "y".repeat(400)));
+        let e = check(hb).unwrap().containers_error.unwrap();
+        assert!(
+            e.starts_with("connectrefused") && e.chars().count() == 256,
             "{e}"
         );
     }

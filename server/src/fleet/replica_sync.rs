@@ -25,14 +25,12 @@ impl Collector for ReplicaSync {
     }
 
     async fn collect(&mut self) -> Result<Collected<()>, String> {
-        self.0
+        let problems = self
+            .0
             .refresh()
             .await
             .map_err(|e| format!("cannot reload the shared fleet registry: {e}"))?;
-        Ok(Collected {
-            data: (),
-            problems: Vec::new(),
-        })
+        Ok(Collected { data: (), problems })
     }
 }
 

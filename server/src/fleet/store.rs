@@ -84,6 +84,16 @@ pub struct HostUpdate {
     pub agent_dropped: u64,
 }
 
+/// A host's latest state as stored: the versioned text of [`super::latest`], when the agent
+/// took it, and which replica process wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatestRow {
+    pub host: String,
+    pub collected_ms: i64,
+    pub writer: String,
+    pub state: String,
+}
+
 /// The fleet registry on whichever engine holds the hub's state; derefs to [`FleetDb`].
 #[derive(Clone)]
 pub struct FleetStore {
@@ -103,6 +113,14 @@ impl FleetStore {
         Self {
             db: Arc::new(PgFleet(pool)),
         }
+    }
+}
+
+impl FleetStore {
+    /// Whether several hub replicas may share it (PostgreSQL): they then share their hosts'
+    /// latest state through it too.
+    pub fn is_shared(&self) -> bool {
+        self.db.engine() == "postgresql"
     }
 }
 
@@ -138,12 +156,17 @@ pub trait FleetDb: Send + Sync {
     /// What a bearer token is; counts uses of a revoked or expired token on its host (unknown
     /// ones are counted by the caller, since anyone can send them).
     async fn check(&self, token: &str) -> Result<TokenCheck, FleetError>;
-    /// Records committed heartbeats on their hosts, in one transaction.
+    /// Records committed heartbeats on their hosts, in one transaction, with their hosts'
+    /// latest state when given (replicas share it; a newer stored state is kept).
     async fn record(
         &self,
         updates: &[HostUpdate],
         actions: &[FleetAction],
+        latest: &[LatestRow],
     ) -> Result<(), FleetError>;
+    /// Latest states stored at `since_ms` or later (hub clock) by a writer other than `except`.
+    async fn latest_since(&self, since_ms: i64, except: &str)
+        -> Result<Vec<LatestRow>, FleetError>;
     /// Every host row, in name order.
     async fn hosts(&self) -> Result<Vec<HostRow>, FleetError>;
     /// One host's row, if it exists.
@@ -233,6 +256,14 @@ const ACTION_COLUMNS: &str = "SELECT id, batch, host, kind, containers, requeste
      requested_ms, state, delivered_ms, updated_ms, finished_ms, results, message
      FROM fleet_actions";
 
+const LATEST_SINCE: &str = "SELECT host, collected_ms, writer, state FROM fleet_latest
+     WHERE stored_ms >= $1 AND writer <> $2";
+/// Keeps the newer state (a replayed old heartbeat does not replace it) and skips a host
+/// deleted meanwhile, so that one deletion cannot fail a whole batch's commit.
+const UPSERT_LATEST: &str = "ON CONFLICT (host) DO UPDATE SET collected_ms = excluded.collected_ms,
+     stored_ms = excluded.stored_ms, writer = excluded.writer, state = excluded.state
+     WHERE fleet_latest.collected_ms <= excluded.collected_ms";
+
 /// The fleet registry in the SQLite file.
 #[derive(Clone)]
 pub struct SqliteFleet(pub SqlitePool);
@@ -243,7 +274,7 @@ pub struct PgFleet(pub PgPool);
 
 /// The one implementation, expanded for each pool type (the queries are the same text).
 macro_rules! fleet_db {
-    ($ty:ty, $db:ty, $engine:literal, $record_hosts:path) => {
+    ($ty:ty, $db:ty, $engine:literal, $record_hosts:path, $record_latest:path) => {
         impl $ty {
             async fn exists(&self, host: &str) -> Result<bool, FleetError> {
                 Ok(sqlx::query_scalar::<_, String>(HOST_EXISTS)
@@ -447,14 +478,37 @@ macro_rules! fleet_db {
                 &self,
                 updates: &[HostUpdate],
                 actions: &[FleetAction],
+                latest: &[LatestRow],
             ) -> Result<(), FleetError> {
                 let mut tx = self.0.begin().await?;
                 for a in actions {
                     Self::save_action(&mut tx, a).await?;
                 }
                 $record_hosts(&mut tx, updates).await?;
+                $record_latest(&mut tx, &newest_states(latest)).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn latest_since(
+                &self,
+                since_ms: i64,
+                except: &str,
+            ) -> Result<Vec<LatestRow>, FleetError> {
+                let rows = sqlx::query(LATEST_SINCE)
+                    .bind(since_ms)
+                    .bind(except)
+                    .fetch_all(&self.0)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| LatestRow {
+                        host: r.get(0),
+                        collected_ms: r.get(1),
+                        writer: r.get(2),
+                        state: r.get(3),
+                    })
+                    .collect())
             }
 
             async fn hosts(&self) -> Result<Vec<HostRow>, FleetError> {
@@ -823,6 +877,75 @@ fn token_uses(updates: &[HostUpdate]) -> Vec<(&str, i64)> {
     used.into_iter().collect()
 }
 
+/// A hub on the SQLite file alone shares no state, so this runs in the store's suite only:
+/// a statement per host is enough.
+async fn record_latest_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    latest: &[&LatestRow],
+) -> Result<(), FleetError> {
+    let stored = now_ms();
+    for l in latest {
+        sqlx::query(&format!(
+            "INSERT INTO fleet_latest (host, collected_ms, stored_ms, writer, state)
+             SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM fleet_hosts WHERE host = $1)
+             {UPSERT_LATEST}"
+        ))
+        .bind(&l.host)
+        .bind(l.collected_ms)
+        .bind(stored)
+        .bind(&l.writer)
+        .bind(&l.state)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The batch's states in one statement (`UNNEST`, as the host rows).
+async fn record_latest_pg(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    latest: &[&LatestRow],
+) -> Result<(), FleetError> {
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&LatestRow) -> &str| latest.iter().map(|l| f(l)).collect::<Vec<&str>>();
+    sqlx::query(&format!(
+        "INSERT INTO fleet_latest (host, collected_ms, stored_ms, writer, state)
+         SELECT u.host, u.collected_ms, $5, u.writer, u.state
+         FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[])
+              AS u(host, collected_ms, writer, state)
+         WHERE EXISTS (SELECT 1 FROM fleet_hosts h WHERE h.host = u.host)
+         {UPSERT_LATEST}"
+    ))
+    .bind(text(|l| &l.host))
+    .bind(latest.iter().map(|l| l.collected_ms).collect::<Vec<i64>>())
+    .bind(text(|l| &l.writer))
+    .bind(text(|l| &l.state))
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The newest state per host in a batch, in the order hosts first appear (pure): an upsert
+/// may touch a row once per statement.
+fn newest_states(latest: &[LatestRow]) -> Vec<&LatestRow> {
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out: Vec<&LatestRow> = Vec::with_capacity(latest.len());
+    for l in latest {
+        match at.get(l.host.as_str()) {
+            Some(&i) if out[i].collected_ms <= l.collected_ms => out[i] = l,
+            Some(_) => {}
+            None => {
+                at.insert(&l.host, out.len());
+                out.push(l);
+            }
+        }
+    }
+    out
+}
+
 /// One host's heartbeats in a batch, folded into one row update.
 #[derive(Debug, PartialEq, Eq)]
 struct FoldedUpdate<'a> {
@@ -875,8 +998,20 @@ fn fold_updates(updates: &[HostUpdate]) -> Vec<FoldedUpdate<'_>> {
     out
 }
 
-fleet_db!(SqliteFleet, sqlx::Sqlite, "sqlite", record_hosts_sqlite);
-fleet_db!(PgFleet, sqlx::Postgres, "postgresql", record_hosts_pg);
+fleet_db!(
+    SqliteFleet,
+    sqlx::Sqlite,
+    "sqlite",
+    record_hosts_sqlite,
+    record_latest_sqlite
+);
+fleet_db!(
+    PgFleet,
+    sqlx::Postgres,
+    "postgresql",
+    record_hosts_pg,
+    record_latest_pg
+);
 
 #[cfg(test)]
 mod tests {
@@ -894,6 +1029,23 @@ mod tests {
             clamped: 2,
             agent_dropped: seq,
         }
+    }
+
+    #[test]
+    fn a_batch_keeps_each_hosts_newest_state_once() {
+        let row = |host: &str, collected_ms: i64| LatestRow {
+            host: host.into(),
+            collected_ms,
+            writer: "r1".into(),
+            state: format!("{host}@{collected_ms}"),
+        };
+        // A replayed older heartbeat after a newer one does not win.
+        let batch = [row("a", 2), row("b", 1), row("a", 1), row("a", 3)];
+        let kept: Vec<&str> = newest_states(&batch)
+            .iter()
+            .map(|l| l.state.as_str())
+            .collect();
+        assert_eq!(kept, ["a@3", "b@1"]);
     }
 
     #[test]
