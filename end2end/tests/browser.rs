@@ -2861,6 +2861,40 @@ async fn fleet_group_restart_through_the_modal() {
         started,
         "restarted in the engine"
     );
+
+    // The host's page lists its containers as its agent read them.
+    c.goto(&format!("{base}/fleet/docker-01")).await.unwrap();
+    eventually(
+        "the host page lists both containers",
+        Duration::from_secs(20),
+        || async {
+            let names = c
+                .find_all(Locator::Css(
+                    r#"[data-testid="fleet-host-containers"] tbody tr"#,
+                ))
+                .await
+                .unwrap_or_default();
+            let mut seen = Vec::new();
+            for row in names {
+                seen.push(row.attr("data-container").await.ok().flatten());
+            }
+            seen.contains(&Some("sick".into())) && seen.contains(&Some("web".into()))
+        },
+    )
+    .await;
+    // The rows' words (state, health, image, status) are checked through the API in
+    // `fleet::a_real_agent_reports_the_containers_of_its_host`; here the page draws them.
+    c.execute(
+        r#"document.querySelector('[data-testid="fleet-host-containers"]').scrollIntoView()"#,
+        vec![],
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        shots.join("fleet-host-containers-390.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
     c.close().await.unwrap();
 }
 

@@ -29,16 +29,12 @@ use fixture::beat;
 #[path = "fixtures/receiver.rs"]
 mod receiver;
 
+#[path = "fixtures/setup.rs"]
+mod setup;
+
 fn main() {
-    let hosts: usize = std::env::var("FLEET_HOSTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    let hosts = setup::hosts(2000);
+    setup::runtime().block_on(async move {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("steward.db");
         let store = Arc::new(HistoryStore::open(&db).await.unwrap());

@@ -68,6 +68,48 @@ pub fn parse_unhealthy(list: &[ContainerSummary]) -> Vec<String> {
     names
 }
 
+/// The host page's container rows from one container list: name, image, state, health from
+/// the status words (running containers only), the status words; unhealthy and stopped first,
+/// at most [`app::fleet::MAX_CONTAINERS`].
+pub fn parse_list(list: &[ContainerSummary]) -> Vec<app::fleet::HostContainer> {
+    use app::containers::{ContainerState, Health};
+    let mut rows: Vec<app::fleet::HostContainer> = list
+        .iter()
+        .filter_map(|c| {
+            let name = c
+                .names
+                .as_ref()?
+                .first()?
+                .trim_start_matches('/')
+                .to_string();
+            let status = c.status.clone().unwrap_or_default();
+            let health = if !is_running(c) {
+                Health::None
+            } else if status.contains("(unhealthy)") {
+                Health::Unhealthy
+            } else if status.contains("(healthy)") {
+                Health::Healthy
+            } else if status.contains("(health: starting)") {
+                Health::Starting
+            } else {
+                Health::None
+            };
+            Some(app::fleet::HostContainer {
+                name,
+                image: c.image.clone().unwrap_or_default(),
+                state: c.state.map_or(ContainerState::Unknown, |s| {
+                    ContainerState::parse(s.as_ref())
+                }),
+                health,
+                status,
+            })
+        })
+        .collect();
+    app::fleet::HostContainer::sort(&mut rows);
+    rows.truncate(app::fleet::MAX_CONTAINERS);
+    rows
+}
+
 fn is_running(c: &ContainerSummary) -> bool {
     c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
 }
@@ -407,5 +449,34 @@ mod tests {
         );
         let none = parse_counts(&[]);
         assert_eq!((none.total, none.running, none.unhealthy), (0, 0, 0));
+
+        use app::containers::{ContainerState, Health};
+        let rows: Vec<_> = parse_list(&list)
+            .into_iter()
+            .map(|r| (r.name, r.state, r.health))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "c24".to_string(),
+                    ContainerState::Running,
+                    Health::Unhealthy
+                ),
+                ("c21".to_string(), ContainerState::Paused, Health::None),
+                ("c26".to_string(), ContainerState::Exited, Health::None),
+                ("c20".to_string(), ContainerState::Running, Health::Healthy),
+                ("c31".to_string(), ContainerState::Running, Health::Starting),
+                ("c8".to_string(), ContainerState::Running, Health::None),
+            ],
+            "unhealthy first, then not running, then running, each by name"
+        );
+        let many: Vec<_> = (0..300)
+            .map(|i| ContainerSummary {
+                names: Some(vec![format!("/n{i:03}")]),
+                ..c(State::RUNNING, "Up 1 day")
+            })
+            .collect();
+        assert_eq!(parse_list(&many).len(), app::fleet::MAX_CONTAINERS);
     }
 }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use app::fleet::action::{ActionKind, ActionOrder, FleetAction};
-use app::fleet::spark::{SparkRing, SPARK_METRICS};
+use app::fleet::spark::{SparkRing, SPARK_METRICS, SPARK_POINTS};
 use app::fleet::{
     group_score, AgentStatus, Badge, BadgeCounts, ContainerCounts, FleetHost, FleetPage, GroupView,
     HealthCheck, HealthCounts, IngestStats, SweepStats, Workers,
@@ -97,6 +97,8 @@ struct HostEntry {
     gpu_error: Option<String>,
     /// From the newest heartbeat: why its agent could not read Docker.
     containers_error: Option<String>,
+    /// From the newest heartbeat: its containers, in the page's order.
+    container_list: Vec<app::fleet::HostContainer>,
     /// The card's lines: per-minute means of the last half hour.
     sparks: SparkRing,
     /// The mount its score's disk dimension reads (from its newest heartbeat).
@@ -228,8 +230,46 @@ impl Fleet {
             synced_ms: AtomicI64::new(now_ms()),
             writer,
         });
+        tokio::spawn(fleet.clone().backfill_sparks(history.clone()));
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
+    }
+
+    /// Draws the cards' lines from the stored per-minute means of the last half hour, so a
+    /// restarted hub shows them at once, not only after half an hour of heartbeats. Runs beside
+    /// ingest (heartbeats that come meanwhile keep their minutes); a failure leaves the lines
+    /// to the heartbeats and says so in the log.
+    async fn backfill_sparks(self: Arc<Self>, history: Arc<HistoryStore>) {
+        let started = std::time::Instant::now();
+        let names = SPARK_METRICS.map(|(name, label)| app::vitals::series_key(name, label));
+        let from = now_ms() - SPARK_POINTS as i64 * 60_000;
+        let rows = match history.host_minutes(&names, from).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(
+                    "fleet: the cards' lines start empty: the stored minutes could not be read: {e}"
+                );
+                return;
+            }
+        };
+        let rings = spark_rings(rows, &names);
+        let mut drawn = 0;
+        {
+            let mut hosts = self.lock();
+            for (host, ring) in rings {
+                if let Some(h) = hosts.get_mut(&host) {
+                    h.sparks.backfill(ring);
+                    drawn += 1;
+                }
+            }
+        }
+        if drawn > 0 {
+            self.changed();
+            tracing::info!(
+                "fleet: the cards' lines of {drawn} hosts drawn from stored minutes in {} ms",
+                started.elapsed().as_millis()
+            );
+        }
     }
 
     pub fn store(&self) -> &FleetStore {
@@ -802,6 +842,7 @@ impl Fleet {
         let h = hosts.get(host)?;
         let mut v = view(h, Badge::of(h.row.last_heartbeat_ms, now));
         v.unhealthy = h.unhealthy.clone();
+        v.container_list = h.container_list.clone();
         v.actions = h.actions.iter().map(|a| actions::shown(a, now)).collect();
         Some(v)
     }
@@ -890,6 +931,7 @@ fn view(h: &HostEntry, badge: Badge) -> FleetHost {
         gpus: h.gpus.clone(),
         gpu_error: h.gpu_error.clone(),
         containers_error: h.containers_error.clone(),
+        container_list: Vec::new(),
         sparks: h.sparks.sparks(),
     }
 }
@@ -911,6 +953,7 @@ impl HostEntry {
         self.gpus = l.gpus;
         self.gpu_error = l.gpu_error;
         self.containers_error = l.containers_error;
+        self.container_list = l.container_list;
         if self.disk_mount.as_deref() != Some(l.disk_mount.as_str()) {
             self.disk_mount = Some(l.disk_mount);
         }
@@ -919,6 +962,35 @@ impl HostEntry {
     fn collected_ms(&self) -> Option<i64> {
         self.vitals.as_ref().map(|v| v.collected_at_ms)
     }
+}
+
+/// Each host's ring from stored minutes `(host, series, bucket, mean)` ordered by host and
+/// bucket; `names` are the series of [`SPARK_METRICS`], in order.
+fn spark_rings(
+    rows: Vec<(String, String, i64, f64)>,
+    names: &[String; 3],
+) -> BTreeMap<String, SparkRing> {
+    let mut rings: BTreeMap<String, SparkRing> = BTreeMap::new();
+    let mut minute: Option<(String, i64, [Option<f64>; 3])> = None;
+    let mut flush = |m: Option<(String, i64, [Option<f64>; 3])>| {
+        if let Some((host, bucket, values)) = m {
+            rings.entry(host).or_default().push(bucket, values);
+        }
+    };
+    for (host, series, bucket, mean) in rows {
+        let Some(i) = names.iter().position(|n| *n == series) else {
+            continue;
+        };
+        if !matches!(&minute, Some((h, b, _)) if *h == host && *b == bucket) {
+            flush(minute.take());
+            minute = Some((host, bucket, [None; 3]));
+        }
+        if let Some((_, _, values)) = &mut minute {
+            values[i] = Some(mean);
+        }
+    }
+    flush(minute);
+    rings
 }
 
 /// What [`take_latest`] did.
@@ -1022,6 +1094,7 @@ fn watched_heartbeat(status: Option<AgentStatus>, last_ms: Option<i64>) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::fleet::spark::GAP;
 
     #[test]
     fn a_draining_host_is_not_watched_for_stale_heartbeats() {
@@ -1062,6 +1135,39 @@ mod tests {
     }
 
     #[test]
+    fn stored_minutes_become_each_hosts_lines() {
+        let names = SPARK_METRICS.map(|(n, l)| app::vitals::series_key(n, l));
+        let t0 = 1_800_000_000_000 / 60_000 * 60_000;
+        let row = |host: &str, i: usize, minute: i64, mean: f64| {
+            (
+                host.to_string(),
+                names[i].clone(),
+                t0 + minute * 60_000,
+                mean,
+            )
+        };
+        let rings = spark_rings(
+            vec![
+                row("a", 0, 0, 10.0),
+                row("a", 1, 0, 50.0),
+                row("a", 2, 0, 90.0),
+                row("a", 0, 2, 30.0),
+                ("a".into(), "load1".into(), t0, 4.0),
+                row("b", 1, 1, 60.0),
+            ],
+            &names,
+        );
+        let a = rings["a"].sparks();
+        assert_eq!(
+            (a.cpu, a.mem, a.disk),
+            (vec![10, GAP, 30], vec![50, GAP, GAP], vec![90, GAP, GAP]),
+            "a minute without a row is a gap; other series are left out"
+        );
+        assert_eq!(rings["b"].sparks().mem, [60]);
+        assert_eq!(rings.len(), 2);
+    }
+
+    #[test]
     fn another_replicas_newer_state_is_taken_and_a_broken_one_is_said() {
         let a = latest::tests::accepted();
         let at = a.vitals.collected_at_ms;
@@ -1093,6 +1199,10 @@ mod tests {
         assert_eq!(web1.collected_ms(), Some(at));
         assert!(web1.score.is_some(), "the score is computed here");
         assert_eq!(web1.unhealthy, ["api"]);
+        assert_eq!(
+            web1.container_list, a.container_list,
+            "the host page's containers come along"
+        );
         assert_eq!(web1.status, Some(AgentStatus::Busy));
         assert_eq!(hosts["web-2"].collected_ms(), None);
         assert_eq!(hosts["web-3"].collected_ms(), Some(at + 5_000));

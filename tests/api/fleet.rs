@@ -544,7 +544,13 @@ async fn a_real_agent_reports_the_containers_of_its_host() {
         .wait_json(
             "/api/v1/fleet/hosts/docker-01",
             Duration::from_secs(40),
-            |h| h["containers"]["unhealthy"] == 1,
+            |h| {
+                h["containers"]["unhealthy"] == 1
+                    && h["container_list"].as_array().is_some_and(|l| {
+                        l.iter()
+                            .any(|c| c["name"] == "web" && c["health"] == "healthy")
+                    })
+            },
         )
         .await;
     assert_eq!(
@@ -555,15 +561,113 @@ async fn a_real_agent_reports_the_containers_of_its_host() {
         (Some(3), Some(2)),
         "counted from the engine's list: {h}"
     );
+    // The host page's rows: unhealthy first, then the stopped one, then the running one.
+    let rows: Vec<(&str, &str, &str)> = h["container_list"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the one-host answer lists the containers: {h}"))
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["state"].as_str().unwrap(),
+                c["health"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("sick", "running", "unhealthy"),
+            ("done", "exited", "none"),
+            ("web", "running", "healthy")
+        ],
+        "{h}"
+    );
+    let done = &h["container_list"][1];
+    assert_eq!(done["image"], steward_tests::docker_engine::IMAGE);
+    assert!(
+        done["status"].as_str().unwrap().starts_with("Exited ("),
+        "Docker's own status words: {done}"
+    );
+    let page = hub.json("/api/v1/fleet/hosts").await;
+    assert!(
+        page["hosts"][0].get("container_list").is_none(),
+        "the fleet list's cards carry no container rows: {page}"
+    );
 
-    // The engine goes away: heartbeats go on, without container counts.
+    // The engine goes away: heartbeats go on, without container counts or rows, saying why.
     drop(engine);
-    hub.wait_json(
-        "/api/v1/fleet/hosts/docker-01",
-        Duration::from_secs(30),
-        |h| h["containers"].is_null() && h["badge"] == "live",
-    )
-    .await;
+    let h = hub
+        .wait_json(
+            "/api/v1/fleet/hosts/docker-01",
+            Duration::from_secs(30),
+            |h| h["containers"].is_null() && h["badge"] == "live",
+        )
+        .await;
+    assert!(h.get("container_list").is_none(), "{h}");
+    assert!(h["containers_error"].is_string(), "{h}");
+}
+
+/// A restarted hub draws the cards' lines from the stored per-minute means at once, before
+/// any heartbeat: here a host with five stored minutes of CPU and disk (and no memory) in a
+/// real SQLite file, rolled up as the history task does, then a hub started on that file.
+#[tokio::test]
+async fn a_restarted_hub_draws_the_cards_lines_from_stored_minutes() {
+    use server::store::history::{HistoryStore, Sample};
+    const MINUTE: i64 = 60_000;
+    let seeded = tempfile::tempdir().unwrap();
+    let now = now_ms() / MINUTE * MINUTE;
+    {
+        let store = HistoryStore::open(&seeded.path().join("steward.db"))
+            .await
+            .unwrap();
+        server::fleet::store::FleetStore::new(store.pool().clone())
+            .add("web-01", None)
+            .await
+            .unwrap();
+        let mut samples = Vec::new();
+        for m in 1..=5i64 {
+            // Minutes now−11 … now−7, one sample each.
+            let ts_ms = now - (12 - m) * MINUTE + 10_000;
+            samples.push(Sample {
+                series: app::vitals::series_key("cpu_busy_pct", None),
+                ts_ms,
+                value: (10 * m) as f64,
+            });
+            samples.push(Sample {
+                series: app::vitals::series_key("disk_used_pct", Some("/")),
+                ts_ms,
+                value: 42.4,
+            });
+        }
+        store
+            .write_hosts(&[(std::sync::Arc::from("web-01"), &samples[..])])
+            .await
+            .unwrap();
+        assert!(store.rollup(now).await.unwrap() >= 10, "minutes rolled up");
+        store.close().await;
+    }
+    let data = seeded.path().to_path_buf();
+    let hub = spawn_app(move |c, _| c.data_dir = data).await;
+    let page = hub
+        .wait_json("/api/v1/fleet/hosts", Duration::from_secs(10), |p| {
+            p["hosts"][0]["sparks"]["cpu"].is_array()
+        })
+        .await;
+    let host = &page["hosts"][0];
+    assert!(
+        host["last_heartbeat_ms"].is_null(),
+        "no heartbeat came: the lines are the stored minutes: {host}"
+    );
+    let gap = app::fleet::spark::GAP;
+    assert_eq!(
+        host["sparks"],
+        json!({
+            "cpu": [10, 20, 30, 40, 50],
+            "mem": [gap, gap, gap, gap, gap],
+            "disk": [42, 42, 42, 42, 42],
+        })
+    );
 }
 
 /// `steward --config CONFIG agent --hub HUB --token-file TOKEN --data-dir DATA`.

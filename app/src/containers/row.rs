@@ -11,7 +11,8 @@ use crate::shared::client::{post_json, EventStream};
 use crate::shared::format;
 use crate::ui::collector_panel::ago;
 
-fn health_class(h: Health) -> &'static str {
+/// The badge class of a health state (shared with the fleet host page's table).
+pub fn health_class(h: Health) -> &'static str {
     match h {
         Health::Healthy => "ok",
         Health::Unhealthy => "crit",

@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::fleet::api::get_fleet_host;
+use crate::fleet::container_table::HostContainerTable;
 use crate::fleet::FleetHost;
 use crate::overview::live::use_clock;
 use crate::overview::readout::{HostReadout, TopConsumers};
@@ -172,8 +173,8 @@ fn HostTrends(host: RwSignal<FleetHost>) -> impl IntoView {
     }
 }
 
-/// The host's unhealthy containers, the admin's restart of them (through the agent), and the
-/// host's recent fleet actions with their progress.
+/// The host's containers (unhealthy ones named first), the admin's restart of the unhealthy
+/// ones (through the agent), and the host's recent fleet actions with their progress.
 #[component]
 fn HostActions(host: RwSignal<FleetHost>) -> impl IntoView {
     use crate::fleet::action::ActionKind;
@@ -206,6 +207,7 @@ fn HostActions(host: RwSignal<FleetHost>) -> impl IntoView {
             <div hidden=move || !admin()>
                 <FleetRestart csrf=csrf target=target label=label disabled=disabled/>
             </div>
+            <HostContainerTable host=host/>
             <ul class="fleet-actions" data-testid="fleet-host-action-list">
                 {move || host.with(|h| h.actions.iter().map(|a| {
                     let state = a.state.key();

@@ -144,6 +144,10 @@ pub struct FleetHost {
     /// then absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containers_error: Option<String>,
+    /// Its containers from the latest heartbeat, unhealthy and stopped first (only in the
+    /// one-host answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_list: Vec<HostContainer>,
     /// The last half hour of CPU, memory and disk use, a point a minute (the card's lines).
     #[serde(default, skip_serializing_if = "crate::fleet::spark::Sparks::is_empty")]
     pub sparks: crate::fleet::spark::Sparks,
@@ -179,6 +183,7 @@ impl FleetHost {
         self.health_changes.clear();
         self.actions.clear();
         self.unhealthy.clear();
+        self.container_list.clear();
         self
     }
 
@@ -411,6 +416,44 @@ pub struct ContainerCounts {
     pub unhealthy: u32,
 }
 
+/// Most containers one heartbeat lists (a host with more lists its unhealthy and stopped ones
+/// first, see [`HostContainer::sort`]).
+pub const MAX_CONTAINERS: usize = 256;
+
+/// One container of a fleet host, from its agent's container list: the host page's table.
+/// The list has no per-container stats (reading them costs an agent a call per container), so
+/// CPU and memory per container are the local panel's only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostContainer {
+    pub name: String,
+    pub image: String,
+    pub state: crate::containers::ContainerState,
+    /// Docker's health check, for running containers only (`none` without one).
+    #[serde(default)]
+    pub health: crate::containers::Health,
+    /// Docker's status words ("Up 5 minutes (healthy)", "Exited (1) 2 hours ago").
+    #[serde(default)]
+    pub status: String,
+}
+
+impl HostContainer {
+    /// The order an operator reads them in: unhealthy first, then those not running, then
+    /// the rest, each by name.
+    pub fn sort(list: &mut [HostContainer]) {
+        list.sort_by(|a, b| a.rank().cmp(&b.rank()).then_with(|| a.name.cmp(&b.name)));
+    }
+
+    fn rank(&self) -> u8 {
+        use crate::containers::{ContainerState, Health};
+        match (self.health, self.state) {
+            (Health::Unhealthy, _) => 0,
+            (_, ContainerState::Running) => 2,
+            _ => 1,
+        }
+    }
+}
+
 /// Hosts per badge, for the counts at the top of the fleet panel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BadgeCounts {
@@ -624,6 +667,7 @@ mod tests {
             }],
             gpu_error: None,
             containers_error: None,
+            container_list: Vec::new(),
             sparks: crate::fleet::spark::Sparks {
                 cpu: vec![20; 30],
                 mem: vec![50; 30],
@@ -811,6 +855,29 @@ mod tests {
         assert!(!valid_group_name(""));
         assert!(!valid_group_name("GPU"));
         assert!(!valid_group_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn containers_read_unhealthy_first_then_stopped_then_running_by_name() {
+        use crate::containers::{ContainerState, Health};
+        let c = |name: &str, state, health| HostContainer {
+            name: name.into(),
+            image: "img".into(),
+            state,
+            health,
+            status: String::new(),
+        };
+        let mut list = vec![
+            c("web", ContainerState::Running, Health::Healthy),
+            c("batch", ContainerState::Exited, Health::None),
+            c("db", ContainerState::Running, Health::Unhealthy),
+            c("api", ContainerState::Running, Health::None),
+            c("cache", ContainerState::Restarting, Health::None),
+            c("auth", ContainerState::Running, Health::Unhealthy),
+        ];
+        HostContainer::sort(&mut list);
+        let names: Vec<_> = list.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["auth", "db", "batch", "cache", "api", "web"]);
     }
 
     #[test]

@@ -86,6 +86,51 @@ impl SparkRing {
         }
     }
 
+    /// A ring of stored per-minute means (bucket start, values in [`SPARK_METRICS`] order),
+    /// oldest first: what a restarted hub draws before heartbeats come.
+    pub fn from_minutes(minutes: impl IntoIterator<Item = (i64, [Option<f64>; 3])>) -> Self {
+        let mut ring = SparkRing::default();
+        for (at_ms, values) in minutes {
+            ring.push(at_ms, values);
+        }
+        ring
+    }
+
+    /// The minute of the oldest point.
+    fn oldest_minute(&self) -> Option<i64> {
+        (!self.points.is_empty()).then(|| self.minute - (self.points.len() as i64 - 1))
+    }
+
+    /// Puts `older` (stored minutes, read while heartbeats already came) in front of what the
+    /// heartbeats drew: a minute both have keeps the heartbeats' mean, a minute neither has
+    /// is a gap, and the newest minute and its running mean stay the heartbeats'.
+    pub fn backfill(&mut self, older: SparkRing) {
+        let (Some(first), Some(old_first)) = (self.oldest_minute(), older.oldest_minute()) else {
+            if self.points.is_empty() {
+                *self = older;
+            }
+            return;
+        };
+        let mut points: std::collections::VecDeque<[u8; 3]> = older
+            .points
+            .iter()
+            .take((first - old_first).clamp(0, SPARK_POINTS as i64) as usize)
+            .copied()
+            .collect();
+        if points.is_empty() {
+            return;
+        }
+        let missing = first - (old_first + points.len() as i64);
+        for _ in 0..missing.clamp(0, SPARK_POINTS as i64) {
+            points.push_back([GAP; 3]);
+        }
+        points.extend(self.points.iter().copied());
+        while points.len() > SPARK_POINTS {
+            points.pop_front();
+        }
+        self.points = points;
+    }
+
     pub fn sparks(&self) -> Sparks {
         let line = |i: usize| self.points.iter().map(|p| p[i]).collect();
         Sparks {
@@ -158,6 +203,50 @@ mod tests {
         assert_eq!(s.cpu, [15, GAP, GAP, 100]);
         assert_eq!(s.mem, [51, GAP, GAP, 0], "clamped to 0–100");
         assert_eq!(s.disk, [GAP, GAP, GAP, 40]);
+    }
+
+    #[test]
+    fn stored_minutes_go_in_front_of_what_heartbeats_drew() {
+        let stored = |from: i64, to: i64| {
+            SparkRing::from_minutes(
+                (from..=to).map(|m| (T0 + m * MINUTE_MS, [Some(m as f64), Some(50.0), None])),
+            )
+        };
+        // Heartbeats came at minutes 10 and 11 before the stored minutes 0–10 were read.
+        let mut live = SparkRing::default();
+        live.push(T0 + 10 * MINUTE_MS + 5_000, [Some(70.0), None, None]);
+        live.push(T0 + 11 * MINUTE_MS, [Some(80.0), None, None]);
+        live.backfill(stored(0, 10));
+        let s = live.sparks();
+        assert_eq!(s.cpu.len(), 12);
+        assert_eq!(&s.cpu[..10], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(&s.cpu[10..], &[70, 80], "the heartbeats' minutes win");
+        assert_eq!(s.mem[9], 50);
+        assert_eq!(s.mem[10], GAP);
+        // The newest minute's running mean goes on.
+        live.push(T0 + 11 * MINUTE_MS + 5_000, [Some(90.0), None, None]);
+        assert_eq!(live.sparks().cpu[11], 85);
+
+        // Stored minutes ending before the first heartbeat: the minutes between are gaps.
+        let mut live = SparkRing::default();
+        live.push(T0 + 20 * MINUTE_MS, [Some(5.0), None, None]);
+        live.backfill(stored(0, 16));
+        let s = live.sparks();
+        assert_eq!(s.cpu.len(), 21);
+        assert_eq!(&s.cpu[16..], &[16, GAP, GAP, GAP, 5]);
+
+        // No heartbeat yet: the stored minutes are the lines; half an hour at most.
+        let mut empty = SparkRing::default();
+        empty.backfill(stored(0, 40));
+        assert_eq!(empty.sparks().cpu.len(), SPARK_POINTS);
+        assert_eq!(empty.sparks().cpu[0], 11);
+        // Nothing stored: nothing changes.
+        let before = live.sparks();
+        live.backfill(SparkRing::default());
+        assert_eq!(live.sparks(), before);
+        // Stored minutes all newer than the first heartbeat's: nothing to put in front.
+        live.backfill(stored(20, 22));
+        assert_eq!(live.sparks(), before);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use super::buffer::{Buffer, BufferError};
 use super::heartbeat::{self, ActionNews, BufferReport};
 use super::runner::{self, Reports, RunnerConfig};
 use crate::config::Config;
-use crate::docker::{parse_counts, parse_unhealthy, resolve_host, DockerClient};
+use crate::docker::{parse_counts, parse_list, parse_unhealthy, resolve_host, DockerClient};
 use crate::models::gpu::GpuReader;
 use crate::remote_write::RemoteWriter;
 use crate::vitals::collector::VitalsCollector;
@@ -262,9 +262,9 @@ impl Containers {
         })
     }
 
-    /// This round's counts and unhealthy containers' names, or the reason Docker could not be
-    /// read (logged once per reason).
-    async fn read(&mut self) -> Result<(ContainerCounts, Vec<String>), String> {
+    /// This round's containers, or the reason Docker could not be read (logged once per
+    /// reason).
+    async fn read(&mut self) -> Result<Listed, String> {
         let listed = async {
             let client = match &self.client {
                 Some(c) => c.clone(),
@@ -282,7 +282,11 @@ impl Containers {
                 if self.last_error.take().is_some() {
                     tracing::info!("agent: Docker answers again; container counts resume");
                 }
-                Ok((parse_counts(&list), parse_unhealthy(&list)))
+                Ok(Listed {
+                    counts: parse_counts(&list),
+                    unhealthy: parse_unhealthy(&list),
+                    containers: parse_list(&list),
+                })
             }
             Err(e) => {
                 self.client = None;
@@ -297,23 +301,32 @@ impl Containers {
     }
 }
 
-/// What a round read from Docker: the counts and unhealthy names, or why there are none
+/// One container list, read three ways: counted, the unhealthy names, the host page's rows.
+struct Listed {
+    counts: ContainerCounts,
+    unhealthy: Vec<String>,
+    containers: Vec<app::fleet::HostContainer>,
+}
+
+/// What a round read from Docker: the counts, unhealthy names and rows, or why there are none
 /// (the heartbeat then says so: "Docker not readable" is not "no Docker").
 #[derive(Default)]
 struct DockerRead {
     counts: Option<ContainerCounts>,
     unhealthy: Vec<String>,
+    containers: Vec<app::fleet::HostContainer>,
     error: Option<String>,
 }
 
 impl DockerRead {
     /// `None`: `docker.enabled` is off.
-    fn of(read: Option<&Result<(ContainerCounts, Vec<String>), String>>) -> Self {
+    fn of(read: Option<&Result<Listed, String>>) -> Self {
         match read {
             None => Self::default(),
-            Some(Ok((counts, unhealthy))) => Self {
-                counts: Some(*counts),
-                unhealthy: unhealthy.clone(),
+            Some(Ok(l)) => Self {
+                counts: Some(l.counts),
+                unhealthy: l.unhealthy.clone(),
+                containers: l.containers.clone(),
                 error: None,
             },
             Some(Err(e)) => Self {
@@ -396,6 +409,7 @@ async fn collect(
     )
     .with_gpus(&gpus);
     hb.containers_error = docker.error;
+    hb.container_list = docker.containers;
     let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
     Ok(Round {
         collected_ms: hb.collected_ms,
@@ -445,7 +459,11 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
     let gpus = gpu_line(&round.gpus);
     let docker = match docker {
         None => "Docker: off (docker.enabled = false)".to_string(),
-        Some(Ok((n, names))) => format!(
+        Some(Ok(Listed {
+            counts: n,
+            unhealthy: names,
+            ..
+        })) => format!(
             "Docker: {} containers, {} running, {} unhealthy{}",
             n.total,
             n.running,

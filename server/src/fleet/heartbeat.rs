@@ -19,10 +19,11 @@
 //! | `containers` | unhealthy and running are clamped to total |
 //! | `agent_version` | 1–64 printable characters, else refused |
 //! | `unhealthy` | at most 256 names; a name Docker would not allow is dropped |
+//! | `container_list` | at most 256, else refused; an entry with a name Docker would not allow, or a name sent twice, is dropped; `image` cut to 256 and `status` to 128 characters, control characters dropped; `health` kept for running containers only |
 //! | `allowed_actions` | kinds this hub does not know are refused by the parser |
 //! | `action_reports` | at most 64, else refused; `queued`/`delivered`/`expired` states dropped |
 //!
-//! `unhealthy`, `allowed_actions`, `action_reports`, `gpu_error`, `containers_error` and a GPU's `name` and
+//! `unhealthy`, `allowed_actions`, `action_reports`, `gpu_error`, `containers_error`, `container_list` and a GPU's `name` and
 //! `power_limit_w` came later in schema 1: optional, and an agent leaves them out when empty, so an older hub still takes its heartbeats (upgrade
 //! hubs first: an older hub refuses a heartbeat that carries them).
 //!
@@ -31,7 +32,7 @@
 use app::fleet::action::{
     valid_container_name, ActionKind, ActionReport, ActionState, MAX_REPORTS, MAX_UNHEALTHY,
 };
-use app::fleet::{AgentStatus, ContainerCounts};
+use app::fleet::{AgentStatus, ContainerCounts, HostContainer, MAX_CONTAINERS};
 use app::models::{GpuReport, GpuSummary};
 use app::vitals::metric_def::{self, LabelKind, MetricId};
 use app::vitals::thresholds::Thresholds;
@@ -90,6 +91,10 @@ pub struct Heartbeat {
     /// when it could, or when `docker.enabled` is off. `containers` is then absent too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containers_error: Option<String>,
+    /// The host's containers (name, image, state, health, status words), unhealthy and
+    /// stopped first when the agent has more than [`MAX_CONTAINERS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_list: Vec<HostContainer>,
 }
 
 fn root() -> String {
@@ -210,6 +215,8 @@ pub struct Accepted {
     pub gpus: Vec<GpuSummary>,
     pub gpu_error: Option<String>,
     pub containers_error: Option<String>,
+    /// Its containers, in the page's order ([`HostContainer::sort`]).
+    pub container_list: Vec<HostContainer>,
 }
 
 /// Applies the rules above; `host` is the token's host (never a field of the body).
@@ -257,6 +264,7 @@ pub fn validate(
     for (what, n, max) in [
         ("unhealthy", hb.unhealthy.len(), MAX_UNHEALTHY),
         ("action_reports", hb.action_reports.len(), MAX_REPORTS),
+        ("container_list", hb.container_list.len(), MAX_CONTAINERS),
     ] {
         if n > max {
             return Err(HeartbeatError::TooMany { what, n, max });
@@ -289,6 +297,7 @@ pub fn validate(
     );
     let containers = hb.containers.map(|c| out.containers(c));
     let news = out.news(hb.unhealthy, hb.allowed_actions, hb.action_reports);
+    let container_list = out.container_list(hb.container_list);
     Ok(Accepted {
         vitals: Vitals {
             host: host.to_string(),
@@ -310,16 +319,22 @@ pub fn validate(
         gpus: out.gpus,
         gpu_error: hb.gpu_error.map(error_text),
         containers_error: hb.containers_error.map(error_text),
+        container_list,
     })
 }
 
 /// An agent's error message as kept: control characters dropped, cut to 256 characters.
 fn error_text(e: String) -> String {
-    e.chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_NOTE)
-        .collect()
+    cut(&e, MAX_NOTE)
 }
+
+/// Text as kept: control characters dropped, cut to `max` characters.
+fn cut(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// Most characters of a container's status words.
+const MAX_STATUS: usize = 128;
 
 struct Judge<'a> {
     thresholds: &'a Thresholds,
@@ -330,6 +345,33 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
+    fn container_list(&mut self, list: Vec<HostContainer>) -> Vec<HostContainer> {
+        use app::containers::{ContainerState, Health};
+        let mut kept: Vec<HostContainer> = Vec::with_capacity(list.len());
+        for c in list {
+            if !valid_container_name(&c.name) {
+                self.rejected.push(format!(
+                    "container_list: {:?} is not a container name",
+                    short(&c.name)
+                ));
+            } else if kept.iter().any(|k| k.name == c.name) {
+                self.rejected
+                    .push(format!("container_list: {} sent twice", c.name));
+            } else {
+                let running = c.state == ContainerState::Running;
+                kept.push(HostContainer {
+                    image: cut(&c.image, MAX_NOTE),
+                    status: cut(&c.status, MAX_STATUS),
+                    // Docker keeps a stopped container's last health; it is not unhealthy now.
+                    health: if running { c.health } else { Health::None },
+                    ..c
+                });
+            }
+        }
+        HostContainer::sort(&mut kept);
+        kept
+    }
+
     fn news(
         &mut self,
         unhealthy: Vec<String>,
@@ -659,6 +701,7 @@ pub fn from_vitals(
         action_reports: news.reports,
         gpu_error: None,
         containers_error: None,
+        container_list: Vec::new(),
     }
 }
 
@@ -705,6 +748,7 @@ mod tests {
             action_reports: vec![],
             gpu_error: None,
             containers_error: None,
+            container_list: vec![],
         }
     }
 
@@ -884,6 +928,82 @@ mod tests {
         assert!(
             e.starts_with("connectrefused") && e.chars().count() == 256,
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_container_list_is_kept_cleaned_and_in_the_pages_order() {
+        use app::containers::{ContainerState, Health};
+        let c = |name: &str, state, health, status: &str| HostContainer {
+            name: name.into(),
+            image: "nginx:1.27".into(),
+            state,
+            health,
+            status: status.into(),
+        };
+        let mut hb = beat(vec![]);
+        assert!(
+            !serde_json::to_string(&hb)
+                .unwrap()
+                .contains("container_list"),
+            "an empty list stays off the wire (older hubs take the heartbeat)"
+        );
+        hb.container_list = vec![
+            c(
+                "web",
+                ContainerState::Running,
+                Health::Healthy,
+                "Up 2 hours (healthy)",
+            ),
+            c(
+                "job",
+                ContainerState::Exited,
+                Health::Unhealthy,
+                "Exited (1) 5 minutes ago",
+            ),
+            c("bad name", ContainerState::Running, Health::None, ""),
+            c(
+                "db",
+                ContainerState::Running,
+                Health::Unhealthy,
+                "Up 1 hour (unhealthy)",
+            ),
+            c("web", ContainerState::Running, Health::None, "again"),
+            HostContainer {
+                image: format!("evil\u{1b}[31m{}", "i".repeat(400)),
+                status: "s".repeat(300),
+                ..c("api", ContainerState::Running, Health::None, "")
+            },
+        ];
+        let a = check(hb).unwrap();
+        let names: Vec<_> = a.container_list.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["db", "job", "api", "web"]);
+        assert_eq!(
+            a.container_list[1].health,
+            Health::None,
+            "a stopped container's old health is not kept"
+        );
+        let api = &a.container_list[2];
+        assert!(api.image.starts_with("evil[31m") && api.image.chars().count() == 256);
+        assert_eq!(api.status.chars().count(), 128);
+        assert_eq!(
+            a.rejected,
+            [
+                "container_list: \"bad name\" is not a container name",
+                "container_list: web sent twice"
+            ]
+        );
+
+        let mut hb = beat(vec![]);
+        hb.container_list =
+            vec![c("a", ContainerState::Running, Health::None, ""); MAX_CONTAINERS + 1];
+        assert_eq!(
+            check(hb).unwrap_err(),
+            HeartbeatError::TooMany {
+                what: "container_list",
+                n: MAX_CONTAINERS + 1,
+                max: MAX_CONTAINERS
+            }
         );
     }
 

@@ -4,7 +4,7 @@
 //! replica. Pure: encoding and decoding only; the store keeps the text, [`super::Fleet`] applies it.
 
 use app::fleet::action::ActionKind;
-use app::fleet::{AgentStatus, ContainerCounts};
+use app::fleet::{AgentStatus, ContainerCounts, HostContainer};
 use app::models::GpuSummary;
 use app::vitals::Vitals;
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,9 @@ pub struct Latest {
     pub gpu_error: Option<String>,
     #[serde(default)]
     pub containers_error: Option<String>,
+    /// Absent in states written before the hub kept the list: read as empty.
+    #[serde(default)]
+    pub container_list: Vec<HostContainer>,
 }
 
 /// The same fields, borrowed from the heartbeat, so encoding copies nothing first.
@@ -47,6 +50,7 @@ struct LatestOut<'a> {
     gpus: &'a [GpuSummary],
     gpu_error: Option<&'a str>,
     containers_error: Option<&'a str>,
+    container_list: &'a [HostContainer],
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -71,6 +75,7 @@ impl Latest {
             gpus: a.gpus.clone(),
             gpu_error: a.gpu_error.clone(),
             containers_error: a.containers_error.clone(),
+            container_list: a.container_list.clone(),
         }
     }
 
@@ -93,6 +98,7 @@ pub fn encode(a: &Accepted) -> String {
         gpus: &a.gpus,
         gpu_error: a.gpu_error.as_deref(),
         containers_error: a.containers_error.as_deref(),
+        container_list: &a.container_list,
     };
     // Plain data with string keys: serialising it cannot fail.
     serde_json::to_string(&out).unwrap_or_default()
@@ -159,6 +165,13 @@ pub(crate) mod tests {
             gpus: vec![GpuSummary::default()],
             gpu_error: Some("NVML could not be loaded".into()),
             containers_error: None,
+            container_list: vec![HostContainer {
+                name: "api".into(),
+                image: "api:2".into(),
+                state: app::containers::ContainerState::Running,
+                health: app::containers::Health::Unhealthy,
+                status: "Up 3 minutes (unhealthy)".into(),
+            }],
         }
     }
 
@@ -169,6 +182,14 @@ pub(crate) mod tests {
         assert_eq!(back, Latest::of(&a));
         assert_eq!(back.collected_ms(), 1_700_000_000_000);
         assert_eq!(back.unhealthy, ["api"]);
+        assert_eq!(back.container_list, a.container_list);
+        let mut older: serde_json::Value = serde_json::from_str(&encode(&a)).unwrap();
+        older.as_object_mut().unwrap().remove("container_list");
+        let back = decode(&older.to_string()).unwrap();
+        assert!(
+            back.container_list.is_empty() && back.unhealthy == ["api"],
+            "a state written before the list was kept reads as one without it"
+        );
     }
 
     #[test]

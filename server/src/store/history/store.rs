@@ -512,6 +512,31 @@ impl HistoryStore {
         .await?)
     }
 
+    /// Every host's per-minute means of the series named `names` since `from_ms`, as
+    /// (host, series, bucket start, mean), ordered by host and bucket: the fleet cards' lines
+    /// after a restart. One walk per series of the `(series_id, bucket)` key, not of every
+    /// series' recent minutes (`CROSS JOIN` keeps SQLite's planner on that order).
+    pub async fn host_minutes(
+        &self,
+        names: &[String],
+        from_ms: i64,
+    ) -> Result<Vec<(String, String, i64, f64)>, HistoryError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; names.len()].join(", ");
+        let sql = format!(
+            "SELECT s.host, s.name, r.bucket, r.avg FROM series s CROSS JOIN rollup_1m r \
+             ON r.series_id = s.id AND r.bucket >= ? WHERE s.name IN ({marks}) \
+             ORDER BY s.host, r.bucket"
+        );
+        let mut query = sqlx::query_as(&sql).bind(from_ms);
+        for n in names {
+            query = query.bind(n);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
     /// Row counts per table, for `/metrics` and tests.
     pub async fn row_counts(&self) -> Result<Vec<(&'static str, i64)>, HistoryError> {
         let mut out = Vec::new();
