@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::FleetConfig;
 use crate::platform::bus::HostId;
+use crate::platform::periodic::StatusBook;
 use crate::remote_write::{self, RemoteWriter};
 use crate::store::audit::AuditLog;
 use crate::store::history::{task::samples_from_vitals, HistoryStore};
@@ -230,46 +231,52 @@ impl Fleet {
             synced_ms: AtomicI64::new(now_ms()),
             writer,
         });
-        tokio::spawn(fleet.clone().backfill_sparks(history.clone()));
         let task = tokio::spawn(fleet.clone().commit_loop(history, rx, cancel));
         Ok((fleet, task))
     }
 
     /// Draws the cards' lines from the stored per-minute means of the last half hour, so a
-    /// restarted hub shows them at once, not only after half an hour of heartbeats. Runs beside
-    /// ingest (heartbeats that come meanwhile keep their minutes); a failure leaves the lines
-    /// to the heartbeats and says so in the log.
-    async fn backfill_sparks(self: Arc<Self>, history: Arc<HistoryStore>) {
-        let started = std::time::Instant::now();
+    /// restarted hub shows them at once, not only after half an hour of heartbeats. Reads
+    /// [`BACKFILL_HOSTS`] hosts at a time, so memory stays bounded at any fleet size, beside
+    /// ingest (heartbeats that come meanwhile keep their minutes). Returns the job's status: a
+    /// failed read leaves the lines to the heartbeats and says so there, not only in the log.
+    pub async fn backfill_sparks(&self, history: &HistoryStore) -> CollectorStatus {
+        let mut book = StatusBook::new("fleet_spark_backfill");
+        book.begin();
         let names = SPARK_METRICS.map(|(name, label)| app::vitals::series_key(name, label));
         let from = now_ms() - SPARK_POINTS as i64 * 60_000;
-        let rows = match history.host_minutes(&names, from).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::warn!(
-                    "fleet: the cards' lines start empty: the stored minutes could not be read: {e}"
-                );
-                return;
-            }
-        };
-        let rings = spark_rings(rows, &names);
+        let hosts: Vec<String> = self.lock().keys().cloned().collect();
         let mut drawn = 0;
-        {
-            let mut hosts = self.lock();
+        for chunk in hosts.chunks(BACKFILL_HOSTS) {
+            let rows = match history.host_minutes(chunk, &names, from).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let message = format!(
+                        "the cards' lines of {} hosts start empty: the stored minutes could not be read: {e}",
+                        hosts.len() - drawn
+                    );
+                    tracing::warn!("fleet: {message}");
+                    return book.failed(message);
+                }
+            };
+            let rings = spark_rings(rows, &names);
+            let mut entries = self.lock();
             for (host, ring) in rings {
-                if let Some(h) = hosts.get_mut(&host) {
+                if let Some(h) = entries.get_mut(&host) {
                     h.sparks.backfill(ring);
-                    drawn += 1;
                 }
             }
+            drawn += chunk.len();
         }
-        if drawn > 0 {
+        if !hosts.is_empty() {
             self.changed();
-            tracing::info!(
-                "fleet: the cards' lines of {drawn} hosts drawn from stored minutes in {} ms",
-                started.elapsed().as_millis()
-            );
         }
+        let status = book.succeeded(&[]);
+        tracing::info!(
+            "fleet: the cards' lines of {drawn} hosts drawn from stored minutes in {} ms",
+            status.last_duration_ms.unwrap_or_default()
+        );
+        status
     }
 
     pub fn store(&self) -> &FleetStore {
@@ -966,6 +973,9 @@ impl HostEntry {
 
 /// Each host's ring from stored minutes `(host, series, bucket, mean)` ordered by host and
 /// bucket; `names` are the series of [`SPARK_METRICS`], in order.
+/// Hosts whose stored minutes one read of the cards' lines takes: ~90 rows each.
+const BACKFILL_HOSTS: usize = 500;
+
 fn spark_rings(
     rows: Vec<(String, String, i64, f64)>,
     names: &[String; 3],

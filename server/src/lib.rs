@@ -277,6 +277,16 @@ impl Application {
         )
         .await?;
         tasks.push(fleet_task);
+        tokio::spawn({
+            let (fleet, history, bus) = (fleet.clone(), store.clone(), bus.clone());
+            async move {
+                let status = fleet.backfill_sparks(&history).await;
+                bus.publish(platform::bus::Event::Status {
+                    host: platform::bus::local_host(),
+                    status,
+                });
+            }
+        });
         if state.postgres().is_some() {
             tasks.push(tokio::spawn(fleet::replica_sync::run(
                 fleet.clone(),

@@ -1,5 +1,6 @@
 //! SQLite history: batched writes of raw samples, incremental rollups, retention, queries.
 
+pub mod block;
 pub mod rollup;
 pub mod store;
 pub mod task;

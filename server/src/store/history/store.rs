@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlitePool};
 
+use super::block::{self, BlockError, MinuteRow, DAY_MS};
 use super::rollup::{self, LEVELS};
 use crate::config::HistoryConfig;
 use crate::platform::bus::{local_host, HostId, LOCAL_HOST};
@@ -47,6 +48,8 @@ pub enum HistoryError {
     Damaged(String),
     #[error("{0} exists already; choose a new file for the backup")]
     BackupExists(std::path::PathBuf),
+    #[error("a packed day of minutes is unreadable: {0}")]
+    Block(#[from] BlockError),
 }
 
 /// One value of one series at one time.
@@ -63,7 +66,13 @@ pub struct HistoryStore {
     ids: Mutex<HashMap<(HostId, String), i64>>,
     /// When this database started keeping history (see [`history_started`]).
     started_ms: i64,
+    /// Where packing finished days of minutes stopped: (day, last series id done).
+    packing: Mutex<Option<(i64, i64)>>,
 }
+
+/// Series packed per transaction: a day of 256 series is ~370k minutes, read, packed and
+/// deleted in well under a second, so the writer's other work never waits long.
+const PACK_CHUNK: usize = 256;
 
 /// When the database started keeping history: the earlier of the time recorded on its first
 /// open and its oldest stored point (history can be imported or seeded before a first start;
@@ -77,6 +86,7 @@ async fn history_started(pool: &SqlitePool) -> Result<i64, HistoryError> {
         "SELECT MIN(m) FROM (
             SELECT MIN(ts) AS m FROM samples_raw
             UNION ALL SELECT MIN(bucket) FROM rollup_1m
+            UNION ALL SELECT MIN(day) FROM rollup_1m_blocks
             UNION ALL SELECT MIN(bucket) FROM rollup_1h
             UNION ALL SELECT MIN(bucket) FROM rollup_1d)",
     )
@@ -174,6 +184,7 @@ impl HistoryStore {
             pool,
             ids: Mutex::new(HashMap::new()),
             started_ms,
+            packing: Mutex::new(None),
         })
     }
 
@@ -339,6 +350,137 @@ impl HistoryStore {
         Ok(written)
     }
 
+    /// Packs finished days of 1-minute rollups into one compressed block per series and day
+    /// ([`block`]), at most `budget` series per call, resuming where the last call stopped. A
+    /// day is finished once its hours are rolled up (the hour level reads minutes) and it
+    /// ended over an hour ago (the fleet cards' lines read the last half hour of minutes as
+    /// rows). Returns the number of blocks written.
+    pub async fn pack_minutes(&self, now_ms: i64, budget: usize) -> Result<u64, HistoryError> {
+        let hours_done: Option<i64> =
+            sqlx::query_scalar("SELECT done_until FROM rollup_state WHERE level = '1h'")
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(hours_done) = hours_done else {
+            return Ok(0);
+        };
+        let finished_before = hours_done.min(now_ms - 3_600_000);
+        let mut left = budget;
+        let mut written = 0;
+        let mut cursor = *self.packing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut finished = None;
+        while left > 0 {
+            let (day, after) = match cursor {
+                Some(c) => c,
+                None => {
+                    let first: Option<i64> =
+                        sqlx::query_scalar("SELECT MIN(bucket) FROM rollup_1m")
+                            .fetch_one(&self.pool)
+                            .await?;
+                    match first.map(block::day_of) {
+                        // A day just walked whose minutes are still there waits for a later
+                        // call, rather than being walked again in this one.
+                        Some(day) if day + DAY_MS <= finished_before && Some(day) != finished => {
+                            (day, i64::MIN)
+                        }
+                        _ => break,
+                    }
+                }
+            };
+            let ids: Vec<i64> =
+                sqlx::query_scalar("SELECT id FROM series WHERE id > ? ORDER BY id LIMIT ?")
+                    .bind(after)
+                    .bind(left.min(PACK_CHUNK) as i64)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let Some(&last) = ids.last() else {
+                // Every series of this day is packed: on to the next day.
+                finished = Some(day);
+                cursor = None;
+                *self.packing.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                continue;
+            };
+            let mut conn = self.pool.acquire().await?;
+            let result = Self::pack_day_on(&mut conn, day, &ids).await;
+            written += self.settle(conn, result)?;
+            left -= ids.len();
+            cursor = Some((day, last));
+            *self.packing.lock().unwrap_or_else(|p| p.into_inner()) = cursor;
+        }
+        Ok(written)
+    }
+
+    /// Moves the minutes of `day` of the series `ids` into their blocks, in one transaction.
+    /// A block already there (minutes packed before) is merged with the rows, rows winning.
+    async fn pack_day_on(
+        conn: &mut sqlx::SqliteConnection,
+        day: i64,
+        ids: &[i64],
+    ) -> Result<u64, HistoryError> {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let mut tx = sqlx::Connection::begin(conn).await?;
+        let select = format!(
+            "SELECT series_id, bucket, avg, min, max, count FROM rollup_1m \
+             WHERE series_id IN ({marks}) AND bucket >= ? AND bucket < ? ORDER BY series_id, bucket"
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, f64, f64, f64, i64)>(&select);
+        for id in ids {
+            query = query.bind(id);
+        }
+        let rows = query
+            .bind(day)
+            .bind(day + DAY_MS)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut per_series: std::collections::BTreeMap<i64, Vec<MinuteRow>> = Default::default();
+        for (id, bucket, avg, min, max, count) in rows {
+            per_series.entry(id).or_default().push(MinuteRow {
+                bucket,
+                avg,
+                min,
+                max,
+                count,
+            });
+        }
+        let mut written = 0;
+        for (id, mut minutes) in per_series {
+            let old: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT data FROM rollup_1m_blocks WHERE series_id = ? AND day = ?",
+            )
+            .bind(id)
+            .bind(day)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(old) = old {
+                let fresh: std::collections::BTreeSet<i64> =
+                    minutes.iter().map(|m| m.bucket).collect();
+                minutes.extend(
+                    block::decode(day, &old)?
+                        .into_iter()
+                        .filter(|m| !fresh.contains(&m.bucket)),
+                );
+            }
+            sqlx::query(
+                "INSERT OR REPLACE INTO rollup_1m_blocks (series_id, day, data) VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(day)
+            .bind(block::encode(day, &minutes)?)
+            .execute(&mut *tx)
+            .await?;
+            written += 1;
+        }
+        let delete = format!(
+            "DELETE FROM rollup_1m WHERE series_id IN ({marks}) AND bucket >= ? AND bucket < ?"
+        );
+        let mut query = sqlx::query(&delete);
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.bind(day).bind(day + DAY_MS).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
     /// Ends a write: after a failure the connection is closed, never reused. A transaction that
     /// failed (most often on a full disk) can leave the connection's transaction state unknown,
     /// still holding the write lock, and every other writer (sign-ins too) then got "database
@@ -403,6 +545,14 @@ impl HistoryStore {
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+            if table == "rollup_1m" {
+                // A packed day goes once all of it is past the cutoff.
+                deleted += sqlx::query("DELETE FROM rollup_1m_blocks WHERE day <= ?")
+                    .bind(cutoff - DAY_MS)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+            }
         }
         if deleted > 0 {
             sqlx::query("PRAGMA incremental_vacuum")
@@ -478,15 +628,53 @@ impl HistoryStore {
             .bind(to_ms)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| HistoryPoint {
-                ts_ms: r.get(0),
-                avg: r.get(1),
-                min: r.get(2),
-                max: r.get(3),
-            })
-            .collect())
+        let mut points = if resolution == Resolution::Minute {
+            self.packed_minutes(id, from_ms, to_ms).await?
+        } else {
+            Vec::new()
+        };
+        points.extend(rows.iter().map(|r| HistoryPoint {
+            ts_ms: r.get(0),
+            avg: r.get(1),
+            min: r.get(2),
+            max: r.get(3),
+        }));
+        // Packed days come before the rows in time; sorting keeps that true after a restore.
+        points.sort_by_key(|p| p.ts_ms);
+        Ok(points)
+    }
+
+    /// The minutes of series `id` in `from_ms..=to_ms` that are packed in day blocks.
+    async fn packed_minutes(
+        &self,
+        id: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<HistoryPoint>, HistoryError> {
+        let blocks: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT day, data FROM rollup_1m_blocks WHERE series_id = ? AND day >= ? AND day <= ? \
+             ORDER BY day",
+        )
+        .bind(id)
+        .bind(block::day_of(from_ms))
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut points = Vec::new();
+        for (day, data) in blocks {
+            points.extend(
+                block::decode(day, &data)?
+                    .into_iter()
+                    .filter(|m| (from_ms..=to_ms).contains(&m.bucket))
+                    .map(|m| HistoryPoint {
+                        ts_ms: m.bucket,
+                        avg: m.avg,
+                        min: m.min,
+                        max: m.max,
+                    }),
+            );
+        }
+        Ok(points)
     }
 
     /// The stored series whose names start with `prefix` (e.g. every container's write rate).
@@ -512,27 +700,31 @@ impl HistoryStore {
         .await?)
     }
 
-    /// Every host's per-minute means of the series named `names` since `from_ms`, as
-    /// (host, series, bucket start, mean), ordered by host and bucket: the fleet cards' lines
-    /// after a restart. One walk per series of the `(series_id, bucket)` key, not of every
-    /// series' recent minutes (`CROSS JOIN` keeps SQLite's planner on that order).
+    /// The per-minute means of the series named `names` of each of `hosts` since `from_ms`,
+    /// as (host, series, bucket start, mean), ordered by host and bucket: the fleet cards'
+    /// lines after a restart. Each (host, name) pair is one lookup of the series' unique key
+    /// and one walk of its `(series_id, bucket)` key (`CROSS JOIN` keeps SQLite's planner on
+    /// that order).
     pub async fn host_minutes(
         &self,
+        hosts: &[String],
         names: &[String],
         from_ms: i64,
     ) -> Result<Vec<(String, String, i64, f64)>, HistoryError> {
-        if names.is_empty() {
+        if hosts.is_empty() || names.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = vec!["?"; names.len()].join(", ");
+        let marks = |n: usize| vec!["?"; n].join(", ");
         let sql = format!(
             "SELECT s.host, s.name, r.bucket, r.avg FROM series s CROSS JOIN rollup_1m r \
-             ON r.series_id = s.id AND r.bucket >= ? WHERE s.name IN ({marks}) \
-             ORDER BY s.host, r.bucket"
+             ON r.series_id = s.id AND r.bucket >= ? \
+             WHERE s.host IN ({}) AND s.name IN ({}) ORDER BY s.host, r.bucket",
+            marks(hosts.len()),
+            marks(names.len())
         );
         let mut query = sqlx::query_as(&sql).bind(from_ms);
-        for n in names {
-            query = query.bind(n);
+        for v in hosts.iter().chain(names) {
+            query = query.bind(v);
         }
         Ok(query.fetch_all(&self.pool).await?)
     }
@@ -643,6 +835,95 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(day, (55.5, 24));
+    }
+
+    #[tokio::test]
+    async fn finished_days_of_minutes_are_packed_and_read_back_unchanged() {
+        let (_dir, st) = store().await;
+        let day0 = 1_000 * DAY;
+        // Three days of one sample every 5 minutes for two series, then 90 minutes of today.
+        let mut samples = Vec::new();
+        for k in 0..(3 * 288) {
+            let t = day0 + k * 300_000;
+            samples.push(s("x", t, (k as f64 * 0.37).sin() * 40.0 + 50.0));
+            samples.push(s("y", t, 8e9));
+        }
+        for k in 0..18 {
+            samples.push(s("x", day0 + 3 * DAY + k * 300_000, 1.0));
+        }
+        st.write(&samples).await.unwrap();
+        let now = day0 + 3 * DAY + 90 * 60_000;
+        st.rollup(now).await.unwrap();
+        let before = st
+            .query_between("x", Resolution::Minute, day0, now)
+            .await
+            .unwrap();
+        assert_eq!(before.len(), 3 * 288 + 18);
+
+        // A budget of one series per call: the cursor walks series, then days. The last
+        // finished day (day 2) ended 90 minutes ago, so it is packed too; today is not.
+        let mut blocks = 0;
+        for _ in 0..10 {
+            blocks += st.pack_minutes(now, 1).await.unwrap();
+        }
+        assert_eq!(blocks, 6, "3 days × 2 series");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_1m")
+            .fetch_one(st.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 18, "only today's minutes stay rows");
+        let after = st
+            .query_between("x", Resolution::Minute, day0, now)
+            .await
+            .unwrap();
+        assert_eq!(after, before);
+        // A window inside a packed day, and one across the packed and the row minutes.
+        let inside = st
+            .query_between("x", Resolution::Minute, day0 + HOUR, day0 + 2 * HOUR)
+            .await
+            .unwrap();
+        assert_eq!(inside.len(), 13);
+        assert!(inside
+            .iter()
+            .all(|p| (day0 + HOUR..=day0 + 2 * HOUR).contains(&p.ts_ms)));
+        let across = st
+            .query_between("x", Resolution::Minute, day0 + 3 * DAY - HOUR, now)
+            .await
+            .unwrap();
+        assert_eq!(across.len(), 12 + 18);
+        // Packing again finds nothing; the hours computed before are untouched.
+        assert_eq!(st.pack_minutes(now, 100).await.unwrap(), 0);
+        let hours = st
+            .query_between("x", Resolution::Hour, day0, now)
+            .await
+            .unwrap();
+        assert_eq!(hours.len(), 3 * 24 + 1);
+
+        // Retention: a packed day goes once all of it is past the minute level's 30 days.
+        let config = HistoryConfig::default();
+        st.enforce_retention(&config, day0 + 31 * DAY + HOUR)
+            .await
+            .unwrap();
+        let days: Vec<i64> =
+            sqlx::query_scalar("SELECT DISTINCT day FROM rollup_1m_blocks ORDER BY day")
+                .fetch_all(st.pool())
+                .await
+                .unwrap();
+        assert_eq!(days, vec![day0 + DAY, day0 + 2 * DAY]);
+    }
+
+    #[tokio::test]
+    async fn a_day_is_not_packed_before_its_hours_are_rolled_up() {
+        let (_dir, st) = store().await;
+        let day0 = 1_000 * DAY;
+        st.write(&[s("x", day0, 1.0), s("x", day0 + DAY + HOUR, 2.0)])
+            .await
+            .unwrap();
+        // Minutes exist only up to the middle of day 0: its hours are not done.
+        st.rollup(day0 + 12 * HOUR).await.unwrap();
+        assert_eq!(st.pack_minutes(day0 + 10 * DAY, 100).await.unwrap(), 0);
+        st.rollup(day0 + DAY + 2 * HOUR).await.unwrap();
+        assert_eq!(st.pack_minutes(day0 + 10 * DAY, 100).await.unwrap(), 1);
     }
 
     #[tokio::test]

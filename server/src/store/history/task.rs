@@ -264,6 +264,9 @@ pub async fn run(
     }
 }
 
+/// Series whose finished days of minutes one flush round packs (see `HistoryStore::pack_minutes`).
+const PACK_BUDGET: usize = 1_024;
+
 async fn flush_and_rollup(
     store: &HistoryStore,
     buffer: &mut Buffer,
@@ -280,6 +283,11 @@ async fn flush_and_rollup(
     buffer.clear();
     let complete_until = now_ms() - settings.arrival_lag.as_millis() as i64;
     store.rollup(complete_until).await?;
+    // A little of the packing of finished days each round, never a long pause of the writer.
+    let packed = store.pack_minutes(now_ms(), PACK_BUDGET).await?;
+    if packed > 0 {
+        tracing::debug!("history: packed {packed} days of minutes");
+    }
     tracing::trace!("history flush took {:?}", started.elapsed());
     Ok(())
 }
