@@ -399,9 +399,7 @@ impl HistoryStore {
                 *self.packing.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 continue;
             };
-            let mut conn = self.pool.acquire().await?;
-            let result = Self::pack_day_on(&mut conn, day, &ids).await;
-            written += self.settle(conn, result)?;
+            written += self.pack_day(day, &ids).await?;
             left -= ids.len();
             cursor = Some((day, last));
             *self.packing.lock().unwrap_or_else(|p| p.into_inner()) = cursor;
@@ -409,15 +407,13 @@ impl HistoryStore {
         Ok(written)
     }
 
-    /// Moves the minutes of `day` of the series `ids` into their blocks, in one transaction.
-    /// A block already there (minutes packed before) is merged with the rows, rows winning.
-    async fn pack_day_on(
-        conn: &mut sqlx::SqliteConnection,
-        day: i64,
-        ids: &[i64],
-    ) -> Result<u64, HistoryError> {
+    /// Packs the minutes of `day` of the series `ids` into their blocks. A block already there
+    /// (minutes packed before) is merged with the rows, rows winning. The rows are read and
+    /// packed outside the write transaction: a finished day changes only through this writer,
+    /// and a transaction that read first could not take the write lock once another writer
+    /// (the fleet's ingest) committed meanwhile (SQLITE_BUSY_SNAPSHOT, no waiting in WAL mode).
+    async fn pack_day(&self, day: i64, ids: &[i64]) -> Result<u64, HistoryError> {
         let marks = vec!["?"; ids.len()].join(", ");
-        let mut tx = sqlx::Connection::begin(conn).await?;
         let select = format!(
             "SELECT series_id, bucket, avg, min, max, count FROM rollup_1m \
              WHERE series_id IN ({marks}) AND bucket >= ? AND bucket < ? ORDER BY series_id, bucket"
@@ -429,7 +425,7 @@ impl HistoryStore {
         let rows = query
             .bind(day)
             .bind(day + DAY_MS)
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.pool)
             .await?;
         let mut per_series: std::collections::BTreeMap<i64, Vec<MinuteRow>> = Default::default();
         for (id, bucket, avg, min, max, count) in rows {
@@ -441,16 +437,15 @@ impl HistoryStore {
                 count,
             });
         }
-        let mut written = 0;
-        for (id, mut minutes) in per_series {
-            let old: Option<Vec<u8>> = sqlx::query_scalar(
-                "SELECT data FROM rollup_1m_blocks WHERE series_id = ? AND day = ?",
-            )
-            .bind(id)
-            .bind(day)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(old) = old {
+        let olds = format!(
+            "SELECT series_id, data FROM rollup_1m_blocks WHERE series_id IN ({marks}) AND day = ?"
+        );
+        let mut query = sqlx::query_as::<_, (i64, Vec<u8>)>(&olds);
+        for id in ids {
+            query = query.bind(id);
+        }
+        for (id, old) in query.bind(day).fetch_all(&self.pool).await? {
+            if let Some(minutes) = per_series.get_mut(&id) {
                 let fresh: std::collections::BTreeSet<i64> =
                     minutes.iter().map(|m| m.bucket).collect();
                 minutes.extend(
@@ -459,16 +454,26 @@ impl HistoryStore {
                         .filter(|m| !fresh.contains(&m.bucket)),
                 );
             }
-            sqlx::query(
-                "INSERT OR REPLACE INTO rollup_1m_blocks (series_id, day, data) VALUES (?, ?, ?)",
-            )
-            .bind(id)
-            .bind(day)
-            .bind(block::encode(day, &minutes)?)
-            .execute(&mut *tx)
-            .await?;
-            written += 1;
         }
+        let mut blocks = Vec::with_capacity(per_series.len());
+        for (id, minutes) in &per_series {
+            blocks.push((*id, block::encode(day, minutes)?));
+        }
+        let mut conn = self.pool.acquire().await?;
+        let result = Self::store_blocks_on(&mut conn, day, ids, &blocks).await;
+        self.settle(conn, result)
+    }
+
+    /// Writes `blocks` and deletes the day's rows of `ids`, in one transaction that only writes
+    /// (so it waits for the write lock like every other writer).
+    async fn store_blocks_on(
+        conn: &mut sqlx::SqliteConnection,
+        day: i64,
+        ids: &[i64],
+        blocks: &[(i64, Vec<u8>)],
+    ) -> Result<u64, HistoryError> {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let mut tx = sqlx::Connection::begin(conn).await?;
         let delete = format!(
             "DELETE FROM rollup_1m WHERE series_id IN ({marks}) AND bucket >= ? AND bucket < ?"
         );
@@ -477,8 +482,18 @@ impl HistoryStore {
             query = query.bind(id);
         }
         query.bind(day).bind(day + DAY_MS).execute(&mut *tx).await?;
+        for (id, data) in blocks {
+            sqlx::query(
+                "INSERT OR REPLACE INTO rollup_1m_blocks (series_id, day, data) VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(day)
+            .bind(data)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        Ok(written)
+        Ok(blocks.len() as u64)
     }
 
     /// Ends a write: after a failure the connection is closed, never reused. A transaction that
@@ -898,6 +913,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(hours.len(), 3 * 24 + 1);
+        // A minute of a packed day that turns up as a row (restored, say) joins its block.
+        sqlx::query("INSERT INTO rollup_1m VALUES (1, ?, 7.0, 7.0, 7.0, 1)")
+            .bind(day0 + 60_000)
+            .execute(st.pool())
+            .await
+            .unwrap();
+        assert_eq!(st.pack_minutes(now, 100).await.unwrap(), 1);
+        let merged = st
+            .query_between("x", Resolution::Minute, day0, day0 + DAY - 1)
+            .await
+            .unwrap();
+        assert_eq!(merged.len(), 289);
+        assert_eq!((merged[1].ts_ms, merged[1].avg), (day0 + 60_000, 7.0));
 
         // Retention: a packed day goes once all of it is past the minute level's 30 days.
         let config = HistoryConfig::default();
