@@ -285,7 +285,10 @@ impl HistoryStore {
     ) -> Result<u64, HistoryError> {
         let mut written = 0;
         let mut source_until = raw_complete_until;
-        let mut tx = sqlx::Connection::begin(conn).await?;
+        // IMMEDIATE: the rollup reads its watermarks before it writes, and in WAL mode a
+        // transaction that read first cannot take the write lock once another writer (the
+        // fleet's ingest) committed meanwhile (SQLITE_BUSY_SNAPSHOT, no busy-timeout wait).
+        let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
         for level in LEVELS {
             let done: Option<i64> =
                 sqlx::query_scalar("SELECT done_until FROM rollup_state WHERE level = ?")
@@ -850,6 +853,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(day, (55.5, 24));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rollups_succeed_while_another_writer_commits() {
+        let (_dir, st) = store().await;
+        let st = std::sync::Arc::new(st);
+        let t0 = 1_000 * DAY;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The fleet's ingest: small commits back to back on its own connection.
+        let writer = tokio::spawn({
+            let (st, stop) = (st.clone(), stop.clone());
+            async move {
+                let mut k = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let host: HostId = std::sync::Arc::from("fleet-host");
+                    st.write_hosts(&[(host, &[s("x", t0 + k * 1_000, 1.0)][..])])
+                        .await
+                        .unwrap();
+                    k += 1;
+                }
+                k
+            }
+        });
+        for i in 0..300 {
+            st.rollup(t0 + i * 60_000).await.unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(writer.await.unwrap() > 0);
     }
 
     #[tokio::test]
