@@ -10,6 +10,7 @@ pub mod notify;
 pub mod rules;
 pub mod shared;
 pub mod silences;
+pub mod takeover;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -526,7 +527,7 @@ impl AlertsService {
             tasks.push(tokio::spawn(async move {
                 let mut rx = hub.subscribe();
                 let mut leads = false;
-                let mut led = false;
+                let mut takeover = takeover::Takeover::default();
                 loop {
                     // A replica that cannot ask keeps its last answer: dropping the fleet's
                     // alerts on a database hiccup would notify them again when it comes back.
@@ -539,16 +540,19 @@ impl AlertsService {
                     };
                     let mut sync_error = me.reload_silences().await;
                     // A new holder judges the fleet only once it has adopted what the last one
-                    // wrote (judging before would notify those alerts again); a failed read
-                    // is tried again next round.
-                    let mut judging = leads;
-                    if leads && !led {
-                        if let Err(e) = me.take_over().await {
-                            sync_error.get_or_insert(e);
-                            judging = false;
+                    // wrote; a failed read is tried again next round (`takeover.rs`).
+                    let adopted = if takeover.must_adopt(leads) {
+                        match me.take_over().await {
+                            Ok(()) => Some(true),
+                            Err(e) => {
+                                sync_error.get_or_insert(e);
+                                Some(false)
+                            }
                         }
-                    }
-                    led = judging;
+                    } else {
+                        None
+                    };
+                    let judging = takeover.judges(leads, adopted);
                     if let Some(e) = me.sync_before(judging).await {
                         sync_error.get_or_insert(e);
                     }
