@@ -6,6 +6,7 @@ pub mod action;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod backend_table;
 pub mod container_table;
 pub mod host_page;
 pub mod model;

@@ -2658,6 +2658,9 @@ async fn fleet_group_restart_through_the_modal() {
     engine.run("web", &[]);
     engine.run("sick", &[]);
     engine.make_unhealthy("sick");
+    // docker-01's agent also checks a model server: the Ollama stand-in of
+    // `tests/model_servers.rs` (Ollama cannot run here).
+    let ollama = steward_tests::model_servers::ollama().await;
     let tmp = tempfile::tempdir().unwrap();
     // The hub watches no Docker itself: only the agents act on the engine.
     let (_steward, addr) = start_steward(tmp.path(), "127.0.0.1:0", "[docker]\nenabled = false\n");
@@ -2675,15 +2678,21 @@ async fn fleet_group_restart_through_the_modal() {
         let token_file = tmp.path().join(format!("{host}.token"));
         std::fs::write(&token_file, &added.stdout).unwrap();
         let config = tmp.path().join(format!("{host}.toml"));
-        let allow = if allow {
-            "allow_actions = [\"restart_unhealthy\"]\n"
+        let (allow, models) = if allow {
+            (
+                "allow_actions = [\"restart_unhealthy\"]\n",
+                format!(
+                    "[[models.backends]]\nname = \"ollama-1\"\nkind = \"ollama\"\nurl = \"{}\"\n",
+                    ollama.url
+                ),
+            )
         } else {
-            ""
+            ("", String::new())
         };
         std::fs::write(
             &config,
             format!(
-                "[agent]\ninterval_secs = 1\n{allow}[docker]\nhost = \"{}\"\n",
+                "[agent]\ninterval_secs = 1\n{allow}[docker]\nhost = \"{}\"\n{models}",
                 engine.host()
             ),
         )
@@ -2882,8 +2891,22 @@ async fn fleet_group_restart_through_the_modal() {
         },
     )
     .await;
-    // The rows' words (state, health, image, status) are checked through the API in
-    // `fleet::a_real_agent_reports_the_containers_of_its_host`; here the page draws them.
+    // And the model server its agent checks, as its state.
+    eventually(
+        "the host page lists its model server",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css(
+                r#"[data-testid="fleet-host-models"] tr[data-backend="ollama-1"][data-state="ok"]"#,
+            ))
+            .await
+            .is_ok()
+        },
+    )
+    .await;
+    // The rows' words (state, health, image, status; the servers' load and models) are
+    // checked through the API in `fleet::a_real_agent_reports_the_containers_of_its_host`
+    // and `fleet::a_real_agent_reports_the_model_servers_of_its_host`; here the page draws them.
     c.execute(
         r#"document.querySelector('[data-testid="fleet-host-containers"]').scrollIntoView()"#,
         vec![],

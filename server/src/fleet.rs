@@ -100,6 +100,8 @@ struct HostEntry {
     containers_error: Option<String>,
     /// From the newest heartbeat: its containers, in the page's order.
     container_list: Vec<app::fleet::HostContainer>,
+    /// From the newest heartbeat: its model servers.
+    models: Vec<app::fleet::HostBackend>,
     /// The card's lines: per-minute means of the last half hour.
     sparks: SparkRing,
     /// The mount its score's disk dimension reads (from its newest heartbeat).
@@ -850,6 +852,7 @@ impl Fleet {
         let mut v = view(h, Badge::of(h.row.last_heartbeat_ms, now));
         v.unhealthy = h.unhealthy.clone();
         v.container_list = h.container_list.clone();
+        v.models = h.models.clone();
         v.actions = h.actions.iter().map(|a| actions::shown(a, now)).collect();
         Some(v)
     }
@@ -939,6 +942,7 @@ fn view(h: &HostEntry, badge: Badge) -> FleetHost {
         gpu_error: h.gpu_error.clone(),
         containers_error: h.containers_error.clone(),
         container_list: Vec::new(),
+        models: Vec::new(),
         sparks: h.sparks.sparks(),
     }
 }
@@ -961,6 +965,7 @@ impl HostEntry {
         self.gpu_error = l.gpu_error;
         self.containers_error = l.containers_error;
         self.container_list = l.container_list;
+        self.models = l.models;
         if self.disk_mount.as_deref() != Some(l.disk_mount.as_str()) {
             self.disk_mount = Some(l.disk_mount);
         }

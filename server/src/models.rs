@@ -280,6 +280,16 @@ impl ModelsCollector {
     }
 }
 
+impl ModelsCollector {
+    /// Checks every backend once (all at once, each behind its breaker) and returns what the
+    /// checks left: a fleet agent's round, which reads the GPUs on its own.
+    pub async fn check_backends(&mut self) -> Vec<ModelBackend> {
+        let service = self.service.clone();
+        futures::future::join_all(self.slots.iter_mut().map(|s| s.round(&service))).await;
+        self.slots.iter().map(|s| s.last.clone()).collect()
+    }
+}
+
 /// A backend before its first check.
 fn blank(b: &ModelBackendConfig) -> ModelBackend {
     ModelBackend {

@@ -608,6 +608,122 @@ async fn a_real_agent_reports_the_containers_of_its_host() {
     assert!(h["containers_error"].is_string(), "{h}");
 }
 
+/// A real agent checks the model servers of its `[[models.backends]]` and its heartbeats carry
+/// them to the hub's host page: state, version, the models held, load and speed, and a server
+/// that fails as down with the reason. Ollama and vLLM are the stand-ins of
+/// `tests/model_servers.rs` (they cannot run here), answering with their documented bodies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_agent_reports_the_model_servers_of_its_host() {
+    use steward_tests::model_servers::{self, Mode, SMALL};
+    let ollama = model_servers::ollama().await;
+    let vllm = model_servers::vllm().await;
+    // Ollama holds the small model before the agent starts.
+    let loaded = reqwest::Client::new()
+        .post(format!("{}/api/generate", ollama.url))
+        .json(&json!({"model": SMALL}))
+        .send()
+        .await
+        .unwrap();
+    assert!(loaded.status().is_success());
+
+    let hub = spawn_app(|_, _| {}).await;
+    let admin = hub.admin().await;
+    let token = add_host(&hub, &admin, "llm-01").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[collector]\ninterval_secs = 1\n[agent]\ninterval_secs = 1\n[docker]\nenabled = false\n\
+             [models]\ngpus = false\n\
+             [[models.backends]]\nname = \"ollama-1\"\nkind = \"ollama\"\nurl = \"{}\"\n\
+             [[models.backends]]\nname = \"vllm-1\"\nkind = \"vllm\"\nurl = \"{}\"\n",
+            ollama.url, vllm.url
+        ),
+    )
+    .unwrap();
+    let agent = |extra: &[&str]| {
+        let mut cmd = agent_command(&config, &hub.base, &token_file, &dir.path().join("agent"));
+        cmd.args(extra);
+        cmd
+    };
+    let check = agent(&["--check"]).output().unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        said.contains(&format!("Model servers: ollama-1 ok ({SMALL} loaded)")),
+        "{said}"
+    );
+
+    let mut child = agent(&[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _kill = KillOnDrop(&mut child);
+    // vLLM's tokens/s needs two checks of its moving counters.
+    let h = hub
+        .wait_json("/api/v1/fleet/hosts/llm-01", Duration::from_secs(30), |h| {
+            h["models"].as_array().is_some_and(|m| {
+                m.len() == 2 && m[1]["state"] == "ok" && m[1]["tokens_per_s"].is_number()
+            })
+        })
+        .await;
+    let o = &h["models"][0];
+    assert_eq!(
+        (&o["name"], &o["kind"], &o["state"], &o["version"]),
+        (
+            &json!("ollama-1"),
+            &json!("ollama"),
+            &json!("ok"),
+            &json!("0.12.6")
+        ),
+        "{h}"
+    );
+    assert_eq!(o["loaded"], json!([SMALL]), "{h}");
+    let v = &h["models"][1];
+    assert_eq!(
+        (&v["name"], &v["kind"]),
+        (&json!("vllm-1"), &json!("vllm")),
+        "{h}"
+    );
+    assert!(
+        v["requests_waiting"].is_number() && v["kv_cache_pct"].is_number(),
+        "vLLM's queue and KV cache from its /metrics: {v}"
+    );
+    let page = hub.json("/api/v1/fleet/hosts").await;
+    assert!(
+        page["hosts"][0].get("models").is_none(),
+        "the fleet list's cards carry no model servers: {page}"
+    );
+
+    // Ollama fails: the next heartbeats say it is down, and why.
+    ollama.set_mode(Mode::Error500);
+    let h = hub
+        .wait_json("/api/v1/fleet/hosts/llm-01", Duration::from_secs(30), |h| {
+            h["models"][0]["state"] == "down"
+        })
+        .await;
+    let o = &h["models"][0];
+    assert!(
+        o["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("500") && e.contains("terminated")),
+        "the check's reason, in Ollama's words: {o}"
+    );
+    assert!(
+        o.get("loaded").is_none(),
+        "a server that is down holds nothing we know of: {o}"
+    );
+    assert_eq!(h["models"][1]["state"], "ok", "{h}");
+}
+
 /// A restarted hub draws the cards' lines from the stored per-minute means at once, before
 /// any heartbeat: here a host with five stored minutes of CPU and disk (and no memory) in a
 /// real SQLite file, rolled up as the history task does, then a hub started on that file.

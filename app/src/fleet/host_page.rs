@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::fleet::api::get_fleet_host;
+use crate::fleet::backend_table::HostBackendTable;
 use crate::fleet::container_table::HostContainerTable;
 use crate::fleet::FleetHost;
 use crate::overview::live::use_clock;
@@ -139,6 +140,7 @@ fn HostDetail(initial: FleetHost) -> impl IntoView {
         }}
         <HostTrends host=host/>
         <HostActions host=host/>
+        <HostBackendTable host=host/>
         <HostHealth host=host/>
     }
 }

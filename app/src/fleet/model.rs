@@ -148,6 +148,9 @@ pub struct FleetHost {
     /// one-host answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub container_list: Vec<HostContainer>,
+    /// Its model servers as its agent last checked them (only in the one-host answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<HostBackend>,
     /// The last half hour of CPU, memory and disk use, a point a minute (the card's lines).
     #[serde(default, skip_serializing_if = "crate::fleet::spark::Sparks::is_empty")]
     pub sparks: crate::fleet::spark::Sparks,
@@ -184,6 +187,7 @@ impl FleetHost {
         self.actions.clear();
         self.unhealthy.clear();
         self.container_list.clear();
+        self.models.clear();
         self
     }
 
@@ -454,6 +458,77 @@ impl HostContainer {
     }
 }
 
+/// Most model servers one heartbeat carries, and most loaded models it names per server.
+pub const MAX_BACKENDS: usize = 32;
+pub const MAX_LOADED: usize = 64;
+
+/// One model server of a fleet host as its agent's last check saw it (`[[models.backends]]`
+/// in the agent's config): the host page's table. The figures the local models panel has
+/// beyond these (files on disk, architecture, estimates) stay on the host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostBackend {
+    pub name: String,
+    pub kind: crate::models::BackendKind,
+    pub state: crate::models::BackendState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why it is down, or which calls failed while others answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long the check took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_running: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_waiting: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p50_s: Option<f64>,
+    /// KV-cache use, 0–100 %.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_pct: Option<f64>,
+    /// The models it holds in memory (none said while it is down: unknown then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loaded: Vec<String>,
+}
+
+impl HostBackend {
+    /// What an agent sends of a backend its check saw.
+    pub fn of(b: &crate::models::ModelBackend) -> Self {
+        use crate::models::BackendState;
+        let error = match b.state {
+            BackendState::Down => b.last_error.clone(),
+            BackendState::Degraded => Some(b.problems.join("; ")),
+            _ => None,
+        };
+        HostBackend {
+            name: b.name.clone(),
+            kind: b.kind,
+            state: b.state,
+            version: b.version.clone(),
+            error,
+            check_ms: b.check_ms,
+            requests_running: b.requests_running,
+            requests_waiting: b.requests_waiting,
+            tokens_per_s: b.tokens_per_s,
+            ttft_p50_s: b.ttft_p50_s,
+            kv_cache_pct: b.kv_cache_pct,
+            loaded: match b.state {
+                BackendState::Down => Vec::new(),
+                _ => b
+                    .loaded
+                    .iter()
+                    .take(MAX_LOADED)
+                    .map(|m| m.name.clone())
+                    .collect(),
+            },
+        }
+    }
+}
+
 /// Hosts per badge, for the counts at the top of the fleet panel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BadgeCounts {
@@ -668,6 +743,7 @@ mod tests {
             gpu_error: None,
             containers_error: None,
             container_list: Vec::new(),
+            models: Vec::new(),
             sparks: crate::fleet::spark::Sparks {
                 cpu: vec![20; 30],
                 mem: vec![50; 30],

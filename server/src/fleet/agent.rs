@@ -347,19 +347,44 @@ fn news(config: &Config, reports: Vec<app::fleet::action::ActionReport>) -> Acti
     }
 }
 
-/// What the agent reads on its host each round: the vitals and the GPUs (the same readers
-/// `serve` uses).
+/// What the agent reads on its host each round: the vitals, the GPUs and the model servers of
+/// `[[models.backends]]` (the same readers and checks `serve` uses).
 #[derive(Clone)]
 struct HostReaders {
     vitals: Arc<Mutex<VitalsCollector>>,
     gpus: GpuReader,
+    models: Option<Arc<tokio::sync::Mutex<crate::models::ModelsCollector>>>,
 }
 
 impl HostReaders {
     fn new(config: &Config) -> Self {
+        let models = (!config.models.backends.is_empty()).then(|| {
+            let service =
+                crate::models::ModelsService::new(config.models.clone(), config.paths.clone());
+            Arc::new(tokio::sync::Mutex::new(
+                crate::models::ModelsCollector::new(Arc::new(service)),
+            ))
+        });
         Self {
             vitals: Arc::new(Mutex::new(VitalsCollector::new(config))),
             gpus: GpuReader::default(),
+            models,
+        }
+    }
+
+    /// Checks the model servers (each call bounded by its backend's `timeout_secs`, a failing
+    /// one skipped while its breaker is open).
+    async fn check_models(&self) -> Vec<app::fleet::HostBackend> {
+        match &self.models {
+            Some(m) => m
+                .lock()
+                .await
+                .check_backends()
+                .await
+                .iter()
+                .map(app::fleet::HostBackend::of)
+                .collect(),
+            None => Vec::new(),
         }
     }
 }
@@ -385,7 +410,7 @@ async fn collect(
 ) -> Result<Round, AgentError> {
     let r = readers.clone();
     let (gpus_on, paths) = (config.models.gpus, config.paths.clone());
-    let (collected, gpus) = tokio::task::spawn_blocking(move || {
+    let blocking = tokio::task::spawn_blocking(move || {
         let vitals = r
             .vitals
             .lock()
@@ -393,9 +418,10 @@ async fn collect(
             .collect_once()
             .map_err(|e| e.to_string());
         (vitals, r.gpus.read(gpus_on, &paths))
-    })
-    .await
-    .map_err(|e| AgentError::Collect(e.to_string()))?;
+    });
+    // The model servers are asked while the host is read.
+    let (read, models) = tokio::join!(blocking, readers.check_models());
+    let (collected, gpus) = read.map_err(|e| AgentError::Collect(e.to_string()))?;
     let collected = collected.map_err(AgentError::Collect)?;
     news.unhealthy = docker.unhealthy;
     let mut hb = heartbeat::from_vitals(
@@ -410,6 +436,7 @@ async fn collect(
     .with_gpus(&gpus);
     hb.containers_error = docker.error;
     hb.container_list = docker.containers;
+    hb.models = models;
     let body = serde_json::to_vec(&hb).map_err(|e| AgentError::Collect(e.to_string()))?;
     Ok(Round {
         collected_ms: hb.collected_ms,
@@ -418,6 +445,26 @@ async fn collect(
         vitals: collected.vitals,
         gpus,
     })
+}
+
+/// `--check`'s line about the model servers.
+fn models_line(models: &[app::fleet::HostBackend]) -> String {
+    if models.is_empty() {
+        return "Model servers: none configured ([[models.backends]])".into();
+    }
+    let each: Vec<String> = models
+        .iter()
+        .map(|m| {
+            let mut s = format!("{} {}", m.name, m.state.as_str());
+            if let Some(e) = &m.error {
+                s.push_str(&format!(" ({e})"));
+            } else if !m.loaded.is_empty() {
+                s.push_str(&format!(" ({} loaded)", m.loaded.join(", ")));
+            }
+            s
+        })
+        .collect();
+    format!("Model servers: {}", each.join(", "))
 }
 
 /// `--check`'s line about the GPUs.
@@ -457,6 +504,7 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
     )
     .await?;
     let gpus = gpu_line(&round.gpus);
+    let models = models_line(&round.heartbeat.models);
     let docker = match docker {
         None => "Docker: off (docker.enabled = false)".to_string(),
         Some(Ok(Listed {
@@ -513,7 +561,10 @@ pub async fn check(config: &Config) -> Result<String, AgentError> {
         }
     }
     match failures.len() {
-        0 => Ok(format!("{}\n{docker}\n{gpus}\n{allowed}", lines.join("\n"))),
+        0 => Ok(format!(
+            "{}\n{docker}\n{gpus}\n{models}\n{allowed}",
+            lines.join("\n")
+        )),
         1 if total == 1 => Err(failures.remove(0)),
         failed => Err(AgentError::SomeHubs {
             failed,

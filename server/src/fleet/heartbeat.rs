@@ -20,10 +20,11 @@
 //! | `agent_version` | 1–64 printable characters, else refused |
 //! | `unhealthy` | at most 256 names; a name Docker would not allow is dropped |
 //! | `container_list` | at most 256, else refused; an entry with a name Docker would not allow, or a name sent twice, is dropped; `image` cut to 256 and `status` to 128 characters, control characters dropped; `health` kept for running containers only |
+//! | `models` | at most 32, else refused; a backend name that is not 1–64 of a-z, 0-9, - and _, or a name sent twice, is dropped; `kind` and `state` outside Steward's lists are refused by the parser; a negative or non-finite `requests_running`, `requests_waiting`, `tokens_per_s` or `ttft_p50_s` is dropped; `kv_cache_pct` clamped to 0–100; `loaded` cut to 64 names of 128 characters, `version` to 64, `error` to 256, control characters dropped |
 //! | `allowed_actions` | kinds this hub does not know are refused by the parser |
 //! | `action_reports` | at most 64, else refused; `queued`/`delivered`/`expired` states dropped |
 //!
-//! `unhealthy`, `allowed_actions`, `action_reports`, `gpu_error`, `containers_error`, `container_list` and a GPU's `name` and
+//! `unhealthy`, `allowed_actions`, `action_reports`, `gpu_error`, `containers_error`, `container_list`, `models` and a GPU's `name` and
 //! `power_limit_w` came later in schema 1: optional, and an agent leaves them out when empty, so an older hub still takes its heartbeats (upgrade
 //! hubs first: an older hub refuses a heartbeat that carries them).
 //!
@@ -32,7 +33,10 @@
 use app::fleet::action::{
     valid_container_name, ActionKind, ActionReport, ActionState, MAX_REPORTS, MAX_UNHEALTHY,
 };
-use app::fleet::{AgentStatus, ContainerCounts, HostContainer, MAX_CONTAINERS};
+use app::fleet::{
+    AgentStatus, ContainerCounts, HostBackend, HostContainer, MAX_BACKENDS, MAX_CONTAINERS,
+    MAX_LOADED,
+};
 use app::models::{GpuReport, GpuSummary};
 use app::vitals::metric_def::{self, LabelKind, MetricId};
 use app::vitals::thresholds::Thresholds;
@@ -95,6 +99,9 @@ pub struct Heartbeat {
     /// stopped first when the agent has more than [`MAX_CONTAINERS`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub container_list: Vec<HostContainer>,
+    /// The host's model servers as the agent's checks saw them (`[[models.backends]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<HostBackend>,
 }
 
 fn root() -> String {
@@ -217,6 +224,8 @@ pub struct Accepted {
     pub containers_error: Option<String>,
     /// Its containers, in the page's order ([`HostContainer::sort`]).
     pub container_list: Vec<HostContainer>,
+    /// Its model servers, as kept by the rules above.
+    pub models: Vec<HostBackend>,
 }
 
 /// Applies the rules above; `host` is the token's host (never a field of the body).
@@ -265,6 +274,7 @@ pub fn validate(
         ("unhealthy", hb.unhealthy.len(), MAX_UNHEALTHY),
         ("action_reports", hb.action_reports.len(), MAX_REPORTS),
         ("container_list", hb.container_list.len(), MAX_CONTAINERS),
+        ("models", hb.models.len(), MAX_BACKENDS),
     ] {
         if n > max {
             return Err(HeartbeatError::TooMany { what, n, max });
@@ -298,6 +308,7 @@ pub fn validate(
     let containers = hb.containers.map(|c| out.containers(c));
     let news = out.news(hb.unhealthy, hb.allowed_actions, hb.action_reports);
     let container_list = out.container_list(hb.container_list);
+    let models = out.models(hb.models);
     Ok(Accepted {
         vitals: Vitals {
             host: host.to_string(),
@@ -320,6 +331,7 @@ pub fn validate(
         gpu_error: hb.gpu_error.map(error_text),
         containers_error: hb.containers_error.map(error_text),
         container_list,
+        models,
     })
 }
 
@@ -335,6 +347,9 @@ fn cut(s: &str, max: usize) -> String {
 
 /// Most characters of a container's status words.
 const MAX_STATUS: usize = 128;
+/// Most characters of a loaded model's name and of a backend's version.
+const MAX_MODEL_NAME: usize = 128;
+const MAX_VERSION: usize = 64;
 
 struct Judge<'a> {
     thresholds: &'a Thresholds,
@@ -345,6 +360,72 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
+    fn models(&mut self, list: Vec<HostBackend>) -> Vec<HostBackend> {
+        let mut kept: Vec<HostBackend> = Vec::with_capacity(list.len());
+        for mut b in list {
+            if !app::maintenance::valid_slug(&b.name) {
+                self.rejected.push(format!(
+                    "models: {:?} is not a backend name",
+                    short(&b.name)
+                ));
+                continue;
+            }
+            if kept.iter().any(|k| k.name == b.name) {
+                self.rejected.push(format!("models: {} sent twice", b.name));
+                continue;
+            }
+            let name = b.name.clone();
+            for (what, value) in [
+                ("requests_running", &mut b.requests_running),
+                ("requests_waiting", &mut b.requests_waiting),
+                ("tokens_per_s", &mut b.tokens_per_s),
+                ("ttft_p50_s", &mut b.ttft_p50_s),
+            ] {
+                if let Some(v) = *value {
+                    if !v.is_finite() || v < 0.0 {
+                        self.rejected
+                            .push(format!("models: {name} {what}: {v} is not a count or rate"));
+                        *value = None;
+                    }
+                }
+            }
+            if let Some(v) = b.kv_cache_pct {
+                if !v.is_finite() {
+                    self.rejected.push(format!(
+                        "models: {name} kv_cache_pct: {v} is not a percentage"
+                    ));
+                    b.kv_cache_pct = None;
+                } else if !(0.0..=100.0).contains(&v) {
+                    let to = v.clamp(0.0, 100.0);
+                    self.clamped
+                        .push(format!("models: {name} kv_cache_pct: {v} → {to}"));
+                    b.kv_cache_pct = Some(to);
+                }
+            }
+            if b.loaded.len() > MAX_LOADED {
+                self.rejected.push(format!(
+                    "models: {name} loaded: {} names, the first {MAX_LOADED} kept",
+                    b.loaded.len()
+                ));
+                b.loaded.truncate(MAX_LOADED);
+            }
+            b.loaded = b
+                .loaded
+                .iter()
+                .map(|m| cut(m, MAX_MODEL_NAME))
+                .filter(|m| !m.is_empty())
+                .collect();
+            b.version = b
+                .version
+                .map(|v| cut(&v, MAX_VERSION))
+                .filter(|v| !v.is_empty());
+            b.error = b.error.map(error_text);
+            kept.push(b);
+        }
+        kept.sort_by(|a, b| a.name.cmp(&b.name));
+        kept
+    }
+
     fn container_list(&mut self, list: Vec<HostContainer>) -> Vec<HostContainer> {
         use app::containers::{ContainerState, Health};
         let mut kept: Vec<HostContainer> = Vec::with_capacity(list.len());
@@ -702,6 +783,7 @@ pub fn from_vitals(
         gpu_error: None,
         containers_error: None,
         container_list: Vec::new(),
+        models: Vec::new(),
     }
 }
 
@@ -749,6 +831,7 @@ mod tests {
             gpu_error: None,
             containers_error: None,
             container_list: vec![],
+            models: vec![],
         }
     }
 
@@ -1005,6 +1088,84 @@ mod tests {
                 max: MAX_CONTAINERS
             }
         );
+    }
+
+    #[test]
+    fn model_servers_are_kept_cleaned_and_by_name() {
+        use app::models::{BackendKind, BackendState};
+        let b = |name: &str| HostBackend {
+            name: name.into(),
+            kind: BackendKind::Llamacpp,
+            state: BackendState::Ok,
+            version: None,
+            error: None,
+            check_ms: Some(8),
+            requests_running: Some(1.0),
+            requests_waiting: Some(0.0),
+            tokens_per_s: Some(41.5),
+            ttft_p50_s: Some(0.2),
+            kv_cache_pct: Some(12.0),
+            loaded: vec!["smollm2".into()],
+        };
+        let mut hb = beat(vec![]);
+        assert!(
+            !serde_json::to_string(&hb).unwrap().contains("models"),
+            "no model servers stay off the wire (older hubs take the heartbeat)"
+        );
+        hb.models = vec![
+            HostBackend {
+                state: BackendState::Down,
+                error: Some(format!("connection refused\u{7}{}", "e".repeat(300))),
+                requests_running: Some(-1.0),
+                tokens_per_s: Some(f64::NAN),
+                kv_cache_pct: Some(140.0),
+                version: Some("v".repeat(100)),
+                loaded: vec!["m".repeat(200); MAX_LOADED + 1],
+                ..b("vllm-b")
+            },
+            b("Bad Name"),
+            b("llama-a"),
+            b("llama-a"),
+        ];
+        let a = check(hb).unwrap();
+        let names: Vec<_> = a.models.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["llama-a", "vllm-b"]);
+        assert_eq!(a.models[0], b("llama-a"), "a clean entry is kept as sent");
+        let v = &a.models[1];
+        assert_eq!((v.requests_running, v.tokens_per_s), (None, None));
+        assert_eq!(v.kv_cache_pct, Some(100.0));
+        assert_eq!(v.requests_waiting, Some(0.0));
+        assert_eq!(v.version.as_ref().map(|s| s.len()), Some(64));
+        let error = v.error.as_deref().unwrap();
+        assert!(error.starts_with("connection refusede") && error.chars().count() == 256);
+        assert_eq!(v.loaded.len(), MAX_LOADED);
+        assert!(v.loaded.iter().all(|m| m.chars().count() == 128));
+        assert_eq!(
+            a.rejected,
+            [
+                "models: vllm-b requests_running: -1 is not a count or rate",
+                "models: vllm-b tokens_per_s: NaN is not a count or rate",
+                "models: vllm-b loaded: 65 names, the first 64 kept",
+                "models: \"Bad Name\" is not a backend name",
+                "models: llama-a sent twice",
+            ]
+        );
+        assert_eq!(a.clamped, ["models: vllm-b kv_cache_pct: 140 → 100"]);
+
+        let mut hb = beat(vec![]);
+        hb.models = vec![b("x"); MAX_BACKENDS + 1];
+        assert_eq!(
+            check(hb).unwrap_err(),
+            HeartbeatError::TooMany {
+                what: "models",
+                n: MAX_BACKENDS + 1,
+                max: MAX_BACKENDS
+            }
+        );
+        // A kind or state this hub does not know is the parser's 400, as the schema says.
+        let mut wire = serde_json::to_value(beat(vec![])).unwrap();
+        wire["models"] = serde_json::json!([{"name": "x", "kind": "tgi", "state": "ok"}]);
+        assert!(serde_json::from_value::<Heartbeat>(wire).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! replica. Pure: encoding and decoding only; the store keeps the text, [`super::Fleet`] applies it.
 
 use app::fleet::action::ActionKind;
-use app::fleet::{AgentStatus, ContainerCounts, HostContainer};
+use app::fleet::{AgentStatus, ContainerCounts, HostBackend, HostContainer};
 use app::models::GpuSummary;
 use app::vitals::Vitals;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,9 @@ pub struct Latest {
     /// Absent in states written before the hub kept the list: read as empty.
     #[serde(default)]
     pub container_list: Vec<HostContainer>,
+    /// Absent in states written before the hub kept the model servers: read as empty.
+    #[serde(default)]
+    pub models: Vec<HostBackend>,
 }
 
 /// The same fields, borrowed from the heartbeat, so encoding copies nothing first.
@@ -51,6 +54,7 @@ struct LatestOut<'a> {
     gpu_error: Option<&'a str>,
     containers_error: Option<&'a str>,
     container_list: &'a [HostContainer],
+    models: &'a [HostBackend],
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -76,6 +80,7 @@ impl Latest {
             gpu_error: a.gpu_error.clone(),
             containers_error: a.containers_error.clone(),
             container_list: a.container_list.clone(),
+            models: a.models.clone(),
         }
     }
 
@@ -99,6 +104,7 @@ pub fn encode(a: &Accepted) -> String {
         gpu_error: a.gpu_error.as_deref(),
         containers_error: a.containers_error.as_deref(),
         container_list: &a.container_list,
+        models: &a.models,
     };
     // Plain data with string keys: serialising it cannot fail.
     serde_json::to_string(&out).unwrap_or_default()
@@ -172,6 +178,20 @@ pub(crate) mod tests {
                 health: app::containers::Health::Unhealthy,
                 status: "Up 3 minutes (unhealthy)".into(),
             }],
+            models: vec![HostBackend {
+                name: "ollama".into(),
+                kind: app::models::BackendKind::Ollama,
+                state: app::models::BackendState::Ok,
+                version: Some("0.5.7".into()),
+                error: None,
+                check_ms: Some(12),
+                requests_running: None,
+                requests_waiting: None,
+                tokens_per_s: None,
+                ttft_p50_s: None,
+                kv_cache_pct: None,
+                loaded: vec!["llama3.2:3b".into()],
+            }],
         }
     }
 
@@ -183,11 +203,13 @@ pub(crate) mod tests {
         assert_eq!(back.collected_ms(), 1_700_000_000_000);
         assert_eq!(back.unhealthy, ["api"]);
         assert_eq!(back.container_list, a.container_list);
+        assert_eq!(back.models, a.models);
         let mut older: serde_json::Value = serde_json::from_str(&encode(&a)).unwrap();
         older.as_object_mut().unwrap().remove("container_list");
+        older.as_object_mut().unwrap().remove("models");
         let back = decode(&older.to_string()).unwrap();
         assert!(
-            back.container_list.is_empty() && back.unhealthy == ["api"],
+            back.container_list.is_empty() && back.models.is_empty() && back.unhealthy == ["api"],
             "a state written before the list was kept reads as one without it"
         );
     }
