@@ -503,42 +503,19 @@ async fn a_real_agent_reports_the_containers_of_its_host() {
     engine.make_unhealthy("sick");
 
     let hub = spawn_app(|_, _| {}).await;
-    let admin = hub.admin().await;
-    let token = add_host(&hub, &admin, "docker-01").await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, &token).unwrap();
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[collector]\ninterval_secs = 1\n[agent]\ninterval_secs = 1\n[docker]\nenabled = true\nhost = \"{}\"\n",
-            engine.host()
-        ),
+    let agent = FastAgent::add(
+        &hub,
+        "docker-01",
+        &format!("[docker]\nenabled = true\nhost = \"{}\"\n", engine.host()),
     )
-    .unwrap();
-    let agent = |extra: &[&str]| {
-        let mut cmd = agent_command(&config, &hub.base, &token_file, &dir.path().join("agent"));
-        cmd.args(extra);
-        cmd
-    };
+    .await;
 
     // `--check` says what Docker holds besides what the hub answered.
-    let check = agent(&["--check"]).output().unwrap();
-    let said = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let said = agent.check(&hub);
     assert!(said.contains("took the heartbeat"), "{said}");
     assert!(said.contains("Docker: 3 containers, 2 running"), "{said}");
 
-    let mut child = agent(&[])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = agent.spawn(&hub);
     let _kill = KillOnDrop(&mut child);
     let h = hub
         .wait_json(
@@ -627,45 +604,24 @@ async fn a_real_agent_reports_the_model_servers_of_its_host() {
     assert!(loaded.status().is_success());
 
     let hub = spawn_app(|_, _| {}).await;
-    let admin = hub.admin().await;
-    let token = add_host(&hub, &admin, "llm-01").await;
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, &token).unwrap();
-    let config = dir.path().join("agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[collector]\ninterval_secs = 1\n[agent]\ninterval_secs = 1\n[docker]\nenabled = false\n\
-             [models]\ngpus = false\n\
+    let agent = FastAgent::add(
+        &hub,
+        "llm-01",
+        &format!(
+            "[docker]\nenabled = false\n[models]\ngpus = false\n\
              [[models.backends]]\nname = \"ollama-1\"\nkind = \"ollama\"\nurl = \"{}\"\n\
              [[models.backends]]\nname = \"vllm-1\"\nkind = \"vllm\"\nurl = \"{}\"\n",
             ollama.url, vllm.url
         ),
     )
-    .unwrap();
-    let agent = |extra: &[&str]| {
-        let mut cmd = agent_command(&config, &hub.base, &token_file, &dir.path().join("agent"));
-        cmd.args(extra);
-        cmd
-    };
-    let check = agent(&["--check"]).output().unwrap();
-    let said = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    .await;
+    let said = agent.check(&hub);
     assert!(
         said.contains(&format!("Model servers: ollama-1 ok ({SMALL} loaded)")),
         "{said}"
     );
 
-    let mut child = agent(&[])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = agent.spawn(&hub);
     let _kill = KillOnDrop(&mut child);
     // vLLM's tokens/s needs two checks of its moving counters.
     let h = hub
@@ -831,6 +787,64 @@ fn queued(dir: &Path) -> usize {
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// A host added on the hub and a `steward agent` for it that collects and sends every second:
+/// its folder holds the token file and the config (`extra` after the intervals).
+struct FastAgent {
+    dir: tempfile::TempDir,
+    token_file: PathBuf,
+    config: PathBuf,
+}
+
+impl FastAgent {
+    async fn add(hub: &TestApp, host: &str, extra: &str) -> Self {
+        let admin = hub.admin().await;
+        let token = add_host(hub, &admin, host).await;
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, &token).unwrap();
+        let config = dir.path().join("agent.toml");
+        std::fs::write(
+            &config,
+            format!("[collector]\ninterval_secs = 1\n[agent]\ninterval_secs = 1\n{extra}"),
+        )
+        .unwrap();
+        Self {
+            dir,
+            token_file,
+            config,
+        }
+    }
+
+    fn command(&self, hub: &TestApp) -> std::process::Command {
+        agent_command(
+            &self.config,
+            &hub.base,
+            &self.token_file,
+            &self.dir.path().join("agent"),
+        )
+    }
+
+    /// `--check`'s output; it must succeed.
+    fn check(&self, hub: &TestApp) -> String {
+        let out = self.command(hub).arg("--check").output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        said
+    }
+
+    fn spawn(&self, hub: &TestApp) -> std::process::Child {
+        self.command(hub)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
 }
 
 struct KillOnDrop<'a>(&'a mut std::process::Child);
