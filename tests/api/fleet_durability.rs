@@ -39,6 +39,17 @@ pub(crate) fn spawn_serve(
     config: &str,
     password: &str,
 ) -> std::process::Child {
+    spawn_serve_with_site(dir, port, config, password, &dir.join("no-site"))
+}
+
+/// [`spawn_serve`] with the site (the WASM client and its split chunks) served from `site`.
+pub(crate) fn spawn_serve_with_site(
+    dir: &Path,
+    port: u16,
+    config: &str,
+    password: &str,
+    site: &Path,
+) -> std::process::Child {
     let config_file = dir.join("steward.toml");
     std::fs::write(&config_file, config).unwrap();
     std::fs::write(dir.join("admin.pw"), format!("{password}\n")).unwrap();
@@ -53,7 +64,7 @@ pub(crate) fn spawn_serve(
         .arg("--data-dir")
         .arg(dir.join("data"))
         .arg("--site-root")
-        .arg(dir.join("no-site"))
+        .arg(site)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

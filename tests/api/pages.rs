@@ -165,3 +165,91 @@ async fn container_page_renders_the_first_rows_and_counts_all() {
     assert!(rest.get("partial").is_none());
     app.stop().await;
 }
+
+/// The WASM chunks a page's HTML asks the browser to preload (`<link rel="preload">`), in order.
+fn preloads(html: &str) -> Vec<String> {
+    html.split("<link ")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = &tag[..tag.find('>')?];
+            if !tag.contains("rel=\"preload\"") {
+                return None;
+            }
+            let href = tag.split("href=\"").nth(1)?;
+            Some(href[..href.find('"')?].to_string())
+        })
+        .collect()
+}
+
+/// Pages rendered at the same time each get their own route's chunk preloads, once each: with
+/// leptos_integration_utils 0.8.9 as published, concurrent renders put their links into each
+/// other's pages (1,200 links on one `/fleet` under load) or into none (vendor/README.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pages_each_preload_their_own_chunks_once() {
+    let site = std::env::var("STEWARD_SITE_ROOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/site")
+        });
+    let manifest = site.join("pkg/__wasm_split_manifest.json");
+    assert!(
+        manifest.exists(),
+        "this test needs the release site with split chunks ({}); make test builds it",
+        manifest.display()
+    );
+    let manifest: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let chunks_of = |route: &str| -> Vec<String> {
+        let (_, chunks) = manifest
+            .iter()
+            .find(|(key, _)| {
+                key.strip_prefix(&format!("__{route}_route_view_"))
+                    .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_digit()))
+            })
+            .unwrap_or_else(|| panic!("no split manifest entry for the {route} route"));
+        let mut want: Vec<String> = chunks.iter().map(|c| format!("/pkg/{c}.wasm")).collect();
+        want.push("/pkg/steward.wasm".into());
+        want.sort();
+        want
+    };
+    let pages = [
+        ("/fleet", chunks_of("fleet")),
+        ("/trends", chunks_of("trends")),
+        ("/models", chunks_of("models")),
+        ("/", vec!["/pkg/steward.wasm".to_string()]),
+    ];
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = steward_tests::free_port();
+    let mut hub = crate::fleet_durability::spawn_serve_with_site(
+        dir.path(),
+        port,
+        "[auth]\nanonymous_read = true\n[docker]\nenabled = false\n",
+        "preload-test-password",
+        &site,
+    );
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let rounds: Vec<(usize, Vec<String>)> = futures::future::join_all((0..64).map(|i| {
+        let page = i % pages.len();
+        let (client, url) = (client.clone(), format!("{base}{}", pages[page].0));
+        async move {
+            let html = client.get(&url).send().await.unwrap().text().await.unwrap();
+            (page, preloads(&html))
+        }
+    }))
+    .await;
+    hub.kill().unwrap();
+    hub.wait().unwrap();
+    for (page, mut got) in rounds {
+        let (path, want) = &pages[page];
+        let all = got.len();
+        got.sort();
+        got.dedup();
+        assert_eq!(all, got.len(), "{path} preloads a chunk more than once");
+        assert_eq!(
+            &got, want,
+            "{path} preloads another page's chunks, or not its own"
+        );
+    }
+}
