@@ -501,7 +501,8 @@ impl HostBackend {
         use crate::models::BackendState;
         let error = match b.state {
             BackendState::Down => b.last_error.clone(),
-            BackendState::Degraded => Some(b.problems.join("; ")),
+            // Degraded names the calls that failed; an empty list says nothing, so no error.
+            BackendState::Degraded => Some(b.problems.join("; ")).filter(|e| !e.is_empty()),
             _ => None,
         };
         HostBackend {
@@ -963,5 +964,91 @@ mod tests {
             c.add(b);
         }
         assert_eq!((c.live, c.stale, c.missing, c.never_seen), (2, 1, 0, 1));
+    }
+
+    /// A backend as a check left it: `vllm-1` holding two models, with an old error.
+    fn checked(
+        state: crate::models::BackendState,
+        problems: &[&str],
+    ) -> crate::models::ModelBackend {
+        use crate::models::{BackendKind, BreakerState, BreakerView, Control, LoadedModel};
+        let loaded = |name: &str| LoadedModel {
+            name: name.into(),
+            size_bytes: None,
+            vram_bytes: None,
+            context_length: None,
+            expires_at_ms: None,
+            status: None,
+        };
+        crate::models::ModelBackend {
+            name: "vllm-1".into(),
+            kind: BackendKind::Vllm,
+            url: "http://127.0.0.1:8000".into(),
+            state,
+            breaker: BreakerView {
+                state: BreakerState::Closed,
+                consecutive_failures: 0,
+                opened_total: 0,
+                probes_total: 0,
+                skipped_total: 0,
+                retry_at_ms: None,
+            },
+            version: Some("0.6.3".into()),
+            check_ms: Some(12),
+            checked_ms: Some(1_000),
+            last_ok_ms: Some(1_000),
+            last_error: Some("connection refused".into()),
+            last_error_ms: Some(500),
+            problems: problems.iter().map(|p| p.to_string()).collect(),
+            requests_running: Some(3.0),
+            requests_waiting: Some(1.0),
+            slots_busy: None,
+            slots_total: None,
+            slot_context: None,
+            kv_cache_pct: Some(42.0),
+            tokens_per_s: Some(88.5),
+            ttft_p50_s: Some(0.2),
+            ttft_p95_s: Some(0.9),
+            models: Vec::new(),
+            loaded: vec![loaded("qwen"), loaded("llama")],
+            architecture: None,
+            process_rss_bytes: None,
+            control: Control::ReadOnly {
+                reason: "vLLM serves what it was started with".into(),
+            },
+            estimate_error: None,
+        }
+    }
+
+    #[test]
+    fn a_backend_travels_with_the_error_its_state_explains() {
+        use crate::models::BackendState;
+        // Degraded: it answers, so its models and load travel, with the calls that failed.
+        let b = HostBackend::of(&checked(
+            BackendState::Degraded,
+            &["/metrics: 500", "/version: timeout"],
+        ));
+        assert_eq!(b.state, BackendState::Degraded);
+        assert_eq!(b.error.as_deref(), Some("/metrics: 500; /version: timeout"));
+        assert_eq!(b.loaded, ["qwen", "llama"]);
+        assert_eq!(b.requests_running, Some(3.0));
+        assert_eq!(b.kv_cache_pct, Some(42.0));
+        // Degraded with no call named: no empty error line.
+        assert_eq!(
+            HostBackend::of(&checked(BackendState::Degraded, &[])).error,
+            None
+        );
+        // Down: the check's error, and no models said to be held.
+        let b = HostBackend::of(&checked(BackendState::Down, &[]));
+        assert_eq!(b.error.as_deref(), Some("connection refused"));
+        assert!(b.loaded.is_empty());
+        // Ok: an old error is history, not the state.
+        let b = HostBackend::of(&checked(BackendState::Ok, &[]));
+        assert_eq!(b.error, None);
+        assert_eq!(b.loaded.len(), 2);
+        assert_eq!(
+            (b.name.as_str(), b.version.as_deref()),
+            ("vllm-1", Some("0.6.3"))
+        );
     }
 }
