@@ -2904,6 +2904,19 @@ async fn fleet_group_restart_through_the_modal() {
         },
     )
     .await;
+    // Its check latency is a stored series of the host, drawn as the trends page draws it.
+    eventually(
+        "the host page charts its model server's check latency",
+        Duration::from_secs(30),
+        || async {
+            c.find(Locator::Css(
+                r#"[data-testid="fleet-host-trends"] [data-testid="chart-model_latency"] .chart-svg svg polyline"#,
+            ))
+            .await
+            .is_ok()
+        },
+    )
+    .await;
     // The rows' words (state, health, image, status; the servers' load and models) are
     // checked through the API in `fleet::a_real_agent_reports_the_containers_of_its_host`
     // and `fleet::a_real_agent_reports_the_model_servers_of_its_host`; here the page draws them.

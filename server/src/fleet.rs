@@ -42,7 +42,7 @@ use crate::platform::bus::HostId;
 use crate::platform::periodic::StatusBook;
 use crate::remote_write::{self, RemoteWriter};
 use crate::store::audit::AuditLog;
-use crate::store::history::{task::samples_from_vitals, HistoryStore};
+use crate::store::history::HistoryStore;
 use crate::store::lease::Holder;
 use app::shared::clock::now_ms;
 use heartbeat::{Accepted, Limits};
@@ -409,12 +409,7 @@ impl Fleet {
     async fn commit(&self, history: &HistoryStore, batch: Vec<Pending>) {
         let samples: Vec<(HostId, Vec<_>)> = batch
             .iter()
-            .map(|p| {
-                (
-                    HostId::from(p.host.as_str()),
-                    samples_from_vitals(&p.accepted.vitals),
-                )
-            })
+            .map(|p| (HostId::from(p.host.as_str()), p.accepted.samples()))
             .collect();
         let refs: Vec<(HostId, &[_])> = samples
             .iter()

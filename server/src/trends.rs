@@ -44,9 +44,19 @@ pub enum TrendError {
     UnknownHost(String),
 }
 
-/// The trends a fleet host's heartbeats feed (its vitals and GPUs; agents send no container,
-/// disk-item or model-backend series).
-pub const HOST_TRENDS: [&str; 6] = ["disk", "memory", "steal", "io", "gpu_util", "gpu_vram"];
+/// The trends a fleet host's heartbeats feed (its vitals, GPUs and model servers; agents send
+/// no container or disk-item series).
+pub const HOST_TRENDS: [&str; 9] = [
+    "disk",
+    "memory",
+    "steal",
+    "io",
+    "gpu_util",
+    "gpu_vram",
+    "model_latency",
+    "model_queue",
+    "model_tokens",
+];
 
 /// Where one line (or, for a prefix, a family of lines) of a trend is stored.
 pub enum Stored {

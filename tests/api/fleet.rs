@@ -653,6 +653,33 @@ async fn a_real_agent_reports_the_model_servers_of_its_host() {
         v["requests_waiting"].is_number() && v["kv_cache_pct"].is_number(),
         "vLLM's queue and KV cache from its /metrics: {v}"
     );
+    // The servers' queue and latency are the host's stored series, read by the trend API.
+    let queue = hub
+        .wait_json(
+            "/api/v1/trend/model_queue?range=1h&host=llm-01",
+            Duration::from_secs(15),
+            |t| {
+                t["series"].as_array().is_some_and(|s| {
+                    s.iter().any(|l| {
+                        l["label"] == "vllm-1"
+                            && l["points"].as_array().is_some_and(|p| !p.is_empty())
+                    })
+                })
+            },
+        )
+        .await;
+    assert_eq!(queue["source"], "sqlite", "{queue}");
+    let latency: Value = hub
+        .json("/api/v1/trend/model_latency?range=1h&host=llm-01")
+        .await;
+    let mut lines: Vec<&str> = latency["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["label"].as_str())
+        .collect();
+    lines.sort();
+    assert_eq!(lines, ["ollama-1", "vllm-1"], "{latency}");
     let page = hub.json("/api/v1/fleet/hosts").await;
     assert!(
         page["hosts"][0].get("models").is_none(),

@@ -146,20 +146,22 @@ fn HostDetail(initial: FleetHost) -> impl IntoView {
 }
 
 /// The host's trends, the trends page's own charts fed by its stored heartbeats (24 h first;
-/// the ranges, zoom and live tail work as there). GPU charts appear once it reports a GPU.
+/// the ranges, zoom and live tail work as there). GPU charts appear once it reports a GPU, the
+/// model servers' latency, queue and speed once it reports a model server.
 /// Drawn in the browser only, after hydration: the charts load through local resources, which
 /// the page's `Suspense` would otherwise wait for on the server forever.
 #[component]
 fn HostTrends(host: RwSignal<FleetHost>) -> impl IntoView {
     let name = host.with_untracked(|h| h.host.clone());
     let has_gpus = Memo::new(move |_| host.with(|h| !h.gpus.is_empty()));
+    let has_models = Memo::new(move |_| host.with(|h| !h.models.is_empty()));
     let mounted = RwSignal::new(false);
     Effect::new(move |_| mounted.set(true));
     view! {
         <h3>"Trends"</h3>
         <div class="trends" data-testid="fleet-host-trends">
             {move || mounted.get().then(|| {
-                let (name, gpu_name) = (name.clone(), name.clone());
+                let (name, gpu_name, model_name) = (name.clone(), name.clone(), name.clone());
                 view! {
                     <TrendChart name="memory" range="24h" host=name.clone()/>
                     <TrendChart name="disk" range="24h" host=name.clone()/>
@@ -168,6 +170,11 @@ fn HostTrends(host: RwSignal<FleetHost>) -> impl IntoView {
                     {move || has_gpus.get().then(|| view! {
                         <TrendChart name="gpu_util" range="24h" host=gpu_name.clone()/>
                         <TrendChart name="gpu_vram" range="24h" host=gpu_name.clone()/>
+                    })}
+                    {move || has_models.get().then(|| view! {
+                        <TrendChart name="model_latency" range="24h" host=model_name.clone()/>
+                        <TrendChart name="model_queue" range="24h" host=model_name.clone()/>
+                        <TrendChart name="model_tokens" range="24h" host=model_name.clone()/>
                     })}
                 }
             })}

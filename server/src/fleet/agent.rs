@@ -811,7 +811,7 @@ fn own_samples(hb: heartbeat::Heartbeat, config: &Config) -> Vec<crate::store::h
         max_age_ms: i64::MAX,
     };
     match heartbeat::validate(hb, "", now_ms(), unbounded, &config.thresholds) {
-        Ok(a) => crate::store::history::task::samples_from_vitals(&a.vitals),
+        Ok(a) => a.samples(),
         Err(e) => {
             tracing::warn!("agent: samples not written: {e}");
             Vec::new()

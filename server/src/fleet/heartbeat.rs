@@ -228,6 +228,26 @@ pub struct Accepted {
     pub models: Vec<HostBackend>,
 }
 
+impl Accepted {
+    /// The samples history keeps of this heartbeat (and the remote writer sends): its metrics,
+    /// GPUs included, and each model server's latency, queue and tokens/s, all at the time the
+    /// agent collected them.
+    pub fn samples(&self) -> Vec<crate::store::history::Sample> {
+        use crate::store::history::task::{samples_from_vitals, ModelServerReadings};
+        let mut out = samples_from_vitals(&self.vitals);
+        for b in &self.models {
+            let readings = ModelServerReadings {
+                check_ms: b.check_ms,
+                requests_running: b.requests_running,
+                requests_waiting: b.requests_waiting,
+                tokens_per_s: b.tokens_per_s,
+            };
+            out.extend(readings.samples(&b.name, self.vitals.collected_at_ms));
+        }
+        out
+    }
+}
+
 /// Applies the rules above; `host` is the token's host (never a field of the body).
 pub fn validate(
     hb: Heartbeat,
@@ -1151,6 +1171,25 @@ mod tests {
             ]
         );
         assert_eq!(a.clamped, ["models: vllm-b kv_cache_pct: 140 → 100"]);
+        // History keeps what survived the rules, per server, at the collection time.
+        let mut kept: Vec<(String, f64)> = a
+            .samples()
+            .into_iter()
+            .filter(|s| s.series.starts_with("model_"))
+            .inspect(|s| assert_eq!(s.ts_ms, a.vitals.collected_at_ms))
+            .map(|s| (s.series, s.value))
+            .collect();
+        kept.sort_by(|x, y| x.0.cmp(&y.0));
+        let want = [
+            ("model_check_ms:llama-a", 8.0),
+            ("model_check_ms:vllm-b", 8.0),
+            ("model_requests_running:llama-a", 1.0),
+            ("model_requests_waiting:llama-a", 0.0),
+            ("model_requests_waiting:vllm-b", 0.0),
+            ("model_tokens_per_s:llama-a", 41.5),
+        ];
+        let want: Vec<(String, f64)> = want.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        assert_eq!(kept, want, "a dropped reading writes no sample");
 
         let mut hb = beat(vec![]);
         hb.models = vec![b("x"); MAX_BACKENDS + 1];

@@ -138,6 +138,37 @@ fn samples_of(event: &Event) -> Option<(HostId, Vec<Sample>)> {
     }
 }
 
+/// What a model server's check read that history keeps, for this machine's servers and a
+/// fleet host's alike.
+pub struct ModelServerReadings {
+    pub check_ms: Option<u64>,
+    pub requests_running: Option<f64>,
+    pub requests_waiting: Option<f64>,
+    pub tokens_per_s: Option<f64>,
+}
+
+impl ModelServerReadings {
+    /// The server's series (check latency, queue, tokens/s) labelled with its name: only what
+    /// the check knew, so a server that is down writes its latency, not zeros.
+    pub fn samples(&self, name: &str, ts_ms: i64) -> impl Iterator<Item = Sample> + '_ {
+        let name = name.to_string();
+        [
+            (MetricId::ModelCheckMs, self.check_ms.map(|ms| ms as f64)),
+            (MetricId::ModelRequestsRunning, self.requests_running),
+            (MetricId::ModelRequestsWaiting, self.requests_waiting),
+            (MetricId::ModelTokensPerSecond, self.tokens_per_s),
+        ]
+        .into_iter()
+        .filter_map(move |(id, value)| {
+            Some(Sample {
+                series: id.series_key(Some(&name)),
+                ts_ms,
+                value: value.filter(|v| v.is_finite())?,
+            })
+        })
+    }
+}
+
 /// Per backend: check latency, queue and tokens/s; per GPU: util, VRAM, temperature, power.
 /// Only what the round knew (a down backend writes its latency, not zeros).
 fn samples_from_models(m: &app::models::Models) -> Vec<Sample> {
@@ -154,16 +185,6 @@ fn samples_from_models(m: &app::models::Models) -> Vec<Sample> {
             });
         }
     };
-    for b in &m.backends {
-        push(
-            MetricId::ModelCheckMs,
-            &b.name,
-            b.check_ms.map(|ms| ms as f64),
-        );
-        push(MetricId::ModelRequestsRunning, &b.name, b.requests_running);
-        push(MetricId::ModelRequestsWaiting, &b.name, b.requests_waiting);
-        push(MetricId::ModelTokensPerSecond, &b.name, b.tokens_per_s);
-    }
     for g in m.gpus.gpus() {
         let label = g.index.to_string();
         push(MetricId::GpuUtilPct, &label, g.util_pct);
@@ -174,6 +195,15 @@ fn samples_from_models(m: &app::models::Models) -> Vec<Sample> {
         );
         push(MetricId::GpuTemperatureC, &label, g.temperature_c);
         push(MetricId::GpuPowerW, &label, g.power_w);
+    }
+    for b in &m.backends {
+        let readings = ModelServerReadings {
+            check_ms: b.check_ms,
+            requests_running: b.requests_running,
+            requests_waiting: b.requests_waiting,
+            tokens_per_s: b.tokens_per_s,
+        };
+        out.extend(readings.samples(&b.name, ts_ms));
     }
     out
 }
