@@ -144,6 +144,14 @@ impl SparkRing {
 /// The `points` of each SVG polyline drawing `values` in a `width` × `height` box (0 % at the
 /// bottom, 100 % at the top), right-aligned so the newest minute is at the right edge; a gap
 /// splits the line. A lone point becomes a short dash so it shows.
+/// Writes a coordinate (≥ 0) with one decimal, as integers: `{:.1}` falls back to the slow exact
+/// float printer for most of these values, and the fleet page writes hundreds per render.
+fn push_tenths(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    let tenths = (v.max(0.0) * 10.0).round() as u64;
+    let _ = write!(out, "{}.{}", tenths / 10, tenths % 10);
+}
+
 pub fn polylines(values: &[u8], width: f64, height: f64) -> Vec<String> {
     let step = width / (SPARK_POINTS - 1) as f64;
     let offset = SPARK_POINTS.saturating_sub(values.len());
@@ -155,13 +163,16 @@ pub fn polylines(values: &[u8], width: f64, height: f64) -> Vec<String> {
             current.insert(0, ((x - step / 2.0).max(0.0), y));
         }
         if !current.is_empty() {
-            lines.push(
-                current
-                    .iter()
-                    .map(|(x, y)| format!("{x:.1},{y:.1}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+            let mut line = String::with_capacity(current.len() * 10);
+            for (i, (x, y)) in current.iter().enumerate() {
+                if i > 0 {
+                    line.push(' ');
+                }
+                push_tenths(&mut line, *x);
+                line.push(',');
+                push_tenths(&mut line, *y);
+            }
+            lines.push(line);
         }
         current.clear();
     };
@@ -281,5 +292,23 @@ mod tests {
             ["51.0,5.0 52.0,5.0", "56.0,8.0 58.0,8.0"],
             "split at the gap; the lone 50 % point is a half-step dash ending at its minute"
         );
+    }
+
+    #[test]
+    fn coordinates_are_written_to_the_nearest_tenth() {
+        let step = 58.0 / (SPARK_POINTS - 1) as f64;
+        for i in 0..SPARK_POINTS {
+            for v in 0..=100u8 {
+                for value in [i as f64 * step, 12.0 - f64::from(v) / 100.0 * 12.0] {
+                    let mut out = String::new();
+                    push_tenths(&mut out, value);
+                    let (whole, tenth) = out.split_once('.').unwrap();
+                    assert_eq!(tenth.len(), 1, "{out}");
+                    let written: f64 = out.parse().unwrap();
+                    assert!((written - value).abs() <= 0.05 + 1e-9, "{value} → {out}");
+                    assert!(whole.parse::<u64>().is_ok(), "{out}");
+                }
+            }
+        }
     }
 }
