@@ -154,10 +154,14 @@ async fn the_sweep_classifies_every_host_counts_its_checks_and_stores_changes() 
 
     // A change of health is stored with its reason; the host's answer lists its changes.
     fleet.set(0, Behaviour::Failing);
+    // The host turns critical in memory first; its stored change follows in the same round.
     wait_for(
         &app,
-        "h00 turns critical",
-        |h| h["health"]["status"] == "critical",
+        "h00 turns critical and its change is stored",
+        |h| {
+            h["health"]["status"] == "critical"
+                && h["health_changes"].as_array().is_some_and(|c| c.len() >= 2)
+        },
         "/api/v1/fleet/hosts/h00",
     )
     .await;
