@@ -236,13 +236,7 @@ impl Accepted {
         use crate::store::history::task::{samples_from_vitals, ModelServerReadings};
         let mut out = samples_from_vitals(&self.vitals);
         for b in &self.models {
-            let readings = ModelServerReadings {
-                check_ms: b.check_ms,
-                requests_running: b.requests_running,
-                requests_waiting: b.requests_waiting,
-                tokens_per_s: b.tokens_per_s,
-            };
-            out.extend(readings.samples(&b.name, self.vitals.collected_at_ms));
+            out.extend(ModelServerReadings::from(b).samples(&b.name, self.vitals.collected_at_ms));
         }
         out
     }

@@ -147,6 +147,28 @@ pub struct ModelServerReadings {
     pub tokens_per_s: Option<f64>,
 }
 
+impl From<&app::models::ModelBackend> for ModelServerReadings {
+    fn from(b: &app::models::ModelBackend) -> Self {
+        ModelServerReadings {
+            check_ms: b.check_ms,
+            requests_running: b.requests_running,
+            requests_waiting: b.requests_waiting,
+            tokens_per_s: b.tokens_per_s,
+        }
+    }
+}
+
+impl From<&app::fleet::HostBackend> for ModelServerReadings {
+    fn from(b: &app::fleet::HostBackend) -> Self {
+        ModelServerReadings {
+            check_ms: b.check_ms,
+            requests_running: b.requests_running,
+            requests_waiting: b.requests_waiting,
+            tokens_per_s: b.tokens_per_s,
+        }
+    }
+}
+
 impl ModelServerReadings {
     /// The server's series (check latency, queue, tokens/s) labelled with its name: only what
     /// the check knew, so a server that is down writes its latency, not zeros.
@@ -197,13 +219,7 @@ fn samples_from_models(m: &app::models::Models) -> Vec<Sample> {
         push(MetricId::GpuPowerW, &label, g.power_w);
     }
     for b in &m.backends {
-        let readings = ModelServerReadings {
-            check_ms: b.check_ms,
-            requests_running: b.requests_running,
-            requests_waiting: b.requests_waiting,
-            tokens_per_s: b.tokens_per_s,
-        };
-        out.extend(readings.samples(&b.name, ts_ms));
+        out.extend(ModelServerReadings::from(b).samples(&b.name, ts_ms));
     }
     out
 }
