@@ -569,6 +569,16 @@ impl Fleet {
 
     /// A page of hosts matching the filter, with counts and groups over the whole fleet.
     pub fn page(&self, filter: &HostFilter, now: i64) -> FleetPage {
+        self.page_of(filter, now, Shape::Full)
+    }
+
+    /// The same page with each host as its card needs it ([`FleetHost::for_card`]), copied
+    /// from the state without the rest: the fleet panel's page.
+    pub fn cards(&self, filter: &HostFilter, now: i64) -> FleetPage {
+        self.page_of(filter, now, Shape::Card)
+    }
+
+    fn page_of(&self, filter: &HostFilter, now: i64, shape: Shape) -> FleetPage {
         let hosts = self.lock();
         let mut counts = BadgeCounts::default();
         let mut health = HealthCounts::default();
@@ -607,7 +617,7 @@ impl Fleet {
             .into_iter()
             .skip(filter.offset)
             .take(filter.limit)
-            .map(|(h, badge)| view(h, badge))
+            .map(|(h, badge)| view(h, badge, shape))
             .collect();
         FleetPage {
             counts,
@@ -844,7 +854,7 @@ impl Fleet {
     pub fn host(&self, host: &str, now: i64) -> Option<FleetHost> {
         let hosts = self.lock();
         let h = hosts.get(host)?;
-        let mut v = view(h, Badge::of(h.row.last_heartbeat_ms, now));
+        let mut v = view(h, Badge::of(h.row.last_heartbeat_ms, now), Shape::Full);
         v.unhealthy = h.unhealthy.clone();
         v.container_list = h.container_list.clone();
         v.models = h.models.clone();
@@ -908,7 +918,21 @@ impl Fleet {
 /// Which hosts a page shows.
 pub type HostFilter = app::fleet::FleetFilter;
 
-fn view(h: &HostEntry, badge: Badge) -> FleetHost {
+/// How much of a host a page carries.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Full,
+    Card,
+}
+
+fn view(h: &HostEntry, badge: Badge, shape: Shape) -> FleetHost {
+    let (vitals, score) = match shape {
+        Shape::Full => (h.vitals.as_deref().cloned(), h.score.clone()),
+        Shape::Card => (
+            h.vitals.as_deref().map(app::fleet::card_vitals),
+            h.score.as_ref().map(app::fleet::card_score),
+        ),
+    };
     FleetHost {
         host: h.row.host.clone(),
         badge,
@@ -916,8 +940,8 @@ fn view(h: &HostEntry, badge: Badge) -> FleetHost {
         last_heartbeat_ms: h.row.last_heartbeat_ms,
         agent_version: h.row.agent_version.clone(),
         status: h.status,
-        vitals: h.vitals.as_deref().cloned(),
-        score: h.score.clone(),
+        vitals,
+        score,
         containers: h.containers,
         heartbeats_total: h.row.heartbeats_total,
         rejected_fields: h.row.rejected_fields,
@@ -1175,6 +1199,41 @@ mod tests {
         );
         assert_eq!(rings["b"].sparks().mem, [60]);
         assert_eq!(rings.len(), 2);
+    }
+
+    #[test]
+    fn a_card_copied_from_the_state_is_the_full_host_made_a_card() {
+        let mut a = latest::tests::accepted();
+        // The fixture's load plus the card's CPU and its top processes.
+        let load = a.vitals.metrics[0].clone();
+        a.vitals.metrics.push(app::vitals::Metric {
+            name: "cpu_busy_pct".into(),
+            value: Some(42.0),
+            ..load.clone()
+        });
+        a.vitals.top_cpu.push(app::vitals::ProcessInfo {
+            pid: 1,
+            name: "init".into(),
+            rss_bytes: 1 << 20,
+            cpu_pct: Some(1.0),
+            runtime_secs: 60,
+        });
+        let mut h = HostEntry::default();
+        h.take(Latest::of(&a));
+        let full = view(&h, Badge::Live, Shape::Full);
+        let card = view(&h, Badge::Live, Shape::Card);
+        let kept: Vec<_> = card
+            .vitals
+            .as_ref()
+            .unwrap()
+            .metrics
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(kept, ["cpu_busy_pct"], "load is not on a card");
+        assert!(card.vitals.as_ref().unwrap().top_cpu.is_empty());
+        assert!(!full.score.as_ref().unwrap().dimensions.is_empty());
+        assert_eq!(card, full.for_card());
     }
 
     #[test]

@@ -209,6 +209,25 @@ async fn heartbeats_are_validated_clamped_compressed_and_limited() {
         .find(|m| m["name"] == "cpu_steal_pct")
         .unwrap();
     assert_eq!(steal["level"], "warn", "judged by the hub's thresholds");
+    // The same host as a card: its score's value without the dimensions, the card's
+    // metrics only.
+    let full = &app.json("/api/v1/fleet/hosts?q=gpu-01&view=full").await["hosts"][0];
+    let card = &app.json("/api/v1/fleet/hosts?q=gpu-01&view=card").await["hosts"][0];
+    assert_eq!(card["host"], "gpu-01");
+    assert_eq!(card["score"]["value"], full["score"]["value"]);
+    assert!(!full["score"]["dimensions"].as_array().unwrap().is_empty());
+    assert_eq!(card["score"]["dimensions"], serde_json::json!([]));
+    let names = |h: &Value| -> Vec<String> {
+        h["vitals"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names(card).len() < names(full).len(), "{:?}", names(card));
+    assert!(names(card).iter().all(|n| names(full).contains(n)));
+    assert_eq!(app.get("/api/v1/fleet/hosts?view=tiny").await.status(), 400);
     // The host's score comes from the same code as the local one: CPU (steal), memory, disk,
     // services (the container counts) and LLM readiness (available RAM) are known from the
     // heartbeat; maintenance hygiene is not reported by agents.

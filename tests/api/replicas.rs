@@ -332,6 +332,25 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
             assert_eq!(h["status"], "ready", "{base} {agent}");
         }
     }
+    // Samples stay in the replica that took the heartbeat (no [remote_write] here): a host's
+    // chart says it shows only that replica's share, on both replicas.
+    for base in &bases {
+        let r = client
+            .get(format!("{base}/api/v1/trend/memory?host=quiet-01&range=1h"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{base}");
+        let t: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(t["source"], "sqlite", "{base}");
+        assert!(
+            t["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("Only the heartbeats this replica took")),
+            "{base}: {}",
+            t["note"]
+        );
+    }
     let mut leaders = Vec::new();
     for base in &bases {
         let w = wait_for(

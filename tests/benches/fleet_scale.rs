@@ -172,6 +172,10 @@ fn main() {
             wrk(&format!("{base}/api/v1/fleet/hosts?q=host-09"))
         );
         println!(
+            "  /api/v1/fleet/hosts?q=host-09&view=card, wrk 50 connections 15 s: {}",
+            wrk(&format!("{base}/api/v1/fleet/hosts?q=host-09&view=card"))
+        );
+        println!(
             "  hub RSS after the load: {:.1} MB",
             steward_tests::rss_kb(pid) as f64 / 1024.0
         );

@@ -27,9 +27,7 @@ pub async fn get_fleet(
         crate::fleet::PAGE_ROWS,
     )
     .map_err(|m| AppError::new(crate::shared::error::ErrorKind::BadRequest, m))?;
-    let mut page = crate::shared::backend::backend()?.fleet(&filter);
-    page.hosts = page.hosts.into_iter().map(FleetHost::for_card).collect();
-    Ok(page)
+    Ok(crate::shared::backend::backend()?.fleet_cards(&filter))
 }
 
 /// One host with its latest heartbeat's vitals and score, for the host page.

@@ -164,24 +164,53 @@ pub const CARD_METRICS: [(&str, Option<&str>); 4] = [
     ("cpu_steal_pct", None),
 ];
 
-impl FleetHost {
-    /// The host as a card of the fleet panel needs it: the card's metrics, the score's value
-    /// and verdict level, no top processes, dimensions or tokens. A full host is about 7 KB of
-    /// JSON, and the panel's page carries its rows twice (as HTML and as hydration data).
-    pub fn for_card(mut self) -> Self {
-        if let Some(v) = &mut self.vitals {
-            v.metrics.retain(|m| {
+/// A card's copy of a host's vitals: its four metrics ([`CARD_METRICS`]), no top processes.
+/// Copies only what it keeps (the hub makes 50 of these per page, under its lock).
+pub fn card_vitals(v: &Vitals) -> Vitals {
+    Vitals {
+        host: v.host.clone(),
+        cores: v.cores,
+        collected_at_ms: v.collected_at_ms,
+        metrics: v
+            .metrics
+            .iter()
+            .filter(|m| {
                 CARD_METRICS
                     .iter()
                     .any(|(n, l)| m.name == *n && m.label.as_deref() == *l)
-            });
-            v.top_rss.clear();
-            v.top_cpu.clear();
-        }
-        if let Some(s) = &mut self.score {
-            s.dimensions.clear();
-            s.verdict.causes.clear();
-        }
+            })
+            .cloned()
+            .collect(),
+        top_rss: Vec::new(),
+        top_cpu: Vec::new(),
+    }
+}
+
+/// A card's copy of a host's score: the value and the verdict's level, no dimensions or causes.
+pub fn card_score(s: &Score) -> Score {
+    Score {
+        value: s.value,
+        points: s.points,
+        max_points: s.max_points,
+        known: s.known,
+        total: s.total,
+        dimensions: Vec::new(),
+        verdict: crate::overview::verdict::Verdict {
+            level: s.verdict.level,
+            causes: Vec::new(),
+        },
+    }
+}
+
+impl FleetHost {
+    /// The host as a card of the fleet panel needs it: the card's metrics, the score's value
+    /// and verdict level, no top processes, dimensions or tokens. A full host is about 7 KB of
+    /// JSON, and the panel's page carries its rows twice (as HTML and as hydration data). The
+    /// hub builds cards from its state directly (`card_vitals`, `card_score`); this is the
+    /// same rule applied to a full host.
+    pub fn for_card(mut self) -> Self {
+        self.vitals = self.vitals.as_ref().map(card_vitals);
+        self.score = self.score.as_ref().map(card_score);
         self.tokens.clear();
         self.health_changes.clear();
         self.actions.clear();

@@ -21,24 +21,51 @@ fn scaled(mut v: f64, base: f64, units: &[&str]) -> String {
         i += 1;
     }
     if i == 0 {
-        format!("{v:.0} {}", units[0])
+        format!("{} {}", fixed(v, 0), units[0])
     } else {
-        format!("{v:.1} {}", units[i])
+        format!("{} {}", fixed(v, 1), units[i])
     }
+}
+
+/// `v` with `decimals` (0–2) digits after the point: the same text as `format!("{v:.N}")`.
+/// That printer must round the exact binary value, which often takes its slow big-number path;
+/// a page of fleet cards formats thousands of values. Here the value is scaled and rounded as
+/// an integer, and only a value whose scaled fraction lies near one half (where the scaling's
+/// own rounding could tip it), a negative value or a huge one goes to `format!`.
+pub fn fixed(v: f64, decimals: usize) -> String {
+    const SCALE: [u64; 3] = [1, 10, 100];
+    let Some(&scale) = SCALE.get(decimals) else {
+        return format!("{v:.decimals$}");
+    };
+    let p = v * scale as f64;
+    if v.is_sign_negative() || !(p < 1e15) || ((p - p.floor()) - 0.5).abs() < 1e-6 {
+        return format!("{v:.decimals$}");
+    }
+    let n = p.round() as u64;
+    let mut out = (n / scale).to_string();
+    if decimals > 0 {
+        let frac = (n % scale).to_string();
+        out.push('.');
+        for _ in frac.len()..decimals {
+            out.push('0');
+        }
+        out.push_str(&frac);
+    }
+    out
 }
 
 /// Formats a value in a unit.
 pub fn value(v: f64, unit: Unit) -> String {
     match unit {
-        Unit::Percent => format!("{v:.1} %"),
+        Unit::Percent => format!("{} %", fixed(v, 1)),
         Unit::Bytes => bytes(v),
         Unit::BytesPerSecond => format!("{}/s", bytes(v)),
-        Unit::Count => format!("{v:.0}"),
-        Unit::Load => format!("{v:.2}"),
-        Unit::Celsius => format!("{v:.0} °C"),
-        Unit::Watts => format!("{v:.0} W"),
-        Unit::TokensPerSecond => format!("{v:.1} tok/s"),
-        Unit::Milliseconds => format!("{v:.0} ms"),
+        Unit::Count => fixed(v, 0),
+        Unit::Load => fixed(v, 2),
+        Unit::Celsius => format!("{} °C", fixed(v, 0)),
+        Unit::Watts => format!("{} W", fixed(v, 0)),
+        Unit::TokensPerSecond => format!("{} tok/s", fixed(v, 1)),
+        Unit::Milliseconds => format!("{} ms", fixed(v, 0)),
     }
 }
 
@@ -109,6 +136,56 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_writes_what_format_writes() {
+        let mut values: Vec<f64> = (0..200_000).map(|i| i as f64 / 1000.0).collect();
+        // Ties in decimal that are not ties in binary, exact binary ties, edges and
+        // values a collector makes (a share of two counters), over many magnitudes.
+        values.extend([
+            0.05,
+            0.15,
+            0.25,
+            0.35,
+            0.45,
+            1.005,
+            2.675,
+            0.125,
+            0.375,
+            2.5,
+            3.5,
+            12.25,
+            99.95,
+            99.949_999_999,
+            1e14 + 0.5,
+            9.99e14,
+            1e15,
+            1e300,
+            0.0,
+            -0.0,
+            -0.04,
+            -1.5,
+            -12.34,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ]);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let a = (x >> 40) as f64;
+            let b = ((x >> 8) & 0xFFFF_FFFF) as f64 + 1.0;
+            values.push(a / b * 10f64.powi((x % 13) as i32 - 4));
+        }
+        for v in values {
+            assert_eq!(fixed(v, 0), format!("{v:.0}"), "{v:e}");
+            assert_eq!(fixed(v, 1), format!("{v:.1}"), "{v:e}");
+            assert_eq!(fixed(v, 2), format!("{v:.2}"), "{v:e}");
+        }
+        assert_eq!(fixed(1.23456, 4), "1.2346", "more decimals go to format!");
+    }
 
     #[test]
     fn formats_bytes_si() {

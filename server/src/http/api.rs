@@ -166,7 +166,15 @@ async fn host_trend_for(
             let min_step = state.config.prometheus.min_step_secs;
             crate::trends::prometheus_trend(client, def, &window, min_step).await?
         }
-        _ => sqlite_fitted(state, host, def, window, now).await?,
+        _ => {
+            let mut t = sqlite_fitted(state, host, def, window, now).await?;
+            if !state.config.database.url.is_empty() {
+                // Replicas share the registry, not their SQLite files: the chart would
+                // silently miss the heartbeats the other replicas took.
+                t.note = Some(join_notes(t.note.take(), REPLICA_SAMPLES_NOTE));
+            }
+            t
+        }
     };
     t.source_down = seen.silent_since_ms.map(|ms| {
         format!(
@@ -175,6 +183,18 @@ async fn host_trend_for(
         )
     });
     Ok(t)
+}
+
+/// A fleet host's chart on a hub replica without shared samples.
+pub const REPLICA_SAMPLES_NOTE: &str =
+    "Only the heartbeats this replica took: each hub replica keeps \
+     its own samples. Set [remote_write] and prometheus.url to chart every replica's.";
+
+fn join_notes(first: Option<String>, second: &str) -> String {
+    match first {
+        Some(f) => format!("{f} {second}"),
+        None => second.to_string(),
+    }
 }
 
 /// The disk trend names what grows fastest and marks each cleanup run (from the maintenance
@@ -490,8 +510,8 @@ impl app::alerts::backend::AlertsBackend for ServerBackend {
 }
 
 impl app::fleet::backend::FleetBackend for ServerBackend {
-    fn fleet(&self, filter: &app::fleet::FleetFilter) -> app::fleet::FleetPage {
-        self.state.fleet.page(filter, now_ms())
+    fn fleet_cards(&self, filter: &app::fleet::FleetFilter) -> app::fleet::FleetPage {
+        self.state.fleet.cards(filter, now_ms())
     }
 
     fn fleet_host(&self, host: &str) -> Option<app::fleet::FleetHost> {
