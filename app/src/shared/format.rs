@@ -38,7 +38,7 @@ pub fn fixed(v: f64, decimals: usize) -> String {
         return format!("{v:.decimals$}");
     };
     let p = v * scale as f64;
-    if v.is_sign_negative() || !(p < 1e15) || ((p - p.floor()) - 0.5).abs() < 1e-6 {
+    if v.is_sign_negative() || p.is_nan() || p >= 1e15 || ((p - p.floor()) - 0.5).abs() < 1e-6 {
         return format!("{v:.decimals$}");
     }
     let n = p.round() as u64;
