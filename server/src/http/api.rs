@@ -186,8 +186,7 @@ async fn host_trend_for(
 }
 
 /// A fleet host's chart on a hub replica without shared samples.
-pub const REPLICA_SAMPLES_NOTE: &str =
-    "Only the heartbeats this replica took: each hub replica keeps \
+const REPLICA_SAMPLES_NOTE: &str = "Only the heartbeats this replica took: each hub replica keeps \
      its own samples. Set [remote_write] and prometheus.url to chart every replica's.";
 
 fn join_notes(first: Option<String>, second: &str) -> String {
