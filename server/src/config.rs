@@ -903,7 +903,9 @@ pub struct FleetConfig {
     /// How far an agent's clock may run ahead of the hub's (0–3600 s, default 60).
     pub clock_skew_secs: u64,
     /// Oldest heartbeat stored, e.g. replayed from an agent's buffer after a long cut
-    /// (60 s–30 days, default 1 day; keep it at least the agents' `buffer_max_age_secs`).
+    /// (60 s–30 days, default 1 day; keep it at least the agents' `buffer_max_age_secs`, and
+    /// at most `history.raw_retention_hours`: the minutes a replay missed are rolled up again
+    /// from the raw samples).
     pub max_age_secs: u64,
     /// How long a rotated token keeps working beside its successor (0–30 days, default 1 h).
     pub token_grace_secs: u64,
@@ -1182,6 +1184,17 @@ impl Config {
             field,
             message: message.to_string(),
         };
+        if c.fleet.max_age_secs > c.history.raw_retention_hours.saturating_mul(3600) {
+            return Err(ConfigError::Invalid {
+                field: "fleet.max_age_secs",
+                message: format!(
+                    "must not exceed history.raw_retention_hours ({} s): a replayed heartbeat's \
+                     late minutes are rolled up again from the raw samples kept (got {})",
+                    c.history.raw_retention_hours * 3600,
+                    c.fleet.max_age_secs
+                ),
+            });
+        }
         if !self.score.disk_mount.starts_with('/') {
             return Err(invalid(
                 "score.disk_mount",
@@ -1924,6 +1937,20 @@ mod tests {
                 "{text}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn replays_may_not_reach_past_the_raw_samples_kept() {
+        let e = parse("[history]\nraw_retention_hours = 12")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fleet.max_age_secs") && e.contains("43200 s"),
+            "{e}"
+        );
+        let c =
+            parse("[history]\nraw_retention_hours = 12\n[fleet]\nmax_age_secs = 43200").unwrap();
+        assert_eq!(c.fleet.max_age_secs, 43_200);
     }
 
     #[test]

@@ -383,6 +383,25 @@ async fn stored(db: &Path, host: &str) -> (i64, i64) {
         .fetch_one(store.pool())
         .await
         .unwrap();
+    // Every minute the rollup has passed holds all of the host's samples of it, the replayed
+    // ones included: they arrive after the hub, back up, has rolled their minutes up.
+    let missed: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
+        "WITH s AS (SELECT id FROM series WHERE host = ?1 AND name = 'load1'),
+              r AS (SELECT (ts / 60000) * 60000 AS b, count(*) AS n FROM samples_raw
+                    WHERE series_id = (SELECT id FROM s) GROUP BY b)
+         SELECT r.b, r.n, m.count FROM r
+         LEFT JOIN rollup_1m m ON m.series_id = (SELECT id FROM s) AND m.bucket = r.b
+         WHERE r.b < (SELECT done_until FROM rollup_state WHERE level = '1m')
+           AND m.count IS NOT r.n",
+    )
+    .bind(host)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        missed.is_empty(),
+        "minutes whose rollup lacks samples (minute, raw, rolled up): {missed:?}"
+    );
     store.close().await;
     (times, last_seq)
 }
@@ -786,6 +805,62 @@ async fn a_restarted_hub_draws_the_cards_lines_from_stored_minutes() {
             "disk": [42, 42, 42, 42, 42],
         })
     );
+}
+
+#[tokio::test]
+async fn a_replayed_heartbeat_reaches_the_minutes_the_hub_had_already_rolled_up() {
+    use server::store::history::{HistoryStore, Sample};
+    const MINUTE: i64 = 60_000;
+    let seeded = tempfile::tempdir().unwrap();
+    let now = now_ms() / MINUTE * MINUTE;
+    // The hub's minutes are rolled up to now (its own samples began half an hour ago).
+    {
+        let store = HistoryStore::open(&seeded.path().join("steward.db"))
+            .await
+            .unwrap();
+        store
+            .write(&[Sample {
+                series: "load1".into(),
+                ts_ms: now - 30 * MINUTE,
+                value: 1.0,
+            }])
+            .await
+            .unwrap();
+        store.rollup(now).await.unwrap();
+        store.close().await;
+    }
+    let data = seeded.path().to_path_buf();
+    let hub = spawn_app(move |c, _| c.data_dir = data).await;
+    let admin = hub.admin().await;
+    let token = add_host(&hub, &admin, "late-01").await;
+    // Collected ten minutes ago, arriving now: an agent's buffer replayed after a cut.
+    let minute = now - 10 * MINUTE;
+    let mut body = beat(1, json!([{"name": "cpu_steal_pct", "value": 7.5}]));
+    body["collected_ms"] = json!(minute + 15_000);
+    assert_eq!(send(&hub, &token, &body).await.status(), 200);
+    // Three hours: the minute level, whose rollup had passed that minute before it came.
+    let url = format!(
+        "/api/v1/trend/steal?host=late-01&from={}&to={}",
+        now - 180 * MINUTE,
+        now + 10 * MINUTE
+    );
+    let has_minute = |t: &Value| {
+        t["series"][0]["points"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["ts_ms"] == minute))
+    };
+    let trend = hub
+        .wait_json(&url, Duration::from_secs(15), has_minute)
+        .await;
+    assert_eq!(trend["resolution"], "minute", "{trend}");
+    let point = trend["series"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ts_ms"] == minute)
+        .unwrap()
+        .clone();
+    assert_eq!(point["avg"], 7.5, "{point}");
 }
 
 /// `steward --config CONFIG agent --hub HUB --token-file TOKEN --data-dir DATA`.

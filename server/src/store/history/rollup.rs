@@ -1,9 +1,10 @@
 //! Pure rules of the rollup levels: bucket widths, which buckets are complete, and retention.
 
+use super::block::MinuteRow;
 use crate::config::HistoryConfig;
 
-const MINUTE_MS: i64 = 60_000;
-const HOUR_MS: i64 = 3_600_000;
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// A rollup level: its table, width, and the table it is computed from.
@@ -78,9 +79,135 @@ pub fn retention_cutoffs(config: &HistoryConfig, now_ms: i64) -> [(&'static str,
     ]
 }
 
+/// The `(series, minute)` pairs of `(series, ts)` samples older than the minute level's
+/// watermark `done_until`: minutes already rolled up without them (a replayed buffer).
+/// Sorted, each pair once.
+pub fn late_minutes(
+    samples: impl IntoIterator<Item = (i64, i64)>,
+    done_until: i64,
+) -> Vec<(i64, i64)> {
+    let mut late: Vec<(i64, i64)> = samples
+        .into_iter()
+        .filter(|&(_, ts)| ts < done_until)
+        .map(|(id, ts)| (id, bucket_start(ts, MINUTE_MS)))
+        .collect();
+    late.sort_unstable();
+    late.dedup();
+    late
+}
+
+/// The rollup at `bucket` of `minutes` as the hour level computes it: the count-weighted mean,
+/// the lowest minimum, the highest maximum, the summed count. `None` for no minutes.
+pub fn combine(bucket: i64, minutes: &[MinuteRow]) -> Option<MinuteRow> {
+    let first = minutes.first()?;
+    let count: i64 = minutes.iter().map(|m| m.count).sum();
+    let weighted: f64 = minutes.iter().map(|m| m.avg * m.count as f64).sum();
+    Some(MinuteRow {
+        bucket,
+        avg: if count > 0 {
+            weighted / count as f64
+        } else {
+            first.avg
+        },
+        min: minutes.iter().map(|m| m.min).fold(f64::INFINITY, f64::min),
+        max: minutes
+            .iter()
+            .map(|m| m.max)
+            .fold(f64::NEG_INFINITY, f64::max),
+        count,
+    })
+}
+
+/// The buckets of `width_ms` that hold the late `minutes` and that their level has already
+/// computed (start before its watermark `done_until`; `None`: the level has not started).
+/// Sorted, each pair once.
+pub fn done_buckets(
+    minutes: &[(i64, i64)],
+    width_ms: i64,
+    done_until: Option<i64>,
+) -> Vec<(i64, i64)> {
+    let Some(done) = done_until else {
+        return Vec::new();
+    };
+    let mut buckets: Vec<(i64, i64)> = minutes
+        .iter()
+        .map(|&(id, minute)| (id, bucket_start(minute, width_ms)))
+        .filter(|&(_, bucket)| bucket < done)
+        .collect();
+    buckets.sort_unstable();
+    buckets.dedup();
+    buckets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn late_samples_name_their_minutes_once() {
+        let done = 10 * HOUR_MS;
+        let late = late_minutes(
+            [
+                (2, done - 1),
+                (1, done - MINUTE_MS + 5),
+                (2, done - 30_000),
+                (1, done),
+                (1, done + 5_000),
+                (1, 5 * HOUR_MS + 1),
+            ],
+            done,
+        );
+        assert_eq!(
+            late,
+            vec![
+                (1, 5 * HOUR_MS),
+                (1, done - MINUTE_MS),
+                (2, done - MINUTE_MS)
+            ]
+        );
+        assert!(late_minutes([(1, done)], done).is_empty());
+    }
+
+    #[test]
+    fn minutes_combine_as_the_hour_level_does() {
+        let m = |bucket, avg, min, max, count| MinuteRow {
+            bucket,
+            avg,
+            min,
+            max,
+            count,
+        };
+        let hour = combine(
+            HOUR_MS,
+            &[
+                m(HOUR_MS, 5.5, 0.0, 11.0, 12),
+                m(HOUR_MS + MINUTE_MS, 105.5, 100.0, 111.0, 12),
+                m(HOUR_MS + 2 * MINUTE_MS, 1.0, 1.0, 1.0, 0),
+            ],
+        );
+        assert_eq!(hour, Some(m(HOUR_MS, 55.5, 0.0, 111.0, 24)));
+        assert_eq!(combine(HOUR_MS, &[]), None);
+    }
+
+    #[test]
+    fn only_buckets_a_level_has_computed_are_redone() {
+        let minutes = [
+            (1, 5 * HOUR_MS),
+            (1, 5 * HOUR_MS + MINUTE_MS),
+            (1, 9 * HOUR_MS),
+            (2, 9 * HOUR_MS + 59 * MINUTE_MS),
+        ];
+        assert_eq!(
+            done_buckets(&minutes, HOUR_MS, Some(9 * HOUR_MS + HOUR_MS)),
+            vec![(1, 5 * HOUR_MS), (1, 9 * HOUR_MS), (2, 9 * HOUR_MS)]
+        );
+        // The hour 9:00 is not computed yet: the incremental rollup will read the late minutes.
+        assert_eq!(
+            done_buckets(&minutes, HOUR_MS, Some(9 * HOUR_MS)),
+            vec![(1, 5 * HOUR_MS)]
+        );
+        assert!(done_buckets(&minutes, DAY_MS, None).is_empty());
+    }
 
     #[test]
     fn buckets_floor() {

@@ -73,6 +73,9 @@ pub struct HistoryStore {
 /// Series packed per transaction: a day of 256 series is ~370k minutes, read, packed and
 /// deleted in well under a second, so the writer's other work never waits long.
 const PACK_CHUNK: usize = 256;
+/// Late minutes one rollup recomputes; the rest wait for the next round, so a long replay
+/// never holds the write lock for long.
+const LATE_PER_ROUND: i64 = 5_000;
 
 /// When the database started keeping history: the earlier of the time recorded on its first
 /// open and its oldest stored point (history can be imported or seeded before a first start;
@@ -266,6 +269,29 @@ impl HistoryStore {
             }
             query.execute(&mut *tx).await?;
         }
+        // Read after the inserts, which took the write lock: the watermark cannot move before
+        // this transaction commits, so no sample falls between "late" and "rolled up later".
+        let minutes_done: Option<i64> =
+            sqlx::query_scalar("SELECT done_until FROM rollup_state WHERE level = '1m'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(done) = minutes_done {
+            let late = rollup::late_minutes(
+                ids.iter().copied().zip(samples.iter().map(|s| s.ts_ms)),
+                done,
+            );
+            // 2 parameters a row.
+            for chunk in late.chunks(400) {
+                let mut sql =
+                    String::from("INSERT OR IGNORE INTO rollup_late(series_id, minute) VALUES ");
+                sql.push_str(&vec!["(?, ?)"; chunk.len()].join(", "));
+                let mut query = sqlx::query(&sql);
+                for (id, minute) in chunk {
+                    query = query.bind(id).bind(minute);
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -349,8 +375,134 @@ impl HistoryStore {
                 .await?;
             source_until = to;
         }
+        written += Self::redo_late_on(&mut tx).await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// Recomputes the minutes whose raw samples arrived after the minute level had passed them
+    /// (`rollup_late`, noted by the write), at most [`LATE_PER_ROUND`] a round, then the hours
+    /// and days above them that are already computed. A minute is read from its raw samples
+    /// (all of them: `fleet.max_age_secs` may not exceed the raw retention); an hour from its
+    /// minutes, rows and packed block alike (a late minute of a packed day is a row until the
+    /// packing merges it); a day from its hours. Returns the number of rows written.
+    async fn redo_late_on(tx: &mut sqlx::SqliteConnection) -> Result<u64, HistoryError> {
+        let late: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT series_id, minute FROM rollup_late ORDER BY series_id, minute LIMIT ?",
+        )
+        .bind(LATE_PER_ROUND)
+        .fetch_all(&mut *tx)
+        .await?;
+        if late.is_empty() {
+            return Ok(0);
+        }
+        let mut written = 0;
+        for &(id, minute) in &late {
+            written += sqlx::query(
+                "INSERT OR REPLACE INTO rollup_1m (series_id, bucket, avg, min, max, count) \
+                 SELECT series_id, ?2, avg(value), min(value), max(value), count(*) \
+                 FROM samples_raw WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY series_id",
+            )
+            .bind(id)
+            .bind(minute)
+            .bind(minute + rollup::MINUTE_MS)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query("DELETE FROM rollup_late WHERE series_id = ? AND minute = ?")
+                .bind(id)
+                .bind(minute)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = |level: &'static str| {
+            sqlx::query_scalar::<_, i64>("SELECT done_until FROM rollup_state WHERE level = ?")
+                .bind(level)
+        };
+        let hours_done = done("1h").fetch_optional(&mut *tx).await?;
+        for (id, hour) in rollup::done_buckets(&late, rollup::HOUR_MS, hours_done) {
+            let minutes = Self::minutes_on(tx, id, hour, hour + rollup::HOUR_MS).await?;
+            let Some(r) = rollup::combine(hour, &minutes) else {
+                continue;
+            };
+            written += sqlx::query(
+                "INSERT OR REPLACE INTO rollup_1h (series_id, bucket, avg, min, max, count) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(hour)
+            .bind(r.avg)
+            .bind(r.min)
+            .bind(r.max)
+            .bind(r.count)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        let days_done = done("1d").fetch_optional(&mut *tx).await?;
+        for (id, day) in rollup::done_buckets(&late, DAY_MS, days_done) {
+            written += sqlx::query(
+                "INSERT OR REPLACE INTO rollup_1d (series_id, bucket, avg, min, max, count) \
+                 SELECT series_id, ?2, sum(avg * count) / sum(count), min(min), max(max), sum(count) \
+                 FROM rollup_1h WHERE series_id = ?1 AND bucket >= ?2 AND bucket < ?3 GROUP BY series_id",
+            )
+            .bind(id)
+            .bind(day)
+            .bind(day + DAY_MS)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tracing::info!(
+            "history: {} late minutes rolled up again (a replayed buffer)",
+            late.len()
+        );
+        Ok(written)
+    }
+
+    /// The minutes of series `id` in `from..to`, rows and packed blocks merged (rows win).
+    async fn minutes_on(
+        tx: &mut sqlx::SqliteConnection,
+        id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<MinuteRow>, HistoryError> {
+        let rows: Vec<(i64, f64, f64, f64, i64)> = sqlx::query_as(
+            "SELECT bucket, avg, min, max, count FROM rollup_1m \
+             WHERE series_id = ? AND bucket >= ? AND bucket < ?",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut minutes: Vec<MinuteRow> = rows
+            .into_iter()
+            .map(|(bucket, avg, min, max, count)| MinuteRow {
+                bucket,
+                avg,
+                min,
+                max,
+                count,
+            })
+            .collect();
+        let blocks: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT day, data FROM rollup_1m_blocks WHERE series_id = ? AND day >= ? AND day < ?",
+        )
+        .bind(id)
+        .bind(block::day_of(from))
+        .bind(to)
+        .fetch_all(&mut *tx)
+        .await?;
+        let fresh: std::collections::BTreeSet<i64> = minutes.iter().map(|m| m.bucket).collect();
+        for (day, data) in blocks {
+            minutes.extend(
+                block::decode(day, &data)?
+                    .into_iter()
+                    .filter(|m| (from..to).contains(&m.bucket) && !fresh.contains(&m.bucket)),
+            );
+        }
+        Ok(minutes)
     }
 
     /// Packs finished days of 1-minute rollups into one compressed block per series and day
@@ -646,19 +798,23 @@ impl HistoryStore {
             .bind(to_ms)
             .fetch_all(&self.pool)
             .await?;
-        let mut points = if resolution == Resolution::Minute {
-            self.packed_minutes(id, from_ms, to_ms).await?
-        } else {
-            Vec::new()
-        };
-        points.extend(rows.iter().map(|r| HistoryPoint {
-            ts_ms: r.get(0),
-            avg: r.get(1),
-            min: r.get(2),
-            max: r.get(3),
-        }));
-        // Packed days come before the rows in time; sorting keeps that true after a restore.
-        points.sort_by_key(|p| p.ts_ms);
+        let mut points: Vec<HistoryPoint> = rows
+            .iter()
+            .map(|r| HistoryPoint {
+                ts_ms: r.get(0),
+                avg: r.get(1),
+                min: r.get(2),
+                max: r.get(3),
+            })
+            .collect();
+        if resolution == Resolution::Minute {
+            points.extend(self.packed_minutes(id, from_ms, to_ms).await?);
+            // Packed days usually come before the rows in time, but a late minute (a replayed
+            // buffer) or a restore puts a row into a packed day until the packing merges it:
+            // the stable sort keeps the row first, and it wins.
+            points.sort_by_key(|p| p.ts_ms);
+            points.dedup_by_key(|p| p.ts_ms);
+        }
         Ok(points)
     }
 
@@ -969,6 +1125,90 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(days, vec![day0 + DAY, day0 + 2 * DAY]);
+    }
+
+    #[tokio::test]
+    async fn late_samples_are_rolled_up_into_every_level_they_missed() {
+        let (_dir, st) = store().await;
+        let day0 = 1_000 * DAY;
+        let rows = |table: &'static str| {
+            sqlx::query_as::<_, (i64, f64, f64, f64, i64)>(
+                "SELECT bucket, avg, min, max, count FROM {} WHERE bucket < ? ORDER BY bucket"
+                    .replace("{}", table)
+                    .leak(),
+            )
+            .bind(day0 + DAY)
+        };
+        // Minute 0 of day 0 (12 samples of 10), and a sample the next day; every level of
+        // day 0 is rolled up and its minutes are packed.
+        let mut first: Vec<Sample> = (0..12).map(|i| s("x", day0 + i * 5_000, 10.0)).collect();
+        first.push(s("x", day0 + DAY + HOUR, 0.0));
+        st.write(&first).await.unwrap();
+        let now = day0 + DAY + 2 * HOUR;
+        st.rollup(now).await.unwrap();
+        assert_eq!(st.pack_minutes(now, 100).await.unwrap(), 1);
+        assert_eq!(
+            rows("rollup_1d").fetch_all(st.pool()).await.unwrap(),
+            vec![(day0, 10.0, 10.0, 10.0, 12)]
+        );
+
+        // An agent's buffer replayed after a cut: six more samples of minute 0 (40) between
+        // the stored ones, and all of minute 1 (70). A fresh sample is not late.
+        let mut replay: Vec<Sample> = (0..6)
+            .map(|i| s("x", day0 + 2_500 + i * 10_000, 40.0))
+            .collect();
+        replay.extend((0..12).map(|i| s("x", day0 + MIN + i * 5_000, 70.0)));
+        replay.push(s("x", now + 5_000, 1.0));
+        st.write(&replay).await.unwrap();
+        let noted: Vec<(i64, i64)> = sqlx::query_as("SELECT * FROM rollup_late ORDER BY minute")
+            .fetch_all(st.pool())
+            .await
+            .unwrap();
+        assert_eq!(noted, vec![(1, day0), (1, day0 + MIN)]);
+
+        st.rollup(now + MIN).await.unwrap();
+        // Minute 0: (12 × 10 + 6 × 40) / 18 = 20; the hour and the day: (18 × 20 + 12 × 70) / 30.
+        let minutes = st
+            .query_between("x", Resolution::Minute, day0, day0 + DAY - 1)
+            .await
+            .unwrap();
+        let read: Vec<(i64, f64, f64, f64)> = minutes
+            .iter()
+            .map(|p| (p.ts_ms, p.avg, p.min, p.max))
+            .collect();
+        assert_eq!(
+            read,
+            vec![(day0, 20.0, 10.0, 40.0), (day0 + MIN, 70.0, 70.0, 70.0)],
+            "one point a minute, the recomputed row winning over the packed block"
+        );
+        assert_eq!(
+            rows("rollup_1h").fetch_all(st.pool()).await.unwrap(),
+            vec![(day0, 40.0, 10.0, 70.0, 30)]
+        );
+        assert_eq!(
+            rows("rollup_1d").fetch_all(st.pool()).await.unwrap(),
+            vec![(day0, 40.0, 10.0, 70.0, 30)]
+        );
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_late")
+            .fetch_one(st.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+
+        // The packing merges the late minutes into the day's block; reads stay the same.
+        assert_eq!(st.pack_minutes(now + MIN, 100).await.unwrap(), 1);
+        let in_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_1m WHERE bucket < ?")
+            .bind(day0 + DAY)
+            .fetch_one(st.pool())
+            .await
+            .unwrap();
+        assert_eq!(in_rows, 0);
+        assert_eq!(
+            st.query_between("x", Resolution::Minute, day0, day0 + DAY - 1)
+                .await
+                .unwrap(),
+            minutes
+        );
     }
 
     #[tokio::test]
