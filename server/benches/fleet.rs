@@ -13,6 +13,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The `steward` binary's allocator, so the figures are the shipped hub's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use app::vitals::thresholds::Thresholds;
 use server::config::FleetConfig;
 use server::fleet::heartbeat;

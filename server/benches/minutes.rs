@@ -7,6 +7,10 @@
 //! each table and index (SQLite's `dbstat`), the per-host-year projection at 1-minute
 //! resolution, the packing speed and a one-day read as rows and as blocks.
 //!
+//! Last, what a lossy rule would save (none is applied by Steward): the same days encoded as
+//! blocks with each value's mantissa rounded to fewer bits (as VictoriaMetrics'
+//! `-precisionBits` does), the block bytes alone per host-day and host-year.
+//!
 //! Run: `cargo bench -p server --bench minutes`.
 
 use std::time::Instant;
@@ -260,7 +264,78 @@ fn main() {
             reads_blocks[reads_blocks.len() / 2]
         );
         store.close().await;
+        lossy(hosts, days, day0);
     });
+}
+
+/// Block bytes of the same minutes with the mantissas of mean, min and max rounded to
+/// `bits` bits (52: lossless), per host-day and per host-year.
+fn lossy(hosts: usize, days: i64, day0: i64) {
+    use server::store::history::block::{encode, MinuteRow};
+    const BITS: [u32; 6] = [52, 24, 16, 12, 10, 8];
+    let mut totals = [0usize; BITS.len()];
+    for h in 0..hosts {
+        let mut host = Host::new(h as u64 + 1);
+        for d in 0..days {
+            let day = day0 + d * DAY_MS;
+            let mut rows: Vec<Vec<MinuteRow>> = vec![Vec::with_capacity(1440); SERIES.len()];
+            for m in 0..1440 {
+                let samples: Vec<[f64; 27]> = (0..12).map(|_| host.sample()).collect();
+                for (i, series) in rows.iter_mut().enumerate() {
+                    let (sum, min, max) = samples
+                        .iter()
+                        .map(|s| s[i])
+                        .fold((0.0, f64::MAX, f64::MIN), |(s, lo, hi), v| {
+                            (s + v, lo.min(v), hi.max(v))
+                        });
+                    series.push(MinuteRow {
+                        bucket: day + m * MINUTE_MS,
+                        avg: sum / 12.0,
+                        min,
+                        max,
+                        count: 12,
+                    });
+                }
+            }
+            for (total, bits) in totals.iter_mut().zip(BITS) {
+                for series in &rows {
+                    let rounded: Vec<MinuteRow> = series
+                        .iter()
+                        .map(|r| MinuteRow {
+                            avg: round_mantissa(r.avg, bits),
+                            min: round_mantissa(r.min, bits),
+                            max: round_mantissa(r.max, bits),
+                            ..*r
+                        })
+                        .collect();
+                    *total += encode(day, &rounded).unwrap().len();
+                }
+            }
+        }
+    }
+    let host_days = (hosts as i64 * days) as f64;
+    println!("a lossy rule's saving (block bytes alone; relative error at most 2^-(bits+1)):");
+    for (total, bits) in totals.iter().zip(BITS) {
+        println!(
+            "  {bits:>2} mantissa bits: {:>8.0} B per host-day, {:>5.1} MB per host-year",
+            *total as f64 / host_days,
+            *total as f64 / host_days * 365.0 / 1e6
+        );
+    }
+}
+
+/// `x` with its mantissa rounded to `bits` bits (to nearest, ties away from zero).
+fn round_mantissa(x: f64, bits: u32) -> f64 {
+    if bits >= 52 || !x.is_finite() {
+        return x;
+    }
+    let drop = 52 - bits;
+    let rounded = f64::from_bits((x.to_bits() + (1u64 << (drop - 1))) & !((1u64 << drop) - 1));
+    if rounded.is_finite() {
+        rounded
+    } else {
+        x
+    }
 }
 
 /// Reads each day of host 0's CPU series at 1-minute resolution; sorted durations in µs.
