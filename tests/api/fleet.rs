@@ -748,20 +748,41 @@ async fn a_real_agent_reports_the_model_servers_of_its_host() {
 /// A restarted hub draws the cards' lines from the stored per-minute means at once, before
 /// any heartbeat: here a host with five stored minutes of CPU and disk (and no memory) in a
 /// real SQLite file, rolled up as the history task does, then a hub started on that file.
+/// A hub's data folder whose history holds `samples` of `host` (added to the fleet; `None`:
+/// the hub's own), rolled up to `until`; and the rollup rows written.
+async fn seeded_history(
+    host: Option<&str>,
+    samples: &[server::store::history::Sample],
+    until: i64,
+) -> (tempfile::TempDir, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = server::store::history::HistoryStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    match host {
+        Some(host) => {
+            server::fleet::store::FleetStore::new(store.pool().clone())
+                .add(host, None)
+                .await
+                .unwrap();
+            store
+                .write_hosts(&[(std::sync::Arc::from(host), samples)])
+                .await
+                .unwrap();
+        }
+        None => store.write(samples).await.unwrap(),
+    }
+    let rolled = store.rollup(until).await.unwrap();
+    store.close().await;
+    (dir, rolled)
+}
+
 #[tokio::test]
 async fn a_restarted_hub_draws_the_cards_lines_from_stored_minutes() {
-    use server::store::history::{HistoryStore, Sample};
+    use server::store::history::Sample;
     const MINUTE: i64 = 60_000;
-    let seeded = tempfile::tempdir().unwrap();
     let now = now_ms() / MINUTE * MINUTE;
-    {
-        let store = HistoryStore::open(&seeded.path().join("steward.db"))
-            .await
-            .unwrap();
-        server::fleet::store::FleetStore::new(store.pool().clone())
-            .add("web-01", None)
-            .await
-            .unwrap();
+    let seeded = {
         let mut samples = Vec::new();
         for m in 1..=5i64 {
             // Minutes now−11 … now−7, one sample each.
@@ -777,13 +798,10 @@ async fn a_restarted_hub_draws_the_cards_lines_from_stored_minutes() {
                 value: 42.4,
             });
         }
-        store
-            .write_hosts(&[(std::sync::Arc::from("web-01"), &samples[..])])
-            .await
-            .unwrap();
-        assert!(store.rollup(now).await.unwrap() >= 10, "minutes rolled up");
-        store.close().await;
-    }
+        let (seeded, rolled) = seeded_history(Some("web-01"), &samples, now).await;
+        assert!(rolled >= 10, "minutes rolled up");
+        seeded
+    };
     let data = seeded.path().to_path_buf();
     let hub = spawn_app(move |c, _| c.data_dir = data).await;
     let page = hub
@@ -809,26 +827,16 @@ async fn a_restarted_hub_draws_the_cards_lines_from_stored_minutes() {
 
 #[tokio::test]
 async fn a_replayed_heartbeat_reaches_the_minutes_the_hub_had_already_rolled_up() {
-    use server::store::history::{HistoryStore, Sample};
+    use server::store::history::Sample;
     const MINUTE: i64 = 60_000;
-    let seeded = tempfile::tempdir().unwrap();
     let now = now_ms() / MINUTE * MINUTE;
     // The hub's minutes are rolled up to now (its own samples began half an hour ago).
-    {
-        let store = HistoryStore::open(&seeded.path().join("steward.db"))
-            .await
-            .unwrap();
-        store
-            .write(&[Sample {
-                series: "load1".into(),
-                ts_ms: now - 30 * MINUTE,
-                value: 1.0,
-            }])
-            .await
-            .unwrap();
-        store.rollup(now).await.unwrap();
-        store.close().await;
-    }
+    let own = Sample {
+        series: "load1".into(),
+        ts_ms: now - 30 * MINUTE,
+        value: 1.0,
+    };
+    let (seeded, _) = seeded_history(None, &[own], now).await;
     let data = seeded.path().to_path_buf();
     let hub = spawn_app(move |c, _| c.data_dir = data).await;
     let admin = hub.admin().await;

@@ -118,27 +118,6 @@ pub fn combine(bucket: i64, minutes: &[MinuteRow]) -> Option<MinuteRow> {
     })
 }
 
-/// The buckets of `width_ms` that hold the late `minutes` and that their level has already
-/// computed (start before its watermark `done_until`; `None`: the level has not started).
-/// Sorted, each pair once.
-pub fn done_buckets(
-    minutes: &[(i64, i64)],
-    width_ms: i64,
-    done_until: Option<i64>,
-) -> Vec<(i64, i64)> {
-    let Some(done) = done_until else {
-        return Vec::new();
-    };
-    let mut buckets: Vec<(i64, i64)> = minutes
-        .iter()
-        .map(|&(id, minute)| (id, bucket_start(minute, width_ms)))
-        .filter(|&(_, bucket)| bucket < done)
-        .collect();
-    buckets.sort_unstable();
-    buckets.dedup();
-    buckets
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,26 +166,6 @@ mod tests {
         );
         assert_eq!(hour, Some(m(HOUR_MS, 55.5, 0.0, 111.0, 24)));
         assert_eq!(combine(HOUR_MS, &[]), None);
-    }
-
-    #[test]
-    fn only_buckets_a_level_has_computed_are_redone() {
-        let minutes = [
-            (1, 5 * HOUR_MS),
-            (1, 5 * HOUR_MS + MINUTE_MS),
-            (1, 9 * HOUR_MS),
-            (2, 9 * HOUR_MS + 59 * MINUTE_MS),
-        ];
-        assert_eq!(
-            done_buckets(&minutes, HOUR_MS, Some(9 * HOUR_MS + HOUR_MS)),
-            vec![(1, 5 * HOUR_MS), (1, 9 * HOUR_MS), (2, 9 * HOUR_MS)]
-        );
-        // The hour 9:00 is not computed yet: the incremental rollup will read the late minutes.
-        assert_eq!(
-            done_buckets(&minutes, HOUR_MS, Some(9 * HOUR_MS)),
-            vec![(1, 5 * HOUR_MS)]
-        );
-        assert!(done_buckets(&minutes, DAY_MS, None).is_empty());
     }
 
     #[test]

@@ -73,9 +73,9 @@ pub struct HistoryStore {
 /// Series packed per transaction: a day of 256 series is ~370k minutes, read, packed and
 /// deleted in well under a second, so the writer's other work never waits long.
 const PACK_CHUNK: usize = 256;
-/// Late minutes one rollup recomputes; the rest wait for the next round, so a long replay
-/// never holds the write lock for long.
-const LATE_PER_ROUND: i64 = 5_000;
+/// Late minutes (series × minute) one rollup recomputes, oldest first; the rest wait for the
+/// next round, so a fleet's replay never holds the write lock for long.
+const LATE_PER_ROUND: i64 = 50_000;
 
 /// When the database started keeping history: the earlier of the time recorded on its first
 /// open and its oldest stored point (history can be imported or seeded before a first start;
@@ -381,82 +381,133 @@ impl HistoryStore {
     }
 
     /// Recomputes the minutes whose raw samples arrived after the minute level had passed them
-    /// (`rollup_late`, noted by the write), at most [`LATE_PER_ROUND`] a round, then the hours
-    /// and days above them that are already computed. A minute is read from its raw samples
-    /// (all of them: `fleet.max_age_secs` may not exceed the raw retention); an hour from its
-    /// minutes, rows and packed block alike (a late minute of a packed day is a row until the
-    /// packing merges it); a day from its hours. Returns the number of rows written.
+    /// (`rollup_late`, noted by the write), the oldest [`LATE_PER_ROUND`] a round, then the
+    /// hours and days above them that are already computed. Each level is one statement over
+    /// the whole batch, so a fleet's replay after a hub outage (27 notes per heartbeat) costs
+    /// SQLite's row work, not a statement per note. A minute is read from its raw samples (all
+    /// of them: `fleet.max_age_secs` may not exceed the raw retention); an hour from its minute
+    /// rows, or, where the day is packed already, from rows and block merged (rows winning:
+    /// a late minute of a packed day is a row until the packing merges it); a day from its
+    /// hours. Returns the number of rows written.
     async fn redo_late_on(tx: &mut sqlx::SqliteConnection) -> Result<u64, HistoryError> {
-        let late: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT series_id, minute FROM rollup_late ORDER BY series_id, minute LIMIT ?",
-        )
-        .bind(LATE_PER_ROUND)
-        .fetch_all(&mut *tx)
-        .await?;
-        if late.is_empty() {
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM rollup_late)")
+            .fetch_one(&mut *tx)
+            .await?;
+        if !any {
             return Ok(0);
         }
-        let mut written = 0;
-        for &(id, minute) in &late {
-            written += sqlx::query(
-                "INSERT OR REPLACE INTO rollup_1m (series_id, bucket, avg, min, max, count) \
-                 SELECT series_id, ?2, avg(value), min(value), max(value), count(*) \
-                 FROM samples_raw WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY series_id",
-            )
-            .bind(id)
-            .bind(minute)
-            .bind(minute + rollup::MINUTE_MS)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            sqlx::query("DELETE FROM rollup_late WHERE series_id = ? AND minute = ?")
-                .bind(id)
-                .bind(minute)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // The batch: every note up to the LATE_PER_ROUND-th in (minute, series) order.
+        let last: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT minute, series_id FROM rollup_late ORDER BY minute, series_id \
+             LIMIT 1 OFFSET ?",
+        )
+        .bind(LATE_PER_ROUND - 1)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (last_minute, last_series) = last.unwrap_or((i64::MAX, i64::MAX));
         let done = |level: &'static str| {
             sqlx::query_scalar::<_, i64>("SELECT done_until FROM rollup_state WHERE level = ?")
                 .bind(level)
         };
         let hours_done = done("1h").fetch_optional(&mut *tx).await?;
-        for (id, hour) in rollup::done_buckets(&late, rollup::HOUR_MS, hours_done) {
-            let minutes = Self::minutes_on(tx, id, hour, hour + rollup::HOUR_MS).await?;
-            let Some(r) = rollup::combine(hour, &minutes) else {
-                continue;
-            };
-            written += sqlx::query(
-                "INSERT OR REPLACE INTO rollup_1h (series_id, bucket, avg, min, max, count) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(hour)
-            .bind(r.avg)
-            .bind(r.min)
-            .bind(r.max)
-            .bind(r.count)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
         let days_done = done("1d").fetch_optional(&mut *tx).await?;
-        for (id, day) in rollup::done_buckets(&late, DAY_MS, days_done) {
-            written += sqlx::query(
-                "INSERT OR REPLACE INTO rollup_1d (series_id, bucket, avg, min, max, count) \
-                 SELECT series_id, ?2, sum(avg * count) / sum(count), min(min), max(max), sum(count) \
-                 FROM rollup_1h WHERE series_id = ?1 AND bucket >= ?2 AND bucket < ?3 GROUP BY series_id",
+        const BATCH: &str = "SELECT series_id, minute FROM rollup_late \
+                             WHERE (minute, series_id) <= (?1, ?2)";
+        let mut written = sqlx::query(&format!(
+            "INSERT OR REPLACE INTO rollup_1m (series_id, bucket, avg, min, max, count) \
+             SELECT l.series_id, l.minute, avg(s.value), min(s.value), max(s.value), count(*) \
+             FROM ({BATCH}) l JOIN samples_raw s ON s.series_id = l.series_id \
+             AND s.ts >= l.minute AND s.ts < l.minute + {m} GROUP BY l.series_id, l.minute",
+            m = rollup::MINUTE_MS
+        ))
+        .bind(last_minute)
+        .bind(last_series)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // The batch's hours (and days) that their level has computed (start before its
+        // watermark; the watermarks are bucket-aligned, so comparing the minute is enough).
+        let buckets = |width: i64| {
+            format!(
+                "SELECT DISTINCT series_id, (minute / {width}) * {width} AS bucket FROM ({BATCH}) \
+                 WHERE minute < ?3"
             )
-            .bind(id)
-            .bind(day)
-            .bind(day + DAY_MS)
+        };
+        let packed = format!(
+            "EXISTS (SELECT 1 FROM rollup_1m_blocks b WHERE b.series_id = h.series_id \
+             AND b.day = (h.bucket / {DAY_MS}) * {DAY_MS})"
+        );
+        if let Some(hours_done) = hours_done {
+            written += sqlx::query(&format!(
+                "INSERT OR REPLACE INTO rollup_1h (series_id, bucket, avg, min, max, count) \
+                 SELECT h.series_id, h.bucket, sum(m.avg * m.count) / sum(m.count), min(m.min), \
+                 max(m.max), sum(m.count) \
+                 FROM ({hours}) h JOIN rollup_1m m ON m.series_id = h.series_id \
+                 AND m.bucket >= h.bucket AND m.bucket < h.bucket + {w} \
+                 WHERE NOT {packed} GROUP BY h.series_id, h.bucket",
+                hours = buckets(rollup::HOUR_MS),
+                w = rollup::HOUR_MS
+            ))
+            .bind(last_minute)
+            .bind(last_series)
+            .bind(hours_done)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            // Hours of packed days: rare (a replay reaching back past a UTC midnight).
+            let in_packed_days: Vec<(i64, i64)> = sqlx::query_as(&format!(
+                "SELECT h.series_id, h.bucket FROM ({hours}) h WHERE {packed}",
+                hours = buckets(rollup::HOUR_MS)
+            ))
+            .bind(last_minute)
+            .bind(last_series)
+            .bind(hours_done)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (id, hour) in in_packed_days {
+                let minutes = Self::minutes_on(tx, id, hour, hour + rollup::HOUR_MS).await?;
+                let Some(r) = rollup::combine(hour, &minutes) else {
+                    continue;
+                };
+                written += sqlx::query(
+                    "INSERT OR REPLACE INTO rollup_1h (series_id, bucket, avg, min, max, count) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(hour)
+                .bind(r.avg)
+                .bind(r.min)
+                .bind(r.max)
+                .bind(r.count)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+        }
+        if let Some(days_done) = days_done {
+            written += sqlx::query(&format!(
+                "INSERT OR REPLACE INTO rollup_1d (series_id, bucket, avg, min, max, count) \
+                 SELECT d.series_id, d.bucket, sum(h.avg * h.count) / sum(h.count), min(h.min), \
+                 max(h.max), sum(h.count) \
+                 FROM ({days}) d JOIN rollup_1h h ON h.series_id = d.series_id \
+                 AND h.bucket >= d.bucket AND h.bucket < d.bucket + {DAY_MS} \
+                 GROUP BY d.series_id, d.bucket",
+                days = buckets(DAY_MS)
+            ))
+            .bind(last_minute)
+            .bind(last_series)
+            .bind(days_done)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         }
-        tracing::info!(
-            "history: {} late minutes rolled up again (a replayed buffer)",
-            late.len()
-        );
+        let redone = sqlx::query("DELETE FROM rollup_late WHERE (minute, series_id) <= (?1, ?2)")
+            .bind(last_minute)
+            .bind(last_series)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tracing::info!("history: {redone} late minutes rolled up again (a replayed buffer)");
         Ok(written)
     }
 
@@ -1159,12 +1210,18 @@ mod tests {
             .collect();
         replay.extend((0..12).map(|i| s("x", day0 + MIN + i * 5_000, 70.0)));
         replay.push(s("x", now + 5_000, 1.0));
+        // And one into today's first hour, rolled up but not packed.
+        replay.push(s("x", day0 + DAY + 30 * MIN, 4.0));
         st.write(&replay).await.unwrap();
-        let noted: Vec<(i64, i64)> = sqlx::query_as("SELECT * FROM rollup_late ORDER BY minute")
-            .fetch_all(st.pool())
-            .await
-            .unwrap();
-        assert_eq!(noted, vec![(1, day0), (1, day0 + MIN)]);
+        let noted: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT series_id, minute FROM rollup_late ORDER BY minute")
+                .fetch_all(st.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            noted,
+            vec![(1, day0), (1, day0 + MIN), (1, day0 + DAY + 30 * MIN)]
+        );
 
         st.rollup(now + MIN).await.unwrap();
         // Minute 0: (12 × 10 + 6 × 40) / 18 = 20; the hour and the day: (18 × 20 + 12 × 70) / 30.
@@ -1189,6 +1246,13 @@ mod tests {
             rows("rollup_1d").fetch_all(st.pool()).await.unwrap(),
             vec![(day0, 40.0, 10.0, 70.0, 30)]
         );
+        let today: Vec<(i64, f64, f64, f64, i64)> =
+            sqlx::query_as("SELECT bucket, avg, min, max, count FROM rollup_1h WHERE bucket = ?")
+                .bind(day0 + DAY)
+                .fetch_all(st.pool())
+                .await
+                .unwrap();
+        assert_eq!(today, vec![(day0 + DAY, 4.0, 4.0, 4.0, 1)]);
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM rollup_late")
             .fetch_one(st.pool())
             .await
