@@ -335,11 +335,20 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     // Samples stay in the replica that took the heartbeat (no [remote_write] here): a host's
     // chart says it shows only that replica's share, on both replicas.
     for base in &bases {
-        let r = client
-            .get(format!("{base}/api/v1/trend/memory?host=quiet-01&range=1h"))
-            .send()
-            .await
-            .unwrap();
+        // A replica learns a host another replica added at its next registry sync: until
+        // then the host is unknown there (404), so wait for it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let r = loop {
+            let r = client
+                .get(format!("{base}/api/v1/trend/memory?host=quiet-01&range=1h"))
+                .send()
+                .await
+                .unwrap();
+            if r.status() != 404 || std::time::Instant::now() > deadline {
+                break r;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         assert_eq!(r.status(), 200, "{base}");
         let t: serde_json::Value = r.json().await.unwrap();
         assert_eq!(t["source"], "sqlite", "{base}");
