@@ -76,6 +76,9 @@ const PACK_CHUNK: usize = 256;
 /// Late minutes (series × minute) one rollup recomputes, oldest first; the rest wait for the
 /// next round, so a fleet's replay never holds the write lock for long.
 const LATE_PER_ROUND: i64 = 50_000;
+/// A round's late minutes: every note up to the round's last (minute, series), bound as ?1, ?2.
+const LATE_BATCH: &str =
+    "SELECT series_id, minute FROM rollup_late WHERE (minute, series_id) <= (?1, ?2)";
 
 /// When the database started keeping history: the earlier of the time recorded on its first
 /// open and its oldest stored point (history can be imported or seeded before a first start;
@@ -411,12 +414,10 @@ impl HistoryStore {
         };
         let hours_done = done("1h").fetch_optional(&mut *tx).await?;
         let days_done = done("1d").fetch_optional(&mut *tx).await?;
-        const BATCH: &str = "SELECT series_id, minute FROM rollup_late \
-                             WHERE (minute, series_id) <= (?1, ?2)";
         let mut written = sqlx::query(&format!(
             "INSERT OR REPLACE INTO rollup_1m (series_id, bucket, avg, min, max, count) \
              SELECT l.series_id, l.minute, avg(s.value), min(s.value), max(s.value), count(*) \
-             FROM ({BATCH}) l JOIN samples_raw s ON s.series_id = l.series_id \
+             FROM ({LATE_BATCH}) l JOIN samples_raw s ON s.series_id = l.series_id \
              AND s.ts >= l.minute AND s.ts < l.minute + {m} GROUP BY l.series_id, l.minute",
             m = rollup::MINUTE_MS
         ))
@@ -427,37 +428,20 @@ impl HistoryStore {
         .rows_affected();
         // The batch's hours (and days) that their level has computed (start before its
         // watermark; the watermarks are bucket-aligned, so comparing the minute is enough).
-        let buckets = |width: i64| {
-            format!(
-                "SELECT DISTINCT series_id, (minute / {width}) * {width} AS bucket FROM ({BATCH}) \
-                 WHERE minute < ?3"
-            )
-        };
+        let last = (last_minute, last_series);
         let packed = format!(
             "EXISTS (SELECT 1 FROM rollup_1m_blocks b WHERE b.series_id = h.series_id \
              AND b.day = (h.bucket / {DAY_MS}) * {DAY_MS})"
         );
         if let Some(hours_done) = hours_done {
-            written += sqlx::query(&format!(
-                "INSERT OR REPLACE INTO rollup_1h (series_id, bucket, avg, min, max, count) \
-                 SELECT h.series_id, h.bucket, sum(m.avg * m.count) / sum(m.count), min(m.min), \
-                 max(m.max), sum(m.count) \
-                 FROM ({hours}) h JOIN rollup_1m m ON m.series_id = h.series_id \
-                 AND m.bucket >= h.bucket AND m.bucket < h.bucket + {w} \
-                 WHERE NOT {packed} GROUP BY h.series_id, h.bucket",
-                hours = buckets(rollup::HOUR_MS),
-                w = rollup::HOUR_MS
-            ))
-            .bind(last_minute)
-            .bind(last_series)
-            .bind(hours_done)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let not_packed = format!("NOT {packed}");
+            written += Self::redo_level_on(tx, &LEVELS[1], last, hours_done, &not_packed).await?;
             // Hours of packed days: rare (a replay reaching back past a UTC midnight).
             let in_packed_days: Vec<(i64, i64)> = sqlx::query_as(&format!(
-                "SELECT h.series_id, h.bucket FROM ({hours}) h WHERE {packed}",
-                hours = buckets(rollup::HOUR_MS)
+                "SELECT h.series_id, h.bucket FROM (SELECT DISTINCT series_id, \
+                 (minute / {w}) * {w} AS bucket FROM ({LATE_BATCH}) WHERE minute < ?3) h \
+                 WHERE {packed}",
+                w = rollup::HOUR_MS
             ))
             .bind(last_minute)
             .bind(last_series)
@@ -485,21 +469,7 @@ impl HistoryStore {
             }
         }
         if let Some(days_done) = days_done {
-            written += sqlx::query(&format!(
-                "INSERT OR REPLACE INTO rollup_1d (series_id, bucket, avg, min, max, count) \
-                 SELECT d.series_id, d.bucket, sum(h.avg * h.count) / sum(h.count), min(h.min), \
-                 max(h.max), sum(h.count) \
-                 FROM ({days}) d JOIN rollup_1h h ON h.series_id = d.series_id \
-                 AND h.bucket >= d.bucket AND h.bucket < d.bucket + {DAY_MS} \
-                 GROUP BY d.series_id, d.bucket",
-                days = buckets(DAY_MS)
-            ))
-            .bind(last_minute)
-            .bind(last_series)
-            .bind(days_done)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            written += Self::redo_level_on(tx, &LEVELS[2], last, days_done, "1").await?;
         }
         let redone = sqlx::query("DELETE FROM rollup_late WHERE (minute, series_id) <= (?1, ?2)")
             .bind(last_minute)
@@ -509,6 +479,38 @@ impl HistoryStore {
             .rows_affected();
         tracing::info!("history: {redone} late minutes rolled up again (a replayed buffer)");
         Ok(written)
+    }
+
+    /// Recomputes `level`'s buckets (hours or days) that hold the late minutes up to `last`
+    /// (minute, series) and that the level has computed (start before `done`), from its source
+    /// rows, count-weighted as the incremental rollup is; `filter` narrows the buckets (`h`).
+    async fn redo_level_on(
+        tx: &mut sqlx::SqliteConnection,
+        level: &rollup::Level,
+        last: (i64, i64),
+        done: i64,
+        filter: &str,
+    ) -> Result<u64, HistoryError> {
+        let sql = format!(
+            "INSERT OR REPLACE INTO {table} (series_id, bucket, avg, min, max, count) \
+             SELECT h.series_id, h.bucket, sum(m.avg * m.count) / sum(m.count), min(m.min), \
+             max(m.max), sum(m.count) \
+             FROM (SELECT DISTINCT series_id, (minute / {w}) * {w} AS bucket \
+                   FROM ({LATE_BATCH}) WHERE minute < ?3) h \
+             JOIN {source} m ON m.series_id = h.series_id \
+             AND m.bucket >= h.bucket AND m.bucket < h.bucket + {w} \
+             WHERE {filter} GROUP BY h.series_id, h.bucket",
+            table = level.table,
+            source = level.source,
+            w = level.width_ms
+        );
+        Ok(sqlx::query(&sql)
+            .bind(last.0)
+            .bind(last.1)
+            .bind(done)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected())
     }
 
     /// The minutes of series `id` in `from..to`, rows and packed blocks merged (rows win).
