@@ -88,7 +88,7 @@ fn main() {
         let mut passes = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
-            let status = fleet.backfill_sparks(&store).await;
+            let status = fleet.backfill_sparks(store.as_ref()).await;
             passes.push(t.elapsed());
             assert_eq!(status.state, app::vitals::CollectorState::Ok, "{status:?}");
             let last = format!("host-{:05}", hosts - 1);

@@ -9,7 +9,7 @@ use std::time::Instant;
 use server::config::Config;
 use server::platform::bus::LOCAL_HOST;
 use server::store::history::HistoryStore;
-use server::trends::{definition, sqlite_trend};
+use server::trends::{definition, stored_trend};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -108,7 +108,7 @@ async fn main() {
             let t = Instant::now();
             let window = app::trends::resolve_window(Some(range), None, None, "7d", now).unwrap();
             let def = definition("disk", &config).unwrap();
-            let trend = sqlite_trend(&store, LOCAL_HOST, &config.history, def, &window, now)
+            let trend = stored_trend(&store, LOCAL_HOST, &config.history, def, &window, now)
                 .await
                 .unwrap();
             let elapsed = t.elapsed().as_secs_f64() * 1e3;

@@ -214,9 +214,9 @@ impl Default for RemoteWriteConfig {
 
 /// Where the hub's shared state lives (`[database]`). Empty `url`: the SQLite file in
 /// `data_dir` (the embedded default). A `postgres://` URL moves users and sessions, the fleet
-/// registry, the audit log and alert silences to PostgreSQL, so several hub replicas behind one address share
-/// them: a session made on one is valid on every one. (The other stores still live in each
-/// replica's SQLite file; see ARCHITECTURE.md.)
+/// registry and fleet hosts' history, the audit log, alerts and jobs to PostgreSQL, so several
+/// hub replicas behind one address share them: a session made on one is valid on every one.
+/// (What describes each replica's own machine stays in its SQLite file; see ARCHITECTURE.md.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {

@@ -42,7 +42,7 @@ use crate::platform::bus::HostId;
 use crate::platform::periodic::StatusBook;
 use crate::remote_write::{self, RemoteWriter};
 use crate::store::audit::AuditLog;
-use crate::store::history::HistoryStore;
+use crate::store::history::HostHistory;
 use crate::store::lease::Holder;
 use app::shared::clock::now_ms;
 use heartbeat::{Accepted, Limits};
@@ -157,7 +157,7 @@ pub struct Fleet {
 impl Fleet {
     /// Loads the hosts and starts the group commit (stopped by `cancel`).
     pub async fn start(
-        history: Arc<HistoryStore>,
+        history: Arc<dyn HostHistory>,
         store: FleetStore,
         config: FleetConfig,
         thresholds: Thresholds,
@@ -242,7 +242,7 @@ impl Fleet {
     /// [`BACKFILL_HOSTS`] hosts at a time, so memory stays bounded at any fleet size, beside
     /// ingest (heartbeats that come meanwhile keep their minutes). Returns the job's status: a
     /// failed read leaves the lines to the heartbeats and says so there, not only in the log.
-    pub async fn backfill_sparks(&self, history: &HistoryStore) -> CollectorStatus {
+    pub async fn backfill_sparks(&self, history: &dyn HostHistory) -> CollectorStatus {
         let mut book = StatusBook::new("fleet_spark_backfill");
         book.begin();
         let names = SPARK_METRICS.map(|(name, label)| app::vitals::series_key(name, label));
@@ -384,7 +384,7 @@ impl Fleet {
 
     async fn commit_loop(
         self: Arc<Self>,
-        history: Arc<HistoryStore>,
+        history: Arc<dyn HostHistory>,
         mut rx: mpsc::Receiver<Pending>,
         cancel: CancellationToken,
     ) {
@@ -397,7 +397,8 @@ impl Fleet {
             if n == 0 {
                 break;
             }
-            self.commit(&history, std::mem::take(&mut batch)).await;
+            self.commit(history.as_ref(), std::mem::take(&mut batch))
+                .await;
         }
         // Answers what still waits, so no agent hangs until its timeout.
         rx.close();
@@ -406,7 +407,7 @@ impl Fleet {
         }
     }
 
-    async fn commit(&self, history: &HistoryStore, batch: Vec<Pending>) {
+    async fn commit(&self, history: &dyn HostHistory, batch: Vec<Pending>) {
         let samples: Vec<(HostId, Vec<_>)> = batch
             .iter()
             .map(|p| (HostId::from(p.host.as_str()), p.accepted.samples()))

@@ -31,6 +31,8 @@ pub struct AppState {
     /// Where actions announce their results (and later, ingest publishes).
     pub bus: Arc<crate::platform::bus::Bus>,
     pub store: Arc<HistoryStore>,
+    /// Fleet hosts' history: `store` itself, or PostgreSQL shared by hub replicas.
+    pub fleet_history: Arc<dyn crate::store::history::HostHistory>,
     pub config: Arc<crate::config::Config>,
     /// Set when `prometheus.url` is configured: trends are then read from there.
     pub prometheus: Option<crate::trends::prometheus::PrometheusClient>,

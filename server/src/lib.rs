@@ -37,7 +37,8 @@ use tower_http::compression::CompressionLayer;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::hub::Hub;
-use crate::store::history::{task::WriterSettings, HistoryError, HistoryStore};
+use crate::store::history::postgres::PgHistory;
+use crate::store::history::{task::WriterSettings, HistoryError, HistoryStore, HostHistory};
 use crate::store::hub_state::HubState;
 use crate::vitals::collector::VitalsCollector;
 
@@ -66,6 +67,8 @@ pub enum StartError {
     RemoteWrite(#[from] remote_write::RemoteWriteError),
     #[error("database: {0}")]
     Postgres(#[from] store::postgres::PostgresError),
+    #[error("cannot open the fleet's history on PostgreSQL: {0}")]
+    FleetHistory(HistoryError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -266,8 +269,41 @@ impl Application {
                 Some(writer)
             }
         };
+        // Fleet hosts' samples: shared by the replicas on PostgreSQL, so that every replica
+        // charts every heartbeat; else in the SQLite file beside the local history. Where the
+        // charts read remote-written storage (`[remote_write]` and `prometheus.url`), that is
+        // the shared history, and PostgreSQL is spared a second copy (a third of its ingest).
+        let charts_from_prometheus =
+            !config.remote_write.url.is_empty() && !config.prometheus.url.is_empty();
+        let fleet_history: Arc<dyn HostHistory> = match state.postgres() {
+            Some(pool) if !charts_from_prometheus => {
+                let pg = Arc::new(
+                    PgHistory::open(pool.clone())
+                        .await
+                        .map_err(StartError::FleetHistory)?,
+                );
+                tasks.push(tokio::spawn(store::history::postgres::run(
+                    pg.clone(),
+                    Arc::new(store::lease::Lease::new(&state, "fleet history")),
+                    config.history.clone(),
+                    interval + round_timeout,
+                    bus.clone(),
+                    shutdown.clone(),
+                )));
+                pg
+            }
+            _ => store.clone(),
+        };
+        match charts_from_prometheus {
+            true => tracing::info!(
+                "fleet hosts' history: remote write (charts from prometheus.url), the cards' \
+                 lines from {}",
+                fleet_history.engine()
+            ),
+            false => tracing::info!("fleet hosts' history: {}", fleet_history.engine()),
+        }
         let (fleet, fleet_task) = fleet::Fleet::start(
-            store.clone(),
+            fleet_history.clone(),
             state.fleet(),
             config.fleet.clone(),
             config.thresholds.clone(),
@@ -278,9 +314,9 @@ impl Application {
         .await?;
         tasks.push(fleet_task);
         tokio::spawn({
-            let (fleet, history, bus) = (fleet.clone(), store.clone(), bus.clone());
+            let (fleet, history, bus) = (fleet.clone(), fleet_history.clone(), bus.clone());
             async move {
-                let status = fleet.backfill_sparks(&history).await;
+                let status = fleet.backfill_sparks(history.as_ref()).await;
                 bus.publish(platform::bus::Event::Status {
                     host: platform::bus::local_host(),
                     status,
@@ -366,6 +402,7 @@ impl Application {
             hub: hub.clone(),
             bus: bus.clone(),
             store: store.clone(),
+            fleet_history,
             config,
             prometheus,
             shutdown: shutdown.clone(),

@@ -16,7 +16,7 @@ use app::vitals::{HistoryPoint, Unit};
 
 use crate::config::{Config, HistoryConfig};
 use crate::store::history::task::CONTAINER_WRITE_PREFIX;
-use crate::store::history::{HistoryError, HistoryStore};
+use crate::store::history::{HistoryError, HostHistory};
 use crate::trends::prometheus::parse::{choose_step, Series};
 use crate::trends::prometheus::{PromError, PrometheusClient};
 
@@ -562,7 +562,7 @@ pub async fn prometheus_trend(
 /// (the current hour, the current minute) from the finer levels, so a 7-day chart ends now and
 /// grows as samples arrive instead of once an hour.
 pub async fn stitched(
-    store: &HistoryStore,
+    store: &dyn HostHistory,
     host: &str,
     key: &str,
     resolution: Resolution,
@@ -596,10 +596,11 @@ pub async fn stitched(
     Ok(points)
 }
 
-/// Reads a trend of `host` (this machine: `platform::bus::LOCAL_HOST`) from SQLite. A defined
-/// series with nothing stored yet is an empty line.
-pub async fn sqlite_trend(
-    store: &HistoryStore,
+/// Reads a trend of `host` (this machine: `platform::bus::LOCAL_HOST`) from the stored history
+/// (the SQLite file, or PostgreSQL for fleet hosts of replicas). A defined series with nothing
+/// stored yet is an empty line.
+pub async fn stored_trend(
+    store: &dyn HostHistory,
     host: &str,
     history: &HistoryConfig,
     def: TrendDef,
@@ -640,14 +641,11 @@ pub async fn sqlite_trend(
         }
     }
     let step = resolution.bucket_ms().map(|ms| ms as u64 / 1000);
-    Ok(finish(
-        def,
-        window,
-        TrendSource::Sqlite,
-        resolution,
-        step,
-        series,
-    ))
+    let source = match store.engine() {
+        "postgresql" => TrendSource::Postgres,
+        _ => TrendSource::Sqlite,
+    };
+    Ok(finish(def, window, source, resolution, step, series))
 }
 
 /// An admin's own PromQL: validated, run with the proxy's timeout, drawn like a trend.
@@ -703,6 +701,7 @@ pub async fn explore(client: &PrometheusClient, e: Explore<'_>) -> Result<Trend,
 mod tests {
     use super::*;
     use crate::platform::bus::LOCAL_HOST;
+    use crate::store::history::HistoryStore;
 
     #[test]
     fn each_trend_knows_the_collector_that_feeds_it() {
@@ -766,7 +765,7 @@ mod tests {
         let c = Config::default();
         let last =
             |range: &str| app::trends::resolve_window(Some(range), None, None, "7d", now).unwrap();
-        let year = sqlite_trend(
+        let year = stored_trend(
             &store,
             LOCAL_HOST,
             &c.history,
@@ -783,7 +782,7 @@ mod tests {
             "{}",
             year.series[0].points.len()
         );
-        let month = sqlite_trend(
+        let month = stored_trend(
             &store,
             LOCAL_HOST,
             &c.history,
@@ -814,7 +813,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A known series with no data yet is an empty line and "too few points".
-        let steal = sqlite_trend(
+        let steal = stored_trend(
             &store,
             LOCAL_HOST,
             &c.history,
@@ -948,7 +947,7 @@ mod tests {
         let read = |host: &'static str, name: &'static str| {
             let (store, c, w) = (&store, &c, &w);
             async move {
-                sqlite_trend(
+                stored_trend(
                     store,
                     host,
                     &c.history,
@@ -1031,7 +1030,7 @@ mod tests {
         store.rollup(now).await.unwrap();
         let c = Config::default();
         let w = app::trends::resolve_window(Some("7d"), None, None, "7d", now).unwrap();
-        let t = sqlite_trend(
+        let t = stored_trend(
             &store,
             LOCAL_HOST,
             &c.history,
@@ -1046,7 +1045,7 @@ mod tests {
         assert_eq!(t.flags.len(), 1, "{:?}", t.flags);
         assert_eq!(t.flags[0].start_ms, t0 + 86_400_000);
         assert_eq!(t.flags[0].series, "db");
-        let u = sqlite_trend(
+        let u = stored_trend(
             &store,
             LOCAL_HOST,
             &c.history,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use app::alerts::{AlertState, Severity};
 use app::fleet::action::{ActionKind, ActionState, FleetAction};
 use app::fleet::{Health, HealthCheck};
+use app::shared::range::Resolution;
 use server::alerts::history::{AlertHistoryDb, PgAlertHistory, SqliteAlertHistory};
 use server::alerts::shared::{Held, SharedAlerts};
 use server::alerts::silences::{PgSilences, SilenceDb, SqliteSilences};
@@ -16,6 +17,8 @@ use server::fleet::store::{FleetDb, FleetError, FleetStore, HostUpdate, LatestRo
 use server::maintenance::job_store::{End, HeartbeatJob, JobStore, PgJobs, Ping, SqliteJobs};
 use server::store::audit::db::{AuditDb, PgAudit, SqliteAudit};
 use server::store::audit::{Action, AuditLog, Entry, Outcome, Refusal};
+use server::store::history::postgres::PgHistory;
+use server::store::history::{HistoryError, HistoryStore, HostHistory, Sample};
 use server::store::users::{NewSession, PgUsers, SqliteUsers, UserStore};
 use steward_tests::postgres::Postgres;
 
@@ -1086,4 +1089,174 @@ async fn a_session_made_on_one_replica_works_on_the_other() {
     assert!(!err.contains("s3cret"), "{err}");
     a.stop().await;
     b.stop().await;
+}
+
+/// A history under test and its engine's rollup (run by the writer task on SQLite, by the
+/// lease holder on PostgreSQL).
+enum Engine<'a> {
+    Sqlite(&'a HistoryStore),
+    Postgres(&'a PgHistory),
+}
+
+impl Engine<'_> {
+    fn history(&self) -> &dyn HostHistory {
+        match self {
+            Engine::Sqlite(h) => *h,
+            Engine::Postgres(h) => *h,
+        }
+    }
+
+    async fn rollup(&self, until: i64) {
+        match self {
+            Engine::Sqlite(h) => h.rollup(until).await.unwrap(),
+            Engine::Postgres(h) => h.rollup(until).await.unwrap(),
+        };
+    }
+}
+
+/// Fleet hosts' history alike on both engines: samples replaced on rewrite (a batch holding
+/// the same sample twice keeps the later), the three levels rolled up with count-weighted
+/// means, a late sample's minute, hour and day computed again, names by prefix taken
+/// literally, and the cards' minutes per host.
+async fn exercise_history(engine: &str, e: Engine<'_>) {
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 86_400_000;
+    let h = e.history();
+    assert_eq!(h.engine(), engine);
+    let day = 20_000 * DAY;
+    let s = |series: &str, ts_ms: i64, value: f64| Sample {
+        series: series.into(),
+        ts_ms,
+        value,
+    };
+    // Host a: cpu at 10 and 30 in minute 0, 50 in minute 1, 70 an hour later; b: cpu 5.
+    let a = [
+        s("cpu", day + 5_000, 999.0),
+        s("cpu", day + 5_000, 10.0),
+        s("cpu", day + 35_000, 30.0),
+        s("cpu", day + MIN + 5_000, 50.0),
+        s("cpu", day + HOUR + 5_000, 70.0),
+        s("gpu_util:0", day + 5_000, 1.0),
+        s("gpu_util:1", day + 5_000, 2.0),
+        s("gpu_utilx", day + 5_000, 3.0),
+    ];
+    let b = [s("cpu", day + 5_000, 5.0)];
+    h.write_hosts(&[
+        ("a".into(), &a[..1]),
+        ("a".into(), &a[1..]),
+        ("b".into(), &b),
+    ])
+    .await
+    .unwrap();
+    let raw = h
+        .query_host_between("a", "cpu", Resolution::Raw, day, day + DAY)
+        .await
+        .unwrap();
+    let values: Vec<f64> = raw.iter().map(|p| p.avg).collect();
+    assert_eq!(
+        values,
+        [10.0, 30.0, 50.0, 70.0],
+        "{engine}: the later sample wins"
+    );
+    assert!(matches!(
+        h.query_host_between("a", "mem", Resolution::Raw, day, day + DAY)
+            .await,
+        Err(HistoryError::UnknownMetric(_))
+    ));
+
+    // Every level up to the next day's second hour.
+    e.rollup(day + DAY + 2 * HOUR).await;
+    let at = |res, from, to| h.query_host_between("a", "cpu", res, from, to);
+    let minutes = at(Resolution::Minute, day, day + DAY).await.unwrap();
+    let m: Vec<(i64, f64, f64, f64)> = minutes
+        .iter()
+        .map(|p| (p.ts_ms - day, p.avg, p.min, p.max))
+        .collect();
+    assert_eq!(
+        m,
+        [
+            (0, 20.0, 10.0, 30.0),
+            (MIN, 50.0, 50.0, 50.0),
+            (HOUR, 70.0, 70.0, 70.0)
+        ],
+        "{engine}"
+    );
+    let hours = at(Resolution::Hour, day, day + DAY).await.unwrap();
+    assert_eq!(hours.len(), 2, "{engine}");
+    // Count-weighted: (10 + 30 + 50) / 3, not the mean of the minutes' means.
+    assert_eq!(
+        (hours[0].avg, hours[0].min, hours[0].max),
+        (30.0, 10.0, 50.0)
+    );
+    let days = at(Resolution::Day, day, day + DAY).await.unwrap();
+    assert_eq!(days.len(), 1, "{engine}");
+    assert_eq!((days[0].avg, days[0].max), (40.0, 70.0), "{engine}");
+
+    // A replayed sample for minute 0, after every level passed it, and the same again (a
+    // retried heartbeat): its minute, hour and day are computed again, once.
+    for _ in 0..2 {
+        h.write_hosts(&[("a".into(), &[s("cpu", day + 50_000, 80.0)])])
+            .await
+            .unwrap();
+    }
+    e.rollup(day + DAY + 2 * HOUR).await;
+    let minute0 = at(Resolution::Minute, day, day).await.unwrap();
+    assert_eq!(
+        (minute0[0].avg, minute0[0].max),
+        (40.0, 80.0),
+        "{engine}: the late minute"
+    );
+    let hour0 = at(Resolution::Hour, day, day).await.unwrap();
+    assert_eq!(
+        (hour0[0].avg, hour0[0].max),
+        (42.5, 80.0),
+        "{engine}: its hour"
+    );
+    let day0 = at(Resolution::Day, day, day).await.unwrap();
+    assert_eq!(
+        (day0[0].avg, day0[0].max),
+        (48.0, 80.0),
+        "{engine}: its day"
+    );
+
+    // Prefixes match literally (`_` is no wildcard), sorted, per host.
+    assert_eq!(
+        h.host_series_with_prefix("a", "gpu_util:").await.unwrap(),
+        ["gpu_util:0", "gpu_util:1"],
+        "{engine}"
+    );
+    assert!(h
+        .host_series_with_prefix("b", "gpu_util:")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The cards' minutes: per host, oldest first.
+    let cards = h
+        .host_minutes(&["b".into(), "a".into()], &["cpu".into()], day)
+        .await
+        .unwrap();
+    let cards: Vec<(&str, i64)> = cards
+        .iter()
+        .map(|(host, _, bucket, _)| (host.as_str(), bucket - day))
+        .collect();
+    assert_eq!(
+        cards,
+        [("a", 0), ("a", MIN), ("a", HOUR), ("b", 0)],
+        "{engine}"
+    );
+}
+
+#[tokio::test]
+async fn fleet_history_behaves_alike_on_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = HistoryStore::open(&dir.path().join("steward.db"))
+        .await
+        .unwrap();
+    exercise_history("sqlite", Engine::Sqlite(&sqlite)).await;
+
+    let (_pg, pool) = postgres_pool().await;
+    let pg = PgHistory::open(pool).await.unwrap();
+    exercise_history("postgresql", Engine::Postgres(&pg)).await;
 }

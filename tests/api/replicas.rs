@@ -38,8 +38,8 @@ impl Drop for Proc {
 }
 
 /// Starts a replica on `port` with its own data folder and the shared database; its alerts
-/// go to the webhook `hook`, a host is stale after 3 s, and its jobs refresh hourly (sooner only
-/// when a replica announces a change).
+/// go to the webhook `hook`, a host is stale after 3 s, its jobs refresh hourly (sooner only
+/// when a replica announces a change), and the fleet history's rollups run every second.
 fn start_replica(dir: &Path, name: &str, port: u16, database: &str, hook: &str) -> Proc {
     let dir = dir.join(name);
     std::fs::create_dir_all(&dir).unwrap();
@@ -50,7 +50,7 @@ fn start_replica(dir: &Path, name: &str, port: u16, database: &str, hook: &str) 
             "[docker]\nenabled = false\n[collector]\ninterval_secs = 1\n\
              [database]\nurl = \"{database}\"\n\
              [fleet.sweep]\ninterval_secs = {SWEEP_SECS}\ntimeout_ms = 500\n\
-             [maintenance]\ninterval_secs = 3600\n\
+             [maintenance]\ninterval_secs = 3600\n[history]\nflush_interval_secs = 1\n\
              [alerts]\nfor_secs = 0\n[alerts.rules.heartbeat_stale]\nwarn = 3\ncrit = 100000\n\
              [[alerts.webhooks]]\nname = \"ops\"\nurl = \"{hook}\"\n"
         ),
@@ -108,19 +108,21 @@ async fn wait_for(
     }
 }
 
-/// A small heartbeat (one metric) from the test's own senders.
+/// A small heartbeat (two metrics) from the test's own senders.
 fn heartbeat(seq: u64, collected_ms: i64) -> serde_json::Value {
     serde_json::json!({
         "schema": 1, "agent_version": "replica-test", "status": "ready", "seq": seq,
         "collected_ms": collected_ms, "cores": 2, "disk_mount": "/",
-        "metrics": [{"name": "load1", "value": 0.5}],
+        "metrics": [{"name": "load1", "value": 0.5},
+                    {"name": "mem_available_bytes", "value": 1.5e9}],
     })
 }
 
-type Acked = Arc<Mutex<BTreeMap<String, Vec<u64>>>>;
+/// Per host, the (sequence, collected time) of each heartbeat acked.
+type Acked = Arc<Mutex<BTreeMap<String, Vec<(u64, i64)>>>>;
 
 /// Sends heartbeats for `host` back to back, to the first replica that answers, until `stop`;
-/// records the sequence numbers acked.
+/// records the sequence numbers and times acked.
 async fn send_until(
     client: reqwest::Client,
     hubs: [String; 2],
@@ -147,7 +149,7 @@ async fn send_until(
                 .unwrap()
                 .entry(host.clone())
                 .or_default()
-                .push(seq),
+                .push((seq, collected_ms)),
             Ok(r) => panic!("{host}: heartbeat {seq} answered {}", r.status()),
             // Not acked: the agent would keep it and send it to the other replica.
             Err(_) => hub = 1 - hub,
@@ -332,8 +334,8 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
             assert_eq!(h["status"], "ready", "{base} {agent}");
         }
     }
-    // Samples stay in the replica that took the heartbeat (no [remote_write] here): a host's
-    // chart says it shows only that replica's share, on both replicas.
+    // Samples go to the shared fleet history (no [remote_write] here): quiet-01's one
+    // heartbeat, taken by replica a, is on its chart on both replicas.
     for base in &bases {
         // A replica learns a host another replica added at its next registry sync: until
         // then the host is unknown there (404), so wait for it.
@@ -351,13 +353,17 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         };
         assert_eq!(r.status(), 200, "{base}");
         let t: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(t["source"], "sqlite", "{base}");
+        assert_eq!(t["source"], "postgres", "{base}");
+        assert!(t["note"].is_null(), "{base}: {}", t["note"]);
+        let points: usize = t["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["points"].as_array().map_or(0, |p| p.len()))
+            .sum();
         assert!(
-            t["note"]
-                .as_str()
-                .is_some_and(|n| n.contains("Only the heartbeats this replica took")),
-            "{base}: {}",
-            t["note"]
+            points >= 1,
+            "{base}: quiet-01's heartbeat is not charted: {t:#}"
         );
     }
     let mut leaders = Vec::new();
@@ -534,6 +540,13 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let minutes_done = || async {
+        sqlx::query_scalar::<_, i64>("SELECT done_until FROM fleet_rollup_state WHERE level = '1m'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let minutes_before = minutes_done().await;
     let mut dead = replicas[leader].take().unwrap();
     dead.0.kill().unwrap();
     dead.0.wait().unwrap();
@@ -609,8 +622,9 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     // Every acked heartbeat is in the shared registry: its count and its newest sequence.
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     let mut total = 0;
-    for (host, seqs) in &acked {
+    for (host, beats) in &acked {
         let row = registry.host(host).await.unwrap().unwrap();
+        let seqs: Vec<u64> = beats.iter().map(|(seq, _)| *seq).collect();
         total += seqs.len();
         assert!(
             row.heartbeats_total >= seqs.len() as u64,
@@ -624,8 +638,38 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
             .await
             .unwrap();
         assert!(last_seq as u64 >= *seqs.iter().max().unwrap(), "{host}");
+        // And its samples are in the shared history, whichever replica took it.
+        let stored: std::collections::BTreeSet<i64> = sqlx::query_scalar(
+            "SELECT s.ts FROM fleet_samples s JOIN fleet_series x ON x.id = s.series_id \
+             WHERE x.host = $1 AND x.name = 'load1'",
+        )
+        .bind(host)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+        let missing: Vec<_> = beats
+            .iter()
+            .filter(|(_, ts)| !stored.contains(ts))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{host}: acked, samples not stored: {missing:?}"
+        );
     }
     assert_eq!(acked.len(), load.len(), "every sender was acked");
+
+    // The fleet history's rollups go on (on the survivor, whichever replica held their
+    // lease): the minute level passes the next minute boundary (rounds every second).
+    let deadline = killed + Duration::from_secs(90);
+    while minutes_done().await <= minutes_before {
+        assert!(
+            Instant::now() < deadline,
+            "the fleet history's minutes stopped at {minutes_before} after the SIGKILL"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 
     // The dead replica's session works on the live one.
     let who = reqwest::Client::new()
@@ -641,7 +685,8 @@ async fn replicas_share_the_fleet_and_survive_the_sweep_leaders_sigkill() {
     );
     println!(
         "replica failover: sweep taken over {} ms after SIGKILL (interval {SWEEP_SECS} s); \
-         {total} heartbeats acked by both replicas, none missing from PostgreSQL",
+         {total} heartbeats acked by both replicas, none missing from PostgreSQL (registry \
+         and samples)",
         takeover.as_millis()
     );
     drop(agents);

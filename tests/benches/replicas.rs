@@ -2,9 +2,10 @@
 //! same machine: N hosts (default 2,000; `FLEET_HOSTS` sets it) each send one heartbeat of a
 //! real round's size (27 metrics) per round, all at once, through validation and the group
 //! commit — into one hub on SQLite, one hub on PostgreSQL, and two hubs on one PostgreSQL with
-//! the hosts split between them (each hub commits its samples to its own SQLite file and its
-//! host rows to the shared database, as replicas do). Then, to say where the time goes, one
-//! registry commit of 500 host rows timed alone on each engine. The replicas are two `Fleet`s
+//! the hosts split between them (a hub on PostgreSQL commits its samples to the shared fleet
+//! history and its host rows to the shared registry, as replicas do). Then, to say where the
+//! time goes, one registry commit and one samples commit of 500 hosts timed alone on each
+//! engine. The replicas are two `Fleet`s
 //! in this process: on two cores they share the CPU as two processes would.
 //!
 //! Run: `cargo bench -p steward-tests --bench replicas` (needs Debian's `postgresql`).
@@ -17,7 +18,8 @@ use server::config::FleetConfig;
 use server::fleet::heartbeat;
 use server::fleet::store::{FleetStore, HostUpdate, LatestRow};
 use server::fleet::Fleet;
-use server::store::history::HistoryStore;
+use server::store::history::postgres::PgHistory;
+use server::store::history::{HistoryStore, HostHistory, Sample};
 use steward_tests::postgres::Postgres;
 use tokio_util::sync::CancellationToken;
 
@@ -34,8 +36,13 @@ struct Hub {
     _dir: tempfile::TempDir,
 }
 
-/// A hub on `registry`, or on its own SQLite file holding `names` when there is none.
-async fn hub(registry: Option<FleetStore>, names: &[String], cancel: &CancellationToken) -> Hub {
+/// A hub on `shared` (the registry and the fleet history on PostgreSQL), or on its own SQLite
+/// file holding `names` when there is none.
+async fn hub(
+    shared: Option<(FleetStore, Arc<PgHistory>)>,
+    names: &[String],
+    cancel: &CancellationToken,
+) -> Hub {
     let hosts = names.len();
     let dir = tempfile::tempdir().unwrap();
     let history = Arc::new(
@@ -43,16 +50,16 @@ async fn hub(registry: Option<FleetStore>, names: &[String], cancel: &Cancellati
             .await
             .unwrap(),
     );
-    let registry = match registry {
-        Some(r) => r,
+    let (registry, samples): (FleetStore, Arc<dyn HostHistory>) = match shared {
+        Some((r, h)) => (r, h),
         None => {
             let r = FleetStore::new(history.pool().clone());
             add_hosts(&r, names).await;
-            r
+            (r, history.clone())
         }
     };
     let (fleet, task) = Fleet::start(
-        history.clone(),
+        samples,
         registry,
         FleetConfig {
             ingest_queue: (hosts * 2) as u64,
@@ -155,6 +162,36 @@ async fn registry_commit(
     times[times.len() / 2]
 }
 
+/// Median time of one samples commit of `n` hosts' heartbeats (the group commit's first half).
+async fn samples_commit(history: &dyn HostHistory, names: &[String], n: usize) -> Duration {
+    let mut times = Vec::new();
+    for round in 0..5i64 {
+        let at = app::shared::clock::now_ms() + round * 5000;
+        let batches: Vec<(server::platform::bus::HostId, Vec<Sample>)> = names[..n]
+            .iter()
+            .map(|h| {
+                let samples = (0..27)
+                    .map(|k| Sample {
+                        series: format!("metric_{k}"),
+                        ts_ms: at,
+                        value: k as f64 + round as f64,
+                    })
+                    .collect();
+                (h.as_str().into(), samples)
+            })
+            .collect();
+        let refs: Vec<_> = batches
+            .iter()
+            .map(|(h, s)| (h.clone(), s.as_slice()))
+            .collect();
+        let t = Instant::now();
+        history.write_hosts(&refs).await.unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
 async fn add_hosts(store: &FleetStore, names: &[String]) {
     for name in names {
         store.add(name, None).await.unwrap();
@@ -197,14 +234,21 @@ fn main() {
         };
         let shared = FleetStore::postgres(pool(8).await);
         add_hosts(&shared, &names).await;
-        let one = hub(Some(FleetStore::postgres(pool(8).await)), &names, &cancel).await;
+        let on_pg = |n| async move {
+            let p = pool(n).await;
+            (
+                FleetStore::postgres(p.clone()),
+                Arc::new(PgHistory::open(p).await.unwrap()),
+            )
+        };
+        let one = hub(Some(on_pg(8).await), &names, &cancel).await;
         let (rate, p50, p99) = ingest(std::slice::from_ref(&one), &names).await;
         println!(
             "  1 hub on PostgreSQL:        {rate:>7.0} heartbeats/s (median round), ack p50 {p50:.1} ms, p99 {p99:.1} ms"
         );
         let two = [
-            hub(Some(FleetStore::postgres(pool(8).await)), &names, &cancel).await,
-            hub(Some(FleetStore::postgres(pool(8).await)), &names, &cancel).await,
+            hub(Some(on_pg(8).await), &names, &cancel).await,
+            hub(Some(on_pg(8).await), &names, &cancel).await,
         ];
         let (rate, p50, p99) = ingest(&two, &names).await;
         println!(
@@ -234,6 +278,26 @@ fn main() {
             on_pg.as_secs_f64() * 1e3,
             with_state.as_secs_f64() * 1e3,
             state.len()
+        );
+
+        let pg_history = PgHistory::open(pool(8).await).await.unwrap();
+        let samples_sqlite = samples_commit(sqlite.history.as_ref(), &names, n).await;
+        let samples_pg = samples_commit(&pg_history, &names, n).await;
+        println!(
+            "  samples commit of {n} hosts × 27 alone (median of 5): SQLite {:.1} ms, PostgreSQL {:.1} ms",
+            samples_sqlite.as_secs_f64() * 1e3,
+            samples_pg.as_secs_f64() * 1e3,
+        );
+        // The lease holder's first rollup round over everything the runs above wrote.
+        let raw = pg_history.row_counts().await.unwrap()[0].1;
+        let t = Instant::now();
+        let written = pg_history
+            .rollup(app::shared::clock::now_ms() + 3_600_000)
+            .await
+            .unwrap();
+        println!(
+            "  PostgreSQL rollup round over {raw} raw samples: {:.0} ms, {written} rows written",
+            t.elapsed().as_secs_f64() * 1e3
         );
 
         cancel.cancel();

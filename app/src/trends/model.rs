@@ -19,6 +19,8 @@ pub const MIN_WINDOW_MS: i64 = 60_000;
 #[serde(rename_all = "lowercase")]
 pub enum TrendSource {
     Sqlite,
+    /// Fleet hosts' history shared by hub replicas on PostgreSQL.
+    Postgres,
     Prometheus,
 }
 
@@ -26,6 +28,7 @@ impl TrendSource {
     pub fn as_str(self) -> &'static str {
         match self {
             TrendSource::Sqlite => "SQLite history",
+            TrendSource::Postgres => "PostgreSQL history",
             TrendSource::Prometheus => "Prometheus",
         }
     }

@@ -20,7 +20,7 @@ use app::shared::range::{parse_range, Resolution};
 use super::error::ApiError;
 use super::AppState;
 use crate::store::audit::{Action, Entry, Outcome};
-use crate::store::history::HistoryError;
+use crate::store::history::{HistoryError, HostHistory};
 use app::shared::clock::now_ms;
 
 /// The admin-only PromQL route: a POST, so the guard demands an admin and the CSRF token.
@@ -116,7 +116,10 @@ pub async fn trend_for(
             let min_step = state.config.prometheus.min_step_secs;
             crate::trends::prometheus_trend(client, def, &window, min_step).await?
         }
-        None => sqlite_fitted(state, crate::platform::bus::LOCAL_HOST, def, window, now).await?,
+        None => {
+            let local = crate::platform::bus::LOCAL_HOST;
+            stored_fitted(state, state.store.as_ref(), local, def, window, now).await?
+        }
     };
     trend.source_down = source_down(&state.hub.overview().collectors, source);
     if name == "disk" {
@@ -125,19 +128,20 @@ pub async fn trend_for(
     Ok(trend)
 }
 
-/// A trend of `host` from SQLite over `window` fitted to the history kept (a range reaching
+/// A trend of `host` from `history` over `window` fitted to the history kept (a range reaching
 /// before the history starts where it starts, and says so).
-async fn sqlite_fitted(
+async fn stored_fitted(
     state: &AppState,
+    history: &dyn HostHistory,
     host: &str,
     def: crate::trends::TrendDef,
     window: app::trends::Window,
     now: i64,
 ) -> Result<app::trends::Trend, crate::trends::TrendError> {
-    let since = state.store.history_started_ms();
+    let since = history.history_started_ms();
     let fitted = app::trends::fit_to_history(window, Some(since));
     let mut t =
-        crate::trends::sqlite_trend(&state.store, host, &state.config.history, def, &fitted, now)
+        crate::trends::stored_trend(history, host, &state.config.history, def, &fitted, now)
             .await?;
     t.history_since_ms = Some(since);
     t.fitted = fitted != window;
@@ -145,7 +149,7 @@ async fn sqlite_fitted(
 }
 
 /// A fleet host's trend: its own series, on the mount its score reads, from Prometheus when the
-/// hub remote-writes there, else from SQLite; a host
+/// hub remote-writes there, else from the fleet's stored history; a host
 /// whose heartbeats stopped says since when (the chart's "source down" line).
 async fn host_trend_for(
     state: &AppState,
@@ -166,15 +170,8 @@ async fn host_trend_for(
             let min_step = state.config.prometheus.min_step_secs;
             crate::trends::prometheus_trend(client, def, &window, min_step).await?
         }
-        _ => {
-            let mut t = sqlite_fitted(state, host, def, window, now).await?;
-            if !state.config.database.url.is_empty() {
-                // Replicas share the registry, not their SQLite files: the chart would
-                // silently miss the heartbeats the other replicas took.
-                t.note = Some(join_notes(t.note.take(), REPLICA_SAMPLES_NOTE));
-            }
-            t
-        }
+        // Every replica writes its heartbeats' samples to the shared history on PostgreSQL.
+        _ => stored_fitted(state, state.fleet_history.as_ref(), host, def, window, now).await?,
     };
     t.source_down = seen.silent_since_ms.map(|ms| {
         format!(
@@ -183,17 +180,6 @@ async fn host_trend_for(
         )
     });
     Ok(t)
-}
-
-/// A fleet host's chart on a hub replica without shared samples.
-const REPLICA_SAMPLES_NOTE: &str = "Only the heartbeats this replica took: each hub replica keeps \
-     its own samples. Set [remote_write] and prometheus.url to chart every replica's.";
-
-fn join_notes(first: Option<String>, second: &str) -> String {
-    match first {
-        Some(f) => format!("{f} {second}"),
-        None => second.to_string(),
-    }
 }
 
 /// The disk trend names what grows fastest and marks each cleanup run (from the maintenance

@@ -1,5 +1,5 @@
 //! Work that must run on one replica at a time (the fleet's health sweep, the fleet's alert
-//! rules, the shared audit log's retention) is leased through a
+//! rules, the shared audit log's retention, the fleet history's rollups) is leased through a
 //! PostgreSQL session-level advisory lock, held on a connection of its own for as long as the
 //! replica leads. A replica that dies takes its connection with it, PostgreSQL releases the
 //! lock, and the next replica to ask (each asks once per round) takes the work over within one
@@ -155,5 +155,8 @@ mod tests {
         assert_ne!(key("fleet sweep"), key("fleet alerts"));
         assert_ne!(key("audit retention"), key("fleet alerts"));
         assert_ne!(key("fleet sweep"), key("rollups"));
+        assert_ne!(key("fleet history"), key("fleet sweep"));
+        assert_ne!(key("fleet history"), key("fleet alerts"));
+        assert_ne!(key("fleet history"), key("audit retention"));
     }
 }
