@@ -83,31 +83,29 @@ impl PgHistory {
         batches: &[(HostId, &[Sample])],
     ) -> Result<HashMap<(HostId, String), i64>, HistoryError> {
         let mut ids = HashMap::new();
-        let (mut hosts, mut names) = (Vec::new(), Vec::new());
+        let mut new: Vec<(String, String)> = Vec::new();
         {
             let cache = self.cached();
             for (host, samples) in batches {
                 for s in samples.iter() {
                     let key = (host.clone(), s.series.clone());
-                    if ids.contains_key(&key) {
-                        continue;
-                    }
                     match cache.get(&key) {
                         Some(id) => {
                             ids.insert(key, *id);
                         }
-                        None => {
-                            hosts.push(host.to_string());
-                            names.push(s.series.clone());
-                            ids.insert(key, -1);
-                        }
+                        None => new.push((host.to_string(), s.series.clone())),
                     }
                 }
             }
         }
-        if hosts.is_empty() {
+        if new.is_empty() {
             return Ok(ids);
         }
+        // Sorted: replicas creating the same series at once take their unique-key locks in
+        // the same order, so neither waits for the other in a cycle.
+        new.sort_unstable();
+        new.dedup();
+        let (hosts, names): (Vec<String>, Vec<String>) = new.iter().cloned().unzip();
         sqlx::query(
             "INSERT INTO fleet_series (host, name) SELECT * FROM UNNEST($1::text[], $2::text[]) \
              ON CONFLICT (host, name) DO NOTHING",
@@ -139,8 +137,9 @@ impl PgHistory {
     /// samples will arrive. Call it on the lease holder only. Returns the rows written.
     pub async fn rollup(&self, raw_complete_until: i64) -> Result<u64, HistoryError> {
         let mut tx = self.pool.begin().await?;
-        // Locked first: a write commits its samples before it can read the minute level's
-        // watermark, so each sample is either in this round's read or noted late.
+        // Locked first: a write takes the minute row FOR SHARE after its inserts and holds it
+        // to its commit, so each of its samples is committed before this round reads (this
+        // lock waits for it) or noted late (it reads the watermark this round sets).
         let done: HashMap<String, i64> = sqlx::query_as::<_, (String, i64)>(
             "SELECT level, done_until FROM fleet_rollup_state ORDER BY level FOR UPDATE",
         )
@@ -328,8 +327,11 @@ impl HostHistory for PgHistory {
         let mut rows: Vec<(i64, i64, f64)> = Vec::new();
         for (host, samples) in batches {
             for s in samples.iter() {
-                let id = ids[&(host.clone(), s.series.clone())];
-                rows.push((id, s.ts_ms, s.value));
+                // Every series was just created or found; a missing one is a database fault.
+                let id = ids
+                    .get(&(host.clone(), s.series.clone()))
+                    .ok_or(HistoryError::Db(sqlx::Error::RowNotFound))?;
+                rows.push((*id, s.ts_ms, s.value));
             }
         }
         // One row per key (a later heartbeat's sample wins, as on SQLite: an upsert may not
