@@ -183,11 +183,16 @@ impl PgHistory {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            sqlx::query("UPDATE fleet_rollup_state SET done_until = $2 WHERE level = $1")
-                .bind(level.name)
-                .bind(to)
-                .execute(&mut *tx)
-                .await?;
+            // An upsert: a row deleted by hand comes back instead of the level silently
+            // recomputing from the epoch every round.
+            sqlx::query(
+                "INSERT INTO fleet_rollup_state (level, done_until) VALUES ($1, $2) \
+                 ON CONFLICT (level) DO UPDATE SET done_until = EXCLUDED.done_until",
+            )
+            .bind(level.name)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
             source_until = to;
         }
         written += redo_late(&mut tx).await?;
@@ -390,13 +395,8 @@ impl HostHistory for PgHistory {
                 .fetch_optional(&self.pool)
                 .await?;
         let id = id.ok_or_else(|| HistoryError::UnknownMetric(metric.to_string()))?;
-        let sql = match resolution {
-            Resolution::Raw => "SELECT ts, value, value, value FROM fleet_samples WHERE series_id = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts",
-            Resolution::Minute => "SELECT bucket, avg, min, max FROM fleet_rollup_1m WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket",
-            Resolution::Hour => "SELECT bucket, avg, min, max FROM fleet_rollup_1h WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket",
-            Resolution::Day => "SELECT bucket, avg, min, max FROM fleet_rollup_1d WHERE series_id = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket",
-        };
-        let rows: Vec<(i64, f64, f64, f64)> = sqlx::query_as(sql)
+        let sql = rollup::points_sql(resolution, table);
+        let rows: Vec<(i64, f64, f64, f64)> = sqlx::query_as(&sql)
             .bind(id)
             .bind(from_ms)
             .bind(to_ms)

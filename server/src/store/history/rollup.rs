@@ -1,5 +1,7 @@
 //! Pure rules of the rollup levels: bucket widths, which buckets are complete, and retention.
 
+use app::shared::range::Resolution;
+
 use super::block::MinuteRow;
 use crate::config::HistoryConfig;
 
@@ -46,6 +48,23 @@ pub const LEVELS: [Level; 3] = [
 /// The start of the bucket that holds `ts` (floors toward −∞ for negative times).
 pub fn bucket_start(ts_ms: i64, width_ms: i64) -> i64 {
     ts_ms.div_euclid(width_ms) * width_ms
+}
+
+/// The query reading one series' points at `resolution`: time, mean, min, max, bound as $1
+/// the series id, $2 and $3 the first and last time (inclusive), oldest first. `table` names
+/// the engine's table for each SQLite table name (both engines read through this one text).
+pub fn points_sql(resolution: Resolution, table: impl Fn(&'static str) -> &'static str) -> String {
+    let (name, time, values) = match resolution {
+        Resolution::Raw => ("samples_raw", "ts", "value, value, value"),
+        Resolution::Minute => ("rollup_1m", "bucket", "avg, min, max"),
+        Resolution::Hour => ("rollup_1h", "bucket", "avg, min, max"),
+        Resolution::Day => ("rollup_1d", "bucket", "avg, min, max"),
+    };
+    format!(
+        "SELECT {time}, {values} FROM {t} WHERE series_id = $1 AND {time} >= $2 \
+         AND {time} <= $3 ORDER BY {time}",
+        t = table(name)
+    )
 }
 
 /// The range of buckets to compute next: from the level's watermark up to the last bucket that

@@ -13,7 +13,7 @@ use app::vitals::{History, HistoryPoint};
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::block::{self, BlockError, MinuteRow, DAY_MS};
 use super::rollup::{self, LEVELS};
@@ -839,25 +839,20 @@ impl HistoryStore {
                 .fetch_optional(&self.pool)
                 .await?;
         let id = id.ok_or_else(|| HistoryError::UnknownMetric(metric.to_string()))?;
-        let sql = match resolution {
-            Resolution::Raw => "SELECT ts, value, value, value FROM samples_raw WHERE series_id = ? AND ts >= ? AND ts <= ? ORDER BY ts",
-            Resolution::Minute => "SELECT bucket, avg, min, max FROM rollup_1m WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
-            Resolution::Hour => "SELECT bucket, avg, min, max FROM rollup_1h WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
-            Resolution::Day => "SELECT bucket, avg, min, max FROM rollup_1d WHERE series_id = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket",
-        };
-        let rows = sqlx::query(sql)
-            .bind(id)
-            .bind(from_ms)
-            .bind(to_ms)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(i64, f64, f64, f64)> =
+            sqlx::query_as(&rollup::points_sql(resolution, |t| t))
+                .bind(id)
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_all(&self.pool)
+                .await?;
         let mut points: Vec<HistoryPoint> = rows
-            .iter()
-            .map(|r| HistoryPoint {
-                ts_ms: r.get(0),
-                avg: r.get(1),
-                min: r.get(2),
-                max: r.get(3),
+            .into_iter()
+            .map(|(ts_ms, avg, min, max)| HistoryPoint {
+                ts_ms,
+                avg,
+                min,
+                max,
             })
             .collect();
         if resolution == Resolution::Minute {
